@@ -1,0 +1,137 @@
+/**
+ * The signal catalog: the one list of metrics that instrumentation, dashboards, alert rules and the
+ * report CLI may name. `docs/signals.md` is generated from it (`node scripts/gen-signals-doc.mjs`)
+ * and a test fails when the two disagree; another test fails when a dashboard, rule or the report
+ * names a series that is not here.
+ *
+ * `prometheus` is the base series name after Prometheus' OTLP translation (UnderscoreEscapingWithSuffixes:
+ * dots to underscores, unit suffix, `_total` for monotonic sums, `_ratio` for unit `1`); histograms
+ * add `_bucket`, `_sum` and `_count`. Attributes become labels with dots replaced by underscores.
+ */
+
+export type InstrumentType = 'counter' | 'histogram' | 'gauge' | 'updowncounter';
+
+/** Where the series is produced: our preload, an upstream instrumentation we load, or the collector. */
+export type SignalSource = 'echoes' | 'runtime-node' | 'collector';
+
+export interface CatalogEntry {
+  readonly name: string;
+  readonly unit: string;
+  readonly type: InstrumentType;
+  readonly description: string;
+  readonly attributes: readonly string[];
+  readonly prometheus: string;
+  readonly source: SignalSource;
+}
+
+function entry(
+  name: string,
+  unit: string,
+  type: InstrumentType,
+  prometheus: string,
+  attributes: readonly string[],
+  description: string,
+  source: SignalSource = 'echoes',
+): CatalogEntry {
+  return Object.freeze({ name, unit, type, prometheus, attributes, description, source });
+}
+
+const HTTP_SERVER_ATTRS = [
+  'http.request.method',
+  'http.route',
+  'http.response.status_code',
+  'error.type',
+] as const;
+const FS_OP_ATTRS = ['fs.operation', 'fs.api', 'fs.path.group', 'error.type'] as const;
+
+export const METRIC = {
+  httpServerDuration: 'http.server.request.duration',
+  httpClientDuration: 'http.client.request.duration',
+  cacheRequests: 'echoes.cache.requests',
+  cacheEvictions: 'echoes.cache.evictions',
+  cacheEntries: 'echoes.cache.entries',
+  cacheCapacity: 'echoes.cache.capacity',
+  fsOperations: 'echoes.fs.operations',
+  fsDuration: 'echoes.fs.operation.duration',
+  fsIo: 'echoes.fs.io',
+  dirSize: 'echoes.dir.size',
+  dirFiles: 'echoes.dir.files',
+  diskUtilization: 'echoes.disk.utilization',
+  monitorErrors: 'echoes.monitor.errors',
+  logRecords: 'echoes.log.records',
+  logWritten: 'echoes.log.written',
+  logRotations: 'echoes.log.rotations',
+  logDropped: 'echoes.log.dropped',
+  processMemory: 'process.memory.usage',
+} as const;
+
+export const CATALOG: readonly CatalogEntry[] = Object.freeze([
+  // HTTP (our diagnostics-channel instrumentation; stable semconv names)
+  entry(METRIC.httpServerDuration, 's', 'histogram', 'http_server_request_duration_seconds', HTTP_SERVER_ATTRS, 'Duration of inbound HTTP requests.'),
+  entry(METRIC.httpClientDuration, 's', 'histogram', 'http_client_request_duration_seconds', ['http.request.method', 'server.address', 'http.response.status_code', 'error.type'], 'Duration of outbound HTTP requests.'),
+
+  // Caches
+  entry(METRIC.cacheRequests, '{request}', 'counter', 'echoes_cache_requests_total', ['cache.name', 'cache.result'], 'Cache lookups by result (hit or miss).'),
+  entry(METRIC.cacheEvictions, '{entry}', 'counter', 'echoes_cache_evictions_total', ['cache.name', 'cache.eviction.reason'], 'Entries removed by capacity, ttl or manual deletion.'),
+  entry(METRIC.cacheEntries, '{entry}', 'gauge', 'echoes_cache_entries', ['cache.name'], 'Entries currently held.'),
+  entry(METRIC.cacheCapacity, '{entry}', 'gauge', 'echoes_cache_capacity', ['cache.name'], 'Configured maximum entries; absent for an unbounded cache.'),
+
+  // Disk I/O
+  entry(METRIC.fsOperations, '{operation}', 'counter', 'echoes_fs_operations_total', FS_OP_ATTRS, 'node:fs calls by operation, API style (sync, callback, promise, stream) and path group.'),
+  entry(METRIC.fsDuration, 's', 'histogram', 'echoes_fs_operation_duration_seconds', FS_OP_ATTRS, 'Duration of node:fs calls; the sync sum is event-loop time blocked by fs.'),
+  entry(METRIC.fsIo, 'By', 'counter', 'echoes_fs_io_bytes_total', ['fs.direction', 'fs.api', 'fs.path.group'], 'Bytes read and written through node:fs.'),
+
+  // Directories and disk
+  entry(METRIC.dirSize, 'By', 'gauge', 'echoes_dir_size_bytes', ['dir.name'], 'Total size of the files under a watched directory.'),
+  entry(METRIC.dirFiles, '{file}', 'gauge', 'echoes_dir_files', ['dir.name'], 'Number of files under a watched directory.'),
+  entry(METRIC.diskUtilization, '1', 'gauge', 'echoes_disk_utilization_ratio', ['dir.name'], 'Used fraction of the volume holding a watched directory.'),
+  entry(METRIC.monitorErrors, '{error}', 'counter', 'echoes_monitor_errors_total', ['echoes.component', 'error.type'], 'Things a monitor could not measure (vanished directory, failing statfs, throwing hook).'),
+
+  // Log growth
+  entry(METRIC.logRecords, '{record}', 'counter', 'echoes_log_records_total', ['log.level'], 'Log records accepted by the logger, by level.'),
+  entry(METRIC.logWritten, 'By', 'counter', 'echoes_log_written_bytes_total', ['log.sink'], 'Bytes of log records written to local files (file) and handed to the OTLP exporter (otlp).'),
+  entry(METRIC.logRotations, '{event}', 'counter', 'echoes_log_rotations_total', [], 'Log file rotations.'),
+  entry(METRIC.logDropped, '{record}', 'counter', 'echoes_log_dropped_total', ['reason'], 'Log records dropped or altered (truncated, sink_error, disk_full).'),
+
+  // Runtime (instrumentation-runtime-node, plus process memory from us)
+  entry('nodejs.eventloop.delay.p99', 's', 'gauge', 'nodejs_eventloop_delay_p99_seconds', [], 'Event-loop delay, 99th percentile.', 'runtime-node'),
+  entry('nodejs.eventloop.delay.p50', 's', 'gauge', 'nodejs_eventloop_delay_p50_seconds', [], 'Event-loop delay, median.', 'runtime-node'),
+  entry('nodejs.eventloop.utilization', '1', 'gauge', 'nodejs_eventloop_utilization_ratio', [], 'Event-loop utilization.', 'runtime-node'),
+  entry('v8js.memory.heap.used', 'By', 'gauge', 'v8js_memory_heap_used_bytes', ['v8js.heap.space.name'], 'V8 heap used, by space.', 'runtime-node'),
+  entry('v8js.memory.heap.limit', 'By', 'updowncounter', 'v8js_memory_heap_limit_bytes', ['v8js.heap.space.name'], 'V8 heap space size, by space.', 'runtime-node'),
+  entry('v8js.gc.duration', 's', 'histogram', 'v8js_gc_duration_seconds', ['v8js.gc.type'], 'Garbage collection pauses.', 'runtime-node'),
+  entry(METRIC.processMemory, 'By', 'gauge', 'process_memory_usage_bytes', [], 'Resident set size of the process.'),
+
+  // Produced by the bundled collector
+  entry('traces.span.metrics.calls', '{call}', 'counter', 'traces_span_metrics_calls_total', ['span.name', 'span.kind', 'status.code'], 'Span counts from the span_metrics connector.', 'collector'),
+  entry('traces.span.metrics.duration', 'ms', 'histogram', 'traces_span_metrics_duration_milliseconds', ['span.name', 'span.kind', 'status.code'], 'Span durations from the span_metrics connector.', 'collector'),
+  entry('system.filesystem.utilization', '1', 'gauge', 'system_filesystem_utilization_ratio', ['device', 'mountpoint', 'type'], 'Host filesystem utilization (hostmetrics filesystem scraper).', 'collector'),
+  entry('otelcol_receiver_accepted_log_records', '{record}', 'counter', 'otelcol_receiver_accepted_log_records_total', ['receiver'], 'Log records the collector accepted.', 'collector'),
+  entry('otelcol_receiver_refused_log_records', '{record}', 'counter', 'otelcol_receiver_refused_log_records_total', ['receiver'], 'Log records the collector refused.', 'collector'),
+  entry('otelcol_receiver_accepted_spans', '{span}', 'counter', 'otelcol_receiver_accepted_spans_total', ['receiver'], 'Spans the collector accepted.', 'collector'),
+  entry('otelcol_receiver_refused_spans', '{span}', 'counter', 'otelcol_receiver_refused_spans_total', ['receiver'], 'Spans the collector refused.', 'collector'),
+  entry('otelcol_receiver_accepted_metric_points', '{point}', 'counter', 'otelcol_receiver_accepted_metric_points_total', ['receiver'], 'Metric points the collector accepted.', 'collector'),
+  entry('otelcol_receiver_refused_metric_points', '{point}', 'counter', 'otelcol_receiver_refused_metric_points_total', ['receiver'], 'Metric points the collector refused.', 'collector'),
+  entry('otelcol_exporter_send_failed_log_records', '{record}', 'counter', 'otelcol_exporter_send_failed_log_records_total', ['exporter'], 'Log records an exporter failed to send.', 'collector'),
+  entry('otelcol_exporter_send_failed_spans', '{span}', 'counter', 'otelcol_exporter_send_failed_spans_total', ['exporter'], 'Spans an exporter failed to send.', 'collector'),
+  entry('otelcol_exporter_enqueue_failed_log_records', '{record}', 'counter', 'otelcol_exporter_enqueue_failed_log_records_total', ['exporter'], 'Log records dropped because the sending queue was full.', 'collector'),
+  entry('otelcol_exporter_queue_size', '{batch}', 'gauge', 'otelcol_exporter_queue_size', ['exporter'], 'Current sending-queue size.', 'collector'),
+  entry('otelcol_exporter_queue_capacity', '{batch}', 'gauge', 'otelcol_exporter_queue_capacity', ['exporter'], 'Sending-queue capacity.', 'collector'),
+]);
+
+/** Every series name a query may use: base names plus histogram suffixes. */
+export function catalogSeriesNames(): Set<string> {
+  const names = new Set<string>();
+  for (const e of CATALOG) {
+    if (e.type === 'histogram') {
+      for (const s of ['_bucket', '_sum', '_count']) names.add(e.prometheus + s);
+    } else {
+      names.add(e.prometheus);
+    }
+  }
+  return names;
+}
+
+export function catalogEntry(name: string): CatalogEntry | undefined {
+  return CATALOG.find((e) => e.name === name);
+}

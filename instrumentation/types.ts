@@ -1,0 +1,130 @@
+/**
+ * Public configuration types. `config.ts` parses code options > environment > config/config.yaml >
+ * defaults into one frozen `EchoesConfig`; no other module reads `process.env`.
+ */
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'http' | 'verbose' | 'debug' | 'silly';
+export type SignalExporter = 'otlp' | 'console' | 'none';
+export type OtlpProtocol = 'http/protobuf' | 'http/json';
+
+export interface OtlpSignalConfig {
+  /** Full URL of this signal's endpoint, `/v1/<signal>` already appended where the spec says so. */
+  readonly url: string;
+  readonly protocol: OtlpProtocol;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly timeoutMs: number;
+  readonly compression: 'gzip' | 'none';
+}
+
+export interface PathGroup {
+  /** Low-cardinality name that becomes the `fs.path.group` attribute, e.g. `logs`, `sessions`. */
+  readonly name: string;
+  /** Absolute path prefix (resolved against the working directory at config time). */
+  readonly prefix: string;
+}
+
+export interface WatchedDir {
+  /** The `dir.name` attribute, e.g. `logs`, `cache/embeddings`, `sessions`. */
+  readonly name: string;
+  readonly path: string;
+}
+
+export interface EchoesConfig {
+  /** `OTEL_SDK_DISABLED` / `ECHOES_ENABLED=false`: register does nothing at all. */
+  readonly enabled: boolean;
+  readonly serviceName: string;
+  readonly serviceVersion: string;
+  /** `deployment.environment.name`; `NODE_ENV` when unset. */
+  readonly environment: string;
+  /** True when NODE_ENV or the deployment environment is `production`. */
+  readonly production: boolean;
+  /** Extra resource attributes from `OTEL_RESOURCE_ATTRIBUTES`. */
+  readonly resourceAttributes: Readonly<Record<string, string>>;
+  /** Deadline for flushing everything at exit (`ECHOES_SHUTDOWN_TIMEOUT_MS`, default 2000). */
+  readonly shutdownTimeoutMs: number;
+  /** Start the SDK in worker threads too (`ECHOES_IN_WORKERS`, default false). */
+  readonly inWorkers: boolean;
+  /** Start the SDK in child processes that inherit NODE_OPTIONS (`ECHOES_IN_CHILDREN`, default false). */
+  readonly inChildren: boolean;
+
+  readonly traces: {
+    readonly exporter: SignalExporter;
+    readonly otlp: OtlpSignalConfig;
+    /** Sampler name and argument as in OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG. */
+    readonly sampler: string;
+    readonly samplerArg: number | undefined;
+  };
+
+  readonly metrics: {
+    readonly exporter: SignalExporter;
+    readonly otlp: OtlpSignalConfig;
+    readonly exportIntervalMs: number;
+    readonly exportTimeoutMs: number;
+    /** Max distinct attribute sets per instrument (second fence behind path groups). */
+    readonly cardinalityLimit: number;
+    readonly prometheus: {
+      readonly enabled: boolean;
+      readonly host: string;
+      readonly port: number;
+    };
+  };
+
+  readonly logs: {
+    readonly exporter: SignalExporter;
+    readonly otlp: OtlpSignalConfig;
+    /** `warn` in production, `info` otherwise, unless set. */
+    readonly level: LogLevel;
+    readonly console: boolean;
+    readonly file: {
+      readonly enabled: boolean;
+      readonly dir: string;
+      /** Base name; files are `<name>-YYYY-MM-DD.log`, archives `.gz`. */
+      readonly name: string;
+      /** `logging.file_rotation.max_bytes` (default 10 MiB). */
+      readonly maxBytes: number;
+      /** `logging.file_rotation.backup_count` (default 5): files kept besides the active one. */
+      readonly backupCount: number;
+      readonly gzip: boolean;
+    };
+    /** Messages longer than this are truncated and counted (`echoes.log.dropped` reason=truncated). */
+    readonly maxMessageBytes: number;
+  };
+
+  readonly instrumentations: {
+    readonly http: boolean;
+    readonly fs: boolean;
+    readonly lruCache: boolean;
+    readonly winston: boolean;
+    readonly runtime: boolean;
+  };
+
+  readonly fs: {
+    readonly pathGroups: readonly PathGroup[];
+    /** Also emit spans for fs calls inside an active span (off by default: metrics only). */
+    readonly spans: boolean;
+  };
+
+  readonly dirs: {
+    readonly enabled: boolean;
+    readonly intervalMs: number;
+    readonly watched: readonly WatchedDir[];
+    /** Bound on directory entries visited per tick, so a huge cache dir never stalls the app. */
+    readonly maxEntriesPerTick: number;
+  };
+
+  readonly redaction: {
+    /** Attribute / metadata keys whose values are replaced by `[REDACTED]` (case-insensitive). */
+    readonly keys: readonly string[];
+  };
+}
+
+/** What callers may pass in code; deep-partial, wins over everything else. */
+export type EchoesOptions = DeepPartial<EchoesConfig>;
+
+export type DeepPartial<T> = {
+  [K in keyof T]?: T[K] extends readonly (infer U)[]
+    ? readonly U[]
+    : T[K] extends object
+      ? DeepPartial<T[K]>
+      : T[K];
+};

@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// `npm test`: build, make sure the real backends exist (built on first use, with progress), then
+// run every test tier that can run on this machine, and close with one plain summary line.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const started = Date.now();
+
+function step(title, cmd, args, opts = {}) {
+  const t0 = Date.now();
+  process.stdout.write(`\n== ${title}\n`);
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', ...opts });
+  const secs = ((Date.now() - t0) / 1000).toFixed(1);
+  if (r.error) {
+    console.error(`!! ${title} could not start: ${r.error.message}`);
+    return 1;
+  }
+  process.stdout.write(`== ${title}: ${r.status === 0 ? 'ok' : `exit ${r.status}`} (${secs}s)\n`);
+  return r.status ?? 1;
+}
+
+if (step('build (tsc)', process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json']) !== 0) {
+  process.exit(1);
+}
+if (step('backends: collector and Prometheus (built on first use, then reused)', process.execPath, ['scripts/backends.mjs', 'ensure']) !== 0) {
+  console.error('!! the real collector or Prometheus could not be built; see the output above');
+  process.exit(1);
+}
+
+const outDir = join(root, 'test/.tmp');
+mkdirSync(outDir, { recursive: true });
+const report = join(outDir, 'vitest-report.json');
+const extra = process.argv.slice(2);
+const status = step('tests (vitest: unit, preload, integration, e2e)', process.execPath, [
+  join(root, 'node_modules/vitest/vitest.mjs'),
+  'run',
+  '--reporter=default',
+  '--reporter=json',
+  `--outputFile.json=${report}`,
+  ...extra,
+]);
+
+// CI reads a plain closing line; vitest's own summary is not one it knows.
+let summary = 'no test report was written';
+if (existsSync(report)) {
+  const r = JSON.parse(readFileSync(report, 'utf8'));
+  const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+  summary = `${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`;
+}
+process.stdout.write(`\nin ${((Date.now() - started) / 60000).toFixed(1)} min\n${summary}\n`);
+process.exit(status);
