@@ -1,4 +1,4 @@
-import type { Meter, MeterProvider, Tracer, TracerProvider } from '@opentelemetry/api';
+import type { Attributes, Meter, MeterProvider, Tracer, TracerProvider } from '@opentelemetry/api';
 import type { LoggerProvider } from '@opentelemetry/api-logs';
 import type { MetricProducer } from '@opentelemetry/sdk-metrics';
 import type { EchoesConfig } from './types.js';
@@ -14,6 +14,8 @@ export interface SetupContext {
   readonly tracerProvider: TracerProvider;
   readonly tracer: Tracer;
   readonly loggerProvider: LoggerProvider;
+  /** Hot-path metrics (HTTP, fs): pre-bound attribute sets, exported through `producer`. */
+  readonly fastMetrics: FastMetrics;
 }
 
 /** A started feature. `shutdown` must never throw and must finish within the deadline it gets. */
@@ -25,10 +27,30 @@ export interface Feature {
 }
 
 /**
- * Features that export metrics through their own aggregation (the HTTP hot path) expose a
- * MetricProducer, which `sdk.ts` gives to every metric reader (OTLP and Prometheus) at creation.
+ * Cheap counters and histograms for hot paths (implemented in `fast-metrics.ts`): the attribute
+ * set is bound once, so a record is a few array writes, not an attribute hash per call. Data is
+ * cumulative and reaches every metric reader through `producer` (sdk.ts passes it to the OTLP
+ * reader and the Prometheus exporter as a `metricProducers` entry), under the SDK's resource.
  */
-export interface ProducerFeatureFactory {
-  readonly producer: MetricProducer | undefined;
-  start(ctx: SetupContext): Feature;
+export interface FastMetrics {
+  readonly producer: MetricProducer;
+  counter(name: string, opts: { unit: string; description: string }): FastCounter;
+  histogram(
+    name: string,
+    opts: { unit: string; description: string; boundaries: readonly number[] },
+  ): FastHistogram;
+}
+
+export interface FastCounter {
+  /** Bind an attribute set once; binding the same set again returns the same slot. */
+  bind(attributes: Attributes): BoundCounter;
+}
+export interface BoundCounter {
+  add(value: number): void;
+}
+export interface FastHistogram {
+  bind(attributes: Attributes): BoundHistogram;
+}
+export interface BoundHistogram {
+  record(value: number): void;
 }
