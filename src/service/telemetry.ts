@@ -1,0 +1,132 @@
+/**
+ * The service's only door to echoes-otel: the logger, bounded caches and the HTTP route setter.
+ *
+ * Loaded by relative path (`../../instrumentation/*.js`) so the same code works from the
+ * TypeScript sources under vitest and from `dist/` after `tsc`, and resolves to the very modules
+ * the `--import` preload already loaded (one logger, one meter provider). Each piece is looked up
+ * separately and degrades on its own: a service that cannot load a telemetry module still serves.
+ */
+
+export interface ServiceLogger {
+  info(message: string, meta?: Record<string, unknown>): void;
+  warn(message: string, meta?: Record<string, unknown>): void;
+  error(message: string, meta?: Record<string, unknown>): void;
+  debug(message: string, meta?: Record<string, unknown>): void;
+}
+
+export interface ServiceCache<V> {
+  get(key: string): V | undefined;
+  set(key: string, value: V): unknown;
+}
+
+export interface CacheSpec {
+  readonly name: string;
+  readonly maxEntries: number;
+  readonly ttlMs?: number;
+}
+
+export interface ServiceTelemetry {
+  readonly logger: ServiceLogger;
+  createCache<V>(spec: CacheSpec): ServiceCache<V>;
+  setHttpRoute(route: string): void;
+  /** Which pieces came from echoes-otel and which are local stand-ins (shown at startup). */
+  readonly sources: Readonly<Record<'logger' | 'cache' | 'http', 'echoes-otel' | 'fallback'>>;
+}
+
+type AnyFn = (...args: unknown[]) => unknown;
+
+async function tryImport(specifier: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    // A computed specifier: the modules are built by other parts of the project and may be absent
+    // in a partial build; the service must still start.
+    return (await import(new URL(specifier, import.meta.url).href)) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+const silentLogger: ServiceLogger = {
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  debug: () => undefined,
+};
+
+/** A small LRU with TTL, used only when echoes-otel's `createCache` cannot be loaded. */
+export function createLocalCache<V>(spec: CacheSpec): ServiceCache<V> {
+  const map = new Map<string, { value: V; expires: number }>();
+  return {
+    get(key) {
+      const e = map.get(key);
+      if (!e) return undefined;
+      if (e.expires <= Date.now()) {
+        map.delete(key);
+        return undefined;
+      }
+      map.delete(key);
+      map.set(key, e);
+      return e.value;
+    },
+    set(key, value) {
+      map.delete(key);
+      map.set(key, { value, expires: spec.ttlMs ? Date.now() + spec.ttlMs : Infinity });
+      while (map.size > spec.maxEntries) {
+        const oldest = map.keys().next().value as string;
+        map.delete(oldest);
+      }
+    },
+  };
+}
+
+function wrapLogger(candidate: unknown): ServiceLogger | undefined {
+  if (!candidate || typeof candidate !== 'object') return undefined;
+  const l = candidate as Record<string, unknown>;
+  if (typeof l.info !== 'function' || typeof l.error !== 'function') return undefined;
+  const call = (level: string) => (message: string, meta?: Record<string, unknown>) => {
+    try {
+      const fn = (typeof l[level] === 'function' ? l[level] : l.info) as AnyFn;
+      fn.call(l, message, meta ?? {});
+    } catch {
+      // A logging failure must never fail a request.
+    }
+  };
+  return { info: call('info'), warn: call('warn'), error: call('error'), debug: call('debug') };
+}
+
+export async function loadServiceTelemetry(): Promise<ServiceTelemetry> {
+  const [loggerMod, cacheMod, httpMod] = await Promise.all([
+    tryImport('../../instrumentation/logger.js'),
+    tryImport('../../instrumentation/cache.js'),
+    tryImport('../../instrumentation/http.js'),
+  ]);
+  const logger = wrapLogger(loggerMod?.logger);
+  const createCacheFn = typeof cacheMod?.createCache === 'function' ? (cacheMod.createCache as AnyFn) : undefined;
+  const setRouteFn = typeof httpMod?.setHttpRoute === 'function' ? (httpMod.setHttpRoute as AnyFn) : undefined;
+
+  return {
+    logger: logger ?? silentLogger,
+    createCache<V>(spec: CacheSpec): ServiceCache<V> {
+      if (createCacheFn) {
+        try {
+          const c = createCacheFn({ name: spec.name, maxEntries: spec.maxEntries, ttlMs: spec.ttlMs }) as ServiceCache<V>;
+          if (c && typeof c.get === 'function' && typeof c.set === 'function') return c;
+        } catch {
+          // Fall through to the local cache.
+        }
+      }
+      return createLocalCache<V>(spec);
+    },
+    setHttpRoute(route: string) {
+      try {
+        setRouteFn?.(route);
+      } catch {
+        // Route naming is telemetry; never fail the request for it.
+      }
+    },
+    sources: {
+      logger: logger ? 'echoes-otel' : 'fallback',
+      cache: createCacheFn ? 'echoes-otel' : 'fallback',
+      http: setRouteFn ? 'echoes-otel' : 'fallback',
+    },
+  };
+}
