@@ -208,7 +208,8 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
 
   async function append(id: string, message: SessionMessage): Promise<Session> {
     if (!isValidSessionId(id)) throw new Error(`invalid session id: ${JSON.stringify(id)}`);
-    let session = await load(id);
+    // Concurrent first appends all miss on disk; only the first one creates the session.
+    let session = (await load(id)) ?? sessions.get(id);
     if (!session) {
       session = { id, createdAt: message.at, updatedAt: message.at, updates: 0, messages: [] };
       remember(session);
