@@ -21,7 +21,19 @@ export interface CatalogEntry {
   readonly description: string;
   readonly attributes: readonly string[];
   readonly prometheus: string;
+  /**
+   * The name `@opentelemetry/exporter-prometheus` (the embedded `:9464/metrics`) gives the series:
+   * it adds no unit suffix and no `_ratio`, only `_total` for monotonic sums, and an
+   * `otel_scope_name` label. Absent for series only the collector produces.
+   */
+  readonly embedded?: string;
   readonly source: SignalSource;
+}
+
+/** exporter-prometheus 0.223 naming: invalid characters to `_`, `_total` for monotonic sums. */
+export function embeddedPrometheusName(name: string, type: InstrumentType): string {
+  const base = name.replace(/[^a-zA-Z0-9_:]/g, '_').replace(/_+/g, '_');
+  return type === 'counter' && !base.endsWith('_total') ? `${base}_total` : base;
 }
 
 function entry(
@@ -33,7 +45,8 @@ function entry(
   description: string,
   source: SignalSource = 'echoes',
 ): CatalogEntry {
-  return Object.freeze({ name, unit, type, prometheus, attributes, description, source });
+  const embedded = source === 'collector' ? undefined : embeddedPrometheusName(name, type);
+  return Object.freeze({ name, unit, type, prometheus, ...(embedded === undefined ? {} : { embedded }), attributes, description, source });
 }
 
 const HTTP_SERVER_ATTRS = [
@@ -95,10 +108,14 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze([
 
   // Runtime (instrumentation-runtime-node, plus process memory from us)
   entry('nodejs.eventloop.delay.p99', 's', 'gauge', 'nodejs_eventloop_delay_p99_seconds', [], 'Event-loop delay, 99th percentile.', 'runtime-node'),
+  entry('nodejs.eventloop.delay.p90', 's', 'gauge', 'nodejs_eventloop_delay_p90_seconds', [], 'Event-loop delay, 90th percentile.', 'runtime-node'),
   entry('nodejs.eventloop.delay.p50', 's', 'gauge', 'nodejs_eventloop_delay_p50_seconds', [], 'Event-loop delay, median.', 'runtime-node'),
+  entry('nodejs.eventloop.delay.max', 's', 'gauge', 'nodejs_eventloop_delay_max_seconds', [], 'Event-loop delay, maximum since the last collection.', 'runtime-node'),
+  entry('nodejs.eventloop.time', 's', 'counter', 'nodejs_eventloop_time_seconds_total', ['nodejs.eventloop.state'], 'Cumulative event-loop time by state (active, idle).', 'runtime-node'),
   entry('nodejs.eventloop.utilization', '1', 'gauge', 'nodejs_eventloop_utilization_ratio', [], 'Event-loop utilization.', 'runtime-node'),
   entry('v8js.memory.heap.used', 'By', 'gauge', 'v8js_memory_heap_used_bytes', ['v8js.heap.space.name'], 'V8 heap used, by space.', 'runtime-node'),
-  entry('v8js.memory.heap.limit', 'By', 'updowncounter', 'v8js_memory_heap_limit_bytes', ['v8js.heap.space.name'], 'V8 heap space size, by space.', 'runtime-node'),
+  // runtime-node 0.36 reports the space size as v8js.memory.heap.space.size (it never emits v8js.memory.heap.limit).
+  entry('v8js.memory.heap.space.size', 'By', 'updowncounter', 'v8js_memory_heap_space_size_bytes', ['v8js.heap.space.name'], 'V8 heap space size, by space.', 'runtime-node'),
   entry('v8js.gc.duration', 's', 'histogram', 'v8js_gc_duration_seconds', ['v8js.gc.type'], 'Garbage collection pauses.', 'runtime-node'),
   entry(METRIC.processMemory, 'By', 'gauge', 'process_memory_usage_bytes', [], 'Resident set size of the process.'),
 

@@ -1,0 +1,48 @@
+import { diag } from '@opentelemetry/api';
+import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
+import { catalogEntry, METRIC } from './catalog.js';
+import type { Feature, SetupContext } from './feature.js';
+
+/**
+ * Runtime metrics: instrumentation-runtime-node (event-loop delay, time and utilization, V8 heap
+ * by space, GC pauses, active resources) on the SDK's meter provider, plus the process resident
+ * set size, which runtime-node does not report and which is what "memory bounded" is judged by.
+ */
+export function setupRuntimeMetrics(ctx: SetupContext): Feature {
+  let runtime: RuntimeNodeInstrumentation | undefined;
+  try {
+    // enabled: false so the collectors only start once they have our meter, not the global no-op.
+    runtime = new RuntimeNodeInstrumentation({ enabled: false, monitoringPrecision: 10 });
+    runtime.setMeterProvider(ctx.meterProvider);
+    runtime.enable();
+  } catch (err) {
+    runtime = undefined;
+    diag.warn(`echoes-otel: runtime metrics (instrumentation-runtime-node) could not start (${String(err)}); event-loop, heap and GC metrics are off`);
+  }
+
+  const rss = ctx.meter.createObservableGauge(METRIC.processMemory, {
+    unit: 'By',
+    description: catalogEntry(METRIC.processMemory)?.description ?? '',
+  });
+  const observeRss = (result: { observe(v: number): void }): void => {
+    try {
+      // memoryUsage.rss() reads one number; memoryUsage() walks every heap space.
+      result.observe(process.memoryUsage.rss());
+    } catch {
+      // an observation we cannot make is simply absent
+    }
+  };
+  rss.addCallback(observeRss);
+
+  return {
+    name: 'runtime',
+    shutdown() {
+      try {
+        rss.removeCallback(observeRss);
+        runtime?.disable();
+      } catch {
+        // shutdown never throws
+      }
+    },
+  };
+}
