@@ -1,0 +1,581 @@
+import dc from 'node:diagnostics_channel';
+import http from 'node:http';
+import type { ClientRequest, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import {
+  context,
+  diag,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+  type TextMapGetter,
+  type TextMapSetter,
+  type Tracer,
+} from '@opentelemetry/api';
+import { isTracingSuppressed } from '@opentelemetry/core';
+import { METRIC } from './catalog.js';
+import type { BoundHistogram, Feature, FastHistogram, SetupContext } from './feature.js';
+
+/**
+ * HTTP server and client spans plus the stable `http.*.request.duration` histograms, fed by
+ * Node's built-in `diagnostics_channel` HTTP channels instead of monkey-patching `http`:
+ *
+ *   http.server.request.start   (Node >= 20.6, 24)  request, response, socket, server
+ *   http.server.response.finish (Node >= 20.6, 24)  same
+ *   http.client.request.start   (Node >= 20.6, 24)  request
+ *   http.client.response.finish (Node >= 20.6, 24)  request, response (at response headers)
+ *   http.client.request.error   (Node >= 20.17 / 22.6, 24; nodejs/node#54054)  request, error
+ *
+ * Subscribing to a channel a Node version never publishes is harmless; client requests also end
+ * on the request's `close` event, so a Node without the error channel never leaks a span.
+ *
+ * The server span is made active for the request handler by entering it into the context
+ * manager's AsyncLocalStorage from the `request.start` subscriber, which Node calls synchronously
+ * right before `server.emit('request')`. Everything per request is bound or cached up front: the
+ * histogram slot per method/route/status/error, the subscriber functions, the parsed host.
+ */
+
+/** Semconv advice buckets for `http.*.request.duration` (seconds). */
+export const HTTP_DURATION_BUCKETS: readonly number[] = Object.freeze([
+  0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
+]);
+
+const KNOWN_METHODS = new Set([
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'DELETE',
+  'CONNECT',
+  'OPTIONS',
+  'TRACE',
+  'PATCH',
+  'QUERY',
+]);
+
+const kServer = Symbol('echoes.http.server');
+const kClient = Symbol('echoes.http.client');
+/** Our per-request state lives in the context too, so `setHttpRoute` finds it from any child span. */
+const SERVER_STATE_KEY = Symbol.for('echoes-otel.http.server.state');
+
+interface ServerState {
+  span: Span | undefined;
+  start: number;
+  method: string;
+  route: string | undefined;
+  done: boolean;
+}
+
+interface ClientState {
+  span: Span | undefined;
+  start: number;
+  method: string;
+  serverAddress: string;
+  serverPort: number;
+  done: boolean;
+}
+
+type WithServerState = ServerResponse & { [kServer]?: ServerState };
+type WithClientState = ClientRequest & { [kClient]?: ClientState };
+
+const headerGetter: TextMapGetter<IncomingMessage['headers']> = {
+  keys: (carrier) => Object.keys(carrier),
+  get: (carrier, key) => carrier[key],
+};
+
+const headerSetter: TextMapSetter<ClientRequest> = {
+  set(carrier, key, value) {
+    carrier.setHeader(key, value);
+  },
+};
+
+function normalizeMethod(method: string | undefined): string {
+  if (method === undefined) return '_OTHER';
+  if (KNOWN_METHODS.has(method)) return method;
+  const upper = method.toUpperCase();
+  return KNOWN_METHODS.has(upper) ? upper : '_OTHER';
+}
+
+/** Split `host[:port]` (IPv6 in brackets); the port is undefined when absent. */
+function splitHost(host: string): [string, number | undefined] {
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    const port = host.charCodeAt(end + 1) === 58 ? Number(host.slice(end + 2)) : undefined;
+    return [host.slice(1, end), Number.isFinite(port) ? port : undefined];
+  }
+  const colon = host.lastIndexOf(':');
+  if (colon === -1) return [host, undefined];
+  const port = Number(host.slice(colon + 1));
+  return [host.slice(0, colon), Number.isFinite(port) ? port : undefined];
+}
+
+/**
+ * Where the active context lives. The SDK's AsyncLocalStorageContextManager keeps its store in
+ * `_asyncLocalStorage`; entering our context there is what makes `trace.getActiveSpan()` and log
+ * correlation see the server span inside the handler. `attach()` is the newer public form.
+ */
+type Enter = (ctx: Context) => void;
+function findContextEnter(): Enter | undefined {
+  try {
+    const cm = (context as unknown as { _getContextManager?: () => unknown })._getContextManager?.() as
+      | {
+          _asyncLocalStorage?: { enterWith?: (store: unknown) => void };
+          attach?: (ctx: Context) => unknown;
+        }
+      | undefined;
+    const als = cm?._asyncLocalStorage;
+    if (als !== undefined && typeof als.enterWith === 'function') {
+      return (ctx) => als.enterWith!(ctx);
+    }
+    if (cm !== undefined && typeof cm.attach === 'function') {
+      const attach = cm.attach.bind(cm);
+      return (ctx) => void attach(ctx);
+    }
+  } catch {
+    // fall through: spans are still produced, just not active in the handler
+  }
+  return undefined;
+}
+
+/** True when upstream @opentelemetry/instrumentation-http has wrapped node:http (shimmer marks it). */
+function upstreamServerPatched(): boolean {
+  return (http.Server.prototype.emit as { __wrapped?: boolean }).__wrapped === true;
+}
+function upstreamClientPatched(): boolean {
+  return (http.request as { __wrapped?: boolean }).__wrapped === true;
+}
+
+function errorType(err: unknown): string {
+  if (err !== null && typeof err === 'object') {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && code !== '') return code;
+    const name = (err as { name?: unknown }).name;
+    if (typeof name === 'string' && name !== '') return name;
+  }
+  return '_OTHER';
+}
+
+/**
+ * Bound histogram slots cached per attribute combination: after warm-up a record is a few Map
+ * lookups on interned strings and small integers, with no attribute object and no string building.
+ */
+class ServerSlots {
+  private readonly byMethod = new Map<string, Map<string | undefined, Map<number, BoundHistogram>>>();
+  constructor(private readonly histogram: FastHistogram) {}
+  get(method: string, route: string | undefined, status: number): BoundHistogram {
+    let byRoute = this.byMethod.get(method);
+    if (byRoute === undefined) {
+      byRoute = new Map();
+      this.byMethod.set(method, byRoute);
+    }
+    let byStatus = byRoute.get(route);
+    if (byStatus === undefined) {
+      byStatus = new Map();
+      byRoute.set(route, byStatus);
+    }
+    let slot = byStatus.get(status);
+    if (slot === undefined) {
+      // status 0: the client went away before the response was finished.
+      const a: Attributes = { 'http.request.method': method };
+      if (status > 0) a['http.response.status_code'] = status;
+      if (route !== undefined) a['http.route'] = route;
+      if (status === 0) a['error.type'] = 'aborted';
+      else if (status >= 500) a['error.type'] = String(status);
+      slot = this.histogram.bind(a);
+      byStatus.set(status, slot);
+    }
+    return slot;
+  }
+}
+
+class ClientSlots {
+  private readonly byKey = new Map<string, BoundHistogram>();
+  constructor(private readonly histogram: FastHistogram) {}
+  get(method: string, address: string, port: number, status: number, err: string | undefined): BoundHistogram {
+    const key = `${method} ${address} ${port} ${status} ${err ?? ''}`;
+    let slot = this.byKey.get(key);
+    if (slot === undefined) {
+      const a: Attributes = {
+        'http.request.method': method,
+        'server.address': address,
+        'server.port': port,
+      };
+      if (status > 0) a['http.response.status_code'] = status;
+      if (err !== undefined) a['error.type'] = err;
+      slot = this.histogram.bind(a);
+      this.byKey.set(key, slot);
+    }
+    return slot;
+  }
+}
+
+const headerCollector: TextMapSetter<Record<string, string>> = {
+  set(carrier, key, value) {
+    carrier[key] = value;
+  },
+};
+
+interface BufferedRequest {
+  _header?: string | null;
+  outputData?: { data: unknown }[];
+  outputSize?: number;
+}
+
+/**
+ * Put the propagation headers on an outgoing request. Before the headers are rendered that is
+ * `setHeader`. On Node 20 the only channel (`start`) fires after `end()` rendered them into the
+ * not-yet-flushed output buffer; there we splice our lines into that buffered header text, which
+ * is still ours to change because the socket has not been written yet. Otherwise: skip.
+ */
+function injectTraceparent(request: ClientRequest, ctx: Context): void {
+  const r = request as ClientRequest & BufferedRequest;
+  const rendered = r._header;
+  if (rendered == null || rendered === '') {
+    if (!request.headersSent) propagation.inject(ctx, request, headerSetter);
+    return;
+  }
+  const first = r.outputData?.[0];
+  if (first === undefined || typeof first.data !== 'string' || !first.data.startsWith(rendered)) return;
+  if (!rendered.endsWith('\r\n\r\n')) return;
+  const fields: Record<string, string> = {};
+  propagation.inject(ctx, fields, headerCollector);
+  let lines = '';
+  for (const key of Object.keys(fields)) {
+    const value = fields[key]!;
+    // Header injection guard: propagators never emit CR/LF, but never trust that blindly.
+    if (/[\r\n]/.test(key) || /[\r\n]/.test(value)) return;
+    lines += `${key}: ${value}\r\n`;
+  }
+  if (lines === '') return;
+  const cut = rendered.length - 2;
+  const header = rendered.slice(0, cut) + lines + '\r\n';
+  first.data = header + first.data.slice(rendered.length);
+  r._header = header;
+  if (typeof r.outputSize === 'number') r.outputSize += lines.length;
+}
+
+let activeRouteSetter: ((route: string) => void) | undefined;
+
+/**
+ * Set `http.route` (a low-cardinality template such as `/users/:id`) on the server request being
+ * handled in the current async context: its span name and attributes and its duration metric.
+ * Without a call, no `http.route` is recorded (never the raw path). Safe to call anywhere.
+ */
+export function setHttpRoute(route: string): void {
+  try {
+    activeRouteSetter?.(route);
+  } catch {
+    // never throw into the app
+  }
+}
+
+export function setupHttp(ctx: SetupContext): Feature {
+  const tracer: Tracer = ctx.tracer;
+  const serverHistogram = ctx.fastMetrics.histogram(METRIC.httpServerDuration, {
+    unit: 's',
+    description: 'Duration of HTTP server requests.',
+    boundaries: HTTP_DURATION_BUCKETS,
+  });
+  const clientHistogram = ctx.fastMetrics.histogram(METRIC.httpClientDuration, {
+    unit: 's',
+    description: 'Duration of HTTP client requests.',
+    boundaries: HTTP_DURATION_BUCKETS,
+  });
+  const serverSlots = new ServerSlots(serverHistogram);
+  const clientSlots = new ClientSlots(clientHistogram);
+
+  let enter = findContextEnter();
+  let warnedNoContext = false;
+  let warnedUpstream = false;
+  let warnedError = false;
+  /** Servers we never instrument (our own Prometheus endpoint), decided once per server object. */
+  const ignoredServers = new WeakMap<Server, boolean>();
+  const promPort = ctx.config.metrics.prometheus.enabled ? ctx.config.metrics.prometheus.port : -1;
+
+  function warnOnce(kind: 'error', err: unknown): void {
+    if (kind === 'error' && !warnedError) {
+      warnedError = true;
+      diag.warn('echoes-otel: HTTP instrumentation hook failed; this request is not traced', err);
+    }
+  }
+
+  function backOffForUpstream(): boolean {
+    if (!warnedUpstream) {
+      warnedUpstream = true;
+      diag.warn(
+        'echoes-otel: @opentelemetry/instrumentation-http is also active; echoes-otel leaves HTTP spans and metrics to it to avoid double counting',
+      );
+    }
+    return true;
+  }
+
+  function isIgnored(server: Server | undefined): boolean {
+    if (server === undefined || promPort < 0) return false;
+    let ignored = ignoredServers.get(server);
+    if (ignored === undefined) {
+      const addr = server.address();
+      ignored = addr !== null && typeof addr === 'object' && addr.port === promPort;
+      ignoredServers.set(server, ignored);
+    }
+    return ignored;
+  }
+
+  // ---- server ---------------------------------------------------------------------------------
+
+  function onServerRequestStart(message: unknown): void {
+    try {
+      const { request, response, socket, server } = message as {
+        request: IncomingMessage;
+        response: WithServerState;
+        socket: Socket;
+        server: Server;
+      };
+      if (upstreamServerPatched() && backOffForUpstream()) return;
+      if (isIgnored(server)) return;
+      const method = normalizeMethod(request.method);
+      const state: ServerState = {
+        span: undefined,
+        start: performance.now(),
+        method,
+        route: undefined,
+        done: false,
+      };
+      response[kServer] = state;
+      response.on('close', onServerClose);
+
+      const parent = propagation.extract(ROOT_CONTEXT, request.headers, headerGetter);
+      const url = request.url ?? '/';
+      const q = url.indexOf('?');
+      const attributes: Attributes = {
+        'http.request.method': method,
+        'url.scheme': (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
+        'url.path': q === -1 ? url : url.slice(0, q),
+      };
+      if (q !== -1) attributes['url.query'] = url.slice(q + 1);
+      if (method === '_OTHER' && request.method !== undefined) {
+        attributes['http.request.method_original'] = request.method;
+      }
+      const host = request.headers.host;
+      if (host !== undefined) {
+        const [address, port] = splitHost(host);
+        attributes['server.address'] = address;
+        attributes['server.port'] = port ?? socket.localPort ?? 80;
+      }
+      const ua = request.headers['user-agent'];
+      if (ua !== undefined) attributes['user_agent.original'] = ua;
+      attributes['network.protocol.version'] = request.httpVersion;
+
+      const span = tracer.startSpan(
+        method === '_OTHER' ? 'HTTP' : method,
+        { kind: SpanKind.SERVER, attributes },
+        parent,
+      );
+      state.span = span;
+      if (enter === undefined) {
+        enter = findContextEnter();
+        if (enter === undefined) {
+          if (!warnedNoContext) {
+            warnedNoContext = true;
+            diag.warn(
+              'echoes-otel: no AsyncLocalStorage context manager is registered; HTTP server spans are recorded but not active in request handlers',
+            );
+          }
+          return;
+        }
+      }
+      enter(trace.setSpan(parent, span).setValue(SERVER_STATE_KEY, state));
+    } catch (err) {
+      warnOnce('error', err);
+    }
+  }
+
+  function endServer(state: ServerState, status: number, aborted: boolean): void {
+    state.done = true;
+    const seconds = (performance.now() - state.start) / 1000;
+    const err = aborted ? 'aborted' : status >= 500 ? String(status) : undefined;
+    const route = state.route;
+    const span = state.span;
+    if (span !== undefined) {
+      if (!aborted) span.setAttribute('http.response.status_code', status);
+      if (route !== undefined) span.setAttribute('http.route', route);
+      if (err !== undefined) {
+        span.setAttribute('error.type', err);
+        span.setStatus({ code: SpanStatusCode.ERROR });
+      }
+      span.end();
+    }
+    serverSlots.get(state.method, route, aborted ? 0 : status).record(seconds);
+  }
+
+  function onServerClose(this: WithServerState): void {
+    try {
+      const state = this[kServer];
+      if (state === undefined || state.done) return;
+      endServer(state, 0, true);
+    } catch (err) {
+      warnOnce('error', err);
+    }
+  }
+
+  function onServerResponseFinish(message: unknown): void {
+    try {
+      const response = (message as { response: WithServerState }).response;
+      const state = response[kServer];
+      if (state === undefined || state.done) return;
+      endServer(state, response.statusCode, false);
+    } catch (err) {
+      warnOnce('error', err);
+    }
+  }
+
+  activeRouteSetter = (route: string) => {
+    const state = context.active().getValue(SERVER_STATE_KEY) as ServerState | undefined;
+    if (state === undefined || state.done || typeof route !== 'string') return;
+    state.route = route;
+    state.span?.updateName(`${state.method === '_OTHER' ? 'HTTP' : state.method} ${route}`);
+  };
+
+  // ---- client ---------------------------------------------------------------------------------
+
+  function onClientClose(this: WithClientState): void {
+    try {
+      const state = this[kClient];
+      if (state === undefined || state.done) return;
+      // Closed without a response: aborted, or an error on a Node without the error channel.
+      endClient(state, 0, 'aborted');
+    } catch (err) {
+      warnOnce('error', err);
+    }
+  }
+
+  function endClient(state: ClientState, status: number, err: string | undefined): void {
+    state.done = true;
+    const seconds = (performance.now() - state.start) / 1000;
+    const span = state.span;
+    if (span !== undefined) {
+      if (status > 0) span.setAttribute('http.response.status_code', status);
+      if (err !== undefined) {
+        span.setAttribute('error.type', err);
+        span.setStatus({ code: SpanStatusCode.ERROR });
+      }
+      span.end();
+    }
+    clientSlots
+      .get(state.method, state.serverAddress, state.serverPort, status, err)
+      .record(seconds);
+  }
+
+  function onClientRequestStart(message: unknown): void {
+    try {
+      const request = (message as { request: WithClientState }).request;
+      if (request[kClient] !== undefined) return; // already handled at `created`
+      const active = context.active();
+      // The SDK's exporters send with tracing suppressed: never trace our own export traffic.
+      if (isTracingSuppressed(active)) return;
+      if (upstreamClientPatched() && backOffForUpstream()) return;
+      const method = normalizeMethod(request.method);
+      const hostHeader = request.getHeader('host');
+      const protocol = request.protocol ?? 'http:';
+      const defaultPort = protocol === 'https:' ? 443 : 80;
+      let serverAddress = request.host ?? 'localhost';
+      let serverPort = defaultPort;
+      if (typeof hostHeader === 'string') {
+        const [address, port] = splitHost(hostHeader);
+        serverAddress = address;
+        serverPort = port ?? defaultPort;
+      }
+      const state: ClientState = {
+        span: undefined,
+        start: performance.now(),
+        method,
+        serverAddress,
+        serverPort,
+        done: false,
+      };
+      request[kClient] = state;
+      const path = request.path ?? '/';
+      const attributes: Attributes = {
+        'http.request.method': method,
+        'server.address': serverAddress,
+        'server.port': serverPort,
+        'url.full': `${protocol}//${typeof hostHeader === 'string' ? hostHeader : serverAddress}${path}`,
+      };
+      if (method === '_OTHER' && request.method !== undefined) {
+        attributes['http.request.method_original'] = request.method;
+      }
+      const span = tracer.startSpan(
+        method === '_OTHER' ? 'HTTP' : method,
+        { kind: SpanKind.CLIENT, attributes },
+        active,
+      );
+      state.span = span;
+      injectTraceparent(request, trace.setSpan(active, span));
+      request.on('close', onClientClose);
+    } catch (err) {
+      warnOnce('error', err);
+    }
+  }
+
+  function onClientResponseFinish(message: unknown): void {
+    try {
+      const { request, response } = message as { request: WithClientState; response: IncomingMessage };
+      const state = request[kClient];
+      if (state === undefined || state.done) return;
+      const status = response.statusCode ?? 0;
+      endClient(state, status, status >= 400 ? String(status) : undefined);
+    } catch (err) {
+      warnOnce('error', err);
+    }
+  }
+
+  function onClientRequestError(message: unknown): void {
+    try {
+      const { request, error } = message as { request: WithClientState; error: unknown };
+      const state = request[kClient];
+      if (state === undefined || state.done) return;
+      if (state.span !== undefined && error instanceof Error) state.span.recordException(error);
+      endClient(state, 0, errorType(error));
+    } catch (err) {
+      warnOnce('error', err);
+    }
+  }
+
+  function onClientRequestCreated(message: unknown): void {
+    onClientRequestStart(message);
+  }
+
+  const subscriptions: [string, (message: unknown, name: string | symbol) => void][] = [
+    // Node >= 22.12 / 24 publish `created` from the ClientRequest constructor, before the headers
+    // are rendered; Node 20 only has `start`, published once the headers sit in the output buffer.
+    ['http.client.request.created', onClientRequestCreated],
+    ['http.server.request.start', onServerRequestStart],
+    ['http.server.response.finish', onServerResponseFinish],
+    ['http.client.request.start', onClientRequestStart],
+    ['http.client.response.finish', onClientResponseFinish],
+    ['http.client.request.error', onClientRequestError],
+  ];
+  for (const [name, fn] of subscriptions) dc.subscribe(name, fn);
+
+  let stopped = false;
+  return {
+    name: 'http',
+    shutdown() {
+      if (stopped) return;
+      stopped = true;
+      for (const [name, fn] of subscriptions) {
+        try {
+          dc.unsubscribe(name, fn);
+        } catch {
+          // already gone
+        }
+      }
+      activeRouteSetter = undefined;
+    },
+  };
+}
