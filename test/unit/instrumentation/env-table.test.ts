@@ -1,0 +1,46 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ENV_VARIABLES } from '../../../instrumentation/config.js';
+
+const root = join(import.meta.dirname, '../../..');
+
+/** Variable names in the first column of the README table between the env-table markers. */
+function readmeVariables(): string[] {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const start = readme.indexOf('<!-- env-table:start -->');
+  const end = readme.indexOf('<!-- env-table:end -->');
+  expect(start, 'README env-table markers').toBeGreaterThanOrEqual(0);
+  expect(end).toBeGreaterThan(start);
+  return readme
+    .slice(start, end)
+    .split('\n')
+    .map((line) => /^\|\s*`([A-Z0-9_]+)`\s*\|/.exec(line)?.[1])
+    .filter((n): n is string => n !== undefined);
+}
+
+describe('README environment table', () => {
+  it('lists exactly the variables config.ts reads, in the same order', () => {
+    expect(readmeVariables()).toEqual(ENV_VARIABLES.map((v) => v.name));
+  });
+
+  it('lists only names config.ts really reads from the environment', () => {
+    // ENV_VARIABLES could drift from the code that reads env; the reader only accepts its names
+    // (EnvName), and every ECHOES_/OTEL_ literal in config.ts must be one of them.
+    const src = readFileSync(join(root, 'instrumentation/config.ts'), 'utf8');
+    const literals = new Set([...src.matchAll(/'((?:OTEL|ECHOES)_[A-Z0-9_]+)'/g)].map((m) => m[1]));
+    const templated = ['TRACES', 'METRICS', 'LOGS'].flatMap((s) =>
+      ['ENDPOINT', 'HEADERS', 'PROTOCOL', 'TIMEOUT', 'COMPRESSION'].map((k) => `OTEL_EXPORTER_OTLP_${s}_${k}`),
+    );
+    const names = new Set<string>(ENV_VARIABLES.map((v) => v.name));
+    for (const n of [...literals, ...templated]) expect(names.has(n!), n).toBe(true);
+  });
+
+  it('has no process.env reads in instrumentation/ outside config.ts', () => {
+    const dir = join(root, 'instrumentation');
+    const offenders = readdirSync(dir)
+      .filter((f) => f.endsWith('.ts') && f !== 'config.ts')
+      .filter((f) => /process\.env\b/.test(readFileSync(join(dir, f), 'utf8').replace(/\/\/.*$|\/\*[\s\S]*?\*\//gm, '')));
+    expect(offenders).toEqual([]);
+  });
+});
