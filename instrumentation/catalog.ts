@@ -95,9 +95,9 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze([
   entry(METRIC.fsIo, 'By', 'counter', 'echoes_fs_io_bytes_total', ['fs.direction', 'fs.api', 'fs.path.group'], 'Bytes read and written through node:fs.'),
 
   // Directories and disk
-  entry(METRIC.dirSize, 'By', 'gauge', 'echoes_dir_size_bytes', ['dir.name'], 'Total size of the files under a watched directory.'),
+  entry(METRIC.dirSize, 'By', 'gauge', 'echoes_dir_size_bytes', ['dir.name'], 'Total size of the files under a watched directory (NaN once it can no longer be measured, e.g. vanished).'),
   entry(METRIC.dirFiles, '{file}', 'gauge', 'echoes_dir_files', ['dir.name'], 'Number of files under a watched directory.'),
-  entry(METRIC.diskUtilization, '1', 'gauge', 'echoes_disk_utilization_ratio', ['dir.name'], 'Used fraction of the volume holding a watched directory.'),
+  entry(METRIC.diskUtilization, '1', 'gauge', 'echoes_disk_utilization_ratio', ['dir.name'], 'Used fraction of the volume holding a watched directory, as df computes Use% (NaN once statfs fails).'),
   entry(METRIC.monitorErrors, '{error}', 'counter', 'echoes_monitor_errors_total', ['echoes.component', 'error.type'], 'Things a monitor could not measure (vanished directory, failing statfs, throwing hook).'),
 
   // Log growth
