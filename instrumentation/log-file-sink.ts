@@ -1,0 +1,447 @@
+import * as fs from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { readdir, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import DailyRotateFile from 'winston-daily-rotate-file';
+
+/**
+ * Local JSON log files: winston-daily-rotate-file (DRF 5.0) as the file writer, with the
+ * workarounds DESIGN.md measured:
+ *
+ * - DRF's constructor throws on a bad `dirname` (a path under a regular file): caught, the sink
+ *   starts broken (lines go to `fallback`, counted as dropped) and warns once.
+ * - Write errors (ENOSPC, ENOTDIR, EACCES) surface on `transport.logStream`, an EventEmitter proxy
+ *   that DRF never listens on, so an unhandled 'error' would kill the host. We listen there; the
+ *   proxy stays the same object across rotations and re-emits every inner stream's errors.
+ * - A burst in one tick rotates without gzipping (DRF checks `existsSync(oldFile)` before the new
+ *   stream has even opened) and DRF gzips a rotated file while its stream may still be flushing.
+ *   So DRF's own `zippedArchive` is off; `sweep()` gzips rotated files only once every superseded
+ *   stream has closed, prunes beyond `backupCount + 1` files (DRF only prunes what its audit lists)
+ *   and runs off the hot path: after rotations, at start (restarts) and at close.
+ * - `auditFile` is pinned (`.<name>-audit.json` in the log dir) so changing options never orphans
+ *   files; `maxFiles` is `backupCount + 1` because DRF counts the active file.
+ *
+ * Lines are batched (pino/sonic-boom style): `write()` appends to an array; one `logStream.write`
+ * per 64 KiB or per event-loop turn. Every fs write goes through a wrapped `fs` implementation
+ * (`fs.createWriteStream`'s `fs` option, passed through DRF), which is how `flush()` knows when
+ * every accepted byte is on disk and how `echoes.log.written{log.sink=file}` counts real bytes.
+ */
+export interface LogFileSinkOptions {
+  readonly dir: string;
+  /** Base name: files are `<name>-YYYY-MM-DD.log[.N][.gz]` (UTC dates). */
+  readonly name: string;
+  readonly maxBytes: number;
+  readonly backupCount: number;
+  readonly gzip: boolean;
+  /** Where lines go while the file sink is broken (e.g. stderr when console output is off). */
+  readonly fallback?: ((chunk: string) => void) | undefined;
+  readonly onWritten?: (bytes: number) => void;
+  readonly onRotate?: () => void;
+  readonly onDropped?: (reason: DropReason, lines: number) => void;
+  readonly warn?: (message: string) => void;
+  /** Test seam: the fs functions the write streams use (to inject faults). */
+  readonly fsImpl?: Partial<Pick<typeof fs, 'open' | 'write' | 'writev' | 'close'>>;
+  /** Delay before reopening after a write error (doubles up to 60 s). Default 5000. */
+  readonly retryMs?: number;
+}
+
+export type DropReason = 'sink_error' | 'disk_full';
+
+export interface LogFileSink {
+  /** Accepts one line, `\n` included. Never throws. */
+  write(line: string): void;
+  /** Resolves when every line accepted so far is written (or known lost). */
+  flush(): Promise<void>;
+  /** Flushes, ends the stream, waits for it to close, then sweeps. Idempotent. */
+  close(): Promise<void>;
+  /** Gzip rotated files and prune beyond the limit (also runs by itself). */
+  sweep(): Promise<void>;
+  readonly healthy: boolean;
+}
+
+const CHUNK_CHARS = 64 * 1024;
+const MAX_RETRY_MS = 60_000;
+
+interface RotatorProxy {
+  write(chunk: string): void;
+  end(): void;
+  on(event: string, fn: (...args: any[]) => void): unknown;
+  auditLog?: { files?: Array<{ name: string }> } | null;
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+interface LogicalFile {
+  base: string;
+  date: string;
+  counter: number;
+  raw: boolean;
+  gz: boolean;
+}
+
+export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
+  const warned = new Set<string>();
+  const warnOnce = (key: string, msg: string): void => {
+    if (warned.has(key)) return;
+    warned.add(key);
+    try {
+      opts.warn?.(msg);
+    } catch {
+      // a throwing warn hook must not reach the app
+    }
+  };
+  const fileRe = new RegExp(`^${escapeRe(opts.name)}-(\\d{4}-\\d{2}-\\d{2})\\.log(?:\\.(\\d+))?(\\.gz)?(\\.tmp)?$`);
+  const retryBase = opts.retryMs ?? 5000;
+
+  let pending: string[] = [];
+  let pendingChars = 0;
+  let pendingLines = 0;
+  let scheduled = false;
+  let proxy: RotatorProxy | undefined;
+  let broken: DropReason | undefined;
+  let closed = false;
+  let retryMs = retryBase;
+  let retryTimer: NodeJS.Timeout | undefined;
+
+  // Byte accounting for flush(): submitted vs done (written or known lost).
+  let submitted = 0;
+  let done = 0;
+  let linesSubmitted = 0;
+  let waiters: Array<() => void> = [];
+  // Streams opened vs closed: rotated files are gzipped only once all superseded streams closed.
+  // Counted from DRF's events: one stream at construction, one more per 'rotate'.
+  let streamsCreated = 0;
+  let streamsClosed = 0;
+  let activeFile: string | undefined;
+
+  const notify = (): void => {
+    if (done >= submitted && waiters.length > 0) {
+      const w = waiters;
+      waiters = [];
+      for (const fn of w) fn();
+    }
+  };
+
+  const countingFs = {
+    open: opts.fsImpl?.open ?? fs.open,
+    close: opts.fsImpl?.close ?? fs.close,
+    write(fd: number, buf: Buffer, off: number, len: number, pos: number | null, cb: (e: NodeJS.ErrnoException | null, n: number, b: Buffer) => void) {
+      const write = (opts.fsImpl?.write ?? fs.write) as typeof fs.write;
+      write(fd, buf, off, len, pos, (err, n, b) => {
+        if (!err) bytesDone(n);
+        cb(err, n, b);
+      });
+    },
+    writev(fd: number, bufs: NodeJS.ArrayBufferView[], pos: number | null, cb: (e: NodeJS.ErrnoException | null, n: number, b: NodeJS.ArrayBufferView[]) => void) {
+      const writev = (opts.fsImpl?.writev ?? fs.writev) as typeof fs.writev;
+      writev(fd, bufs, pos, (err, n, b) => {
+        if (!err) bytesDone(n);
+        cb(err, n, b);
+      });
+    },
+  };
+
+  function bytesDone(n: number): void {
+    done += n;
+    try {
+      opts.onWritten?.(n);
+    } catch {
+      // metrics must not break writing
+    }
+    notify();
+  }
+
+  function onStreamError(err: NodeJS.ErrnoException): void {
+    const reason: DropReason = err?.code === 'ENOSPC' ? 'disk_full' : 'sink_error';
+    warnOnce(
+      `error:${err?.code}`,
+      `echoes-otel: log file writes to ${opts.dir} failed (${err?.code ?? err?.message}); lines are counted in echoes.log.dropped{reason=${reason}}${opts.fallback ? ' and written to the fallback stream' : ''}; retrying in ${retryMs} ms`,
+    );
+    // What the dead stream held is lost: estimate lines from the average line size.
+    const lostBytes = submitted - done;
+    if (lostBytes > 0) {
+      const avg = linesSubmitted > 0 ? submitted / linesSubmitted : 1;
+      dropped(reason, Math.max(1, Math.round(lostBytes / avg)));
+      done = submitted;
+      notify();
+    }
+    broken = reason;
+    proxy = undefined;
+    scheduleRetry();
+  }
+
+  function dropped(reason: DropReason, lines: number): void {
+    try {
+      opts.onDropped?.(reason, lines);
+    } catch {
+      // ignore
+    }
+  }
+
+  function scheduleRetry(): void {
+    if (closed || retryTimer) return;
+    retryTimer = setTimeout(() => {
+      retryTimer = undefined;
+      if (closed) return;
+      retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
+      open();
+    }, retryMs);
+    retryTimer.unref();
+  }
+
+  function open(): void {
+    let transport: { logStream: RotatorProxy };
+    try {
+      transport = new DailyRotateFile({
+        dirname: opts.dir,
+        filename: `${opts.name}-%DATE%.log`,
+        datePattern: 'YYYY-MM-DD',
+        utc: true,
+        maxSize: Math.max(1024, opts.maxBytes),
+        maxFiles: opts.backupCount + 1,
+        zippedArchive: false,
+        auditFile: join(opts.dir, `.${opts.name}-audit.json`),
+        auditHashType: 'sha256',
+        options: { flags: 'a', fs: countingFs },
+      } as never) as unknown as { logStream: RotatorProxy };
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      broken = 'sink_error';
+      warnOnce(
+        `ctor:${e?.code}`,
+        `echoes-otel: cannot open log files in ${opts.dir} (${e?.code ?? e?.message}); file logging is off, lines are counted in echoes.log.dropped{reason=sink_error}${opts.fallback ? ' and written to the fallback stream' : ''}`,
+      );
+      scheduleRetry();
+      return;
+    }
+    const p = transport.logStream;
+    // DRF's transport is a winston Transport whose own 'error' nobody listens to either.
+    (transport as unknown as { on(e: string, f: () => void): void }).on('error', () => undefined);
+    p.on('error', (err: NodeJS.ErrnoException) => {
+      if (proxy === p) onStreamError(err);
+    });
+    // FSR emits 'new' synchronously in its constructor (we are too late for that one), so read
+    // the active file from its audit, then follow 'new'.
+    activeFile = p.auditLog?.files?.at(-1)?.name ?? activeFile;
+    p.on('new', (file: string) => {
+      activeFile = file;
+    });
+    streamsCreated = 1;
+    streamsClosed = 0;
+    p.on('close', () => {
+      if (proxy !== p && !closed) return;
+      streamsClosed++;
+      requestSweep();
+    });
+    p.on('rotate', () => {
+      if (proxy === p) streamsCreated++;
+      try {
+        opts.onRotate?.();
+      } catch {
+        // ignore
+      }
+    });
+    proxy = p;
+    if (broken) {
+      warnOnce('recovered', `echoes-otel: log files in ${opts.dir} are writable again`);
+      warned.clear();
+    }
+    broken = undefined;
+    retryMs = retryBase;
+    requestSweep();
+  }
+
+  function drain(): void {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const chunk = pending.length === 1 ? pending[0]! : pending.join('');
+    const lines = pendingLines;
+    pending = [];
+    pendingChars = 0;
+    pendingLines = 0;
+    if (proxy === undefined) {
+      dropped(broken ?? 'sink_error', lines);
+      if (opts.fallback) {
+        try {
+          opts.fallback(chunk);
+        } catch {
+          // ignore
+        }
+      }
+      return;
+    }
+    const bytes = Buffer.byteLength(chunk);
+    submitted += bytes;
+    linesSubmitted += lines;
+    try {
+      proxy.write(chunk);
+    } catch (err) {
+      onStreamError(err as NodeJS.ErrnoException);
+    }
+  }
+
+  function write(line: string): void {
+    pending.push(line);
+    pendingChars += line.length;
+    pendingLines++;
+    if (pendingChars >= CHUNK_CHARS) {
+      drain();
+    } else if (!scheduled) {
+      scheduled = true;
+      setImmediate(drain).unref();
+    }
+  }
+
+  function flush(): Promise<void> {
+    drain();
+    if (done >= submitted) return Promise.resolve();
+    return new Promise((resolve) => waiters.push(resolve));
+  }
+
+  // Sweep: serialised; a request during a run schedules exactly one more run.
+  let sweeping: Promise<void> | undefined;
+  let sweepAgain = false;
+  function requestSweep(): void {
+    if (sweeping) {
+      sweepAgain = true;
+      return;
+    }
+    void sweep();
+  }
+
+  function sweep(): Promise<void> {
+    if (sweeping) {
+      sweepAgain = true;
+      return sweeping;
+    }
+    sweeping = (async () => {
+      do {
+        sweepAgain = false;
+        try {
+          await sweepOnce();
+        } catch (err) {
+          warnOnce('sweep', `echoes-otel: log retention sweep in ${opts.dir} failed (${(err as Error)?.message})`);
+        }
+      } while (sweepAgain);
+    })().finally(() => {
+      sweeping = undefined;
+    });
+    return sweeping;
+  }
+
+  async function sweepOnce(): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(opts.dir);
+    } catch {
+      return;
+    }
+    const files = new Map<string, LogicalFile>();
+    const tmps: string[] = [];
+    for (const n of names) {
+      const m = fileRe.exec(n);
+      if (!m) continue;
+      if (m[4]) {
+        tmps.push(n);
+        continue;
+      }
+      const base = m[3] ? n.slice(0, -3) : n;
+      const f = files.get(base) ?? { base, date: m[1]!, counter: m[2] ? Number(m[2]) : 0, raw: false, gz: false };
+      if (m[3]) f.gz = true;
+      else f.raw = true;
+      files.set(base, f);
+    }
+    const sorted = [...files.values()].sort((a, b) => (a.date === b.date ? a.counter - b.counter : a.date < b.date ? -1 : 1));
+    const keep = opts.backupCount + 1;
+    const excess = sorted.length > keep ? sorted.slice(0, sorted.length - keep) : [];
+    for (const f of excess) {
+      if (f.raw) await unlink(join(opts.dir, f.base)).catch(() => undefined);
+      if (f.gz) await unlink(join(opts.dir, `${f.base}.gz`)).catch(() => undefined);
+    }
+    if (!opts.gzip) return;
+    const kept = sorted.slice(excess.length);
+    const newest = kept.at(-1)?.base;
+    const active = activeFile ? activeFile.slice(activeFile.lastIndexOf('/') + 1) : undefined;
+    // Leftover temp archives from a run that died mid-gzip.
+    const inFlight = new Set<string>();
+    for (const t of tmps) {
+      if (!sweepTmps.has(t)) await unlink(join(opts.dir, t)).catch(() => undefined);
+      else inFlight.add(t);
+    }
+    for (const f of kept) {
+      if (!f.raw || f.base === newest || f.base === active) continue;
+      // A superseded stream may still be flushing into this file: wait for its close.
+      if (proxy !== undefined && streamsClosed < streamsCreated - 1) {
+        sweepAgain = false;
+        return;
+      }
+      await gzipFile(f.base);
+    }
+  }
+
+  const sweepTmps = new Set<string>();
+  async function gzipFile(base: string): Promise<void> {
+    const src = join(opts.dir, base);
+    const tmpName = `${base}.gz.tmp`;
+    const tmp = join(opts.dir, tmpName);
+    sweepTmps.add(tmpName);
+    try {
+      await pipeline(createReadStream(src), createGzip(), createWriteStream(tmp));
+      await rename(tmp, `${src}.gz`);
+      await unlink(src);
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      const e = err as NodeJS.ErrnoException;
+      if (e?.code !== 'ENOENT') {
+        warnOnce(`gzip:${e?.code}`, `echoes-otel: could not gzip rotated log ${src} (${e?.code ?? e?.message}); it stays uncompressed`);
+      }
+    } finally {
+      sweepTmps.delete(tmpName);
+    }
+  }
+
+  let closing: Promise<void> | undefined;
+  function close(): Promise<void> {
+    closing ??= (async () => {
+      await flush();
+      closed = true;
+      if (retryTimer) clearTimeout(retryTimer);
+      const p = proxy;
+      if (p) {
+        await new Promise<void>((resolve) => {
+          // Waiting on the proxy's close (every inner stream closed), not the transport's
+          // 'finish', is what loses no lines (DESIGN.md).
+          const check = (): void => {
+            if (streamsClosed >= streamsCreated) resolve();
+          };
+          p.on('close', check);
+          p.on('error', () => resolve());
+          try {
+            p.end();
+          } catch {
+            resolve();
+          }
+        });
+        proxy = undefined;
+      }
+      await sweep();
+    })();
+    return closing;
+  }
+
+  open();
+
+  return {
+    write,
+    flush,
+    close,
+    sweep,
+    get healthy() {
+      return proxy !== undefined;
+    },
+  };
+}
