@@ -1,0 +1,291 @@
+#!/usr/bin/env node
+/**
+ * The `echoes-otel` command: load, report, doctor, check-config. Every failure ends as one clear
+ * message and a non-zero exit (2 for bad input, 1 for things that did not work), never a stack.
+ */
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { CliError, UsageError, parseCommand, parseDuration, parseHttpUrl, parsePositive } from './args.js';
+import { checkConfig } from './check-config.js';
+import { CHECK_NAMES, formatChecks, runCheck } from './doctor.js';
+import type { CheckName, Target } from './doctor.js';
+import { formatSummary, progressBar, runLoad } from './load.js';
+import { collectEmbedded, collectPrometheus, evaluate, formatReport } from './report.js';
+import type { Report, ReportFormat } from './report.js';
+
+const USAGE = `usage: echoes-otel <command> [options]
+
+commands:
+  load          drive the reference service at a rate for a duration
+                  --url URL (http://127.0.0.1:8080)  --rate N/s (20)  --duration 30s
+                  --sessions N (20)  --concurrency N (256)  --latency-ms N  --failure-rate 0..1
+                  --format text|json
+  report        the audit's before/after table (section 8), measured
+                  --prometheus URL     query Prometheus (windowed PromQL)
+                  --metrics-url URL    else sample the embedded endpoint (http://127.0.0.1:9464/metrics)
+                  --window 30s         sampling window (Prometheus: range of the queries, default 5m)
+                  --job NAME           Prometheus only: restrict to one service (its job label)
+                  --format text|markdown|json
+  doctor        check the collector, Prometheus, Loki, Tempo, Grafana and the embedded endpoint
+                  --collector URL (http://127.0.0.1:13133)  --otlp URL (http://127.0.0.1:4318)
+                  --prometheus URL (http://127.0.0.1:9090)  --loki URL (http://127.0.0.1:3100)
+                  --tempo URL (http://127.0.0.1:3200)  --grafana URL (http://127.0.0.1:3000)
+                  --metrics-url URL (http://127.0.0.1:9464/metrics)  --only a,b  --timeout 3s
+                  --format text|json
+  check-config  print the effective configuration (secrets masked); non-zero exit on errors
+                  --format text|json
+
+  echoes-otel <command> --help   this text;  echoes-otel --version`;
+
+type Out = (s: string) => void;
+
+export interface CliIo {
+  readonly stdout: Out;
+  readonly stderr: Out;
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+  readonly isTTY: boolean;
+}
+
+function formatFlag(raw: string | boolean | undefined, allowed: readonly string[], command: string): string {
+  const v = typeof raw === 'string' ? raw : allowed[0]!;
+  if (!allowed.includes(v)) throw new UsageError(`${command}: --format must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function str(v: string | boolean | undefined): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+async function cmdLoad(argv: string[], io: CliIo): Promise<number> {
+  const v = parseCommand('load', argv, {
+    url: { type: 'string' },
+    rate: { type: 'string' },
+    duration: { type: 'string' },
+    sessions: { type: 'string' },
+    concurrency: { type: 'string' },
+    'latency-ms': { type: 'string' },
+    'failure-rate': { type: 'string' },
+    format: { type: 'string' },
+    help: { type: 'boolean' },
+  });
+  if (v.help) return usage(io);
+  const format = formatFlag(v.format, ['text', 'json'], 'load');
+  const url = parseHttpUrl(str(v.url) ?? 'http://127.0.0.1:8080', '--url');
+  const rate = parsePositive(str(v.rate) ?? '20', '--rate', 10_000);
+  const durationMs = parseDuration(str(v.duration) ?? '30s', '--duration', { minMs: 100, maxMs: 86_400_000 });
+  const sessions = parsePositive(str(v.sessions) ?? '20', '--sessions', 100_000, true);
+  const concurrency = parsePositive(str(v.concurrency) ?? '256', '--concurrency', 10_000, true);
+  let failureRate: number | undefined;
+  if (v['failure-rate'] !== undefined) {
+    failureRate = Number(v['failure-rate']);
+    if (String(v['failure-rate']).trim() === '' || !(failureRate >= 0 && failureRate <= 1)) {
+      throw new UsageError(`--failure-rate ${JSON.stringify(v['failure-rate'])} must be a number from 0 to 1`);
+    }
+  }
+  let latencyMs: number | undefined;
+  if (v['latency-ms'] !== undefined) {
+    latencyMs = Number(v['latency-ms']);
+    if (String(v['latency-ms']).trim() === '' || !(latencyMs >= 0 && latencyMs <= 60_000)) {
+      throw new UsageError(`--latency-ms ${JSON.stringify(v['latency-ms'])} must be a number from 0 to 60000`);
+    }
+  }
+  let lastLine = -1;
+  const summary = await runLoad({
+    url,
+    rate,
+    durationMs,
+    sessions,
+    concurrency,
+    ...(latencyMs !== undefined && { latencyMs }),
+    ...(failureRate !== undefined && { failureRate }),
+    onProgress: (p) => {
+      if (io.isTTY) {
+        io.stderr(`\r${progressBar(p)}\x1b[K`);
+        if (p.elapsedMs >= p.durationMs) io.stderr('\n');
+        return;
+      }
+      // Not a terminal (CI, a pipe): a plain line every 5 s instead of a redrawn bar.
+      const slot = Math.floor(p.elapsedMs / 5000);
+      if (slot > lastLine && p.elapsedMs < p.durationMs) {
+        lastLine = slot;
+        io.stderr(`load: ${(p.elapsedMs / 1000).toFixed(0)}s sent ${p.sent} ok ${p.ok} errors ${p.errors}\n`);
+      }
+    },
+  });
+  io.stdout(format === 'json' ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary));
+  if (summary.ok === 0) {
+    io.stderr('load: no request succeeded\n');
+    return 1;
+  }
+  return 0;
+}
+
+async function cmdReport(argv: string[], io: CliIo): Promise<number> {
+  const v = parseCommand('report', argv, {
+    prometheus: { type: 'string' },
+    'metrics-url': { type: 'string' },
+    window: { type: 'string' },
+    job: { type: 'string' },
+    format: { type: 'string' },
+    help: { type: 'boolean' },
+  });
+  if (v.help) return usage(io);
+  const format = formatFlag(v.format, ['text', 'markdown', 'json'], 'report') as ReportFormat;
+  if (v.prometheus !== undefined && v['metrics-url'] !== undefined) {
+    throw new UsageError('report: give either --prometheus or --metrics-url, not both');
+  }
+  if (v.job !== undefined && v.prometheus === undefined) throw new UsageError('report: --job only applies with --prometheus');
+  let report: Report;
+  if (v.prometheus !== undefined) {
+    const url = parseHttpUrl(str(v.prometheus), '--prometheus');
+    const windowMs = parseDuration(str(v.window) ?? '5m', '--window', { minMs: 1000, maxMs: 30 * 86_400_000 });
+    const inputs = await collectPrometheus({ url, windowMs, ...(typeof v.job === 'string' && { job: v.job }) });
+    report = { source: 'prometheus', url: url.href, windowMs, generatedAt: new Date().toISOString(), rows: evaluate(inputs) };
+  } else {
+    const url = parseHttpUrl(str(v['metrics-url']) ?? 'http://127.0.0.1:9464/metrics', '--metrics-url');
+    const windowMs = parseDuration(str(v.window) ?? '30s', '--window', { minMs: 1000, maxMs: 86_400_000 });
+    if (io.isTTY) io.stderr(`report: sampling ${url.href} for ${(windowMs / 1000).toFixed(0)}s…\n`);
+    const inputs = await collectEmbedded({ url, windowMs });
+    report = { source: 'embedded', url: url.href, windowMs, generatedAt: new Date().toISOString(), rows: evaluate(inputs) };
+  }
+  io.stdout(formatReport(report, format));
+  return 0;
+}
+
+async function cmdDoctor(argv: string[], io: CliIo): Promise<number> {
+  const v = parseCommand('doctor', argv, {
+    collector: { type: 'string' },
+    otlp: { type: 'string' },
+    prometheus: { type: 'string' },
+    loki: { type: 'string' },
+    tempo: { type: 'string' },
+    grafana: { type: 'string' },
+    'metrics-url': { type: 'string' },
+    only: { type: 'string' },
+    timeout: { type: 'string' },
+    format: { type: 'string' },
+    help: { type: 'boolean' },
+  });
+  if (v.help) return usage(io);
+  const format = formatFlag(v.format, ['text', 'json'], 'doctor');
+  const timeoutMs = parseDuration(str(v.timeout) ?? '3s', '--timeout', { minMs: 50, maxMs: 60_000 });
+  const otlpDefault = io.env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || 'http://127.0.0.1:4318';
+  const defaults: Record<CheckName, [string, string]> = {
+    collector: ['--collector', 'http://127.0.0.1:13133'],
+    otlp: ['--otlp', otlpDefault],
+    prometheus: ['--prometheus', 'http://127.0.0.1:9090'],
+    loki: ['--loki', 'http://127.0.0.1:3100'],
+    tempo: ['--tempo', 'http://127.0.0.1:3200'],
+    grafana: ['--grafana', 'http://127.0.0.1:3000'],
+    metrics: ['--metrics-url', 'http://127.0.0.1:9464/metrics'],
+  };
+  let names: CheckName[] = [...CHECK_NAMES];
+  if (typeof v.only === 'string') {
+    names = v.only.split(',').map((s) => s.trim()).filter(Boolean) as CheckName[];
+    const bad = names.filter((n) => !CHECK_NAMES.includes(n));
+    if (bad.length > 0 || names.length === 0) {
+      throw new UsageError(`doctor: --only takes a comma-separated list of ${CHECK_NAMES.join(', ')}${bad.length ? `; unknown: ${bad.join(', ')}` : ''}`);
+    }
+  }
+  const targets: Target[] = names.map((name) => {
+    const [flag, fallback] = defaults[name];
+    const raw = str(v[flag.slice(2)]) ?? (name === 'otlp' && v.otlp === undefined ? otlpDefault : fallback);
+    return { name, flag, url: parseHttpUrl(raw, name === 'otlp' && v.otlp === undefined ? 'OTEL_EXPORTER_OTLP_ENDPOINT' : flag) };
+  });
+  const results = await Promise.all(targets.map((t) => runCheck(t, timeoutMs)));
+  io.stdout(format === 'json' ? `${JSON.stringify({ ok: results.every((r) => r.ok), checks: results }, null, 2)}\n` : formatChecks(results));
+  return results.every((r) => r.ok) ? 0 : 1;
+}
+
+function cmdCheckConfig(argv: string[], io: CliIo): number {
+  const v = parseCommand('check-config', argv, { format: { type: 'string' }, help: { type: 'boolean' } });
+  if (v.help) return usage(io);
+  const format = formatFlag(v.format, ['text', 'json'], 'check-config') as 'text' | 'json';
+  const r = checkConfig(format, io.env, io.cwd);
+  io.stdout(r.output);
+  return r.exitCode;
+}
+
+function usage(io: CliIo): number {
+  io.stdout(`${USAGE}\n`);
+  return 0;
+}
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'load':
+        return await cmdLoad(rest, io);
+      case 'report':
+        return await cmdReport(rest, io);
+      case 'doctor':
+        return await cmdDoctor(rest, io);
+      case 'check-config':
+        return cmdCheckConfig(rest, io);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        return usage(io);
+      case '--version':
+      case '-v':
+        io.stdout(`${version()}\n`);
+        return 0;
+      default:
+        throw new UsageError(`unknown command ${JSON.stringify(command)}; commands: load, report, doctor, check-config`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr(`echoes-otel: ${err.message}\nrun \`echoes-otel --help\` for usage\n`);
+      return 2;
+    }
+    if (err instanceof CliError) {
+      io.stderr(`echoes-otel: ${err.message}\n`);
+      return 1;
+    }
+    // Anything else is our bug; still one line, with a hint for reporting it.
+    io.stderr(`echoes-otel: unexpected error: ${err instanceof Error ? err.message : String(err)} (set ECHOES_CLI_DEBUG=1 for the stack)\n`);
+    if (io.env.ECHOES_CLI_DEBUG === '1' && err instanceof Error) io.stderr(`${err.stack}\n`);
+    return 1;
+  }
+}
+
+// Run only as the entry point (the unit tests import runCli).
+function isEntryPoint(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    // npm links the bin through a symlink; compare real paths.
+    return realpathSync(fileURLToPath(import.meta.url)) === realpathSync(entry);
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  runCli(process.argv.slice(2), {
+    stdout: (s) => process.stdout.write(s),
+    stderr: (s) => process.stderr.write(s),
+    env: process.env,
+    cwd: process.cwd(),
+    isTTY: process.stderr.isTTY === true,
+  }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    () => {
+      process.exitCode = 1;
+    },
+  );
+}

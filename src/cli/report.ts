@@ -1,0 +1,441 @@
+import { CATALOG, METRIC } from '../../instrumentation/catalog.js';
+import type { CatalogEntry } from '../../instrumentation/catalog.js';
+import { CliError, formatMs, joinUrl } from './args.js';
+import { describeFailure, httpCall } from './http-client.js';
+import { ExpositionError, parseExposition, sumBy, sumSamples } from './prom-text.js';
+import type { Sample } from './prom-text.js';
+
+/**
+ * `echoes-otel report`: the audit's before/after table (section 8), measured. Every series named
+ * here comes from the signal catalog; the queries are the ones DESIGN.md's "success metrics" table
+ * and the "Audit targets" dashboard use.
+ */
+
+export type ReportFormat = 'text' | 'markdown' | 'json';
+export type RowKey = 'avg_response_time' | 'disk_io_per_min' | 'log_growth_per_day' | 'memory' | 'cache_hit_rate';
+
+export interface ReportRow {
+  readonly key: RowKey;
+  readonly metric: string;
+  readonly before: string;
+  readonly target: string;
+  /** The number the pass/fail decision uses (unit in `unit`), null when there was no data. */
+  readonly value: number | null;
+  readonly unit: string;
+  readonly measured: string;
+  readonly pass: boolean | null;
+  readonly detail?: string;
+}
+
+export interface Report {
+  readonly source: 'prometheus' | 'embedded';
+  readonly url: string;
+  readonly windowMs: number;
+  readonly generatedAt: string;
+  readonly rows: readonly ReportRow[];
+}
+
+/** What the five rows are computed from, whatever the source. Rates are over the window. */
+export interface AuditInputs {
+  readonly httpDurationSumS: number | null;
+  readonly httpCount: number | null;
+  readonly fsOpsPerMin: number | null;
+  readonly fsOpsPerMinByGroup: Readonly<Record<string, number>>;
+  readonly logFileBytesPerDay: number | null;
+  readonly memory: {
+    readonly series: string | null;
+    readonly slopeBytesPerS: number | null;
+    readonly meanBytes: number | null;
+    readonly caches: readonly string[];
+    readonly cappedCaches: readonly string[];
+  };
+  readonly cacheRequests: Readonly<Record<string, { hits: number; misses: number }>>;
+}
+
+export const TARGETS = {
+  avgResponseTimeS: 1.0,
+  diskIoPerMin: 20,
+  logGrowthBytesPerDay: 500_000,
+  /** Memory counts as bounded when it would grow less than this fraction per hour. */
+  memoryGrowthPerHour: 0.25,
+  cacheHitRate: 0.7,
+} as const;
+
+function entry(name: string): CatalogEntry {
+  const e = CATALOG.find((c) => c.name === name);
+  if (!e) throw new Error(`${name} is not in the signal catalog`);
+  return e;
+}
+
+/** Series names from the catalog: Prometheus (after OTLP translation) or the embedded exporter's. */
+export function seriesName(name: string, source: 'prometheus' | 'embedded', suffix = ''): string {
+  const e = entry(name);
+  const base = source === 'prometheus' ? e.prometheus : e.embedded;
+  if (base === undefined) throw new Error(`${name} has no embedded series in the catalog`);
+  return base + suffix;
+}
+
+const HEAP_USED = 'v8js.memory.heap.used';
+
+function fmtBytes(n: number): string {
+  const a = Math.abs(n);
+  if (a >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
+  if (a >= 1e6) return `${(n / 1e6).toFixed(2)} MB`;
+  if (a >= 1e3) return `${(n / 1e3).toFixed(1)} KB`;
+  return `${Math.round(n)} B`;
+}
+
+function fmtNum(n: number): string {
+  if (n >= 100) return n.toFixed(0);
+  if (n >= 10) return n.toFixed(1);
+  return n.toFixed(2);
+}
+
+export function evaluate(inputs: AuditInputs): ReportRow[] {
+  const rows: ReportRow[] = [];
+
+  const avg = inputs.httpCount && inputs.httpCount > 0 && inputs.httpDurationSumS !== null ? inputs.httpDurationSumS / inputs.httpCount : null;
+  rows.push({
+    key: 'avg_response_time',
+    metric: 'Average response time',
+    before: '1.18 s',
+    target: `< ${TARGETS.avgResponseTimeS.toFixed(1)} s`,
+    value: avg,
+    unit: 's',
+    measured: avg === null ? 'no requests' : `${avg.toFixed(3)} s`,
+    pass: avg === null ? null : avg < TARGETS.avgResponseTimeS,
+    ...(inputs.httpCount !== null && { detail: `${Math.round(inputs.httpCount)} requests in the window` }),
+  });
+
+  const io = inputs.fsOpsPerMin;
+  const groups = Object.entries(inputs.fsOpsPerMinByGroup)
+    .sort((a, b) => b[1] - a[1])
+    .map(([g, v]) => `${g || 'unlabelled'} ${fmtNum(v)}`)
+    .join(', ');
+  rows.push({
+    key: 'disk_io_per_min',
+    metric: 'Disk I/O operations/min',
+    before: '~100',
+    target: `~${TARGETS.diskIoPerMin}`,
+    value: io,
+    unit: '{operation}/min',
+    measured: io === null ? 'no data' : fmtNum(io),
+    pass: io === null ? null : io <= TARGETS.diskIoPerMin,
+    ...(groups && { detail: `by path group: ${groups}` }),
+  });
+
+  const lg = inputs.logFileBytesPerDay;
+  rows.push({
+    key: 'log_growth_per_day',
+    metric: 'Log file growth/day',
+    before: '~1-5 MB',
+    target: '< 500 KB',
+    value: lg,
+    unit: 'By/d',
+    measured: lg === null ? 'no data' : fmtBytes(lg),
+    pass: lg === null ? null : lg < TARGETS.logGrowthBytesPerDay,
+    detail: 'bytes written to local log files, projected from the window to a day',
+  });
+
+  const m = inputs.memory;
+  const uncapped = m.caches.filter((c) => !m.cappedCaches.includes(c));
+  const growth = m.slopeBytesPerS !== null && m.meanBytes ? (m.slopeBytesPerS * 3600) / m.meanBytes : null;
+  const memPass = growth === null ? null : growth < TARGETS.memoryGrowthPerHour && uncapped.length === 0;
+  const capText = `${m.cappedCaches.filter((c) => m.caches.includes(c)).length}/${m.caches.length} caches capped`;
+  rows.push({
+    key: 'memory',
+    metric: 'Memory usage',
+    before: 'unbounded',
+    target: 'bounded',
+    value: growth,
+    unit: '1/h',
+    measured:
+      growth === null
+        ? `no data, ${capText}`
+        : `${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)} %/h, ${capText}`,
+    pass: memPass,
+    detail:
+      `${m.series ?? 'no memory series'}: growth per hour relative to its mean (bounded below ${TARGETS.memoryGrowthPerHour * 100} %/h)` +
+      (uncapped.length > 0 ? `; caches without a capacity: ${uncapped.join(', ')}` : ''),
+  });
+
+  let hits = 0;
+  let total = 0;
+  const per: string[] = [];
+  let worst: number | null = null;
+  for (const [name, c] of Object.entries(inputs.cacheRequests).sort()) {
+    const t = c.hits + c.misses;
+    if (t <= 0) continue;
+    hits += c.hits;
+    total += t;
+    const r = c.hits / t;
+    worst = worst === null ? r : Math.min(worst, r);
+    per.push(`${name} ${(r * 100).toFixed(1)} %`);
+  }
+  const rate = total > 0 ? hits / total : null;
+  rows.push({
+    key: 'cache_hit_rate',
+    metric: 'Cache hit rate',
+    before: 'unknown',
+    target: `> ${TARGETS.cacheHitRate * 100} %`,
+    value: rate,
+    unit: '1',
+    measured: rate === null ? 'no lookups' : `${(rate * 100).toFixed(1)} %`,
+    // Every cache must meet the target, not just the blend of them.
+    pass: worst === null ? null : worst > TARGETS.cacheHitRate,
+    ...(per.length > 0 && { detail: `per cache: ${per.join(', ')}` }),
+  });
+  return rows;
+}
+
+/** Least-squares slope of (t seconds, value) points. */
+export function slope(points: ReadonlyArray<readonly [number, number]>): number | null {
+  if (points.length < 2) return null;
+  const n = points.length;
+  const mt = points.reduce((s, p) => s + p[0], 0) / n;
+  const mv = points.reduce((s, p) => s + p[1], 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const [t, v] of points) {
+    num += (t - mt) * (v - mv);
+    den += (t - mt) ** 2;
+  }
+  return den === 0 ? null : num / den;
+}
+
+// ---------- embedded /metrics source ----------
+
+export interface Snapshot {
+  readonly atMs: number;
+  readonly samples: readonly Sample[];
+}
+
+function delta(a: number | undefined, b: number | undefined): number | null {
+  if (a === undefined && b === undefined) return null;
+  // A counter that appeared during the window started from zero.
+  const d = (b ?? 0) - (a ?? 0);
+  return d < 0 ? (b ?? 0) : d; // a reset (restart) mid-window: count what the new process saw
+}
+
+export function inputsFromSnapshots(snapshots: readonly Snapshot[]): AuditInputs {
+  if (snapshots.length < 2) throw new CliError('report needs at least two samples of /metrics');
+  const first = snapshots[0]!;
+  const last = snapshots[snapshots.length - 1]!;
+  const secs = (last.atMs - first.atMs) / 1000;
+  const s = (name: string, suffix = '') => seriesName(name, 'embedded', suffix);
+
+  const fsName = s(METRIC.fsOperations);
+  const fsDelta = delta(sumSamples(first.samples, fsName), sumSamples(last.samples, fsName));
+  const byGroupA = sumBy(first.samples, fsName, 'fs_path_group');
+  const byGroupB = sumBy(last.samples, fsName, 'fs_path_group');
+  const fsOpsPerMinByGroup: Record<string, number> = {};
+  for (const [g, v] of byGroupB) fsOpsPerMinByGroup[g] = (delta(byGroupA.get(g), v) ?? 0) * (60 / secs);
+
+  const logName = s(METRIC.logWritten);
+  const logDelta = delta(sumSamples(first.samples, logName, { log_sink: 'file' }), sumSamples(last.samples, logName, { log_sink: 'file' }));
+
+  // Memory: RSS when served, else the V8 heap; sampled over the whole window for a slope.
+  let memSeries: string | null = null;
+  const points: Array<[number, number]> = [];
+  for (const name of [s(METRIC.processMemory), s(HEAP_USED)]) {
+    for (const snap of snapshots) {
+      const v = sumSamples(snap.samples, name);
+      if (v !== undefined) points.push([(snap.atMs - first.atMs) / 1000, v]);
+    }
+    if (points.length >= 2) {
+      memSeries = name;
+      break;
+    }
+    points.length = 0;
+  }
+  const caches = [...sumBy(last.samples, s(METRIC.cacheEntries), 'cache_name').keys()];
+  const capped = [...sumBy(last.samples, s(METRIC.cacheCapacity), 'cache_name').keys()];
+
+  const reqName = s(METRIC.cacheRequests);
+  const cacheRequests: Record<string, { hits: number; misses: number }> = {};
+  const names = new Set([...sumBy(last.samples, reqName, 'cache_name').keys()]);
+  for (const c of names) {
+    const get = (snap: Snapshot, result: string) => sumSamples(snap.samples, reqName, { cache_name: c, cache_result: result });
+    cacheRequests[c] = {
+      hits: delta(get(first, 'hit'), get(last, 'hit')) ?? 0,
+      misses: delta(get(first, 'miss'), get(last, 'miss')) ?? 0,
+    };
+  }
+
+  const durSum = s(METRIC.httpServerDuration, '_sum');
+  const durCount = s(METRIC.httpServerDuration, '_count');
+  return {
+    httpDurationSumS: delta(sumSamples(first.samples, durSum), sumSamples(last.samples, durSum)),
+    httpCount: delta(sumSamples(first.samples, durCount), sumSamples(last.samples, durCount)),
+    fsOpsPerMin: fsDelta === null ? null : fsDelta * (60 / secs),
+    fsOpsPerMinByGroup,
+    logFileBytesPerDay: logDelta === null ? null : logDelta * (86_400 / secs),
+    memory: {
+      series: memSeries,
+      slopeBytesPerS: memSeries ? slope(points) : null,
+      meanBytes: points.length > 0 ? points.reduce((a, p) => a + p[1], 0) / points.length : null,
+      caches,
+      cappedCaches: capped,
+    },
+    cacheRequests,
+  };
+}
+
+export async function scrapeEmbedded(url: URL, timeoutMs = 5000): Promise<Snapshot> {
+  let answer;
+  try {
+    answer = await httpCall(url, { timeoutMs });
+  } catch (err) {
+    throw new CliError(
+      `${describeFailure(err, `cannot read ${url.href}`)}. Is the service running with --import echoes-otel/register and the Prometheus endpoint enabled? Or pass --prometheus URL.`,
+    );
+  }
+  if (answer.status !== 200) throw new CliError(`${url.href} answered HTTP ${answer.status}, not a metrics page`);
+  try {
+    return { atMs: Date.now(), samples: parseExposition(answer.body) };
+  } catch (err) {
+    const why = err instanceof ExpositionError ? err.message : String(err);
+    throw new CliError(`${url.href} does not serve Prometheus text metrics (${why})`);
+  }
+}
+
+export interface EmbeddedOptions {
+  readonly url: URL;
+  readonly windowMs: number;
+  readonly samples?: number;
+  readonly onTick?: (elapsedMs: number) => void;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+export async function collectEmbedded(opts: EmbeddedOptions): Promise<AuditInputs> {
+  const n = Math.max(2, opts.samples ?? 11);
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const snaps: Snapshot[] = [await scrapeEmbedded(opts.url)];
+  const start = snaps[0]!.atMs;
+  for (let i = 1; i < n; i++) {
+    const due = start + (opts.windowMs * i) / (n - 1);
+    await sleep(Math.max(0, due - Date.now()));
+    snaps.push(await scrapeEmbedded(opts.url));
+    opts.onTick?.(Date.now() - start);
+  }
+  return inputsFromSnapshots(snaps);
+}
+
+// ---------- Prometheus source ----------
+
+export interface PrometheusOptions {
+  readonly url: URL;
+  readonly windowMs: number;
+  /** Restrict to one service: Prometheus' OTLP ingestion puts service.name in `job`. */
+  readonly job?: string;
+  readonly timeoutMs?: number;
+}
+
+interface VectorResult {
+  metric: Record<string, string>;
+  value: [number, string];
+}
+
+export function promQueries(windowMs: number, job?: string): Record<string, string> {
+  const w = formatMs(Math.max(1000, Math.round(windowMs / 1000) * 1000));
+  const secs = Math.round(windowMs / 1000);
+  const sel = (extra = '') => {
+    const parts = [...(job ? [`job=${JSON.stringify(job)}`] : []), ...(extra ? [extra] : [])];
+    return parts.length ? `{${parts.join(',')}}` : '';
+  };
+  const p = (name: string, suffix = '') => seriesName(name, 'prometheus', suffix);
+  return {
+    httpSum: `sum(increase(${p(METRIC.httpServerDuration, '_sum')}${sel()}[${w}]))`,
+    httpCount: `sum(increase(${p(METRIC.httpServerDuration, '_count')}${sel()}[${w}]))`,
+    fsOpsPerMin: `sum(rate(${p(METRIC.fsOperations)}${sel()}[${w}])) * 60`,
+    fsOpsPerMinByGroup: `sum by (fs_path_group) (rate(${p(METRIC.fsOperations)}${sel()}[${w}])) * 60`,
+    logPerDay: `sum(increase(${p(METRIC.logWritten)}${sel('log_sink="file"')}[${w}])) * ${86_400 / secs}`,
+    rssSlope: `sum(deriv(${p(METRIC.processMemory)}${sel()}[${w}]))`,
+    rssMean: `sum(avg_over_time(${p(METRIC.processMemory)}${sel()}[${w}]))`,
+    heapSlope: `sum(deriv(${p(HEAP_USED)}${sel()}[${w}]))`,
+    heapMean: `sum(avg_over_time(${p(HEAP_USED)}${sel()}[${w}]))`,
+    caches: `max by (cache_name) (last_over_time(${p(METRIC.cacheEntries)}${sel()}[${w}]))`,
+    capped: `max by (cache_name) (last_over_time(${p(METRIC.cacheCapacity)}${sel()}[${w}]))`,
+    cacheRequests: `sum by (cache_name, cache_result) (increase(${p(METRIC.cacheRequests)}${sel()}[${w}]))`,
+  };
+}
+
+export async function queryPrometheus(base: URL, promql: string, timeoutMs = 10_000): Promise<VectorResult[]> {
+  const u = joinUrl(base, '/api/v1/query');
+  u.searchParams.set('query', promql);
+  let answer;
+  try {
+    answer = await httpCall(u, { timeoutMs });
+  } catch (err) {
+    throw new CliError(`${describeFailure(err, `cannot query Prometheus at ${base.href}`)}. Check --prometheus, or run \`echoes-otel doctor\`.`);
+  }
+  let body: { status?: string; error?: string; data?: { resultType?: string; result?: VectorResult[] } };
+  try {
+    body = JSON.parse(answer.body) as typeof body;
+  } catch {
+    throw new CliError(`${base.href} answered HTTP ${answer.status} with something that is not the Prometheus API (not JSON); is --prometheus pointing at Prometheus?`);
+  }
+  if (body.status !== 'success' || body.data?.resultType !== 'vector') {
+    throw new CliError(`Prometheus at ${base.href} rejected a query (HTTP ${answer.status}): ${body.error ?? 'unexpected answer'}`);
+  }
+  return body.data.result ?? [];
+}
+
+function scalar(r: VectorResult[]): number | null {
+  if (r.length === 0) return null;
+  const v = Number(r[0]!.value[1]);
+  return Number.isFinite(v) ? v : null;
+}
+
+export async function collectPrometheus(opts: PrometheusOptions): Promise<AuditInputs> {
+  const q = promQueries(opts.windowMs, opts.job);
+  const keys = Object.keys(q);
+  const results = await Promise.all(keys.map((k) => queryPrometheus(opts.url, q[k]!, opts.timeoutMs)));
+  const r = Object.fromEntries(keys.map((k, i) => [k, results[i]!])) as Record<keyof typeof q, VectorResult[]>;
+  const byGroup: Record<string, number> = {};
+  for (const x of r.fsOpsPerMinByGroup) byGroup[x.metric.fs_path_group ?? ''] = Number(x.value[1]);
+  const cacheRequests: Record<string, { hits: number; misses: number }> = {};
+  for (const x of r.cacheRequests) {
+    const name = x.metric.cache_name ?? '';
+    const c = (cacheRequests[name] ??= { hits: 0, misses: 0 });
+    if (x.metric.cache_result === 'hit') c.hits += Number(x.value[1]);
+    else if (x.metric.cache_result === 'miss') c.misses += Number(x.value[1]);
+  }
+  const rss = scalar(r.rssSlope) !== null;
+  return {
+    httpDurationSumS: scalar(r.httpSum),
+    httpCount: scalar(r.httpCount),
+    fsOpsPerMin: scalar(r.fsOpsPerMin),
+    fsOpsPerMinByGroup: byGroup,
+    logFileBytesPerDay: scalar(r.logPerDay),
+    memory: {
+      series: rss ? seriesName(METRIC.processMemory, 'prometheus') : scalar(r.heapSlope) !== null ? seriesName(HEAP_USED, 'prometheus') : null,
+      slopeBytesPerS: rss ? scalar(r.rssSlope) : scalar(r.heapSlope),
+      meanBytes: rss ? scalar(r.rssMean) : scalar(r.heapMean),
+      caches: r.caches.map((x) => x.metric.cache_name ?? ''),
+      cappedCaches: r.capped.map((x) => x.metric.cache_name ?? ''),
+    },
+    cacheRequests,
+  };
+}
+
+// ---------- output ----------
+
+function resultText(pass: boolean | null): string {
+  return pass === null ? 'NO DATA' : pass ? 'PASS' : 'FAIL';
+}
+
+export function formatReport(report: Report, format: ReportFormat): string {
+  if (format === 'json') return `${JSON.stringify(report, null, 2)}\n`;
+  const head = ['Metric', 'Before (audit)', 'Target', 'Measured', 'Result'];
+  const body = report.rows.map((r) => [r.metric, r.before, r.target, r.measured, resultText(r.pass)]);
+  const title = `echoes-otel report: ${report.source === 'prometheus' ? 'Prometheus' : 'embedded /metrics'} ${report.url}, window ${formatMs(report.windowMs)}, ${report.generatedAt}`;
+  const notes = report.rows.filter((r) => r.detail).map((r) => `- ${r.metric}: ${r.detail}`);
+  if (format === 'markdown') {
+    const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
+    return [`**${title}**`, '', line(head), line(head.map(() => '---')), ...body.map(line), '', ...notes, ''].join('\n');
+  }
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [title, '', line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line), '', ...notes, ''].join('\n');
+}
