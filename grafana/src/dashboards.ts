@@ -341,7 +341,7 @@ function runtime(): dashboard.DashboardBuilder {
     .withPanel(
       ts('Heap used and heap size', 'bytes', 'V8 heap used and total heap space size per process.')
         .withTarget(promQuery(`sum by (instance) (v8js_memory_heap_used_bytes{${SEL}})`, '{{instance}} used', 'A'))
-        .withTarget(promQuery(`sum by (instance) (v8js_memory_heap_limit_bytes{${SEL}})`, '{{instance}} size', 'B')),
+        .withTarget(promQuery(`sum by (instance) (v8js_memory_heap_space_size_bytes{${SEL}})`, '{{instance}} size', 'B')),
     )
     .withPanel(
       ts('Resident set size', 'bytes', 'RSS per process (process.memory.usage).').withTarget(
