@@ -159,7 +159,7 @@ function fixFor(t: Target, spec: Spec, state: string): string {
   const port = t.url.port || (t.url.protocol === 'https:' ? '443' : '80');
   const start =
     t.name === 'metrics'
-      ? 'start the service with `npm start` (or your app with --import echoes-otel/register; ECHOES_PROMETHEUS sets host:port)'
+      ? 'start the service with `npm start` (or your app with --import echoes-otel/register; OTEL_EXPORTER_PROMETHEUS_HOST and _PORT set its address)'
       : `start it with \`docker compose up -d ${spec.compose}\` in the echoes-otel repo`;
   switch (state) {
     case 'down':
