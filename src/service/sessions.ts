@@ -110,6 +110,8 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
   const sessions = new Map<string, Session>();
   const dirty = new Set<string>();
   let pending = 0;
+  // Updates accepted but not yet on disk (pending plus those in a flush still running).
+  let unflushed = 0;
   let updates = 0;
   let writes = 0;
   let flushes = 0;
@@ -120,11 +122,20 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
   let chain: Promise<void> = Promise.resolve();
 
   function ensureDir(): Promise<unknown> {
-    dirReady ??= fsp.mkdir(dir, { recursive: true }).catch((err) => {
-      dirReady = undefined;
-      throw err;
-    });
+    dirReady ??= fsp
+      .mkdir(dir, { recursive: true })
+      .then(removeStaleTemps)
+      .catch((err) => {
+        dirReady = undefined;
+        throw err;
+      });
     return dirReady;
+  }
+
+  // A SIGKILL between write and rename leaves a temp file; the session file itself is intact.
+  async function removeStaleTemps(): Promise<void> {
+    const names = await fsp.readdir(dir).catch(() => [] as string[]);
+    await Promise.all(names.filter((n) => n.endsWith('.tmp')).map((n) => fsp.unlink(join(dir, n)).catch(() => undefined)));
   }
 
   function fileOf(id: string): string {
@@ -171,6 +182,7 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
       timer = undefined;
     }
     const ids = [...dirty];
+    const count = pending;
     dirty.clear();
     pending = 0;
     if (ids.length === 0) return chain;
@@ -191,6 +203,7 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
         pending += failed.length;
         arm();
       }
+      unflushed -= count - (failed.length > 0 ? failed.length : 0);
     });
     chain = round.catch(() => undefined);
     return round;
@@ -223,12 +236,15 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
     updates++;
     dirty.add(id);
     pending++;
+    unflushed++;
     if (mode === 'immediate' || closed) {
       await runFlush();
-    } else if (pending >= flushEvery) {
-      void runFlush().catch(onError);
     } else {
-      arm();
+      if (pending >= flushEvery) void runFlush().catch(onError);
+      else arm();
+      // Backpressure: when the disk is slower than the updates, wait rather than let the window a
+      // crash can lose grow without bound (it stays under about two batches).
+      if (unflushed >= 2 * flushEvery) await chain;
     }
     return session;
   }

@@ -74,6 +74,40 @@ describe('createSessionStore', () => {
     expect(total).toBe(50);
   });
 
+  it('removes temp files a killed process left behind, keeping the session files', async () => {
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(join(dir, 'old.json'), JSON.stringify({ id: 'old', createdAt: at, updatedAt: at, updates: 1, messages: [] }));
+    writeFileSync(join(dir, 'old.json.123.4.tmp'), '{"id":"old","upd');
+    const store = createSessionStore({ dir, mode: 'immediate' });
+    await store.append('new', msg('m'));
+    expect(readdirSync(dir).sort()).toEqual(['new.json', 'old.json']);
+    expect((await store.get('old'))?.updates).toBe(1);
+    await store.close();
+  });
+
+  it('holds an update back while two batches are still unwritten (bounded crash window)', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const real = fsp.rename.bind(fsp);
+    vi.spyOn(fsp, 'rename').mockImplementation(async (a, b) => {
+      await gate;
+      return real(a, b);
+    });
+    const store = createSessionStore({ dir, flushEvery: 5, flushIntervalMs: 60_000 });
+    let acked = 0;
+    const all = Array.from({ length: 12 }, (_, i) => store.append(`s${i % 3}`, msg(`m${i}`)).then(() => acked++));
+    // The disk is stuck: all 12 updates are applied in memory, but only those up to two batches
+    // unwritten are acknowledged; the rest wait for the disk.
+    await vi.waitFor(() => {
+      expect(store.stats().updates).toBe(12);
+      expect(acked).toBe(9);
+    });
+    release();
+    await Promise.all(all);
+    await store.close();
+    expect(acked).toBe(12);
+  });
+
   it('keeps a session dirty and retries when a write fails', async () => {
     const errors: unknown[] = [];
     const store = createSessionStore({ dir, mode: 'immediate', onError: (e) => errors.push(e) });
