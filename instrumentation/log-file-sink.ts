@@ -96,6 +96,8 @@ export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
   };
   const fileRe = new RegExp(`^${escapeRe(opts.name)}-(\\d{4}-\\d{2}-\\d{2})\\.log(?:\\.(\\d+))?(\\.gz)?(\\.tmp)?$`);
   const retryBase = opts.retryMs ?? 5000;
+  // DRF checks the size before each write, so a file overshoots maxBytes by at most one chunk.
+  const chunkChars = Math.max(1024, Math.min(CHUNK_CHARS, Math.floor(opts.maxBytes / 8)));
 
   let pending: string[] = [];
   let pendingChars = 0;
@@ -288,7 +290,7 @@ export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
     pending.push(line);
     pendingChars += line.length;
     pendingLines++;
-    if (pendingChars >= CHUNK_CHARS) {
+    if (pendingChars >= chunkChars) {
       drain();
     } else if (!scheduled) {
       scheduled = true;

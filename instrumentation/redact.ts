@@ -45,7 +45,20 @@ export function normaliseKey(key: string): string {
   return key.toLowerCase().replace(/[_\-.\s]/g, '');
 }
 
-export function createRedactor(keys: readonly string[]): Redactor {
+export interface RedactorOptions {
+  /** Told each time a value had to be replaced to stay serialisable (the logger counts these). */
+  readonly onUnserializable?: (kind: 'circular' | 'bigint' | 'max_depth' | 'throwing_getter') => void;
+}
+
+export function createRedactor(keys: readonly string[], options: RedactorOptions = {}): Redactor {
+  const told = options.onUnserializable;
+  const tell = (kind: 'circular' | 'bigint' | 'max_depth' | 'throwing_getter'): void => {
+    try {
+      told?.(kind);
+    } catch {
+      // a throwing hook must not break redaction
+    }
+  };
   const wanted = [...new Set(keys.map(normaliseKey).filter((k) => k.length > 0))];
   const decided = new Map<string, boolean>();
 
@@ -79,6 +92,7 @@ export function createRedactor(keys: readonly string[]): Redactor {
       case 'string':
         return redactString(v);
       case 'bigint':
+        tell('bigint');
         return v.toString();
       case 'object':
         break;
@@ -87,8 +101,14 @@ export function createRedactor(keys: readonly string[]): Redactor {
     }
     if (v === null) return v;
     const obj = v as object;
-    if (ancestors.includes(obj)) return '[Circular]';
-    if (depth >= MAX_DEPTH) return '[Object]';
+    if (ancestors.includes(obj)) {
+      tell('circular');
+      return '[Circular]';
+    }
+    if (depth >= MAX_DEPTH) {
+      tell('max_depth');
+      return '[Object]';
+    }
     if (obj instanceof Error) return walkError(obj, depth, ancestors);
     if (ArrayBuffer.isView(obj) || obj instanceof Date || obj instanceof RegExp) return v;
     if (obj instanceof Map || obj instanceof Set) return v;
@@ -120,6 +140,7 @@ export function createRedactor(keys: readonly string[]): Redactor {
       return copy ?? obj;
     } catch {
       // A throwing getter or proxy: say so rather than let it reach the app.
+      tell('throwing_getter');
       return '[Unserializable]';
     } finally {
       ancestors.pop();

@@ -1,0 +1,76 @@
+import type { Meter, ObservableResult } from '@opentelemetry/api';
+import { CATALOG, METRIC } from './catalog.js';
+import type { LogLevel } from './types.js';
+
+/**
+ * Log-growth counters, kept as plain numbers on the hot path (one `++` per record) and reported
+ * through observable counters: no attribute hashing per log line. Cumulative, so they are the same
+ * series whichever reader collects them (OTLP, Prometheus).
+ */
+export const LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'];
+
+export type LogDropReason = 'truncated' | 'sink_error' | 'disk_full' | 'unserializable';
+
+export interface LogStats {
+  /** Records accepted, indexed like `LEVELS`. */
+  readonly records: number[];
+  writtenFile: number;
+  writtenOtlp: number;
+  rotations: number;
+  readonly dropped: Map<LogDropReason, number>;
+}
+
+export function createLogStats(): LogStats {
+  return { records: LEVELS.map(() => 0), writtenFile: 0, writtenOtlp: 0, rotations: 0, dropped: new Map() };
+}
+
+export function countDropped(stats: LogStats, reason: LogDropReason, n = 1): void {
+  stats.dropped.set(reason, (stats.dropped.get(reason) ?? 0) + n);
+}
+
+function describe(name: string): { unit: string; description: string } {
+  const e = CATALOG.find((c) => c.name === name);
+  return { unit: e?.unit ?? '', description: e?.description ?? '' };
+}
+
+/** Registers the four log-growth instruments on `meter`; `stop()` detaches the callbacks. */
+export function setupLogMetrics(meter: Meter, stats: () => LogStats): { stop(): void } {
+  const records = meter.createObservableCounter(METRIC.logRecords, describe(METRIC.logRecords));
+  const written = meter.createObservableCounter(METRIC.logWritten, describe(METRIC.logWritten));
+  const rotations = meter.createObservableCounter(METRIC.logRotations, describe(METRIC.logRotations));
+  const dropped = meter.createObservableCounter(METRIC.logDropped, describe(METRIC.logDropped));
+  const levelAttrs = LEVELS.map((l) => ({ 'log.level': l }));
+  const fileAttrs = { 'log.sink': 'file' };
+  const otlpAttrs = { 'log.sink': 'otlp' };
+
+  const onRecords = (r: ObservableResult): void => {
+    const s = stats();
+    for (let i = 0; i < LEVELS.length; i++) {
+      // Levels that never logged stay absent rather than exporting a zero series per level.
+      if (s.records[i]! > 0) r.observe(s.records[i]!, levelAttrs[i]);
+    }
+  };
+  const onWritten = (r: ObservableResult): void => {
+    const s = stats();
+    r.observe(s.writtenFile, fileAttrs);
+    r.observe(s.writtenOtlp, otlpAttrs);
+  };
+  const onRotations = (r: ObservableResult): void => {
+    r.observe(stats().rotations);
+  };
+  const onDropped = (r: ObservableResult): void => {
+    for (const [reason, n] of stats().dropped) r.observe(n, { reason });
+  };
+  records.addCallback(onRecords);
+  written.addCallback(onWritten);
+  rotations.addCallback(onRotations);
+  dropped.addCallback(onDropped);
+  return {
+    stop() {
+      records.removeCallback(onRecords);
+      written.removeCallback(onWritten);
+      rotations.removeCallback(onRotations);
+      dropped.removeCallback(onDropped);
+    },
+  };
+}
