@@ -1,0 +1,46 @@
+import { createRequire } from 'node:module';
+import type { Resource } from '@opentelemetry/resources';
+import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter, type LogRecordProcessor } from '@opentelemetry/sdk-logs';
+import { watchExporter } from './diag.js';
+import { otlpExporterOptions } from './traces.js';
+import type { EchoesConfig } from './types.js';
+
+/**
+ * The OTel logger provider the logger (and instrumentation-winston) emit records into. It only
+ * ships records over OTLP or to the console; the local log files are the logger's own sink, so a
+ * collector outage never costs a line on disk.
+ */
+
+const require = createRequire(import.meta.url);
+
+function createLogExporter(config: EchoesConfig): LogRecordExporter | undefined {
+  const l = config.logs;
+  if (l.exporter === 'none') return undefined;
+  if (l.exporter === 'console') {
+    const { ConsoleLogRecordExporter } = require('@opentelemetry/sdk-logs') as typeof import('@opentelemetry/sdk-logs');
+    return new ConsoleLogRecordExporter();
+  }
+  const pkg = l.otlp.protocol === 'http/json' ? '@opentelemetry/exporter-logs-otlp-http' : '@opentelemetry/exporter-logs-otlp-proto';
+  const { OTLPLogExporter } = require(pkg) as typeof import('@opentelemetry/exporter-logs-otlp-proto');
+  const exporter = new OTLPLogExporter(otlpExporterOptions(l.otlp));
+  watchExporter('logs', l.otlp.url, exporter);
+  return exporter;
+}
+
+export function createLoggerProvider(config: EchoesConfig, resource: Resource): LoggerProvider {
+  const processors: LogRecordProcessor[] = [];
+  const exporter = createLogExporter(config);
+  if (exporter !== undefined) {
+    processors.push(
+      new BatchLogRecordProcessor({
+        exporter,
+        // Bounded like the span queue; the files keep every line regardless.
+        maxQueueSize: 4096,
+        maxExportBatchSize: 512,
+        scheduledDelayMillis: 1000,
+        exportTimeoutMillis: config.logs.otlp.timeoutMs,
+      }),
+    );
+  }
+  return new LoggerProvider({ resource, processors });
+}

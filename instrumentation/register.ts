@@ -1,0 +1,97 @@
+/**
+ * `node --import echoes-otel/register app.js`: the only module that acts at import time.
+ *
+ * In order: load config once; install the diag logger (WARN by default, so problems reach stderr);
+ * decide whether this thread/process should start at all (main thread only, not in a child that
+ * inherited the preload, unless config says so); register import-in-the-middle's ESM hook on the
+ * main thread (as elastic-otel-node's import.mjs does) so ESM apps get the winston and lru-cache
+ * hooks from this one flag; start the SDK; wait for the hook to acknowledge the modules to patch;
+ * then install exit handling. If anything throws, the app runs uninstrumented with one warning.
+ */
+import { diag } from '@opentelemetry/api';
+import * as nodeModule from 'node:module';
+import { isMainThread } from 'node:worker_threads';
+import { formatProblem, inheritedPreloadParent, loadConfig, markPreloadParent } from './config.js';
+import { setupDiag } from './diag.js';
+import { currentEchoes, disableGlobals, shutdownEchoes, startFromConfig } from './sdk.js';
+
+const DISABLED = (why: string): string => `echoes-otel: telemetry disabled: ${why}; your application is running without instrumentation`;
+
+function supportsModuleRegister(): boolean {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  return typeof (nodeModule as { register?: unknown }).register === 'function' && (major > 20 || (major === 20 && minor >= 6));
+}
+
+async function registerEsmHook(): Promise<(() => Promise<void>) | undefined> {
+  if (!supportsModuleRegister()) {
+    diag.warn(`echoes-otel: Node ${process.versions.node} has no module.register (needs >= 20.6): ESM imports of winston and lru-cache are not instrumented; CommonJS ones are`);
+    return undefined;
+  }
+  const { createAddHookMessageChannel } = await import('import-in-the-middle');
+  const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
+  nodeModule.register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions as nodeModule.RegisterOptions<unknown>);
+  return waitForAllMessagesAcknowledged;
+}
+
+function installExitHandling(): void {
+  const flushOnSignal = (signal: 'SIGTERM' | 'SIGINT'): void => {
+    // Decided when the signal arrives: the app may have added its own handler after we loaded.
+    const appHandles = process.listenerCount(signal) > 1;
+    void shutdownEchoes().finally(() => {
+      if (appHandles) return; // the app decides when to exit; we only flushed alongside
+      process.removeListener(signal, handlers[signal]);
+      // Re-raise with no listener left: the default action ends the process exactly as it
+      // would have ended without us (killed by the signal, same exit status).
+      process.kill(process.pid, signal);
+    });
+  };
+  const handlers = {
+    SIGTERM: () => flushOnSignal('SIGTERM'),
+    SIGINT: () => flushOnSignal('SIGINT'),
+  } as const;
+  process.on('SIGTERM', handlers.SIGTERM);
+  process.on('SIGINT', handlers.SIGINT);
+
+  process.once('beforeExit', () => {
+    const h = currentEchoes();
+    if (h === undefined) return;
+    const started = Date.now();
+    void h.shutdown().then((results) => {
+      // An export still retrying against a dead collector would hold the loop open past the
+      // deadline: end the process the way it was about to end.
+      if (results.some((r) => r.outcome === 'timeout') || Date.now() - started >= h.config.shutdownTimeoutMs) {
+        process.exit(process.exitCode ?? 0);
+      }
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const loaded = loadConfig();
+  setupDiag(loaded.diagLogLevel);
+  const { config } = loaded;
+  if (!config.enabled) return;
+  if (!isMainThread && !config.inWorkers) return;
+  if (inheritedPreloadParent() !== undefined && !config.inChildren) return;
+
+  for (const p of loaded.problems) diag.warn(formatProblem(p));
+  // Children inherit NODE_OPTIONS (and so this preload): tell them they are children.
+  markPreloadParent();
+
+  const waitForHook = isMainThread ? await registerEsmHook() : undefined;
+  await startFromConfig(config, loaded.problems);
+  if (waitForHook !== undefined) await waitForHook();
+  installExitHandling();
+}
+
+try {
+  await main();
+} catch (err) {
+  try {
+    disableGlobals();
+    setupDiag(undefined);
+    diag.warn(DISABLED(err instanceof Error ? err.message : String(err)));
+  } catch {
+    // even diag failed: stay silent rather than break the app
+  }
+}

@@ -1,0 +1,238 @@
+import { context, diag, metrics, propagation, trace } from '@opentelemetry/api';
+import { logs } from '@opentelemetry/api-logs';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import type { Instrumentation } from '@opentelemetry/instrumentation';
+import { formatProblem, loadConfig, type ConfigProblem, type ConfigSource } from './config.js';
+import { createFastMetrics } from './fast-metrics.js';
+import type { Feature, SetupContext } from './feature.js';
+import { createLoggerProvider } from './logs-sdk.js';
+import { createMeterProvider } from './metrics.js';
+import { createRedactor } from './redact.js';
+import { createResource } from './resource.js';
+import { once, runPhases, type StepResult } from './shutdown.js';
+import { createTracerProvider } from './traces.js';
+import type { EchoesConfig, EchoesOptions } from './types.js';
+
+/**
+ * Composes resource, traces, metrics and logs, sets the OTel globals, starts the feature modules
+ * (each on its own: one failing warns once and the others still start), and owns one idempotent
+ * shutdown raced against `config.shutdownTimeoutMs`. Built from the SDK's pieces rather than
+ * NodeSDK, which reads the environment itself and loads far more than we use.
+ */
+
+export interface EchoesHandle {
+  readonly config: EchoesConfig;
+  readonly problems: readonly ConfigProblem[];
+  /** Names of the features and instrumentations that started. */
+  readonly started: readonly string[];
+  /** Port of the embedded Prometheus endpoint, once bound (undefined: disabled or port taken). */
+  readonly prometheusPort: Promise<number | undefined>;
+  /** Flushes traces, metrics, logs and log files; never rejects. */
+  flush(): Promise<void>;
+  /** Idempotent; settles within the shutdown deadline; never rejects. */
+  shutdown(): Promise<StepResult[]>;
+}
+
+let current: EchoesHandle | undefined;
+
+type FeatureLoader = { name: string; when: (c: EchoesConfig) => boolean; load: () => Promise<(ctx: SetupContext) => Feature> };
+
+// Loaded on demand, so a switched-off feature costs nothing at startup.
+const FEATURES: readonly FeatureLoader[] = [
+  { name: 'logging', when: () => true, load: async () => (await import('./logger.js')).setupLogging },
+  { name: 'http', when: (c) => c.instrumentations.http, load: async () => (await import('./http.js')).setupHttp },
+  { name: 'cache', when: () => true, load: async () => (await import('./cache.js')).setupCacheMetrics },
+  { name: 'fs', when: (c) => c.instrumentations.fs, load: async () => (await import('./fs.js')).setupFsMetrics },
+  { name: 'dirs', when: (c) => c.dirs.enabled, load: async () => (await import('./dirs.js')).setupDirMonitor },
+  { name: 'runtime', when: (c) => c.instrumentations.runtime, load: async () => (await import('./runtime.js')).setupRuntimeMetrics },
+];
+
+type InstrumentationLoader = { name: string; when: (c: EchoesConfig) => boolean; load: () => Promise<(c: EchoesConfig) => Instrumentation> };
+
+const INSTRUMENTATIONS: readonly InstrumentationLoader[] = [
+  { name: 'winston', when: (c) => c.instrumentations.winston, load: async () => (await import('./winston.js')).createWinstonInstrumentation },
+  { name: 'lru-cache', when: (c) => c.instrumentations.lruCache, load: async () => (await import('./lru-cache.js')).createLruCacheInstrumentation },
+];
+
+function reason(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Loads config (printing its problems once via diag) and starts. Returns the running handle if already started. */
+export async function startEchoes(options?: EchoesOptions, src?: ConfigSource): Promise<EchoesHandle> {
+  if (current !== undefined) return current;
+  const loaded = loadConfig(options, src);
+  for (const p of loaded.problems) diag.warn(formatProblem(p));
+  return startFromConfig(loaded.config, loaded.problems);
+}
+
+/** Starts from an already loaded config (register loads it first to decide whether to start at all). */
+export async function startFromConfig(config: EchoesConfig, problems: readonly ConfigProblem[] = []): Promise<EchoesHandle> {
+  if (current !== undefined) return current;
+  if (!config.enabled) {
+    const noop: EchoesHandle = {
+      config,
+      problems,
+      started: [],
+      prometheusPort: Promise.resolve(undefined),
+      flush: async () => {},
+      shutdown: async () => [],
+    };
+    return noop;
+  }
+
+  const redactor = createRedactor(config.redaction.keys);
+  const resource = createResource(config);
+  // One per start, before the readers: both readers export its hot-path data.
+  const fastMetrics = createFastMetrics({ cardinalityLimit: config.metrics.cardinalityLimit });
+  const tracerProvider = createTracerProvider(config, resource, redactor);
+  const { meterProvider, prometheus } = createMeterProvider(config, resource, fastMetrics.producer);
+  const loggerProvider = createLoggerProvider(config, resource);
+
+  const shutdownProviders = (): Promise<unknown> =>
+    Promise.allSettled([tracerProvider.shutdown(), meterProvider.shutdown(), loggerProvider.shutdown(), prometheus?.close()]);
+
+  try {
+    // Context manager (AsyncLocalStorage) and W3C tracecontext + baggage propagators.
+    tracerProvider.register({
+      propagator: new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+    });
+    metrics.setGlobalMeterProvider(meterProvider);
+    logs.setGlobalLoggerProvider(loggerProvider);
+  } catch (err) {
+    // Leave no half-registered globals behind: the app runs as if we were never loaded.
+    disableGlobals();
+    void shutdownProviders();
+    throw err;
+  }
+
+  const ctx: SetupContext = {
+    config,
+    meterProvider,
+    meter: meterProvider.getMeter('echoes-otel'),
+    tracerProvider,
+    tracer: tracerProvider.getTracer('echoes-otel'),
+    loggerProvider,
+    fastMetrics,
+  };
+
+  const started: string[] = [];
+  const features: Feature[] = [];
+  for (const f of FEATURES) {
+    if (!f.when(config)) continue;
+    try {
+      const setup = await f.load();
+      features.push(setup(ctx));
+      started.push(f.name);
+    } catch (err) {
+      diag.warn(`echoes-otel: the ${f.name} feature did not start (${reason(err)}); everything else runs`);
+    }
+  }
+
+  const instrumentations: Instrumentation[] = [];
+  for (const i of INSTRUMENTATIONS) {
+    if (!i.when(config)) continue;
+    try {
+      instrumentations.push((await i.load())(config));
+      started.push(i.name);
+    } catch (err) {
+      diag.warn(`echoes-otel: the ${i.name} instrumentation did not start (${reason(err)}); everything else runs`);
+    }
+  }
+  if (instrumentations.length > 0) {
+    try {
+      const { registerInstrumentations } = await import('@opentelemetry/instrumentation');
+      registerInstrumentations({ instrumentations, tracerProvider, meterProvider, loggerProvider });
+    } catch (err) {
+      diag.warn(`echoes-otel: instrumentations could not be registered (${reason(err)}); everything else runs`);
+    }
+  }
+
+  const flush = async (): Promise<void> => {
+    await runPhases(
+      [
+        { name: 'flush-features', steps: features.map((f) => ({ name: f.name, run: () => f.flush?.() })) },
+        {
+          name: 'flush-providers',
+          steps: [
+            { name: 'traces', run: () => tracerProvider.forceFlush() },
+            { name: 'metrics', run: () => meterProvider.forceFlush() },
+            { name: 'logs', run: () => loggerProvider.forceFlush() },
+          ],
+        },
+      ],
+      config.shutdownTimeoutMs,
+    );
+  };
+
+  const shutdown = once(async (): Promise<StepResult[]> => {
+    const results = await runPhases(
+      [
+        // Features first: the logger finishes its files and emits its last records into the
+        // logger provider, which the next phase flushes.
+        {
+          name: 'features',
+          steps: [
+            ...instrumentations.map((i) => ({ name: i.instrumentationName, run: () => i.disable() })),
+            ...features.map((f) => ({ name: f.name, run: async () => { await f.flush?.(); await f.shutdown(); } })),
+          ],
+        },
+        {
+          name: 'providers',
+          steps: [
+            { name: 'traces', run: () => tracerProvider.shutdown() },
+            { name: 'metrics', run: () => meterProvider.shutdown() },
+            { name: 'logs', run: () => loggerProvider.shutdown() },
+            ...(prometheus !== undefined ? [{ name: 'prometheus', run: () => prometheus.close() }] : []),
+          ],
+        },
+      ],
+      config.shutdownTimeoutMs,
+    );
+    const late = results.filter((r) => r.outcome !== 'done');
+    if (late.length > 0) {
+      diag.warn(
+        `echoes-otel: shutdown within ${config.shutdownTimeoutMs} ms left ${late.map((r) => `${r.name} (${r.outcome}${r.error ? `: ${r.error}` : ''})`).join(', ')}`,
+      );
+    }
+    if (current === handle) current = undefined;
+    return results;
+  });
+
+  const handle: EchoesHandle = {
+    config,
+    problems,
+    started,
+    prometheusPort: prometheus?.ready ?? Promise.resolve(undefined),
+    flush: () => flush().catch(() => undefined),
+    shutdown,
+  };
+  current = handle;
+  return handle;
+}
+
+/** Flushes and stops everything started by `startEchoes`; idempotent, never rejects. */
+export async function shutdownEchoes(): Promise<void> {
+  const h = current;
+  if (h === undefined) return;
+  try {
+    await h.shutdown();
+  } catch {
+    // shutdown never rejects; this is only a second fence
+  }
+}
+
+/** The running handle, if any (register uses it for signals and beforeExit). */
+export function currentEchoes(): EchoesHandle | undefined {
+  return current;
+}
+
+export function disableGlobals(): void {
+  for (const f of [() => trace.disable(), () => metrics.disable(), () => logs.disable(), () => propagation.disable(), () => context.disable()]) {
+    try {
+      f();
+    } catch {
+      // best effort
+    }
+  }
+}

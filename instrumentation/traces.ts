@@ -1,0 +1,124 @@
+import { createRequire } from 'node:module';
+import type { Attributes } from '@opentelemetry/api';
+import type { Resource } from '@opentelemetry/resources';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  type ReadableSpan,
+  type Sampler,
+  type SpanExporter,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { watchExporter } from './diag.js';
+import type { Redactor } from './redact.js';
+import type { EchoesConfig, OtlpSignalConfig } from './types.js';
+
+/**
+ * Tracer provider: sampler from config, a bounded batch processor, and the exporter the config
+ * names (loaded on demand: an app that exports nothing does not pay for the protobuf encoder).
+ * Spans are redacted on their way to the exporter, so no secret reaches OTLP or the console.
+ */
+
+const require = createRequire(import.meta.url);
+
+export function createSampler(name: string, arg: number | undefined): Sampler {
+  const ratio = () => new TraceIdRatioBasedSampler(arg ?? 1);
+  switch (name) {
+    case 'always_on':
+      return new AlwaysOnSampler();
+    case 'always_off':
+      return new AlwaysOffSampler();
+    case 'traceidratio':
+      return ratio();
+    case 'parentbased_always_off':
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case 'parentbased_traceidratio':
+      return new ParentBasedSampler({ root: ratio() });
+    default:
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+  }
+}
+
+/** Options every OTLP exporter package takes (proto and http/json alike). */
+export function otlpExporterOptions(o: OtlpSignalConfig): Record<string, unknown> {
+  return { url: o.url, headers: { ...o.headers }, timeoutMillis: o.timeoutMs, compression: o.compression };
+}
+
+function createSpanExporter(config: EchoesConfig): SpanExporter | undefined {
+  const t = config.traces;
+  if (t.exporter === 'none') return undefined;
+  if (t.exporter === 'console') {
+    const { ConsoleSpanExporter } = require('@opentelemetry/sdk-trace-base') as typeof import('@opentelemetry/sdk-trace-base');
+    return new ConsoleSpanExporter();
+  }
+  const pkg = t.otlp.protocol === 'http/json' ? '@opentelemetry/exporter-trace-otlp-http' : '@opentelemetry/exporter-trace-otlp-proto';
+  const { OTLPTraceExporter } = require(pkg) as typeof import('@opentelemetry/exporter-trace-otlp-proto');
+  const exporter = new OTLPTraceExporter(otlpExporterOptions(t.otlp));
+  watchExporter('traces', t.otlp.url, exporter);
+  return exporter;
+}
+
+/**
+ * A view of the span with redacted attributes and event attributes. The span itself is left alone
+ * (other processors may still read it); nothing is allocated when nothing needs redacting.
+ */
+export function redactSpan(span: ReadableSpan, redactor: Redactor): ReadableSpan {
+  const attributes = redactor.redactAttributes(span.attributes);
+  let events = span.events;
+  for (let i = 0; i < span.events.length; i++) {
+    const e = span.events[i]!;
+    if (e.attributes === undefined) continue;
+    const ra = redactor.redactAttributes(e.attributes);
+    if (ra !== e.attributes) {
+      if (events === span.events) events = [...span.events];
+      (events as typeof span.events[number][])[i] = { ...e, attributes: ra as Attributes };
+    }
+  }
+  if (attributes === span.attributes && events === span.events) return span;
+  return Object.create(span, {
+    attributes: { value: attributes, enumerable: true },
+    events: { value: events, enumerable: true },
+  }) as ReadableSpan;
+}
+
+/** Redacts spans in `export`, the one place every exported span passes. */
+export function redactingExporter(inner: SpanExporter, redactor: Redactor): SpanExporter {
+  const original = inner.export.bind(inner);
+  inner.export = (spans, cb) => {
+    let out: ReadableSpan[] = spans;
+    try {
+      out = spans.map((s) => redactSpan(s, redactor));
+    } catch {
+      // A redaction bug must not leak: drop the batch rather than export it unredacted.
+      cb({ code: 1, error: new Error('echoes-otel: span redaction failed; batch dropped') });
+      return;
+    }
+    original(out, cb);
+  };
+  return inner;
+}
+
+export function createTracerProvider(config: EchoesConfig, resource: Resource, redactor: Redactor): NodeTracerProvider {
+  const spanProcessors: SpanProcessor[] = [];
+  const exporter = createSpanExporter(config);
+  if (exporter !== undefined) {
+    spanProcessors.push(
+      new BatchSpanProcessor(redactingExporter(exporter, redactor), {
+        // Bounded: with the collector down, memory stays capped and the oldest spans are dropped.
+        maxQueueSize: 2048,
+        maxExportBatchSize: 512,
+        scheduledDelayMillis: 1000,
+        exportTimeoutMillis: config.traces.otlp.timeoutMs,
+      }),
+    );
+  }
+  return new NodeTracerProvider({
+    resource,
+    sampler: createSampler(config.traces.sampler, config.traces.samplerArg),
+    spanProcessors,
+  });
+}
