@@ -1,0 +1,497 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import fs from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import { performance } from 'node:perf_hooks';
+import { diag } from '@opentelemetry/api';
+import { catalogEntry, METRIC } from './catalog.js';
+import type { BoundCounter, BoundHistogram, FastCounter, FastHistogram, Feature, SetupContext } from './feature.js';
+import { createPathGrouper, OTHER_GROUP, type PathGrouper } from './path-groups.js';
+
+/**
+ * Metrics-only instrumentation of node:fs: operations, duration and bytes by `fs.operation`,
+ * `fs.api` (sync, callback, promise, stream) and a low-cardinality `fs.path.group`.
+ *
+ * The builtin module objects are patched (`fs` and `fs.promises`, which is the very object
+ * `node:fs/promises` exports), then `syncBuiltinESMExports()` makes ESM named imports see the
+ * patched functions. Streams are measured by handing them our own `options.fs` (the hook Node's
+ * ReadStream/WriteStream expose), so their open/read/write/close are counted once, as `stream`.
+ *
+ * The hot path is bound up front: each wrapped function owns its slots per path group (one Map
+ * lookup), the path → group mapping is cached, fd → group is an array index, and recording is a few
+ * number writes through fast-metrics. No spans, no attribute objects per call.
+ */
+
+type Api = 'sync' | 'callback' | 'promise' | 'stream';
+/** How the first argument names the file: a path, an fd, either, or nothing useful. */
+type Target = 'path' | 'fd' | 'pathOrFd' | 'none';
+/** Which bytes the call moved, read from its arguments or result. */
+type Bytes =
+  | 'none'
+  | 'resultRead' // result is a number of bytes read (read, readv)
+  | 'resultWrite' // result is a number of bytes written (write, writev)
+  | 'dataRead' // result is file content (readFile)
+  | 'argWrite'; // args[1] is the content written (writeFile, appendFile)
+/** Bookkeeping of fd → group for open/close. */
+type FdEffect = 'none' | 'open' | 'close';
+
+interface OpSpec {
+  readonly op: string;
+  readonly target: Target;
+  readonly bytes: Bytes;
+  readonly fd: FdEffect;
+}
+
+function spec(op: string, target: Target, bytes: Bytes = 'none', fd: FdEffect = 'none'): OpSpec {
+  return { op, target, bytes, fd };
+}
+
+/** Operations measured in every API style (name without `Sync`). */
+const OPS: readonly OpSpec[] = [
+  spec('readFile', 'pathOrFd', 'dataRead'),
+  spec('writeFile', 'pathOrFd', 'argWrite'),
+  spec('appendFile', 'pathOrFd', 'argWrite'),
+  spec('open', 'path', 'none', 'open'),
+  spec('close', 'fd', 'none', 'close'),
+  spec('read', 'fd', 'resultRead'),
+  spec('write', 'fd', 'resultWrite'),
+  spec('readv', 'fd', 'resultRead'),
+  spec('writev', 'fd', 'resultWrite'),
+  spec('fsync', 'fd'),
+  spec('fdatasync', 'fd'),
+  spec('fstat', 'fd'),
+  spec('ftruncate', 'fd'),
+  spec('stat', 'path'),
+  spec('lstat', 'path'),
+  spec('access', 'path'),
+  spec('readdir', 'path'),
+  spec('mkdir', 'path'),
+  spec('mkdtemp', 'path'),
+  spec('rm', 'path'),
+  spec('rmdir', 'path'),
+  spec('unlink', 'path'),
+  spec('rename', 'path'),
+  spec('copyFile', 'path'),
+  spec('truncate', 'path'),
+  spec('chmod', 'path'),
+  spec('utimes', 'path'),
+  spec('readlink', 'path'),
+  spec('symlink', 'path'),
+];
+
+/** Functions of `fs.promises` (FileHandle-based ones are not module functions). */
+const PROMISE_OPS = new Set([
+  'readFile', 'writeFile', 'appendFile', 'open', 'stat', 'lstat', 'access', 'readdir', 'mkdir',
+  'mkdtemp', 'rm', 'rmdir', 'unlink', 'rename', 'copyFile', 'truncate', 'chmod', 'utimes',
+  'readlink', 'symlink',
+]);
+
+/** Histogram buckets in seconds: fs calls span microseconds (cached stat) to seconds (fsync). */
+export const FS_DURATION_BUCKETS: readonly number[] = Object.freeze([
+  0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+  0.05, 0.1, 0.25, 0.5, 1, 2.5,
+]);
+
+interface GroupSlots {
+  readonly ops: BoundCounter;
+  readonly duration: BoundHistogram;
+  readonly io: BoundCounter | undefined;
+}
+
+interface Instruments {
+  readonly operations: FastCounter;
+  readonly duration: FastHistogram;
+  readonly io: FastCounter;
+}
+
+/** The bound slots of one (operation, api) pair, per path group. */
+class OpRecorder {
+  readonly #groups = new Map<string, GroupSlots>();
+  readonly #failures = new Map<string, GroupSlots>();
+  constructor(
+    readonly spec: OpSpec,
+    readonly api: Api,
+    readonly instruments: Instruments,
+  ) {}
+
+  #bind(group: string): GroupSlots {
+    const { op, bytes } = this.spec;
+    const attrs = { 'fs.operation': op, 'fs.api': this.api, 'fs.path.group': group };
+    const direction = bytes === 'resultRead' || bytes === 'dataRead' ? 'read' : bytes === 'none' ? undefined : 'write';
+    const slots: GroupSlots = {
+      ops: this.instruments.operations.bind(attrs),
+      duration: this.instruments.duration.bind(attrs),
+      io:
+        direction === undefined
+          ? undefined
+          : this.instruments.io.bind({ 'fs.direction': direction, 'fs.api': this.api, 'fs.path.group': group }),
+    };
+    this.#groups.set(group, slots);
+    return slots;
+  }
+
+  ok(group: string, t0: number, bytes: number): void {
+    const s = this.#groups.get(group) ?? this.#bind(group);
+    s.ops.add(1);
+    s.duration.record((performance.now() - t0) / 1000);
+    if (bytes > 0 && s.io !== undefined) s.io.add(bytes);
+  }
+
+  /** Failures (an ENOENT probe can be routine) are bound per group and error type on first sight. */
+  failed(group: string, t0: number, err: unknown): void {
+    const code = (err as { code?: unknown } | null)?.code;
+    const type = typeof code === 'string' ? code : String((err as Error | null)?.name ?? 'Error');
+    const key = `${group}\0${type}`;
+    let s = this.#failures.get(key);
+    if (s === undefined) {
+      const attrs = { 'fs.operation': this.spec.op, 'fs.api': this.api, 'fs.path.group': group, 'error.type': type };
+      s = { ops: this.instruments.operations.bind(attrs), duration: this.instruments.duration.bind(attrs), io: undefined };
+      // error types are a bounded set of errno codes; the cap only guards against odd error names
+      if (this.#failures.size < 256) this.#failures.set(key, s);
+    }
+    s.ops.add(1);
+    s.duration.record((performance.now() - t0) / 1000);
+  }
+}
+
+function encodingOf(options: unknown): BufferEncoding | undefined {
+  if (typeof options === 'string') return options as BufferEncoding;
+  if (options !== null && typeof options === 'object') {
+    const e = (options as { encoding?: unknown }).encoding;
+    if (typeof e === 'string') return e as BufferEncoding;
+  }
+  return undefined;
+}
+
+function sizeOf(data: unknown, encoding: BufferEncoding | undefined): number {
+  if (typeof data === 'string') return Buffer.byteLength(data, encoding ?? 'utf8');
+  if (ArrayBuffer.isView(data)) return data.byteLength;
+  return 0; // streams and iterables (promises.writeFile): not measured
+}
+
+/** Shared state of the installed patch. */
+interface State {
+  readonly grouper: PathGrouper;
+  /** fd → group, remembered from open; array index is the cheapest lookup there is. */
+  readonly fdGroups: (string | undefined)[];
+}
+
+function groupFor(state: State, target: Target, first: unknown): string {
+  if (target === 'none') return OTHER_GROUP;
+  if (typeof first === 'number') return target === 'path' ? OTHER_GROUP : (state.fdGroups[first] ?? OTHER_GROUP);
+  if (target === 'fd') {
+    // FileHandle-like ({ fd }) passed where an fd is expected
+    const fd = (first as { fd?: unknown } | null)?.fd;
+    return typeof fd === 'number' ? (state.fdGroups[fd] ?? OTHER_GROUP) : OTHER_GROUP;
+  }
+  return state.grouper.groupOf(first);
+}
+
+function bytesOf(spec: OpSpec, args: IArguments | unknown[], result: unknown): number {
+  switch (spec.bytes) {
+    case 'none':
+      return 0;
+    case 'resultRead':
+    case 'resultWrite':
+      return typeof result === 'number' ? result : 0;
+    case 'dataRead':
+      return sizeOf(result, encodingOf(args[1]));
+    case 'argWrite':
+      return sizeOf(args[1], encodingOf(args[2]));
+  }
+}
+
+function trackFd(state: State, spec: OpSpec, group: string, args: IArguments | unknown[], result: unknown): void {
+  if (spec.fd === 'open') {
+    const fd = typeof result === 'number' ? result : (result as { fd?: unknown } | null)?.fd;
+    if (typeof fd === 'number' && fd >= 0 && fd < 1 << 20) state.fdGroups[fd] = group;
+  } else if (spec.fd === 'close') {
+    const fd = args[0];
+    if (typeof fd === 'number') state.fdGroups[fd] = undefined;
+  }
+}
+
+type AnyFn = (...args: unknown[]) => unknown;
+
+/** Keeps what callers rely on: util.promisify's custom symbols (fs.read resolves to { bytesRead, buffer }), `.native`, length and name. */
+function copyProps(from: AnyFn, to: AnyFn): void {
+  for (const key of Reflect.ownKeys(from)) {
+    if (key === 'length' || key === 'name' || key === 'prototype' || key === 'arguments' || key === 'caller') continue;
+    const d = Object.getOwnPropertyDescriptor(from, key);
+    if (d !== undefined) Object.defineProperty(to, key, d);
+  }
+  Object.defineProperty(to, 'length', { value: from.length, configurable: true });
+  Object.defineProperty(to, 'name', { value: from.name, configurable: true });
+}
+
+/**
+ * Node implements some fs functions with other exported ones (appendFileSync → writeFileSync,
+ * readFileSync → openSync/readSync/closeSync on Node 20, writeFile → open/write/close, rm → lstat):
+ * one app call must count once. `depth` is non-zero while an outer measured call runs, including
+ * inside the internal callbacks it chains (nested callbacks raise it), and is reset to 0 around the
+ * app's own callback.
+ */
+let depth = 0;
+/**
+ * Promise APIs continue in microtasks, where `depth` is back to 0 (fs.promises.rm calls the
+ * exported `lstat` after an await). While any promise call is in flight its internal steps are
+ * recognised by this store; the ALS lookup only happens then, so the common path pays one compare.
+ */
+const inPromiseOp = new AsyncLocalStorage<true>();
+let promisesInFlight = 0;
+
+function nested(): boolean {
+  return depth !== 0 || (promisesInFlight !== 0 && inPromiseOp.getStore() === true);
+}
+
+function wrapSync(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
+  const spec = rec.spec;
+  const target = spec.target;
+  const simple = spec.bytes === 'none' && spec.fd === 'none';
+  const wrapped = function (this: unknown) {
+    // eslint-disable-next-line prefer-rest-params
+    if (nested()) return orig.apply(this, arguments as unknown as unknown[]);
+    const t0 = performance.now();
+    let result: unknown;
+    depth = 1;
+    try {
+      // eslint-disable-next-line prefer-rest-params
+      result = orig.apply(this, arguments as unknown as unknown[]);
+    } catch (err) {
+      depth = 0;
+      try {
+        rec.failed(groupFor(state, target, arguments[0]), t0, err);
+      } catch {
+        // telemetry never changes what the app sees
+      }
+      throw err;
+    }
+    depth = 0;
+    try {
+      const group = groupFor(state, target, arguments[0]);
+      if (simple) {
+        rec.ok(group, t0, 0);
+      } else {
+        rec.ok(group, t0, bytesOf(spec, arguments, result));
+        if (spec.fd !== 'none') trackFd(state, spec, group, arguments, result);
+      }
+    } catch {
+      // never reaches the app
+    }
+    return result;
+  };
+  copyProps(orig, wrapped as AnyFn);
+  return wrapped as AnyFn;
+}
+
+function wrapCallback(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
+  const spec = rec.spec;
+  const wrapped = function (this: unknown) {
+    const n = arguments.length;
+    const cb = arguments[n - 1] as unknown;
+    // No callback: let Node throw its own argument error.
+    // eslint-disable-next-line prefer-rest-params
+    if (typeof cb !== 'function') return orig.apply(this, arguments as unknown as unknown[]);
+    const args = arguments;
+    if (nested()) {
+      // Internal step of an outer measured call: not counted, and neither is what its callback chains.
+      args[n - 1] = function (this: unknown) {
+        const d = depth;
+        depth = d + 1;
+        try {
+          // eslint-disable-next-line prefer-rest-params
+          return (cb as AnyFn).apply(this, arguments as unknown as unknown[]);
+        } finally {
+          depth = d;
+        }
+      };
+      return orig.apply(this, args as unknown as unknown[]);
+    }
+    const t0 = performance.now();
+    args[n - 1] = function (this: unknown, err: unknown, result: unknown) {
+      try {
+        const group = groupFor(state, spec.target, args[0]);
+        if (err) rec.failed(group, t0, err);
+        else {
+          rec.ok(group, t0, bytesOf(spec, args, result));
+          if (spec.fd !== 'none') trackFd(state, spec, group, args, result);
+        }
+      } catch {
+        // never reaches the app
+      }
+      const d = depth;
+      depth = 0; // the app's callback is app code: its fs calls count
+      try {
+        // eslint-disable-next-line prefer-rest-params
+        return (cb as AnyFn).apply(this, arguments as unknown as unknown[]);
+      } finally {
+        depth = d;
+      }
+    };
+    depth = 1;
+    try {
+      return orig.apply(this, args as unknown as unknown[]);
+    } finally {
+      depth = 0;
+    }
+  };
+  copyProps(orig, wrapped as AnyFn);
+  return wrapped as AnyFn;
+}
+
+function wrapPromise(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
+  const spec = rec.spec;
+  const wrapped = function (this: unknown) {
+    const args = arguments;
+    if (nested()) return orig.apply(this, args as unknown as unknown[]);
+    const t0 = performance.now();
+    // A synchronous throw (invalid argument) is not measured: it is no fs operation.
+    let p: Promise<unknown>;
+    depth = 1;
+    try {
+      p = inPromiseOp.run(true, () => orig.apply(this, args as unknown as unknown[]) as Promise<unknown>);
+    } finally {
+      depth = 0;
+    }
+    promisesInFlight++;
+    return p.then(
+      (result) => {
+        promisesInFlight--;
+        try {
+          const group = groupFor(state, spec.target, args[0]);
+          rec.ok(group, t0, bytesOf(spec, args, result));
+          if (spec.fd !== 'none') trackFd(state, spec, group, args, result);
+        } catch {
+          // never reaches the app
+        }
+        return result;
+      },
+      (err: unknown) => {
+        promisesInFlight--;
+        try {
+          rec.failed(groupFor(state, spec.target, args[0]), t0, err);
+        } catch {
+          // never reaches the app
+        }
+        throw err;
+      },
+    );
+  };
+  copyProps(orig, wrapped as AnyFn);
+  return wrapped as AnyFn;
+}
+
+interface Patch {
+  readonly target: Record<string, unknown>;
+  readonly key: string;
+  readonly original: unknown;
+}
+
+let installed: { state: State; patches: Patch[] } | undefined;
+
+/**
+ * Patches node:fs for metrics. Only one installation at a time (a second call returns a feature
+ * that does nothing); `shutdown` restores every original function.
+ */
+export function setupFsMetrics(ctx: SetupContext): Feature {
+  if (installed !== undefined) {
+    diag.warn('echoes-otel: fs metrics are already installed; the second setupFsMetrics call is ignored');
+    return { name: 'fs', shutdown() {} };
+  }
+  const instruments: Instruments = {
+    operations: ctx.fastMetrics.counter(METRIC.fsOperations, {
+      unit: '{operation}',
+      description: catalogEntry(METRIC.fsOperations)?.description ?? '',
+    }),
+    duration: ctx.fastMetrics.histogram(METRIC.fsDuration, {
+      unit: 's',
+      description: catalogEntry(METRIC.fsDuration)?.description ?? '',
+      boundaries: FS_DURATION_BUCKETS,
+    }),
+    io: ctx.fastMetrics.counter(METRIC.fsIo, {
+      unit: 'By',
+      description: catalogEntry(METRIC.fsIo)?.description ?? '',
+    }),
+  };
+  const state: State = { grouper: createPathGrouper(ctx.config.fs.pathGroups), fdGroups: [] };
+  const patches: Patch[] = [];
+  const fsObj = fs as unknown as Record<string, unknown>;
+  const promisesObj = fs.promises as unknown as Record<string, unknown>;
+
+  function patch(target: Record<string, unknown>, key: string, make: (orig: AnyFn) => AnyFn): void {
+    const original = target[key];
+    if (typeof original !== 'function') return;
+    try {
+      target[key] = make(original as AnyFn);
+      patches.push({ target, key, original });
+    } catch (err) {
+      diag.warn(`echoes-otel: could not patch fs ${key} (${String(err)}); it is not measured`);
+    }
+  }
+
+  const streamFs: Record<string, AnyFn> = {};
+  for (const s of OPS) {
+    patch(fsObj, `${s.op}Sync`, (o) => wrapSync(state, new OpRecorder(s, 'sync', instruments), o));
+    patch(fsObj, s.op, (o) => wrapCallback(state, new OpRecorder(s, 'callback', instruments), o));
+    if (PROMISE_OPS.has(s.op)) {
+      patch(promisesObj, s.op, (o) => wrapPromise(state, new OpRecorder(s, 'promise', instruments), o));
+    }
+  }
+  // What ReadStream/WriteStream call through `options.fs`: the originals, recorded as `stream`.
+  for (const s of OPS) {
+    if (['open', 'close', 'read', 'write', 'writev', 'fsync'].includes(s.op)) {
+      const orig = (patches.find((p) => p.target === fsObj && p.key === s.op)?.original ?? fsObj[s.op]) as AnyFn;
+      streamFs[s.op] = wrapCallback(state, new OpRecorder(s, 'stream', instruments), orig);
+    }
+  }
+  const withStreamFs = (options: unknown): unknown => {
+    if (typeof options === 'string') return { encoding: options, fs: streamFs };
+    if (options === undefined || options === null) return { fs: streamFs };
+    if (typeof options !== 'object') return options;
+    const o = options as { fs?: unknown; fd?: unknown };
+    // A custom fs or a FileHandle fd (Node refuses custom fs with it): leave the stream alone.
+    if (o.fs !== undefined || (o.fd !== null && typeof o.fd === 'object')) return options;
+    return { ...o, fs: streamFs };
+  };
+  for (const key of ['createReadStream', 'createWriteStream']) {
+    patch(fsObj, key, (orig) => {
+      const wrapped = function (this: unknown, path: unknown, options: unknown) {
+        let opts = options;
+        try {
+          opts = withStreamFs(options);
+        } catch {
+          opts = options;
+        }
+        return orig.call(this, path, opts);
+      };
+      copyProps(orig, wrapped as AnyFn);
+      return wrapped as AnyFn;
+    });
+  }
+
+  try {
+    syncBuiltinESMExports();
+  } catch (err) {
+    diag.warn(`echoes-otel: syncBuiltinESMExports failed (${String(err)}); ESM named fs imports are not measured`);
+  }
+  installed = { state, patches };
+
+  return {
+    name: 'fs',
+    shutdown() {
+      if (installed?.patches !== patches) return;
+      for (const p of patches.reverse()) {
+        try {
+          p.target[p.key] = p.original;
+        } catch {
+          // shutdown never throws
+        }
+      }
+      try {
+        syncBuiltinESMExports();
+      } catch {
+        // shutdown never throws
+      }
+      installed = undefined;
+    },
+  };
+}
