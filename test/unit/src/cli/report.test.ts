@@ -5,6 +5,7 @@ import type { AuditInputs, Report, Snapshot } from '../../../../src/cli/report.j
 import type { Sample } from '../../../../src/cli/prom-text.js';
 
 const base: AuditInputs = {
+  windowS: 600,
   httpDurationSumS: 12,
   httpCount: 100,
   fsOpsPerMin: 15,
@@ -45,8 +46,17 @@ describe('evaluate', () => {
     expect(r.pass).toBe(false);
     expect(r.detail).toMatch(/without a capacity: raw/);
   });
+  it('judges only cache capacities when the window is too short for a memory trend', () => {
+    const short = { ...base, windowS: 30, memory: { ...base.memory, slopeBytesPerS: 50e6 / 3600 } };
+    const r = row(short, 'memory');
+    expect(r.pass).toBe(true);
+    expect(r.measured).toMatch(/not judged/);
+    expect(r.detail).toMatch(/only cache capacities are judged/);
+    expect(row({ ...short, memory: { ...short.memory, caches: ['model-info', 'raw'] } }, 'memory').pass).toBe(false);
+  });
   it('says "no data" rather than pass or fail when nothing was measured', () => {
     const empty: AuditInputs = {
+      windowS: 600,
       httpDurationSumS: null,
       httpCount: null,
       fsOpsPerMin: null,
