@@ -4,7 +4,13 @@ import { readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import DailyRotateFile from 'winston-daily-rotate-file';
+import { createRequire } from 'node:module';
+import type DailyRotateFileType from 'winston-daily-rotate-file';
+
+// The transport module itself, not the package index: the index `require('winston')`s to register
+// itself on `winston.transports`, which would load winston's logger.js before
+// instrumentation-winston is enabled and leave the app's winston loggers unpatched.
+const DailyRotateFile = createRequire(import.meta.url)('winston-daily-rotate-file/daily-rotate-file.js') as typeof DailyRotateFileType;
 
 /**
  * Local JSON log files: winston-daily-rotate-file (DRF 5.0) as the file writer, with the
@@ -47,7 +53,8 @@ export interface LogFileSinkOptions {
   readonly retryMs?: number;
 }
 
-export type DropReason = 'sink_error' | 'disk_full';
+/** `closed`: a line arrived after `close()` (e.g. logged during the app's own exit handling). */
+export type DropReason = 'sink_error' | 'disk_full' | 'closed';
 
 export interface LogFileSink {
   /** Accepts one line, `\n` included. Never throws. */
@@ -106,6 +113,7 @@ export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
   let proxy: RotatorProxy | undefined;
   let broken: DropReason | undefined;
   let closed = false;
+  let ending = false;
   let retryMs = retryBase;
   let retryTimer: NodeJS.Timeout | undefined;
 
@@ -113,19 +121,22 @@ export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
   let submitted = 0;
   let done = 0;
   let linesSubmitted = 0;
-  let waiters: Array<() => void> = [];
+  let waiters: Array<{ target: number; resolve: () => void }> = [];
   // Streams opened vs closed: rotated files are gzipped only once all superseded streams closed.
   // Counted from DRF's events: one stream at construction, one more per 'rotate'.
   let streamsCreated = 0;
   let streamsClosed = 0;
   let activeFile: string | undefined;
 
+  // Each flush waits for the bytes submitted when it was called, not for an app that keeps logging.
   const notify = (): void => {
-    if (done >= submitted && waiters.length > 0) {
-      const w = waiters;
-      waiters = [];
-      for (const fn of w) fn();
+    if (waiters.length === 0) return;
+    const still: Array<{ target: number; resolve: () => void }> = [];
+    for (const w of waiters) {
+      if (done >= w.target) w.resolve();
+      else still.push(w);
     }
+    waiters = still;
   };
 
   const countingFs = {
@@ -265,8 +276,8 @@ export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
     pending = [];
     pendingChars = 0;
     pendingLines = 0;
-    if (proxy === undefined) {
-      dropped(broken ?? 'sink_error', lines);
+    if (proxy === undefined || ending) {
+      dropped(ending || closed ? 'closed' : (broken ?? 'sink_error'), lines);
       if (opts.fallback) {
         try {
           opts.fallback(chunk);
@@ -300,8 +311,9 @@ export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
 
   function flush(): Promise<void> {
     drain();
-    if (done >= submitted) return Promise.resolve();
-    return new Promise((resolve) => waiters.push(resolve));
+    const target = submitted;
+    if (done >= target) return Promise.resolve();
+    return new Promise((resolve) => waiters.push({ target, resolve }));
   }
 
   // Sweep: serialised; a request during a run schedules exactly one more run.
@@ -410,10 +422,13 @@ export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
   function close(): Promise<void> {
     closing ??= (async () => {
       await flush();
+      // Lines accepted while flush() waited are still pending: write them before ending.
+      drain();
       closed = true;
       if (retryTimer) clearTimeout(retryTimer);
       const p = proxy;
       if (p) {
+        ending = true;
         await new Promise<void>((resolve) => {
           // Waiting on the proxy's close (every inner stream closed), not the transport's
           // 'finish', is what loses no lines (DESIGN.md).

@@ -9,7 +9,7 @@ import type { LogLevel } from './types.js';
  */
 export const LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'];
 
-export type LogDropReason = 'truncated' | 'sink_error' | 'disk_full' | 'unserializable';
+export type LogDropReason = 'truncated' | 'sink_error' | 'disk_full' | 'unserializable' | 'closed';
 
 export interface LogStats {
   /** Records accepted, indexed like `LEVELS`. */

@@ -1,0 +1,213 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { NODE_BINARIES } from '../helpers/node-versions.js';
+import { startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
+const REGISTER = join(ROOT, 'dist/instrumentation/register.js');
+const FIXTURES = join(ROOT, 'test/fixtures/logging');
+
+const children = new Set<ChildProcess>();
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+afterAll(() => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'echoes-preload-log-'));
+  dirs.push(d);
+  return d;
+}
+
+interface Run {
+  child: ChildProcess;
+  out: () => string;
+  err: () => string;
+  waitFor(re: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function run(node: string, script: string, env: Record<string, string>, cwd: string): Run {
+  const child = spawn(node, ['--import', REGISTER, script], {
+    cwd,
+    env: { PATH: process.env['PATH'] ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  let out = '';
+  let err = '';
+  const wake = new Set<() => void>();
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+    for (const w of [...wake]) w();
+  });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => {
+      children.delete(child);
+      for (const w of [...wake]) w();
+      resolve({ code, signal });
+    }),
+  );
+  return {
+    child,
+    out: () => out,
+    err: () => err,
+    exited,
+    waitFor(re, timeoutMs = 20_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          wake.delete(check);
+          reject(new Error(`timed out waiting for ${re} on stdout; stderr: ${err}`));
+        }, timeoutMs);
+        const check = (): void => {
+          const m = re.exec(out);
+          if (m) {
+            clearTimeout(timer);
+            wake.delete(check);
+            resolve(m);
+          } else if (child.exitCode !== null || child.signalCode !== null) {
+            clearTimeout(timer);
+            wake.delete(check);
+            reject(new Error(`exited before ${re}; stderr: ${err}`));
+          }
+        };
+        wake.add(check);
+        check();
+      });
+    },
+  };
+}
+
+/** Numbered ids found in the log files of `dir` (active, rotated and gzipped), with their counts. */
+function idsOnDisk(dir: string): Map<number, number> {
+  const seen = new Map<number, number>();
+  for (const n of readdirSync(dir).filter((f) => /\.log(\.\d+)?(\.gz)?$/.test(f))) {
+    const buf = readFileSync(join(dir, n));
+    const text = n.endsWith('.gz') ? gunzipSync(buf).toString('utf8') : buf.toString('utf8');
+    for (const l of text.split('\n')) {
+      if (!l) continue;
+      const rec = JSON.parse(l) as { id?: number };
+      if (typeof rec.id === 'number') seen.set(rec.id, (seen.get(rec.id) ?? 0) + 1);
+    }
+  }
+  return seen;
+}
+
+const quietEnv = (logDir: string): Record<string, string> => ({
+  OTEL_SERVICE_NAME: 'logging-fixture',
+  OTEL_TRACES_EXPORTER: 'none',
+  OTEL_METRICS_EXPORTER: 'none',
+  OTEL_LOGS_EXPORTER: 'none',
+  ECHOES_PROMETHEUS: 'off',
+  ECHOES_DIRS: 'none',
+  ECHOES_LOG_DIR: logDir,
+  ECHOES_LOG_CONSOLE: 'off',
+  ECHOES_LOG_MAX_BYTES: '256k',
+  ECHOES_LOG_BACKUP_COUNT: '1000',
+});
+
+beforeAll(() => {
+  if (!existsSync(REGISTER)) throw new Error(`${REGISTER} is missing: run npx tsc -p tsconfig.build.json`);
+});
+
+describe.each(NODE_BINARIES)('logging through the preload ($label)', ({ path: node }) => {
+  it('keeps every line logged before SIGTERM on disk (no app handler: the preload flushes, then re-raises)', async () => {
+    const dir = tempDir();
+    const r = run(node, join(FIXTURES, 'sigterm-app.mjs'), quietEnv(dir), dir);
+    // Let it log (and rotate) for a while, then signal: every id below the last printed count was logged before.
+    const m = await r.waitFor(/logged (\d{5,})\n/);
+    const before = Number(m[1]);
+    r.child.kill('SIGTERM');
+    const exit = await r.exited;
+    expect(exit.signal ?? exit.code).toBe(exit.signal === null ? exit.code : 'SIGTERM');
+    const seen = idsOnDisk(dir);
+    const missing: number[] = [];
+    for (let id = 0; id < before; id++) if (seen.get(id) !== 1) missing.push(id);
+    expect(missing.slice(0, 10)).toEqual([]);
+    // No gaps even past the printed count: the tail before the signal is complete too.
+    let max = -1;
+    for (const id of seen.keys()) if (id > max) max = id;
+    expect(seen.size).toBe(max + 1);
+  });
+
+  it('keeps every line logged before SIGTERM on disk when the app has its own SIGTERM handler', async () => {
+    const dir = tempDir();
+    const countFile = join(dir, 'count.txt');
+    const r = run(node, join(FIXTURES, 'sigterm-app.mjs'), { ...quietEnv(dir), APP_HANDLER: '1', COUNT_FILE: countFile }, dir);
+    await r.waitFor(/logged (\d{5,})\n/);
+    r.child.kill('SIGTERM');
+    const exit = await r.exited;
+    expect(exit).toEqual({ code: 0, signal: null });
+    const count = Number(readFileSync(countFile, 'utf8'));
+    const seen = idsOnDisk(dir);
+    expect(seen.size).toBe(count);
+    for (let id = 0; id < count; id++) if (seen.get(id) !== 1) throw new Error(`id ${id} seen ${seen.get(id) ?? 0} times`);
+  });
+});
+
+describe.each(NODE_BINARIES)('app-created winston loggers through the preload ($label)', ({ path: node }) => {
+  let receiver: OtlpReceiver;
+  beforeAll(async () => {
+    receiver = await startOtlpReceiver();
+  });
+  afterAll(async () => {
+    await receiver.close();
+  });
+
+  it.each(['winston-app.cjs', 'winston-app.mjs'])('%s: trace ids in the app output, each record over OTLP exactly once, redacted', async (fixture) => {
+    receiver.clear();
+    const dir = tempDir();
+    const winstonFile = join(dir, 'app-winston.log');
+    const r = run(
+      node,
+      join(FIXTURES, fixture),
+      {
+        OTEL_SERVICE_NAME: 'winston-fixture',
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_METRICS_EXPORTER: 'none',
+        ECHOES_PROMETHEUS: 'off',
+        ECHOES_DIRS: 'none',
+        ECHOES_LOG_DIR: join(dir, 'logs'),
+        ECHOES_LOG_CONSOLE: 'off',
+        WINSTON_FILE: winstonFile,
+        APP_LINES: '25',
+        OUR_LINES: '15',
+      },
+      dir,
+    );
+    const traceId = (await r.waitFor(/trace ([0-9a-f]{32})\n/))[1]!;
+    const exit = await r.exited;
+    expect(exit.code).toBe(0);
+
+    // The app's own winston output carries the trace context.
+    const appLines = readFileSync(winstonFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(appLines).toHaveLength(25);
+    for (const l of appLines) expect(l['trace_id']).toBe(traceId);
+
+    const records = await receiver.waitFor((rcv) => {
+      const all = rcv.logRecords().filter((x) => x.resource['service.name'] === 'winston-fixture');
+      return all.length >= 40 ? all : undefined;
+    }, 20_000, '40 log records');
+    const app = records.filter((x) => String(x.body).startsWith('app line'));
+    const ours = records.filter((x) => String(x.body).startsWith('our line'));
+    // Exactly once each: no duplicate path for either logger.
+    expect(app.map((x) => x.attributes['seq']).sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: 25 }, (_, i) => i));
+    expect(ours.map((x) => x.attributes['seq']).sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: 15 }, (_, i) => i));
+    expect(records).toHaveLength(40);
+    for (const x of [...app, ...ours]) expect(x.traceId).toBe(traceId);
+    // Redacted before OTLP, for both loggers.
+    const text = JSON.stringify(records);
+    expect(text).not.toMatch(/k-123|hunter2|abc\.def\.ghi/);
+    expect(app[0]!.attributes['api_key']).toBe('[REDACTED]');
+    expect(ours[0]!.attributes['password']).toBe('[REDACTED]');
+  });
+});
