@@ -129,8 +129,17 @@ class OpRecorder {
     return slots;
   }
 
+  #lastGroup = '';
+  #lastSlots: GroupSlots | undefined;
+
   ok(group: string, t0: number, bytes: number): void {
-    const s = this.#groups.get(group) ?? this.#bind(group);
+    // Calls of one function mostly hit one group in a row: skip the Map then.
+    let s = this.#lastSlots;
+    if (group !== this.#lastGroup || s === undefined) {
+      s = this.#groups.get(group) ?? this.#bind(group);
+      this.#lastGroup = group;
+      this.#lastSlots = s;
+    }
     s.ops.add(1);
     s.duration.record((performance.now() - t0) / 1000);
     if (bytes > 0 && s.io !== undefined) s.io.add(bytes);
@@ -186,7 +195,8 @@ function groupFor(state: State, target: Target, first: unknown): string {
   return state.grouper.groupOf(first);
 }
 
-function bytesOf(spec: OpSpec, args: IArguments | unknown[], result: unknown): number {
+/** Bytes moved, from the second and third arguments or the result (never the arguments object: it would have to be materialised). */
+function bytesOf(spec: OpSpec, a1: unknown, a2: unknown, result: unknown): number {
   switch (spec.bytes) {
     case 'none':
       return 0;
@@ -194,19 +204,18 @@ function bytesOf(spec: OpSpec, args: IArguments | unknown[], result: unknown): n
     case 'resultWrite':
       return typeof result === 'number' ? result : 0;
     case 'dataRead':
-      return sizeOf(result, encodingOf(args[1]));
+      return sizeOf(result, encodingOf(a1));
     case 'argWrite':
-      return sizeOf(args[1], encodingOf(args[2]));
+      return sizeOf(a1, encodingOf(a2));
   }
 }
 
-function trackFd(state: State, spec: OpSpec, group: string, args: IArguments | unknown[], result: unknown): void {
+function trackFd(state: State, spec: OpSpec, group: string, a0: unknown, result: unknown): void {
   if (spec.fd === 'open') {
     const fd = typeof result === 'number' ? result : (result as { fd?: unknown } | null)?.fd;
     if (typeof fd === 'number' && fd >= 0 && fd < 1 << 20) state.fdGroups[fd] = group;
   } else if (spec.fd === 'close') {
-    const fd = args[0];
-    if (typeof fd === 'number') state.fdGroups[fd] = undefined;
+    if (typeof a0 === 'number') state.fdGroups[a0] = undefined;
   }
 }
 
@@ -246,41 +255,71 @@ function nested(): boolean {
 function wrapSync(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
   const spec = rec.spec;
   const target = spec.target;
-  const simple = spec.bytes === 'none' && spec.fd === 'none';
-  const wrapped = function (this: unknown) {
-    // eslint-disable-next-line prefer-rest-params
-    if (nested()) return orig.apply(this, arguments as unknown as unknown[]);
-    const t0 = performance.now();
-    let result: unknown;
-    depth = 1;
-    try {
+  let wrapped: AnyFn;
+  if (spec.bytes === 'none' && spec.fd === 'none') {
+    // stat, access, mkdir, ...: the leanest shape, `arguments` only read by index and applied.
+    wrapped = function (this: unknown) {
       // eslint-disable-next-line prefer-rest-params
-      result = orig.apply(this, arguments as unknown as unknown[]);
-    } catch (err) {
+      if (nested()) return orig.apply(this, arguments as unknown as unknown[]);
+      const a0 = arguments[0];
+      const t0 = performance.now();
+      let result: unknown;
+      depth = 1;
+      try {
+        // eslint-disable-next-line prefer-rest-params
+        result = orig.apply(this, arguments as unknown as unknown[]);
+      } catch (err) {
+        depth = 0;
+        failedSafely(state, rec, target, a0, t0, err);
+        throw err;
+      }
       depth = 0;
       try {
-        rec.failed(groupFor(state, target, arguments[0]), t0, err);
+        rec.ok(groupFor(state, target, a0), t0, 0);
       } catch {
-        // telemetry never changes what the app sees
+        // never reaches the app
       }
-      throw err;
-    }
-    depth = 0;
-    try {
-      const group = groupFor(state, target, arguments[0]);
-      if (simple) {
-        rec.ok(group, t0, 0);
-      } else {
-        rec.ok(group, t0, bytesOf(spec, arguments, result));
-        if (spec.fd !== 'none') trackFd(state, spec, group, arguments, result);
+      return result;
+    };
+  } else {
+    wrapped = function (this: unknown) {
+      // eslint-disable-next-line prefer-rest-params
+      if (nested()) return orig.apply(this, arguments as unknown as unknown[]);
+      const a0 = arguments[0];
+      const a1 = arguments[1];
+      const a2 = arguments[2];
+      const t0 = performance.now();
+      let result: unknown;
+      depth = 1;
+      try {
+        // eslint-disable-next-line prefer-rest-params
+        result = orig.apply(this, arguments as unknown as unknown[]);
+      } catch (err) {
+        depth = 0;
+        failedSafely(state, rec, target, a0, t0, err);
+        throw err;
       }
-    } catch {
-      // never reaches the app
-    }
-    return result;
-  };
-  copyProps(orig, wrapped as AnyFn);
-  return wrapped as AnyFn;
+      depth = 0;
+      try {
+        const group = groupFor(state, target, a0);
+        rec.ok(group, t0, bytesOf(spec, a1, a2, result));
+        if (spec.fd !== 'none') trackFd(state, spec, group, a0, result);
+      } catch {
+        // never reaches the app
+      }
+      return result;
+    };
+  }
+  copyProps(orig, wrapped);
+  return wrapped;
+}
+
+function failedSafely(state: State, rec: OpRecorder, target: Target, a0: unknown, t0: number, err: unknown): void {
+  try {
+    rec.failed(groupFor(state, target, a0), t0, err);
+  } catch {
+    // telemetry never changes what the app sees
+  }
 }
 
 function wrapCallback(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
@@ -312,8 +351,8 @@ function wrapCallback(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
         const group = groupFor(state, spec.target, args[0]);
         if (err) rec.failed(group, t0, err);
         else {
-          rec.ok(group, t0, bytesOf(spec, args, result));
-          if (spec.fd !== 'none') trackFd(state, spec, group, args, result);
+          rec.ok(group, t0, bytesOf(spec, args[1], args[2], result));
+          if (spec.fd !== 'none') trackFd(state, spec, group, args[0], result);
         }
       } catch {
         // never reaches the app
@@ -358,8 +397,8 @@ function wrapPromise(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
         promisesInFlight--;
         try {
           const group = groupFor(state, spec.target, args[0]);
-          rec.ok(group, t0, bytesOf(spec, args, result));
-          if (spec.fd !== 'none') trackFd(state, spec, group, args, result);
+          rec.ok(group, t0, bytesOf(spec, args[1], args[2], result));
+          if (spec.fd !== 'none') trackFd(state, spec, group, args[0], result);
         } catch {
           // never reaches the app
         }

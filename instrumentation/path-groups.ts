@@ -50,6 +50,9 @@ export function createPathGrouper(
     .sort((a, b) => b.dir.length - a.dir.length);
   const names = [...new Set([...prefixes.map((p) => p.name), OTHER_GROUP])];
   const cache = new Map<string, string>();
+  // The same path object in a row (a logger's file, a stat loop) skips even the Map lookup.
+  let lastPath: unknown;
+  let lastGroup = OTHER_GROUP;
 
   function match(abs: string): string {
     for (const p of prefixes) {
@@ -69,10 +72,15 @@ export function createPathGrouper(
     names,
     groupOf(path: unknown): string {
       if (prefixes.length === 0) return OTHER_GROUP;
+      if (path === lastPath && typeof path === 'string') return lastGroup;
       const s = toPathString(path);
       if (s === undefined) return OTHER_GROUP;
       const hit = cache.get(s);
-      if (hit !== undefined) return hit;
+      if (hit !== undefined) {
+        lastPath = path;
+        lastGroup = hit;
+        return hit;
+      }
       let group: string;
       try {
         group = match(isAbsolute(s) ? resolve(s) : resolve(cwd(), s));
@@ -83,6 +91,8 @@ export function createPathGrouper(
       // bound without LRU bookkeeping on the hot path.
       if (cache.size >= maxCached) cache.clear();
       cache.set(s, group);
+      lastPath = path;
+      lastGroup = group;
       return group;
     },
   };
