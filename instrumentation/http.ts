@@ -64,12 +64,37 @@ const kClient = Symbol('echoes.http.client');
 /** Our per-request state lives in the context too, so `setHttpRoute` finds it from any child span. */
 const SERVER_STATE_KEY = Symbol.for('echoes-otel.http.server.state');
 
-interface ServerState {
-  span: Span | undefined;
-  start: number;
-  method: string;
-  route: string | undefined;
-  done: boolean;
+/** The API's span key: `createContextKey` uses `Symbol.for`, so every API copy shares it. */
+const SPAN_KEY = Symbol.for('OpenTelemetry Context Key SPAN');
+
+/**
+ * One object per server request that is both our bookkeeping and the active OTel `Context` for
+ * the handler: reading the span or the state is a field access, and nothing is copied unless the
+ * app derives a context from it (then it is materialised into an ordinary one, once per derive).
+ */
+class ServerState implements Context {
+  span: Span | undefined = undefined;
+  route: string | undefined = undefined;
+  done = false;
+  constructor(
+    readonly parent: Context,
+    readonly method: string,
+    readonly start: number,
+  ) {}
+  getValue(key: symbol): unknown {
+    if (key === SPAN_KEY) return this.span;
+    if (key === SERVER_STATE_KEY) return this;
+    return this.parent.getValue(key);
+  }
+  setValue(key: symbol, value: unknown): Context {
+    return this.materialize().setValue(key, value);
+  }
+  deleteValue(key: symbol): Context {
+    return this.materialize().deleteValue(key);
+  }
+  private materialize(): Context {
+    return this.parent.setValue(SPAN_KEY, this.span).setValue(SERVER_STATE_KEY, this);
+  }
 }
 
 interface ClientState {
@@ -339,17 +364,11 @@ export function setupHttp(ctx: SetupContext): Feature {
       if (upstreamServerPatched() && backOffForUpstream()) return;
       if (isIgnored(server)) return;
       const method = normalizeMethod(request.method);
-      const state: ServerState = {
-        span: undefined,
-        start: performance.now(),
-        method,
-        route: undefined,
-        done: false,
-      };
+      const parent = propagation.extract(ROOT_CONTEXT, request.headers, headerGetter);
+      const state = new ServerState(parent, method, performance.now());
       response[kServer] = state;
       response.on('close', onServerClose);
 
-      const parent = propagation.extract(ROOT_CONTEXT, request.headers, headerGetter);
       const url = request.url ?? '/';
       const q = url.indexOf('?');
       const attributes: Attributes = {
@@ -369,7 +388,6 @@ export function setupHttp(ctx: SetupContext): Feature {
       }
       const ua = request.headers['user-agent'];
       if (ua !== undefined) attributes['user_agent.original'] = ua;
-      attributes['network.protocol.version'] = request.httpVersion;
 
       const span = tracer.startSpan(
         method === '_OTHER' ? 'HTTP' : method,
@@ -389,7 +407,7 @@ export function setupHttp(ctx: SetupContext): Feature {
           return;
         }
       }
-      enter(trace.setSpan(parent, span).setValue(SERVER_STATE_KEY, state));
+      enter(state);
     } catch (err) {
       warnOnce('error', err);
     }
