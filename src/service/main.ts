@@ -3,6 +3,8 @@
  * dist/src/service/main.js` (what `npm start` runs). SIGTERM / SIGINT stop accepting requests and
  * flush pending session writes; the preload's own handler flushes telemetry alongside.
  */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { readServiceSettings } from './options.js';
 import { createEchoesService } from './server.js';
 import { loadServiceTelemetry } from './telemetry.js';
@@ -10,6 +12,10 @@ import { loadServiceTelemetry } from './telemetry.js';
 async function main(): Promise<void> {
   const { settings, warnings } = readServiceSettings(process.env, process.cwd());
   for (const w of warnings) process.stderr.write(`echoes-api: ${w}\n`);
+  // Create the watched directories up front, so the directory monitor measures them from the start.
+  for (const d of [join(settings.dataDir, 'data', 'memory'), join(settings.dataDir, '.cache', 'embeddings')]) {
+    await mkdir(d, { recursive: true }).catch(() => undefined);
+  }
   const telemetry = await loadServiceTelemetry();
   const service = createEchoesService(settings, telemetry);
   let address;
