@@ -74,7 +74,7 @@ const MAX_RETRY_MS = 60_000;
 interface RotatorProxy {
   write(chunk: string): void;
   end(): void;
-  on(event: string, fn: (...args: any[]) => void): unknown;
+  on(event: string, fn: (...args: never[]) => void): unknown;
   auditLog?: { files?: Array<{ name: string }> } | null;
 }
 

@@ -87,7 +87,7 @@ describe('createRedactor', () => {
     a['self'] = a;
     const err = new Error('boom with sk-abcdefghijklmnopqrstuv');
     (err as unknown as Record<string, unknown>)['code'] = 'E_X';
-    const out = r.redactValue({ a, err }) as Record<string, any>;
+    const out = r.redactValue({ a, err }) as { a: unknown; err: Record<string, unknown> };
     expect(out['a']).toEqual({ n: '10', self: '[Circular]' });
     expect(out['err'].name).toBe('Error');
     expect(out['err'].message).toBe(`boom with ${REDACTED}`);
