@@ -87,6 +87,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
 
   function fire(): Promise<void> {
     const read = chatted.length > 0 && Math.random() < 0.1;
+    let chatSession: string | undefined;
     let path: string;
     let body: string | undefined;
     if (read) {
@@ -95,7 +96,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
       const session = `load-${Math.floor(Math.random() * opts.sessions)}`;
       path = `/chat${query.size > 0 ? `?${query}` : ''}`;
       body = JSON.stringify({ session_id: session, model: pick(MODELS), message: pick(PHRASES) });
-      if (chatted.length < opts.sessions && !chatted.includes(session)) chatted.push(session);
+      chatSession = session;
     }
     const u = joinUrl(opts.url, path.split('?')[0]!);
     u.search = path.includes('?') ? path.slice(path.indexOf('?')) : '';
@@ -106,8 +107,11 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
       const done = (kind: string | undefined) => {
         inFlight--;
         latencies.push(performance.now() - t0);
-        if (kind === undefined) ok++;
-        else {
+        if (kind === undefined) {
+          ok++;
+          // Reads only target sessions the service has acknowledged, so they never 404 by design.
+          if (chatSession !== undefined && chatted.length < opts.sessions && !chatted.includes(chatSession)) chatted.push(chatSession);
+        } else {
           errors++;
           errorsByKind[kind] = (errorsByKind[kind] ?? 0) + 1;
         }

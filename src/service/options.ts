@@ -42,7 +42,7 @@ export function readServiceSettings(env: Env, cwd: string): SettingsResult {
     host: env.ECHOES_SERVICE_HOST?.trim() || '127.0.0.1',
     dataDir: env.ECHOES_SERVICE_DATA_DIR?.trim() || cwd,
     sessionMode: mode,
-    flushEvery: Math.trunc(num('ECHOES_SERVICE_FLUSH_EVERY', 20, 1, 1_000_000)),
+    flushEvery: Math.trunc(num('ECHOES_SERVICE_FLUSH_EVERY', 100, 1, 1_000_000)),
     flushIntervalMs: num('ECHOES_SERVICE_FLUSH_MS', 1000, 1, 3_600_000),
     latencyScale: num('ECHOES_SERVICE_LATENCY_SCALE', 1, 0, 100),
     failureRate: num('ECHOES_SERVICE_FAILURE_RATE', 0, 0, 1),

@@ -36,7 +36,7 @@ export interface Session {
 export interface SessionStoreOptions {
   readonly dir: string;
   readonly mode?: SessionWriteMode;
-  /** Flush once this many updates are pending (batched mode). Default 20. */
+  /** Flush once this many updates are pending, across all sessions (batched mode). Default 100. */
   readonly flushEvery?: number;
   /** Flush at most this long after the first pending update (batched mode). Default 1000 ms. */
   readonly flushIntervalMs?: number;
@@ -101,7 +101,7 @@ export async function writeFileAtomic(file: string, data: string): Promise<void>
 export function createSessionStore(options: SessionStoreOptions): SessionStore {
   const dir = options.dir;
   const mode: SessionWriteMode = options.mode ?? 'batched';
-  const flushEvery = Math.max(1, options.flushEvery ?? 20);
+  const flushEvery = Math.max(1, options.flushEvery ?? 100);
   const flushIntervalMs = Math.max(1, options.flushIntervalMs ?? 1000);
   const maxMessages = Math.max(1, options.maxMessages ?? 100);
   const maxInMemory = Math.max(1, options.maxSessionsInMemory ?? 1000);

@@ -1,0 +1,212 @@
+#!/usr/bin/env node
+// The audit's session-write before/after (section 4, "Batching opportunities": ~80 % fewer I/O
+// operations): the reference service under the preload, the same open-loop load, with immediate
+// session writes (every update written before the answer, the audit's "before") and with batched
+// write-behind (the default). Measured with our own metrics from the embedded /metrics endpoint:
+// `echoes_fs_operations_total` (sessions path group, and all groups) per minute, and the p95 of
+// `http_server_request_duration` (interpolated from its buckets as histogram_quantile does).
+// Rounds are interleaved (immediate, batched, immediate, ...) so drift hits both alike.
+//
+//   node bench/sessions.mjs            (needs `npm run build`; env BENCH_ROUNDS, BENCH_RATE, BENCH_SECONDS, BENCH_SESSIONS)
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const register = join(root, 'dist/instrumentation/register.js');
+const main = join(root, 'dist/src/service/main.js');
+for (const f of [register, main, join(root, 'dist/src/cli/load.js')]) {
+  if (!existsSync(f)) {
+    console.error(`bench sessions: ${f} missing; run npm run build`);
+    process.exit(1);
+  }
+}
+const { runLoad } = await import(pathToFileURL(join(root, 'dist/src/cli/load.js')).href);
+const { parseExposition, sumSamples } = await import(pathToFileURL(join(root, 'dist/src/cli/prom-text.js')).href);
+const { CATALOG } = await import(pathToFileURL(join(root, 'dist/instrumentation/catalog.js')).href);
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const RATE = Number(process.env.BENCH_RATE ?? 50);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
+const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 20);
+const LATENCY_MS = 20;
+const FS_OPS = CATALOG.find((e) => e.name === 'echoes.fs.operations').embedded;
+const HTTP = CATALOG.find((e) => e.name === 'http.server.request.duration').embedded;
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+async function startService(mode, cwd) {
+  const metricsPort = await freePort();
+  const proc = spawn(process.execPath, ['--import', register, main], {
+    cwd,
+    env: {
+      PATH: process.env.PATH,
+      OTEL_SERVICE_NAME: 'echoes-api',
+      OTEL_TRACES_EXPORTER: 'none',
+      OTEL_LOGS_EXPORTER: 'none',
+      OTEL_METRICS_EXPORTER: 'prometheus',
+      OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
+      ECHOES_LOG_CONSOLE: 'false',
+      ECHOES_SERVICE_PORT: '0',
+      ECHOES_SERVICE_SESSION_WRITES: mode,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout.on('data', (d) => (out += d));
+  proc.stderr.on('data', (d) => (out += d));
+  const exited = new Promise((r) => proc.on('exit', r));
+  const url = await new Promise((res, rej) => {
+    const t = setTimeout(() => rej(new Error(`service did not start:\n${out}`)), 20_000);
+    const check = () => {
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(t);
+        res(m[1]);
+      }
+    };
+    proc.stdout.on('data', check);
+    exited.then(() => rej(new Error(`service exited:\n${out}`)));
+  });
+  return { proc, url, exited, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics` };
+}
+
+async function scrape(url) {
+  return parseExposition(await (await fetch(url)).text());
+}
+
+/** histogram_quantile over the bucket deltas between two scrapes (all label sets summed). */
+function quantile(q, a, b) {
+  const buckets = new Map();
+  for (const [samples, sign] of [[b, 1], [a, -1]]) {
+    for (const s of samples) {
+      if (s.name !== `${HTTP}_bucket`) continue;
+      const le = s.labels.le === '+Inf' ? Infinity : Number(s.labels.le);
+      buckets.set(le, (buckets.get(le) ?? 0) + sign * s.value);
+    }
+  }
+  const sorted = [...buckets].sort((x, y) => x[0] - y[0]);
+  const total = sorted.at(-1)?.[1] ?? 0;
+  if (total <= 0) return NaN;
+  const rank = q * total;
+  let prevLe = 0;
+  let prevCount = 0;
+  for (const [le, count] of sorted) {
+    if (count >= rank) {
+      if (le === Infinity) return prevLe;
+      return prevLe + ((le - prevLe) * (rank - prevCount)) / (count - prevCount || 1);
+    }
+    prevLe = le;
+    prevCount = count;
+  }
+  return prevLe;
+}
+
+async function round(mode) {
+  const cwd = mkdtempSync(join(tmpdir(), 'echoes-bench-sessions-'));
+  const svc = await startService(mode, cwd);
+  try {
+    // Warm up (module loads, first session reads, model cache) outside the measured window.
+    await runLoad({ url: new URL(svc.url), rate: RATE, durationMs: 2000, sessions: SESSIONS, concurrency: 256, latencyMs: LATENCY_MS });
+    const a = await scrape(svc.metricsUrl);
+    const t0 = Date.now();
+    const load = await runLoad({ url: new URL(svc.url), rate: RATE, durationMs: SECONDS * 1000, sessions: SESSIONS, concurrency: 256, latencyMs: LATENCY_MS });
+    const b = await scrape(svc.metricsUrl);
+    const minutes = (Date.now() - t0) / 60_000;
+    const d = (name, labels) => (sumSamples(b, name, labels) ?? 0) - (sumSamples(a, name, labels) ?? 0);
+    return {
+      mode,
+      requests: load.sent,
+      errors: load.errors,
+      sessionOpsPerMin: d(FS_OPS, { fs_path_group: 'sessions' }) / minutes,
+      allOpsPerMin: d(FS_OPS, {}) / minutes,
+      serverP95Ms: quantile(0.95, a, b) * 1000,
+      serverMeanMs: (d(`${HTTP}_sum`, {}) / d(`${HTTP}_count`, {})) * 1000,
+      clientP95Ms: load.latencyMs?.p95 ?? NaN,
+    };
+  } finally {
+    svc.proc.kill('SIGTERM');
+    await svc.exited;
+    rmSync(cwd, { recursive: true, force: true });
+  }
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((x, y) => x - y);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+const results = [];
+for (let i = 0; i < ROUNDS; i++) {
+  for (const mode of ['immediate', 'batched']) {
+    const r = await round(mode);
+    results.push(r);
+    console.log(
+      `round ${i + 1} ${mode.padEnd(9)} sessions ops/min ${r.sessionOpsPerMin.toFixed(0).padStart(6)}  all ops/min ${r.allOpsPerMin.toFixed(0).padStart(6)}  p95 ${r.serverP95Ms.toFixed(1)} ms (client ${r.clientP95Ms} ms)  errors ${r.errors}`,
+    );
+  }
+}
+
+const by = (mode, key) => median(results.filter((r) => r.mode === mode).map((r) => r[key]));
+const f0 = (n) => n.toFixed(0);
+const f1 = (n) => n.toFixed(1);
+const rows = [
+  ['session fs operations / min', 'sessionOpsPerMin', f0],
+  ['all fs operations / min', 'allOpsPerMin', f0],
+  ['p95 latency, server (ms)', 'serverP95Ms', f1],
+  ['mean latency, server (ms)', 'serverMeanMs', f1],
+  ['p95 latency, client (ms)', 'clientP95Ms', f1],
+];
+const cpu = cpus();
+const md = [
+  '# Sessions: immediate vs batched writes',
+  '',
+  'The audit\'s session-write before/after ("Batch writes every N updates or T seconds: ~80 % fewer I/O',
+  'operations"). `node bench/sessions.mjs`.',
+  '',
+  '## Method',
+  '',
+  `- The reference service (\`dist/src/service/main.js\`) under \`--import dist/instrumentation/register.js\`, a fresh temp working directory per round, metrics on the embedded endpoint, no OTLP export.`,
+  `- Load: \`echoes-otel load\`'s open-loop generator, ${RATE} requests/s for ${SECONDS} s after a 2 s warm-up, ${SESSIONS} sessions, 90 % \`POST /chat\` (2 session updates each) and 10 % \`GET /sessions/:id\`, simulated model latency ${LATENCY_MS} ms.`,
+  '- immediate: every update written (temp file, fsync, rename) before the answer: the audit\'s "before".',
+  '- batched: write-behind, flush when 100 updates are pending or 1 s after the first, same atomic write per dirty session (the defaults).',
+  `- Figures from our own metrics between two scrapes around the measured run: \`${FS_OPS}\` (label \`fs_path_group="sessions"\`, and all groups), p95 interpolated from \`${HTTP}_bucket\` as PromQL's histogram_quantile does; client p95 from the load generator as a cross-check.`,
+  `- ${ROUNDS} rounds of each, interleaved (immediate, batched, immediate, ...); medians below.`,
+  '',
+  '## Machine',
+  '',
+  `- ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${process.platform} ${process.arch}`,
+  `- Node ${process.version}`,
+  `- run at ${new Date().toISOString()}`,
+  '',
+  '## Results (medians)',
+  '',
+  '| figure | immediate | batched | batched / immediate |',
+  '|---|---|---|---|',
+  ...rows.map(([label, key, fmt]) => `| ${label} | ${fmt(by('immediate', key))} | ${fmt(by('batched', key))} | ${(by('batched', key) / by('immediate', key)).toFixed(2)} |`),
+  '',
+  `Session I/O operations: **${f0((1 - by('batched', 'sessionOpsPerMin') / by('immediate', 'sessionOpsPerMin')) * 100)} % fewer** with batching (the audit expected about 80 %).`,
+  '',
+  '## Every round',
+  '',
+  '| round | mode | requests | errors | session ops/min | all ops/min | p95 server ms | p95 client ms |',
+  '|---|---|---|---|---|---|---|---|',
+  ...results.map((r, i) => `| ${Math.floor(i / 2) + 1} | ${r.mode} | ${r.requests} | ${r.errors} | ${f0(r.sessionOpsPerMin)} | ${f0(r.allOpsPerMin)} | ${f1(r.serverP95Ms)} | ${f1(r.clientP95Ms)} |`),
+  '',
+];
+mkdirSync(join(root, 'bench/results'), { recursive: true });
+writeFileSync(join(root, 'bench/results/sessions.md'), md.join('\n'));
+console.log(`\nwrote bench/results/sessions.md`);
