@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -155,6 +155,60 @@ describe.each(NODE_BINARIES)('logging through the preload ($label)', ({ path: no
     const seen = idsOnDisk(dir);
     expect(seen.size).toBe(count);
     for (let id = 0; id < count; id++) if (seen.get(id) !== 1) throw new Error(`id ${id} seen ${seen.get(id) ?? 0} times`);
+  });
+});
+
+const canMount = ((): boolean => {
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) return false;
+  const probe = mkdtempSync(join(tmpdir(), 'echoes-mount-probe-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe], { stdio: 'ignore' });
+    execFileSync('umount', [probe], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
+  }
+})();
+
+const fileWarnings = (stderr: string): string[] => stderr.split('\n').filter((l) => /^echoes-otel: .*log file/.test(l));
+
+describe.each(NODE_BINARIES)('log file faults through the preload ($label)', ({ path: node }) => {
+  it('keeps the app logging when the log dir is a regular file: one warning, lines kept on stderr', async () => {
+    const dir = tempDir();
+    const notADir = join(dir, 'logs');
+    writeFileSync(notADir, 'a regular file');
+    const r = run(node, join(FIXTURES, 'sigterm-app.mjs'), quietEnv(notADir), dir);
+    await r.waitFor(/logged \d{5,}\n/);
+    const progressed = Number(/logged (\d+)\n$/.exec(r.out())?.[1]);
+    await r.waitFor(new RegExp(`logged ${progressed + 2000}\n`));
+    r.child.kill('SIGTERM');
+    await r.exited;
+    expect(fileWarnings(r.err())).toHaveLength(1);
+    expect(r.err()).toMatch(/"message":"numbered line"/);
+    expect(readFileSync(notADir, 'utf8')).toBe('a regular file');
+  });
+
+  it.skipIf(!canMount)('keeps the app logging on a full disk (256 KiB tmpfs): one ENOSPC warning', async () => {
+    const dir = tempDir();
+    const logDir = join(dir, 'logs');
+    execFileSync('mkdir', ['-p', logDir]);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', logDir]);
+    try {
+      const r = run(node, join(FIXTURES, 'sigterm-app.mjs'), { ...quietEnv(logDir), ECHOES_LOG_MAX_BYTES: '10m' }, dir);
+      // ~100 bytes a line: 20 000 lines are far more than 256 KiB.
+      await r.waitFor(/logged [2-9]\d{4}\n/);
+      await r.waitFor(/logged \d{6}\n/);
+      r.child.kill('SIGTERM');
+      const exit = await r.exited;
+      expect(exit.signal).toBe('SIGTERM');
+      const warnings = fileWarnings(r.err());
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(/ENOSPC.*disk_full/);
+    } finally {
+      execFileSync('umount', ['-l', logDir]);
+    }
   });
 });
 
