@@ -25,7 +25,9 @@ for (const f of [register, main, join(root, 'dist/src/cli/load.js')]) {
   }
 }
 const { runLoad } = await import(pathToFileURL(join(root, 'dist/src/cli/load.js')).href);
-const { parseExposition, sumSamples } = await import(pathToFileURL(join(root, 'dist/src/cli/prom-text.js')).href);
+const { parseExposition, sumSamples } = await import(
+  pathToFileURL(join(root, 'dist/src/cli/prom-text.js')).href
+);
 const { CATALOG } = await import(pathToFileURL(join(root, 'dist/instrumentation/catalog.js')).href);
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -90,7 +92,10 @@ async function scrape(url) {
 /** histogram_quantile over the bucket deltas between two scrapes (all label sets summed). */
 function quantile(q, a, b) {
   const buckets = new Map();
-  for (const [samples, sign] of [[b, 1], [a, -1]]) {
+  for (const [samples, sign] of [
+    [b, 1],
+    [a, -1],
+  ]) {
     for (const s of samples) {
       if (s.name !== `${HTTP}_bucket`) continue;
       const le = s.labels.le === '+Inf' ? Infinity : Number(s.labels.le);
@@ -119,13 +124,28 @@ async function round(mode) {
   const svc = await startService(mode, cwd);
   try {
     // Warm up (module loads, first session reads, model cache) outside the measured window.
-    await runLoad({ url: new URL(svc.url), rate: RATE, durationMs: 2000, sessions: SESSIONS, concurrency: 256, latencyMs: LATENCY_MS });
+    await runLoad({
+      url: new URL(svc.url),
+      rate: RATE,
+      durationMs: 2000,
+      sessions: SESSIONS,
+      concurrency: 256,
+      latencyMs: LATENCY_MS,
+    });
     const a = await scrape(svc.metricsUrl);
     const t0 = Date.now();
-    const load = await runLoad({ url: new URL(svc.url), rate: RATE, durationMs: SECONDS * 1000, sessions: SESSIONS, concurrency: 256, latencyMs: LATENCY_MS });
+    const load = await runLoad({
+      url: new URL(svc.url),
+      rate: RATE,
+      durationMs: SECONDS * 1000,
+      sessions: SESSIONS,
+      concurrency: 256,
+      latencyMs: LATENCY_MS,
+    });
     const b = await scrape(svc.metricsUrl);
     const minutes = (Date.now() - t0) / 60_000;
-    const d = (name, labels) => (sumSamples(b, name, labels) ?? 0) - (sumSamples(a, name, labels) ?? 0);
+    const d = (name, labels) =>
+      (sumSamples(b, name, labels) ?? 0) - (sumSamples(a, name, labels) ?? 0);
     return {
       mode,
       requests: load.sent,
@@ -196,7 +216,10 @@ const md = [
   '',
   '| figure | immediate | batched | batched / immediate |',
   '|---|---|---|---|',
-  ...rows.map(([label, key, fmt]) => `| ${label} | ${fmt(by('immediate', key))} | ${fmt(by('batched', key))} | ${(by('batched', key) / by('immediate', key)).toFixed(2)} |`),
+  ...rows.map(
+    ([label, key, fmt]) =>
+      `| ${label} | ${fmt(by('immediate', key))} | ${fmt(by('batched', key))} | ${(by('batched', key) / by('immediate', key)).toFixed(2)} |`,
+  ),
   '',
   `Session I/O operations: **${f0((1 - by('batched', 'sessionOpsPerMin') / by('immediate', 'sessionOpsPerMin')) * 100)} % fewer** with batching (the audit expected about 80 %).`,
   '',
@@ -204,7 +227,10 @@ const md = [
   '',
   '| round | mode | requests | errors | session ops/min | all ops/min | p95 server ms | p95 client ms |',
   '|---|---|---|---|---|---|---|---|',
-  ...results.map((r, i) => `| ${Math.floor(i / 2) + 1} | ${r.mode} | ${r.requests} | ${r.errors} | ${f0(r.sessionOpsPerMin)} | ${f0(r.allOpsPerMin)} | ${f1(r.serverP95Ms)} | ${f1(r.clientP95Ms)} |`),
+  ...results.map(
+    (r, i) =>
+      `| ${Math.floor(i / 2) + 1} | ${r.mode} | ${r.requests} | ${r.errors} | ${f0(r.sessionOpsPerMin)} | ${f0(r.allOpsPerMin)} | ${f1(r.serverP95Ms)} | ${f1(r.clientP95Ms)} |`,
+  ),
   '',
 ];
 mkdirSync(join(root, 'bench/results'), { recursive: true });

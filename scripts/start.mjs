@@ -17,7 +17,9 @@ const cli = relative(process.cwd(), join(root, 'dist/src/cli/main.js')) || 'dist
 
 for (const f of [register, main]) {
   if (!existsSync(f)) {
-    console.error(`npm start: ${relative(root, f)} is missing; run \`npm run build\` first (npm start does).`);
+    console.error(
+      `npm start: ${relative(root, f)} is missing; run \`npm run build\` first (npm start does).`,
+    );
     process.exit(1);
   }
 }
@@ -36,12 +38,30 @@ function probeCollector(base) {
       resolve(`OTEL_EXPORTER_OTLP_ENDPOINT=${JSON.stringify(base)} is not a URL`);
       return;
     }
-    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': 2 }, timeout: 1500 }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode === 200 ? true : `HTTP ${res.statusCode} from ${url.href}`));
-    });
-    req.on('timeout', () => req.destroy(Object.assign(new Error('no answer within 1.5 s'), { code: 'timeout' })));
-    req.on('error', (e) => resolve(e.code === 'ECONNREFUSED' ? `nothing listening at ${url.host}` : `${e.code ?? ''} ${e.message}`.trim()));
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': 2 },
+        timeout: 1500,
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () =>
+          resolve(res.statusCode === 200 ? true : `HTTP ${res.statusCode} from ${url.href}`),
+        );
+      },
+    );
+    req.on('timeout', () =>
+      req.destroy(Object.assign(new Error('no answer within 1.5 s'), { code: 'timeout' })),
+    );
+    req.on('error', (e) =>
+      resolve(
+        e.code === 'ECONNREFUSED'
+          ? `nothing listening at ${url.host}`
+          : `${e.code ?? ''} ${e.message}`.trim(),
+      ),
+    );
     req.end('{}');
   });
 }
@@ -57,16 +77,26 @@ if (shipping !== true) {
 // The same configuration the preload will compute, for the banner.
 let cfg;
 try {
-  const { loadConfig } = await import(pathToFileURL(join(root, 'dist/instrumentation/config.js')).href);
+  const { loadConfig } = await import(
+    pathToFileURL(join(root, 'dist/instrumentation/config.js')).href
+  );
   cfg = loadConfig({}, { env, cwd: process.cwd() }).config;
 } catch {
   cfg = undefined;
 }
-const logDir = cfg?.logs.file.enabled ? relative(process.cwd(), cfg.logs.file.dir) || '.' : undefined;
+const logDir = cfg?.logs.file.enabled
+  ? relative(process.cwd(), cfg.logs.file.dir) || '.'
+  : undefined;
 const prom = cfg?.metrics.prometheus;
-const metricsUrl = prom?.enabled ? `http://${prom.host.includes(':') ? `[${prom.host}]` : prom.host}:${prom.port}/metrics` : undefined;
+const metricsUrl = prom?.enabled
+  ? `http://${prom.host.includes(':') ? `[${prom.host}]` : prom.host}:${prom.port}/metrics`
+  : undefined;
 
-const child = spawn(process.execPath, ['--import', register, main], { cwd: process.cwd(), env, stdio: ['inherit', 'pipe', 'inherit'] });
+const child = spawn(process.execPath, ['--import', register, main], {
+  cwd: process.cwd(),
+  env,
+  stdio: ['inherit', 'pipe', 'inherit'],
+});
 
 let bannerShown = false;
 let buffered = '';
@@ -91,7 +121,9 @@ child.stdout.on('data', (chunk) => {
     metricsUrl
       ? `             node ${cli} report --metrics-url ${metricsUrl} --window 30s`
       : `             node ${cli} report --prometheus http://127.0.0.1:9090`,
-    shipping === true ? `             node ${cli} report --prometheus http://127.0.0.1:9090 --job ${env.OTEL_SERVICE_NAME}` : undefined,
+    shipping === true
+      ? `             node ${cli} report --prometheus http://127.0.0.1:9090 --job ${env.OTEL_SERVICE_NAME}`
+      : undefined,
     `             node ${cli} doctor`,
     '  stop       Ctrl-C (flushes session files and telemetry)',
     '',
@@ -108,5 +140,6 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 }
 
 child.on('exit', (code, signal) => {
-  process.exitCode = code ?? (signal ? 128 + ({ SIGINT: 2, SIGTERM: 15, SIGKILL: 9 }[signal] ?? 1) : 1);
+  process.exitCode =
+    code ?? (signal ? 128 + ({ SIGINT: 2, SIGTERM: 15, SIGKILL: 9 }[signal] ?? 1) : 1);
 });

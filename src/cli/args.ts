@@ -14,9 +14,18 @@ export class CliError extends Error {
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 /** `parseArgs` with its errors turned into one readable line, never a stack trace. */
-export function parseCommand(command: string, argv: string[], options: Options): Record<string, string | boolean | undefined> {
+export function parseCommand(
+  command: string,
+  argv: string[],
+  options: Options,
+): Record<string, string | boolean | undefined> {
   try {
-    const { values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options,
+      strict: true,
+      allowPositionals: true,
+    });
     if (positionals.length > 0) {
       throw new UsageError(`${command}: unexpected argument ${JSON.stringify(positionals[0])}`);
     }
@@ -33,15 +42,24 @@ export function parseCommand(command: string, argv: string[], options: Options):
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** `500ms`, `30s`, `2m`, `1h`, or a plain number of seconds. */
-export function parseDuration(raw: string | undefined, flag: string, opts: { minMs?: number; maxMs?: number } = {}): number {
+export function parseDuration(
+  raw: string | undefined,
+  flag: string,
+  opts: { minMs?: number; maxMs?: number } = {},
+): number {
   if (raw === undefined) throw new UsageError(`${flag} needs a value such as 30s, 2m or 500ms`);
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(raw);
-  if (!m) throw new UsageError(`${flag} ${JSON.stringify(raw)} is not a duration; use a number with ms, s, m, h or d (e.g. 30s)`);
+  if (!m)
+    throw new UsageError(
+      `${flag} ${JSON.stringify(raw)} is not a duration; use a number with ms, s, m, h or d (e.g. 30s)`,
+    );
   const ms = Number(m[1]) * UNITS[m[2] ?? 's']!;
   const min = opts.minMs ?? 1;
   const max = opts.maxMs ?? 7 * 86_400_000;
   if (!(ms >= min) || ms > max) {
-    throw new UsageError(`${flag} ${JSON.stringify(raw)} is out of range (${formatMs(min)} to ${formatMs(max)})`);
+    throw new UsageError(
+      `${flag} ${JSON.stringify(raw)} is out of range (${formatMs(min)} to ${formatMs(max)})`,
+    );
   }
   return ms;
 }
@@ -55,23 +73,39 @@ export function formatMs(ms: number): string {
 }
 
 /** A positive number within bounds (rates, counts). */
-export function parsePositive(raw: string | undefined, flag: string, max: number, integer = false): number {
+export function parsePositive(
+  raw: string | undefined,
+  flag: string,
+  max: number,
+  integer = false,
+): number {
   if (raw === undefined) throw new UsageError(`${flag} needs a value`);
   const n = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(n) || n <= 0 || n > max || (integer && !Number.isInteger(n))) {
-    throw new UsageError(`${flag} ${JSON.stringify(raw)} must be a ${integer ? 'whole ' : ''}number above 0 and at most ${max}`);
+  if (
+    raw.trim() === '' ||
+    !Number.isFinite(n) ||
+    n <= 0 ||
+    n > max ||
+    (integer && !Number.isInteger(n))
+  ) {
+    throw new UsageError(
+      `${flag} ${JSON.stringify(raw)} must be a ${integer ? 'whole ' : ''}number above 0 and at most ${max}`,
+    );
   }
   return n;
 }
 
 /** An http(s) URL; a trailing slash is removed so paths can be appended. */
 export function parseHttpUrl(raw: string | undefined, flag: string): URL {
-  if (raw === undefined || raw.trim() === '') throw new UsageError(`${flag} needs a URL such as http://127.0.0.1:9090`);
+  if (raw === undefined || raw.trim() === '')
+    throw new UsageError(`${flag} needs a URL such as http://127.0.0.1:9090`);
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new UsageError(`${flag} ${JSON.stringify(raw)} is not a URL; expected something like http://127.0.0.1:9090`);
+    throw new UsageError(
+      `${flag} ${JSON.stringify(raw)} is not a URL; expected something like http://127.0.0.1:9090`,
+    );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new UsageError(`${flag} ${JSON.stringify(raw)} must start with http:// or https://`);

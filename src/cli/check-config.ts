@@ -51,13 +51,22 @@ export function maskProblem(p: Problem): Problem {
   return { ...p, value: '****', message: p.message.split(p.value).join('****') };
 }
 
-export function flatten(value: unknown, prefix = '', out: Array<[string, string]> = []): Array<[string, string]> {
+export function flatten(
+  value: unknown,
+  prefix = '',
+  out: Array<[string, string]> = [],
+): Array<[string, string]> {
   if (value && typeof value === 'object' && !Array.isArray(value)) {
     const entries = Object.entries(value as Record<string, unknown>);
     if (entries.length === 0) out.push([prefix, '{}']);
     for (const [k, v] of entries) flatten(v, prefix ? `${prefix}.${k}` : k, out);
   } else if (Array.isArray(value)) {
-    out.push([prefix, value.length === 0 ? '[]' : value.map((v) => (typeof v === 'object' ? JSON.stringify(v) : String(v))).join(', ')]);
+    out.push([
+      prefix,
+      value.length === 0
+        ? '[]'
+        : value.map((v) => (typeof v === 'object' ? JSON.stringify(v) : String(v))).join(', '),
+    ]);
   } else {
     out.push([prefix, value === undefined ? '(unset)' : String(value)]);
   }
@@ -69,12 +78,21 @@ export interface CheckConfigResult {
   readonly exitCode: number;
 }
 
-export function checkConfig(format: 'text' | 'json', env: NodeJS.ProcessEnv, cwd: string, load: typeof loadConfig = loadConfig): CheckConfigResult {
+export function checkConfig(
+  format: 'text' | 'json',
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  load: typeof loadConfig = loadConfig,
+): CheckConfigResult {
   const loaded: LoadedConfig = load({}, { env, cwd });
   const errors = loaded.problems.filter((p) => p.severity === 'error');
   const masked = maskSecrets(loaded.config);
   if (format === 'json') {
-    const body = { config: masked, problems: loaded.problems.map(maskProblem), ok: errors.length === 0 };
+    const body = {
+      config: masked,
+      problems: loaded.problems.map(maskProblem),
+      ok: errors.length === 0,
+    };
     return { output: `${JSON.stringify(body, null, 2)}\n`, exitCode: errors.length > 0 ? 1 : 0 };
   }
   const rows = flatten(masked);
@@ -86,7 +104,10 @@ export function checkConfig(format: 'text' | 'json', env: NodeJS.ProcessEnv, cwd
     lines.push('no problems found');
   } else {
     for (const p of loaded.problems) lines.push(formatProblem(maskProblem(p)));
-    lines.push('', `${errors.length} error(s), ${loaded.problems.length - errors.length} warning(s)`);
+    lines.push(
+      '',
+      `${errors.length} error(s), ${loaded.problems.length - errors.length} warning(s)`,
+    );
   }
   lines.push('');
   return { output: lines.join('\n'), exitCode: errors.length > 0 ? 1 : 0 };

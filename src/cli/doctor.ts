@@ -9,7 +9,8 @@ import type { HttpAnswer } from './http-client.js';
  * is not HTTP answers, something else entirely answering (wrong server), and up-but-not-ready.
  */
 
-export type CheckName = 'collector' | 'otlp' | 'prometheus' | 'loki' | 'tempo' | 'grafana' | 'metrics';
+export type CheckName =
+  'collector' | 'otlp' | 'prometheus' | 'loki' | 'tempo' | 'grafana' | 'metrics';
 
 export interface CheckResult {
   readonly name: CheckName;
@@ -54,7 +55,9 @@ function snippet(body: string): string {
 function json(body: string): Record<string, unknown> | undefined {
   try {
     const v = JSON.parse(body) as unknown;
-    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+    return v && typeof v === 'object' && !Array.isArray(v)
+      ? (v as Record<string, unknown>)
+      : undefined;
   } catch {
     return undefined;
   }
@@ -76,8 +79,12 @@ function readyWithBuildinfo(buildinfoPath: string, who: string): Spec['probe'] {
       return wrong(buildinfoPath, info, `${who} answers there with JSON naming its version`);
     }
     const ready = await httpCall(joinUrl(base, '/ready'), { timeoutMs });
-    if (ready.status === 200 && ready.body.trim() === 'ready') return { kind: 'up', summary: `${who} ${bi.version}, ready` };
-    return { kind: 'not-ready', summary: `${who} ${bi.version} answers but /ready says HTTP ${ready.status} ${JSON.stringify(snippet(ready.body))}` };
+    if (ready.status === 200 && ready.body.trim() === 'ready')
+      return { kind: 'up', summary: `${who} ${bi.version}, ready` };
+    return {
+      kind: 'not-ready',
+      summary: `${who} ${bi.version} answers but /ready says HTTP ${ready.status} ${JSON.stringify(snippet(ready.body))}`,
+    };
   };
 }
 
@@ -90,8 +97,17 @@ const SPECS: Record<CheckName, Spec> = {
       const a = await httpCall(base, { timeoutMs });
       const body = json(a.body);
       const status = typeof body?.status === 'string' ? body.status : undefined;
-      if (!status) return wrong(base.pathname || '/', a, 'the collector health_check extension answers JSON with a "status" field');
-      if (a.status === 200) return { kind: 'up', summary: `${status}${typeof body?.uptime === 'string' ? `, up ${body.uptime}` : ''}` };
+      if (!status)
+        return wrong(
+          base.pathname || '/',
+          a,
+          'the collector health_check extension answers JSON with a "status" field',
+        );
+      if (a.status === 200)
+        return {
+          kind: 'up',
+          summary: `${status}${typeof body?.uptime === 'string' ? `, up ${body.uptime}` : ''}`,
+        };
       return { kind: 'not-ready', summary: `health_check says HTTP ${a.status} "${status}"` };
     },
   },
@@ -107,8 +123,13 @@ const SPECS: Record<CheckName, Spec> = {
         timeoutMs,
       });
       const ct = String(a.headers['content-type'] ?? '');
-      if (a.status === 200 && ct.includes('application/json') && json(a.body)) return { kind: 'up', summary: 'accepts OTLP/HTTP export requests' };
-      if (a.status === 503 || a.status === 429) return { kind: 'not-ready', summary: `the receiver refuses data (HTTP ${a.status}): the collector is overloaded or its memory_limiter is refusing` };
+      if (a.status === 200 && ct.includes('application/json') && json(a.body))
+        return { kind: 'up', summary: 'accepts OTLP/HTTP export requests' };
+      if (a.status === 503 || a.status === 429)
+        return {
+          kind: 'not-ready',
+          summary: `the receiver refuses data (HTTP ${a.status}): the collector is overloaded or its memory_limiter is refusing`,
+        };
       return wrong('POST /v1/traces', a, 'an OTLP receiver answers 200 with JSON');
     },
   },
@@ -120,24 +141,51 @@ const SPECS: Record<CheckName, Spec> = {
       const bi = info.status === 200 ? json(info.body) : undefined;
       const data = bi?.data as Record<string, unknown> | undefined;
       if (bi?.status !== 'success' || typeof data?.version !== 'string') {
-        return wrong('/api/v1/status/buildinfo', info, 'Prometheus answers there with {"status":"success","data":{"version":...}}');
+        return wrong(
+          '/api/v1/status/buildinfo',
+          info,
+          'Prometheus answers there with {"status":"success","data":{"version":...}}',
+        );
       }
       const ready = await httpCall(joinUrl(base, '/-/ready'), { timeoutMs });
       if (ready.status === 200) return { kind: 'up', summary: `Prometheus ${data.version}, ready` };
-      return { kind: 'not-ready', summary: `Prometheus ${data.version} answers but /-/ready says HTTP ${ready.status} ${JSON.stringify(snippet(ready.body))}` };
+      return {
+        kind: 'not-ready',
+        summary: `Prometheus ${data.version} answers but /-/ready says HTTP ${ready.status} ${JSON.stringify(snippet(ready.body))}`,
+      };
     },
   },
-  loki: { title: 'Loki', compose: 'loki', probe: readyWithBuildinfo('/loki/api/v1/status/buildinfo', 'Loki') },
-  tempo: { title: 'Tempo', compose: 'tempo', probe: readyWithBuildinfo('/api/status/buildinfo', 'Tempo') },
+  loki: {
+    title: 'Loki',
+    compose: 'loki',
+    probe: readyWithBuildinfo('/loki/api/v1/status/buildinfo', 'Loki'),
+  },
+  tempo: {
+    title: 'Tempo',
+    compose: 'tempo',
+    probe: readyWithBuildinfo('/api/status/buildinfo', 'Tempo'),
+  },
   grafana: {
     title: 'Grafana',
     compose: 'grafana',
     async probe(base, timeoutMs) {
       const a = await httpCall(joinUrl(base, '/api/health'), { timeoutMs });
       const h = json(a.body);
-      if (!h || typeof h.database !== 'string') return wrong('/api/health', a, 'Grafana answers there with {"database":"ok","version":...}');
-      if (a.status === 200 && h.database === 'ok') return { kind: 'up', summary: `Grafana ${String(h.version ?? '')}, database ok`.replace('  ', ' ') };
-      return { kind: 'not-ready', summary: `Grafana answers but its database is "${h.database}" (HTTP ${a.status})` };
+      if (!h || typeof h.database !== 'string')
+        return wrong(
+          '/api/health',
+          a,
+          'Grafana answers there with {"database":"ok","version":...}',
+        );
+      if (a.status === 200 && h.database === 'ok')
+        return {
+          kind: 'up',
+          summary: `Grafana ${String(h.version ?? '')}, database ok`.replace('  ', ' '),
+        };
+      return {
+        kind: 'not-ready',
+        summary: `Grafana answers but its database is "${h.database}" (HTTP ${a.status})`,
+      };
     },
   },
   metrics: {
@@ -173,7 +221,9 @@ function fixFor(t: Target, spec: Spec, state: string): string {
     case 'wrong':
       return `another program answers on port ${port}; stop it (\`ss -ltnp 'sport = :${port}'\` shows which) or pass ${t.flag} with ${spec.title}'s real address`;
     case 'not-ready':
-      return t.name === 'otlp' ? 'check the collector log and its memory_limiter settings' : 'wait for it to finish starting, then check its log if it stays so';
+      return t.name === 'otlp'
+        ? 'check the collector log and its memory_limiter settings'
+        : 'wait for it to finish starting, then check its log if it stays so';
     default:
       return '';
   }
@@ -185,12 +235,29 @@ export async function runCheck(t: Target, timeoutMs: number): Promise<CheckResul
   try {
     const v = await spec.probe(t.url, timeoutMs);
     if (v.kind === 'up') return { ...base, ok: true, state: 'up', summary: v.summary };
-    return { ...base, ok: false, state: v.kind, summary: v.kind === 'wrong' ? `something else answers: ${v.summary}` : v.summary, fix: fixFor(t, spec, v.kind) };
+    return {
+      ...base,
+      ok: false,
+      state: v.kind,
+      summary: v.kind === 'wrong' ? `something else answers: ${v.summary}` : v.summary,
+      fix: fixFor(t, spec, v.kind),
+    };
   } catch (err) {
     if (!(err instanceof RequestFailed)) {
-      return { ...base, ok: false, state: 'error', summary: err instanceof Error ? err.message : String(err) };
+      return {
+        ...base,
+        ok: false,
+        state: 'error',
+        summary: err instanceof Error ? err.message : String(err),
+      };
     }
-    const state = { refused: 'down', dns: 'dns', timeout: 'timeout', reset: 'not-http', other: 'error' }[err.kind];
+    const state = {
+      refused: 'down',
+      dns: 'dns',
+      timeout: 'timeout',
+      reset: 'not-http',
+      other: 'error',
+    }[err.kind];
     const summary = {
       down: `down: nothing listening on ${t.url.host} (connection refused)`,
       dns: `the host ${t.url.hostname} does not resolve (${err.code})`,
@@ -198,11 +265,25 @@ export async function runCheck(t: Target, timeoutMs: number): Promise<CheckResul
       'not-http': `something that is not an HTTP server answers on ${t.url.host} (${err.code})`,
       error: `${err.code ?? 'error'}: ${err.message}`,
     }[state]!;
-    return { ...base, ok: false, state, summary, ...(state !== 'error' && { fix: fixFor(t, spec, state) }) };
+    return {
+      ...base,
+      ok: false,
+      state,
+      summary,
+      ...(state !== 'error' && { fix: fixFor(t, spec, state) }),
+    };
   }
 }
 
-export const CHECK_NAMES: readonly CheckName[] = ['collector', 'otlp', 'prometheus', 'loki', 'tempo', 'grafana', 'metrics'];
+export const CHECK_NAMES: readonly CheckName[] = [
+  'collector',
+  'otlp',
+  'prometheus',
+  'loki',
+  'tempo',
+  'grafana',
+  'metrics',
+];
 
 export function formatChecks(results: readonly CheckResult[]): string {
   const lines: string[] = [];
@@ -212,6 +293,10 @@ export function formatChecks(results: readonly CheckResult[]): string {
     if (r.fix) lines.push(`      fix: ${r.fix}`);
   }
   const bad = results.filter((r) => !r.ok).length;
-  lines.push('', bad === 0 ? `all ${results.length} checks passed` : `${bad} of ${results.length} checks failed`, '');
+  lines.push(
+    '',
+    bad === 0 ? `all ${results.length} checks passed` : `${bad} of ${results.length} checks failed`,
+    '',
+  );
   return lines.join('\n');
 }

@@ -72,7 +72,10 @@ export function httpCall(url: URL | string, options: RequestOptions = {}): Promi
       u,
       {
         method: options.method ?? 'GET',
-        headers: { ...(options.body !== undefined && { 'content-length': Buffer.byteLength(options.body) }), ...options.headers },
+        headers: {
+          ...(options.body !== undefined && { 'content-length': Buffer.byteLength(options.body) }),
+          ...options.headers,
+        },
         agent: false,
       },
       (res) => {
@@ -84,14 +87,33 @@ export function httpCall(url: URL | string, options: RequestOptions = {}): Promi
         });
         res.on('end', () =>
           finish(() =>
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8').slice(0, maxBody) }),
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              body: Buffer.concat(chunks).toString('utf8').slice(0, maxBody),
+            }),
           ),
         );
-        res.on('error', (err) => finish(() => reject(new RequestFailed(classify(err), u.href, (err as NodeJS.ErrnoException).code, err.message))));
+        res.on('error', (err) =>
+          finish(() =>
+            reject(
+              new RequestFailed(
+                classify(err),
+                u.href,
+                (err as NodeJS.ErrnoException).code,
+                err.message,
+              ),
+            ),
+          ),
+        );
       },
     );
     const timer = setTimeout(() => {
-      finish(() => reject(new RequestFailed('timeout', u.href, 'ETIMEDOUT', `no answer within ${timeoutMs} ms`)));
+      finish(() =>
+        reject(
+          new RequestFailed('timeout', u.href, 'ETIMEDOUT', `no answer within ${timeoutMs} ms`),
+        ),
+      );
       req.destroy();
     }, timeoutMs);
     req.on('error', (err: NodeJS.ErrnoException) => {

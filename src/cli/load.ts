@@ -43,12 +43,22 @@ export interface LoadSummary {
   /** Scheduled requests not sent because `concurrency` requests were already in flight. */
   readonly skipped: number;
   readonly achievedRate: number;
-  readonly latencyMs: { readonly p50: number; readonly p95: number; readonly p99: number; readonly max: number; readonly mean: number } | null;
+  readonly latencyMs: {
+    readonly p50: number;
+    readonly p95: number;
+    readonly p99: number;
+    readonly max: number;
+    readonly mean: number;
+  } | null;
 }
 
 const MODELS = ['gpt-4o', 'gpt-4o', 'gpt-4', 'gpt-3.5-turbo', 'gpt-3.5-turbo'];
 // A small phrase pool, so the embeddings cache sees repeats the way real traffic does.
-const PHRASES = Array.from({ length: 40 }, (_, i) => `question ${i}: what does the audit say about ${['logs', 'caches', 'disk', 'memory'][i % 4]}?`);
+const PHRASES = Array.from(
+  { length: 40 },
+  (_, i) =>
+    `question ${i}: what does the audit say about ${['logs', 'caches', 'disk', 'memory'][i % 4]}?`,
+);
 
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -64,10 +74,15 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
   // Fail fast with a clear message when the service is not there, before the clock starts.
   try {
     const a = await httpCall(joinUrl(opts.url, '/healthz'), { timeoutMs: 3000 });
-    if (a.status !== 200) throw new CliError(`${opts.url.href} answered HTTP ${a.status} on /healthz: is it the Echoes service?`);
+    if (a.status !== 200)
+      throw new CliError(
+        `${opts.url.href} answered HTTP ${a.status} on /healthz: is it the Echoes service?`,
+      );
   } catch (err) {
     if (err instanceof CliError) throw err;
-    throw new CliError(`${describeFailure(err, `cannot reach the service at ${opts.url.href}`)}. Start it with \`npm start\` or pass --url.`);
+    throw new CliError(
+      `${describeFailure(err, `cannot reach the service at ${opts.url.href}`)}. Start it with \`npm start\` or pass --url.`,
+    );
   }
 
   const agent = new Agent({ keepAlive: true, maxSockets: opts.concurrency });
@@ -110,7 +125,12 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
         if (kind === undefined) {
           ok++;
           // Reads only target sessions the service has acknowledged, so they never 404 by design.
-          if (chatSession !== undefined && chatted.length < opts.sessions && !chatted.includes(chatSession)) chatted.push(chatSession);
+          if (
+            chatSession !== undefined &&
+            chatted.length < opts.sessions &&
+            !chatted.includes(chatSession)
+          )
+            chatted.push(chatSession);
         } else {
           errors++;
           errorsByKind[kind] = (errorsByKind[kind] ?? 0) + 1;
@@ -123,15 +143,22 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
           method: body === undefined ? 'GET' : 'POST',
           agent,
           timeout: timeoutMs,
-          headers: body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+          headers:
+            body === undefined
+              ? {}
+              : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
         },
         (res) => {
           res.resume();
-          res.on('end', () => done(res.statusCode && res.statusCode < 400 ? undefined : `HTTP ${res.statusCode}`));
+          res.on('end', () =>
+            done(res.statusCode && res.statusCode < 400 ? undefined : `HTTP ${res.statusCode}`),
+          );
           res.on('error', (e: NodeJS.ErrnoException) => done(e.code ?? 'response error'));
         },
       );
-      req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
+      req.on('timeout', () =>
+        req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })),
+      );
       req.on('error', (e: NodeJS.ErrnoException) => done(e.code ?? e.message));
       if (body !== undefined) req.write(body);
       req.end();
@@ -147,7 +174,10 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
     // A coarse tick that sends every request that has come due: timers cannot fire at 10 kHz.
     const tick = () => {
       const elapsed = performance.now() - start;
-      const due = Math.min(Math.floor(elapsed / intervalMs) + 1, Math.floor(opts.durationMs / intervalMs));
+      const due = Math.min(
+        Math.floor(elapsed / intervalMs) + 1,
+        Math.floor(opts.durationMs / intervalMs),
+      );
       while (scheduled < due) {
         scheduled++;
         if (inFlight >= opts.concurrency) {
@@ -160,7 +190,14 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
       }
       if (opts.onProgress && elapsed - lastProgress >= 200) {
         lastProgress = elapsed;
-        opts.onProgress({ elapsedMs: Math.min(elapsed, opts.durationMs), durationMs: opts.durationMs, sent, ok, errors, inFlight });
+        opts.onProgress({
+          elapsedMs: Math.min(elapsed, opts.durationMs),
+          durationMs: opts.durationMs,
+          sent,
+          ok,
+          errors,
+          inFlight,
+        });
       }
       if (elapsed >= opts.durationMs) {
         clearInterval(timer);
@@ -173,7 +210,14 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
   await Promise.all(pending);
   agent.destroy();
   const wall = performance.now() - start;
-  opts.onProgress?.({ elapsedMs: opts.durationMs, durationMs: opts.durationMs, sent, ok, errors, inFlight });
+  opts.onProgress?.({
+    elapsedMs: opts.durationMs,
+    durationMs: opts.durationMs,
+    sent,
+    ok,
+    errors,
+    inFlight,
+  });
 
   const sorted = latencies.slice().sort((a, b) => a - b);
   const round = (n: number) => Math.round(n * 100) / 100;
@@ -210,11 +254,19 @@ export function progressBar(p: LoadProgress, width = 30): string {
 export function formatSummary(s: LoadSummary): string {
   const lines = [
     `load: ${s.sent} requests to ${s.url} in ${formatMs(s.durationMs)} (asked ${s.rate}/s, achieved ${s.achievedRate}/s)`,
-    `  ok ${s.ok}, errors ${s.errors}${s.errors > 0 ? ` (${Object.entries(s.errorsByKind).map(([k, v]) => `${k}: ${v}`).join(', ')})` : ''}${s.skipped > 0 ? `, skipped ${s.skipped} (more than the --concurrency limit in flight)` : ''}`,
+    `  ok ${s.ok}, errors ${s.errors}${
+      s.errors > 0
+        ? ` (${Object.entries(s.errorsByKind)
+            .map(([k, v]) => `${k}: ${v}`)
+            .join(', ')})`
+        : ''
+    }${s.skipped > 0 ? `, skipped ${s.skipped} (more than the --concurrency limit in flight)` : ''}`,
   ];
   if (s.latencyMs) {
     const l = s.latencyMs;
-    lines.push(`  latency ms: p50 ${l.p50}  p95 ${l.p95}  p99 ${l.p99}  max ${l.max}  mean ${l.mean}`);
+    lines.push(
+      `  latency ms: p50 ${l.p50}  p95 ${l.p95}  p99 ${l.p99}  max ${l.max}  mean ${l.mean}`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }

@@ -5,7 +5,14 @@
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { CliError, UsageError, parseCommand, parseDuration, parseHttpUrl, parsePositive } from './args.js';
+import {
+  CliError,
+  UsageError,
+  parseCommand,
+  parseDuration,
+  parseHttpUrl,
+  parsePositive,
+} from './args.js';
 import { checkConfig } from './check-config.js';
 import { CHECK_NAMES, formatChecks, runCheck } from './doctor.js';
 import type { CheckName, Target } from './doctor.js';
@@ -47,9 +54,16 @@ export interface CliIo {
   readonly isTTY: boolean;
 }
 
-function formatFlag(raw: string | boolean | undefined, allowed: readonly string[], command: string): string {
+function formatFlag(
+  raw: string | boolean | undefined,
+  allowed: readonly string[],
+  command: string,
+): string {
   const v = typeof raw === 'string' ? raw : allowed[0]!;
-  if (!allowed.includes(v)) throw new UsageError(`${command}: --format must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+  if (!allowed.includes(v))
+    throw new UsageError(
+      `${command}: --format must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`,
+    );
   return v;
 }
 
@@ -73,21 +87,28 @@ async function cmdLoad(argv: string[], io: CliIo): Promise<number> {
   const format = formatFlag(v.format, ['text', 'json'], 'load');
   const url = parseHttpUrl(str(v.url) ?? 'http://127.0.0.1:8080', '--url');
   const rate = parsePositive(str(v.rate) ?? '20', '--rate', 10_000);
-  const durationMs = parseDuration(str(v.duration) ?? '30s', '--duration', { minMs: 100, maxMs: 86_400_000 });
+  const durationMs = parseDuration(str(v.duration) ?? '30s', '--duration', {
+    minMs: 100,
+    maxMs: 86_400_000,
+  });
   const sessions = parsePositive(str(v.sessions) ?? '20', '--sessions', 100_000, true);
   const concurrency = parsePositive(str(v.concurrency) ?? '256', '--concurrency', 10_000, true);
   let failureRate: number | undefined;
   if (v['failure-rate'] !== undefined) {
     failureRate = Number(v['failure-rate']);
     if (String(v['failure-rate']).trim() === '' || !(failureRate >= 0 && failureRate <= 1)) {
-      throw new UsageError(`--failure-rate ${JSON.stringify(v['failure-rate'])} must be a number from 0 to 1`);
+      throw new UsageError(
+        `--failure-rate ${JSON.stringify(v['failure-rate'])} must be a number from 0 to 1`,
+      );
     }
   }
   let latencyMs: number | undefined;
   if (v['latency-ms'] !== undefined) {
     latencyMs = Number(v['latency-ms']);
     if (String(v['latency-ms']).trim() === '' || !(latencyMs >= 0 && latencyMs <= 60_000)) {
-      throw new UsageError(`--latency-ms ${JSON.stringify(v['latency-ms'])} must be a number from 0 to 60000`);
+      throw new UsageError(
+        `--latency-ms ${JSON.stringify(v['latency-ms'])} must be a number from 0 to 60000`,
+      );
     }
   }
   let lastLine = -1;
@@ -109,7 +130,9 @@ async function cmdLoad(argv: string[], io: CliIo): Promise<number> {
       const slot = Math.floor(p.elapsedMs / 5000);
       if (slot > lastLine && p.elapsedMs < p.durationMs) {
         lastLine = slot;
-        io.stderr(`load: ${(p.elapsedMs / 1000).toFixed(0)}s sent ${p.sent} ok ${p.ok} errors ${p.errors}\n`);
+        io.stderr(
+          `load: ${(p.elapsedMs / 1000).toFixed(0)}s sent ${p.sent} ok ${p.ok} errors ${p.errors}\n`,
+        );
       }
     },
   });
@@ -135,19 +158,45 @@ async function cmdReport(argv: string[], io: CliIo): Promise<number> {
   if (v.prometheus !== undefined && v['metrics-url'] !== undefined) {
     throw new UsageError('report: give either --prometheus or --metrics-url, not both');
   }
-  if (v.job !== undefined && v.prometheus === undefined) throw new UsageError('report: --job only applies with --prometheus');
+  if (v.job !== undefined && v.prometheus === undefined)
+    throw new UsageError('report: --job only applies with --prometheus');
   let report: Report;
   if (v.prometheus !== undefined) {
     const url = parseHttpUrl(str(v.prometheus), '--prometheus');
-    const windowMs = parseDuration(str(v.window) ?? '5m', '--window', { minMs: 1000, maxMs: 30 * 86_400_000 });
-    const inputs = await collectPrometheus({ url, windowMs, ...(typeof v.job === 'string' && { job: v.job }) });
-    report = { source: 'prometheus', url: url.href, windowMs, generatedAt: new Date().toISOString(), rows: evaluate(inputs) };
+    const windowMs = parseDuration(str(v.window) ?? '5m', '--window', {
+      minMs: 1000,
+      maxMs: 30 * 86_400_000,
+    });
+    const inputs = await collectPrometheus({
+      url,
+      windowMs,
+      ...(typeof v.job === 'string' && { job: v.job }),
+    });
+    report = {
+      source: 'prometheus',
+      url: url.href,
+      windowMs,
+      generatedAt: new Date().toISOString(),
+      rows: evaluate(inputs),
+    };
   } else {
-    const url = parseHttpUrl(str(v['metrics-url']) ?? 'http://127.0.0.1:9464/metrics', '--metrics-url');
-    const windowMs = parseDuration(str(v.window) ?? '30s', '--window', { minMs: 1000, maxMs: 86_400_000 });
+    const url = parseHttpUrl(
+      str(v['metrics-url']) ?? 'http://127.0.0.1:9464/metrics',
+      '--metrics-url',
+    );
+    const windowMs = parseDuration(str(v.window) ?? '30s', '--window', {
+      minMs: 1000,
+      maxMs: 86_400_000,
+    });
     if (io.isTTY) io.stderr(`report: sampling ${url.href} for ${(windowMs / 1000).toFixed(0)}s…\n`);
     const inputs = await collectEmbedded({ url, windowMs });
-    report = { source: 'embedded', url: url.href, windowMs, generatedAt: new Date().toISOString(), rows: evaluate(inputs) };
+    report = {
+      source: 'embedded',
+      url: url.href,
+      windowMs,
+      generatedAt: new Date().toISOString(),
+      rows: evaluate(inputs),
+    };
   }
   io.stdout(formatReport(report, format));
   return 0;
@@ -169,7 +218,10 @@ async function cmdDoctor(argv: string[], io: CliIo): Promise<number> {
   });
   if (v.help) return usage(io);
   const format = formatFlag(v.format, ['text', 'json'], 'doctor');
-  const timeoutMs = parseDuration(str(v.timeout) ?? '3s', '--timeout', { minMs: 50, maxMs: 60_000 });
+  const timeoutMs = parseDuration(str(v.timeout) ?? '3s', '--timeout', {
+    minMs: 50,
+    maxMs: 60_000,
+  });
   const otlpDefault = io.env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || 'http://127.0.0.1:4318';
   const defaults: Record<CheckName, [string, string]> = {
     collector: ['--collector', 'http://127.0.0.1:13133'],
@@ -182,24 +234,44 @@ async function cmdDoctor(argv: string[], io: CliIo): Promise<number> {
   };
   let names: CheckName[] = [...CHECK_NAMES];
   if (typeof v.only === 'string') {
-    names = v.only.split(',').map((s) => s.trim()).filter(Boolean) as CheckName[];
+    names = v.only
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean) as CheckName[];
     const bad = names.filter((n) => !CHECK_NAMES.includes(n));
     if (bad.length > 0 || names.length === 0) {
-      throw new UsageError(`doctor: --only takes a comma-separated list of ${CHECK_NAMES.join(', ')}${bad.length ? `; unknown: ${bad.join(', ')}` : ''}`);
+      throw new UsageError(
+        `doctor: --only takes a comma-separated list of ${CHECK_NAMES.join(', ')}${bad.length ? `; unknown: ${bad.join(', ')}` : ''}`,
+      );
     }
   }
   const targets: Target[] = names.map((name) => {
     const [flag, fallback] = defaults[name];
-    const raw = str(v[flag.slice(2)]) ?? (name === 'otlp' && v.otlp === undefined ? otlpDefault : fallback);
-    return { name, flag, url: parseHttpUrl(raw, name === 'otlp' && v.otlp === undefined ? 'OTEL_EXPORTER_OTLP_ENDPOINT' : flag) };
+    const raw =
+      str(v[flag.slice(2)]) ?? (name === 'otlp' && v.otlp === undefined ? otlpDefault : fallback);
+    return {
+      name,
+      flag,
+      url: parseHttpUrl(
+        raw,
+        name === 'otlp' && v.otlp === undefined ? 'OTEL_EXPORTER_OTLP_ENDPOINT' : flag,
+      ),
+    };
   });
   const results = await Promise.all(targets.map((t) => runCheck(t, timeoutMs)));
-  io.stdout(format === 'json' ? `${JSON.stringify({ ok: results.every((r) => r.ok), checks: results }, null, 2)}\n` : formatChecks(results));
+  io.stdout(
+    format === 'json'
+      ? `${JSON.stringify({ ok: results.every((r) => r.ok), checks: results }, null, 2)}\n`
+      : formatChecks(results),
+  );
   return results.every((r) => r.ok) ? 0 : 1;
 }
 
 function cmdCheckConfig(argv: string[], io: CliIo): number {
-  const v = parseCommand('check-config', argv, { format: { type: 'string' }, help: { type: 'boolean' } });
+  const v = parseCommand('check-config', argv, {
+    format: { type: 'string' },
+    help: { type: 'boolean' },
+  });
   if (v.help) return usage(io);
   const format = formatFlag(v.format, ['text', 'json'], 'check-config') as 'text' | 'json';
   const r = checkConfig(format, io.env, io.cwd);
@@ -214,7 +286,9 @@ function usage(io: CliIo): number {
 
 function version(): string {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    const pkg = JSON.parse(
+      readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
+    ) as { version?: string };
     return pkg.version ?? 'unknown';
   } catch {
     return 'unknown';
@@ -243,7 +317,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         io.stdout(`${version()}\n`);
         return 0;
       default:
-        throw new UsageError(`unknown command ${JSON.stringify(command)}; commands: load, report, doctor, check-config`);
+        throw new UsageError(
+          `unknown command ${JSON.stringify(command)}; commands: load, report, doctor, check-config`,
+        );
     }
   } catch (err) {
     if (err instanceof UsageError) {
@@ -255,7 +331,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return 1;
     }
     // Anything else is our bug; still one line, with a hint for reporting it.
-    io.stderr(`echoes-otel: unexpected error: ${err instanceof Error ? err.message : String(err)} (set ECHOES_CLI_DEBUG=1 for the stack)\n`);
+    io.stderr(
+      `echoes-otel: unexpected error: ${err instanceof Error ? err.message : String(err)} (set ECHOES_CLI_DEBUG=1 for the stack)\n`,
+    );
     if (io.env.ECHOES_CLI_DEBUG === '1' && err instanceof Error) io.stderr(`${err.stack}\n`);
     return 1;
   }

@@ -22,7 +22,8 @@ function parseValue(raw: string): number {
       return NaN;
     default: {
       const n = Number(raw);
-      if (raw === '' || Number.isNaN(n)) throw new ExpositionError(`bad sample value ${JSON.stringify(raw)}`);
+      if (raw === '' || Number.isNaN(n))
+        throw new ExpositionError(`bad sample value ${JSON.stringify(raw)}`);
       return n;
     }
   }
@@ -35,7 +36,10 @@ export function parseExposition(text: string): Sample[] {
     const line = lines[ln]!.trim();
     if (line === '' || line.startsWith('#')) continue;
     const nameMatch = /^[A-Za-z_:][A-Za-z0-9_:]*/.exec(line);
-    if (!nameMatch) throw new ExpositionError(`line ${ln + 1}: no metric name in ${JSON.stringify(line.slice(0, 80))}`);
+    if (!nameMatch)
+      throw new ExpositionError(
+        `line ${ln + 1}: no metric name in ${JSON.stringify(line.slice(0, 80))}`,
+      );
     const name = nameMatch[0];
     let i = name.length;
     const labels: Record<string, string> = {};
@@ -49,7 +53,9 @@ export function parseExposition(text: string): Sample[] {
         }
         const key = /^[A-Za-z_][A-Za-z0-9_]*/.exec(line.slice(i));
         if (!key || line[i + key[0].length] !== '=' || line[i + key[0].length + 1] !== '"') {
-          throw new ExpositionError(`line ${ln + 1}: malformed labels in ${JSON.stringify(line.slice(0, 80))}`);
+          throw new ExpositionError(
+            `line ${ln + 1}: malformed labels in ${JSON.stringify(line.slice(0, 80))}`,
+          );
         }
         i += key[0].length + 2;
         let value = '';
@@ -75,7 +81,11 @@ export function parseExposition(text: string): Sample[] {
 }
 
 /** Sum of every sample named `name` whose labels include `match`. */
-export function sumSamples(samples: readonly Sample[], name: string, match: Record<string, string> = {}): number | undefined {
+export function sumSamples(
+  samples: readonly Sample[],
+  name: string,
+  match: Record<string, string> = {},
+): number | undefined {
   let total: number | undefined;
   for (const s of samples) {
     if (s.name !== name) continue;
@@ -86,7 +96,12 @@ export function sumSamples(samples: readonly Sample[], name: string, match: Reco
 }
 
 /** Sums grouped by one label. */
-export function sumBy(samples: readonly Sample[], name: string, label: string, match: Record<string, string> = {}): Map<string, number> {
+export function sumBy(
+  samples: readonly Sample[],
+  name: string,
+  label: string,
+  match: Record<string, string> = {},
+): Map<string, number> {
   const out = new Map<string, number>();
   for (const s of samples) {
     if (s.name !== name) continue;

@@ -12,7 +12,8 @@ import type { Sample } from './prom-text.js';
  */
 
 export type ReportFormat = 'text' | 'markdown' | 'json';
-export type RowKey = 'avg_response_time' | 'disk_io_per_min' | 'log_growth_per_day' | 'memory' | 'cache_hit_rate';
+export type RowKey =
+  'avg_response_time' | 'disk_io_per_min' | 'log_growth_per_day' | 'memory' | 'cache_hit_rate';
 
 export interface ReportRow {
   readonly key: RowKey;
@@ -100,7 +101,10 @@ function fmtNum(n: number): string {
 export function evaluate(inputs: AuditInputs): ReportRow[] {
   const rows: ReportRow[] = [];
 
-  const avg = inputs.httpCount && inputs.httpCount > 0 && inputs.httpDurationSumS !== null ? inputs.httpDurationSumS / inputs.httpCount : null;
+  const avg =
+    inputs.httpCount && inputs.httpCount > 0 && inputs.httpDurationSumS !== null
+      ? inputs.httpDurationSumS / inputs.httpCount
+      : null;
   rows.push({
     key: 'avg_response_time',
     metric: 'Average response time',
@@ -110,7 +114,9 @@ export function evaluate(inputs: AuditInputs): ReportRow[] {
     unit: 's',
     measured: avg === null ? 'no requests' : `${avg.toFixed(3)} s`,
     pass: avg === null ? null : avg < TARGETS.avgResponseTimeS,
-    ...(inputs.httpCount !== null && { detail: `${Math.round(inputs.httpCount)} requests in the window` }),
+    ...(inputs.httpCount !== null && {
+      detail: `${Math.round(inputs.httpCount)} requests in the window`,
+    }),
   });
 
   const io = inputs.fsOpsPerMin;
@@ -145,13 +151,19 @@ export function evaluate(inputs: AuditInputs): ReportRow[] {
 
   const m = inputs.memory;
   const uncapped = m.caches.filter((c) => !m.cappedCaches.includes(c));
-  const growth = m.slopeBytesPerS !== null && m.meanBytes ? (m.slopeBytesPerS * 3600) / m.meanBytes : null;
+  const growth =
+    m.slopeBytesPerS !== null && m.meanBytes ? (m.slopeBytesPerS * 3600) / m.meanBytes : null;
   const trendJudged = inputs.windowS >= TARGETS.memoryTrendMinWindowS;
   const capText = `${m.cappedCaches.filter((c) => m.caches.includes(c)).length}/${m.caches.length} caches capped`;
   let memPass: boolean | null;
-  if (trendJudged) memPass = growth === null ? null : growth < TARGETS.memoryGrowthPerHour && uncapped.length === 0;
+  if (trendJudged)
+    memPass =
+      growth === null ? null : growth < TARGETS.memoryGrowthPerHour && uncapped.length === 0;
   else memPass = m.caches.length === 0 && growth === null ? null : uncapped.length === 0;
-  const trend = growth === null ? 'no memory series' : `${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)} %/h${trendJudged ? '' : ' (not judged)'}`;
+  const trend =
+    growth === null
+      ? 'no memory series'
+      : `${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)} %/h${trendJudged ? '' : ' (not judged)'}`;
   rows.push({
     key: 'memory',
     metric: 'Memory usage',
@@ -241,10 +253,14 @@ export function inputsFromSnapshots(snapshots: readonly Snapshot[]): AuditInputs
   const byGroupA = sumBy(first.samples, fsName, 'fs_path_group');
   const byGroupB = sumBy(last.samples, fsName, 'fs_path_group');
   const fsOpsPerMinByGroup: Record<string, number> = {};
-  for (const [g, v] of byGroupB) fsOpsPerMinByGroup[g] = (delta(byGroupA.get(g), v) ?? 0) * (60 / secs);
+  for (const [g, v] of byGroupB)
+    fsOpsPerMinByGroup[g] = (delta(byGroupA.get(g), v) ?? 0) * (60 / secs);
 
   const logName = s(METRIC.logWritten);
-  const logDelta = delta(sumSamples(first.samples, logName, { log_sink: 'file' }), sumSamples(last.samples, logName, { log_sink: 'file' }));
+  const logDelta = delta(
+    sumSamples(first.samples, logName, { log_sink: 'file' }),
+    sumSamples(last.samples, logName, { log_sink: 'file' }),
+  );
 
   // Memory: RSS when served, else the V8 heap; sampled over the whole window for a slope.
   let memSeries: string | null = null;
@@ -267,7 +283,8 @@ export function inputsFromSnapshots(snapshots: readonly Snapshot[]): AuditInputs
   const cacheRequests: Record<string, { hits: number; misses: number }> = {};
   const names = new Set([...sumBy(last.samples, reqName, 'cache_name').keys()]);
   for (const c of names) {
-    const get = (snap: Snapshot, result: string) => sumSamples(snap.samples, reqName, { cache_name: c, cache_result: result });
+    const get = (snap: Snapshot, result: string) =>
+      sumSamples(snap.samples, reqName, { cache_name: c, cache_result: result });
     cacheRequests[c] = {
       hits: delta(get(first, 'hit'), get(last, 'hit')) ?? 0,
       misses: delta(get(first, 'miss'), get(last, 'miss')) ?? 0,
@@ -303,7 +320,8 @@ export async function scrapeEmbedded(url: URL, timeoutMs = 5000): Promise<Snapsh
       `${describeFailure(err, `cannot read ${url.href}`)}. Is the service running with --import echoes-otel/register and the Prometheus endpoint enabled? Or pass --prometheus URL.`,
     );
   }
-  if (answer.status !== 200) throw new CliError(`${url.href} answered HTTP ${answer.status}, not a metrics page`);
+  if (answer.status !== 200)
+    throw new CliError(`${url.href} answered HTTP ${answer.status}, not a metrics page`);
   try {
     return { atMs: Date.now(), samples: parseExposition(answer.body) };
   } catch (err) {
@@ -373,23 +391,37 @@ export function promQueries(windowMs: number, job?: string): Record<string, stri
   };
 }
 
-export async function queryPrometheus(base: URL, promql: string, timeoutMs = 10_000): Promise<VectorResult[]> {
+export async function queryPrometheus(
+  base: URL,
+  promql: string,
+  timeoutMs = 10_000,
+): Promise<VectorResult[]> {
   const u = joinUrl(base, '/api/v1/query');
   u.searchParams.set('query', promql);
   let answer;
   try {
     answer = await httpCall(u, { timeoutMs });
   } catch (err) {
-    throw new CliError(`${describeFailure(err, `cannot query Prometheus at ${base.href}`)}. Check --prometheus, or run \`echoes-otel doctor\`.`);
+    throw new CliError(
+      `${describeFailure(err, `cannot query Prometheus at ${base.href}`)}. Check --prometheus, or run \`echoes-otel doctor\`.`,
+    );
   }
-  let body: { status?: string; error?: string; data?: { resultType?: string; result?: VectorResult[] } };
+  let body: {
+    status?: string;
+    error?: string;
+    data?: { resultType?: string; result?: VectorResult[] };
+  };
   try {
     body = JSON.parse(answer.body) as typeof body;
   } catch {
-    throw new CliError(`${base.href} answered HTTP ${answer.status} with something that is not the Prometheus API (not JSON); is --prometheus pointing at Prometheus?`);
+    throw new CliError(
+      `${base.href} answered HTTP ${answer.status} with something that is not the Prometheus API (not JSON); is --prometheus pointing at Prometheus?`,
+    );
   }
   if (body.status !== 'success' || body.data?.resultType !== 'vector') {
-    throw new CliError(`Prometheus at ${base.href} rejected a query (HTTP ${answer.status}): ${body.error ?? 'unexpected answer'}`);
+    throw new CliError(
+      `Prometheus at ${base.href} rejected a query (HTTP ${answer.status}): ${body.error ?? 'unexpected answer'}`,
+    );
   }
   return body.data.result ?? [];
 }
@@ -403,8 +435,13 @@ function scalar(r: VectorResult[]): number | null {
 export async function collectPrometheus(opts: PrometheusOptions): Promise<AuditInputs> {
   const q = promQueries(opts.windowMs, opts.job);
   const keys = Object.keys(q);
-  const results = await Promise.all(keys.map((k) => queryPrometheus(opts.url, q[k]!, opts.timeoutMs)));
-  const r = Object.fromEntries(keys.map((k, i) => [k, results[i]!])) as Record<keyof typeof q, VectorResult[]>;
+  const results = await Promise.all(
+    keys.map((k) => queryPrometheus(opts.url, q[k]!, opts.timeoutMs)),
+  );
+  const r = Object.fromEntries(keys.map((k, i) => [k, results[i]!])) as Record<
+    keyof typeof q,
+    VectorResult[]
+  >;
   const byGroup: Record<string, number> = {};
   for (const x of r.fsOpsPerMinByGroup) byGroup[x.metric.fs_path_group ?? ''] = Number(x.value[1]);
   const cacheRequests: Record<string, { hits: number; misses: number }> = {};
@@ -423,7 +460,11 @@ export async function collectPrometheus(opts: PrometheusOptions): Promise<AuditI
     fsOpsPerMinByGroup: byGroup,
     logFileBytesPerDay: scalar(r.logPerDay),
     memory: {
-      series: rss ? seriesName(METRIC.processMemory, 'prometheus') : scalar(r.heapSlope) !== null ? seriesName(HEAP_USED, 'prometheus') : null,
+      series: rss
+        ? seriesName(METRIC.processMemory, 'prometheus')
+        : scalar(r.heapSlope) !== null
+          ? seriesName(HEAP_USED, 'prometheus')
+          : null,
       slopeBytesPerS: rss ? scalar(r.rssSlope) : scalar(r.heapSlope),
       meanBytes: rss ? scalar(r.rssMean) : scalar(r.heapMean),
       caches: r.caches.map((x) => x.metric.cache_name ?? ''),
@@ -442,14 +483,43 @@ function resultText(pass: boolean | null): string {
 export function formatReport(report: Report, format: ReportFormat): string {
   if (format === 'json') return `${JSON.stringify(report, null, 2)}\n`;
   const head = ['Metric', 'Before (audit)', 'Target', 'Measured', 'Result'];
-  const body = report.rows.map((r) => [r.metric, r.before, r.target, r.measured, resultText(r.pass)]);
+  const body = report.rows.map((r) => [
+    r.metric,
+    r.before,
+    r.target,
+    r.measured,
+    resultText(r.pass),
+  ]);
   const title = `echoes-otel report: ${report.source === 'prometheus' ? 'Prometheus' : 'embedded /metrics'} ${report.url}, window ${formatMs(report.windowMs)}, ${report.generatedAt}`;
   const notes = report.rows.filter((r) => r.detail).map((r) => `- ${r.metric}: ${r.detail}`);
   if (format === 'markdown') {
-    const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
-    return [`**${title}**`, '', line(head), line(head.map(() => '---')), ...body.map(line), '', ...notes, ''].join('\n');
+    const line = (cells: string[]) =>
+      `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
+    return [
+      `**${title}**`,
+      '',
+      line(head),
+      line(head.map(() => '---')),
+      ...body.map(line),
+      '',
+      ...notes,
+      '',
+    ].join('\n');
   }
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [title, '', line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line), '', ...notes, ''].join('\n');
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  return [
+    title,
+    '',
+    line(head),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...body.map(line),
+    '',
+    ...notes,
+    '',
+  ].join('\n');
 }

@@ -13,7 +13,10 @@ async function main(): Promise<void> {
   const { settings, warnings } = readServiceSettings(process.env, process.cwd());
   for (const w of warnings) process.stderr.write(`echoes-api: ${w}\n`);
   // Create the watched directories up front, so the directory monitor measures them from the start.
-  for (const d of [join(settings.dataDir, 'data', 'memory'), join(settings.dataDir, '.cache', 'embeddings')]) {
+  for (const d of [
+    join(settings.dataDir, 'data', 'memory'),
+    join(settings.dataDir, '.cache', 'embeddings'),
+  ]) {
     await mkdir(d, { recursive: true }).catch(() => undefined);
   }
   const telemetry = await loadServiceTelemetry();
@@ -24,14 +27,18 @@ async function main(): Promise<void> {
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const hint = e.code === 'EADDRINUSE' ? ' (set ECHOES_SERVICE_PORT to a free port)' : '';
-    process.stderr.write(`echoes-api: cannot listen on ${settings.host}:${settings.port}: ${e.code ?? e.message}${hint}\n`);
+    process.stderr.write(
+      `echoes-api: cannot listen on ${settings.host}:${settings.port}: ${e.code ?? e.message}${hint}\n`,
+    );
     process.exitCode = 1;
     return;
   }
   const url = `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`;
   telemetry.logger.info('echoes-api listening', { url, session_writes: settings.sessionMode });
   // One machine-readable line: the test fixtures and `npm start` wait for it.
-  process.stdout.write(`echoes-api listening on ${url} (session writes: ${settings.sessionMode})\n`);
+  process.stdout.write(
+    `echoes-api listening on ${url} (session writes: ${settings.sessionMode})\n`,
+  );
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
@@ -44,8 +51,14 @@ async function main(): Promise<void> {
       .close()
       .then(() => {
         const s = service.sessions.stats();
-        telemetry.logger.info('echoes-api stopped', { signal, session_updates: s.updates, session_writes: s.writes });
-        process.stdout.write(`echoes-api: stopped (${s.updates} session updates, ${s.writes} session file writes)\n`);
+        telemetry.logger.info('echoes-api stopped', {
+          signal,
+          session_updates: s.updates,
+          session_writes: s.writes,
+        });
+        process.stdout.write(
+          `echoes-api: stopped (${s.updates} session updates, ${s.writes} session file writes)\n`,
+        );
       })
       .catch((err: unknown) => {
         process.stderr.write(`echoes-api: flush at shutdown failed: ${String(err)}\n`);
@@ -57,6 +70,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`echoes-api: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(
+    `echoes-api: failed to start: ${err instanceof Error ? err.message : String(err)}\n`,
+  );
   process.exitCode = 1;
 });

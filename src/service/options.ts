@@ -26,7 +26,9 @@ export function readServiceSettings(env: Env, cwd: string): SettingsResult {
     if (raw === undefined || raw.trim() === '') return fallback;
     const n = Number(raw);
     if (!Number.isFinite(n) || n < min || n > max) {
-      warnings.push(`${name}=${JSON.stringify(raw)} is not a number from ${min} to ${max}; using ${fallback}`);
+      warnings.push(
+        `${name}=${JSON.stringify(raw)} is not a number from ${min} to ${max}; using ${fallback}`,
+      );
       return fallback;
     }
     return n;
@@ -35,7 +37,10 @@ export function readServiceSettings(env: Env, cwd: string): SettingsResult {
   const rawMode = env.ECHOES_SERVICE_SESSION_WRITES;
   if (rawMode !== undefined && rawMode.trim() !== '') {
     if (rawMode === 'batched' || rawMode === 'immediate') mode = rawMode;
-    else warnings.push(`ECHOES_SERVICE_SESSION_WRITES=${JSON.stringify(rawMode)} is not batched or immediate; using batched`);
+    else
+      warnings.push(
+        `ECHOES_SERVICE_SESSION_WRITES=${JSON.stringify(rawMode)} is not batched or immediate; using batched`,
+      );
   }
   const settings: ServiceSettings = {
     port: Math.trunc(num('ECHOES_SERVICE_PORT', 8080, 0, 65535)),
@@ -46,7 +51,9 @@ export function readServiceSettings(env: Env, cwd: string): SettingsResult {
     flushIntervalMs: num('ECHOES_SERVICE_FLUSH_MS', 1000, 1, 3_600_000),
     latencyScale: num('ECHOES_SERVICE_LATENCY_SCALE', 1, 0, 100),
     failureRate: num('ECHOES_SERVICE_FAILURE_RATE', 0, 0, 1),
-    embeddingsMaxBytes: Math.trunc(num('ECHOES_SERVICE_EMBEDDINGS_MAX_BYTES', 5 * 1024 * 1024, 1, 1e12)),
+    embeddingsMaxBytes: Math.trunc(
+      num('ECHOES_SERVICE_EMBEDDINGS_MAX_BYTES', 5 * 1024 * 1024, 1, 1e12),
+    ),
   };
   return { settings, warnings };
 }

@@ -85,20 +85,34 @@ function readBody(req: IncomingMessage): Promise<string> {
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
-function numberParam(raw: string | null, name: string, min: number, max: number): number | undefined {
+function numberParam(
+  raw: string | null,
+  name: string,
+  min: number,
+  max: number,
+): number | undefined {
   if (raw === null || raw === '') return undefined;
   const n = Number(raw);
   if (!Number.isFinite(n) || n < min || n > max) {
-    throw new HttpError(400, `${name} must be a number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    throw new HttpError(
+      400,
+      `${name} must be a number from ${min} to ${max}, got ${JSON.stringify(raw)}`,
+    );
   }
   return n;
 }
 
-export function createEchoesService(options: ServiceOptions, telemetry: ServiceTelemetry): EchoesService {
+export function createEchoesService(
+  options: ServiceOptions,
+  telemetry: ServiceTelemetry,
+): EchoesService {
   const { logger } = telemetry;
   const random = options.random ?? Math.random;
   const latencyScale = options.latencyScale ?? 1;
@@ -141,31 +155,46 @@ export function createEchoesService(options: ServiceOptions, telemetry: ServiceT
       } catch {
         throw new HttpError(400, 'body is not valid JSON');
       }
-      if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'body must be a JSON object');
+      if (!body || typeof body !== 'object' || Array.isArray(body))
+        throw new HttpError(400, 'body must be a JSON object');
     }
     const model = String(url.searchParams.get('model') ?? body.model ?? 'gpt-4o');
     if (!(model in MODELS)) {
-      throw new HttpError(400, `unknown model ${JSON.stringify(model)}; choose one of ${Object.keys(MODELS).join(', ')}`);
+      throw new HttpError(
+        400,
+        `unknown model ${JSON.stringify(model)}; choose one of ${Object.keys(MODELS).join(', ')}`,
+      );
     }
     const sessionId = String(body.session_id ?? url.searchParams.get('session_id') ?? 'default');
-    if (!isValidSessionId(sessionId)) throw new HttpError(400, 'session_id must match [A-Za-z0-9_-]{1,64}');
+    if (!isValidSessionId(sessionId))
+      throw new HttpError(400, 'session_id must match [A-Za-z0-9_-]{1,64}');
     const message = String(body.message ?? 'hello');
     const latencyMs =
       numberParam(url.searchParams.get('latency_ms'), 'latency_ms', 0, 60_000) ??
       MODELS[model as ModelName].baseLatencyMs * latencyScale;
-    const failRate = numberParam(url.searchParams.get('failure_rate'), 'failure_rate', 0, 1) ?? failureRate;
+    const failRate =
+      numberParam(url.searchParams.get('failure_rate'), 'failure_rate', 0, 1) ?? failureRate;
 
     const info = await getModelInfo(model as ModelName);
     const { vector, hit } = await embeddings.embed(message);
     await delay(Math.round(latencyMs));
     if (random() < failRate) {
-      logger.error('model call failed', { model, session_id: sessionId, reason: 'simulated upstream failure' });
+      logger.error('model call failed', {
+        model,
+        session_id: sessionId,
+        reason: 'simulated upstream failure',
+      });
       throw new HttpError(503, `simulated failure of ${model}`);
     }
     const now = new Date().toISOString();
     await sessions.append(sessionId, { role: 'user', content: message, at: now });
     const reply = `echo from ${info.name}: ${message.slice(0, 200)}`;
-    const session = await sessions.append(sessionId, { role: 'assistant', content: reply, model, at: now });
+    const session = await sessions.append(sessionId, {
+      role: 'assistant',
+      content: reply,
+      model,
+      at: now,
+    });
     logger.info('chat answered', {
       model,
       session_id: sessionId,
@@ -173,7 +202,13 @@ export function createEchoesService(options: ServiceOptions, telemetry: ServiceT
       latency_ms: latencyMs,
       history: session.messages.length,
     });
-    send(res, 200, { session_id: sessionId, model, reply, embedding_dims: vector.length, history: session.messages.length });
+    send(res, 200, {
+      session_id: sessionId,
+      model,
+      reply,
+      embedding_dims: vector.length,
+      history: session.messages.length,
+    });
   }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -214,7 +249,12 @@ export function createEchoesService(options: ServiceOptions, telemetry: ServiceT
       if (status >= 500 && !(err instanceof HttpError)) {
         logger.error('request failed', { method: req.method, url: req.url, err: String(err) });
       } else if (status < 500) {
-        logger.warn('bad request', { method: req.method, url: req.url, status, reason: (err as Error).message });
+        logger.warn('bad request', {
+          method: req.method,
+          url: req.url,
+          status,
+          reason: (err as Error).message,
+        });
       }
       if (!res.headersSent) send(res, status, { error: (err as Error).message ?? String(err) });
       else res.destroy();

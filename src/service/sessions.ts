@@ -135,7 +135,11 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
   // A SIGKILL between write and rename leaves a temp file; the session file itself is intact.
   async function removeStaleTemps(): Promise<void> {
     const names = await fsp.readdir(dir).catch(() => [] as string[]);
-    await Promise.all(names.filter((n) => n.endsWith('.tmp')).map((n) => fsp.unlink(join(dir, n)).catch(() => undefined)));
+    await Promise.all(
+      names
+        .filter((n) => n.endsWith('.tmp'))
+        .map((n) => fsp.unlink(join(dir, n)).catch(() => undefined)),
+    );
   }
 
   function fileOf(id: string): string {

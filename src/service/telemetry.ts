@@ -100,15 +100,21 @@ export async function loadServiceTelemetry(): Promise<ServiceTelemetry> {
     tryImport('../../instrumentation/http.js'),
   ]);
   const logger = wrapLogger(loggerMod?.logger);
-  const createCacheFn = typeof cacheMod?.createCache === 'function' ? (cacheMod.createCache as AnyFn) : undefined;
-  const setRouteFn = typeof httpMod?.setHttpRoute === 'function' ? (httpMod.setHttpRoute as AnyFn) : undefined;
+  const createCacheFn =
+    typeof cacheMod?.createCache === 'function' ? (cacheMod.createCache as AnyFn) : undefined;
+  const setRouteFn =
+    typeof httpMod?.setHttpRoute === 'function' ? (httpMod.setHttpRoute as AnyFn) : undefined;
 
   return {
     logger: logger ?? silentLogger,
     createCache<V>(spec: CacheSpec): ServiceCache<V> {
       if (createCacheFn) {
         try {
-          const c = createCacheFn({ name: spec.name, maxEntries: spec.maxEntries, ttlMs: spec.ttlMs }) as ServiceCache<V>;
+          const c = createCacheFn({
+            name: spec.name,
+            maxEntries: spec.maxEntries,
+            ttlMs: spec.ttlMs,
+          }) as ServiceCache<V>;
           if (c && typeof c.get === 'function' && typeof c.set === 'function') return c;
         } catch {
           // Fall through to the local cache.

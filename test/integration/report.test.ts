@@ -26,7 +26,12 @@ let stack: Stack | undefined;
 let svc: ServiceProcess | undefined;
 let cwd: string | undefined;
 
-async function chat(url: string, session: string, model: string, latencyMs: number): Promise<number> {
+async function chat(
+  url: string,
+  session: string,
+  model: string,
+  latencyMs: number,
+): Promise<number> {
   const t0 = performance.now();
   const r = await fetch(`${url}/chat?latency_ms=${latencyMs}`, {
     method: 'POST',
@@ -40,7 +45,10 @@ async function chat(url: string, session: string, model: string, latencyMs: numb
 
 function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn(node.path, [CLI_MAIN, ...args], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(node.path, [CLI_MAIN, ...args], {
+      env: { PATH: process.env.PATH ?? '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -49,93 +57,130 @@ function runCli(args: string[]): Promise<{ code: number | null; stdout: string; 
   });
 }
 
-describe.skipIf(skip)(`echoes-otel report --prometheus (real collector and Prometheus)${skip ? `: skipped, ${skip}` : ''}`, () => {
-  beforeAll(async () => {
-    stack = await startStack();
-    cwd = mkdtempSync(join(tmpdir(), 'echoes-report-int-'));
-    svc = await startService({
-      node: node.path,
-      cwd,
-      withRegister: true,
-      env: {
-        OTEL_EXPORTER_OTLP_ENDPOINT: stack.collector.otlpHttpUrl,
-        OTEL_METRICS_EXPORTER: 'otlp',
-        OTEL_METRIC_EXPORT_INTERVAL: '1000',
-        ECHOES_SERVICE_SESSION_WRITES: 'immediate',
-      },
+describe.skipIf(skip)(
+  `echoes-otel report --prometheus (real collector and Prometheus)${skip ? `: skipped, ${skip}` : ''}`,
+  () => {
+    beforeAll(async () => {
+      stack = await startStack();
+      cwd = mkdtempSync(join(tmpdir(), 'echoes-report-int-'));
+      svc = await startService({
+        node: node.path,
+        cwd,
+        withRegister: true,
+        env: {
+          OTEL_EXPORTER_OTLP_ENDPOINT: stack.collector.otlpHttpUrl,
+          OTEL_METRICS_EXPORTER: 'otlp',
+          OTEL_METRIC_EXPORT_INTERVAL: '1000',
+          ECHOES_SERVICE_SESSION_WRITES: 'immediate',
+        },
+      });
     });
-  });
-  afterAll(async () => {
-    if (svc) {
-      svc.kill('SIGKILL');
-      await svc.exited;
-    }
-    await stack?.stop();
-    if (cwd) rmSync(cwd, { recursive: true, force: true });
-  });
+    afterAll(async () => {
+      if (svc) {
+        svc.kill('SIGKILL');
+        await svc.exited;
+      }
+      await stack?.stop();
+      if (cwd) rmSync(cwd, { recursive: true, force: true });
+    });
 
-  it('gives back the latency, hit rate and session I/O the test drove', async () => {
-    const prom = stack!.prometheus;
-    const sel = '{job="echoes-api"}';
-    const countSeries = `${catalogEntry(METRIC.httpServerDuration)!.prometheus}_count`;
-    const fsSeries = catalogEntry(METRIC.fsOperations)!.prometheus;
-    const cacheSeries = catalogEntry(METRIC.cacheRequests)!.prometheus;
-    const sessions = ['p0', 'p1', 'p2', 'p3'];
+    it('gives back the latency, hit rate and session I/O the test drove', async () => {
+      const prom = stack!.prometheus;
+      const sel = '{job="echoes-api"}';
+      const countSeries = `${catalogEntry(METRIC.httpServerDuration)!.prometheus}_count`;
+      const fsSeries = catalogEntry(METRIC.fsOperations)!.prometheus;
+      const cacheSeries = catalogEntry(METRIC.cacheRequests)!.prometheus;
+      const sessions = ['p0', 'p1', 'p2', 'p3'];
 
-    // Warm-up: create the sessions, load gpt-4o into the model cache, and calibrate what one
-    // immediate session update costs in counted fs operations, once Prometheus has it all.
-    for (const s of sessions) await chat(svc!.url, s, 'gpt-4o', 0);
-    const total = async (q: string) => Number((await prom.query(q))[0]?.value[1] ?? NaN);
-    await prom.waitFor(`sum(${countSeries}${sel})`, (r) => Number(r[0]?.value[1]) === 4, 90_000);
-    await prom.waitFor(`sum(${cacheSeries}${sel})`, (r) => Number(r[0]?.value[1]) === 4, 30_000);
-    const fs0 = await total(`sum(${fsSeries}{job="echoes-api",fs_path_group="sessions"})`);
-    for (const s of sessions) await chat(svc!.url, s, 'gpt-4o', 0);
-    await prom.waitFor(`sum(${countSeries}${sel})`, (r) => Number(r[0]?.value[1]) === 8, 30_000);
-    // Let two more exports land, so the window opens on a flat baseline.
-    const fsBase = await prom.waitFor(`sum(${fsSeries}{job="echoes-api",fs_path_group="sessions"})`, (r) => Number(r[0]?.value[1]) > fs0, 30_000);
-    const opsPerUpdate = (Number(fsBase[0]!.value[1]) - fs0) / 8;
-    expect(opsPerUpdate).toBeGreaterThanOrEqual(1);
+      // Warm-up: create the sessions, load gpt-4o into the model cache, and calibrate what one
+      // immediate session update costs in counted fs operations, once Prometheus has it all.
+      for (const s of sessions) await chat(svc!.url, s, 'gpt-4o', 0);
+      const total = async (q: string) => Number((await prom.query(q))[0]?.value[1] ?? NaN);
+      await prom.waitFor(`sum(${countSeries}${sel})`, (r) => Number(r[0]?.value[1]) === 4, 90_000);
+      await prom.waitFor(`sum(${cacheSeries}${sel})`, (r) => Number(r[0]?.value[1]) === 4, 30_000);
+      const fs0 = await total(`sum(${fsSeries}{job="echoes-api",fs_path_group="sessions"})`);
+      for (const s of sessions) await chat(svc!.url, s, 'gpt-4o', 0);
+      await prom.waitFor(`sum(${countSeries}${sel})`, (r) => Number(r[0]?.value[1]) === 8, 30_000);
+      // Let two more exports land, so the window opens on a flat baseline.
+      const fsBase = await prom.waitFor(
+        `sum(${fsSeries}{job="echoes-api",fs_path_group="sessions"})`,
+        (r) => Number(r[0]?.value[1]) > fs0,
+        30_000,
+      );
+      const opsPerUpdate = (Number(fsBase[0]!.value[1]) - fs0) / 8;
+      expect(opsPerUpdate).toBeGreaterThanOrEqual(1);
 
-    // The load: 40 chats at 60 ms simulated latency; 2 model-cache misses (gpt-4, gpt-3.5-turbo).
-    const t0 = Date.now();
-    const latencyMs = 60;
-    let clientSeconds = 0;
-    for (let i = 0; i < 40; i++) {
-      const model = i === 10 ? 'gpt-4' : i === 20 ? 'gpt-3.5-turbo' : 'gpt-4o';
-      clientSeconds += await chat(svc!.url, sessions[i % 4]!, model, latencyMs);
-    }
-    await prom.waitFor(`sum(${countSeries}${sel})`, (r) => Number(r[0]?.value[1]) === 48, 30_000);
-    await prom.waitFor(`sum(${cacheSeries}${sel})`, (r) => Number(r[0]?.value[1]) === 48, 30_000);
-    const windowS = Math.ceil((Date.now() - t0) / 1000) + 2;
+      // The load: 40 chats at 60 ms simulated latency; 2 model-cache misses (gpt-4, gpt-3.5-turbo).
+      const t0 = Date.now();
+      const latencyMs = 60;
+      let clientSeconds = 0;
+      for (let i = 0; i < 40; i++) {
+        const model = i === 10 ? 'gpt-4' : i === 20 ? 'gpt-3.5-turbo' : 'gpt-4o';
+        clientSeconds += await chat(svc!.url, sessions[i % 4]!, model, latencyMs);
+      }
+      await prom.waitFor(`sum(${countSeries}${sel})`, (r) => Number(r[0]?.value[1]) === 48, 30_000);
+      await prom.waitFor(`sum(${cacheSeries}${sel})`, (r) => Number(r[0]?.value[1]) === 48, 30_000);
+      const windowS = Math.ceil((Date.now() - t0) / 1000) + 2;
 
-    const r = await runCli(['report', '--prometheus', prom.url, '--window', `${windowS}s`, '--job', 'echoes-api', '--format', 'json']);
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
-    const report = JSON.parse(r.stdout) as { source: string; rows: Array<{ key: string; value: number | null; pass: boolean | null; breakdown?: Record<string, number> }> };
-    expect(report.source).toBe('prometheus');
-    const row = (k: string) => report.rows.find((x) => x.key === k)!;
+      const r = await runCli([
+        'report',
+        '--prometheus',
+        prom.url,
+        '--window',
+        `${windowS}s`,
+        '--job',
+        'echoes-api',
+        '--format',
+        'json',
+      ]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const report = JSON.parse(r.stdout) as {
+        source: string;
+        rows: Array<{
+          key: string;
+          value: number | null;
+          pass: boolean | null;
+          breakdown?: Record<string, number>;
+        }>;
+      };
+      expect(report.source).toBe('prometheus');
+      const row = (k: string) => report.rows.find((x) => x.key === k)!;
 
-    const clientAvg = clientSeconds / 40;
-    const avg = row('avg_response_time').value!;
-    expect(avg).toBeGreaterThanOrEqual(latencyMs / 1000);
-    expect(avg).toBeLessThanOrEqual(clientAvg + 0.001);
-    expect(avg).toBeGreaterThan(clientAvg - 0.01);
+      const clientAvg = clientSeconds / 40;
+      const avg = row('avg_response_time').value!;
+      expect(avg).toBeGreaterThanOrEqual(latencyMs / 1000);
+      expect(avg).toBeLessThanOrEqual(clientAvg + 0.001);
+      expect(avg).toBeGreaterThan(clientAvg - 0.01);
 
-    expect(row('cache_hit_rate').breakdown!['model-info']).toBeCloseTo(38 / 40, 1);
-    expect(Math.abs(row('cache_hit_rate').breakdown!['model-info']! - 38 / 40)).toBeLessThan(0.02);
+      expect(row('cache_hit_rate').breakdown!['model-info']).toBeCloseTo(38 / 40, 1);
+      expect(Math.abs(row('cache_hit_rate').breakdown!['model-info']! - 38 / 40)).toBeLessThan(
+        0.02,
+      );
 
-    const expectedPerMin = (80 * opsPerUpdate * 60) / windowS;
-    const sessionsPerMin = row('disk_io_per_min').breakdown!.sessions!;
-    expect(sessionsPerMin).toBeGreaterThan(expectedPerMin * 0.75);
-    expect(sessionsPerMin).toBeLessThan(expectedPerMin * 1.25);
+      const expectedPerMin = (80 * opsPerUpdate * 60) / windowS;
+      const sessionsPerMin = row('disk_io_per_min').breakdown!.sessions!;
+      expect(sessionsPerMin).toBeGreaterThan(expectedPerMin * 0.75);
+      expect(sessionsPerMin).toBeLessThan(expectedPerMin * 1.25);
 
-    expect(row('log_growth_per_day').value).toBeGreaterThan(0);
-    expect(row('memory').pass).toBe(true);
-  });
+      expect(row('log_growth_per_day').value).toBeGreaterThan(0);
+      expect(row('memory').pass).toBe(true);
+    });
 
-  it('says clearly when Prometheus has no data for the job', async () => {
-    const r = await runCli(['report', '--prometheus', stack!.prometheus.url, '--window', '1m', '--job', 'no-such-service']);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/Average response time\s+1\.18 s\s+< 1\.0 s\s+no requests\s+NO DATA/);
-  });
-});
+    it('says clearly when Prometheus has no data for the job', async () => {
+      const r = await runCli([
+        'report',
+        '--prometheus',
+        stack!.prometheus.url,
+        '--window',
+        '1m',
+        '--job',
+        'no-such-service',
+      ]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(
+        /Average response time\s+1\.18 s\s+< 1\.0 s\s+no requests\s+NO DATA/,
+      );
+    });
+  },
+);

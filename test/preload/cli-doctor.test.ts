@@ -21,47 +21,74 @@ const json = (res: ServerResponse, status: number, body: unknown) => {
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body));
 };
-const text = (res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8') => {
+const text = (
+  res: ServerResponse,
+  status: number,
+  body: string,
+  type = 'text/plain; charset=utf-8',
+) => {
   res.writeHead(status, { 'content-type': type });
   res.end(body);
 };
 
 const FAKES: Record<string, Handler> = {
   collector: (req, res) =>
-    req.url === '/' ? json(res, 200, { status: 'Server available', upSince: '2026-11-25T12:00:00Z', uptime: '1m0s' }) : text(res, 404, '404 page not found\n'),
+    req.url === '/'
+      ? json(res, 200, {
+          status: 'Server available',
+          upSince: '2026-11-25T12:00:00Z',
+          uptime: '1m0s',
+        })
+      : text(res, 404, '404 page not found\n'),
   otlp: (req, res) => {
     req.resume();
     if (req.method === 'POST' && req.url === '/v1/traces') json(res, 200, { partialSuccess: {} });
     else text(res, 404, '404 page not found\n');
   },
   prometheus: (req, res) => {
-    if (req.url === '/api/v1/status/buildinfo') json(res, 200, { status: 'success', data: { version: '3.5.0', revision: 'x', branch: 'HEAD' } });
+    if (req.url === '/api/v1/status/buildinfo')
+      json(res, 200, {
+        status: 'success',
+        data: { version: '3.5.0', revision: 'x', branch: 'HEAD' },
+      });
     else if (req.url === '/-/ready') text(res, 200, 'Prometheus Server is Ready.\n');
     else text(res, 404, '404 page not found\n');
   },
   loki: (req, res) => {
-    if (req.url === '/loki/api/v1/status/buildinfo') json(res, 200, { version: '3.5.0', revision: 'x', branch: 'HEAD', goVersion: 'go1.24' });
+    if (req.url === '/loki/api/v1/status/buildinfo')
+      json(res, 200, { version: '3.5.0', revision: 'x', branch: 'HEAD', goVersion: 'go1.24' });
     else if (req.url === '/ready') text(res, 200, 'ready\n');
     else text(res, 404, '404 page not found\n');
   },
   tempo: (req, res) => {
-    if (req.url === '/api/status/buildinfo') json(res, 200, { version: '2.8.0', revision: 'x', branch: 'HEAD', goVersion: 'go1.24' });
+    if (req.url === '/api/status/buildinfo')
+      json(res, 200, { version: '2.8.0', revision: 'x', branch: 'HEAD', goVersion: 'go1.24' });
     else if (req.url === '/ready') text(res, 200, 'ready\n');
     else text(res, 404, '404 page not found\n');
   },
-  grafana: (req, res) => (req.url === '/api/health' ? json(res, 200, { database: 'ok', version: '12.0.0', commit: 'abc' }) : text(res, 404, 'Not found')),
+  grafana: (req, res) =>
+    req.url === '/api/health'
+      ? json(res, 200, { database: 'ok', version: '12.0.0', commit: 'abc' })
+      : text(res, 404, 'Not found'),
   metrics: (req, res) =>
     req.url === '/metrics'
-      ? text(res, 200, '# HELP target_info Target metadata\n# TYPE target_info gauge\ntarget_info{service_name="echoes-api"} 1\n')
+      ? text(
+          res,
+          200,
+          '# HELP target_info Target metadata\n# TYPE target_info gauge\ntarget_info{service_name="echoes-api"} 1\n',
+        )
       : text(res, 404, 'not found'),
   // Something else entirely: a web server that answers every path with its own 404 page.
   nginx: (_req, res) => {
     res.writeHead(404, { 'content-type': 'text/html', server: 'nginx/1.27.0' });
-    res.end('<html><head><title>404 Not Found</title></head><body><center><h1>404 Not Found</h1></center></body></html>');
+    res.end(
+      '<html><head><title>404 Not Found</title></head><body><center><h1>404 Not Found</h1></center></body></html>',
+    );
   },
   lokiStarting: (req, res) => {
     if (req.url === '/loki/api/v1/status/buildinfo') json(res, 200, { version: '3.5.0' });
-    else if (req.url === '/ready') text(res, 503, 'Ingester not ready: waiting for 15s after being ready\n');
+    else if (req.url === '/ready')
+      text(res, 503, 'Ingester not ready: waiting for 15s after being ready\n');
     else text(res, 404, '404 page not found\n');
   },
 };
@@ -78,7 +105,9 @@ function listen(handler: Handler): Promise<string> {
     s.closeAllConnections();
     s.close();
   });
-  return new Promise((r) => s.listen(0, '127.0.0.1', () => r(`http://127.0.0.1:${(s.address() as AddressInfo).port}`)));
+  return new Promise((r) =>
+    s.listen(0, '127.0.0.1', () => r(`http://127.0.0.1:${(s.address() as AddressInfo).port}`)),
+  );
 }
 
 function tcp(onConn: (sock: Socket) => void): Promise<number> {
@@ -113,7 +142,10 @@ interface Run {
 }
 function run(node: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const p = spawn(node, [CLI_MAIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(node, [CLI_MAIN, ...args], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -134,7 +166,10 @@ interface Check {
   summary: string;
   fix?: string;
 }
-async function doctor(node: string, flags: string[]): Promise<{ code: number | null; checks: Record<string, Check> }> {
+async function doctor(
+  node: string,
+  flags: string[],
+): Promise<{ code: number | null; checks: Record<string, Check> }> {
   const r = await run(node, ['doctor', '--format', 'json', '--timeout', '500ms', ...flags]);
   expect(r.stderr).toBe('');
   const body = JSON.parse(r.stdout) as { checks: Check[] };
@@ -142,13 +177,20 @@ async function doctor(node: string, flags: string[]): Promise<{ code: number | n
 }
 
 const allUp = () => [
-  '--collector', urls.collector!,
-  '--otlp', urls.otlp!,
-  '--prometheus', urls.prometheus!,
-  '--loki', urls.loki!,
-  '--tempo', urls.tempo!,
-  '--grafana', urls.grafana!,
-  '--metrics-url', `${urls.metrics}/metrics`,
+  '--collector',
+  urls.collector!,
+  '--otlp',
+  urls.otlp!,
+  '--prometheus',
+  urls.prometheus!,
+  '--loki',
+  urls.loki!,
+  '--tempo',
+  urls.tempo!,
+  '--grafana',
+  urls.grafana!,
+  '--metrics-url',
+  `${urls.metrics}/metrics`,
 ];
 
 describe.skipIf(noBuild)('echoes-otel (built bin)', () => {
@@ -172,9 +214,12 @@ describe.skipIf(noBuild)('echoes-otel (built bin)', () => {
       const closed = `http://127.0.0.1:${closedPort}`;
       const { code, checks } = await doctor(node.path, [
         ...allUp(),
-        '--collector', closed,
-        '--prometheus', `http://127.0.0.1:${silentPort}`,
-        '--loki', `http://127.0.0.1:${garblePort}`,
+        '--collector',
+        closed,
+        '--prometheus',
+        `http://127.0.0.1:${silentPort}`,
+        '--loki',
+        `http://127.0.0.1:${garblePort}`,
       ]);
       expect(code).toBe(1);
       expect(checks.collector).toMatchObject({ ok: false, state: 'down' });
@@ -189,11 +234,16 @@ describe.skipIf(noBuild)('echoes-otel (built bin)', () => {
     it('doctor: something else answering on the port, and up but not ready', async () => {
       const { code, checks } = await doctor(node.path, [
         ...allUp(),
-        '--prometheus', urls.grafana!, // Grafana where Prometheus should be
-        '--loki', urls.prometheus!, // Prometheus where Loki should be
-        '--grafana', urls.nginx!, // a web server
-        '--tempo', urls.lokiStarting!, // Loki still starting, where Tempo should be: wrong, not "not ready"
-        '--otlp', urls.nginx!,
+        '--prometheus',
+        urls.grafana!, // Grafana where Prometheus should be
+        '--loki',
+        urls.prometheus!, // Prometheus where Loki should be
+        '--grafana',
+        urls.nginx!, // a web server
+        '--tempo',
+        urls.lokiStarting!, // Loki still starting, where Tempo should be: wrong, not "not ready"
+        '--otlp',
+        urls.nginx!,
       ]);
       expect(code).toBe(1);
       for (const n of ['prometheus', 'loki', 'grafana', 'tempo', 'otlp']) {
@@ -206,11 +256,21 @@ describe.skipIf(noBuild)('echoes-otel (built bin)', () => {
 
       const starting = await doctor(node.path, ['--only', 'loki', '--loki', urls.lokiStarting!]);
       expect(starting.checks.loki).toMatchObject({ ok: false, state: 'not-ready' });
-      expect(starting.checks.loki!.summary).toMatch(/Loki 3\.5\.0 answers but \/ready says HTTP 503 "Ingester not ready/);
+      expect(starting.checks.loki!.summary).toMatch(
+        /Loki 3\.5\.0 answers but \/ready says HTTP 503 "Ingester not ready/,
+      );
     });
 
     it('doctor: text output names what is wrong and the fix', async () => {
-      const r = await run(node.path, ['doctor', '--only', 'collector,grafana', '--collector', `http://127.0.0.1:${closedPort}`, '--grafana', urls.grafana!]);
+      const r = await run(node.path, [
+        'doctor',
+        '--only',
+        'collector,grafana',
+        '--collector',
+        `http://127.0.0.1:${closedPort}`,
+        '--grafana',
+        urls.grafana!,
+      ]);
       expect(r.code).toBe(1);
       expect(r.stdout).toMatch(/FAIL\s+collector health_check/);
       expect(r.stdout).toMatch(/fix: start it with `docker compose up -d collector`/);
@@ -221,13 +281,33 @@ describe.skipIf(noBuild)('echoes-otel (built bin)', () => {
     it('unreachable or wrong hosts give one clear line and exit 1, never a stack trace', async () => {
       const closed = `http://127.0.0.1:${closedPort}`;
       const cases: Array<[string[], RegExp]> = [
-        [['report', '--prometheus', closed], new RegExp(`cannot query Prometheus at ${closed}/: nothing is listening on 127\\.0\\.0\\.1:${closedPort}`)],
+        [
+          ['report', '--prometheus', closed],
+          new RegExp(
+            `cannot query Prometheus at ${closed}/: nothing is listening on 127\\.0\\.0\\.1:${closedPort}`,
+          ),
+        ],
         [['report', '--prometheus', urls.grafana!], /not the Prometheus API/],
-        [['report', '--metrics-url', `${closed}/metrics`, '--window', '1s'], /nothing is listening .*Is the service running with --import echoes-otel\/register/],
-        [['report', '--metrics-url', `${urls.nginx}/metrics`, '--window', '1s'], /answered HTTP 404, not a metrics page/],
-        [['report', '--metrics-url', `http://127.0.0.1:${silentPort}/metrics`, '--window', '1s'], /did not answer in time/],
-        [['load', '--url', closed, '--duration', '1s'], /cannot reach the service at .*nothing is listening.*Start it with `npm start`/],
-        [['load', '--url', urls.nginx!, '--duration', '1s'], /answered HTTP 404 on \/healthz: is it the Echoes service\?/],
+        [
+          ['report', '--metrics-url', `${closed}/metrics`, '--window', '1s'],
+          /nothing is listening .*Is the service running with --import echoes-otel\/register/,
+        ],
+        [
+          ['report', '--metrics-url', `${urls.nginx}/metrics`, '--window', '1s'],
+          /answered HTTP 404, not a metrics page/,
+        ],
+        [
+          ['report', '--metrics-url', `http://127.0.0.1:${silentPort}/metrics`, '--window', '1s'],
+          /did not answer in time/,
+        ],
+        [
+          ['load', '--url', closed, '--duration', '1s'],
+          /cannot reach the service at .*nothing is listening.*Start it with `npm start`/,
+        ],
+        [
+          ['load', '--url', urls.nginx!, '--duration', '1s'],
+          /answered HTTP 404 on \/healthz: is it the Echoes service\?/,
+        ],
       ];
       for (const [args, message] of cases) {
         const r = await run(node.path, args);

@@ -23,7 +23,12 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function chat(url: string, session: string, model: string, latencyMs: number): Promise<number> {
+async function chat(
+  url: string,
+  session: string,
+  model: string,
+  latencyMs: number,
+): Promise<number> {
   const t0 = performance.now();
   const r = await fetch(`${url}/chat?latency_ms=${latencyMs}`, {
     method: 'POST',
@@ -40,7 +45,12 @@ describe.skipIf(buildMissing(true))('echoes-otel report (embedded /metrics)', ()
     it('measures what the test drove inside the window', async () => {
       const cwd = mkdtempSync(join(tmpdir(), 'echoes-report-'));
       cleanups.push(() => rmSync(cwd, { recursive: true, force: true }));
-      const svc: ServiceProcess = await startService({ node: node.path, cwd, withRegister: true, env: { ECHOES_SERVICE_SESSION_WRITES: 'immediate' } });
+      const svc: ServiceProcess = await startService({
+        node: node.path,
+        cwd,
+        withRegister: true,
+        env: { ECHOES_SERVICE_SESSION_WRITES: 'immediate' },
+      });
       cleanups.push(async () => {
         svc.kill('SIGKILL');
         await svc.exited;
@@ -54,7 +64,9 @@ describe.skipIf(buildMissing(true))('echoes-otel report (embedded /metrics)', ()
         scrapes++;
         fetch(metricsUrl)
           .then(async (r) => {
-            res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'text/plain' });
+            res.writeHead(r.status, {
+              'content-type': r.headers.get('content-type') ?? 'text/plain',
+            });
             res.end(await r.text());
           })
           .catch(() => res.destroy());
@@ -69,14 +81,28 @@ describe.skipIf(buildMissing(true))('echoes-otel report (embedded /metrics)', ()
       for (const s of sessions) await chat(svc.url, s, 'gpt-4o', 0);
       const before = await scrapeSum(metricsUrl, fsOps, { fs_path_group: 'sessions' });
       for (const s of sessions) await chat(svc.url, s, 'gpt-4o', 0);
-      const opsPerUpdate = ((await scrapeSum(metricsUrl, fsOps, { fs_path_group: 'sessions' })) - before) / 8;
+      const opsPerUpdate =
+        ((await scrapeSum(metricsUrl, fsOps, { fs_path_group: 'sessions' })) - before) / 8;
       expect(opsPerUpdate).toBeGreaterThanOrEqual(1);
 
       const windowS = 5;
-      const cli = spawn(node.path, [CLI_MAIN, 'report', '--metrics-url', proxyUrl, '--window', `${windowS}s`, '--format', 'json'], {
-        env: { PATH: process.env.PATH ?? '' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const cli = spawn(
+        node.path,
+        [
+          CLI_MAIN,
+          'report',
+          '--metrics-url',
+          proxyUrl,
+          '--window',
+          `${windowS}s`,
+          '--format',
+          'json',
+        ],
+        {
+          env: { PATH: process.env.PATH ?? '' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       cleanups.push(() => void cli.kill('SIGKILL'));
       let out = '';
       let err = '';
@@ -90,7 +116,8 @@ describe.skipIf(buildMissing(true))('echoes-otel report (embedded /metrics)', ()
       const latencyMs = 60;
       let clientSeconds = 0;
       for (let i = 0; i < 40; i++) {
-        const model = i === 10 || i === 11 ? 'gpt-4' : i === 20 || i === 21 ? 'gpt-3.5-turbo' : 'gpt-4o';
+        const model =
+          i === 10 || i === 11 ? 'gpt-4' : i === 20 || i === 21 ? 'gpt-3.5-turbo' : 'gpt-4o';
         clientSeconds += await chat(svc.url, sessions[i % 4]!, model, latencyMs);
       }
       const clientAvg = clientSeconds / 40;
@@ -99,7 +126,16 @@ describe.skipIf(buildMissing(true))('echoes-otel report (embedded /metrics)', ()
 
       expect(await exited).toBe(0);
       expect(err).toBe('');
-      const report = JSON.parse(out) as { source: string; rows: Array<{ key: string; value: number | null; pass: boolean | null; detail?: string; breakdown?: Record<string, number> }> };
+      const report = JSON.parse(out) as {
+        source: string;
+        rows: Array<{
+          key: string;
+          value: number | null;
+          pass: boolean | null;
+          detail?: string;
+          breakdown?: Record<string, number>;
+        }>;
+      };
       expect(report.source).toBe('embedded');
       const row = (k: string) => report.rows.find((r) => r.key === k)!;
 

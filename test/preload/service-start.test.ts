@@ -25,7 +25,13 @@ interface Started {
 async function start(node: string, cwd: string, env: Record<string, string>): Promise<Started> {
   const proc = spawn(node, [join(REPO, 'scripts/start.mjs')], {
     cwd,
-    env: { PATH: process.env.PATH ?? '', HOME: cwd, ECHOES_SERVICE_PORT: '0', ECHOES_SERVICE_LATENCY_SCALE: '0', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: cwd,
+      ECHOES_SERVICE_PORT: '0',
+      ECHOES_SERVICE_LATENCY_SCALE: '0',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -38,14 +44,23 @@ async function start(node: string, cwd: string, env: Record<string, string>): Pr
       await exited;
     }
   });
-  await expect.poll(() => /reference service is up/.test(out) || proc.exitCode !== null, { timeout: 30_000, interval: 20 }).toBe(true);
+  await expect
+    .poll(() => /reference service is up/.test(out) || proc.exitCode !== null, {
+      timeout: 30_000,
+      interval: 20,
+    })
+    .toBe(true);
   expect(out).toMatch(/reference service is up/);
   const serviceUrl = /service {4}(http:\/\/\S+)/.exec(out)![1]!;
   return { proc, output: () => out, exited, serviceUrl };
 }
 
 async function chat(url: string): Promise<number> {
-  const r = await fetch(`${url}/chat`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ session_id: 'start', message: 'hi' }) });
+  const r = await fetch(`${url}/chat`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ session_id: 'start', message: 'hi' }),
+  });
   await r.arrayBuffer();
   return r.status;
 }
@@ -57,9 +72,16 @@ describe.skipIf(buildMissing(true))('scripts/start.mjs (npm start)', () => {
       cleanups.push(() => rmSync(cwd, { recursive: true, force: true }));
       const closed = await freePort();
       const metricsPort = await freePort();
-      const s = await start(node.path, cwd, { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${closed}`, OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort) });
+      const s = await start(node.path, cwd, {
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${closed}`,
+        OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
+      });
       const out = s.output();
-      expect(out).toMatch(new RegExp(`embedded default: no collector at http://127\\.0\\.0\\.1:${closed} \\(nothing listening at 127\\.0\\.0\\.1:${closed}\\); OTLP export off`));
+      expect(out).toMatch(
+        new RegExp(
+          `embedded default: no collector at http://127\\.0\\.0\\.1:${closed} \\(nothing listening at 127\\.0\\.0\\.1:${closed}\\); OTLP export off`,
+        ),
+      );
       expect(out).toMatch(/logs {7}logs\/ \(JSON lines, rotated at 10 MiB, 5 backups, gzip\)/);
       expect(out).toContain(`metrics    http://127.0.0.1:${metricsPort}/metrics`);
       expect(out).toMatch(/report --metrics-url/);
@@ -76,10 +98,21 @@ describe.skipIf(buildMissing(true))('scripts/start.mjs (npm start)', () => {
       cleanups.push(() => rmSync(cwd, { recursive: true, force: true }));
       const receiver = await startOtlpReceiver();
       cleanups.push(() => receiver.close());
-      const s = await start(node.path, cwd, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_PROMETHEUS_PORT: String(await freePort()), OTEL_BSP_SCHEDULE_DELAY: '200', OTEL_BLRP_SCHEDULE_DELAY: '200' });
-      expect(s.output()).toContain(`shipping traces, metrics and logs to the collector at ${receiver.url}`);
+      const s = await start(node.path, cwd, {
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_EXPORTER_PROMETHEUS_PORT: String(await freePort()),
+        OTEL_BSP_SCHEDULE_DELAY: '200',
+        OTEL_BLRP_SCHEDULE_DELAY: '200',
+      });
+      expect(s.output()).toContain(
+        `shipping traces, metrics and logs to the collector at ${receiver.url}`,
+      );
       expect(await chat(s.serviceUrl)).toBe(200);
-      const spans = await receiver.waitForSpans((sp) => sp.resource['service.name'] === 'echoes-api' && sp.kind === 2, 1, 20_000);
+      const spans = await receiver.waitForSpans(
+        (sp) => sp.resource['service.name'] === 'echoes-api' && sp.kind === 2,
+        1,
+        20_000,
+      );
       const logs = await receiver.waitForLogs((l) => l.body === 'chat answered', 1, 20_000);
       expect(logs[0]!.traceId).toBe(spans[0]!.traceId);
       s.proc.kill('SIGINT');

@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { METRIC, catalogEntry } from '../../instrumentation/catalog.js';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
-import { buildMissing, chat, readSessions, scrapeSum, startService } from '../fixtures/service/harness.js';
+import {
+  buildMissing,
+  chat,
+  readSessions,
+  scrapeSum,
+  startService,
+} from '../fixtures/service/harness.js';
 import type { ServiceProcess } from '../fixtures/service/harness.js';
 
 const dirs: string[] = [];
@@ -30,9 +36,14 @@ describe.skipIf(noBuild)('reference service sessions (no preload needed)', () =>
     it('SIGTERM mid-batch loses no update', async () => {
       const cwd = workdir();
       // A batch that would never fill nor time out: only the shutdown flush can write it.
-      const svc = await startService({ node: node.path, cwd, env: { ECHOES_SERVICE_FLUSH_EVERY: '100000', ECHOES_SERVICE_FLUSH_MS: '3600000' } });
+      const svc = await startService({
+        node: node.path,
+        cwd,
+        env: { ECHOES_SERVICE_FLUSH_EVERY: '100000', ECHOES_SERVICE_FLUSH_MS: '3600000' },
+      });
       procs.push(svc);
-      for (let i = 0; i < 30; i++) expect((await chat(svc.url, `s${i % 3}`, `m${i}`)).status).toBe(200);
+      for (let i = 0; i < 30; i++)
+        expect((await chat(svc.url, `s${i % 3}`, `m${i}`)).status).toBe(200);
       expect(readSessions(cwd)).toEqual([]);
       svc.kill('SIGTERM');
       expect(await svc.exited).toBe(0);
@@ -46,7 +57,11 @@ describe.skipIf(noBuild)('reference service sessions (no preload needed)', () =>
     it('SIGKILL loses at most two batches and never leaves a torn session file', async () => {
       const cwd = workdir();
       const flushEvery = 10;
-      const svc = await startService({ node: node.path, cwd, env: { ECHOES_SERVICE_FLUSH_EVERY: String(flushEvery), ECHOES_SERVICE_FLUSH_MS: '3600000' } });
+      const svc = await startService({
+        node: node.path,
+        cwd,
+        env: { ECHOES_SERVICE_FLUSH_EVERY: String(flushEvery), ECHOES_SERVICE_FLUSH_MS: '3600000' },
+      });
       procs.push(svc);
       let acked = 0;
       let stop = false;
@@ -77,7 +92,11 @@ describe.skipIf(noBuild)('reference service sessions (no preload needed)', () =>
     it('SIGKILL loses only what was acknowledged within the flush interval', async () => {
       const cwd = workdir();
       const flushMs = 200;
-      const svc = await startService({ node: node.path, cwd, env: { ECHOES_SERVICE_FLUSH_EVERY: '100000', ECHOES_SERVICE_FLUSH_MS: String(flushMs) } });
+      const svc = await startService({
+        node: node.path,
+        cwd,
+        env: { ECHOES_SERVICE_FLUSH_EVERY: '100000', ECHOES_SERVICE_FLUSH_MS: String(flushMs) },
+      });
       procs.push(svc);
       const acks: number[] = [];
       let stop = false;
@@ -92,7 +111,12 @@ describe.skipIf(noBuild)('reference service sessions (no preload needed)', () =>
         }
       })();
       // Run until a good share of the acknowledgements is older than the window.
-      await expect.poll(() => (acks.length > 0 ? Date.now() - acks[0]! : 0), { timeout: 20_000, interval: 20 }).toBeGreaterThan(flushMs + 1000 + 1000);
+      await expect
+        .poll(() => (acks.length > 0 ? Date.now() - acks[0]! : 0), {
+          timeout: 20_000,
+          interval: 20,
+        })
+        .toBeGreaterThan(flushMs + 1000 + 1000);
       stop = true;
       const killedAt = Date.now();
       svc.kill('SIGKILL');
@@ -112,18 +136,27 @@ describe.skipIf(noRegister)('reference service under --import register', () => {
   const fsOps = catalogEntry(METRIC.fsOperations)!.embedded!;
 
   describe.each(NODE_BINARIES)('$label', (node) => {
-    async function sessionOps(mode: 'immediate' | 'batched'): Promise<{ ops: number; updates: number }> {
+    async function sessionOps(
+      mode: 'immediate' | 'batched',
+    ): Promise<{ ops: number; updates: number }> {
       const cwd = workdir();
       const svc = await startService({
         node: node.path,
         cwd,
         withRegister: true,
-        env: { ECHOES_SERVICE_SESSION_WRITES: mode, ECHOES_SERVICE_FLUSH_EVERY: '20', ECHOES_SERVICE_FLUSH_MS: '3600000' },
+        env: {
+          ECHOES_SERVICE_SESSION_WRITES: mode,
+          ECHOES_SERVICE_FLUSH_EVERY: '20',
+          ECHOES_SERVICE_FLUSH_MS: '3600000',
+        },
       });
       procs.push(svc);
-      for (let i = 0; i < 100; i++) expect((await chat(svc.url, `b${i % 4}`, `m${i}`)).status).toBe(200);
+      for (let i = 0; i < 100; i++)
+        expect((await chat(svc.url, `b${i % 4}`, `m${i}`)).status).toBe(200);
       // 200 updates over 4 sessions: batched mode flushes exactly 10 rounds of 4 files.
-      await expect.poll(() => readSessions(cwd).reduce((s, f) => s + f.updates, 0), { timeout: 10_000 }).toBe(200);
+      await expect
+        .poll(() => readSessions(cwd).reduce((s, f) => s + f.updates, 0), { timeout: 10_000 })
+        .toBe(200);
       const ops = await scrapeSum(svc.metricsUrl!, fsOps, { fs_path_group: 'sessions' });
       svc.kill('SIGTERM');
       await svc.exited;
@@ -140,9 +173,15 @@ describe.skipIf(noRegister)('reference service under --import register', () => {
 
     it('SIGTERM mid-batch loses no update and exits 0 with the preload flushing alongside', async () => {
       const cwd = workdir();
-      const svc = await startService({ node: node.path, cwd, withRegister: true, env: { ECHOES_SERVICE_FLUSH_EVERY: '100000', ECHOES_SERVICE_FLUSH_MS: '3600000' } });
+      const svc = await startService({
+        node: node.path,
+        cwd,
+        withRegister: true,
+        env: { ECHOES_SERVICE_FLUSH_EVERY: '100000', ECHOES_SERVICE_FLUSH_MS: '3600000' },
+      });
       procs.push(svc);
-      for (let i = 0; i < 25; i++) expect((await chat(svc.url, `g${i % 5}`, `m${i}`)).status).toBe(200);
+      for (let i = 0; i < 25; i++)
+        expect((await chat(svc.url, `g${i % 5}`, `m${i}`)).status).toBe(200);
       svc.kill('SIGTERM');
       expect(await svc.exited).toBe(0);
       expect(readSessions(cwd).reduce((s, f) => s + f.updates, 0)).toBe(50);
@@ -152,13 +191,24 @@ describe.skipIf(noRegister)('reference service under --import register', () => {
       const cwd = workdir();
       const svc = await startService({ node: node.path, cwd, withRegister: true });
       procs.push(svc);
-      for (let i = 0; i < 20; i++) await chat(svc.url, 'r1', `q${i % 2}`, i % 2 ? 'gpt-4' : 'gpt-3.5-turbo');
+      for (let i = 0; i < 20; i++)
+        await chat(svc.url, 'r1', `q${i % 2}`, i % 2 ? 'gpt-4' : 'gpt-3.5-turbo');
       expect((await fetch(`${svc.url}/sessions/r1`)).status).toBe(200);
       expect((await fetch(`${svc.url}/sessions/nope`)).status).toBe(404);
       expect((await fetch(`${svc.url}/healthz`)).status).toBe(200);
       const cacheReq = catalogEntry(METRIC.cacheRequests)!.embedded!;
-      expect(await scrapeSum(svc.metricsUrl!, cacheReq, { cache_name: 'model-info', cache_result: 'hit' })).toBe(18);
-      expect(await scrapeSum(svc.metricsUrl!, cacheReq, { cache_name: 'model-info', cache_result: 'miss' })).toBe(2);
+      expect(
+        await scrapeSum(svc.metricsUrl!, cacheReq, {
+          cache_name: 'model-info',
+          cache_result: 'hit',
+        }),
+      ).toBe(18);
+      expect(
+        await scrapeSum(svc.metricsUrl!, cacheReq, {
+          cache_name: 'model-info',
+          cache_result: 'miss',
+        }),
+      ).toBe(2);
       const httpCount = `${catalogEntry(METRIC.httpServerDuration)!.embedded!}_count`;
       expect(await scrapeSum(svc.metricsUrl!, httpCount, { http_route: '/chat' })).toBe(20);
       expect(await scrapeSum(svc.metricsUrl!, httpCount, { http_route: '/sessions/:id' })).toBe(2);

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { UsageError, joinUrl, parseCommand, parseDuration, parseHttpUrl, parsePositive } from '../../../../src/cli/args.js';
+import {
+  UsageError,
+  joinUrl,
+  parseCommand,
+  parseDuration,
+  parseHttpUrl,
+  parsePositive,
+} from '../../../../src/cli/args.js';
 
 describe('parseDuration', () => {
   it('reads units and plain seconds', () => {
@@ -9,13 +16,18 @@ describe('parseDuration', () => {
     expect(parseDuration('1.5h', '--d')).toBe(5_400_000);
     expect(parseDuration('10', '--d')).toBe(10_000);
   });
-  it.each(['', 'abc', '-5s', '5 parsecs', '1e3', 'NaN'])('rejects %j with a message naming the flag', (raw) => {
-    expect(() => parseDuration(raw, '--duration')).toThrow(UsageError);
-    expect(() => parseDuration(raw, '--duration')).toThrow(/--duration/);
-  });
+  it.each(['', 'abc', '-5s', '5 parsecs', '1e3', 'NaN'])(
+    'rejects %j with a message naming the flag',
+    (raw) => {
+      expect(() => parseDuration(raw, '--duration')).toThrow(UsageError);
+      expect(() => parseDuration(raw, '--duration')).toThrow(/--duration/);
+    },
+  );
   it('enforces its bounds', () => {
     expect(() => parseDuration('0s', '--d')).toThrow(/out of range/);
-    expect(() => parseDuration('2d', '--d', { maxMs: 86_400_000 })).toThrow(/out of range \(1ms to 1d\)/);
+    expect(() => parseDuration('2d', '--d', { maxMs: 86_400_000 })).toThrow(
+      /out of range \(1ms to 1d\)/,
+    );
   });
 });
 
@@ -37,11 +49,16 @@ describe('parseHttpUrl', () => {
     expect(parseHttpUrl('http://127.0.0.1:9090/', '--p').href).toBe('http://127.0.0.1:9090/');
     expect(parseHttpUrl('https://x.example/prom/', '--p').pathname).toBe('/prom');
   });
-  it.each(['not a url', 'ftp://host', 'localhost:9090', '', 'file:///etc/passwd'])('rejects %j', (raw) => {
-    expect(() => parseHttpUrl(raw, '--prometheus')).toThrow(UsageError);
-  });
+  it.each(['not a url', 'ftp://host', 'localhost:9090', '', 'file:///etc/passwd'])(
+    'rejects %j',
+    (raw) => {
+      expect(() => parseHttpUrl(raw, '--prometheus')).toThrow(UsageError);
+    },
+  );
   it('joins paths under a prefix', () => {
-    expect(joinUrl(parseHttpUrl('http://h:1/prom', '--p'), '/api/v1/query').href).toBe('http://h:1/prom/api/v1/query');
+    expect(joinUrl(parseHttpUrl('http://h:1/prom', '--p'), '/api/v1/query').href).toBe(
+      'http://h:1/prom/api/v1/query',
+    );
   });
 });
 

@@ -10,7 +10,13 @@ afterAll(() => rmSync(cwd, { recursive: true, force: true }));
 async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
   let stdout = '';
   let stderr = '';
-  const code = await runCli(args, { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s), env, cwd, isTTY: false });
+  const code = await runCli(args, {
+    stdout: (s) => (stdout += s),
+    stderr: (s) => (stderr += s),
+    env,
+    cwd,
+    isTTY: false,
+  });
   return { code, stdout, stderr };
 }
 
@@ -29,14 +35,20 @@ describe('echoes-otel bad input', () => {
     [['load', '--url', 'ftp://127.0.0.1'], /must start with http/],
     [['load', '--failure-rate', '2'], /--failure-rate "2" must be a number from 0 to 1/],
     [['load', 'stray'], /unexpected argument "stray"/],
-    [['report', '--prometheus', 'localhost:9090'], /--prometheus "localhost:9090" must start with http/],
+    [
+      ['report', '--prometheus', 'localhost:9090'],
+      /--prometheus "localhost:9090" must start with http/,
+    ],
     [['report', '--window', '5 minutes'], /--window "5 minutes" is not a duration/],
     [['report', '--format', 'xml'], /--format must be one of text, markdown, json/],
-    [['report', '--prometheus', 'http://a', '--metrics-url', 'http://b'], /either --prometheus or --metrics-url/],
+    [
+      ['report', '--prometheus', 'http://a', '--metrics-url', 'http://b'],
+      /either --prometheus or --metrics-url/,
+    ],
     [['report', '--job', 'x'], /--job only applies with --prometheus/],
     [['doctor', '--only', 'collector,mongo'], /unknown: mongo/],
     [['doctor', '--timeout', 'soon'], /--timeout "soon"/],
-    [['doctor', '--grafana', '://'], /--grafana "\:\/\/" is not a URL/],
+    [['doctor', '--grafana', '://'], /--grafana ":\/\/" is not a URL/],
     [['check-config', '--format', 'yaml'], /--format must be one of text, json/],
   ])('%j exits 2 with one clear line', async (args, message) => {
     const r = await cli(args);
@@ -48,7 +60,9 @@ describe('echoes-otel bad input', () => {
   });
 
   it('rejects an OTEL_EXPORTER_OTLP_ENDPOINT that is not a URL, naming the variable', async () => {
-    const r = await cli(['doctor', '--only', 'otlp'], { OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' });
+    const r = await cli(['doctor', '--only', 'otlp'], {
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318',
+    });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/OTEL_EXPORTER_OTLP_ENDPOINT "collector:4318" must start with http/);
   });
@@ -64,7 +78,10 @@ describe('echoes-otel bad input', () => {
 
 describe('echoes-otel check-config', () => {
   it('prints the effective configuration with secrets masked and exits 0', async () => {
-    const r = await cli(['check-config'], { OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%20sk-live-123456', OTEL_SERVICE_NAME: 'svc-a' });
+    const r = await cli(['check-config'], {
+      OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%20sk-live-123456',
+      OTEL_SERVICE_NAME: 'svc-a',
+    });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/serviceName\s+svc-a/);
     expect(r.stdout).toMatch(/traces\.otlp\.headers\.authorization\s+\*\*\*\*/);
@@ -79,7 +96,10 @@ describe('echoes-otel check-config', () => {
   });
   it('reads config/config.yaml in the working directory and reports a malformed one', async () => {
     mkdirSync(join(cwd, 'config'), { recursive: true });
-    writeFileSync(join(cwd, 'config', 'config.yaml'), 'logging:\n  level: "WARNING"\n  file_rotation:\n    max_bytes: 2048\n    backup_count: 2\n');
+    writeFileSync(
+      join(cwd, 'config', 'config.yaml'),
+      'logging:\n  level: "WARNING"\n  file_rotation:\n    max_bytes: 2048\n    backup_count: 2\n',
+    );
     const ok = await cli(['check-config', '--format', 'json']);
     const body = JSON.parse(ok.stdout);
     expect(body.config.logs.file.maxBytes).toBe(2048);

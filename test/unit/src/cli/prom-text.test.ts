@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ExpositionError, parseExposition, sumBy, sumSamples } from '../../../../src/cli/prom-text.js';
+import {
+  ExpositionError,
+  parseExposition,
+  sumBy,
+  sumSamples,
+} from '../../../../src/cli/prom-text.js';
 
 const TEXT = `# HELP target_info Target metadata
 # TYPE target_info gauge
@@ -18,7 +23,12 @@ describe('parseExposition', () => {
     expect(s).toHaveLength(6);
     expect(s[1]).toEqual({
       name: 'echoes_fs_operations_total',
-      labels: { fs_operation: 'open', fs_api: 'promise', fs_path_group: 'sessions', otel_scope_name: 'echoes-otel' },
+      labels: {
+        fs_operation: 'open',
+        fs_api: 'promise',
+        fs_path_group: 'sessions',
+        otel_scope_name: 'echoes-otel',
+      },
       value: 12,
     });
     expect(s[3]!.labels.le).toBe('+Inf');

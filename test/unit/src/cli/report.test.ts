@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { CATALOG, METRIC, catalogSeriesNames } from '../../../../instrumentation/catalog.js';
-import { evaluate, formatReport, inputsFromSnapshots, promQueries, seriesName, slope } from '../../../../src/cli/report.js';
+import {
+  evaluate,
+  formatReport,
+  inputsFromSnapshots,
+  promQueries,
+  seriesName,
+  slope,
+} from '../../../../src/cli/report.js';
 import type { AuditInputs, Report, Snapshot } from '../../../../src/cli/report.js';
 import type { Sample } from '../../../../src/cli/prom-text.js';
 
@@ -11,7 +18,13 @@ const base: AuditInputs = {
   fsOpsPerMin: 15,
   fsOpsPerMinByGroup: { sessions: 10, logs: 5 },
   logFileBytesPerDay: 300_000,
-  memory: { series: 'process_memory_usage', slopeBytesPerS: 0, meanBytes: 50e6, caches: ['model-info'], cappedCaches: ['model-info'] },
+  memory: {
+    series: 'process_memory_usage',
+    slopeBytesPerS: 0,
+    meanBytes: 50e6,
+    caches: ['model-info'],
+    cappedCaches: ['model-info'],
+  },
   cacheRequests: { 'model-info': { hits: 90, misses: 10 } },
 };
 
@@ -36,7 +49,12 @@ describe('evaluate', () => {
     expect(row({ ...base, httpDurationSumS: 150 }, 'avg_response_time').pass).toBe(false);
     expect(row({ ...base, fsOpsPerMin: 100 }, 'disk_io_per_min').pass).toBe(false);
     expect(row({ ...base, logFileBytesPerDay: 2e6 }, 'log_growth_per_day').pass).toBe(false);
-    expect(row({ ...base, cacheRequests: { a: { hits: 9, misses: 1 }, b: { hits: 1, misses: 1 } } }, 'cache_hit_rate').pass).toBe(false);
+    expect(
+      row(
+        { ...base, cacheRequests: { a: { hits: 9, misses: 1 }, b: { hits: 1, misses: 1 } } },
+        'cache_hit_rate',
+      ).pass,
+    ).toBe(false);
   });
   it('calls memory unbounded when it grows fast or a cache has no capacity', () => {
     const growing = { ...base, memory: { ...base.memory, slopeBytesPerS: 50e6 / 3600 } };
@@ -52,7 +70,9 @@ describe('evaluate', () => {
     expect(r.pass).toBe(true);
     expect(r.measured).toMatch(/not judged/);
     expect(r.detail).toMatch(/only cache capacities are judged/);
-    expect(row({ ...short, memory: { ...short.memory, caches: ['model-info', 'raw'] } }, 'memory').pass).toBe(false);
+    expect(
+      row({ ...short, memory: { ...short.memory, caches: ['model-info', 'raw'] } }, 'memory').pass,
+    ).toBe(false);
   });
   it('says "no data" rather than pass or fail when nothing was measured', () => {
     const empty: AuditInputs = {
@@ -71,7 +91,13 @@ describe('evaluate', () => {
 
 describe('slope', () => {
   it('fits a line', () => {
-    expect(slope([[0, 1], [1, 3], [2, 5]])).toBeCloseTo(2);
+    expect(
+      slope([
+        [0, 1],
+        [1, 3],
+        [2, 5],
+      ]),
+    ).toBeCloseTo(2);
     expect(slope([[0, 1]])).toBeNull();
   });
 });
@@ -117,9 +143,29 @@ describe('promQueries', () => {
   it('names only series from the signal catalog', () => {
     const known = catalogSeriesNames();
     const q = promQueries(300_000, 'echoes-api');
-    const keywords = new Set(['sum', 'by', 'increase', 'rate', 'deriv', 'avg_over_time', 'last_over_time', 'max', 'job', 'log_sink', 'fs_path_group', 'cache_name', 'cache_result', 'file', 'echoes', 'api', 'm']);
+    const keywords = new Set([
+      'sum',
+      'by',
+      'increase',
+      'rate',
+      'deriv',
+      'avg_over_time',
+      'last_over_time',
+      'max',
+      'job',
+      'log_sink',
+      'fs_path_group',
+      'cache_name',
+      'cache_result',
+      'file',
+      'echoes',
+      'api',
+      'm',
+    ]);
     for (const promql of Object.values(q)) {
-      const names = [...promql.matchAll(/[a-z_][a-z0-9_]*/g)].map((m) => m[0]).filter((n) => !keywords.has(n));
+      const names = [...promql.matchAll(/[a-z_][a-z0-9_]*/g)]
+        .map((m) => m[0])
+        .filter((n) => !keywords.has(n));
       expect(names.length).toBeGreaterThan(0);
       for (const n of names) expect(known, `${n} in ${promql}`).toContain(n);
     }
@@ -133,7 +179,13 @@ describe('promQueries', () => {
 });
 
 describe('formatReport', () => {
-  const report: Report = { source: 'embedded', url: 'http://127.0.0.1:9464/metrics', windowMs: 30_000, generatedAt: '2026-01-01T00:00:00Z', rows: evaluate(base) };
+  const report: Report = {
+    source: 'embedded',
+    url: 'http://127.0.0.1:9464/metrics',
+    windowMs: 30_000,
+    generatedAt: '2026-01-01T00:00:00Z',
+    rows: evaluate(base),
+  };
   it('prints an aligned text table with results', () => {
     const t = formatReport(report, 'text');
     expect(t).toMatch(/Average response time\s+1\.18 s\s+< 1\.0 s\s+0\.120 s\s+PASS/);

@@ -30,7 +30,12 @@ describe('createSessionStore', () => {
   it('batches 100 updates into far fewer writes in batched mode', async () => {
     const renames = vi.spyOn(fsp, 'rename');
     const opens = vi.spyOn(fsp, 'open');
-    const store = createSessionStore({ dir, mode: 'batched', flushEvery: 20, flushIntervalMs: 60_000 });
+    const store = createSessionStore({
+      dir,
+      mode: 'batched',
+      flushEvery: 20,
+      flushIntervalMs: 60_000,
+    });
     for (let i = 0; i < 100; i++) await store.append(`s${i % 2}`, msg(`m${i}`));
     await store.close();
     // 100 updates over 2 sessions, flushed every 20 updates: 5 rounds x 2 files.
@@ -64,7 +69,9 @@ describe('createSessionStore', () => {
 
   it('leaves no temp files behind and keeps files valid JSON', async () => {
     const store = createSessionStore({ dir, flushEvery: 3 });
-    await Promise.all(Array.from({ length: 50 }, (_, i) => store.append(`s${i % 5}`, msg(`m${i}`))));
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) => store.append(`s${i % 5}`, msg(`m${i}`))),
+    );
     await store.close();
     const names = readdirSync(dir);
     expect(names.filter((n) => n.endsWith('.tmp'))).toEqual([]);
@@ -76,7 +83,10 @@ describe('createSessionStore', () => {
 
   it('removes temp files a killed process left behind, keeping the session files', async () => {
     const { writeFileSync } = await import('node:fs');
-    writeFileSync(join(dir, 'old.json'), JSON.stringify({ id: 'old', createdAt: at, updatedAt: at, updates: 1, messages: [] }));
+    writeFileSync(
+      join(dir, 'old.json'),
+      JSON.stringify({ id: 'old', createdAt: at, updatedAt: at, updates: 1, messages: [] }),
+    );
     writeFileSync(join(dir, 'old.json.123.4.tmp'), '{"id":"old","upd');
     const store = createSessionStore({ dir, mode: 'immediate' });
     await store.append('new', msg('m'));
@@ -95,7 +105,9 @@ describe('createSessionStore', () => {
     });
     const store = createSessionStore({ dir, flushEvery: 5, flushIntervalMs: 60_000 });
     let acked = 0;
-    const all = Array.from({ length: 12 }, (_, i) => store.append(`s${i % 3}`, msg(`m${i}`)).then(() => acked++));
+    const all = Array.from({ length: 12 }, (_, i) =>
+      store.append(`s${i % 3}`, msg(`m${i}`)).then(() => acked++),
+    );
     // The disk is stuck: all 12 updates are applied in memory, but only those up to two batches
     // unwritten are acknowledged; the rest wait for the disk.
     await vi.waitFor(() => {
@@ -111,7 +123,9 @@ describe('createSessionStore', () => {
   it('keeps a session dirty and retries when a write fails', async () => {
     const errors: unknown[] = [];
     const store = createSessionStore({ dir, mode: 'immediate', onError: (e) => errors.push(e) });
-    const spy = vi.spyOn(fsp, 'rename').mockRejectedValueOnce(Object.assign(new Error('EIO'), { code: 'EIO' }));
+    const spy = vi
+      .spyOn(fsp, 'rename')
+      .mockRejectedValueOnce(Object.assign(new Error('EIO'), { code: 'EIO' }));
     await store.append('r', msg('first'));
     expect(errors).toHaveLength(1);
     spy.mockRestore();
