@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogFileSink, type DropReason, type LogFileSinkOptions } from '../../../instrumentation/log-file-sink.js';
 
 const dirs: string[] = [];
@@ -257,6 +257,47 @@ describe('createLogFileSink', () => {
       expect(readAllLines(dir).some((l) => l.includes('"id":999999'))).toBe(true);
     } finally {
       execFileSync('umount', ['-l', dir]);
+    }
+  });
+
+  it.skipIf(!canMount)('survives a read-only log directory (ro tmpfs, which stops root too): one warning, sink_error counted', async () => {
+    const dir = tempDir();
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', dir]);
+    try {
+      const [opts, rec] = sinkOptions(dir, { retryMs: 60_000 });
+      const sink = createLogFileSink(opts);
+      for (let i = 0; i < 10; i++) sink.write(line(i));
+      await sink.flush();
+      await until(() => rec.warnings.length > 0, 'a warning');
+      for (let i = 10; i < 20; i++) sink.write(line(i));
+      await sink.close();
+      expect(rec.warnings).toHaveLength(1);
+      expect(rec.warnings[0]).toMatch(/EROFS.*sink_error/);
+      expect(rec.dropped.get('sink_error')).toBeGreaterThanOrEqual(10);
+      expect(sink.healthy).toBe(false);
+    } finally {
+      execFileSync('umount', ['-l', dir]);
+    }
+  });
+
+  it('rotates at midnight UTC into a new dated file, and gzips the previous day', async () => {
+    const dir = tempDir();
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(new Date('2026-01-01T23:59:59.000Z'));
+      const [opts, rec] = sinkOptions(dir);
+      const sink = createLogFileSink(opts);
+      sink.write(line(1));
+      await sink.flush();
+      vi.setSystemTime(new Date('2026-01-02T00:00:01.000Z'));
+      sink.write(line(2));
+      await sink.close();
+      await until(() => logFiles(dir).includes('app-2026-01-01.log.gz'), 'the previous day gzipped');
+      expect(logFiles(dir).sort()).toEqual(['app-2026-01-01.log.gz', 'app-2026-01-02.log']);
+      expect(readFileSync(join(dir, 'app-2026-01-02.log'), 'utf8')).toBe(line(2));
+      expect(rec.rotations).toBe(1);
+    } finally {
+      vi.useRealTimers();
     }
   });
 

@@ -4,6 +4,7 @@ import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } f
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -271,6 +272,34 @@ describe('logger', () => {
     expect(h.lines()).toHaveLength(1);
     expect(h.logs.getFinishedLogRecords()).toHaveLength(0);
   });
+
+  it(
+    'loses no line of 200 000 logged through logger.info with forced rotations and a one-tick burst',
+    async () => {
+      const h = start({ logs: { file: { maxBytes: 512 * 1024, backupCount: 1000 } } });
+      let i = 0;
+      for (; i < 50_000; i++) logger.info('numbered', { id: i });
+      for (; i < 200_000; i++) {
+        logger.info('numbered', { id: i });
+        if (i % 5000 === 0) await new Promise((r) => setImmediate(r));
+      }
+      await h.feature.shutdown();
+      const seen = new Uint8Array(200_000);
+      let files = 0;
+      for (const n of readdirSync(h.dir).filter((f) => /^app-.*\.log(\.\d+)?(\.gz)?$/.test(f))) {
+        files++;
+        const buf = readFileSync(join(h.dir, n));
+        const text = n.endsWith('.gz') ? gunzipSync(buf).toString('utf8') : buf.toString('utf8');
+        for (const l of text.split('\n')) if (l) seen[(JSON.parse(l) as { id: number }).id]!++;
+      }
+      expect(files).toBeGreaterThan(20);
+      expect(seen.every((c) => c === 1)).toBe(true);
+      const m = await h.collect();
+      expect(value(m['echoes.log.records'], { 'log.level': 'info' })).toBe(200_000);
+      expect(m['echoes.log.dropped'] ?? []).toEqual([]);
+    },
+    60_000,
+  );
 
   it('never throws from a log call, whatever the arguments', () => {
     start();
