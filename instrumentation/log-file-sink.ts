@@ -114,6 +114,7 @@ export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
   let broken: DropReason | undefined;
   let closed = false;
   let ending = false;
+  let recovering = false;
   let retryMs = retryBase;
   let retryTimer: NodeJS.Timeout | undefined;
 
@@ -160,6 +161,11 @@ export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
 
   function bytesDone(n: number): void {
     done += n;
+    if (recovering) {
+      recovering = false;
+      warned.clear();
+      warnOnce('recovered', `echoes-otel: log files in ${opts.dir} are writable again`);
+    }
     try {
       opts.onWritten?.(n);
     } catch {
@@ -259,10 +265,8 @@ export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
       }
     });
     proxy = p;
-    if (broken) {
-      warnOnce('recovered', `echoes-otel: log files in ${opts.dir} are writable again`);
-      warned.clear();
-    }
+    // Recovery is announced by the first write that lands, not by a reopen that may fail again.
+    if (broken) recovering = true;
     broken = undefined;
     retryMs = retryBase;
     requestSweep();
@@ -380,12 +384,8 @@ export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
     const kept = sorted.slice(excess.length);
     const newest = kept.at(-1)?.base;
     const active = activeFile ? activeFile.slice(activeFile.lastIndexOf('/') + 1) : undefined;
-    // Leftover temp archives from a run that died mid-gzip.
-    const inFlight = new Set<string>();
-    for (const t of tmps) {
-      if (!sweepTmps.has(t)) await unlink(join(opts.dir, t)).catch(() => undefined);
-      else inFlight.add(t);
-    }
+    // Leftover temp archives from a run that died mid-gzip (sweeps never overlap, so none is ours).
+    for (const t of tmps) await unlink(join(opts.dir, t)).catch(() => undefined);
     for (const f of kept) {
       if (!f.raw || f.base === newest || f.base === active) continue;
       // A superseded stream may still be flushing into this file: wait for its close.
@@ -397,12 +397,9 @@ export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
     }
   }
 
-  const sweepTmps = new Set<string>();
   async function gzipFile(base: string): Promise<void> {
     const src = join(opts.dir, base);
-    const tmpName = `${base}.gz.tmp`;
-    const tmp = join(opts.dir, tmpName);
-    sweepTmps.add(tmpName);
+    const tmp = join(opts.dir, `${base}.gz.tmp`);
     try {
       await pipeline(createReadStream(src), createGzip(), createWriteStream(tmp));
       await rename(tmp, `${src}.gz`);
@@ -413,8 +410,6 @@ export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
       if (e?.code !== 'ENOENT') {
         warnOnce(`gzip:${e?.code}`, `echoes-otel: could not gzip rotated log ${src} (${e?.code ?? e?.message}); it stays uncompressed`);
       }
-    } finally {
-      sweepTmps.delete(tmpName);
     }
   }
 

@@ -255,6 +255,9 @@ describe('createLogFileSink', () => {
       sink.write(line(999_999));
       await sink.close();
       expect(readAllLines(dir).some((l) => l.includes('"id":999999'))).toBe(true);
+      // One warning for the fault, one when writes land again: no stream of them while retrying.
+      expect(rec.warnings).toHaveLength(2);
+      expect(rec.warnings[1]).toMatch(/writable again/);
     } finally {
       execFileSync('umount', ['-l', dir]);
     }
