@@ -216,7 +216,7 @@ export function createEchoesService(
     const path = url.pathname;
     if (path === '/healthz') {
       telemetry.setHttpRoute('/healthz');
-      send(res, 200, { status: 'ok', sessions: sessions.stats() });
+      send(res, 200, { status: 'ok', sessions: sessions.stats(), telemetry: telemetry.sources });
       return;
     }
     if (path === '/chat') {

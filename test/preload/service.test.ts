@@ -195,7 +195,15 @@ describe.skipIf(noRegister)('reference service under --import register', () => {
         await chat(svc.url, 'r1', `q${i % 2}`, i % 2 ? 'gpt-4' : 'gpt-3.5-turbo');
       expect((await fetch(`${svc.url}/sessions/r1`)).status).toBe(200);
       expect((await fetch(`${svc.url}/sessions/nope`)).status).toBe(404);
-      expect((await fetch(`${svc.url}/healthz`)).status).toBe(200);
+      const health = (await (await fetch(`${svc.url}/healthz`)).json()) as {
+        telemetry: Record<string, string>;
+      };
+      // The service found echoes-otel's logger, createCache and setHttpRoute, not its fallbacks.
+      expect(health.telemetry).toEqual({
+        logger: 'echoes-otel',
+        cache: 'echoes-otel',
+        http: 'echoes-otel',
+      });
       const cacheReq = catalogEntry(METRIC.cacheRequests)!.embedded!;
       expect(
         await scrapeSum(svc.metricsUrl!, cacheReq, {
