@@ -309,7 +309,8 @@ export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
       drain();
     } else if (!scheduled) {
       scheduled = true;
-      setImmediate(drain).unref();
+      // Not unref()ed: at a natural exit the last batch must still be written (one turn, no hold).
+      setImmediate(drain);
     }
   }
 

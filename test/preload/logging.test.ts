@@ -35,8 +35,8 @@ interface Run {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function run(node: string, script: string, env: Record<string, string>, cwd: string): Run {
-  const child = spawn(node, ['--import', REGISTER, script], {
+function run(node: string, script: string, env: Record<string, string>, cwd: string, preload = true): Run {
+  const child = spawn(node, [...(preload ? ['--import', REGISTER] : []), script], {
     cwd,
     env: { PATH: process.env['PATH'] ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -155,6 +155,24 @@ describe.each(NODE_BINARIES)('logging through the preload ($label)', ({ path: no
     const seen = idsOnDisk(dir);
     expect(seen.size).toBe(count);
     for (let id = 0; id < count; id++) if (seen.get(id) !== 1) throw new Error(`id ${id} seen ${seen.get(id) ?? 0} times`);
+  });
+});
+
+describe.each(NODE_BINARIES)('the logger without the preload ($label)', ({ path: node }) => {
+  it('builds itself from the environment and writes every line by the time the app ends on its own', async () => {
+    const dir = tempDir();
+    const r = run(node, join(FIXTURES, 'lazy-app.mjs'), { ...quietEnv(dir), LINES: '30000' }, dir, false);
+    const exit = await r.exited;
+    expect(exit.code).toBe(0);
+    const seen = idsOnDisk(dir);
+    expect(seen.size).toBe(30_001);
+    for (const c of seen.values()) expect(c).toBe(1);
+    const text = readdirSync(dir)
+      .filter((f) => /\.log(\.\d+)?(\.gz)?$/.test(f))
+      .map((f) => (f.endsWith('.gz') ? gunzipSync(readFileSync(join(dir, f))) : readFileSync(join(dir, f))).toString('utf8'))
+      .join('');
+    expect(text).toContain('"password":"[REDACTED]"');
+    expect(text).not.toContain('hunter2');
   });
 });
 
