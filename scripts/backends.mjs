@@ -147,7 +147,7 @@ async function buildPrometheus() {
   const pkg = 'github.com/prometheus/prometheus/cmd';
   const r = await run(
     'go',
-    ['install', '-v', '-trimpath', '-ldflags=-s -w', `${pkg}/prometheus@${VERSIONS.prometheusModule}`, `${pkg}/promtool@${VERSIONS.prometheusModule}`],
+    ['install', '-v', '-ldflags=-s -w', `${pkg}/prometheus@${VERSIONS.prometheusModule}`, `${pkg}/promtool@${VERSIONS.prometheusModule}`],
     { env: { GOBIN: prometheusDir, CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false' }, label: 'go install prometheus promtool' },
   );
   if (r.code !== 0) throw new BuildError(`building Prometheus failed (exit ${r.code}):\n${r.tail}`);
