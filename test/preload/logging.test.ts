@@ -1,5 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -155,6 +156,72 @@ describe.each(NODE_BINARIES)('logging through the preload ($label)', ({ path: no
     const seen = idsOnDisk(dir);
     expect(seen.size).toBe(count);
     for (let id = 0; id < count; id++) if (seen.get(id) !== 1) throw new Error(`id ${id} seen ${seen.get(id) ?? 0} times`);
+  });
+});
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** The value of the first sample of `series` whose labels include every `labels` pair. */
+function sample(text: string, series: string, labels: Record<string, string>): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${series}{`) && !line.startsWith(`${series} `)) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return undefined;
+}
+
+describe.each(NODE_BINARIES)('log-growth metrics on the embedded Prometheus endpoint ($label)', ({ path: node }) => {
+  it('counts records by level, truncations, rotations and exactly the bytes on disk', async () => {
+    const dir = tempDir();
+    const port = await freePort();
+    const r = run(
+      node,
+      join(FIXTURES, 'metrics-app.mjs'),
+      {
+        ...quietEnv(dir),
+        ECHOES_PROMETHEUS: 'on',
+        OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+        ECHOES_LOG_MAX_BYTES: '16k',
+        ECHOES_LOG_MAX_MESSAGE_BYTES: '1024',
+        ECHOES_LOG_GZIP: 'off',
+        INFO_LINES: '2000',
+        ERROR_LINES: '7',
+      },
+      dir,
+    );
+    await r.waitFor(/done\n/);
+    const onDisk = (): number =>
+      readdirSync(dir)
+        .filter((f) => /\.log(\.\d+)?$/.test(f))
+        .reduce((n, f) => n + readFileSync(join(dir, f)).length, 0);
+    // Poll until the file bytes counted equal the bytes on disk (the last batch lands asynchronously).
+    const deadline = Date.now() + 20_000;
+    let text = '';
+    for (;;) {
+      text = await fetch(`http://127.0.0.1:${port}/metrics`).then((res) => res.text(), () => '');
+      // The catalog name (what Prometheus' OTLP ingestion produces) or, from the embedded
+      // exporter-prometheus, which adds no unit suffix for `By`.
+      const written =
+        sample(text, 'echoes_log_written_bytes_total', { log_sink: 'file' }) ?? sample(text, 'echoes_log_written_total', { log_sink: 'file' });
+      if (written !== undefined && written === onDisk()) break;
+      if (Date.now() > deadline) throw new Error(`file bytes never matched: metric ${written}, on disk ${onDisk()}`);
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    expect(sample(text, 'echoes_log_records_total', { log_level: 'info' })).toBe(2001);
+    expect(sample(text, 'echoes_log_records_total', { log_level: 'error' })).toBe(7);
+    expect(sample(text, 'echoes_log_dropped_total', { reason: 'truncated' })).toBe(1);
+    expect(sample(text, 'echoes_log_rotations_total', {})).toBeGreaterThan(5);
+    r.child.kill('SIGTERM');
+    await r.exited;
   });
 });
 
