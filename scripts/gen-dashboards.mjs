@@ -9,16 +9,22 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const check = process.argv.includes('--check');
 
-const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'grafana/tsconfig.json'], {
-  cwd: root,
-  stdio: 'inherit',
-});
+const tsc = spawnSync(
+  process.execPath,
+  [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'grafana/tsconfig.json'],
+  {
+    cwd: root,
+    stdio: 'inherit',
+  },
+);
 if (tsc.status !== 0) {
   console.error('gen-dashboards: the generator does not compile (see above)');
   process.exit(1);
 }
 
-const { buildDashboards, serializeDashboard } = await import(pathToFileURL(join(root, 'dist/grafana-gen/dashboards.js')).href);
+const { buildDashboards, serializeDashboard } = await import(
+  pathToFileURL(join(root, 'dist/grafana-gen/dashboards.js')).href
+);
 const outDir = join(root, 'grafana/dashboards');
 mkdirSync(outDir, { recursive: true });
 let stale = 0;

@@ -10,7 +10,10 @@ import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
 /** The uids `grafana/provisioning/datasources/datasources.yaml` gives; links and panels rely on them. */
 export const DATASOURCE_UIDS = { prometheus: 'prometheus', loki: 'loki', tempo: 'tempo' } as const;
 
-export const PROMETHEUS: dashboard.DataSourceRef = { type: 'prometheus', uid: DATASOURCE_UIDS.prometheus };
+export const PROMETHEUS: dashboard.DataSourceRef = {
+  type: 'prometheus',
+  uid: DATASOURCE_UIDS.prometheus,
+};
 export const LOKI: dashboard.DataSourceRef = { type: 'loki', uid: DATASOURCE_UIDS.loki };
 
 /**
@@ -37,7 +40,9 @@ export function serviceVariables(): dashboard.QueryVariableBuilder[] {
   const environment = new dashboard.QueryVariableBuilder('environment')
     .label('Environment')
     .datasource(PROMETHEUS)
-    .query(`label_values(${VARIABLE_SOURCE}{service_name=~"$service"}, deployment_environment_name)`)
+    .query(
+      `label_values(${VARIABLE_SOURCE}{service_name=~"$service"}, deployment_environment_name)`,
+    )
     .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
     .sort(dashboard.VariableSort.AlphabeticalAsc)
     .includeAll(true)
@@ -47,10 +52,18 @@ export function serviceVariables(): dashboard.QueryVariableBuilder[] {
 }
 
 export function promQuery(expr: string, legend: string, refId = 'A'): prometheus.DataqueryBuilder {
-  return new prometheus.DataqueryBuilder().datasource(PROMETHEUS).expr(expr).legendFormat(legend).refId(refId);
+  return new prometheus.DataqueryBuilder()
+    .datasource(PROMETHEUS)
+    .expr(expr)
+    .legendFormat(legend)
+    .refId(refId);
 }
 
-export function promInstant(expr: string, legend: string, refId = 'A'): prometheus.DataqueryBuilder {
+export function promInstant(
+  expr: string,
+  legend: string,
+  refId = 'A',
+): prometheus.DataqueryBuilder {
   return promQuery(expr, legend, refId).instant().format(prometheus.PromQueryFormat.Table);
 }
 
@@ -68,7 +81,11 @@ export function thresholds(
 }
 
 /** Dashboard skeleton shared by all seven: uid, tags, variables, links to the others. */
-export function baseDashboard(uid: string, title: string, description: string): dashboard.DashboardBuilder {
+export function baseDashboard(
+  uid: string,
+  title: string,
+  description: string,
+): dashboard.DashboardBuilder {
   const b = new dashboard.DashboardBuilder(title)
     .uid(uid)
     .description(description)

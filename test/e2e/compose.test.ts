@@ -6,24 +6,38 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { DockerComposeEnvironment, Wait, type StartedDockerComposeEnvironment } from 'testcontainers';
+import {
+  DockerComposeEnvironment,
+  Wait,
+  type StartedDockerComposeEnvironment,
+} from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../unit/stack/stack-queries.js';
 
 function dockerProblem(): string | undefined {
-  const r = spawnSync('docker', ['info', '--format', '{{.ServerVersion}}'], { encoding: 'utf8', timeout: 15_000 });
+  const r = spawnSync('docker', ['info', '--format', '{{.ServerVersion}}'], {
+    encoding: 'utf8',
+    timeout: 15_000,
+  });
   if (r.error) return `the docker CLI could not run (${r.error.message})`;
-  if (r.status !== 0) return `no Docker engine answers (docker info: ${(r.stderr || r.stdout).trim().split('\n')[0]})`;
+  if (r.status !== 0)
+    return `no Docker engine answers (docker info: ${(r.stderr || r.stdout).trim().split('\n')[0]})`;
   return undefined;
 }
 
 const problem = dockerProblem();
 if (problem !== undefined) {
-  console.warn(`SKIPPED test/e2e/compose.test.ts: ${problem}. The compose stack is checked statically by test/unit/stack/compose.test.ts; this test runs wherever Docker runs.`);
+  console.warn(
+    `SKIPPED test/e2e/compose.test.ts: ${problem}. The compose stack is checked statically by test/unit/stack/compose.test.ts; this test runs wherever Docker runs.`,
+  );
 }
 
 /** Poll until `check` returns a value, or fail with the last reason after the deadline. */
-async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 180_000): Promise<T> {
+async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  timeoutMs = 180_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last = 'no attempt finished';
   while (Date.now() < deadline) {
@@ -49,7 +63,9 @@ describe.skipIf(problem !== undefined)('docker compose stack (compose.yaml, --pr
   const password = randomBytes(18).toString('base64url');
   let env: StartedDockerComposeEnvironment | undefined;
   const url: Record<string, string> = {};
-  const grafanaAuth = { authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}` };
+  const grafanaAuth = {
+    authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`,
+  };
 
   beforeAll(async () => {
     env = await new DockerComposeEnvironment(ROOT, 'compose.yaml')
@@ -73,7 +89,11 @@ describe.skipIf(problem !== undefined)('docker compose stack (compose.yaml, --pr
       await fetch(`${url.app}/chat`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ session_id: `e2e-${i % 5}`, model: 'gpt-4o', message: `hello ${i}` }),
+        body: JSON.stringify({
+          session_id: `e2e-${i % 5}`,
+          model: 'gpt-4o',
+          message: `hello ${i}`,
+        }),
       }).catch(() => undefined);
     }
   });
@@ -89,27 +109,55 @@ describe.skipIf(problem !== undefined)('docker compose stack (compose.yaml, --pr
 
   it('Grafana refuses anonymous access and has the provisioned datasources', async () => {
     expect((await fetch(`${url.grafana}/api/datasources`)).status).toBe(401);
-    const ds = await getJson<Array<{ uid: string; type: string }>>(`${url.grafana}/api/datasources`, grafanaAuth);
+    const ds = await getJson<Array<{ uid: string; type: string }>>(
+      `${url.grafana}/api/datasources`,
+      grafanaAuth,
+    );
     expect(ds.map((d) => d.uid).sort()).toEqual(['loki', 'prometheus', 'tempo']);
     for (const uid of ['loki', 'prometheus', 'tempo']) {
-      const health = await getJson<{ status: string; message: string }>(`${url.grafana}/api/datasources/uid/${uid}/health`, grafanaAuth);
+      const health = await getJson<{ status: string; message: string }>(
+        `${url.grafana}/api/datasources/uid/${uid}/health`,
+        grafanaAuth,
+      );
       expect(health.status, `${uid}: ${health.message}`).toBe('OK');
     }
   });
 
   it('Grafana has the seven provisioned dashboards', async () => {
-    const found = await getJson<Array<{ uid: string }>>(`${url.grafana}/api/search?tag=echoes-otel`, grafanaAuth);
+    const found = await getJson<Array<{ uid: string }>>(
+      `${url.grafana}/api/search?tag=echoes-otel`,
+      grafanaAuth,
+    );
     expect(found.map((d) => d.uid).sort()).toEqual(
-      ['echoes-audit-targets', 'echoes-caches', 'echoes-collector', 'echoes-disk-io', 'echoes-logs', 'echoes-runtime', 'echoes-service-overview'].sort(),
+      [
+        'echoes-audit-targets',
+        'echoes-caches',
+        'echoes-collector',
+        'echoes-disk-io',
+        'echoes-logs',
+        'echoes-runtime',
+        'echoes-service-overview',
+      ].sort(),
     );
   });
 
-  it('Loki returns the service\'s logs with a trace_id, and Tempo has that trace', async () => {
-    const traceId = await eventually('a log line of echoes-api with a trace_id in Loki', async () => {
-      const q = new URLSearchParams({ query: '{service_name="echoes-api"} | trace_id != ""', limit: '50', since: '1h' });
-      const r = await getJson<{ data: { result: Array<{ stream: Record<string, string> }> } }>(`${url.loki}/loki/api/v1/query_range?${q}`);
-      return r.data.result.map((s) => s.stream.trace_id).find((t) => t !== undefined && /^[0-9a-f]{32}$/.test(t));
-    });
+  it("Loki returns the service's logs with a trace_id, and Tempo has that trace", async () => {
+    const traceId = await eventually(
+      'a log line of echoes-api with a trace_id in Loki',
+      async () => {
+        const q = new URLSearchParams({
+          query: '{service_name="echoes-api"} | trace_id != ""',
+          limit: '50',
+          since: '1h',
+        });
+        const r = await getJson<{ data: { result: Array<{ stream: Record<string, string> }> } }>(
+          `${url.loki}/loki/api/v1/query_range?${q}`,
+        );
+        return r.data.result
+          .map((s) => s.stream.trace_id)
+          .find((t) => t !== undefined && /^[0-9a-f]{32}$/.test(t));
+      },
+    );
     const trace = await eventually(`trace ${traceId} in Tempo`, async () => {
       const res = await fetch(`${url.tempo}/api/v2/traces/${traceId}`);
       return res.ok ? ((await res.json()) as unknown) : undefined;
@@ -117,14 +165,24 @@ describe.skipIf(problem !== undefined)('docker compose stack (compose.yaml, --pr
     expect(JSON.stringify(trace)).toContain('echoes-api');
   });
 
-  it('Prometheus has the service\'s series under the promoted labels, and the alert rules loaded', async () => {
-    const series = await eventually('http_server_request_duration_seconds_count{service_name="echoes-api"}', async () => {
-      const q = new URLSearchParams({ query: 'sum(http_server_request_duration_seconds_count{service_name="echoes-api", deployment_environment_name="compose"})' });
-      const r = await getJson<{ data: { result: unknown[] } }>(`${url.prometheus}/api/v1/query?${q}`);
-      return r.data.result.length > 0 ? r.data.result : undefined;
-    });
+  it("Prometheus has the service's series under the promoted labels, and the alert rules loaded", async () => {
+    const series = await eventually(
+      'http_server_request_duration_seconds_count{service_name="echoes-api"}',
+      async () => {
+        const q = new URLSearchParams({
+          query:
+            'sum(http_server_request_duration_seconds_count{service_name="echoes-api", deployment_environment_name="compose"})',
+        });
+        const r = await getJson<{ data: { result: unknown[] } }>(
+          `${url.prometheus}/api/v1/query?${q}`,
+        );
+        return r.data.result.length > 0 ? r.data.result : undefined;
+      },
+    );
     expect(series.length).toBe(1);
-    const rules = await getJson<{ data: { groups: Array<{ rules: Array<{ name: string }> }> } }>(`${url.prometheus}/api/v1/rules`);
+    const rules = await getJson<{ data: { groups: Array<{ rules: Array<{ name: string }> }> } }>(
+      `${url.prometheus}/api/v1/rules`,
+    );
     expect(rules.data.groups.flatMap((g) => g.rules.map((r) => r.name))).toContain('DiskUsageHigh');
   });
 });

@@ -31,7 +31,13 @@ import {
 } from '../helpers/backends.js';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver.js';
-import { ROOT, alertOperands, dashboardQueries, interpolate, readAlertRules } from '../unit/stack/stack-queries.js';
+import {
+  ROOT,
+  alertOperands,
+  dashboardQueries,
+  interpolate,
+  readAlertRules,
+} from '../unit/stack/stack-queries.js';
 
 const SERVICE = 'echoes-queries-workload';
 const ENVIRONMENT = 'integration';
@@ -40,11 +46,13 @@ const DIST = join(ROOT, 'dist/instrumentation');
 function whyNot(): string | undefined {
   const b = backendsMissing();
   if (b !== undefined) return b;
-  if (!existsSync(join(DIST, 'register.js'))) return 'dist/instrumentation/register.js is missing (run `npx tsc -p tsconfig.build.json`; npm test does)';
+  if (!existsSync(join(DIST, 'register.js')))
+    return 'dist/instrumentation/register.js is missing (run `npx tsc -p tsconfig.build.json`; npm test does)';
   return undefined;
 }
 const skipReason = whyNot();
-if (skipReason !== undefined) console.warn(`SKIPPED test/integration/queries.test.ts: ${skipReason}`);
+if (skipReason !== undefined)
+  console.warn(`SKIPPED test/integration/queries.test.ts: ${skipReason}`);
 
 /** The fixture app: one HTTP server it calls itself, caches, fs calls, logs, garbage. */
 const WORKLOAD = String.raw`
@@ -114,133 +122,189 @@ server.listen(0, '127.0.0.1', () => {
 process.on('SIGTERM', () => { stopping = true; server.close(); });
 `;
 
-describe.skipIf(skipReason !== undefined)('shipped PromQL queries against the real Prometheus', () => {
-  let stack: Stack | undefined;
-  let loki: OtlpReceiver | undefined;
-  let tempo: OtlpReceiver | undefined;
-  let dir = '';
-  const apps: ChildProcess[] = [];
-  const appOutput: string[] = [];
+describe.skipIf(skipReason !== undefined)(
+  'shipped PromQL queries against the real Prometheus',
+  () => {
+    let stack: Stack | undefined;
+    let loki: OtlpReceiver | undefined;
+    let tempo: OtlpReceiver | undefined;
+    let dir = '';
+    const apps: ChildProcess[] = [];
+    const appOutput: string[] = [];
 
-  const query = (promql: string): Promise<PromSample[]> => stack!.prometheus.query(promql);
-  const value = (promql: string) =>
-    interpolate(promql, { service: SERVICE, environment: ENVIRONMENT, rateInterval: '1m', range: '5m' });
-
-  beforeAll(async () => {
-    dir = tempDir('queries');
-    loki = await startOtlpReceiver();
-    tempo = await startOtlpReceiver();
-    // A small log queue, so that stopping the Loki stand-in fills it (enqueue failures).
-    const overlay = join(dir, 'small-log-queue.yaml');
-    writeFileSync(overlay, 'exporters:\n  otlp_http/loki:\n    sending_queue:\n      queue_size: 2\n      num_consumers: 1\n');
-    stack = await startStack({ loki: `${loki.url}/otlp`, tempo: tempo.url, configs: [COLLECTOR_CONFIG, overlay] });
-
-    const script = join(dir, 'workload.mjs');
-    writeFileSync(script, WORKLOAD);
-    for (const [i, node] of NODE_BINARIES.entries()) {
-      const cwd = join(dir, `app-${i}`);
-      mkdirSync(cwd, { recursive: true });
-      const child = spawn(node.path, ['--import', pathToFileURL(join(DIST, 'register.js')).href, script], {
-        cwd,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: {
-          ...process.env,
-          WORKLOAD_DIST: pathToFileURL(DIST).href,
-          OTEL_SERVICE_NAME: SERVICE,
-          OTEL_RESOURCE_ATTRIBUTES: `deployment.environment.name=${ENVIRONMENT}`,
-          OTEL_EXPORTER_OTLP_ENDPOINT: stack.collector.otlpHttpUrl,
-          // Seconds, not the production minute: the test reads what arrived.
-          OTEL_METRIC_EXPORT_INTERVAL: '1000',
-          OTEL_METRIC_EXPORT_TIMEOUT: '900',
-          OTEL_BSP_SCHEDULE_DELAY: '500',
-          OTEL_BLRP_SCHEDULE_DELAY: '500',
-          // Small files and messages: rotations and truncations within seconds.
-          ECHOES_LOG_MAX_BYTES: '32k',
-          ECHOES_LOG_BACKUP_COUNT: '3',
-          ECHOES_LOG_MAX_MESSAGE_BYTES: '1024',
-          ECHOES_LOG_CONSOLE: 'off',
-          ECHOES_DIR_INTERVAL_MS: '1000',
-          ECHOES_PROMETHEUS: 'off',
-        },
+    const query = (promql: string): Promise<PromSample[]> => stack!.prometheus.query(promql);
+    const value = (promql: string) =>
+      interpolate(promql, {
+        service: SERVICE,
+        environment: ENVIRONMENT,
+        rateInterval: '1m',
+        range: '5m',
       });
-      child.stdout?.on('data', (d: Buffer) => appOutput.push(`[${node.label}] ${d.toString()}`));
-      child.stderr?.on('data', (d: Buffer) => appOutput.push(`[${node.label}] ${d.toString()}`));
-      apps.push(child);
+
+    beforeAll(async () => {
+      dir = tempDir('queries');
+      loki = await startOtlpReceiver();
+      tempo = await startOtlpReceiver();
+      // A small log queue, so that stopping the Loki stand-in fills it (enqueue failures).
+      const overlay = join(dir, 'small-log-queue.yaml');
+      writeFileSync(
+        overlay,
+        'exporters:\n  otlp_http/loki:\n    sending_queue:\n      queue_size: 2\n      num_consumers: 1\n',
+      );
+      stack = await startStack({
+        loki: `${loki.url}/otlp`,
+        tempo: tempo.url,
+        configs: [COLLECTOR_CONFIG, overlay],
+      });
+
+      const script = join(dir, 'workload.mjs');
+      writeFileSync(script, WORKLOAD);
+      for (const [i, node] of NODE_BINARIES.entries()) {
+        const cwd = join(dir, `app-${i}`);
+        mkdirSync(cwd, { recursive: true });
+        const child = spawn(
+          node.path,
+          ['--import', pathToFileURL(join(DIST, 'register.js')).href, script],
+          {
+            cwd,
+            stdio: ['ignore', 'pipe', 'pipe'],
+            env: {
+              ...process.env,
+              WORKLOAD_DIST: pathToFileURL(DIST).href,
+              OTEL_SERVICE_NAME: SERVICE,
+              OTEL_RESOURCE_ATTRIBUTES: `deployment.environment.name=${ENVIRONMENT}`,
+              OTEL_EXPORTER_OTLP_ENDPOINT: stack.collector.otlpHttpUrl,
+              // Seconds, not the production minute: the test reads what arrived.
+              OTEL_METRIC_EXPORT_INTERVAL: '1000',
+              OTEL_METRIC_EXPORT_TIMEOUT: '900',
+              OTEL_BSP_SCHEDULE_DELAY: '500',
+              OTEL_BLRP_SCHEDULE_DELAY: '500',
+              // Small files and messages: rotations and truncations within seconds.
+              ECHOES_LOG_MAX_BYTES: '32k',
+              ECHOES_LOG_BACKUP_COUNT: '3',
+              ECHOES_LOG_MAX_MESSAGE_BYTES: '1024',
+              ECHOES_LOG_CONSOLE: 'off',
+              ECHOES_DIR_INTERVAL_MS: '1000',
+              ECHOES_PROMETHEUS: 'off',
+            },
+          },
+        );
+        child.stdout?.on('data', (d: Buffer) => appOutput.push(`[${node.label}] ${d.toString()}`));
+        child.stderr?.on('data', (d: Buffer) => appOutput.push(`[${node.label}] ${d.toString()}`));
+        apps.push(child);
+      }
+
+      // Both workloads reached Prometheus through the collector.
+      await pollUntil(
+        `both workloads' process_memory_usage_bytes in Prometheus (app output: ${appOutput.join('').slice(-2000)})`,
+        async () =>
+          (await query(`count(process_memory_usage_bytes{service_name="${SERVICE}"})`))[0]
+            ?.value[1] === '2'
+            ? true
+            : undefined,
+        { timeoutMs: 90_000, intervalMs: 1000 },
+      );
+      // Logs flowed to the Loki stand-in (so the exporter's send counters exist); then stop it:
+      // the persistent queue fills up and the collector counts log records it could not enqueue.
+      await pollUntil(
+        'log records at the Loki stand-in',
+        () => (loki!.logRecords().length > 0 ? true : undefined),
+        { timeoutMs: 60_000 },
+      );
+      await pollUntil(
+        'otelcol_exporter_send_failed_log_records_total in Prometheus',
+        async () =>
+          (await query('otelcol_exporter_send_failed_log_records_total')).length > 0
+            ? true
+            : undefined,
+        { timeoutMs: 60_000, intervalMs: 1000 },
+      );
+      loki.setDown(true);
+    });
+
+    afterAll(async () => {
+      await Promise.all(
+        apps.map(
+          (c) =>
+            new Promise<void>((resolve) => {
+              if (c.exitCode !== null || c.signalCode !== null) return resolve();
+              const kill = setTimeout(() => c.kill('SIGKILL'), 10_000);
+              c.once('exit', () => {
+                clearTimeout(kill);
+                resolve();
+              });
+              c.kill('SIGTERM');
+            }),
+        ),
+      );
+      await stack?.stop();
+      await loki?.close();
+      await tempo?.close();
+      if (dir !== '' && !process.env.ECHOES_KEEP_TMP) rmSync(dir, { recursive: true, force: true });
+    });
+
+    /** Polls until the query returns at least one series (the workload keeps producing). */
+    async function expectData(
+      where: string,
+      promql: string,
+      timeoutMs = 150_000,
+    ): Promise<PromSample[]> {
+      try {
+        return await pollUntil(
+          where,
+          async () => {
+            const r = await query(promql);
+            return r.length > 0 ? r : undefined;
+          },
+          { timeoutMs, intervalMs: 1000 },
+        );
+      } catch (e) {
+        throw new Error(`${where}: no data for\n  ${promql}\n(${(e as Error).message})`);
+      }
     }
 
-    // Both workloads reached Prometheus through the collector.
-    await pollUntil(
-      `both workloads' process_memory_usage_bytes in Prometheus (app output: ${appOutput.join('').slice(-2000)})`,
-      async () => ((await query(`count(process_memory_usage_bytes{service_name="${SERVICE}"})`))[0]?.value[1] === '2' ? true : undefined),
-      { timeoutMs: 90_000, intervalMs: 1000 },
-    );
-    // Logs flowed to the Loki stand-in (so the exporter's send counters exist); then stop it:
-    // the persistent queue fills up and the collector counts log records it could not enqueue.
-    await pollUntil('log records at the Loki stand-in', () => (loki!.logRecords().length > 0 ? true : undefined), { timeoutMs: 60_000 });
-    await pollUntil(
-      'otelcol_exporter_send_failed_log_records_total in Prometheus',
-      async () => ((await query('otelcol_exporter_send_failed_log_records_total')).length > 0 ? true : undefined),
-      { timeoutMs: 60_000, intervalMs: 1000 },
-    );
-    loki.setDown(true);
-  });
+    it('runs the workload under every Node binary (20 and 24), each its own instance', async () => {
+      const r = await query(
+        `count by (service_name, deployment_environment_name) (process_memory_usage_bytes{service_name="${SERVICE}"})`,
+      );
+      expect(r).toEqual([
+        {
+          metric: { service_name: SERVICE, deployment_environment_name: ENVIRONMENT },
+          value: [expect.any(Number), String(NODE_BINARIES.length)],
+        },
+      ]);
+    });
 
-  afterAll(async () => {
-    await Promise.all(
-      apps.map(
-        (c) =>
-          new Promise<void>((resolve) => {
-            if (c.exitCode !== null || c.signalCode !== null) return resolve();
-            const kill = setTimeout(() => c.kill('SIGKILL'), 10_000);
-            c.once('exit', () => {
-              clearTimeout(kill);
-              resolve();
-            });
-            c.kill('SIGTERM');
-          }),
+    const panels = dashboardQueries().filter((q) => q.language === 'promql');
+    it.each(panels.map((q) => [q.where, q.expr] as const))(
+      'dashboard query returns data: %s',
+      async (where, expr) => {
+        // Grafana's label_values(metric, label) lists the label's values on that metric's series.
+        const m = /^label_values\((.*),\s*([a-zA-Z_][a-zA-Z0-9_]*)\)$/s.exec(expr);
+        const promql = m ? `count by (${m[2]}) (${m[1]})` : value(expr);
+        const r = await expectData(where, promql);
+        if (m)
+          expect(
+            r.map((s) => s.metric[m[2]!]),
+            where,
+          ).toContain(m[2] === 'service_name' ? SERVICE : ENVIRONMENT);
+      },
+    );
+
+    const rules = readAlertRules();
+    it.each(
+      rules.flatMap((r) =>
+        alertOperands(r.expr).map((op, i) => [`${r.alert} operand ${i + 1}`, op] as const),
       ),
-    );
-    await stack?.stop();
-    await loki?.close();
-    await tempo?.close();
-    if (dir !== '' && !process.env.ECHOES_KEEP_TMP) rmSync(dir, { recursive: true, force: true });
-  });
-
-  /** Polls until the query returns at least one series (the workload keeps producing). */
-  async function expectData(where: string, promql: string, timeoutMs = 150_000): Promise<PromSample[]> {
-    try {
-      return await pollUntil(where, async () => {
-        const r = await query(promql);
-        return r.length > 0 ? r : undefined;
-      }, { timeoutMs, intervalMs: 1000 });
-    } catch (e) {
-      throw new Error(`${where}: no data for\n  ${promql}\n(${(e as Error).message})`);
-    }
-  }
-
-  it('runs the workload under every Node binary (20 and 24), each its own instance', async () => {
-    const r = await query(`count by (service_name, deployment_environment_name) (process_memory_usage_bytes{service_name="${SERVICE}"})`);
-    expect(r).toEqual([{ metric: { service_name: SERVICE, deployment_environment_name: ENVIRONMENT }, value: [expect.any(Number), String(NODE_BINARIES.length)] }]);
-  });
-
-  const panels = dashboardQueries().filter((q) => q.language === 'promql');
-  it.each(panels.map((q) => [q.where, q.expr] as const))('dashboard query returns data: %s', async (where, expr) => {
-    // Grafana's label_values(metric, label) lists the label's values on that metric's series.
-    const m = /^label_values\((.*),\s*([a-zA-Z_][a-zA-Z0-9_]*)\)$/s.exec(expr);
-    const promql = m ? `count by (${m[2]}) (${m[1]})` : value(expr);
-    const r = await expectData(where, promql);
-    if (m) expect(r.map((s) => s.metric[m[2]!]), where).toContain(m[2] === 'service_name' ? SERVICE : ENVIRONMENT);
-  });
-
-  const rules = readAlertRules();
-  it.each(rules.flatMap((r) => alertOperands(r.expr).map((op, i) => [`${r.alert} operand ${i + 1}`, op] as const)))(
-    'alert input returns data: %s',
-    async (where, expr) => {
+    )('alert input returns data: %s', async (where, expr) => {
       await expectData(where, expr);
-    },
-  );
+    });
 
-  it.each(rules.map((r) => [r.alert, r.expr] as const))('alert expression evaluates without error: %s', async (_name, expr) => {
-    await expect(query(expr)).resolves.toBeInstanceOf(Array);
-  });
-});
+    it.each(rules.map((r) => [r.alert, r.expr] as const))(
+      'alert expression evaluates without error: %s',
+      async (_name, expr) => {
+        await expect(query(expr)).resolves.toBeInstanceOf(Array);
+      },
+    );
+  },
+);

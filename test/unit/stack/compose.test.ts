@@ -16,7 +16,10 @@ interface Service {
 }
 
 const composeText = readFileSync(join(ROOT, 'compose.yaml'), 'utf8');
-const compose = parseYaml(composeText) as { services: Record<string, Service>; volumes?: Record<string, unknown> };
+const compose = parseYaml(composeText) as {
+  services: Record<string, Service>;
+  volumes?: Record<string, unknown>;
+};
 const services = Object.entries(compose.services);
 
 /** A tag that names a version (not latest, not a floating major) or a digest. */
@@ -29,7 +32,9 @@ function pinned(image: string): boolean {
 
 function env(s: Service): Record<string, string> {
   if (Array.isArray(s.environment)) {
-    return Object.fromEntries(s.environment.map((e) => [e.split('=')[0]!, e.slice(e.indexOf('=') + 1)]));
+    return Object.fromEntries(
+      s.environment.map((e) => [e.split('=')[0]!, e.slice(e.indexOf('=') + 1)]),
+    );
   }
   return s.environment ?? {};
 }
@@ -42,9 +47,12 @@ function dockerfileOf(s: Service): string | undefined {
 
 describe('compose.yaml', () => {
   it('runs the collector, Prometheus, Loki, Tempo and Grafana, and the reference service under the app profile', () => {
-    expect(Object.keys(compose.services)).toEqual(expect.arrayContaining(['collector', 'prometheus', 'loki', 'tempo', 'grafana', 'echoes-api']));
+    expect(Object.keys(compose.services)).toEqual(
+      expect.arrayContaining(['collector', 'prometheus', 'loki', 'tempo', 'grafana', 'echoes-api']),
+    );
     expect(compose.services['echoes-api']!.profiles).toEqual(['app']);
-    for (const name of ['collector', 'prometheus', 'loki', 'tempo', 'grafana']) expect(compose.services[name]!.profiles, name).toBeUndefined();
+    for (const name of ['collector', 'prometheus', 'loki', 'tempo', 'grafana'])
+      expect(compose.services[name]!.profiles, name).toBeUndefined();
   });
 
   it('pins every image to a version, including the bases of the images it builds', () => {
@@ -58,7 +66,9 @@ describe('compose.yaml', () => {
       if (dockerfile === undefined) continue;
       expect(existsSync(dockerfile), `${name}: ${dockerfile} missing`).toBe(true);
       const text = readFileSync(dockerfile, 'utf8');
-      const args = Object.fromEntries([...text.matchAll(/^ARG (\w+)=(\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
+      const args = Object.fromEntries(
+        [...text.matchAll(/^ARG (\w+)=(\S+)$/gm)].map((m) => [m[1]!, m[2]!]),
+      );
       for (const m of text.matchAll(/^FROM\s+(\S+)/gm)) {
         const base = m[1]!.replace(/\$\{(\w+)\}/g, (_, a: string) => args[a] ?? `\${${a}}`);
         const stage = /^[a-z][\w-]*$/.test(base) && new RegExp(`AS ${base}\\b`).test(text);
@@ -80,8 +90,12 @@ describe('compose.yaml', () => {
         expect(cond.condition, `${name} -> ${dep}`).toBe('service_healthy');
       }
     }
-    expect(Object.keys(compose.services.collector!.depends_on ?? {})).toEqual(expect.arrayContaining(['loki', 'prometheus', 'tempo']));
-    expect(Object.keys(compose.services.grafana!.depends_on ?? {})).toEqual(expect.arrayContaining(['loki', 'prometheus', 'tempo']));
+    expect(Object.keys(compose.services.collector!.depends_on ?? {})).toEqual(
+      expect.arrayContaining(['loki', 'prometheus', 'tempo']),
+    );
+    expect(Object.keys(compose.services.grafana!.depends_on ?? {})).toEqual(
+      expect.arrayContaining(['loki', 'prometheus', 'tempo']),
+    );
   });
 
   it('publishes every port on 127.0.0.1 only', () => {
@@ -89,7 +103,8 @@ describe('compose.yaml', () => {
     for (const [name, s] of services) {
       for (const p of s.ports ?? []) {
         count++;
-        if (typeof p === 'string') expect(p, `${name}: ${p}`).toMatch(/^127\.0\.0\.1:\d+:\d+(\/(tcp|udp))?$/);
+        if (typeof p === 'string')
+          expect(p, `${name}: ${p}`).toMatch(/^127\.0\.0\.1:\d+:\d+(\/(tcp|udp))?$/);
         else expect(p.host_ip, `${name}: ${JSON.stringify(p)}`).toBe('127.0.0.1');
       }
     }
@@ -111,7 +126,7 @@ describe('compose.yaml', () => {
     let binds = 0;
     for (const [name, s] of services) {
       for (const v of s.volumes ?? []) {
-        const source = typeof v === 'string' ? v.split(':')[0]! : v.source ?? '';
+        const source = typeof v === 'string' ? v.split(':')[0]! : (v.source ?? '');
         if (source.startsWith('./')) {
           binds++;
           expect(existsSync(join(ROOT, source)), `${name}: ${source} does not exist`).toBe(true);
@@ -126,10 +141,20 @@ describe('compose.yaml', () => {
     expect(binds).toBeGreaterThanOrEqual(8);
   });
 
-  it('runs Prometheus with the OTLP receiver on the same prometheus.yml and rules the tests use, at the tests\' version', () => {
+  it("runs Prometheus with the OTLP receiver on the same prometheus.yml and rules the tests use, at the tests' version", () => {
     const p = compose.services.prometheus! as Service & { command?: string[] };
-    expect(p.command).toEqual(expect.arrayContaining(['--web.enable-otlp-receiver', '--config.file=/etc/prometheus/prometheus.yml']));
-    expect(p.volumes).toEqual(expect.arrayContaining(['./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro', './prometheus/rules:/etc/prometheus/rules:ro']));
+    expect(p.command).toEqual(
+      expect.arrayContaining([
+        '--web.enable-otlp-receiver',
+        '--config.file=/etc/prometheus/prometheus.yml',
+      ]),
+    );
+    expect(p.volumes).toEqual(
+      expect.arrayContaining([
+        './prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro',
+        './prometheus/rules:/etc/prometheus/rules:ro',
+      ]),
+    );
     const backends = readFileSync(join(ROOT, 'scripts/backends.mjs'), 'utf8');
     const version = /prometheus:\s*'(\d+\.\d+\.\d+)'/.exec(backends)?.[1];
     expect(version, 'scripts/backends.mjs names no Prometheus version').toBeDefined();
@@ -154,13 +179,20 @@ interface LokiConfig {
     max_structured_metadata_size: string;
     max_structured_metadata_entries_count: number;
     max_line_size: string;
-    otlp_config: { resource_attributes: { ignore_defaults: boolean; attributes_config: Array<{ action: string; attributes: string[] }> } };
+    otlp_config: {
+      resource_attributes: {
+        ignore_defaults: boolean;
+        attributes_config: Array<{ action: string; attributes: string[] }>;
+      };
+    };
   };
 }
 
 interface TempoConfig {
   server: { http_listen_port: number };
-  distributor: { receivers: { otlp: { protocols: Record<'grpc' | 'http', { endpoint: string }> } } };
+  distributor: {
+    receivers: { otlp: { protocols: Record<'grpc' | 'http', { endpoint: string }> } };
+  };
   storage: { trace: { backend: string } };
   [key: string]: unknown;
 }
@@ -170,7 +202,11 @@ describe('loki/config.yaml', () => {
 
   it('stores on the filesystem with the tsdb store and schema v13', () => {
     const configs = loki.schema_config.configs;
-    expect(configs.at(-1)).toMatchObject({ store: 'tsdb', schema: 'v13', object_store: 'filesystem' });
+    expect(configs.at(-1)).toMatchObject({
+      store: 'tsdb',
+      schema: 'v13',
+      object_store: 'filesystem',
+    });
     expect(loki.common.storage.filesystem).toBeDefined();
   });
 
@@ -185,7 +221,10 @@ describe('loki/config.yaml', () => {
   });
 
   it('enforces retention with the compactor', () => {
-    expect(loki.compactor).toMatchObject({ retention_enabled: true, delete_request_store: 'filesystem' });
+    expect(loki.compactor).toMatchObject({
+      retention_enabled: true,
+      delete_request_store: 'filesystem',
+    });
     expect(loki.limits_config.retention_period).toMatch(/^\d+[hd]$/);
   });
 
@@ -208,6 +247,7 @@ describe('tempo/config.yaml', () => {
   });
 
   it('has no Tempo 2.x blocks that 3.x refuses', () => {
-    for (const key of ['ingester', 'ingester_client', 'compactor', 'metrics_generator_client']) expect(tempo[key], key).toBeUndefined();
+    for (const key of ['ingester', 'ingester_client', 'compactor', 'metrics_generator_client'])
+      expect(tempo[key], key).toBeUndefined();
   });
 });

@@ -23,7 +23,8 @@ function logqlErrors(query: string): string[] {
   const errors: string[] = [];
   tree.iterate({
     enter: (node) => {
-      if (node.type.isError) errors.push(`at ${node.from}: "${query.slice(Math.max(0, node.from - 15), node.to + 15)}"`);
+      if (node.type.isError)
+        errors.push(`at ${node.from}: "${query.slice(Math.max(0, node.from - 15), node.to + 15)}"`);
     },
   });
   return errors;
@@ -36,18 +37,31 @@ describe('the PromQL helpers these tests rely on', () => {
         'histogram_quantile(0.95, sum by (le, service_name) (rate(http_server_request_duration_seconds_bucket{service_name=~".+", x="a{b}"}[5m] offset 1d))) > 1.5 and on (job) up_metric',
       ).sort(),
     ).toEqual(['http_server_request_duration_seconds_bucket', 'up_metric']);
-    expect(promqlMetricNames('label_values(process_memory_usage_bytes{service_name=~"$service"}, deployment_environment_name)')).toEqual([
-      'process_memory_usage_bytes',
+    expect(
+      promqlMetricNames(
+        'label_values(process_memory_usage_bytes{service_name=~"$service"}, deployment_environment_name)',
+      ),
+    ).toEqual(['process_memory_usage_bytes']);
+    expect(
+      promqlMetricNames(
+        'sum(label_replace(rate(a_total[5m]), "signal", "spans", "", "")) * 60 + 1e6',
+      ),
+    ).toEqual(['a_total']);
+    expect(promqlMetricNames('max(nodejs_eventloop_delay_p50_seconds) * 0.5')).toEqual([
+      'nodejs_eventloop_delay_p50_seconds',
     ]);
-    expect(promqlMetricNames('sum(label_replace(rate(a_total[5m]), "signal", "spans", "", "")) * 60 + 1e6')).toEqual(['a_total']);
-    expect(promqlMetricNames('max(nodejs_eventloop_delay_p50_seconds) * 0.5')).toEqual(['nodejs_eventloop_delay_p50_seconds']);
   });
 
   it('splits an alert into the operands it tests', () => {
     expect(alertOperands('max by (x) (a) > 0.8')).toEqual(['max by (x) (a)']);
     expect(alertOperands('(b / c > 1.5 * d) and (b > 0.2)')).toEqual(['b / c', 'b']);
-    expect(alertOperands('deriv(e[30m]) > 0 unless on (job, cache_name) f')).toEqual(['deriv(e[30m])', 'f']);
-    expect(alertOperands('sum by (r) (g{a="x > y"} or h) > 0')).toEqual(['sum by (r) (g{a="x > y"} or h)']);
+    expect(alertOperands('deriv(e[30m]) > 0 unless on (job, cache_name) f')).toEqual([
+      'deriv(e[30m])',
+      'f',
+    ]);
+    expect(alertOperands('sum by (r) (g{a="x > y"} or h) > 0')).toEqual([
+      'sum by (r) (g{a="x > y"} or h)',
+    ]);
   });
 });
 
@@ -67,7 +81,15 @@ describe('generated dashboards', () => {
     const uids = committed.map((d) => d.json.uid);
     expect(new Set(uids).size).toBe(uids.length);
     expect(uids.sort()).toEqual(
-      ['echoes-audit-targets', 'echoes-caches', 'echoes-collector', 'echoes-disk-io', 'echoes-logs', 'echoes-runtime', 'echoes-service-overview'].sort(),
+      [
+        'echoes-audit-targets',
+        'echoes-caches',
+        'echoes-collector',
+        'echoes-disk-io',
+        'echoes-logs',
+        'echoes-runtime',
+        'echoes-service-overview',
+      ].sort(),
     );
   });
 
@@ -87,7 +109,9 @@ describe('generated dashboards', () => {
     expect(queries.length).toBeGreaterThan(40);
     for (const q of queries) {
       expect(q.datasource?.uid, q.where).toBeDefined();
-      expect(provisioned.get(q.datasource!.uid!), `${q.where}: uid ${q.datasource?.uid}`).toBe(q.datasource?.type);
+      expect(provisioned.get(q.datasource!.uid!), `${q.where}: uid ${q.datasource?.uid}`).toBe(
+        q.datasource?.type,
+      );
     }
   });
 
@@ -106,8 +130,11 @@ describe('generated dashboards', () => {
     expect(names).toBeGreaterThan(40);
   });
 
-  it('have LogQL that parses with Grafana\'s own grammar (@grafana/lezer-logql), after variable interpolation', () => {
-    const logql = [...dashboardQueries().filter((q) => q.language === 'logql'), ...datasourceLogQueries()];
+  it("have LogQL that parses with Grafana's own grammar (@grafana/lezer-logql), after variable interpolation", () => {
+    const logql = [
+      ...dashboardQueries().filter((q) => q.language === 'logql'),
+      ...datasourceLogQueries(),
+    ];
     expect(logql.length).toBeGreaterThanOrEqual(4);
     for (const q of logql) {
       const expr = interpolate(q.expr);
@@ -126,16 +153,27 @@ describe('datasource provisioning', () => {
   const ds = new Map(provisionedDatasources().map((d) => [d.uid, d]));
 
   it('links Loki log lines to Tempo through the trace_id structured metadata', () => {
-    const derived = (ds.get('loki')?.jsonData?.derivedFields ?? []) as Array<Record<string, string>>;
-    expect(derived).toContainEqual(expect.objectContaining({ matcherType: 'label', matcherRegex: 'trace_id', datasourceUid: 'tempo' }));
+    const derived = (ds.get('loki')?.jsonData?.derivedFields ?? []) as Array<
+      Record<string, string>
+    >;
+    expect(derived).toContainEqual(
+      expect.objectContaining({
+        matcherType: 'label',
+        matcherRegex: 'trace_id',
+        datasourceUid: 'tempo',
+      }),
+    );
   });
 
   it('links Tempo traces to their Loki logs and Prometheus exemplars to Tempo', () => {
     const t2l = ds.get('tempo')?.jsonData?.tracesToLogsV2 as Record<string, unknown> | undefined;
     expect(t2l?.datasourceUid).toBe('loki');
     expect(String(t2l?.query)).toContain('trace_id');
-    const ex = ds.get('prometheus')?.jsonData?.exemplarTraceIdDestinations as Array<Record<string, string>> | undefined;
-    expect(ex).toContainEqual(expect.objectContaining({ name: 'trace_id', datasourceUid: 'tempo' }));
+    const ex = ds.get('prometheus')?.jsonData?.exemplarTraceIdDestinations as
+      Array<Record<string, string>> | undefined;
+    expect(ex).toContainEqual(
+      expect.objectContaining({ name: 'trace_id', datasourceUid: 'tempo' }),
+    );
   });
 });
 
@@ -145,7 +183,8 @@ describe('alert rules', () => {
     for (const q of ruleQueries()) {
       const found = promqlMetricNames(q.expr);
       expect(found.length, q.where).toBeGreaterThan(0);
-      for (const n of found) expect(allowed.has(n), `${q.where}: ${n} is not in instrumentation/catalog.ts`).toBe(true);
+      for (const n of found)
+        expect(allowed.has(n), `${q.where}: ${n} is not in instrumentation/catalog.ts`).toBe(true);
     }
   });
 });

@@ -7,7 +7,10 @@ import { ROOT, readAlertRules } from './stack-queries.js';
 
 /** promtool from `node scripts/backends.mjs prometheus` (ECHOES_TOOLS_DIR moves it, as in that script). */
 function promtoolPath(): string | undefined {
-  const r = spawnSync(process.execPath, [join(ROOT, 'scripts/backends.mjs'), 'paths'], { encoding: 'utf8', env: process.env });
+  const r = spawnSync(process.execPath, [join(ROOT, 'scripts/backends.mjs'), 'paths'], {
+    encoding: 'utf8',
+    env: process.env,
+  });
   if (r.status !== 0) return undefined;
   const p = (JSON.parse(r.stdout) as { promtool?: string }).promtool;
   return p !== undefined && existsSync(p) ? p : undefined;
@@ -20,7 +23,9 @@ const TEST_FILES = readdirSync(join(ROOT, 'prometheus/tests'))
   .map((f) => `prometheus/tests/${f}`);
 if (promtool === undefined) {
   // Visible in the run's output: a skipped promtool check must never look like a passed one.
-  console.warn('SKIPPED promtool checks: promtool is not built; run `node scripts/backends.mjs prometheus` (npm test does)');
+  console.warn(
+    'SKIPPED promtool checks: promtool is not built; run `node scripts/backends.mjs prometheus` (npm test does)',
+  );
 }
 
 function run(...args: string[]): { code: number | null; out: string } {
@@ -69,7 +74,10 @@ describe('alert rules: annotations', () => {
     });
     for (const r of rules) {
       const mine = cases.filter((c) => c.alertname === r.alert);
-      expect(mine.some((c) => (c.exp_alerts ?? []).length > 0), `${r.alert}: no case where it fires`).toBe(true);
+      expect(
+        mine.some((c) => (c.exp_alerts ?? []).length > 0),
+        `${r.alert}: no case where it fires`,
+      ).toBe(true);
       // Quiet: either an explicit empty case, or a firing case whose input has healthy series too
       // (exp_alerts lists exactly the alerts expected, so a healthy series that fired would fail).
       expect(mine.length, `${r.alert}: no test`).toBeGreaterThan(0);
@@ -78,13 +86,17 @@ describe('alert rules: annotations', () => {
 });
 
 describe.skipIf(promtool === undefined)('promtool', () => {
-  it('accepts prometheus/prometheus.yml (check config), rule files included', { timeout: 30_000 }, () => {
-    const r = run('check', 'config', 'prometheus/prometheus.yml');
-    expect(r.code, r.out).toBe(0);
-    expect(r.out).toMatch(/SUCCESS/);
-    // The config's rule_files glob must actually find our rules.
-    expect(r.out).toMatch(/rules\/echoes\.yml/);
-  });
+  it(
+    'accepts prometheus/prometheus.yml (check config), rule files included',
+    { timeout: 30_000 },
+    () => {
+      const r = run('check', 'config', 'prometheus/prometheus.yml');
+      expect(r.code, r.out).toBe(0);
+      expect(r.out).toMatch(/SUCCESS/);
+      // The config's rule_files glob must actually find our rules.
+      expect(r.out).toMatch(/rules\/echoes\.yml/);
+    },
+  );
 
   it('accepts the rule files (check rules)', { timeout: 30_000 }, () => {
     const r = run('check', 'rules', 'prometheus/rules/echoes.yml');
@@ -92,10 +104,14 @@ describe.skipIf(promtool === undefined)('promtool', () => {
     expect(r.out).toMatch(/SUCCESS: \d+ rules found/);
   });
 
-  it('passes the alert unit tests: each alert fires on crafted series and stays quiet on healthy ones', { timeout: 60_000 }, () => {
-    expect(TEST_FILES.length).toBeGreaterThanOrEqual(2);
-    const r = run('test', 'rules', ...TEST_FILES);
-    expect(r.code, r.out).toBe(0);
-    expect(r.out.match(/SUCCESS/g)?.length).toBe(TEST_FILES.length);
-  });
+  it(
+    'passes the alert unit tests: each alert fires on crafted series and stays quiet on healthy ones',
+    { timeout: 60_000 },
+    () => {
+      expect(TEST_FILES.length).toBeGreaterThanOrEqual(2);
+      const r = run('test', 'rules', ...TEST_FILES);
+      expect(r.code, r.out).toBe(0);
+      expect(r.out.match(/SUCCESS/g)?.length).toBe(TEST_FILES.length);
+    },
+  );
 });

@@ -41,14 +41,19 @@ export interface DashboardJson {
   uid: string;
   title: string;
   panels?: Panel[];
-  templating?: { list?: Array<{ name: string; query?: unknown; datasource?: DatasourceRef; allValue?: string }> };
+  templating?: {
+    list?: Array<{ name: string; query?: unknown; datasource?: DatasourceRef; allValue?: string }>;
+  };
 }
 
 export function readDashboards(): Array<{ file: string; json: DashboardJson }> {
   return readdirSync(DASHBOARD_DIR)
     .filter((f) => f.endsWith('.json'))
     .sort()
-    .map((file) => ({ file, json: JSON.parse(readFileSync(join(DASHBOARD_DIR, file), 'utf8')) as DashboardJson }));
+    .map((file) => ({
+      file,
+      json: JSON.parse(readFileSync(join(DASHBOARD_DIR, file), 'utf8')) as DashboardJson,
+    }));
 }
 
 function flatPanels(panels: Panel[] | undefined): Panel[] {
@@ -65,7 +70,13 @@ export function dashboardQueries(): ShippedQuery[] {
   for (const { file, json } of readDashboards()) {
     for (const v of json.templating?.list ?? []) {
       if (typeof v.query === 'string' && v.query !== '') {
-        out.push({ where: `${file} › variable ${v.name}`, language: 'promql', expr: v.query, datasource: v.datasource, instant: true });
+        out.push({
+          where: `${file} › variable ${v.name}`,
+          language: 'promql',
+          expr: v.query,
+          datasource: v.datasource,
+          instant: true,
+        });
       }
     }
     for (const p of flatPanels(json.panels)) {
@@ -97,9 +108,14 @@ export interface AlertRule {
 
 export function readAlertRules(): AlertRule[] {
   const rules: AlertRule[] = [];
-  for (const file of readdirSync(RULES_DIR).filter((f) => /\.ya?ml$/.test(f)).sort()) {
+  for (const file of readdirSync(RULES_DIR)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()) {
     const doc = parseYaml(readFileSync(join(RULES_DIR, file), 'utf8')) as {
-      groups: Array<{ name: string; rules: Array<Omit<AlertRule, 'file' | 'group'> & { record?: string }> }>;
+      groups: Array<{
+        name: string;
+        rules: Array<Omit<AlertRule, 'file' | 'group'> & { record?: string }>;
+      }>;
     };
     for (const g of doc.groups) {
       for (const r of g.rules) {
@@ -111,7 +127,12 @@ export function readAlertRules(): AlertRule[] {
 }
 
 export function ruleQueries(): ShippedQuery[] {
-  return readAlertRules().map((r) => ({ where: `${r.file} › ${r.alert}`, language: 'promql', expr: r.expr, instant: true }));
+  return readAlertRules().map((r) => ({
+    where: `${r.file} › ${r.alert}`,
+    language: 'promql',
+    expr: r.expr,
+    instant: true,
+  }));
 }
 
 /** LogQL in the datasource provisioning (Tempo's trace-to-logs query). `$$` is Grafana's escape for `$`. */
@@ -123,13 +144,22 @@ export function datasourceLogQueries(): ShippedQuery[] {
   for (const ds of doc.datasources) {
     const q = ds.jsonData?.tracesToLogsV2?.query;
     if (q !== undefined) {
-      out.push({ where: `datasources.yaml › ${ds.uid} tracesToLogsV2`, language: 'logql', expr: q.replaceAll('$$', '$'), instant: false });
+      out.push({
+        where: `datasources.yaml › ${ds.uid} tracesToLogsV2`,
+        language: 'logql',
+        expr: q.replaceAll('$$', '$'),
+        instant: false,
+      });
     }
   }
   return out;
 }
 
-export function provisionedDatasources(): Array<{ uid: string; type: string; jsonData?: Record<string, unknown> }> {
+export function provisionedDatasources(): Array<{
+  uid: string;
+  type: string;
+  jsonData?: Record<string, unknown>;
+}> {
   const doc = parseYaml(readFileSync(DATASOURCES_FILE, 'utf8')) as {
     datasources: Array<{ uid: string; type: string; jsonData?: Record<string, unknown> }>;
   };
@@ -162,8 +192,22 @@ export function interpolate(expr: string, opts: Interpolation = {}): string {
 }
 
 const PROMQL_KEYWORDS = new Set([
-  'and', 'or', 'unless', 'bool', 'offset', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right',
-  'inf', 'nan', 'atan2', 'start', 'end',
+  'and',
+  'or',
+  'unless',
+  'bool',
+  'offset',
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'inf',
+  'nan',
+  'atan2',
+  'start',
+  'end',
 ]);
 
 /**
@@ -207,7 +251,8 @@ export function alertOperands(expr: string): string[] {
 }
 
 function stripOuterParens(s: string): string {
-  while (s.startsWith('(') && s.endsWith(')') && matchingParen(s, 0) === s.length - 1) s = s.slice(1, -1).trim();
+  while (s.startsWith('(') && s.endsWith(')') && matchingParen(s, 0) === s.length - 1)
+    s = s.slice(1, -1).trim();
   return s;
 }
 
