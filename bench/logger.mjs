@@ -27,18 +27,22 @@ const root = join(here, '..');
 const LINES = Number(process.env.BENCH_LINES ?? 200_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const VARIANTS = ['pino', 'echoes', 'echoes+otlp', 'winston'];
-const WORKLOADS = ['batched', 'burst'];
+const WORKLOADS = ['batched', 'burst', 'disabled'];
 const MAX_BYTES = 10 * 1024 * 1024;
 
 async function child(variant, workload, dir) {
   const meta = (i) => ({ id: i, route: '/api/chat', ms: 12.5, user: 'ada' });
   let log;
   let done;
+  let debugPino;
+  let debugWinston;
+  let debugEchoes;
   if (variant === 'pino') {
     const { default: pino } = await import('pino');
     const dest = pino.destination({ dest: join(dir, 'pino.log'), sync: false, mkdir: true });
     const p = pino({ base: { 'service.name': 'bench' }, timestamp: pino.stdTimeFunctions.isoTime }, dest);
     log = (i) => p.info(meta(i), 'request handled');
+    debugPino = (i) => p.debug(meta(i), 'request handled');
     done = () =>
       new Promise((resolve) => {
         dest.on('close', resolve);
@@ -51,6 +55,7 @@ async function child(variant, workload, dir) {
     transport.logStream.on('error', () => {});
     const w = winston.createLogger({ level: 'info', format: winston.format.combine(winston.format.timestamp(), winston.format.json()), defaultMeta: { 'service.name': 'bench' }, transports: [transport] });
     log = (i) => w.info('request handled', meta(i));
+    debugWinston = (i) => w.debug('request handled', meta(i));
     done = () =>
       new Promise((resolve) => {
         transport.logStream.on('finish', resolve);
@@ -82,6 +87,7 @@ async function child(variant, workload, dir) {
     );
     const feature = setupLogging({ config, meter: metrics.getMeter('bench'), loggerProvider });
     log = (i) => logger.info('request handled', meta(i));
+    debugEchoes = (i) => logger.debug('request handled', meta(i));
     done = async () => {
       await feature.flush();
       return async () => {
@@ -89,6 +95,17 @@ async function child(variant, workload, dir) {
         await loggerProvider.shutdown?.();
       };
     };
+  }
+  if (workload === 'disabled') {
+    // A disabled level: `debug` with the level at info. No line is written.
+    const debug = variant === 'pino' ? debugPino : variant === 'winston' ? debugWinston : debugEchoes;
+    const calls = 10_000_000;
+    for (let i = 0; i < 100_000; i++) debug(i); // warm-up
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < calls; i++) debug(i);
+    const ns = Number(process.hrtime.bigint() - t0) / calls;
+    process.stdout.write(JSON.stringify({ ms: 0, nsPerCall: ns, maxRssMiB: process.resourceUsage().maxRSS / 1024 }) + '\n');
+    process.exit(0);
   }
   const t0 = process.hrtime.bigint();
   if (workload === 'burst') {
@@ -147,6 +164,11 @@ async function main() {
         try {
           const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--child', variant, workload, dir], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 20 });
           const fig = JSON.parse(out.trim().split('\n').at(-1));
+          if (workload === 'disabled') {
+            roundFigures[variant] = fig;
+            console.log(`round ${round + 1} disabled ${variant}: ${fig.nsPerCall.toFixed(1)} ns per call`);
+            continue;
+          }
           const c = countIds(dir);
           if (c.missing || c.dup) {
             lost += c.missing + c.dup;
@@ -159,7 +181,8 @@ async function main() {
         }
       }
       for (const v of VARIANTS) {
-        ((results[workload] ??= {})[v] ??= []).push({ ...roundFigures[v], ratio: roundFigures.pino.ms / roundFigures[v].ms });
+        const ratio = workload === 'disabled' ? roundFigures[v].nsPerCall / roundFigures.pino.nsPerCall : roundFigures.pino.ms / roundFigures[v].ms;
+        ((results[workload] ??= {})[v] ??= []).push({ ...roundFigures[v], ratio });
       }
     }
   }
@@ -186,7 +209,7 @@ async function main() {
     '| workload | variant | lines/s (median) | ratio vs pino (median) | peak RSS MiB (max) |',
     '|---|---|---:|---:|---:|',
   ];
-  for (const w of WORKLOADS) {
+  for (const w of WORKLOADS.filter((x) => x !== 'disabled')) {
     for (const v of VARIANTS) {
       const rs = results[w][v];
       lines.push(
@@ -195,6 +218,15 @@ async function main() {
     }
   }
   lines.push(
+    '',
+    'A disabled level (`debug` with the level at `info`, metadata object built by the caller, 10 M calls):',
+    '',
+    '| variant | ns per call (median) | cost vs pino (median) |',
+    '|---|---:|---:|',
+    ...VARIANTS.filter((v) => v !== 'echoes+otlp').map((v) => {
+      const rs = results.disabled[v];
+      return `| ${v} | ${median(rs.map((r) => r.nsPerCall)).toFixed(1)} | ${median(rs.map((r) => r.ratio)).toFixed(2)}× |`;
+    }),
     '',
     `Lines lost or duplicated across all runs: ${lost}.`,
     '',
