@@ -104,6 +104,12 @@ function createCore(config: EchoesConfig, deps: CoreDeps): LogCore {
   const maxMessageBytes = config.logs.maxMessageBytes;
   const serviceJson = `,"service.name":${JSON.stringify(config.serviceName)}`;
   const redactor = createRedactor(config.redaction.keys, {
+    // Metadata strings get the message's bound too, so no field turns one line into megabytes.
+    maxStringChars: maxMessageBytes,
+    onTruncated: () => {
+      countDropped(stats, 'truncated');
+      warnOnce('truncated-meta', `echoes-otel: a log metadata string exceeded ECHOES_LOG_MAX_MESSAGE_BYTES (${maxMessageBytes}) and was truncated (counted in echoes.log.dropped{reason=truncated})`);
+    },
     onUnserializable: (kind) => {
       countDropped(stats, 'unserializable');
       warnOnce(`meta:${kind}`, `echoes-otel: log metadata held a ${kind.replace('_', ' ')} value; it was replaced so the line could be written (counted in echoes.log.dropped{reason=unserializable})`);

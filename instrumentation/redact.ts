@@ -48,6 +48,10 @@ export function normaliseKey(key: string): string {
 export interface RedactorOptions {
   /** Told each time a value had to be replaced to stay serialisable (the logger counts these). */
   readonly onUnserializable?: (kind: 'circular' | 'bigint' | 'max_depth' | 'throwing_getter') => void;
+  /** `redactValue` cuts strings longer than this (UTF-16 units) and marks them `…[truncated]`. */
+  readonly maxStringChars?: number;
+  /** Told each time `maxStringChars` cut a string. */
+  readonly onTruncated?: () => void;
 }
 
 export function createRedactor(keys: readonly string[], options: RedactorOptions = {}): Redactor {
@@ -58,6 +62,17 @@ export function createRedactor(keys: readonly string[], options: RedactorOptions
     } catch {
       // a throwing hook must not break redaction
     }
+  };
+  const maxChars = options.maxStringChars ?? Infinity;
+  const onTruncated = options.onTruncated;
+  const bound = (str: string): string => {
+    if (str.length <= maxChars) return str;
+    try {
+      onTruncated?.();
+    } catch {
+      // a throwing hook must not break redaction
+    }
+    return `${str.slice(0, maxChars)}…[truncated]`;
   };
   const wanted = [...new Set(keys.map(normaliseKey).filter((k) => k.length > 0))];
   const decided = new Map<string, boolean>();
@@ -90,7 +105,7 @@ export function createRedactor(keys: readonly string[], options: RedactorOptions
   function walk(v: unknown, depth: number, ancestors: object[]): unknown {
     switch (typeof v) {
       case 'string':
-        return redactString(v);
+        return redactString(v.length > maxChars ? bound(v) : v);
       case 'bigint':
         tell('bigint');
         return v.toString();
@@ -152,7 +167,7 @@ export function createRedactor(keys: readonly string[], options: RedactorOptions
     try {
       const out: Record<string, unknown> = {
         name: String(err.name),
-        message: redactString(String(err.message)),
+        message: redactString(bound(String(err.message))),
       };
       if (typeof err.stack === 'string') {
         const stack = err.stack.length > MAX_STACK_CHARS ? `${err.stack.slice(0, MAX_STACK_CHARS)}…` : err.stack;

@@ -196,6 +196,21 @@ describe('logger', () => {
     expect(h.logs.getFinishedLogRecords()[0]!.body).toBe(big!['message']);
   });
 
+  it('bounds metadata strings and error messages too, counting each cut', async () => {
+    const h = start({ logs: { maxMessageBytes: 1000 } });
+    logger.info('big meta', { body: 'y'.repeat(5 * 1024 * 1024), small: 'ok' });
+    logger.error('big error', new Error('z'.repeat(50_000)));
+    await h.feature.flush!();
+    const [meta, err] = h.lines();
+    expect(meta!['body']).toBe(`${'y'.repeat(1000)}…[truncated]`);
+    expect(meta!['small']).toBe('ok');
+    expect((err!['error'] as { message: string }).message).toBe(`${'z'.repeat(1000)}…[truncated]`);
+    // The stack has its own 8 KiB bound.
+    expect(((err!['error'] as { stack: string }).stack).length).toBeLessThanOrEqual(8193);
+    const m = await h.collect();
+    expect(value(m['echoes.log.dropped'], { reason: 'truncated' })).toBe(2);
+  });
+
   it('redacts secrets before every sink: file, console and OTLP', async () => {
     const h = start({ logs: { console: true } });
     logger.info('calling with Bearer abc.def.ghi', {
