@@ -29,6 +29,7 @@ const { parseExposition, sumSamples } = await import(
   pathToFileURL(join(root, 'dist/src/cli/prom-text.js')).href
 );
 const { CATALOG } = await import(pathToFileURL(join(root, 'dist/instrumentation/catalog.js')).href);
+const { bucketQuantile } = await import(pathToFileURL(join(root, 'dist/src/cli/report.js')).href);
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const RATE = Number(process.env.BENCH_RATE ?? 50);
@@ -102,21 +103,7 @@ function quantile(q, a, b) {
       buckets.set(le, (buckets.get(le) ?? 0) + sign * s.value);
     }
   }
-  const sorted = [...buckets].sort((x, y) => x[0] - y[0]);
-  const total = sorted.at(-1)?.[1] ?? 0;
-  if (total <= 0) return NaN;
-  const rank = q * total;
-  let prevLe = 0;
-  let prevCount = 0;
-  for (const [le, count] of sorted) {
-    if (count >= rank) {
-      if (le === Infinity) return prevLe;
-      return prevLe + ((le - prevLe) * (rank - prevCount)) / (count - prevCount || 1);
-    }
-    prevLe = le;
-    prevCount = count;
-  }
-  return prevLe;
+  return bucketQuantile(q, [...buckets]);
 }
 
 async function round(mode) {

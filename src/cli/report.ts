@@ -44,6 +44,8 @@ export interface AuditInputs {
   readonly windowS: number;
   readonly httpDurationSumS: number | null;
   readonly httpCount: number | null;
+  /** Latency quantiles (seconds) from the duration histogram's buckets, when there were requests. */
+  readonly httpQuantilesS?: { readonly p50: number; readonly p95: number; readonly p99: number };
   readonly fsOpsPerMin: number | null;
   readonly fsOpsPerMinByGroup: Readonly<Record<string, number>>;
   readonly logFileBytesPerDay: number | null;
@@ -92,6 +94,36 @@ function fmtBytes(n: number): string {
   return `${Math.round(n)} B`;
 }
 
+function fmtSeconds(n: number): string {
+  return Number.isFinite(n) ? `${n.toFixed(3)} s` : 'n/a';
+}
+
+/**
+ * The q-quantile of a cumulative histogram given as (upper bound, count) pairs, interpolated
+ * linearly inside the bucket the way PromQL's histogram_quantile does.
+ */
+export function bucketQuantile(
+  q: number,
+  buckets: ReadonlyArray<readonly [number, number]>,
+): number {
+  const sorted = [...buckets].sort((a, b) => a[0] - b[0]);
+  const total = sorted.at(-1)?.[1] ?? 0;
+  if (!(total > 0)) return NaN;
+  const rank = q * total;
+  let prevLe = 0;
+  let prevCount = 0;
+  for (const [le, count] of sorted) {
+    if (count >= rank) {
+      // The +Inf bucket has no upper bound: the answer is the highest finite one, as in PromQL.
+      if (le === Infinity) return prevLe;
+      return prevLe + ((le - prevLe) * (rank - prevCount)) / (count - prevCount || 1);
+    }
+    prevLe = le;
+    prevCount = count;
+  }
+  return prevLe;
+}
+
 function fmtNum(n: number): string {
   if (n >= 100) return n.toFixed(0);
   if (n >= 10) return n.toFixed(1);
@@ -115,8 +147,13 @@ export function evaluate(inputs: AuditInputs): ReportRow[] {
     measured: avg === null ? 'no requests' : `${avg.toFixed(3)} s`,
     pass: avg === null ? null : avg < TARGETS.avgResponseTimeS,
     ...(inputs.httpCount !== null && {
-      detail: `${Math.round(inputs.httpCount)} requests in the window`,
+      detail:
+        `${Math.round(inputs.httpCount)} requests in the window` +
+        (inputs.httpQuantilesS
+          ? `; p50 ${fmtSeconds(inputs.httpQuantilesS.p50)}, p95 ${fmtSeconds(inputs.httpQuantilesS.p95)}, p99 ${fmtSeconds(inputs.httpQuantilesS.p99)} (from histogram buckets)`
+          : ''),
     }),
+    ...(inputs.httpQuantilesS && { breakdown: { ...inputs.httpQuantilesS } }),
   });
 
   const io = inputs.fsOpsPerMin;
@@ -291,11 +328,25 @@ export function inputsFromSnapshots(snapshots: readonly Snapshot[]): AuditInputs
     };
   }
 
+  const bucketName = s(METRIC.httpServerDuration, '_bucket');
+  const before = sumBy(first.samples, bucketName, 'le');
+  const buckets: Array<[number, number]> = [...sumBy(last.samples, bucketName, 'le')].map(
+    ([le, v]) => [le === '+Inf' ? Infinity : Number(le), v - (before.get(le) ?? 0)],
+  );
+  const httpQuantilesS =
+    buckets.length > 0 && (buckets.find((b) => b[0] === Infinity)?.[1] ?? 0) > 0
+      ? {
+          p50: bucketQuantile(0.5, buckets),
+          p95: bucketQuantile(0.95, buckets),
+          p99: bucketQuantile(0.99, buckets),
+        }
+      : undefined;
   const durSum = s(METRIC.httpServerDuration, '_sum');
   const durCount = s(METRIC.httpServerDuration, '_count');
   return {
     windowS: secs,
     httpDurationSumS: delta(sumSamples(first.samples, durSum), sumSamples(last.samples, durSum)),
+    ...(httpQuantilesS && { httpQuantilesS }),
     httpCount: delta(sumSamples(first.samples, durCount), sumSamples(last.samples, durCount)),
     fsOpsPerMin: fsDelta === null ? null : fsDelta * (60 / secs),
     fsOpsPerMinByGroup,
@@ -378,6 +429,9 @@ export function promQueries(windowMs: number, job?: string): Record<string, stri
   return {
     httpSum: `sum(increase(${p(METRIC.httpServerDuration, '_sum')}${sel()}[${w}]))`,
     httpCount: `sum(increase(${p(METRIC.httpServerDuration, '_count')}${sel()}[${w}]))`,
+    httpP50: `histogram_quantile(0.5, sum by (le) (rate(${p(METRIC.httpServerDuration, '_bucket')}${sel()}[${w}])))`,
+    httpP95: `histogram_quantile(0.95, sum by (le) (rate(${p(METRIC.httpServerDuration, '_bucket')}${sel()}[${w}])))`,
+    httpP99: `histogram_quantile(0.99, sum by (le) (rate(${p(METRIC.httpServerDuration, '_bucket')}${sel()}[${w}])))`,
     fsOpsPerMin: `sum(rate(${p(METRIC.fsOperations)}${sel()}[${w}])) * 60`,
     fsOpsPerMinByGroup: `sum by (fs_path_group) (rate(${p(METRIC.fsOperations)}${sel()}[${w}])) * 60`,
     logPerDay: `sum(increase(${p(METRIC.logWritten)}${sel('log_sink="file"')}[${w}])) * ${86_400 / secs}`,
@@ -455,6 +509,13 @@ export async function collectPrometheus(opts: PrometheusOptions): Promise<AuditI
   return {
     windowS: opts.windowMs / 1000,
     httpDurationSumS: scalar(r.httpSum),
+    ...(scalar(r.httpP50) !== null && {
+      httpQuantilesS: {
+        p50: scalar(r.httpP50)!,
+        p95: scalar(r.httpP95) ?? NaN,
+        p99: scalar(r.httpP99) ?? NaN,
+      },
+    }),
     httpCount: scalar(r.httpCount),
     fsOpsPerMin: scalar(r.fsOpsPerMin),
     fsOpsPerMinByGroup: byGroup,

@@ -158,6 +158,9 @@ describe.skipIf(skip)(
       expect(avg).toBeGreaterThanOrEqual(latencyMs / 1000);
       expect(avg).toBeLessThanOrEqual(clientAvg + 0.001);
       expect(avg).toBeGreaterThan(clientAvg - 0.01);
+      const q = row('avg_response_time').breakdown!;
+      expect(q.p50).toBeGreaterThanOrEqual(0.05); // histogram_quantile over the 60 ms requests
+      expect(q.p50).toBeLessThanOrEqual(q.p95!);
 
       expect(row('cache_hit_rate').breakdown!['model-info']).toBeCloseTo(38 / 40, 1);
       expect(Math.abs(row('cache_hit_rate').breakdown!['model-info']! - 38 / 40)).toBeLessThan(

@@ -139,7 +139,14 @@ describe.skipIf(buildMissing(true))('echoes-otel report (embedded /metrics)', ()
       expect(report.source).toBe('embedded');
       const row = (k: string) => report.rows.find((r) => r.key === k)!;
 
-      expect(row('avg_response_time').detail).toBe('40 requests in the window');
+      expect(row('avg_response_time').detail).toMatch(
+        /^40 requests in the window; p50 0\.\d{3} s, p95 /,
+      );
+      // Quantiles from the buckets: every request took at least the simulated 60 ms.
+      const q = row('avg_response_time').breakdown!;
+      expect(q.p50).toBeGreaterThanOrEqual(0.05);
+      expect(q.p50).toBeLessThanOrEqual(q.p95!);
+      expect(q.p95).toBeLessThanOrEqual(q.p99!);
       // Server-side time: at least the simulated latency, at most what the client saw, and within
       // 10 ms of it (the loopback round trip and client parsing are the only difference).
       const avg = row('avg_response_time').value!;

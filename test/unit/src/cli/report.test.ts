@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CATALOG, METRIC, catalogSeriesNames } from '../../../../instrumentation/catalog.js';
 import {
+  bucketQuantile,
   evaluate,
   formatReport,
   inputsFromSnapshots,
@@ -89,6 +90,28 @@ describe('evaluate', () => {
   });
 });
 
+describe('bucketQuantile', () => {
+  it('interpolates inside the bucket as histogram_quantile does', () => {
+    const b: Array<[number, number]> = [
+      [0.05, 0],
+      [0.075, 50],
+      [0.1, 100],
+      [Infinity, 100],
+    ];
+    expect(bucketQuantile(0.5, b)).toBeCloseTo(0.075);
+    expect(bucketQuantile(0.25, b)).toBeCloseTo(0.0625);
+    expect(bucketQuantile(0.99, b)).toBeCloseTo(0.0995);
+    expect(bucketQuantile(0.5, [[Infinity, 0]])).toBeNaN();
+    // Everything above the highest finite bound: that bound, as PromQL answers.
+    expect(
+      bucketQuantile(0.5, [
+        [1, 0],
+        [Infinity, 10],
+      ]),
+    ).toBe(1);
+  });
+});
+
 describe('slope', () => {
   it('fits a line', () => {
     expect(
@@ -152,6 +175,8 @@ describe('promQueries', () => {
       'avg_over_time',
       'last_over_time',
       'max',
+      'histogram_quantile',
+      'le',
       'job',
       'log_sink',
       'fs_path_group',
