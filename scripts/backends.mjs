@@ -14,8 +14,8 @@
 // passed through to go (point them at empty folders to measure a truly cold build).
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -23,14 +23,14 @@ const tools = resolve(process.env.ECHOES_TOOLS_DIR || join(root, '.tools'));
 
 export const VERSIONS = Object.freeze({
   builder: 'v0.165.0',
-  // Go module v0.316.0 is Prometheus 3.16.0 (Prometheus tags its Go module v0.<minor*100+...>:
-  // v0.3XY.Z = 3.XY.Z); compose pins the same 3.16 image.
+  // Go module v0.316.0 is Prometheus 3.16.0 (its Go module tags are v0.3XY.Z for release 3.XY.Z;
+  // the module's VERSION file says 3.16.0); compose pins the same 3.16 image.
   prometheusModule: 'v0.316.0',
   prometheus: '3.16.0',
 });
 
-// Bump when the recipe below changes in a way that should rebuild existing binaries.
-const RECIPE = '1';
+// Bump when a recipe below changes in a way that should rebuild existing binaries.
+const RECIPE = Object.freeze({ prometheus: '2', otelcol: '1' });
 
 const manifest = join(root, 'collector/manifest.yaml');
 const otelcolDir = join(tools, 'otelcol');
@@ -136,7 +136,7 @@ function run(cmd, args, opts = {}) {
 
 async function buildPrometheus() {
   const gov = goVersion();
-  const stamp = stampOf(['prometheus', VERSIONS.prometheusModule, gov, RECIPE]);
+  const stamp = stampOf(['prometheus', VERSIONS.prometheusModule, gov, RECIPE.prometheus]);
   if (upToDate(prometheusDir, stamp, [PATHS.prometheus, PATHS.promtool])) {
     say(`prometheus ${VERSIONS.prometheus} and promtool: up to date in ${prometheusDir}`);
     return;
@@ -145,12 +145,17 @@ async function buildPrometheus() {
   say('  (cold: a few minutes on 2 cores; the web UI is not embedded, the API and OTLP receiver are)');
   mkdirSync(prometheusDir, { recursive: true });
   const pkg = 'github.com/prometheus/prometheus/cmd';
+  // What Prometheus' own Makefile stamps in, so `prometheus --version` names the release.
+  const v = 'github.com/prometheus/common/version';
+  const ldflags = `-s -w -X ${v}.Version=${VERSIONS.prometheus} -X ${v}.Revision=${VERSIONS.prometheusModule} -X ${v}.Branch=HEAD -X ${v}.BuildUser=echoes-otel`;
   const r = await run(
     'go',
-    ['install', '-v', '-ldflags=-s -w', `${pkg}/prometheus@${VERSIONS.prometheusModule}`, `${pkg}/promtool@${VERSIONS.prometheusModule}`],
-    { env: { GOBIN: prometheusDir, CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false' }, label: 'go install prometheus promtool' },
+    ['install', '-v', `-ldflags=${ldflags}`, `${pkg}/prometheus@${VERSIONS.prometheusModule}`, `${pkg}/promtool@${VERSIONS.prometheusModule}`],
+    // Into a side folder, then renamed: a test running meanwhile never sees a half-written binary.
+    { env: { GOBIN: join(prometheusDir, '.new'), CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false' }, label: 'go install prometheus promtool' },
   );
   if (r.code !== 0) throw new BuildError(`building Prometheus failed (exit ${r.code}):\n${r.tail}`);
+  for (const b of [PATHS.prometheus, PATHS.promtool]) renameSync(join(prometheusDir, '.new', basename(b)), b);
   writeFileSync(join(prometheusDir, '.stamp'), stamp + '\n');
   say(`prometheus built: ${PATHS.prometheus}, ${PATHS.promtool}`);
 }
@@ -158,7 +163,7 @@ async function buildPrometheus() {
 async function buildCollector() {
   const gov = goVersion();
   const manifestText = readFileSync(manifest, 'utf8');
-  const stamp = stampOf(['otelcol', manifestText, VERSIONS.builder, gov, RECIPE]);
+  const stamp = stampOf(['otelcol', manifestText, VERSIONS.builder, gov, RECIPE.otelcol]);
   if (upToDate(otelcolDir, stamp, [PATHS.otelcol])) {
     say(`collector: up to date (${PATHS.otelcol})`);
     return;
@@ -176,12 +181,15 @@ async function buildCollector() {
     writeFileSync(join(dirname(PATHS.builder), '.stamp'), stampOf(['builder', VERSIONS.builder, gov]) + '\n');
   }
 
-  // A fresh source folder each time: stale generated files must never leak into a new build.
-  rmSync(otelcolDir, { recursive: true, force: true });
-  mkdirSync(otelcolDir, { recursive: true });
+  // A fresh source folder each time: stale generated files must never leak into a new build. The
+  // binary next to it stays in place until the new one replaces it (rename), so tests running
+  // meanwhile in a shared tree never find it missing.
+  const srcDir = join(otelcolDir, 'src');
+  rmSync(srcDir, { recursive: true, force: true });
+  mkdirSync(srcDir, { recursive: true });
   // The manifest's output_path is relative to the working directory; point it here explicitly.
-  const built = manifestText.replace(/^(\s*output_path:).*$/m, `$1 ${otelcolDir}`);
-  const tmpManifest = join(otelcolDir, 'manifest.generated.yaml');
+  const built = manifestText.replace(/^(\s*output_path:).*$/m, `$1 ${srcDir}`);
+  const tmpManifest = join(srcDir, 'manifest.generated.yaml');
   writeFileSync(tmpManifest, built);
 
   // 1. Sources and go.mod. ocb then runs `go mod tidy`, which also resolves the *tests* of the
@@ -192,23 +200,24 @@ async function buildCollector() {
   say('  1/3 ocb: generating sources and go.mod');
   const gen = await run(PATHS.builder, ['--config', tmpManifest, '--skip-compilation'], { label: 'ocb generate' });
   if (gen.code !== 0) {
-    if (!existsSync(join(otelcolDir, 'go.mod')) || !/go mod tidy|go\.mod/.test(gen.tail)) {
+    if (!existsSync(join(srcDir, 'go.mod')) || !/go mod tidy|go\.mod/.test(gen.tail)) {
       throw new BuildError(`ocb failed (exit ${gen.code}):\n${gen.tail}`);
     }
     say('  ocb\'s own `go mod tidy` failed on a test-only dependency (see above); continuing with `go mod tidy -e`');
   }
   say('  2/3 go mod tidy -e (downloads the modules on a cold cache)');
-  const tidy = await run('go', ['mod', 'tidy', '-e', '-compat=1.25'], { cwd: otelcolDir, label: 'go mod tidy' });
+  const tidy = await run('go', ['mod', 'tidy', '-e', '-compat=1.25'], { cwd: srcDir, label: 'go mod tidy' });
   if (tidy.code !== 0) throw new BuildError(`go mod tidy failed (exit ${tidy.code}):\n${tidy.tail}`);
 
   // 3. The same command ocb's Compile runs (-trimpath, stripped, no cgo), with -v for progress.
   say('  3/3 go build (cold: several minutes on 2 cores)');
-  const b = await run('go', ['build', '-v', '-trimpath', '-o', PATHS.otelcol, '-ldflags=-s -w'], {
-    cwd: otelcolDir,
+  const b = await run('go', ['build', '-v', '-trimpath', '-o', `${PATHS.otelcol}.new`, '-ldflags=-s -w'], {
+    cwd: srcDir,
     env: { CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false' },
     label: 'go build otelcol-echoes',
   });
   if (b.code !== 0) throw new BuildError(`building the collector failed (exit ${b.code}):\n${b.tail}`);
+  renameSync(`${PATHS.otelcol}.new`, PATHS.otelcol);
   writeFileSync(join(otelcolDir, '.stamp'), stamp + '\n');
   say(`collector built: ${PATHS.otelcol}`);
 }
