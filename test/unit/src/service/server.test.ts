@@ -83,7 +83,7 @@ describe('createEchoesService', () => {
 
     const s = await fetch(`${base}/sessions/a1`);
     expect(s.status).toBe(200);
-    expect((await s.json()).updates).toBe(2);
+    expect(((await s.json()) as { updates: number }).updates).toBe(2);
     expect(tel.routes).toEqual(['/chat', '/sessions/:id']);
   });
 
@@ -116,7 +116,7 @@ describe('createEchoesService', () => {
   ])('POST %s with %j answers %i', async (path, body, status, message) => {
     const r = await post(path, body);
     expect(r.status).toBe(status);
-    expect((await r.json()).error).toMatch(message);
+    expect(((await r.json()) as { error: string }).error).toMatch(message);
   });
 
   it('refuses oversized bodies, wrong methods and bad session ids', async () => {
