@@ -68,7 +68,10 @@ function stampOf(parts) {
 
 function upToDate(dir, stamp, binaries) {
   try {
-    return readFileSync(join(dir, '.stamp'), 'utf8').trim() === stamp && binaries.every((b) => existsSync(b));
+    return (
+      readFileSync(join(dir, '.stamp'), 'utf8').trim() === stamp &&
+      binaries.every((b) => existsSync(b))
+    );
   } catch {
     return false;
   }
@@ -86,12 +89,18 @@ function run(cmd, args, opts = {}) {
     let packages = 0;
     let downloads = 0;
     let tail = '';
-    const child = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      cwd,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const onSignal = () => child.kill('SIGTERM');
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     const tick = setInterval(() => {
-      say(`  ${label}: ${elapsed(started)} elapsed, ${downloads} modules downloaded, ${packages} packages built`);
+      say(
+        `  ${label}: ${elapsed(started)} elapsed, ${downloads} modules downloaded, ${packages} packages built`,
+      );
     }, 15_000);
     const onLine = (line) => {
       if (line === '') return;
@@ -128,7 +137,9 @@ function run(cmd, args, opts = {}) {
       clearInterval(tick);
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
-      say(`  ${label}: done in ${elapsed(started)} (${downloads} modules downloaded, ${packages} packages built)`);
+      say(
+        `  ${label}: done in ${elapsed(started)} (${downloads} modules downloaded, ${packages} packages built)`,
+      );
       resolvePromise({ code: code ?? (signal ? 128 : 1), tail });
     });
   });
@@ -141,8 +152,12 @@ async function buildPrometheus() {
     say(`prometheus ${VERSIONS.prometheus} and promtool: up to date in ${prometheusDir}`);
     return;
   }
-  say(`prometheus ${VERSIONS.prometheus} (Go module ${VERSIONS.prometheusModule}) + promtool: building with ${gov}`);
-  say('  (cold: a few minutes on 2 cores; the web UI is not embedded, the API and OTLP receiver are)');
+  say(
+    `prometheus ${VERSIONS.prometheus} (Go module ${VERSIONS.prometheusModule}) + promtool: building with ${gov}`,
+  );
+  say(
+    '  (cold: a few minutes on 2 cores; the web UI is not embedded, the API and OTLP receiver are)',
+  );
   mkdirSync(prometheusDir, { recursive: true });
   const pkg = 'github.com/prometheus/prometheus/cmd';
   // What Prometheus' own Makefile stamps in, so `prometheus --version` names the release.
@@ -150,12 +165,22 @@ async function buildPrometheus() {
   const ldflags = `-s -w -X ${v}.Version=${VERSIONS.prometheus} -X ${v}.Revision=${VERSIONS.prometheusModule} -X ${v}.Branch=HEAD -X ${v}.BuildUser=echoes-otel`;
   const r = await run(
     'go',
-    ['install', '-v', `-ldflags=${ldflags}`, `${pkg}/prometheus@${VERSIONS.prometheusModule}`, `${pkg}/promtool@${VERSIONS.prometheusModule}`],
+    [
+      'install',
+      '-v',
+      `-ldflags=${ldflags}`,
+      `${pkg}/prometheus@${VERSIONS.prometheusModule}`,
+      `${pkg}/promtool@${VERSIONS.prometheusModule}`,
+    ],
     // Into a side folder, then renamed: a test running meanwhile never sees a half-written binary.
-    { env: { GOBIN: join(prometheusDir, '.new'), CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false' }, label: 'go install prometheus promtool' },
+    {
+      env: { GOBIN: join(prometheusDir, '.new'), CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false' },
+      label: 'go install prometheus promtool',
+    },
   );
   if (r.code !== 0) throw new BuildError(`building Prometheus failed (exit ${r.code}):\n${r.tail}`);
-  for (const b of [PATHS.prometheus, PATHS.promtool]) renameSync(join(prometheusDir, '.new', basename(b)), b);
+  for (const b of [PATHS.prometheus, PATHS.promtool])
+    renameSync(join(prometheusDir, '.new', basename(b)), b);
   writeFileSync(join(prometheusDir, '.stamp'), stamp + '\n');
   say(`prometheus built: ${PATHS.prometheus}, ${PATHS.promtool}`);
 }
@@ -170,15 +195,27 @@ async function buildCollector() {
   }
   say(`collector: building from collector/manifest.yaml with ${gov}`);
 
-  if (!existsSync(PATHS.builder) || !upToDate(dirname(PATHS.builder), stampOf(['builder', VERSIONS.builder, gov]), [PATHS.builder])) {
-    say(`  installing ocb (go.opentelemetry.io/collector/cmd/builder@${VERSIONS.builder}) into ${dirname(PATHS.builder)}`);
+  if (
+    !existsSync(PATHS.builder) ||
+    !upToDate(dirname(PATHS.builder), stampOf(['builder', VERSIONS.builder, gov]), [PATHS.builder])
+  ) {
+    say(
+      `  installing ocb (go.opentelemetry.io/collector/cmd/builder@${VERSIONS.builder}) into ${dirname(PATHS.builder)}`,
+    );
     mkdirSync(dirname(PATHS.builder), { recursive: true });
-    const r = await run('go', ['install', '-v', `go.opentelemetry.io/collector/cmd/builder@${VERSIONS.builder}`], {
-      env: { GOBIN: dirname(PATHS.builder), CGO_ENABLED: '0' },
-      label: 'go install builder',
-    });
+    const r = await run(
+      'go',
+      ['install', '-v', `go.opentelemetry.io/collector/cmd/builder@${VERSIONS.builder}`],
+      {
+        env: { GOBIN: dirname(PATHS.builder), CGO_ENABLED: '0' },
+        label: 'go install builder',
+      },
+    );
     if (r.code !== 0) throw new BuildError(`installing ocb failed (exit ${r.code}):\n${r.tail}`);
-    writeFileSync(join(dirname(PATHS.builder), '.stamp'), stampOf(['builder', VERSIONS.builder, gov]) + '\n');
+    writeFileSync(
+      join(dirname(PATHS.builder), '.stamp'),
+      stampOf(['builder', VERSIONS.builder, gov]) + '\n',
+    );
   }
 
   // A fresh source folder each time: stale generated files must never leak into a new build. The
@@ -198,25 +235,38 @@ async function buildCollector() {
   // ocb's tidy fails although nothing the binary links is missing. We tolerate exactly that
   // (go.mod written), and tidy again with -e, which skips what cannot be fetched.
   say('  1/3 ocb: generating sources and go.mod');
-  const gen = await run(PATHS.builder, ['--config', tmpManifest, '--skip-compilation'], { label: 'ocb generate' });
+  const gen = await run(PATHS.builder, ['--config', tmpManifest, '--skip-compilation'], {
+    label: 'ocb generate',
+  });
   if (gen.code !== 0) {
     if (!existsSync(join(srcDir, 'go.mod')) || !/go mod tidy|go\.mod/.test(gen.tail)) {
       throw new BuildError(`ocb failed (exit ${gen.code}):\n${gen.tail}`);
     }
-    say('  ocb\'s own `go mod tidy` failed on a test-only dependency (see above); continuing with `go mod tidy -e`');
+    say(
+      "  ocb's own `go mod tidy` failed on a test-only dependency (see above); continuing with `go mod tidy -e`",
+    );
   }
   say('  2/3 go mod tidy -e (downloads the modules on a cold cache)');
-  const tidy = await run('go', ['mod', 'tidy', '-e', '-compat=1.25'], { cwd: srcDir, label: 'go mod tidy' });
-  if (tidy.code !== 0) throw new BuildError(`go mod tidy failed (exit ${tidy.code}):\n${tidy.tail}`);
+  const tidy = await run('go', ['mod', 'tidy', '-e', '-compat=1.25'], {
+    cwd: srcDir,
+    label: 'go mod tidy',
+  });
+  if (tidy.code !== 0)
+    throw new BuildError(`go mod tidy failed (exit ${tidy.code}):\n${tidy.tail}`);
 
   // 3. The same command ocb's Compile runs (-trimpath, stripped, no cgo), with -v for progress.
   say('  3/3 go build (cold: several minutes on 2 cores)');
-  const b = await run('go', ['build', '-v', '-trimpath', '-o', `${PATHS.otelcol}.new`, '-ldflags=-s -w'], {
-    cwd: srcDir,
-    env: { CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false' },
-    label: 'go build otelcol-echoes',
-  });
-  if (b.code !== 0) throw new BuildError(`building the collector failed (exit ${b.code}):\n${b.tail}`);
+  const b = await run(
+    'go',
+    ['build', '-v', '-trimpath', '-o', `${PATHS.otelcol}.new`, '-ldflags=-s -w'],
+    {
+      cwd: srcDir,
+      env: { CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false' },
+      label: 'go build otelcol-echoes',
+    },
+  );
+  if (b.code !== 0)
+    throw new BuildError(`building the collector failed (exit ${b.code}):\n${b.tail}`);
   renameSync(`${PATHS.otelcol}.new`, PATHS.otelcol);
   writeFileSync(join(otelcolDir, '.stamp'), stamp + '\n');
   say(`collector built: ${PATHS.otelcol}`);
@@ -225,7 +275,9 @@ async function buildCollector() {
 /** `otelcol validate` on each file; the collector's own message is shown on failure. */
 function validate(files) {
   if (!existsSync(PATHS.otelcol)) {
-    throw new BuildError(`the collector is not built yet (${PATHS.otelcol}): run \`node scripts/backends.mjs collector\``);
+    throw new BuildError(
+      `the collector is not built yet (${PATHS.otelcol}): run \`node scripts/backends.mjs collector\``,
+    );
   }
   let failed = 0;
   for (const f of files) {
@@ -238,7 +290,14 @@ function validate(files) {
     } else {
       failed += 1;
       // The collector's last lines carry its reason ("Error: invalid configuration: ...").
-      const reason = out.split('\n').filter((l) => l.trim() !== '').slice(-3).join('\n') || r.error?.message || `exit ${r.status}`;
+      const reason =
+        out
+          .split('\n')
+          .filter((l) => l.trim() !== '')
+          .slice(-3)
+          .join('\n') ||
+        r.error?.message ||
+        `exit ${r.status}`;
       process.stderr.write(`invalid: ${f}\n${reason}\n`);
     }
   }
@@ -264,10 +323,13 @@ async function main() {
       process.stdout.write(JSON.stringify(PATHS, null, 2) + '\n');
       return 0;
     case 'validate':
-      if (rest.length === 0) throw new BuildError('usage: backends.mjs validate <config.yaml>[,<overlay.yaml>] ...');
+      if (rest.length === 0)
+        throw new BuildError('usage: backends.mjs validate <config.yaml>[,<overlay.yaml>] ...');
       return validate(rest);
     default:
-      throw new BuildError(`unknown command "${cmd}" (ensure | collector | prometheus | paths | validate <file>...)`);
+      throw new BuildError(
+        `unknown command "${cmd}" (ensure | collector | prometheus | paths | validate <file>...)`,
+      );
   }
 }
 
@@ -275,7 +337,9 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   main().then(
     (code) => process.exit(code),
     (err) => {
-      process.stderr.write(`backends: ${err instanceof BuildError ? err.message : err?.stack ?? err}\n`);
+      process.stderr.write(
+        `backends: ${err instanceof BuildError ? err.message : (err?.stack ?? err)}\n`,
+      );
       process.exit(1);
     },
   );

@@ -34,14 +34,19 @@ export const COLLECTOR_CONFIG = join(REPO_ROOT, 'collector/config.yaml');
 export const PROMETHEUS_CONFIG = join(REPO_ROOT, 'prometheus/prometheus.yml');
 
 /** The flags compose runs Prometheus with, minus the ports and paths (set per test). */
-export const PROMETHEUS_FLAGS: readonly string[] = Object.freeze(['--web.enable-otlp-receiver', '--web.enable-lifecycle']);
+export const PROMETHEUS_FLAGS: readonly string[] = Object.freeze([
+  '--web.enable-otlp-receiver',
+  '--web.enable-lifecycle',
+]);
 
 /** Are the backends built? Integration suites skip with this reason when they are not. */
 export function backendsMissing(): string | undefined {
   const missing = Object.entries(BINARIES)
     .filter(([, p]) => !existsSync(p))
     .map(([k]) => k);
-  return missing.length ? `not built: ${missing.join(', ')} (run: node scripts/backends.mjs ensure)` : undefined;
+  return missing.length
+    ? `not built: ${missing.join(', ')} (run: node scripts/backends.mjs ensure)`
+    : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -86,7 +91,10 @@ function watchdog(child: ChildProcess): void {
   if (child.pid === undefined) return;
   const w = spawn(
     '/bin/sh',
-    ['-c', `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${child.pid} 2>/dev/null; do sleep 1; done; kill -9 ${child.pid} 2>/dev/null`],
+    [
+      '-c',
+      `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${child.pid} 2>/dev/null; do sleep 1; done; kill -9 ${child.pid} 2>/dev/null`,
+    ],
     { stdio: 'ignore', detached: true },
   );
   w.unref();
@@ -192,7 +200,9 @@ class Managed implements ManagedProcess {
   }
 
   get running(): boolean {
-    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+    return (
+      this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null
+    );
   }
 
   logs(): string {
@@ -235,14 +245,19 @@ class Managed implements ManagedProcess {
       await pollUntil(
         `${this.name} ready at ${this.spec.readyUrl}`,
         async () => {
-          if (!this.running) throw new Error(`${this.name} exited (code ${child.exitCode}, signal ${child.signalCode})`);
+          if (!this.running)
+            throw new Error(
+              `${this.name} exited (code ${child.exitCode}, signal ${child.signalCode})`,
+            );
           return (await httpOk(this.spec.readyUrl)) ? true : undefined;
         },
         { timeoutMs: this.spec.readyTimeoutMs, intervalMs: 100 },
       );
     } catch (e) {
       await this.kill('SIGKILL');
-      throw new Error(`${(e as Error).message}\n--- ${this.name} log (tail) ---\n${this.buf.slice(-4000)}`);
+      throw new Error(
+        `${(e as Error).message}\n--- ${this.name} log (tail) ---\n${this.buf.slice(-4000)}`,
+      );
     }
   }
 
@@ -309,7 +324,12 @@ export interface CollectorHandle extends ManagedProcess {
 
 export async function startCollector(opts: CollectorOptions = {}): Promise<CollectorHandle> {
   const dir = tempDir('otelcol');
-  const [health, grpc, http, nowhere] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const [health, grpc, http, nowhere] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
   // Unset backends point at a port nobody listens on: the exporters retry, nothing fails.
   const unused = `http://127.0.0.1:${nowhere}`;
   const storageDir = join(dir, 'queue');
@@ -374,7 +394,11 @@ export interface PrometheusHandle extends ManagedProcess {
   /** Instant query; throws with Prometheus' own error message on a bad query. */
   query(promql: string): Promise<PromSample[]>;
   /** Poll an instant query until `accept` holds for its result, with a deadline. */
-  waitFor(promql: string, accept: (r: PromSample[]) => boolean, timeoutMs?: number): Promise<PromSample[]>;
+  waitFor(
+    promql: string,
+    accept: (r: PromSample[]) => boolean,
+    timeoutMs?: number,
+  ): Promise<PromSample[]>;
   /** Every metric name Prometheus knows. */
   metricNames(): Promise<string[]>;
 }
@@ -405,11 +429,18 @@ export async function startPrometheus(opts: PrometheusOptions = {}): Promise<Pro
     throw e;
   }
   const query = async (promql: string): Promise<PromSample[]> => {
-    const r = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`, { signal: AbortSignal.timeout(10_000) });
-    const body = (await r.json()) as { status: string; error?: string; data?: { resultType: string; result: unknown } };
+    const r = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`, {
+      signal: AbortSignal.timeout(10_000),
+    });
+    const body = (await r.json()) as {
+      status: string;
+      error?: string;
+      data?: { resultType: string; result: unknown };
+    };
     if (body.status !== 'success') throw new Error(`PromQL ${promql}: ${body.error ?? r.status}`);
     const res = body.data?.result;
-    if (body.data?.resultType === 'scalar' && Array.isArray(res)) return [{ metric: {}, value: res as [number, string] }];
+    if (body.data?.resultType === 'scalar' && Array.isArray(res))
+      return [{ metric: {}, value: res as [number, string] }];
     return (res as PromSample[]) ?? [];
   };
   return Object.assign(m, {
@@ -426,7 +457,9 @@ export async function startPrometheus(opts: PrometheusOptions = {}): Promise<Pro
         { timeoutMs, intervalMs: 500 },
       ),
     metricNames: async () => {
-      const r = await fetch(`${url}/api/v1/label/__name__/values`, { signal: AbortSignal.timeout(10_000) });
+      const r = await fetch(`${url}/api/v1/label/__name__/values`, {
+        signal: AbortSignal.timeout(10_000),
+      });
       return ((await r.json()) as { data: string[] }).data;
     },
   });

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { REPO_ROOT } from '../../helpers/backends.js';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed YAML, shape asserted by the tests
 type Obj = Record<string, any>;
 const manifest = parse(readFileSync(join(REPO_ROOT, 'collector/manifest.yaml'), 'utf8')) as Obj;
 const configText = readFileSync(join(REPO_ROOT, 'collector/config.yaml'), 'utf8');
@@ -30,19 +31,31 @@ const PROVIDER: Record<string, string> = {
   file_storage: 'extension/storage/filestorage',
 };
 /** Aliases v0.165 still accepts but logs as deprecated. */
-const DEPRECATED = ['otlphttp', 'spanmetrics', 'hostmetrics', 'healthcheck', 'filestorage', 'memorylimiter'];
+const DEPRECATED = [
+  'otlphttp',
+  'spanmetrics',
+  'hostmetrics',
+  'healthcheck',
+  'filestorage',
+  'memorylimiter',
+];
 
 const typeOf = (id: string): string => id.split('/')[0];
 const gomods = (): string[] =>
-  ['receivers', 'processors', 'exporters', 'connectors', 'extensions', 'providers'].flatMap((k) => (manifest[k] ?? []).map((c: Obj) => c.gomod as string));
+  ['receivers', 'processors', 'exporters', 'connectors', 'extensions', 'providers'].flatMap((k) =>
+    (manifest[k] ?? []).map((c: Obj) => c.gomod as string),
+  );
 
 describe('collector/manifest.yaml', () => {
   it('pins one release: core v0.165.0 (stable modules v1.71.0) and contrib v0.165.1', () => {
     for (const g of gomods()) {
       const [path, version] = g.split(' ');
-      if (path.startsWith('go.opentelemetry.io/collector/confmap/')) expect(version, g).toBe('v1.71.0');
-      else if (path.startsWith('go.opentelemetry.io/collector/')) expect(version, g).toBe('v0.165.0');
-      else if (path.startsWith('github.com/open-telemetry/opentelemetry-collector-contrib/')) expect(version, g).toBe('v0.165.1');
+      if (path.startsWith('go.opentelemetry.io/collector/confmap/'))
+        expect(version, g).toBe('v1.71.0');
+      else if (path.startsWith('go.opentelemetry.io/collector/'))
+        expect(version, g).toBe('v0.165.0');
+      else if (path.startsWith('github.com/open-telemetry/opentelemetry-collector-contrib/'))
+        expect(version, g).toBe('v0.165.1');
       else throw new Error(`unexpected module ${g}`);
     }
     expect(manifest.dist.version).toBe('0.165.0');
@@ -58,7 +71,9 @@ describe('collector/manifest.yaml', () => {
       expect(PROVIDER[t], `no provider known for "${t}"`).toBeDefined();
       expect(built, `${t} is not in the manifest`).toContain(PROVIDER[t]);
     }
-    const unused = Object.entries(PROVIDER).filter(([t]) => !used.has(t) && t !== 'debug').map(([t]) => t);
+    const unused = Object.entries(PROVIDER)
+      .filter(([t]) => !used.has(t) && t !== 'debug')
+      .map(([t]) => t);
     expect(unused, 'built but unused (cold-build minutes for nothing)').toEqual([]);
   });
 });
@@ -66,7 +81,8 @@ describe('collector/manifest.yaml', () => {
 describe('collector/config.yaml', () => {
   it('uses the type names v0.165 expects, never a deprecated alias', () => {
     for (const section of ['receivers', 'processors', 'exporters', 'connectors', 'extensions']) {
-      for (const id of Object.keys(config[section] ?? {})) expect(DEPRECATED, `${section}.${id}`).not.toContain(typeOf(id));
+      for (const id of Object.keys(config[section] ?? {}))
+        expect(DEPRECATED, `${section}.${id}`).not.toContain(typeOf(id));
     }
   });
 
@@ -75,14 +91,19 @@ describe('collector/config.yaml', () => {
     const walk = (v: unknown, path: string): void => {
       if (typeof v === 'string') leaves.push([path, v]);
       else if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${path}[${i}]`));
-      else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, path ? `${path}.${k}` : k);
+      else if (v && typeof v === 'object')
+        for (const [k, x] of Object.entries(v)) walk(x, path ? `${path}.${k}` : k);
     };
     walk(config, '');
     const places = leaves.filter(([p]) => /(endpoint|directory|root_path)$/.test(p));
     expect(places.length).toBeGreaterThanOrEqual(9);
     for (const [p, v] of places) expect(v, p).toMatch(/^\$\{env:[A-Z0-9_]+:-[^}]+\}/);
-    expect(config.exporters['otlp_http/loki'].endpoint).toBe('${env:OTELCOL_LOKI_ENDPOINT:-http://loki:3100/otlp}');
-    expect(config.exporters['otlp_http/prometheus'].endpoint).toBe('${env:OTELCOL_PROMETHEUS_ENDPOINT:-http://prometheus:9090/api/v1/otlp}');
+    expect(config.exporters['otlp_http/loki'].endpoint).toBe(
+      '${env:OTELCOL_LOKI_ENDPOINT:-http://loki:3100/otlp}',
+    );
+    expect(config.exporters['otlp_http/prometheus'].endpoint).toBe(
+      '${env:OTELCOL_PROMETHEUS_ENDPOINT:-http://prometheus:9090/api/v1/otlp}',
+    );
     expect(config.receivers.otlp.protocols.grpc.endpoint).toMatch(/:4317\}$/);
     expect(config.receivers.otlp.protocols.http.endpoint).toMatch(/:4318\}$/);
   });
@@ -105,12 +126,19 @@ describe('collector/config.yaml', () => {
       if (name !== 'metrics') expect(p.processors, name).toContain('redaction');
     }
     expect(config.service.pipelines.traces.exporters).toContain('span_metrics');
-    expect(config.service.pipelines.metrics.receivers).toEqual(expect.arrayContaining(['span_metrics', 'host_metrics']));
+    expect(config.service.pipelines.metrics.receivers).toEqual(
+      expect.arrayContaining(['span_metrics', 'host_metrics']),
+    );
   });
 
   it('enables system.filesystem.utilization (the disk > 80 % alert) and redacts sk- keys and bearer tokens', () => {
-    expect(config.receivers.host_metrics.scrapers.filesystem.metrics['system.filesystem.utilization'].enabled).toBe(true);
-    const patterns: RegExp[] = config.processors.redaction.blocked_values.map((s: string) => new RegExp(s.replace('(?i)', ''), 'i'));
+    expect(
+      config.receivers.host_metrics.scrapers.filesystem.metrics['system.filesystem.utilization']
+        .enabled,
+    ).toBe(true);
+    const patterns: RegExp[] = config.processors.redaction.blocked_values.map(
+      (s: string) => new RegExp(s.replace('(?i)', ''), 'i'),
+    );
     const hits = (s: string): boolean => patterns.some((r) => r.test(s));
     expect(hits('key sk-abcdefgh12345678')).toBe(true);
     expect(hits('Authorization: Bearer abc.def')).toBe(true);
@@ -122,7 +150,12 @@ describe('collector/config.yaml', () => {
 describe('prometheus/prometheus.yml', () => {
   it('promotes the resource attributes dashboards and rules filter on, and accepts late samples', () => {
     expect(prom.otlp.promote_resource_attributes).toEqual(
-      expect.arrayContaining(['service.name', 'service.namespace', 'service.instance.id', 'deployment.environment.name']),
+      expect.arrayContaining([
+        'service.name',
+        'service.namespace',
+        'service.instance.id',
+        'deployment.environment.name',
+      ]),
     );
     expect(prom.otlp.keep_identifying_resource_attributes).toBe(true);
     expect(prom.storage.tsdb.out_of_order_time_window).toMatch(/^\d+[mh]$/);
