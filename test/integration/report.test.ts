@@ -176,6 +176,53 @@ describe.skipIf(skip)(
       expect(row('memory').pass).toBe(true);
     });
 
+    // Here because the real stack is up: the fakes in test/preload/cli-doctor.test.ts copy these answers.
+    it('doctor recognises the real collector (health_check and OTLP receiver) and the real Prometheus', async () => {
+      const c = stack!.collector;
+      const r = await runCli([
+        'doctor',
+        '--format',
+        'json',
+        '--only',
+        'collector,otlp,prometheus',
+        '--collector',
+        c.healthUrl,
+        '--otlp',
+        c.otlpHttpUrl,
+        '--prometheus',
+        stack!.prometheus.url,
+      ]);
+      const body = JSON.parse(r.stdout) as {
+        ok: boolean;
+        checks: Array<{ name: string; ok: boolean; summary: string }>;
+      };
+      expect(body.checks.filter((x) => !x.ok)).toEqual([]);
+      expect(r.code).toBe(0);
+      expect(body.checks.find((x) => x.name === 'prometheus')!.summary).toMatch(
+        /^Prometheus 3\.\d+\.\d+, ready$/,
+      );
+      expect(body.checks.find((x) => x.name === 'collector')!.summary).toMatch(/Server available/);
+
+      // And the wrong way round: Prometheus where the collector should be, the collector's OTLP port as Prometheus.
+      const wrong = await runCli([
+        'doctor',
+        '--format',
+        'json',
+        '--only',
+        'collector,prometheus',
+        '--collector',
+        stack!.prometheus.url,
+        '--prometheus',
+        c.otlpHttpUrl,
+      ]);
+      const w = JSON.parse(wrong.stdout) as { checks: Array<{ name: string; state: string }> };
+      expect(w.checks.map((x) => [x.name, x.state])).toEqual([
+        ['collector', 'wrong'],
+        ['prometheus', 'wrong'],
+      ]);
+      expect(wrong.code).toBe(1);
+    });
+
     it('says clearly when Prometheus has no data for the job', async () => {
       const r = await runCli([
         'report',
