@@ -1,0 +1,149 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NODE_BINARIES } from '../helpers/node-versions.js';
+import { killAll, REGISTER, requireBuilt, ROOT, spawnNode } from '../helpers/spawn.js';
+
+// Black box: the built register preloaded into the metrics fixtures (ESM and CJS) under Node 20
+// and 24; the cache and fs figures at the embedded Prometheus endpoint must be exactly what
+// test/fixtures/metrics/workload.cjs did.
+
+const FIXTURES = join(ROOT, 'test/fixtures/metrics');
+let tmp: string;
+
+beforeAll(() => {
+  requireBuilt();
+  tmp = mkdtempSync(join(tmpdir(), 'echoes-metrics-preload-'));
+});
+afterAll(() => {
+  killAll();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+    s.on('error', reject);
+  });
+}
+
+interface Sample {
+  readonly name: string;
+  readonly labels: Record<string, string>;
+  readonly value: number;
+}
+
+/** Prometheus text format → samples (enough of the grammar for exporter-prometheus output). */
+function parse(text: string): Sample[] {
+  const out: Sample[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
+    if (m === null) continue;
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
+    out.push({ name: m[1]!, labels, value: Number(m[3]) });
+  }
+  return out;
+}
+
+function value(samples: Sample[], name: string, labels: Record<string, string>): number | undefined {
+  const hits = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+  if (hits.length === 0) return undefined;
+  return hits.reduce((a, s) => a + s.value, 0);
+}
+
+async function scrape(port: number, until: (s: Sample[]) => boolean, timeoutMs = 20_000): Promise<Sample[]> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+      last = await res.text();
+      const samples = parse(last);
+      if (until(samples)) return samples;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`metrics never satisfied the condition; last scrape:\n${last.slice(0, 4000)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe.each(NODE_BINARIES)('cache and fs metrics under $label', ({ path: node }) => {
+  describe.each([
+    ['ESM', 'app.mjs'],
+    ['CommonJS', 'app.cjs'],
+  ])('%s fixture', (_kind, fixture) => {
+    it('reports exactly the hits, misses, evictions, operations and bytes the app did', async () => {
+      const cwd = mkdtempSync(join(tmp, 'cwd-'));
+      const dir = mkdtempSync(join(tmp, 'fx-'));
+      const port = await freePort();
+      const app = spawnNode(node, ['--import', REGISTER, join(FIXTURES, fixture)], {
+        cwd,
+        env: {
+          PATH: process.env.PATH,
+          OTEL_SERVICE_NAME: 'metrics-fixture',
+          OTEL_TRACES_EXPORTER: 'none',
+          OTEL_METRICS_EXPORTER: 'none',
+          OTEL_LOGS_EXPORTER: 'none',
+          ECHOES_PROMETHEUS: 'on',
+          OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+          ECHOES_FS_PATH_GROUPS: `fx=${dir}`,
+          ECHOES_DIRS: 'none',
+          ECHOES_LOG_CONSOLE: 'off',
+          ECHOES_LOG_DIR: join(cwd, 'logs'),
+          FIXTURE_DIR: dir,
+        },
+      });
+      try {
+        await app.waitFor(/READY/, 30_000);
+        const s = await scrape(port, (x) => value(x, 'echoes_cache_requests_total', { cache_name: 'fx-bounded' }) !== undefined);
+
+        const req = (cache: string, result: string) => value(s, 'echoes_cache_requests_total', { cache_name: cache, cache_result: result });
+        // lru-cache, through the module hook (require-in-the-middle / import-in-the-middle)
+        expect(req('fx-lru', 'hit')).toBe(2);
+        expect(req('fx-lru', 'miss')).toBe(1);
+        expect(value(s, 'echoes_cache_evictions_total', { cache_name: 'fx-lru', cache_eviction_reason: 'capacity' })).toBe(1);
+        expect(value(s, 'echoes_cache_entries', { cache_name: 'fx-lru' })).toBe(3);
+        expect(value(s, 'echoes_cache_capacity', { cache_name: 'fx-lru' })).toBe(3);
+        // instrumentCache(Map): unbounded, so no capacity series
+        expect(req('fx-map', 'hit')).toBe(1);
+        expect(req('fx-map', 'miss')).toBe(2);
+        expect(value(s, 'echoes_cache_entries', { cache_name: 'fx-map' })).toBe(1);
+        expect(value(s, 'echoes_cache_capacity', { cache_name: 'fx-map' })).toBeUndefined();
+        // createCache
+        expect(req('fx-bounded', 'hit')).toBe(3);
+        expect(req('fx-bounded', 'miss')).toBe(1);
+        expect(value(s, 'echoes_cache_capacity', { cache_name: 'fx-bounded' })).toBe(2);
+
+        // fs, filtered by the fixture's path group
+        const fx = { fs_path_group: 'fx' };
+        const io = (api: string) => value(s, 'echoes_fs_io_total', { ...fx, fs_direction: 'write', fs_api: api });
+        expect(io('sync')).toBe(1000 + 18);
+        expect(io('promise')).toBe(2345);
+        expect(io('callback')).toBe(77);
+        const ops = (op: string, api: string) => value(s, 'echoes_fs_operations_total', { ...fx, fs_operation: op, fs_api: api });
+        expect(ops('writeFile', 'sync')).toBe(1);
+        expect(ops('writeFile', 'promise')).toBe(1);
+        expect(ops('writeFile', 'callback')).toBe(1);
+        expect(ops('open', 'sync')).toBe(1);
+        expect(ops('write', 'sync')).toBe(2);
+        expect(ops('close', 'sync')).toBe(1);
+        // nothing else happened in the group: Node's internal open/write/close behind writeFile are not counted again
+        expect(value(s, 'echoes_fs_operations_total', fx)).toBe(7);
+        expect(value(s, 'echoes_fs_operation_duration_count', { ...fx, fs_operation: 'writeFile' })).toBe(3);
+        expect(value(s, 'echoes_fs_operation_duration_sum', { ...fx, fs_operation: 'writeFile' })).toBeGreaterThan(0);
+        expect(app.stderr()).not.toMatch(/TypeError|ReferenceError|uncaught/i);
+      } finally {
+        app.kill('SIGKILL');
+        await app.exited;
+      }
+    });
+  });
+});
