@@ -3,11 +3,14 @@ import { createRequire } from 'node:module';
 import { diag } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import {
+  DataPointType,
   MeterProvider,
   PeriodicExportingMetricReader,
   type IMetricReader,
+  type MetricData,
   type MetricProducer,
   type PushMetricExporter,
+  type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { watchExporter } from './diag.js';
@@ -51,19 +54,83 @@ function createPushExporter(config: EchoesConfig): PushMetricExporter | undefine
   return exporter;
 }
 
+/** Unit words Prometheus' OTLP translation appends (UnderscoreEscapingWithSuffixes). */
+const UNIT_WORDS: Readonly<Record<string, string>> = {
+  s: 'seconds',
+  ms: 'milliseconds',
+  us: 'microseconds',
+  ns: 'nanoseconds',
+  min: 'minutes',
+  h: 'hours',
+  d: 'days',
+  By: 'bytes',
+  KiBy: 'kibibytes',
+  MiBy: 'mebibytes',
+  GiBy: 'gibibytes',
+  KBy: 'kilobytes',
+  MBy: 'megabytes',
+  GBy: 'gigabytes',
+  '%': 'percent',
+  Hz: 'hertz',
+};
+
+/**
+ * The series name Prometheus gives a metric it receives over OTLP: unit word appended (`_seconds`,
+ * `_bytes`; `_ratio` for unit-1 gauges; `{annotations}` dropped), `_total` left to the serializer.
+ * The embedded endpoint uses the same names as the collector path, so one dashboard, rule or
+ * report query works against either (the upstream exporter appends no unit).
+ */
+export function prometheusBaseName(name: string, unit: string, gauge: boolean): string {
+  const cleanUnit = unit.replace(/\{[^}]*\}/g, '').trim();
+  let word: string | undefined;
+  if (cleanUnit === '1') word = gauge ? 'ratio' : undefined;
+  else if (cleanUnit !== '') {
+    const [num = '', per] = cleanUnit.split('/');
+    const a = UNIT_WORDS[num] ?? num;
+    const b = per !== undefined ? (UNIT_WORDS[per] ?? per) : undefined;
+    word = b !== undefined ? `${a}_per_${b.replace(/s$/, '')}` : a;
+  }
+  const base = name.replace(/[^A-Za-z0-9_:]/g, '_');
+  if (word === undefined || word === '' || base.endsWith(`_${word}`)) return base;
+  return `${base}_${word}`;
+}
+
+function withUnitSuffixes(rm: ResourceMetrics): ResourceMetrics {
+  return {
+    resource: rm.resource,
+    scopeMetrics: rm.scopeMetrics.map((sm) => ({
+      scope: sm.scope,
+      metrics: sm.metrics.map((m): MetricData => {
+        const gauge = m.dataPointType === DataPointType.GAUGE || (m.dataPointType === DataPointType.SUM && !m.isMonotonic);
+        const name = prometheusBaseName(m.descriptor.name, m.descriptor.unit, gauge);
+        return name === m.descriptor.name ? m : ({ ...m, descriptor: { ...m.descriptor, name } } as MetricData);
+      }),
+    })),
+  };
+}
+
 /**
  * The upstream exporter's own server ignores port 0 (`config.port || env || 9464`) and cannot be
  * told to stay quiet about EADDRINUSE, so it never starts; our server answers with its handler.
  */
 export function createPrometheusEndpoint(config: EchoesConfig, producers: MetricProducer[]): PrometheusEndpoint {
-  const { PrometheusExporter: Exporter } = require('@opentelemetry/exporter-prometheus') as typeof import('@opentelemetry/exporter-prometheus');
+  const { PrometheusExporter: Exporter, PrometheusSerializer } = require('@opentelemetry/exporter-prometheus') as typeof import('@opentelemetry/exporter-prometheus');
   const { host, port } = config.metrics.prometheus;
   const exporter = new Exporter({ preventServerStart: true, host, port, metricProducers: producers });
+  const serializer = new PrometheusSerializer('', false);
   const server: Server = createServer((req, res) => {
     try {
       const path = (req.url ?? '/').split('?')[0];
       if (path === '/metrics') {
-        exporter.getMetricsRequestHandler(req, res);
+        exporter.collect().then(
+          ({ resourceMetrics }) => {
+            res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+            res.end(serializer.serialize(withUnitSuffixes(resourceMetrics)));
+          },
+          (err: unknown) => {
+            res.writeHead(500, { 'content-type': 'text/plain' }).end(`# failed to collect metrics: ${String(err)}\n`);
+          },
+        );
       } else {
         res.writeHead(404).end('not found: the metrics are at /metrics\n');
       }

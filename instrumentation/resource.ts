@@ -10,8 +10,12 @@ import type { EchoesConfig } from './types.js';
  * first export), so startup stays cheap.
  */
 
-/** One per process, stable for its lifetime: tells two replicas of the same service apart. */
-const INSTANCE_ID = randomUUID();
+/** One per process, stable for its lifetime: tells two replicas of the same service apart.
+ * Made on first use, not at import: importing a module must have no effects. */
+let instanceId: string | undefined;
+function processInstanceId(): string {
+  return (instanceId ??= randomUUID());
+}
 
 /** semconv `host.arch` values differ from Node's `process.arch` for the common cases. */
 const HOST_ARCH: Readonly<Record<string, string>> = { x64: 'amd64', arm64: 'arm64', ia32: 'x86', arm: 'arm32', ppc64: 'ppc64', s390x: 's390x' };
@@ -21,7 +25,7 @@ export function resourceAttributes(config: EchoesConfig): Attributes {
     // OTEL_RESOURCE_ATTRIBUTES first, so the explicit settings below win where they overlap.
     ...config.resourceAttributes,
     'service.name': config.serviceName,
-    'service.instance.id': config.resourceAttributes['service.instance.id'] ?? INSTANCE_ID,
+    'service.instance.id': config.resourceAttributes['service.instance.id'] ?? processInstanceId(),
     'deployment.environment.name': config.environment,
     'host.name': safe(() => hostname()) ?? 'unknown',
     'host.arch': HOST_ARCH[process.arch] ?? process.arch,
