@@ -101,6 +101,53 @@ describe('createCache', () => {
     expect(valueOf(m, 'echoes.cache.requests', { 'cache.name': 'shared', 'cache.result': 'miss' })).toBe(1);
   });
 
+  it('behaves exactly like a reference LRU over 20 000 random operations', () => {
+    const c = createCache<number, number>({ name: 'ref', maxEntries: 7 });
+    const ref = new Map<number, number>(); // insertion order = recency
+    let seed = 42;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+    let evicted = 0;
+    let manual = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const k = rnd(12);
+      const op = rnd(10);
+      if (op < 5) {
+        const want = ref.get(k);
+        if (want !== undefined) {
+          ref.delete(k);
+          ref.set(k, want);
+        }
+        expect(c.get(k)).toBe(want);
+      } else if (op < 9) {
+        if (ref.has(k)) ref.delete(k);
+        else if (ref.size >= 7) {
+          ref.delete(ref.keys().next().value!);
+          evicted++;
+        }
+        ref.set(k, i);
+        c.set(k, i);
+      } else {
+        if (ref.delete(k)) manual++;
+        c.delete(k);
+      }
+      expect(c.size).toBe(ref.size);
+    }
+    expect([...c.keys()]).toEqual([...ref.keys()]);
+    expect(c.stats().evictions).toEqual({ capacity: evicted, ttl: 0, manual });
+  });
+
+  it('reuses slots after delete and clear', () => {
+    const c = createCache<string, number>({ name: 'slots', maxEntries: 2 });
+    c.set('a', 1).set('b', 2);
+    c.delete('a');
+    c.set('c', 3);
+    expect([...c.keys()]).toEqual(['b', 'c']);
+    c.clear();
+    c.set('d', 4).set('e', 5).set('f', 6);
+    expect([...c.keys()]).toEqual(['e', 'f']);
+    expect(c.get('d')).toBeUndefined();
+  });
+
   it('rejects a missing or non-positive capacity', () => {
     expect(() => createCache({ name: 'bad', maxEntries: 0 })).toThrow(RangeError);
     expect(() => createCache({ name: 'bad', maxEntries: Number.NaN })).toThrow(RangeError);
