@@ -336,8 +336,10 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
         const cleanup = (): void => {
           clearTimeout(timer);
           events.off('request', onEvent);
+          events.off('refused', onEvent);
         };
         events.on('request', onEvent);
+        events.on('refused', onEvent);
         onEvent();
       });
     },
