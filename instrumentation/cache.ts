@@ -419,6 +419,9 @@ interface Registration {
   readonly callback: BatchObservableCallback;
 }
 
+/** Where a cache whose size could not be read is counted (`echoes.monitor.errors`). */
+export const CACHE_COMPONENT = 'cache-metrics';
+
 function registerObservers(meter: Meter): Registration {
   const requests = meter.createObservableCounter(METRIC.cacheRequests, {
     unit: '{request}',
@@ -436,9 +439,24 @@ function registerObservers(meter: Meter): Registration {
     unit: '{entry}',
     description: describe(METRIC.cacheCapacity),
   });
+  const errors = meter.createCounter(METRIC.monitorErrors, {
+    unit: '{error}',
+    description: describe(METRIC.monitorErrors),
+  });
+  const onMemberError = (name: string, err: unknown): void => {
+    const code = (err as { code?: unknown } | null)?.code;
+    const type = typeof code === 'string' ? code : String((err as Error | null)?.name ?? 'Error');
+    try {
+      errors.add(1, { 'echoes.component': CACHE_COMPONENT, 'error.type': type });
+    } catch {
+      // never reaches the app
+    }
+    warnOnce(`member:${name}`, `the size of cache "${name}" could not be read (${String(err)}); its entries and capacity are not reported while that lasts, counted in ${METRIC.monitorErrors}`);
+  };
+  const seen = new Set<string>();
   const callback: BatchObservableCallback = (result) => {
     try {
-      observeAll(result, requests, evictions, entries, capacity);
+      observeAll(result, requests, evictions, entries, capacity, onMemberError, seen);
     } catch (err) {
       warnOnce('observe', `cache metrics collection failed (${String(err)}); this collection is skipped`);
     }
@@ -454,6 +472,8 @@ function observeAll(
   evictions: Observable,
   entries: Observable,
   capacity: Observable,
+  onMemberError: (name: string, err: unknown) => void,
+  seen: Set<string>,
 ): void {
   for (const s of registry.values()) {
     const attrs = { 'cache.name': s.name };
@@ -467,6 +487,7 @@ function observeAll(
     let n = 0;
     let cap = 0;
     let bounded = true;
+    let failed = false;
     for (const ref of s.members) {
       const m = ref.deref();
       if (m === undefined) {
@@ -475,15 +496,28 @@ function observeAll(
       }
       live++;
       try {
-        n += m.entryCount();
+        const count = m.entryCount();
+        if (typeof count !== 'number' || !(count >= 0)) throw new TypeError(`size is ${String(count)}`);
+        n += count;
         const c = m.capacity();
         if (c === undefined) bounded = false;
         else cap += c;
-      } catch {
-        bounded = false;
+      } catch (err) {
+        failed = true;
+        onMemberError(s.name, err);
       }
     }
     if (live === 0) continue;
+    if (failed) {
+      // A sum missing a member would be a false figure. The SDK keeps re-exporting a gauge's last
+      // value once seen, so after a first report "unknown" has to be NaN, not silence.
+      if (seen.has(s.name)) {
+        result.observe(entries, Number.NaN, attrs);
+        if (bounded) result.observe(capacity, Number.NaN, attrs);
+      }
+      continue;
+    }
+    seen.add(s.name);
     result.observe(entries, n, attrs);
     // A name with any unbounded member has no capacity series: that is the signal for the alert.
     if (bounded) result.observe(capacity, cap, attrs);

@@ -1,3 +1,4 @@
+import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createCache, instrumentCache, resetCacheRegistry, setupCacheMetrics } from '../../../instrumentation/cache.js';
 import type { SetupContext } from '../../../instrumentation/feature.js';
@@ -215,6 +216,29 @@ describe('instrumentCache', () => {
     expect(valueOf(m, 'echoes.cache.requests', { 'cache.name': 'obj', 'cache.result': 'miss' })).toBe(1);
     expect(valueOf(m, 'echoes.cache.entries', { 'cache.name': 'obj' })).toBe(1);
     expect(pointsOf(m, 'echoes.cache.capacity', { 'cache.name': 'obj' })).toHaveLength(0);
+  });
+
+  it('a cache whose size throws: one warning, the error counted, NaN entries instead of a stale value', async () => {
+    const warnings: string[] = [];
+    diag.setLogger({ warn: (m: string) => warnings.push(m), error: () => {}, info: () => {}, debug: () => {}, verbose: () => {} }, DiagLogLevel.WARN);
+    let broken = false;
+    class Fragile extends Map<string, number> {
+      override get size(): number {
+        if (broken) throw new RangeError('boom');
+        return super.size;
+      }
+    }
+    const map = instrumentCache(new Fragile([['a', 1]]), 'fragile');
+    expect(valueOf(await t.collect(), 'echoes.cache.entries', { 'cache.name': 'fragile' })).toBe(1);
+    broken = true;
+    await t.collect();
+    const m = await t.collect();
+    expect(valueOf(m, 'echoes.cache.entries', { 'cache.name': 'fragile' })).toBeNaN();
+    expect(valueOf(m, 'echoes.monitor.errors', { 'echoes.component': 'cache-metrics', 'error.type': 'RangeError' })).toBe(2);
+    expect(warnings.filter((w) => w.includes('fragile'))).toHaveLength(1);
+    // the app still works with its cache
+    expect(map.get('a')).toBe(1);
+    diag.disable();
   });
 
   it('returns a non-object untouched', () => {
