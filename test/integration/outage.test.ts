@@ -236,6 +236,10 @@ describe.skipIf(skipReason !== undefined)(
         `Loki stand-in down for 60 s, collector restarted at 30 s:\n${JSON.stringify(fig, null, 2)}`,
       );
       expect(refused, 'the collector kept retrying while Loki was down').toBeGreaterThan(0);
+      expect(
+        queueBeforeRestart,
+        'the Loki queue held the records during the outage',
+      ).toBeGreaterThan(0);
       expect(missing.slice(0, 20), `${missing.length} log records lost`).toEqual([]);
     });
   },
