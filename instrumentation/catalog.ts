@@ -22,16 +22,21 @@ export interface CatalogEntry {
   readonly attributes: readonly string[];
   readonly prometheus: string;
   /**
-   * The name `@opentelemetry/exporter-prometheus` (the embedded `:9464/metrics`) gives the series:
-   * it adds no unit suffix and no `_ratio`, only `_total` for monotonic sums, and an
-   * `otel_scope_name` label. Absent for series only the collector produces.
+   * The series name on echoes-otel's embedded `:9464/metrics`. metrics.ts renames series there to
+   * the OTLP-translated names (unit suffixes), so it equals `prometheus`; absent for series only the
+   * collector produces. Kept as its own field because the report CLI reads either source.
    */
   readonly embedded?: string;
+  /**
+   * What a stock `@opentelemetry/exporter-prometheus` 0.223 would serve (no unit suffix, no
+   * `_ratio`, `_total` for monotonic sums only), for anyone scraping with their own exporter.
+   */
+  readonly stockExporter?: string;
   readonly source: SignalSource;
 }
 
 /** exporter-prometheus 0.223 naming: invalid characters to `_`, `_total` for monotonic sums. */
-export function embeddedPrometheusName(name: string, type: InstrumentType): string {
+export function stockExporterName(name: string, type: InstrumentType): string {
   const base = name.replace(/[^a-zA-Z0-9_:]/g, '_').replace(/_+/g, '_');
   return type === 'counter' && !base.endsWith('_total') ? `${base}_total` : base;
 }
@@ -45,8 +50,8 @@ function entry(
   description: string,
   source: SignalSource = 'echoes',
 ): CatalogEntry {
-  const embedded = source === 'collector' ? undefined : embeddedPrometheusName(name, type);
-  return Object.freeze({ name, unit, type, prometheus, ...(embedded === undefined ? {} : { embedded }), attributes, description, source });
+  const app = source === 'collector' ? {} : { embedded: prometheus, stockExporter: stockExporterName(name, type) };
+  return Object.freeze({ name, unit, type, prometheus, ...app, attributes, description, source });
 }
 
 const HTTP_SERVER_ATTRS = [

@@ -1,15 +1,16 @@
-import { promises as fsp } from 'node:fs';
 import type { Dir } from 'node:fs';
 import { join } from 'node:path';
 import { diag } from '@opentelemetry/api';
 import type { Counter } from '@opentelemetry/api';
 import { catalogEntry, METRIC } from './catalog.js';
 import type { Feature, SetupContext } from './feature.js';
+import { unpatchedPromises } from './fs.js';
 import type { WatchedDir } from './types.js';
 
-// Captured at import, before fs.ts patches node:fs: the monitor's own walking must not show up in
-// the app's disk-I/O metrics.
-const DEFAULT_FS: DirMonitorFs = { opendir: fsp.opendir, lstat: fsp.lstat, statfs: fsp.statfs };
+/** The unpatched fs functions: the monitor's own walking must not show up in the app's disk-I/O metrics. */
+function defaultFs(): DirMonitorFs {
+  return { opendir: unpatchedPromises('opendir'), lstat: unpatchedPromises('lstat'), statfs: unpatchedPromises('statfs') };
+}
 
 /** The fs calls the monitor makes; replaceable in tests to simulate failures. */
 export interface DirMonitorFs {
@@ -52,7 +53,7 @@ interface DirState {
 export const DIR_COMPONENT = 'dir-monitor';
 export const DISK_COMPONENT = 'disk-monitor';
 
-export function setupDirMonitor(ctx: SetupContext, fs: DirMonitorFs = DEFAULT_FS): DirMonitor {
+export function setupDirMonitor(ctx: SetupContext, fs: DirMonitorFs = defaultFs()): DirMonitor {
   const { opendir, lstat, statfs } = fs;
   const cfg = ctx.config.dirs;
   const budgetPerTick = Math.max(1, Math.floor(cfg.maxEntriesPerTick));

@@ -428,6 +428,15 @@ interface Patch {
 let installed: { state: State; patches: Patch[] } | undefined;
 
 /**
+ * The original `fs.promises` function, whatever is patched now: for our own monitors (dirs.ts),
+ * whose directory walks must not show up in the app's disk-I/O figures.
+ */
+export function unpatchedPromises<K extends keyof typeof fs.promises>(key: K): (typeof fs.promises)[K] {
+  const p = installed?.patches.find((x) => x.target === (fs.promises as unknown) && x.key === key);
+  return (p?.original ?? fs.promises[key]) as (typeof fs.promises)[K];
+}
+
+/**
  * Patches node:fs for metrics. Only one installation at a time (a second call returns a feature
  * that does nothing); `shutdown` restores every original function.
  */

@@ -15,10 +15,9 @@ export function renderSignalsDoc(catalog) {
   const cell = (s) => String(s).replace(/\|/g, '\\|');
   const series = (e) =>
     e.type === 'histogram' ? `\`${e.prometheus}_bucket\`, \`_sum\`, \`_count\`` : `\`${e.prometheus}\``;
-  const embedded = (e) => {
-    if (e.embedded === undefined) return '—';
-    const s = e.type === 'histogram' ? `\`${e.embedded}_bucket\`, \`_sum\`, \`_count\`` : `\`${e.embedded}\``;
-    return s;
+  const stock = (e) => {
+    if (e.stockExporter === undefined) return '—';
+    return e.type === 'histogram' ? `\`${e.stockExporter}_bucket\`, \`_sum\`, \`_count\`` : `\`${e.stockExporter}\``;
   };
   const sections = [
     ['echoes', 'Produced by echoes-otel'],
@@ -32,11 +31,12 @@ export function renderSignalsDoc(catalog) {
     '',
     'Every metric that instrumentation, dashboards, alert rules and the report CLI may name.',
     '',
-    '- **Prometheus (OTLP)**: the series name after Prometheus\' OTLP translation (what the bundled',
+    '- **Prometheus series**: the name after Prometheus\' OTLP translation (what the bundled',
     '  collector → Prometheus pipeline stores): dots to underscores, a unit suffix (`_seconds`,',
-    '  `_bytes`, `_ratio` for unit `1`), `_total` for counters.',
-    '- **Embedded :9464**: the name `@opentelemetry/exporter-prometheus` serves on the embedded',
-    '  `/metrics` endpoint: no unit suffix, `_total` for counters only, plus an `otel_scope_name` label.',
+    '  `_bytes`, `_ratio` for unit `1` gauges), `_total` for counters. echoes-otel\'s embedded',
+    '  `:9464/metrics` serves the same names (plus an `otel_scope_name` label), so one query fits both.',
+    '- **Stock exporter-prometheus**: what a plain `@opentelemetry/exporter-prometheus` 0.223 would',
+    '  serve instead (no unit suffix, `_total` for counters only), for anyone wiring their own.',
     '- Attributes become labels with dots replaced by underscores (`cache.name` → `cache_name`).',
     '',
   ];
@@ -44,12 +44,12 @@ export function renderSignalsDoc(catalog) {
     const rows = catalog.filter((e) => e.source === source);
     if (rows.length === 0) continue;
     lines.push(`## ${title}`, '');
-    lines.push('| OTel name | unit | type | attributes | Prometheus (OTLP) | embedded :9464 | description |');
+    lines.push('| OTel name | unit | type | attributes | Prometheus series (OTLP and embedded :9464) | stock exporter-prometheus | description |');
     lines.push('|---|---|---|---|---|---|---|');
     for (const e of rows) {
       const attrs = e.attributes.length === 0 ? '—' : e.attributes.map((a) => `\`${a}\``).join(', ');
       lines.push(
-        `| \`${e.name}\` | \`${cell(e.unit)}\` | ${e.type} | ${attrs} | ${series(e)} | ${embedded(e)} | ${cell(e.description)} |`,
+        `| \`${e.name}\` | \`${cell(e.unit)}\` | ${e.type} | ${attrs} | ${series(e)} | ${stock(e)} | ${cell(e.description)} |`,
       );
     }
     lines.push('');

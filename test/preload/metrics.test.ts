@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CATALOG, catalogEntry, METRIC } from '../../instrumentation/catalog.js';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
 import { killAll, REGISTER, requireBuilt, ROOT, spawnNode } from '../helpers/spawn.js';
 
@@ -11,6 +12,18 @@ import { killAll, REGISTER, requireBuilt, ROOT, spawnNode } from '../helpers/spa
 // test/fixtures/metrics/workload.cjs did.
 
 const FIXTURES = join(ROOT, 'test/fixtures/metrics');
+/** Series names as the embedded endpoint serves them, from the catalog (the one source). */
+const series = (metric: string): string => catalogEntry(metric)!.embedded!;
+const CACHE_REQ = series(METRIC.cacheRequests);
+const CACHE_EVICT = series(METRIC.cacheEvictions);
+const CACHE_ENTRIES = series(METRIC.cacheEntries);
+const CACHE_CAP = series(METRIC.cacheCapacity);
+const FS_OPS = series(METRIC.fsOperations);
+const FS_IO = series(METRIC.fsIo);
+const FS_DUR = series(METRIC.fsDuration);
+const DIR_SIZE = series(METRIC.dirSize);
+const DIR_FILES = series(METRIC.dirFiles);
+const DISK_UTIL = series(METRIC.diskUtilization);
 let tmp: string;
 
 beforeAll(() => {
@@ -80,7 +93,7 @@ describe.each(NODE_BINARIES)('cache and fs metrics under $label', ({ path: node 
     ['ESM', 'app.mjs'],
     ['CommonJS', 'app.cjs'],
   ])('%s fixture', (_kind, fixture) => {
-    it('reports exactly the hits, misses, evictions, operations and bytes the app did', async () => {
+    it('reports exactly the hits, misses, evictions, fs operations and bytes the app did, its directory size, and runtime metrics', async () => {
       const cwd = mkdtempSync(join(tmp, 'cwd-'));
       const dir = mkdtempSync(join(tmp, 'fx-'));
       const port = await freePort();
@@ -95,7 +108,8 @@ describe.each(NODE_BINARIES)('cache and fs metrics under $label', ({ path: node 
           ECHOES_PROMETHEUS: 'on',
           OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
           ECHOES_FS_PATH_GROUPS: `fx=${dir}`,
-          ECHOES_DIRS: 'none',
+          ECHOES_DIRS: `fx=${dir}`,
+          ECHOES_DIR_INTERVAL_MS: '100',
           ECHOES_LOG_CONSOLE: 'off',
           ECHOES_LOG_DIR: join(cwd, 'logs'),
           FIXTURE_DIR: dir,
@@ -103,42 +117,59 @@ describe.each(NODE_BINARIES)('cache and fs metrics under $label', ({ path: node 
       });
       try {
         await app.waitFor(/READY/, 30_000);
-        const s = await scrape(port, (x) => value(x, 'echoes_cache_requests_total', { cache_name: 'fx-bounded' }) !== undefined);
+        const s = await scrape(port, (x) => value(x, CACHE_REQ, { cache_name: 'fx-bounded' }) !== undefined);
 
-        const req = (cache: string, result: string) => value(s, 'echoes_cache_requests_total', { cache_name: cache, cache_result: result });
+        const req = (cache: string, result: string) => value(s, CACHE_REQ, { cache_name: cache, cache_result: result });
         // lru-cache, through the module hook (require-in-the-middle / import-in-the-middle)
         expect(req('fx-lru', 'hit')).toBe(2);
         expect(req('fx-lru', 'miss')).toBe(1);
-        expect(value(s, 'echoes_cache_evictions_total', { cache_name: 'fx-lru', cache_eviction_reason: 'capacity' })).toBe(1);
-        expect(value(s, 'echoes_cache_entries', { cache_name: 'fx-lru' })).toBe(3);
-        expect(value(s, 'echoes_cache_capacity', { cache_name: 'fx-lru' })).toBe(3);
+        expect(value(s, CACHE_EVICT, { cache_name: 'fx-lru', cache_eviction_reason: 'capacity' })).toBe(1);
+        expect(value(s, CACHE_ENTRIES, { cache_name: 'fx-lru' })).toBe(3);
+        expect(value(s, CACHE_CAP, { cache_name: 'fx-lru' })).toBe(3);
         // instrumentCache(Map): unbounded, so no capacity series
         expect(req('fx-map', 'hit')).toBe(1);
         expect(req('fx-map', 'miss')).toBe(2);
-        expect(value(s, 'echoes_cache_entries', { cache_name: 'fx-map' })).toBe(1);
-        expect(value(s, 'echoes_cache_capacity', { cache_name: 'fx-map' })).toBeUndefined();
+        expect(value(s, CACHE_ENTRIES, { cache_name: 'fx-map' })).toBe(1);
+        expect(value(s, CACHE_CAP, { cache_name: 'fx-map' })).toBeUndefined();
         // createCache
         expect(req('fx-bounded', 'hit')).toBe(3);
         expect(req('fx-bounded', 'miss')).toBe(1);
-        expect(value(s, 'echoes_cache_capacity', { cache_name: 'fx-bounded' })).toBe(2);
+        expect(value(s, CACHE_CAP, { cache_name: 'fx-bounded' })).toBe(2);
 
         // fs, filtered by the fixture's path group
         const fx = { fs_path_group: 'fx' };
-        const io = (api: string) => value(s, 'echoes_fs_io_total', { ...fx, fs_direction: 'write', fs_api: api });
+        const io = (api: string) => value(s, FS_IO, { ...fx, fs_direction: 'write', fs_api: api });
         expect(io('sync')).toBe(1000 + 18);
         expect(io('promise')).toBe(2345);
         expect(io('callback')).toBe(77);
-        const ops = (op: string, api: string) => value(s, 'echoes_fs_operations_total', { ...fx, fs_operation: op, fs_api: api });
+        expect(io('stream')).toBe(100);
+        const ops = (op: string, api: string) => value(s, FS_OPS, { ...fx, fs_operation: op, fs_api: api });
         expect(ops('writeFile', 'sync')).toBe(1);
         expect(ops('writeFile', 'promise')).toBe(1);
         expect(ops('writeFile', 'callback')).toBe(1);
         expect(ops('open', 'sync')).toBe(1);
         expect(ops('write', 'sync')).toBe(2);
         expect(ops('close', 'sync')).toBe(1);
-        // nothing else happened in the group: Node's internal open/write/close behind writeFile are not counted again
-        expect(value(s, 'echoes_fs_operations_total', fx)).toBe(7);
-        expect(value(s, 'echoes_fs_operation_duration_count', { ...fx, fs_operation: 'writeFile' })).toBe(3);
-        expect(value(s, 'echoes_fs_operation_duration_sum', { ...fx, fs_operation: 'writeFile' })).toBeGreaterThan(0);
+        expect(ops('open', 'stream')).toBe(1);
+        expect(ops('close', 'stream')).toBe(1);
+        // nothing else happened in the group: Node's internal open/write/close behind writeFile are
+        // not counted again, and the directory monitor's walk of this very directory is not counted
+        const nonStream = s.filter((x) => x.name === FS_OPS && x.labels['fs_path_group'] === 'fx' && x.labels['fs_api'] !== 'stream');
+        expect(nonStream.reduce((a, x) => a + x.value, 0)).toBe(7);
+        expect(value(s, `${FS_DUR}_count`, { ...fx, fs_operation: 'writeFile' })).toBe(3);
+        expect(value(s, `${FS_DUR}_sum`, { ...fx, fs_operation: 'writeFile' })).toBeGreaterThan(0);
+        // the directory monitor: exact size and file count of the watched dir, utilization of its volume
+        const d = await scrape(port, (x) => value(x, DIR_SIZE, { dir_name: 'fx' }) === 3540);
+        expect(value(d, DIR_FILES, { dir_name: 'fx' })).toBe(5);
+        const util = value(d, DISK_UTIL, { dir_name: 'fx' })!;
+        expect(util).toBeGreaterThan(0);
+        expect(util).toBeLessThanOrEqual(1);
+        expect(value(d, FS_OPS, { ...fx, fs_api: 'promise' })).toBe(1); // still only the app's writeFile
+
+        // runtime: every catalog series from runtime-node (GC pauses need a collection, not guaranteed here) and process RSS
+        const runtime = CATALOG.filter((e) => (e.source === 'runtime-node' && e.name !== 'v8js.gc.duration') || e.name === 'process.memory.usage');
+        const r = await scrape(port, (x) => runtime.every((e) => x.some((y) => y.name === e.embedded)));
+        expect(value(r, series(METRIC.processMemory), {})).toBeGreaterThan(10 * 1024 * 1024);
         expect(app.stderr()).not.toMatch(/TypeError|ReferenceError|uncaught/i);
       } finally {
         app.kill('SIGKILL');

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { describe, expect, it } from 'vitest';
-import { CATALOG, catalogSeriesNames, embeddedPrometheusName, type CatalogEntry } from '../../../instrumentation/catalog.js';
+import { CATALOG, catalogSeriesNames, stockExporterName, type CatalogEntry } from '../../../instrumentation/catalog.js';
+import { prometheusBaseName } from '../../../instrumentation/metrics.js';
 import { createTestMetrics } from '../../fixtures/metrics/collect.js';
 
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '../../..');
@@ -37,7 +38,15 @@ describe('signal catalog', () => {
     expect(names.has('echoes_cache_requests_total')).toBe(true);
   });
 
-  it('gives each SDK-produced entry the name exporter-prometheus really serves on :9464', async () => {
+  it('names each SDK-produced series on the embedded endpoint as metrics.ts renames it (same as OTLP)', () => {
+    for (const e of CATALOG.filter((x) => x.source !== 'collector')) {
+      const base = prometheusBaseName(e.name, e.unit, e.type === 'gauge' || e.type === 'updowncounter');
+      expect(e.embedded, e.name).toBe(e.type === 'counter' ? `${base}_total` : base);
+      expect(e.embedded, e.name).toBe(e.prometheus);
+    }
+  });
+
+  it('records the name a stock exporter-prometheus really serves', async () => {
     const t = createTestMetrics();
     const meter = t.provider.getMeter('catalog-test');
     const entries = CATALOG.filter((e) => e.source !== 'collector');
@@ -52,8 +61,8 @@ describe('signal catalog', () => {
     const { resourceMetrics } = await t.reader.collect();
     const text = new PrometheusSerializer().serialize(resourceMetrics);
     for (const e of entries) {
-      expect(e.embedded, e.name).toBe(embeddedPrometheusName(e.name, e.type));
-      const series = e.type === 'histogram' ? `${e.embedded}_count{` : `${e.embedded}{`;
+      expect(e.stockExporter, e.name).toBe(stockExporterName(e.name, e.type));
+      const series = e.type === 'histogram' ? `${e.stockExporter}_count{` : `${e.stockExporter}{`;
       expect(text, e.name).toContain(`\n${series}`);
       for (const a of e.attributes) expect(text).toContain(`${a.replace(/\./g, '_')}="x"`);
     }

@@ -229,3 +229,20 @@ describe('setupFsMetrics', () => {
     expect(valueOf(await t.collect(), OPS, { ...tmp, 'fs.operation': 'writeFile' })).toBeUndefined();
   });
 });
+
+describe('unpatchedPromises', () => {
+  it('returns the original fs.promises function while the patch is installed', async () => {
+    const { unpatchedPromises } = await import('../../../instrumentation/fs.js');
+    const original = fs.promises.lstat;
+    const fast = createFastMetrics({ cardinalityLimit: 10 });
+    const config = { fs: { pathGroups: [], spans: false } } as unknown as EchoesConfig;
+    const f = setupFsMetrics({ config, fastMetrics: fast } as unknown as SetupContext);
+    try {
+      expect(fs.promises.lstat).not.toBe(original);
+      expect(unpatchedPromises('lstat')).toBe(original);
+    } finally {
+      await f.shutdown();
+    }
+    expect(unpatchedPromises('lstat')).toBe(original);
+  });
+});
