@@ -276,7 +276,8 @@ export const logger: EchoesLogger = makeLogger(NO_BINDINGS, undefined);
 
 /**
  * A named logger: `name` becomes the `logger.name` field; `level` overrides the configured level
- * for this logger only (it can only narrow what the sinks accept, never exceed it at the SDK).
+ * for this logger only, in either direction (e.g. `debug` for one noisy module while the rest
+ * stays at `info`).
  */
 export function createLogger(options: { name?: string; level?: LogLevel; meta?: object } = {}): EchoesLogger {
   const meta = options.name !== undefined ? { 'logger.name': options.name, ...options.meta } : options.meta;

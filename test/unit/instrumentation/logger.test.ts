@@ -255,9 +255,12 @@ describe('logger', () => {
     const named = createLogger({ name: 'chat', meta: { token: 'x' } });
     named.child({ request_id: 'r1' }).info('hi', { extra: true });
     createLogger({ level: 'error' }).info('filtered out');
+    const verbose = createLogger({ level: 'debug' });
+    verbose.debug('one module at debug');
+    expect(verbose.level).toBe('debug');
     await h.feature.flush!();
     const lines = h.lines();
-    expect(lines).toHaveLength(1);
+    expect(lines.map((l) => l['message'])).toEqual(['hi', 'one module at debug']);
     expect(lines[0]).toMatchObject({ 'logger.name': 'chat', token: '[REDACTED]', request_id: 'r1', extra: true });
     expect(h.logs.getFinishedLogRecords()[0]!.attributes).toMatchObject({ 'logger.name': 'chat', request_id: 'r1', extra: true });
   });
