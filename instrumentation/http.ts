@@ -31,6 +31,11 @@ import type { BoundHistogram, Feature, FastHistogram, SetupContext } from './fea
  *   http.client.request.start   (Node >= 20.6, 24)  request
  *   http.client.response.finish (Node >= 20.6, 24)  request, response (at response headers)
  *   http.client.request.error   (Node >= 20.17 / 22.6, 24; nodejs/node#54054)  request, error
+ *   http.client.request.created (Node 24; not in Node 20)  request, before headers are rendered
+ *
+ * On Node 20 every client channel fires after the request headers went to the socket, too late
+ * for `traceparent`; there (and only there) one prototype method of ClientRequest is shadowed to
+ * start the client span just before the headers are rendered (see `hookClientHeaderRender`).
  *
  * Subscribing to a channel a Node version never publishes is harmless; client requests also end
  * on the request's `close` event, so a Node without the error channel never leaks a span.
@@ -240,52 +245,43 @@ class ClientSlots {
   }
 }
 
-const headerCollector: TextMapSetter<Record<string, string>> = {
-  set(carrier, key, value) {
-    carrier[key] = value;
-  },
-};
-
-interface BufferedRequest {
-  _header?: string | null;
-  outputData?: { data: unknown }[];
-  outputSize?: number;
+/** Put the propagation headers on an outgoing request, unless its headers are already rendered. */
+function injectTraceparent(request: ClientRequest, ctx: Context): void {
+  if ((request as { _header?: unknown })._header != null || request.headersSent) return;
+  propagation.inject(ctx, request, headerSetter);
 }
 
 /**
- * Put the propagation headers on an outgoing request. Before the headers are rendered that is
- * `setHeader`. On Node 20 the only channel (`start`) fires after `end()` rendered them into the
- * not-yet-flushed output buffer; there we splice our lines into that buffered header text, which
- * is still ours to change because the socket has not been written yet. Otherwise: skip.
+ * Node 20 publishes no client channel before the request's headers are rendered (`start` fires
+ * once they are already on the socket; `http.client.request.created` only exists from Node 22),
+ * so there the one way to add `traceparent` is to run just before rendering. We shadow
+ * `_storeHeader` on `ClientRequest.prototype` only (the server side is untouched), with one
+ * shared function: no per-request closure. Returns the undo function.
  */
-function injectTraceparent(request: ClientRequest, ctx: Context): void {
-  const r = request as ClientRequest & BufferedRequest;
-  const rendered = r._header;
-  if (rendered == null || rendered === '') {
-    if (!request.headersSent) propagation.inject(ctx, request, headerSetter);
-    return;
-  }
-  const first = r.outputData?.[0];
-  if (first === undefined || typeof first.data !== 'string' || !first.data.startsWith(rendered)) return;
-  if (!rendered.endsWith('\r\n\r\n')) return;
-  const fields: Record<string, string> = {};
-  propagation.inject(ctx, fields, headerCollector);
-  let lines = '';
-  for (const key of Object.keys(fields)) {
-    const value = fields[key]!;
-    // Header injection guard: propagators never emit CR/LF, but never trust that blindly.
-    if (/[\r\n]/.test(key) || /[\r\n]/.test(value)) return;
-    lines += `${key}: ${value}\r\n`;
-  }
-  if (lines === '') return;
-  const cut = rendered.length - 2;
-  const header = rendered.slice(0, cut) + lines + '\r\n';
-  first.data = header + first.data.slice(rendered.length);
-  r._header = header;
-  if (typeof r.outputSize === 'number') r.outputSize += lines.length;
+function hookClientHeaderRender(onRender: (request: ClientRequest) => void): () => void {
+  const proto = http.ClientRequest.prototype as unknown as Record<string, unknown>;
+  const original = proto._storeHeader;
+  if (typeof original !== 'function') return () => undefined;
+  const hadOwn = Object.prototype.hasOwnProperty.call(proto, '_storeHeader');
+  const hooked = function (this: ClientRequest, ...args: unknown[]): unknown {
+    onRender(this);
+    return (original as (...a: unknown[]) => unknown).apply(this, args);
+  };
+  proto._storeHeader = hooked;
+  return () => {
+    if (proto._storeHeader !== hooked) return; // someone wrapped us: leave their chain intact
+    if (hadOwn) proto._storeHeader = original;
+    else delete proto._storeHeader;
+  };
 }
 
-let activeRouteSetter: ((route: string) => void) | undefined;
+/**
+ * The live route setter sits on a global symbol, not in module state, so that `setHttpRoute`
+ * works from any copy of this module (the preload's and the app's may resolve to different files).
+ */
+const ROUTE_SETTER = Symbol.for('echoes-otel.http.setRoute');
+type RouteSetter = (route: string) => void;
+const globalSlot = globalThis as { [ROUTE_SETTER]?: RouteSetter };
 
 /**
  * Set `http.route` (a low-cardinality template such as `/users/:id`) on the server request being
@@ -294,7 +290,7 @@ let activeRouteSetter: ((route: string) => void) | undefined;
  */
 export function setHttpRoute(route: string): void {
   try {
-    activeRouteSetter?.(route);
+    globalSlot[ROUTE_SETTER]?.(route);
   } catch {
     // never throw into the app
   }
@@ -452,12 +448,13 @@ export function setupHttp(ctx: SetupContext): Feature {
     }
   }
 
-  activeRouteSetter = (route: string) => {
+  const routeSetter: RouteSetter = (route: string) => {
     const state = context.active().getValue(SERVER_STATE_KEY) as ServerState | undefined;
     if (state === undefined || state.done || typeof route !== 'string') return;
     state.route = route;
     state.span?.updateName(`${state.method === '_OTHER' ? 'HTTP' : state.method} ${route}`);
   };
+  globalSlot[ROUTE_SETTER] = routeSetter;
 
   // ---- client ---------------------------------------------------------------------------------
 
@@ -490,9 +487,13 @@ export function setupHttp(ctx: SetupContext): Feature {
   }
 
   function onClientRequestStart(message: unknown): void {
+    const request = (message as { request: WithClientState }).request;
+    if (request[kClient] === undefined) startClient(request);
+  }
+
+  /** Creates the client span once per request, from whichever hook sees the request first. */
+  function startClient(request: WithClientState): void {
     try {
-      const request = (message as { request: WithClientState }).request;
-      if (request[kClient] !== undefined) return; // already handled at `created`
       const active = context.active();
       // The SDK's exporters send with tracing suppressed: never trace our own export traffic.
       if (isTracingSuppressed(active)) return;
@@ -568,6 +569,14 @@ export function setupHttp(ctx: SetupContext): Feature {
     onClientRequestStart(message);
   }
 
+  const major = Number(process.versions.node.split('.')[0]);
+  const unhookHeaders =
+    major < 23
+      ? hookClientHeaderRender((request) => {
+          if (!stopped && (request as WithClientState)[kClient] === undefined) startClient(request);
+        })
+      : () => undefined;
+
   const subscriptions: [string, (message: unknown, name: string | symbol) => void][] = [
     // Node >= 22.12 / 24 publish `created` from the ClientRequest constructor, before the headers
     // are rendered; Node 20 only has `start`, published once the headers sit in the output buffer.
@@ -593,7 +602,12 @@ export function setupHttp(ctx: SetupContext): Feature {
           // already gone
         }
       }
-      activeRouteSetter = undefined;
+      if (globalSlot[ROUTE_SETTER] === routeSetter) delete globalSlot[ROUTE_SETTER];
+      try {
+        unhookHeaders();
+      } catch {
+        // leave it: the hook is inert once unsubscribed state is gone
+      }
     },
   };
 }
