@@ -28,16 +28,27 @@ const { runLoad } = await import(pathToFileURL(join(root, 'dist/src/cli/load.js'
 const { parseExposition, sumSamples } = await import(
   pathToFileURL(join(root, 'dist/src/cli/prom-text.js')).href
 );
-const { CATALOG } = await import(pathToFileURL(join(root, 'dist/instrumentation/catalog.js')).href);
-const { bucketQuantile } = await import(pathToFileURL(join(root, 'dist/src/cli/report.js')).href);
+const { bucketQuantile, embeddedCandidates } = await import(
+  pathToFileURL(join(root, 'dist/src/cli/report.js')).href
+);
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const RATE = Number(process.env.BENCH_RATE ?? 50);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 20);
 const LATENCY_MS = 20;
-const FS_OPS = CATALOG.find((e) => e.name === 'echoes.fs.operations').embedded;
-const HTTP = CATALOG.find((e) => e.name === 'http.server.request.duration').embedded;
+// Catalog names, as the embedded endpoint serves them (with or without unit suffixes).
+let FS_OPS = '';
+let HTTP = '';
+function resolveNames(samples) {
+  const pick = (metric) =>
+    embeddedCandidates(metric).find((n) =>
+      samples.some((s) => s.name === n || s.name.startsWith(`${n}_`)),
+    );
+  FS_OPS = pick('echoes.fs.operations') ?? embeddedCandidates('echoes.fs.operations')[0];
+  HTTP =
+    pick('http.server.request.duration') ?? embeddedCandidates('http.server.request.duration')[0];
+}
 
 function freePort() {
   return new Promise((res, rej) => {
@@ -120,6 +131,7 @@ async function round(mode) {
       latencyMs: LATENCY_MS,
     });
     const a = await scrape(svc.metricsUrl);
+    resolveNames(a);
     const t0 = Date.now();
     const load = await runLoad({
       url: new URL(svc.url),

@@ -84,6 +84,30 @@ export function seriesName(name: string, source: 'prometheus' | 'embedded', suff
   return base + suffix;
 }
 
+/**
+ * The names a metric may carry on an embedded /metrics page: the catalog's Prometheus name (what
+ * the collector path gives, unit suffixes included) and its exporter-prometheus name (no unit
+ * suffix). Which one the endpoint serves depends on how the preload configures the exporter, so
+ * the report takes whichever is on the page, and never a name outside the catalog.
+ */
+export function embeddedCandidates(name: string, suffix = ''): string[] {
+  const e = entry(name);
+  return [...new Set([e.prometheus, e.embedded].filter((n): n is string => n !== undefined))].map(
+    (n) => n + suffix,
+  );
+}
+
+/** The first candidate that has samples in any snapshot (the first candidate when none has). */
+export function resolveSeries(
+  candidates: readonly string[],
+  snapshots: readonly Snapshot[],
+): string {
+  for (const c of candidates) {
+    if (snapshots.some((snap) => snap.samples.some((x) => x.name === c))) return c;
+  }
+  return candidates[0]!;
+}
+
 const HEAP_USED = 'v8js.memory.heap.used';
 
 function fmtBytes(n: number): string {
@@ -283,7 +307,8 @@ export function inputsFromSnapshots(snapshots: readonly Snapshot[]): AuditInputs
   const first = snapshots[0]!;
   const last = snapshots[snapshots.length - 1]!;
   const secs = (last.atMs - first.atMs) / 1000;
-  const s = (name: string, suffix = '') => seriesName(name, 'embedded', suffix);
+  const s = (name: string, suffix = '') =>
+    resolveSeries(embeddedCandidates(name, suffix), snapshots);
 
   const fsName = s(METRIC.fsOperations);
   const fsDelta = delta(sumSamples(first.samples, fsName), sumSamples(last.samples, fsName));

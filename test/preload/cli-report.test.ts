@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { METRIC, catalogEntry } from '../../instrumentation/catalog.js';
+import { METRIC } from '../../instrumentation/catalog.js';
+import { embeddedCandidates } from '../../src/cli/report.js';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
 import { CLI_MAIN, buildMissing, scrapeSum, startService } from '../fixtures/service/harness.js';
 import type { ServiceProcess } from '../fixtures/service/harness.js';
@@ -56,7 +57,7 @@ describe.skipIf(buildMissing(true))('echoes-otel report (embedded /metrics)', ()
         await svc.exited;
       });
       const metricsUrl = svc.metricsUrl!;
-      const fsOps = catalogEntry(METRIC.fsOperations)!.embedded!;
+      const fsOps = embeddedCandidates(METRIC.fsOperations);
 
       // A pass-through in front of /metrics, so the test knows when the report's first and last samples were taken.
       let scrapes = 0;

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { METRIC, catalogEntry } from '../../instrumentation/catalog.js';
+import { METRIC } from '../../instrumentation/catalog.js';
+import { embeddedCandidates } from '../../src/cli/report.js';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
 import {
   buildMissing,
@@ -133,7 +134,7 @@ describe.skipIf(noBuild)('reference service sessions (no preload needed)', () =>
 });
 
 describe.skipIf(noRegister)('reference service under --import register', () => {
-  const fsOps = catalogEntry(METRIC.fsOperations)!.embedded!;
+  const fsOps = embeddedCandidates(METRIC.fsOperations);
 
   describe.each(NODE_BINARIES)('$label', (node) => {
     async function sessionOps(
@@ -204,7 +205,7 @@ describe.skipIf(noRegister)('reference service under --import register', () => {
         cache: 'echoes-otel',
         http: 'echoes-otel',
       });
-      const cacheReq = catalogEntry(METRIC.cacheRequests)!.embedded!;
+      const cacheReq = embeddedCandidates(METRIC.cacheRequests);
       expect(
         await scrapeSum(svc.metricsUrl!, cacheReq, {
           cache_name: 'model-info',
@@ -217,7 +218,7 @@ describe.skipIf(noRegister)('reference service under --import register', () => {
           cache_result: 'miss',
         }),
       ).toBe(2);
-      const httpCount = `${catalogEntry(METRIC.httpServerDuration)!.embedded!}_count`;
+      const httpCount = embeddedCandidates(METRIC.httpServerDuration, '_count');
       expect(await scrapeSum(svc.metricsUrl!, httpCount, { http_route: '/chat' })).toBe(20);
       expect(await scrapeSum(svc.metricsUrl!, httpCount, { http_route: '/sessions/:id' })).toBe(2);
     });

@@ -130,33 +130,39 @@ function snap(atMs: number, s: Array<[string, Record<string, string>, number]>):
 }
 
 describe('inputsFromSnapshots', () => {
-  const e = (n: string, suffix = '') => seriesName(n, 'embedded', suffix);
-  it('turns counter deltas over the window into rates and per-day projections', () => {
-    const at = (t: number, k: number): Snapshot =>
-      snap(t, [
-        [e(METRIC.httpServerDuration, '_sum'), { http_route: '/chat' }, 2 * k],
-        [e(METRIC.httpServerDuration, '_count'), { http_route: '/chat' }, 20 * k],
-        [e(METRIC.fsOperations), { fs_path_group: 'sessions', fs_operation: 'open' }, 10 * k],
-        [e(METRIC.fsOperations), { fs_path_group: 'logs', fs_operation: 'write' }, 5 * k],
-        [e(METRIC.logWritten), { log_sink: 'file' }, 1000 * k],
-        [e(METRIC.logWritten), { log_sink: 'otlp' }, 9999 * k],
-        [e(METRIC.processMemory), {}, 50e6 + k],
-        [e(METRIC.cacheRequests), { cache_name: 'model-info', cache_result: 'hit' }, 8 * k],
-        [e(METRIC.cacheRequests), { cache_name: 'model-info', cache_result: 'miss' }, 2 * k],
-        [e(METRIC.cacheEntries), { cache_name: 'model-info' }, 3],
-        [e(METRIC.cacheCapacity), { cache_name: 'model-info' }, 8],
-      ]);
-    const inputs = inputsFromSnapshots([at(0, 1), at(30_000, 2), at(60_000, 3)]);
-    expect(inputs.httpCount).toBe(40);
-    expect(inputs.httpDurationSumS).toBe(4);
-    expect(inputs.fsOpsPerMin).toBeCloseTo(30);
-    expect(inputs.fsOpsPerMinByGroup).toEqual({ sessions: 20, logs: 10 });
-    expect(inputs.logFileBytesPerDay).toBeCloseTo(2000 * 1440);
-    expect(inputs.cacheRequests).toEqual({ 'model-info': { hits: 16, misses: 4 } });
-    expect(inputs.memory.series).toBe(e(METRIC.processMemory));
-    expect(inputs.memory.slopeBytesPerS).toBeCloseTo(1 / 30);
-    expect(inputs.memory.cappedCaches).toEqual(['model-info']);
-  });
+  // The embedded endpoint may serve exporter-prometheus names or the collector path's (unit
+  // suffixes); the report reads whichever catalog name is on the page.
+  it.each(['embedded', 'prometheus'] as const)(
+    'turns counter deltas over the window into rates and per-day projections (%s names)',
+    (naming) => {
+      const e = (n: string, suffix = '') => seriesName(n, naming, suffix);
+      const at = (t: number, k: number): Snapshot =>
+        snap(t, [
+          [e(METRIC.httpServerDuration, '_sum'), { http_route: '/chat' }, 2 * k],
+          [e(METRIC.httpServerDuration, '_count'), { http_route: '/chat' }, 20 * k],
+          [e(METRIC.fsOperations), { fs_path_group: 'sessions', fs_operation: 'open' }, 10 * k],
+          [e(METRIC.fsOperations), { fs_path_group: 'logs', fs_operation: 'write' }, 5 * k],
+          [e(METRIC.logWritten), { log_sink: 'file' }, 1000 * k],
+          [e(METRIC.logWritten), { log_sink: 'otlp' }, 9999 * k],
+          [e(METRIC.processMemory), {}, 50e6 + k],
+          [e(METRIC.cacheRequests), { cache_name: 'model-info', cache_result: 'hit' }, 8 * k],
+          [e(METRIC.cacheRequests), { cache_name: 'model-info', cache_result: 'miss' }, 2 * k],
+          [e(METRIC.cacheEntries), { cache_name: 'model-info' }, 3],
+          [e(METRIC.cacheCapacity), { cache_name: 'model-info' }, 8],
+        ]);
+      const inputs = inputsFromSnapshots([at(0, 1), at(30_000, 2), at(60_000, 3)]);
+      expect(inputs.httpCount).toBe(40);
+      expect(inputs.httpDurationSumS).toBe(4);
+      expect(inputs.fsOpsPerMin).toBeCloseTo(30);
+      expect(inputs.fsOpsPerMinByGroup).toEqual({ sessions: 20, logs: 10 });
+      expect(inputs.logFileBytesPerDay).toBeCloseTo(2000 * 1440);
+      expect(inputs.cacheRequests).toEqual({ 'model-info': { hits: 16, misses: 4 } });
+      expect(inputs.memory.series).toBe(e(METRIC.processMemory));
+      expect(inputs.httpQuantilesS).toBeUndefined(); // no buckets on this page
+      expect(inputs.memory.slopeBytesPerS).toBeCloseTo(1 / 30);
+      expect(inputs.memory.cappedCaches).toEqual(['model-info']);
+    },
+  );
   it('needs two samples', () => {
     expect(() => inputsFromSnapshots([snap(0, [])])).toThrow(/two samples/);
   });
