@@ -208,10 +208,7 @@ describe.each(NODE_BINARIES)('log-growth metrics on the embedded Prometheus endp
     let text = '';
     for (;;) {
       text = await fetch(`http://127.0.0.1:${port}/metrics`).then((res) => res.text(), () => '');
-      // The catalog name (what Prometheus' OTLP ingestion produces) or, from the embedded
-      // exporter-prometheus, which adds no unit suffix for `By`.
-      const written =
-        sample(text, 'echoes_log_written_bytes_total', { log_sink: 'file' }) ?? sample(text, 'echoes_log_written_total', { log_sink: 'file' });
+      const written = sample(text, 'echoes_log_written_bytes_total', { log_sink: 'file' });
       if (written !== undefined && written === onDisk()) break;
       if (Date.now() > deadline) throw new Error(`file bytes never matched: metric ${written}, on disk ${onDisk()}`);
       await new Promise((res) => setTimeout(res, 50));
