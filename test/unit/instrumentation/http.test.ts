@@ -97,6 +97,13 @@ beforeAll(async () => {
     });
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname.startsWith('/users/')) setHttpRoute('/users/:id');
+    if (url.pathname === '/child') {
+      // Route named from inside a child span: the server request is still found.
+      trace.getTracer('app').startActiveSpan('child', (child) => {
+        setHttpRoute('/child');
+        child.end();
+      });
+    }
     if (url.pathname === '/hang') return; // never answers: the client aborts
     // An async hop: the span must still be active after it.
     setImmediate(() => {
@@ -292,5 +299,42 @@ describe('setupHttp (client side)', () => {
 describe('setHttpRoute', () => {
   it('is a no-op outside a server request', () => {
     expect(() => setHttpRoute('/nothing')).not.toThrow();
+  });
+
+  it('finds the server request from a child span, which is parented to the server span', async () => {
+    await request('/child', { headers: { 'x-id': 'child' } });
+    const spans = await waitForSpans((s) => serverSpans(s).length === 1 && s.some((x) => x.name === 'child'));
+    const srv = serverSpans(spans)[0]!;
+    const child = spans.find((x) => x.name === 'child')!;
+    expect(child.parentSpanContext?.spanId).toBe(srv.spanContext().spanId);
+    expect(srv.name).toBe('GET /child');
+    expect(srv.attributes['http.route']).toBe('/child');
+  });
+});
+
+describe('setupHttp and upstream instrumentation-http', () => {
+  it('leaves requests to upstream when it has wrapped node:http, so nothing is counted twice', async () => {
+    const emit = http.Server.prototype.emit as { __wrapped?: boolean };
+    emit.__wrapped = true;
+    try {
+      await context.with(suppressTracing(context.active()), () => request('/upstream', { headers: { 'x-id': 'up' } }));
+    } finally {
+      delete emit.__wrapped;
+    }
+    await request('/after', { headers: { 'x-id': 'after' } });
+    const spans = serverSpans(await waitForSpans((s) => serverSpans(s).length >= 1));
+    expect(spans.map((s) => s.attributes['url.path'])).toEqual(['/after']);
+  });
+});
+
+describe('setupHttp shutdown', () => {
+  it('unsubscribes: no spans, no route setter and no client hook afterwards', async () => {
+    await feature.shutdown();
+    await feature.shutdown(); // idempotent
+    await request('/gone', { headers: { 'x-id': 'gone' } });
+    expect(seen.get('gone')?.spanId).toBeUndefined();
+    expect(exporter.getFinishedSpans()).toEqual([]);
+    expect(Object.prototype.hasOwnProperty.call(http.ClientRequest.prototype, '_storeHeader')).toBe(false);
+    expect((globalThis as Record<symbol, unknown>)[Symbol.for('echoes-otel.http.setRoute')]).toBeUndefined();
   });
 });
