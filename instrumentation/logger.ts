@@ -166,6 +166,16 @@ function createCore(config: EchoesConfig, deps: CoreDeps): LogCore {
           s = '{"meta":"[Unserializable]"}';
           m = { meta: '[Unserializable]' };
         }
+        if (typeof s !== 'string') {
+          // A toJSON that returned undefined: nothing to write.
+          s = '{}';
+          m = undefined;
+        } else if (s.charCodeAt(0) !== 123 /* { */) {
+          // Not an object once serialised (a Date, a toJSON returning a string): keep it under
+          // one key so the line stays one JSON object.
+          s = `{"meta":${s}}`;
+          m = { meta: m };
+        }
         if (s.length > 2) metaJson = `,${s.slice(1, -1)}`;
       }
 

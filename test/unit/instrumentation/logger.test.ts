@@ -330,4 +330,23 @@ describe('logger', () => {
     expect(() => logger.info({ not: 'a string' } as never, 42 as never)).not.toThrow();
     expect(() => logger.info('arr', [1, 2] as never)).not.toThrow();
   });
+
+  it('keeps every line one JSON object whatever the metadata serialises to', async () => {
+    const h = start();
+    logger.info('date', new Date(0));
+    logger.info('string toJSON', { toJSON: () => 'just a string' });
+    logger.info('undefined toJSON', { toJSON: () => undefined });
+    logger.info('array', [1, 2] as never);
+    logger.info('number', 7 as never);
+    await h.feature.flush!();
+    const lines = h.lines();
+    expect(lines.map((l) => [l['message'], l['meta']])).toEqual([
+      ['date', '1970-01-01T00:00:00.000Z'],
+      ['string toJSON', 'just a string'],
+      ['undefined toJSON', undefined],
+      ['array', [1, 2]],
+      ['number', 7],
+    ]);
+    expect(h.logs.getFinishedLogRecords()).toHaveLength(5);
+  });
 });
