@@ -179,6 +179,12 @@ function sizeOf(data: unknown, encoding: BufferEncoding | undefined): number {
 
 /** Shared state of the installed patch. */
 interface State {
+  /** Called with the first FileHandle seen (fs.promises.open), to patch its class once. */
+  onHandle: ((handle: object) => void) | undefined;
+  /** Called with every FileHandle opened, to wrap its own `close`. */
+  eachHandle: ((handle: object) => void) | undefined;
+  /** False after shutdown: per-handle wrappers that outlive the patch then only forward. */
+  active: boolean;
   readonly grouper: PathGrouper;
   /** fd → group, remembered from open; array index is the cheapest lookup there is. */
   readonly fdGroups: (string | undefined)[];
@@ -212,6 +218,10 @@ function bytesOf(spec: OpSpec, a1: unknown, a2: unknown, result: unknown): numbe
 
 function trackFd(state: State, spec: OpSpec, group: string, a0: unknown, result: unknown): void {
   if (spec.fd === 'open') {
+    if (typeof result === 'object' && result !== null) {
+      if (state.onHandle !== undefined) state.onHandle(result);
+      state.eachHandle?.(result);
+    }
     const fd = typeof result === 'number' ? result : (result as { fd?: unknown } | null)?.fd;
     if (typeof fd === 'number' && fd >= 0 && fd < 1 << 20) state.fdGroups[fd] = group;
   } else if (spec.fd === 'close') {
@@ -419,6 +429,82 @@ function wrapPromise(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
   return wrapped as AnyFn;
 }
 
+/** FileHandle methods (fs.promises.open's result): what they move and where the bytes are. */
+const HANDLE_OPS: readonly { readonly method: string; readonly spec: OpSpec; readonly bytes: 'none' | 'bytesRead' | 'bytesWritten' | 'data' | 'arg0' }[] = [
+  { method: 'read', spec: spec('read', 'fd', 'resultRead'), bytes: 'bytesRead' },
+  { method: 'readv', spec: spec('readv', 'fd', 'resultRead'), bytes: 'bytesRead' },
+  { method: 'write', spec: spec('write', 'fd', 'resultWrite'), bytes: 'bytesWritten' },
+  { method: 'writev', spec: spec('writev', 'fd', 'resultWrite'), bytes: 'bytesWritten' },
+  { method: 'readFile', spec: spec('readFile', 'fd', 'dataRead'), bytes: 'data' },
+  { method: 'writeFile', spec: spec('writeFile', 'fd', 'argWrite'), bytes: 'arg0' },
+  { method: 'appendFile', spec: spec('appendFile', 'fd', 'argWrite'), bytes: 'arg0' },
+  { method: 'sync', spec: spec('fsync', 'fd'), bytes: 'none' },
+  { method: 'datasync', spec: spec('fdatasync', 'fd'), bytes: 'none' },
+  { method: 'stat', spec: spec('fstat', 'fd'), bytes: 'none' },
+  { method: 'truncate', spec: spec('ftruncate', 'fd'), bytes: 'none' },
+];
+/** `close` is an own arrow-function property of each FileHandle (not on the prototype): wrapped per handle. */
+const HANDLE_CLOSE = spec('close', 'fd', 'none', 'close');
+
+function handleBytes(kind: (typeof HANDLE_OPS)[number]['bytes'], a0: unknown, a1: unknown, result: unknown): number {
+  switch (kind) {
+    case 'none':
+      return 0;
+    case 'bytesRead': {
+      const n = (result as { bytesRead?: unknown } | null)?.bytesRead;
+      return typeof n === 'number' ? n : 0;
+    }
+    case 'bytesWritten': {
+      const n = (result as { bytesWritten?: unknown } | null)?.bytesWritten;
+      return typeof n === 'number' ? n : 0;
+    }
+    case 'data':
+      return sizeOf(result, encodingOf(a0));
+    case 'arg0':
+      return sizeOf(a0, encodingOf(a1));
+  }
+}
+
+/** A FileHandle method, recorded as api=promise in the group its fd was opened in. */
+function wrapHandleMethod(state: State, rec: OpRecorder, kind: (typeof HANDLE_OPS)[number]['bytes'], orig: AnyFn): AnyFn {
+  const wrapped = function (this: { fd?: unknown }) {
+    const args = arguments;
+    if (!state.active || nested()) return orig.apply(this, args as unknown as unknown[]);
+    const fd = this?.fd;
+    const a0 = args[0];
+    const a1 = args[1];
+    const t0 = performance.now();
+    let p: Promise<unknown>;
+    depth = 1;
+    try {
+      p = inPromiseOp.run(true, () => orig.apply(this, args as unknown as unknown[]) as Promise<unknown>);
+    } finally {
+      depth = 0;
+    }
+    promisesInFlight++;
+    return p.then(
+      (result) => {
+        promisesInFlight--;
+        try {
+          const group = groupFor(state, 'fd', fd);
+          rec.ok(group, t0, handleBytes(kind, a0, a1, result));
+          if (rec.spec.fd === 'close' && typeof fd === 'number') state.fdGroups[fd] = undefined;
+        } catch {
+          // never reaches the app
+        }
+        return result;
+      },
+      (err: unknown) => {
+        promisesInFlight--;
+        failedSafely(state, rec, 'fd', fd, t0, err);
+        throw err;
+      },
+    );
+  };
+  copyProps(orig, wrapped as AnyFn);
+  return wrapped as AnyFn;
+}
+
 interface Patch {
   readonly target: Record<string, unknown>;
   readonly key: string;
@@ -460,7 +546,7 @@ export function setupFsMetrics(ctx: SetupContext): Feature {
       description: catalogEntry(METRIC.fsIo)?.description ?? '',
     }),
   };
-  const state: State = { grouper: createPathGrouper(ctx.config.fs.pathGroups), fdGroups: [] };
+  const state: State = { onHandle: undefined, eachHandle: undefined, active: true, grouper: createPathGrouper(ctx.config.fs.pathGroups), fdGroups: [] };
   const patches: Patch[] = [];
   const fsObj = fs as unknown as Record<string, unknown>;
   const promisesObj = fs.promises as unknown as Record<string, unknown>;
@@ -484,6 +570,23 @@ export function setupFsMetrics(ctx: SetupContext): Feature {
       patch(promisesObj, s.op, (o) => wrapPromise(state, new OpRecorder(s, 'promise', instruments), o));
     }
   }
+  // FileHandle's class is not exported: patch its prototype when the first handle shows up.
+  state.onHandle = (handle) => {
+    state.onHandle = undefined;
+    const proto = Object.getPrototypeOf(handle) as Record<string, unknown> | null;
+    if (proto === null || proto === Object.prototype) return;
+    for (const h of HANDLE_OPS) {
+      patch(proto, h.method, (o) => wrapHandleMethod(state, new OpRecorder(h.spec, 'promise', instruments), h.bytes, o));
+    }
+  };
+  const closeRecorder = new OpRecorder(HANDLE_CLOSE, 'promise', instruments);
+  state.eachHandle = (handle) => {
+    const h = handle as { close?: unknown };
+    if (typeof h.close === 'function' && Object.prototype.hasOwnProperty.call(h, 'close')) {
+      // A handle still open at shutdown keeps this wrapper, which then only forwards (state.active).
+      h.close = wrapHandleMethod(state, closeRecorder, 'none', h.close as AnyFn);
+    }
+  };
   // What ReadStream/WriteStream call through `options.fs`: the originals, recorded as `stream`.
   for (const s of OPS) {
     if (['open', 'close', 'read', 'write', 'writev', 'fsync'].includes(s.op)) {
@@ -527,6 +630,7 @@ export function setupFsMetrics(ctx: SetupContext): Feature {
     name: 'fs',
     shutdown() {
       if (installed?.patches !== patches) return;
+      state.active = false;
       for (const p of patches.reverse()) {
         try {
           p.target[p.key] = p.original;

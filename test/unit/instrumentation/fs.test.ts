@@ -98,6 +98,30 @@ describe('setupFsMetrics', () => {
     expect(valueOf(m, IO, { ...tmp, 'fs.direction': 'read', 'fs.api': 'promise' })).toBe(5);
   });
 
+  it('counts FileHandle methods (fs.promises.open) as api=promise in the group of the opened path', async () => {
+    const f = join(root, 'handle.txt');
+    const h = await fsp.open(f, 'w+');
+    const w = await h.write('hello world');
+    expect(w.bytesWritten).toBe(11);
+    await h.writeFile('!!'); // appends at the current position
+    const r = await h.read(Buffer.alloc(13), 0, 13, 0);
+    expect(r.bytesRead).toBe(13);
+    await h.sync();
+    await h.close();
+    // fs.promises.writeFile opens and closes a FileHandle inside Node: still one operation
+    await fsp.writeFile(f, 'xyz');
+    const m = await t.collect();
+    const count = (op: string) => valueOf(m, OPS, { ...tmp, 'fs.operation': op, 'fs.api': 'promise' });
+    expect(count('open')).toBe(1);
+    expect(count('write')).toBe(1);
+    expect(count('writeFile')).toBe(2);
+    expect(count('read')).toBe(1);
+    expect(count('fsync')).toBe(1);
+    expect(count('close')).toBe(1);
+    expect(valueOf(m, IO, { ...tmp, 'fs.direction': 'write', 'fs.api': 'promise' })).toBe(11 + 2 + 3);
+    expect(valueOf(m, IO, { ...tmp, 'fs.direction': 'read', 'fs.api': 'promise' })).toBe(13);
+  });
+
   it('makes ESM named imports see the patched functions', async () => {
     fsNamed.writeFileSync(join(root, 'named.txt'), '1234');
     const m = await t.collect();
