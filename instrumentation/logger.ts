@@ -274,6 +274,8 @@ function bind(parent: Bindings, meta: object | undefined): Bindings {
     const core = active ?? lazyCore();
     const red = (core ? core.redactor.redactValue(meta) : meta) as Record<string, unknown>;
     const s = JSON.stringify(red);
+    // Bindings must be an object once serialised (not a Date or a toJSON string): else ignore them.
+    if (typeof s !== 'string' || s.charCodeAt(0) !== 123) return parent;
     const json = s.length > 2 ? `${parent.json},${s.slice(1, -1)}` : parent.json;
     return { json, obj: { ...parent.obj, ...red } };
   } catch {
