@@ -27,7 +27,8 @@ export interface DirMonitorFs {
  *
  * What cannot be measured is counted in `echoes.monitor.errors{echoes.component, error.type}` and
  * warned about once per directory; the gauges of a directory that vanished are absent if it was never
- * measured and NaN after that (never a false 0, never a stale value).
+ * measured and NaN after that (never a false 0, never a stale value). A configured directory that
+ * does not exist yet (and never did) is not an error: it has no gauges until it appears.
  */
 export interface DirMonitor extends Feature {
   /** One tick of work (what the interval runs); resolves when the tick's budget is spent. */
@@ -47,6 +48,8 @@ interface DirState {
   size: number | undefined;
   files: number | undefined;
   utilization: number | undefined;
+  /** Set once the directory was seen: before that, a missing directory is "not created yet", not an error. */
+  seen: boolean;
   warned: Set<string>;
 }
 
@@ -67,6 +70,7 @@ export function setupDirMonitor(ctx: SetupContext, fs: DirMonitorFs = defaultFs(
     size: undefined,
     files: undefined,
     utilization: undefined,
+    seen: false,
     warned: new Set(),
   }));
 
@@ -167,7 +171,19 @@ export function setupDirMonitor(ctx: SetupContext, fs: DirMonitorFs = defaultFs(
         }
         try {
           s.open = { dir: await opendir(next, { bufferSize: 64 }), path: next };
+          if (next === s.watched.path) s.seen = true;
         } catch (err) {
+          if (next === s.watched.path && !s.seen && errorType(err) === 'ENOENT') {
+            // Configured but not created yet (a cache dir the app makes on first use): nothing to
+            // report and nothing wrong; measured from the tick it appears.
+            s.walking = false;
+            s.pending = [];
+            if (!s.warned.has('absent')) {
+              s.warned.add('absent');
+              diag.debug(`echoes-otel: watched directory "${s.watched.name}" (${s.watched.path}) does not exist yet`);
+            }
+            return budget;
+          }
           if (next === s.watched.path) {
             // The watched directory itself is gone or unreadable: no figures, not zeros.
             s.size = undefined;

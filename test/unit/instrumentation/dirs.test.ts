@@ -104,6 +104,24 @@ describe('setupDirMonitor', () => {
     expect(warnings).toHaveLength(2); // one for the size, one for the volume
   });
 
+  it('a directory not created yet: no gauges, no error, no warning; measured once it appears', async () => {
+    const dir = join(root, 'later');
+    const m = start([{ name: 'later', path: dir }]);
+    await m.tick();
+    await m.tick();
+    let data = await t.collect();
+    expect(pointsOf(data, 'echoes.dir.size')).toHaveLength(0);
+    expect(pointsOf(data, 'echoes.disk.utilization')).toHaveLength(0);
+    expect(pointsOf(data, 'echoes.monitor.errors')).toHaveLength(0);
+    expect(warnings).toHaveLength(0);
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'x'), '12345');
+    await m.tick();
+    data = await t.collect();
+    expect(valueOf(data, 'echoes.dir.size', { 'dir.name': 'later' })).toBe(5);
+    expect(valueOf(data, 'echoes.disk.utilization', { 'dir.name': 'later' })).toBeGreaterThan(0);
+  });
+
   it('a failing statfs: no utilization gauge, the error counted, sizes still reported', async () => {
     writeFileSync(join(root, 'f'), 'abcd');
     const failing: DirMonitorFs = {
