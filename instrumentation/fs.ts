@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { performance } from 'node:perf_hooks';
-import { diag } from '@opentelemetry/api';
+import { context, diag, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import { catalogEntry, METRIC } from './catalog.js';
 import type { BoundCounter, BoundHistogram, FastCounter, FastHistogram, Feature, SetupContext } from './feature.js';
 import { createPathGrouper, OTHER_GROUP, type PathGrouper } from './path-groups.js';
@@ -111,7 +111,33 @@ class OpRecorder {
     readonly spec: OpSpec,
     readonly api: Api,
     readonly instruments: Instruments,
+    /** Set only with `fs.spans` on: then calls made inside an active span also get a child span. */
+    readonly tracer: Tracer | undefined = undefined,
   ) {}
+
+  /**
+   * A span for a call already finished, parented to the active span (fs callbacks and promise
+   * reactions run in the context of the call). Calls outside any span get none: no root spans.
+   */
+  #span(group: string, t0: number, err: unknown): void {
+    const parent = context.active();
+    if (trace.getSpan(parent) === undefined) return;
+    const span = this.tracer!.startSpan(
+      `fs ${this.spec.op}`,
+      {
+        kind: SpanKind.INTERNAL,
+        startTime: performance.timeOrigin + t0,
+        attributes: { 'fs.operation': this.spec.op, 'fs.api': this.api, 'fs.path.group': group },
+      },
+      parent,
+    );
+    if (err !== undefined) {
+      const code = (err as { code?: unknown } | null)?.code;
+      span.setAttribute('error.type', typeof code === 'string' ? code : String((err as Error | null)?.name ?? 'Error'));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    span.end(performance.timeOrigin + performance.now());
+  }
 
   #bind(group: string): GroupSlots {
     const { op, bytes } = this.spec;
@@ -143,6 +169,7 @@ class OpRecorder {
     s.ops.add(1);
     s.duration.record((performance.now() - t0) / 1000);
     if (bytes > 0 && s.io !== undefined) s.io.add(bytes);
+    if (this.tracer !== undefined) this.#span(group, t0, undefined);
   }
 
   /** Failures (an ENOENT probe can be routine) are bound per group and error type on first sight. */
@@ -159,6 +186,7 @@ class OpRecorder {
     }
     s.ops.add(1);
     s.duration.record((performance.now() - t0) / 1000);
+    if (this.tracer !== undefined) this.#span(group, t0, err ?? new Error('unknown'));
   }
 }
 
@@ -548,6 +576,9 @@ export function setupFsMetrics(ctx: SetupContext): Feature {
   };
   const state: State = { onHandle: undefined, eachHandle: undefined, active: true, grouper: createPathGrouper(ctx.config.fs.pathGroups), fdGroups: [] };
   const patches: Patch[] = [];
+  // Spans only when asked for (ECHOES_FS_SPANS): metrics-only is the default and the hot path then
+  // carries no tracing work at all.
+  const tracer: Tracer | undefined = ctx.config.fs.spans === true && ctx.tracer !== undefined ? ctx.tracer : undefined;
   const fsObj = fs as unknown as Record<string, unknown>;
   const promisesObj = fs.promises as unknown as Record<string, unknown>;
 
@@ -564,10 +595,10 @@ export function setupFsMetrics(ctx: SetupContext): Feature {
 
   const streamFs: Record<string, AnyFn> = {};
   for (const s of OPS) {
-    patch(fsObj, `${s.op}Sync`, (o) => wrapSync(state, new OpRecorder(s, 'sync', instruments), o));
-    patch(fsObj, s.op, (o) => wrapCallback(state, new OpRecorder(s, 'callback', instruments), o));
+    patch(fsObj, `${s.op}Sync`, (o) => wrapSync(state, new OpRecorder(s, 'sync', instruments, tracer), o));
+    patch(fsObj, s.op, (o) => wrapCallback(state, new OpRecorder(s, 'callback', instruments, tracer), o));
     if (PROMISE_OPS.has(s.op)) {
-      patch(promisesObj, s.op, (o) => wrapPromise(state, new OpRecorder(s, 'promise', instruments), o));
+      patch(promisesObj, s.op, (o) => wrapPromise(state, new OpRecorder(s, 'promise', instruments, tracer), o));
     }
   }
   // FileHandle's class is not exported: patch its prototype when the first handle shows up.
@@ -576,10 +607,10 @@ export function setupFsMetrics(ctx: SetupContext): Feature {
     const proto = Object.getPrototypeOf(handle) as Record<string, unknown> | null;
     if (proto === null || proto === Object.prototype) return;
     for (const h of HANDLE_OPS) {
-      patch(proto, h.method, (o) => wrapHandleMethod(state, new OpRecorder(h.spec, 'promise', instruments), h.bytes, o));
+      patch(proto, h.method, (o) => wrapHandleMethod(state, new OpRecorder(h.spec, 'promise', instruments, tracer), h.bytes, o));
     }
   };
-  const closeRecorder = new OpRecorder(HANDLE_CLOSE, 'promise', instruments);
+  const closeRecorder = new OpRecorder(HANDLE_CLOSE, 'promise', instruments, tracer);
   state.eachHandle = (handle) => {
     const h = handle as { close?: unknown };
     if (typeof h.close === 'function' && Object.prototype.hasOwnProperty.call(h, 'close')) {
@@ -591,7 +622,7 @@ export function setupFsMetrics(ctx: SetupContext): Feature {
   for (const s of OPS) {
     if (['open', 'close', 'read', 'write', 'writev', 'fsync'].includes(s.op)) {
       const orig = (patches.find((p) => p.target === fsObj && p.key === s.op)?.original ?? fsObj[s.op]) as AnyFn;
-      streamFs[s.op] = wrapCallback(state, new OpRecorder(s, 'stream', instruments), orig);
+      streamFs[s.op] = wrapCallback(state, new OpRecorder(s, 'stream', instruments, tracer), orig);
     }
   }
   const withStreamFs = (options: unknown): unknown => {

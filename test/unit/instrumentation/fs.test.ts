@@ -270,3 +270,54 @@ describe('unpatchedPromises', () => {
     expect(unpatchedPromises('lstat')).toBe(original);
   });
 });
+
+describe('setupFsMetrics with fs.spans', () => {
+  it('adds a child span per fs call made inside an active span, none outside, none when off', async () => {
+    const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
+    const { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
+    const { context, trace } = await import('@opentelemetry/api');
+    const cm = new AsyncLocalStorageContextManager().enable();
+    context.setGlobalContextManager(cm);
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    const tracer = provider.getTracer('t');
+    const dir = mkdtempSync(join(tmpdir(), 'echoes-fs-spans-'));
+    const run = async (spans: boolean): Promise<void> => {
+      const fast = createFastMetrics({ cardinalityLimit: 100 });
+      const config = { fs: { pathGroups: [{ name: 'tmp', prefix: dir }], spans } } as unknown as EchoesConfig;
+      const f = setupFsMetrics({ config, fastMetrics: fast, tracer } as unknown as SetupContext);
+      try {
+        fs.writeFileSync(join(dir, 'outside'), 'x'); // no active span: no span
+        await tracer.startActiveSpan('request', async (parent) => {
+          fs.statSync(join(dir, 'outside'));
+          await new Promise<void>((res) => fs.readFile(join(dir, 'outside'), () => res()));
+          await fsp.readFile(join(dir, 'missing')).catch(() => undefined);
+          parent.end();
+        });
+      } finally {
+        await f.shutdown();
+      }
+    };
+    try {
+      await run(false);
+      expect(exporter.getFinishedSpans().map((s) => s.name)).toEqual(['request']);
+      exporter.reset();
+      await run(true);
+      const spans = exporter.getFinishedSpans();
+      const parent = spans.find((s) => s.name === 'request')!;
+      const children = spans.filter((s) => s.name.startsWith('fs '));
+      expect(children.map((s) => `${s.name} ${s.attributes['fs.api']}`).sort()).toEqual(['fs readFile callback', 'fs readFile promise', 'fs stat sync']);
+      for (const c of children) {
+        expect(c.parentSpanContext?.spanId).toBe(parent.spanContext().spanId);
+        expect(c.attributes['fs.path.group']).toBe('tmp');
+      }
+      const failed = children.find((s) => s.attributes['fs.api'] === 'promise')!;
+      expect(failed.attributes['error.type']).toBe('ENOENT');
+      expect(failed.status.code).toBe(2);
+    } finally {
+      context.disable();
+      trace.disable();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
