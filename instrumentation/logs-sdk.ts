@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import type { Resource } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter, type LogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { watchExporter } from './diag.js';
+import type { ExportControl } from './export-transport.js';
 import { otlpExporterOptions } from './traces.js';
 import type { EchoesConfig } from './types.js';
 
@@ -13,7 +14,7 @@ import type { EchoesConfig } from './types.js';
 
 const require = createRequire(import.meta.url);
 
-function createLogExporter(config: EchoesConfig): LogRecordExporter | undefined {
+function createLogExporter(config: EchoesConfig, control?: ExportControl): LogRecordExporter | undefined {
   const l = config.logs;
   if (l.exporter === 'none') return undefined;
   if (l.exporter === 'console') {
@@ -22,14 +23,15 @@ function createLogExporter(config: EchoesConfig): LogRecordExporter | undefined 
   }
   const pkg = l.otlp.protocol === 'http/json' ? '@opentelemetry/exporter-logs-otlp-http' : '@opentelemetry/exporter-logs-otlp-proto';
   const { OTLPLogExporter } = require(pkg) as typeof import('@opentelemetry/exporter-logs-otlp-proto');
-  const exporter = new OTLPLogExporter(otlpExporterOptions(l.otlp));
+  const exporter = new OTLPLogExporter(otlpExporterOptions(l.otlp, control));
+  control?.adopt(exporter);
   watchExporter('logs', l.otlp.url, exporter);
   return exporter;
 }
 
-export function createLoggerProvider(config: EchoesConfig, resource: Resource): LoggerProvider {
+export function createLoggerProvider(config: EchoesConfig, resource: Resource, control?: ExportControl): LoggerProvider {
   const processors: LogRecordProcessor[] = [];
-  const exporter = createLogExporter(config);
+  const exporter = createLogExporter(config, control);
   if (exporter !== undefined) {
     processors.push(
       new BatchLogRecordProcessor({

@@ -14,6 +14,7 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { watchExporter } from './diag.js';
+import type { ExportControl } from './export-transport.js';
 import { otlpExporterOptions } from './traces.js';
 import type { EchoesConfig } from './types.js';
 
@@ -40,7 +41,7 @@ export interface PrometheusEndpoint {
   close(): Promise<void>;
 }
 
-function createPushExporter(config: EchoesConfig): PushMetricExporter | undefined {
+function createPushExporter(config: EchoesConfig, control?: ExportControl): PushMetricExporter | undefined {
   const m = config.metrics;
   if (m.exporter === 'none') return undefined;
   if (m.exporter === 'console') {
@@ -49,7 +50,8 @@ function createPushExporter(config: EchoesConfig): PushMetricExporter | undefine
   }
   const pkg = m.otlp.protocol === 'http/json' ? '@opentelemetry/exporter-metrics-otlp-http' : '@opentelemetry/exporter-metrics-otlp-proto';
   const { OTLPMetricExporter } = require(pkg) as typeof import('@opentelemetry/exporter-metrics-otlp-proto');
-  const exporter = new OTLPMetricExporter(otlpExporterOptions(m.otlp));
+  const exporter = new OTLPMetricExporter(otlpExporterOptions(m.otlp, control));
+  control?.adopt(exporter);
   watchExporter('metrics', m.otlp.url, exporter);
   return exporter;
 }
@@ -165,9 +167,9 @@ export function createPrometheusEndpoint(config: EchoesConfig, producers: Metric
   };
 }
 
-export function createMeterProvider(config: EchoesConfig, resource: Resource, fastProducer: MetricProducer): MetricsSetup {
+export function createMeterProvider(config: EchoesConfig, resource: Resource, fastProducer: MetricProducer, control?: ExportControl): MetricsSetup {
   const readers: IMetricReader[] = [];
-  const exporter = createPushExporter(config);
+  const exporter = createPushExporter(config, control);
   if (exporter !== undefined) {
     readers.push(
       new PeriodicExportingMetricReader({

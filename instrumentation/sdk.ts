@@ -3,6 +3,7 @@ import { logs } from '@opentelemetry/api-logs';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { formatProblem, loadConfig, type ConfigProblem, type ConfigSource } from './config.js';
+import { createExportControl } from './export-transport.js';
 import { createFastMetrics } from './fast-metrics.js';
 import type { Feature, SetupContext } from './feature.js';
 import { createLoggerProvider } from './logs-sdk.js';
@@ -85,9 +86,11 @@ export async function startFromConfig(config: EchoesConfig, problems: readonly C
   const resource = createResource(config);
   // One per start, before the readers: both readers export its hot-path data.
   const fastMetrics = createFastMetrics({ cardinalityLimit: config.metrics.cardinalityLimit });
-  const tracerProvider = createTracerProvider(config, resource, redactor);
-  const { meterProvider, prometheus } = createMeterProvider(config, resource, fastMetrics.producer);
-  const loggerProvider = createLoggerProvider(config, resource);
+  // Shared by the three OTLP exporters: lets shutdown stop retries and free their sockets.
+  const exportControl = createExportControl();
+  const tracerProvider = createTracerProvider(config, resource, redactor, exportControl);
+  const { meterProvider, prometheus } = createMeterProvider(config, resource, fastMetrics.producer, exportControl);
+  const loggerProvider = createLoggerProvider(config, resource, exportControl);
 
   const shutdownProviders = (): Promise<unknown> =>
     Promise.allSettled([tracerProvider.shutdown(), meterProvider.shutdown(), loggerProvider.shutdown(), prometheus?.close()]);
@@ -189,6 +192,8 @@ export async function startFromConfig(config: EchoesConfig, problems: readonly C
       ],
       config.shutdownTimeoutMs,
     );
+    // Whatever is still retrying or waiting on a silent collector must not hold the process.
+    exportControl.release();
     const late = results.filter((r) => r.outcome !== 'done');
     if (late.length > 0) {
       diag.warn(

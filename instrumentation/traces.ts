@@ -14,6 +14,7 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { watchExporter } from './diag.js';
+import type { ExportControl } from './export-transport.js';
 import type { Redactor } from './redact.js';
 import type { EchoesConfig, OtlpSignalConfig } from './types.js';
 
@@ -44,11 +45,17 @@ export function createSampler(name: string, arg: number | undefined): Sampler {
 }
 
 /** Options every OTLP exporter package takes (proto and http/json alike). */
-export function otlpExporterOptions(o: OtlpSignalConfig): Record<string, unknown> {
-  return { url: o.url, headers: { ...o.headers }, timeoutMillis: o.timeoutMs, compression: o.compression };
+export function otlpExporterOptions(o: OtlpSignalConfig, control?: ExportControl): Record<string, unknown> {
+  return {
+    url: o.url,
+    headers: { ...o.headers },
+    timeoutMillis: o.timeoutMs,
+    compression: o.compression,
+    ...(control !== undefined ? { httpAgentOptions: (protocol: string) => control.agentFactory(protocol) } : {}),
+  };
 }
 
-function createSpanExporter(config: EchoesConfig): SpanExporter | undefined {
+function createSpanExporter(config: EchoesConfig, control?: ExportControl): SpanExporter | undefined {
   const t = config.traces;
   if (t.exporter === 'none') return undefined;
   if (t.exporter === 'console') {
@@ -57,7 +64,8 @@ function createSpanExporter(config: EchoesConfig): SpanExporter | undefined {
   }
   const pkg = t.otlp.protocol === 'http/json' ? '@opentelemetry/exporter-trace-otlp-http' : '@opentelemetry/exporter-trace-otlp-proto';
   const { OTLPTraceExporter } = require(pkg) as typeof import('@opentelemetry/exporter-trace-otlp-proto');
-  const exporter = new OTLPTraceExporter(otlpExporterOptions(t.otlp));
+  const exporter = new OTLPTraceExporter(otlpExporterOptions(t.otlp, control));
+  control?.adopt(exporter);
   watchExporter('traces', t.otlp.url, exporter);
   return exporter;
 }
@@ -102,9 +110,9 @@ export function redactingExporter(inner: SpanExporter, redactor: Redactor): Span
   return inner;
 }
 
-export function createTracerProvider(config: EchoesConfig, resource: Resource, redactor: Redactor): NodeTracerProvider {
+export function createTracerProvider(config: EchoesConfig, resource: Resource, redactor: Redactor, control?: ExportControl): NodeTracerProvider {
   const spanProcessors: SpanProcessor[] = [];
-  const exporter = createSpanExporter(config);
+  const exporter = createSpanExporter(config, control);
   if (exporter !== undefined) {
     spanProcessors.push(
       new BatchSpanProcessor(redactingExporter(exporter, redactor), {

@@ -1,0 +1,136 @@
+import { Agent as HttpAgent, type AgentOptions } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import type { Socket } from 'node:net';
+
+/**
+ * Keeps OTLP exports from holding the process at exit.
+ *
+ * Upstream's OTLP exporters retry a failing export with ref'd backoff timers for up to the export
+ * timeout (10 s), over ref'd sockets, so a service that closes its server on SIGTERM lived ~9 s
+ * longer with the collector down (measured: bench/results/exit.md). Here:
+ * - retries use the same policy (5 attempts, 1 s backoff ×1.5 up to 5 s, ±20 % jitter, within the
+ *   export timeout) but unref'd timers: a failing collector is never the reason the process stays;
+ * - sockets come from our agents, and `release()` (called when the shutdown deadline passes)
+ *   unrefs them and stops further retries, so a collector that accepts and never answers cannot
+ *   hold the process either.
+ * While the app runs, nothing changes: a live request's socket is ref'd as usual, so a flush at a
+ * natural exit still completes when the collector answers.
+ */
+
+export interface ExportControl {
+  /** For the exporters' `httpAgentOptions`: one keep-alive agent per protocol, sockets tracked. */
+  agentFactory(protocol: string): HttpAgent;
+  /** Patches an OTLP exporter so its retries use unref'd timers and stop after `release()`. */
+  adopt(exporter: object): boolean;
+  /** Stop retrying and let open export sockets no longer keep the process alive. */
+  release(): void;
+  readonly released: boolean;
+}
+
+interface Response {
+  status: 'success' | 'retryable' | 'failure';
+  retryInMillis?: number;
+  [k: string]: unknown;
+}
+interface Transport {
+  send(data: Uint8Array, timeoutMillis: number): Promise<Response>;
+  shutdown(): void;
+}
+
+const MAX_ATTEMPTS = 5;
+const INITIAL_BACKOFF = 1000;
+const MAX_BACKOFF = 5000;
+const BACKOFF_MULTIPLIER = 1.5;
+const JITTER = 0.2;
+
+export function createExportControl(): ExportControl {
+  const sockets = new Set<Socket>();
+  let released = false;
+  const agents = new Map<string, HttpAgent>();
+  /** Pending backoff waits: release() ends them at once, so the export settles and the
+   * processors clear their own (ref'd) export timeouts instead of waiting out the backoff. */
+  const waking = new Set<() => void>();
+
+  function track<A extends HttpAgent>(agent: A): A {
+    // Every socket the agent opens passes through createConnection.
+    const create = (agent as unknown as { createConnection: (...a: unknown[]) => Socket }).createConnection.bind(agent);
+    (agent as unknown as { createConnection: (...a: unknown[]) => Socket }).createConnection = (...args: unknown[]) => {
+      const sock = create(...args);
+      if (sock !== undefined && sock !== null) {
+        sockets.add(sock);
+        if (released) sock.unref();
+        sock.once('close', () => sockets.delete(sock));
+      }
+      return sock;
+    };
+    return agent;
+  }
+
+  class QuietRetryingTransport implements Transport {
+    constructor(private readonly _inner: Transport) {}
+
+    private _wait(ms: number): Promise<void> {
+      return new Promise((resolve) => {
+        const wake = (): void => {
+          clearTimeout(timer);
+          waking.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, ms);
+        timer.unref();
+        waking.add(wake);
+      });
+    }
+
+    async send(data: Uint8Array, timeoutMillis: number): Promise<Response> {
+      const deadline = Date.now() + timeoutMillis;
+      let nextBackoff = INITIAL_BACKOFF;
+      let result = await this._inner.send(data, timeoutMillis);
+      for (let attempts = MAX_ATTEMPTS; result.status === 'retryable' && attempts > 0 && !released; attempts--) {
+        const backoff = Math.max(Math.min(nextBackoff * (1 + (Math.random() * 2 * JITTER - JITTER)), MAX_BACKOFF), 0);
+        nextBackoff *= BACKOFF_MULTIPLIER;
+        const retryIn = result.retryInMillis ?? backoff;
+        const remaining = deadline - Date.now();
+        if (retryIn > remaining) break;
+        await this._wait(retryIn);
+        if (released) break;
+        result = await this._inner.send(data, deadline - Date.now());
+      }
+      return result;
+    }
+
+    shutdown(): void {
+      this._inner.shutdown();
+    }
+  }
+
+  return {
+    agentFactory(protocol: string): HttpAgent {
+      let agent = agents.get(protocol);
+      if (agent === undefined) {
+        const opts: AgentOptions = { keepAlive: true };
+        agent = track(protocol === 'https:' ? (new HttpsAgent(opts) as unknown as HttpAgent) : new HttpAgent(opts));
+        agents.set(protocol, agent);
+      }
+      return agent;
+    },
+    adopt(exporter: object): boolean {
+      // OTLPExporterBase._delegate._transport is upstream's RetryingTransport around the HTTP
+      // transport (pinned exporter 0.223). If the shape differs, leave the exporter as it is.
+      const delegate = (exporter as { _delegate?: { _transport?: { _transport?: Transport } & Partial<Transport> } })._delegate;
+      const retrying = delegate?._transport;
+      const inner = retrying?._transport;
+      if (delegate === undefined || retrying === undefined || inner === undefined || typeof inner.send !== 'function') return false;
+      delegate._transport = new QuietRetryingTransport(inner) as unknown as typeof retrying;
+      return true;
+    },
+    release(): void {
+      released = true;
+      for (const s of sockets) s.unref();
+      for (const wake of [...waking]) wake();
+    },
+    get released() {
+      return released;
+    },
+  };
+}
