@@ -2,6 +2,7 @@ import { context, diag, isSpanContextValid, trace, type Context } from '@opentel
 import { logs, SeverityNumber, type AnyValueMap, type Logger as OtelLogger, type LoggerProvider } from '@opentelemetry/api-logs';
 import { loadConfig } from './config.js';
 import type { Feature, SetupContext } from './feature.js';
+import { isMainThread, threadId } from 'node:worker_threads';
 import { createLogFileSink, type LogFileSink } from './log-file-sink.js';
 import { countDropped, createLogStats, LEVELS, setupLogMetrics, type LogStats } from './log-metrics.js';
 import { createRedactor, type Redactor } from './redact.js';
@@ -120,7 +121,13 @@ function createCore(config: EchoesConfig, deps: CoreDeps): LogCore {
   const otel = config.logs.exporter === 'none' ? undefined : deps.otelLogger;
 
   let sink: LogFileSink | undefined;
-  if (config.logs.file.enabled) {
+  // Worker threads write no files: a second rotator on the same files would rotate and prune
+  // the main thread's files under it (DRF keeps its state per instance). Their lines go to the
+  // console, or to stderr when console output is off.
+  const workerFallback = config.logs.file.enabled && !isMainThread && stdout === undefined ? stderr : undefined;
+  if (config.logs.file.enabled && !isMainThread) {
+    warnOnce('worker', `echoes-otel: the logger in worker thread ${threadId} does not write log files (only the main thread does); its lines go to ${stdout ? 'stdout' : 'stderr'}`);
+  } else if (config.logs.file.enabled) {
     sink = createLogFileSink({
       dir: config.logs.file.dir,
       name: config.logs.file.name,
@@ -193,6 +200,7 @@ function createCore(config: EchoesConfig, deps: CoreDeps): LogCore {
       }
       const line = `{"timestamp":"${lastIso}${LEVEL_PART[lvl]}${JSON.stringify(msg)}${serviceJson}${traceJson}${b.json}${metaJson}}\n`;
       if (sink !== undefined) sink.write(line);
+      else if (workerFallback !== undefined) workerFallback(line);
       if (stdout !== undefined) stdout(line);
       if (otel !== undefined) {
         let attributes: AnyValueMap | undefined;

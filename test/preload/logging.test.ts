@@ -222,6 +222,23 @@ describe.each(NODE_BINARIES)('log-growth metrics on the embedded Prometheus endp
   });
 });
 
+describe.each(NODE_BINARIES)('the logger in worker threads ($label)', ({ path: node }) => {
+  it('writes files from the main thread only; worker lines go to stderr', async () => {
+    const dir = tempDir();
+    const r = run(node, join(FIXTURES, 'worker-app.mjs'), quietEnv(dir), dir);
+    const exit = await r.exited;
+    expect(exit.code).toBe(0);
+    const fileText = readdirSync(dir)
+      .filter((f) => /\.log(\.\d+)?$/.test(f))
+      .map((f) => readFileSync(join(dir, f), 'utf8'))
+      .join('');
+    expect(fileText.match(/"message":"main line"/g)).toHaveLength(100);
+    expect(fileText).toContain('"message":"worker done"');
+    expect(fileText).not.toContain('worker line');
+    expect(r.err().match(/"message":"worker line"/g)).toHaveLength(50);
+  });
+});
+
 describe.each(NODE_BINARIES)('the logger without the preload ($label)', ({ path: node }) => {
   it('builds itself from the environment and writes every line by the time the app ends on its own', async () => {
     const dir = tempDir();
