@@ -131,6 +131,22 @@ export function instrumentLruCacheClass<C extends AnyCtor>(Base: C): C {
       }
       return v;
     }
+
+    /**
+     * `fetch` with a fetchMethod does not go through `get`: its outcome is read from the `status`
+     * object lru-cache fills synchronously (hit; miss, stale, refresh and inflight count as misses;
+     * `get` means no fetchMethod, already counted by `get`).
+     */
+    fetch(key: unknown, options?: { status?: { fetch?: unknown } } & Record<string, unknown>): unknown {
+      const s = this.__echoesCacheStats;
+      if (s === undefined) return super.fetch(key, options);
+      const status: { fetch?: unknown } = options?.status ?? {};
+      const p = super.fetch(key, options?.status !== undefined ? options : { ...options, status });
+      const r = status.fetch;
+      if (r === 'hit') s.hits++;
+      else if (r === 'miss' || r === 'stale' || r === 'refresh' || r === 'inflight') s.misses++;
+      return p;
+    }
   }
   Object.defineProperty(InstrumentedLRUCache, 'name', { value: Base.name, configurable: true });
   Object.defineProperty(InstrumentedLRUCache, ORIGINAL, { value: Base });

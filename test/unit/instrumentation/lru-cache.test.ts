@@ -80,6 +80,19 @@ describe('lru-cache instrumentation', () => {
         expect(names[0]).toMatch(/^test\/unit\/instrumentation\/lru-cache\.test\.ts:\d+$/);
       });
 
+      it('counts fetch() with a fetchMethod: a cached value is a hit, a fetched one a miss', async () => {
+        const Cls = instrumentLruCacheClass(Base) as unknown as new (o: object) => { fetch(k: string, o?: object): Promise<unknown> };
+        const c = new Cls({ max: 5, name: `fetch${version}`, fetchMethod: async (k: string) => `v:${k}` });
+        expect(await c.fetch('a')).toBe('v:a');
+        expect(await c.fetch('a')).toBe('v:a');
+        const status: { fetch?: string } = {};
+        expect(await c.fetch('a', { status })).toBe('v:a');
+        expect(status.fetch).toBe('hit'); // the app's own status object still filled
+        const m = await t.collect();
+        expect(valueOf(m, 'echoes.cache.requests', { 'cache.name': `fetch${version}`, 'cache.result': 'hit' })).toBe(2);
+        expect(valueOf(m, 'echoes.cache.requests', { 'cache.name': `fetch${version}`, 'cache.result': 'miss' })).toBe(1);
+      });
+
       it('memoises one subclass per class and leaves a subclass alone', () => {
         const a = instrumentLruCacheClass(Base);
         expect(instrumentLruCacheClass(Base)).toBe(a);
