@@ -38,8 +38,12 @@ const VARIANTS = [
 if (process.argv[2] === '--child') {
   const variant = process.argv[3];
   const { LRUCache } = require('lru-cache');
-  const { setupCacheMetrics, createCache, instrumentCache } = await import(pathToFileURL(join(root, 'dist/instrumentation/cache.js')).href);
-  const { instrumentLruCacheClass } = await import(pathToFileURL(join(root, 'dist/instrumentation/lru-cache.js')).href);
+  const { setupCacheMetrics, createCache, instrumentCache } = await import(
+    pathToFileURL(join(root, 'dist/instrumentation/cache.js')).href
+  );
+  const { instrumentLruCacheClass } = await import(
+    pathToFileURL(join(root, 'dist/instrumentation/lru-cache.js')).href
+  );
   const { MeterProvider, MetricReader } = require('@opentelemetry/sdk-metrics');
   class Reader extends MetricReader {
     async onShutdown() {}
@@ -52,7 +56,8 @@ if (process.argv[2] === '--child') {
   const keys = Array.from({ length: KEYS }, (_, i) => `key-${i}`);
   const make = {
     'lru-cache bare': () => new LRUCache({ max: 2 * KEYS }),
-    'lru-cache + echoes': () => new (instrumentLruCacheClass(LRUCache))({ max: 2 * KEYS, name: 'bench' }),
+    'lru-cache + echoes': () =>
+      new (instrumentLruCacheClass(LRUCache))({ max: 2 * KEYS, name: 'bench' }),
     'createCache (echoes)': () => createCache({ name: 'bench', maxEntries: 2 * KEYS }),
     'Map bare': () => new Map(),
     'Map + instrumentCache': () => instrumentCache(new Map(), 'bench'),
@@ -76,9 +81,14 @@ if (process.argv[2] === '--child') {
   // An instrumented variant must really have counted every get.
   if (variant.includes('echoes') || variant.includes('instrumentCache')) {
     const { resourceMetrics } = await reader.collect();
-    const req = resourceMetrics.scopeMetrics.flatMap((x) => x.metrics).find((m) => m.descriptor.name === 'echoes.cache.requests');
-    const hits = req?.dataPoints.find((p) => p.attributes['cache.name'] === 'bench' && p.attributes['cache.result'] === 'hit')?.value;
-    if (hits !== perBatch * (BATCHES + 1)) throw new Error(`${variant}: ${hits} hits counted, expected ${perBatch * (BATCHES + 1)}`);
+    const req = resourceMetrics.scopeMetrics
+      .flatMap((x) => x.metrics)
+      .find((m) => m.descriptor.name === 'echoes.cache.requests');
+    const hits = req?.dataPoints.find(
+      (p) => p.attributes['cache.name'] === 'bench' && p.attributes['cache.result'] === 'hit',
+    )?.value;
+    if (hits !== perBatch * (BATCHES + 1))
+      throw new Error(`${variant}: ${hits} hits counted, expected ${perBatch * (BATCHES + 1)}`);
   }
   feature.shutdown();
   await provider.shutdown();
@@ -114,10 +124,18 @@ for (const node of NODES) {
   for (let r = 0; r < ROUNDS; r++) {
     for (let k = 0; k < VARIANTS.length; k++) {
       const [v] = VARIANTS[(k + r) % VARIANTS.length];
-      const out = JSON.parse(execFileSync(node.path, [fileURLToPath(import.meta.url), '--child', v], { cwd: root, encoding: 'utf8', timeout: 300_000 }));
+      const out = JSON.parse(
+        execFileSync(node.path, [fileURLToPath(import.meta.url), '--child', v], {
+          cwd: root,
+          encoding: 'utf8',
+          timeout: 300_000,
+        }),
+      );
       ns[v][r] = out.ns;
     }
-    process.stdout.write(`${node.label} round ${r + 1}/${ROUNDS}: ${VARIANTS.map(([v]) => `${v} ${ns[v][r].toFixed(1)} ns`).join(', ')}\n`);
+    process.stdout.write(
+      `${node.label} round ${r + 1}/${ROUNDS}: ${VARIANTS.map(([v]) => `${v} ${ns[v][r].toFixed(1)} ns`).join(', ')}\n`,
+    );
   }
   for (const [v, base] of VARIANTS) {
     const ratio = base === null ? 1 : median(ns[v].map((x, i) => x / ns[base][i]));
@@ -132,7 +150,7 @@ const lines = [
   `Method: \`node bench/cache.mjs\`. ${ROUNDS} rounds; in each, every variant runs in its own fresh child process (order`,
   `rotated), timing ${BATCHES} batches of ${(GETS / BATCHES).toLocaleString('en')} gets after a warm-up batch and keeping the fastest batch of`,
   'process CPU time (user + system). Separate processes, because with the hook on every LRUCache is the subclass, and',
-  'bare and subclassed instances in one process make lru-cache\'s internals polymorphic. Every get is a hit on one of',
+  "bare and subclassed instances in one process make lru-cache's internals polymorphic. Every get is a hit on one of",
   `${KEYS} string keys in a cache of capacity ${2 * KEYS}. The cache metrics are registered on an SDK MeterProvider and the`,
   'child checks, after the run, that every get was counted. lru-cache is 11.x; "lru-cache + echoes" is the subclass',
   'the module hook installs. Ratios are taken within each round against the baseline named, medians over rounds.',
@@ -141,13 +159,19 @@ const lines = [
   '',
   '| Node | variant | ns per get | ratio | baseline |',
   '|---|---|---:|---:|---|',
-  ...rows.map((r) => `| ${r.node} | ${r.variant} | ${r.ns.toFixed(1)} | ${r.ratio.toFixed(2)} | ${r.base ?? '—'} |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.node} | ${r.variant} | ${r.ns.toFixed(1)} | ${r.ratio.toFixed(2)} | ${r.base ?? '—'} |`,
+  ),
   '',
   'Target: a get with metrics at most 1.3× a bare lru-cache get.',
   '',
   ...rows
     .filter((r) => r.variant !== 'lru-cache bare' && r.base === 'lru-cache bare')
-    .map((r) => `- ${r.node}, ${r.variant}: ${r.ratio.toFixed(2)}× a bare lru-cache get (${r.ratio <= 1.3 ? 'meets' : 'MISSES'} the 1.3× target).`),
+    .map(
+      (r) =>
+        `- ${r.node}, ${r.variant}: ${r.ratio.toFixed(2)}× a bare lru-cache get (${r.ratio <= 1.3 ? 'meets' : 'MISSES'} the 1.3× target).`,
+    ),
   '',
 ];
 mkdirSync(join(here, 'results'), { recursive: true });

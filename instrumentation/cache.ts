@@ -1,10 +1,5 @@
 import { diag, metrics } from '@opentelemetry/api';
-import type {
-  BatchObservableCallback,
-  Meter,
-  MeterProvider,
-  Observable,
-} from '@opentelemetry/api';
+import type { BatchObservableCallback, Meter, MeterProvider, Observable } from '@opentelemetry/api';
 import { CATALOG, METRIC } from './catalog.js';
 import type { Feature, SetupContext } from './feature.js';
 
@@ -84,7 +79,15 @@ const finalizer = new FinalizationRegistry<{ stats: CacheStats; ref: WeakRef<Cac
 export function registerCache(name: string, member: CacheMember): CacheStats {
   let stats = registry.get(name);
   if (stats === undefined) {
-    stats = { name, hits: 0, misses: 0, evictCapacity: 0, evictTtl: 0, evictManual: 0, members: new Set() };
+    stats = {
+      name,
+      hits: 0,
+      misses: 0,
+      evictCapacity: 0,
+      evictTtl: 0,
+      evictManual: 0,
+      members: new Set(),
+    };
     registry.set(name, stats);
   }
   const ref = new WeakRef(member);
@@ -130,12 +133,16 @@ class LruTtlCache<K, V> implements BoundedCache<K, V>, CacheMember {
     this.name = String(opts.name || 'unnamed');
     const max = Math.floor(Number(opts.maxEntries));
     if (!Number.isFinite(max) || max < 1 || max > 2 ** 30) {
-      throw new RangeError(`createCache(${this.name}): maxEntries must be a positive integer, got ${String(opts.maxEntries)}`);
+      throw new RangeError(
+        `createCache(${this.name}): maxEntries must be a positive integer, got ${String(opts.maxEntries)}`,
+      );
     }
     this.maxEntries = max;
     const ttl = opts.ttlMs === undefined ? undefined : Number(opts.ttlMs);
     if (ttl !== undefined && !(ttl > 0)) {
-      throw new RangeError(`createCache(${this.name}): ttlMs must be a positive number, got ${String(opts.ttlMs)}`);
+      throw new RangeError(
+        `createCache(${this.name}): ttlMs must be a positive number, got ${String(opts.ttlMs)}`,
+      );
     }
     this.ttlMs = ttl;
     // Typed arrays are allocated up front, sized to capacity (8 bytes per slot, 16 with ttl).
@@ -216,7 +223,8 @@ class LruTtlCache<K, V> implements BoundedCache<K, V>, CacheMember {
 
   peek(key: K): V | undefined {
     const slot = this.#index.get(key);
-    if (slot === undefined || this.#expired(slot, this.#expires === undefined ? 0 : Date.now())) return undefined;
+    if (slot === undefined || this.#expired(slot, this.#expires === undefined ? 0 : Date.now()))
+      return undefined;
     return this.#values[slot];
   }
 
@@ -277,7 +285,7 @@ class LruTtlCache<K, V> implements BoundedCache<K, V>, CacheMember {
     if (this.#expires === undefined) return 0;
     const now = Date.now();
     let n = 0;
-    for (let slot = this.#head; slot !== NONE; ) {
+    for (let slot = this.#head; slot !== NONE;) {
       const next = this.#next[slot]!;
       if (this.#expired(slot, now)) {
         this.#remove(slot);
@@ -291,7 +299,8 @@ class LruTtlCache<K, V> implements BoundedCache<K, V>, CacheMember {
 
   /** Keys from least to most recently used. */
   *keys(): IterableIterator<K> {
-    for (let slot = this.#head; slot !== NONE; slot = this.#next[slot]!) yield this.#keys[slot] as K;
+    for (let slot = this.#head; slot !== NONE; slot = this.#next[slot]!)
+      yield this.#keys[slot] as K;
   }
 
   stats(): CacheStatsSnapshot {
@@ -328,7 +337,10 @@ export function instrumentCache<T extends Map<unknown, unknown> | Record<string,
     if (cache instanceof Map) return instrumentMap(cache, name) as T;
     if (cache !== null && typeof cache === 'object') return instrumentObject(cache, name) as T;
   } catch (err) {
-    warnOnce('instrumentCache', `instrumentCache(${name}) failed (${String(err)}); the cache is left uninstrumented`);
+    warnOnce(
+      'instrumentCache',
+      `instrumentCache(${name}) failed (${String(err)}); the cache is left uninstrumented`,
+    );
   }
   return cache;
 }
@@ -380,10 +392,20 @@ function instrumentMap<M extends Map<unknown, unknown>>(map: M, name: string): M
 }
 
 // Probes made by JSON.stringify, await and inspection are not cache lookups.
-const IGNORED_PROPS = new Set(['toJSON', 'then', 'inspect', 'asymmetricMatch', '$$typeof', 'nodeType']);
+const IGNORED_PROPS = new Set([
+  'toJSON',
+  'then',
+  'inspect',
+  'asymmetricMatch',
+  '$$typeof',
+  'nodeType',
+]);
 
 function instrumentObject<O extends Record<string, unknown>>(obj: O, name: string): O {
-  const member: CacheMember = { entryCount: () => Object.keys(obj).length, capacity: () => undefined };
+  const member: CacheMember = {
+    entryCount: () => Object.keys(obj).length,
+    capacity: () => undefined,
+  };
   const proxy = new Proxy(obj, {
     get(target, prop, receiver) {
       if (typeof prop === 'string') {
@@ -451,14 +473,20 @@ function registerObservers(meter: Meter): Registration {
     } catch {
       // never reaches the app
     }
-    warnOnce(`member:${name}`, `the size of cache "${name}" could not be read (${String(err)}); its entries and capacity are not reported while that lasts, counted in ${METRIC.monitorErrors}`);
+    warnOnce(
+      `member:${name}`,
+      `the size of cache "${name}" could not be read (${String(err)}); its entries and capacity are not reported while that lasts, counted in ${METRIC.monitorErrors}`,
+    );
   };
   const seen = new Set<string>();
   const callback: BatchObservableCallback = (result) => {
     try {
       observeAll(result, requests, evictions, entries, capacity, onMemberError, seen);
     } catch (err) {
-      warnOnce('observe', `cache metrics collection failed (${String(err)}); this collection is skipped`);
+      warnOnce(
+        'observe',
+        `cache metrics collection failed (${String(err)}); this collection is skipped`,
+      );
     }
   };
   const observables = [requests, evictions, entries, capacity];
@@ -481,7 +509,10 @@ function observeAll(
     result.observe(requests, s.misses, { 'cache.name': s.name, 'cache.result': 'miss' });
     const counts = [s.evictCapacity, s.evictTtl, s.evictManual];
     for (let i = 0; i < EVICTION_REASONS.length; i++) {
-      result.observe(evictions, counts[i]!, { 'cache.name': s.name, 'cache.eviction.reason': EVICTION_REASONS[i]! });
+      result.observe(evictions, counts[i]!, {
+        'cache.name': s.name,
+        'cache.eviction.reason': EVICTION_REASONS[i]!,
+      });
     }
     let live = 0;
     let n = 0;
@@ -497,7 +528,8 @@ function observeAll(
       live++;
       try {
         const count = m.entryCount();
-        if (typeof count !== 'number' || !(count >= 0)) throw new TypeError(`size is ${String(count)}`);
+        if (typeof count !== 'number' || !(count >= 0))
+          throw new TypeError(`size is ${String(count)}`);
         n += count;
         const c = m.capacity();
         if (c === undefined) bounded = false;

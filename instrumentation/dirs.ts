@@ -9,7 +9,11 @@ import type { WatchedDir } from './types.js';
 
 /** The unpatched fs functions: the monitor's own walking must not show up in the app's disk-I/O metrics. */
 function defaultFs(): DirMonitorFs {
-  return { opendir: unpatchedPromises('opendir'), lstat: unpatchedPromises('lstat'), statfs: unpatchedPromises('statfs') };
+  return {
+    opendir: unpatchedPromises('opendir'),
+    lstat: unpatchedPromises('lstat'),
+    statfs: unpatchedPromises('statfs'),
+  };
 }
 
 /** The fs calls the monitor makes; replaceable in tests to simulate failures. */
@@ -109,7 +113,9 @@ export function setupDirMonitor(ctx: SetupContext, fs: DirMonitorFs = defaultFs(
       r.observe(gauge, Number.NaN, attrs);
     }
   };
-  const observe = (r: { observe(o: typeof sizeGauge, v: number, a: Record<string, string>): void }) => {
+  const observe = (r: {
+    observe(o: typeof sizeGauge, v: number, a: Record<string, string>): void;
+  }) => {
     for (const s of states) {
       const attrs = { 'dir.name': s.watched.name };
       put(r, sizeGauge, `size:${s.watched.name}`, s.size, attrs);
@@ -180,7 +186,9 @@ export function setupDirMonitor(ctx: SetupContext, fs: DirMonitorFs = defaultFs(
             s.pending = [];
             if (!s.warned.has('absent')) {
               s.warned.add('absent');
-              diag.debug(`echoes-otel: watched directory "${s.watched.name}" (${s.watched.path}) does not exist yet`);
+              diag.debug(
+                `echoes-otel: watched directory "${s.watched.name}" (${s.watched.path}) does not exist yet`,
+              );
             }
             return budget;
           }
@@ -249,7 +257,9 @@ export function setupDirMonitor(ctx: SetupContext, fs: DirMonitorFs = defaultFs(
     if (running !== undefined) return running; // previous tick still busy: never pile up
     running = tickOnce()
       .catch((err) => {
-        diag.warn(`echoes-otel: directory monitor tick failed (${String(err)}); it retries next interval`);
+        diag.warn(
+          `echoes-otel: directory monitor tick failed (${String(err)}); it retries next interval`,
+        );
       })
       .finally(() => {
         running = undefined;

@@ -1,10 +1,19 @@
+/* eslint-disable prefer-rest-params -- the wrappers pass `arguments` straight to apply, which V8
+   optimises; rest parameters would allocate an array per fs call (bench/fs.mjs measures the path). */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { context, diag, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import { catalogEntry, METRIC } from './catalog.js';
-import type { BoundCounter, BoundHistogram, FastCounter, FastHistogram, Feature, SetupContext } from './feature.js';
+import type {
+  BoundCounter,
+  BoundHistogram,
+  FastCounter,
+  FastHistogram,
+  Feature,
+  SetupContext,
+} from './feature.js';
 import { createPathGrouper, OTHER_GROUP, type PathGrouper } from './path-groups.js';
 
 /**
@@ -80,9 +89,26 @@ const OPS: readonly OpSpec[] = [
 
 /** Functions of `fs.promises` (FileHandle-based ones are not module functions). */
 const PROMISE_OPS = new Set([
-  'readFile', 'writeFile', 'appendFile', 'open', 'stat', 'lstat', 'access', 'readdir', 'mkdir',
-  'mkdtemp', 'rm', 'rmdir', 'unlink', 'rename', 'copyFile', 'truncate', 'chmod', 'utimes',
-  'readlink', 'symlink',
+  'readFile',
+  'writeFile',
+  'appendFile',
+  'open',
+  'stat',
+  'lstat',
+  'access',
+  'readdir',
+  'mkdir',
+  'mkdtemp',
+  'rm',
+  'rmdir',
+  'unlink',
+  'rename',
+  'copyFile',
+  'truncate',
+  'chmod',
+  'utimes',
+  'readlink',
+  'symlink',
 ]);
 
 /** Histogram buckets in seconds: fs calls span microseconds (cached stat) to seconds (fsync). */
@@ -133,7 +159,10 @@ class OpRecorder {
     );
     if (err !== undefined) {
       const code = (err as { code?: unknown } | null)?.code;
-      span.setAttribute('error.type', typeof code === 'string' ? code : String((err as Error | null)?.name ?? 'Error'));
+      span.setAttribute(
+        'error.type',
+        typeof code === 'string' ? code : String((err as Error | null)?.name ?? 'Error'),
+      );
       span.setStatus({ code: SpanStatusCode.ERROR });
     }
     span.end(performance.timeOrigin + performance.now());
@@ -142,14 +171,23 @@ class OpRecorder {
   #bind(group: string): GroupSlots {
     const { op, bytes } = this.spec;
     const attrs = { 'fs.operation': op, 'fs.api': this.api, 'fs.path.group': group };
-    const direction = bytes === 'resultRead' || bytes === 'dataRead' ? 'read' : bytes === 'none' ? undefined : 'write';
+    const direction =
+      bytes === 'resultRead' || bytes === 'dataRead'
+        ? 'read'
+        : bytes === 'none'
+          ? undefined
+          : 'write';
     const slots: GroupSlots = {
       ops: this.instruments.operations.bind(attrs),
       duration: this.instruments.duration.bind(attrs),
       io:
         direction === undefined
           ? undefined
-          : this.instruments.io.bind({ 'fs.direction': direction, 'fs.api': this.api, 'fs.path.group': group }),
+          : this.instruments.io.bind({
+              'fs.direction': direction,
+              'fs.api': this.api,
+              'fs.path.group': group,
+            }),
     };
     this.#groups.set(group, slots);
     return slots;
@@ -179,8 +217,17 @@ class OpRecorder {
     const key = `${group}\0${type}`;
     let s = this.#failures.get(key);
     if (s === undefined) {
-      const attrs = { 'fs.operation': this.spec.op, 'fs.api': this.api, 'fs.path.group': group, 'error.type': type };
-      s = { ops: this.instruments.operations.bind(attrs), duration: this.instruments.duration.bind(attrs), io: undefined };
+      const attrs = {
+        'fs.operation': this.spec.op,
+        'fs.api': this.api,
+        'fs.path.group': group,
+        'error.type': type,
+      };
+      s = {
+        ops: this.instruments.operations.bind(attrs),
+        duration: this.instruments.duration.bind(attrs),
+        io: undefined,
+      };
       // error types are a bounded set of errno codes; the cap only guards against odd error names
       if (this.#failures.size < 256) this.#failures.set(key, s);
     }
@@ -220,7 +267,8 @@ interface State {
 
 function groupFor(state: State, target: Target, first: unknown): string {
   if (target === 'none') return OTHER_GROUP;
-  if (typeof first === 'number') return target === 'path' ? OTHER_GROUP : (state.fdGroups[first] ?? OTHER_GROUP);
+  if (typeof first === 'number')
+    return target === 'path' ? OTHER_GROUP : (state.fdGroups[first] ?? OTHER_GROUP);
   if (target === 'fd') {
     // FileHandle-like ({ fd }) passed where an fd is expected
     const fd = (first as { fd?: unknown } | null)?.fd;
@@ -262,7 +310,14 @@ type AnyFn = (...args: unknown[]) => unknown;
 /** Keeps what callers rely on: util.promisify's custom symbols (fs.read resolves to { bytesRead, buffer }), `.native`, length and name. */
 function copyProps(from: AnyFn, to: AnyFn): void {
   for (const key of Reflect.ownKeys(from)) {
-    if (key === 'length' || key === 'name' || key === 'prototype' || key === 'arguments' || key === 'caller') continue;
+    if (
+      key === 'length' ||
+      key === 'name' ||
+      key === 'prototype' ||
+      key === 'arguments' ||
+      key === 'caller'
+    )
+      continue;
     const d = Object.getOwnPropertyDescriptor(from, key);
     if (d !== undefined) Object.defineProperty(to, key, d);
   }
@@ -297,14 +352,12 @@ function wrapSync(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
   if (spec.bytes === 'none' && spec.fd === 'none') {
     // stat, access, mkdir, ...: the leanest shape, `arguments` only read by index and applied.
     wrapped = function (this: unknown) {
-      // eslint-disable-next-line prefer-rest-params
       if (nested()) return orig.apply(this, arguments as unknown as unknown[]);
       const a0 = arguments[0];
       const t0 = performance.now();
       let result: unknown;
       depth = 1;
       try {
-        // eslint-disable-next-line prefer-rest-params
         result = orig.apply(this, arguments as unknown as unknown[]);
       } catch (err) {
         depth = 0;
@@ -321,7 +374,6 @@ function wrapSync(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
     };
   } else {
     wrapped = function (this: unknown) {
-      // eslint-disable-next-line prefer-rest-params
       if (nested()) return orig.apply(this, arguments as unknown as unknown[]);
       const a0 = arguments[0];
       const a1 = arguments[1];
@@ -330,7 +382,6 @@ function wrapSync(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
       let result: unknown;
       depth = 1;
       try {
-        // eslint-disable-next-line prefer-rest-params
         result = orig.apply(this, arguments as unknown as unknown[]);
       } catch (err) {
         depth = 0;
@@ -352,7 +403,14 @@ function wrapSync(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
   return wrapped;
 }
 
-function failedSafely(state: State, rec: OpRecorder, target: Target, a0: unknown, t0: number, err: unknown): void {
+function failedSafely(
+  state: State,
+  rec: OpRecorder,
+  target: Target,
+  a0: unknown,
+  t0: number,
+  err: unknown,
+): void {
   try {
     rec.failed(groupFor(state, target, a0), t0, err);
   } catch {
@@ -366,7 +424,6 @@ function wrapCallback(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
     const n = arguments.length;
     const cb = arguments[n - 1] as unknown;
     // No callback: let Node throw its own argument error.
-    // eslint-disable-next-line prefer-rest-params
     if (typeof cb !== 'function') return orig.apply(this, arguments as unknown as unknown[]);
     const args = arguments;
     if (nested()) {
@@ -375,7 +432,6 @@ function wrapCallback(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
         const d = depth;
         depth = d + 1;
         try {
-          // eslint-disable-next-line prefer-rest-params
           return (cb as AnyFn).apply(this, arguments as unknown as unknown[]);
         } finally {
           depth = d;
@@ -398,7 +454,6 @@ function wrapCallback(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
       const d = depth;
       depth = 0; // the app's callback is app code: its fs calls count
       try {
-        // eslint-disable-next-line prefer-rest-params
         return (cb as AnyFn).apply(this, arguments as unknown as unknown[]);
       } finally {
         depth = d;
@@ -425,7 +480,10 @@ function wrapPromise(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
     let p: Promise<unknown>;
     depth = 1;
     try {
-      p = inPromiseOp.run(true, () => orig.apply(this, args as unknown as unknown[]) as Promise<unknown>);
+      p = inPromiseOp.run(
+        true,
+        () => orig.apply(this, args as unknown as unknown[]) as Promise<unknown>,
+      );
     } finally {
       depth = 0;
     }
@@ -458,7 +516,11 @@ function wrapPromise(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
 }
 
 /** FileHandle methods (fs.promises.open's result): what they move and where the bytes are. */
-const HANDLE_OPS: readonly { readonly method: string; readonly spec: OpSpec; readonly bytes: 'none' | 'bytesRead' | 'bytesWritten' | 'data' | 'arg0' }[] = [
+const HANDLE_OPS: readonly {
+  readonly method: string;
+  readonly spec: OpSpec;
+  readonly bytes: 'none' | 'bytesRead' | 'bytesWritten' | 'data' | 'arg0';
+}[] = [
   { method: 'read', spec: spec('read', 'fd', 'resultRead'), bytes: 'bytesRead' },
   { method: 'readv', spec: spec('readv', 'fd', 'resultRead'), bytes: 'bytesRead' },
   { method: 'write', spec: spec('write', 'fd', 'resultWrite'), bytes: 'bytesWritten' },
@@ -474,7 +536,12 @@ const HANDLE_OPS: readonly { readonly method: string; readonly spec: OpSpec; rea
 /** `close` is an own arrow-function property of each FileHandle (not on the prototype): wrapped per handle. */
 const HANDLE_CLOSE = spec('close', 'fd', 'none', 'close');
 
-function handleBytes(kind: (typeof HANDLE_OPS)[number]['bytes'], a0: unknown, a1: unknown, result: unknown): number {
+function handleBytes(
+  kind: (typeof HANDLE_OPS)[number]['bytes'],
+  a0: unknown,
+  a1: unknown,
+  result: unknown,
+): number {
   switch (kind) {
     case 'none':
       return 0;
@@ -494,7 +561,12 @@ function handleBytes(kind: (typeof HANDLE_OPS)[number]['bytes'], a0: unknown, a1
 }
 
 /** A FileHandle method, recorded as api=promise in the group its fd was opened in. */
-function wrapHandleMethod(state: State, rec: OpRecorder, kind: (typeof HANDLE_OPS)[number]['bytes'], orig: AnyFn): AnyFn {
+function wrapHandleMethod(
+  state: State,
+  rec: OpRecorder,
+  kind: (typeof HANDLE_OPS)[number]['bytes'],
+  orig: AnyFn,
+): AnyFn {
   const wrapped = function (this: { fd?: unknown }) {
     const args = arguments;
     if (!state.active || nested()) return orig.apply(this, args as unknown as unknown[]);
@@ -505,7 +577,10 @@ function wrapHandleMethod(state: State, rec: OpRecorder, kind: (typeof HANDLE_OP
     let p: Promise<unknown>;
     depth = 1;
     try {
-      p = inPromiseOp.run(true, () => orig.apply(this, args as unknown as unknown[]) as Promise<unknown>);
+      p = inPromiseOp.run(
+        true,
+        () => orig.apply(this, args as unknown as unknown[]) as Promise<unknown>,
+      );
     } finally {
       depth = 0;
     }
@@ -545,7 +620,9 @@ let installed: { state: State; patches: Patch[] } | undefined;
  * The original `fs.promises` function, whatever is patched now: for our own monitors (dirs.ts),
  * whose directory walks must not show up in the app's disk-I/O figures.
  */
-export function unpatchedPromises<K extends keyof typeof fs.promises>(key: K): (typeof fs.promises)[K] {
+export function unpatchedPromises<K extends keyof typeof fs.promises>(
+  key: K,
+): (typeof fs.promises)[K] {
   const p = installed?.patches.find((x) => x.target === (fs.promises as unknown) && x.key === key);
   return (p?.original ?? fs.promises[key]) as (typeof fs.promises)[K];
 }
@@ -556,7 +633,9 @@ export function unpatchedPromises<K extends keyof typeof fs.promises>(key: K): (
  */
 export function setupFsMetrics(ctx: SetupContext): Feature {
   if (installed !== undefined) {
-    diag.warn('echoes-otel: fs metrics are already installed; the second setupFsMetrics call is ignored');
+    diag.warn(
+      'echoes-otel: fs metrics are already installed; the second setupFsMetrics call is ignored',
+    );
     return { name: 'fs', shutdown() {} };
   }
   const instruments: Instruments = {
@@ -574,11 +653,18 @@ export function setupFsMetrics(ctx: SetupContext): Feature {
       description: catalogEntry(METRIC.fsIo)?.description ?? '',
     }),
   };
-  const state: State = { onHandle: undefined, eachHandle: undefined, active: true, grouper: createPathGrouper(ctx.config.fs.pathGroups), fdGroups: [] };
+  const state: State = {
+    onHandle: undefined,
+    eachHandle: undefined,
+    active: true,
+    grouper: createPathGrouper(ctx.config.fs.pathGroups),
+    fdGroups: [],
+  };
   const patches: Patch[] = [];
   // Spans only when asked for (ECHOES_FS_SPANS): metrics-only is the default and the hot path then
   // carries no tracing work at all.
-  const tracer: Tracer | undefined = ctx.config.fs.spans === true && ctx.tracer !== undefined ? ctx.tracer : undefined;
+  const tracer: Tracer | undefined =
+    ctx.config.fs.spans === true && ctx.tracer !== undefined ? ctx.tracer : undefined;
   const fsObj = fs as unknown as Record<string, unknown>;
   const promisesObj = fs.promises as unknown as Record<string, unknown>;
 
@@ -595,10 +681,16 @@ export function setupFsMetrics(ctx: SetupContext): Feature {
 
   const streamFs: Record<string, AnyFn> = {};
   for (const s of OPS) {
-    patch(fsObj, `${s.op}Sync`, (o) => wrapSync(state, new OpRecorder(s, 'sync', instruments, tracer), o));
-    patch(fsObj, s.op, (o) => wrapCallback(state, new OpRecorder(s, 'callback', instruments, tracer), o));
+    patch(fsObj, `${s.op}Sync`, (o) =>
+      wrapSync(state, new OpRecorder(s, 'sync', instruments, tracer), o),
+    );
+    patch(fsObj, s.op, (o) =>
+      wrapCallback(state, new OpRecorder(s, 'callback', instruments, tracer), o),
+    );
     if (PROMISE_OPS.has(s.op)) {
-      patch(promisesObj, s.op, (o) => wrapPromise(state, new OpRecorder(s, 'promise', instruments, tracer), o));
+      patch(promisesObj, s.op, (o) =>
+        wrapPromise(state, new OpRecorder(s, 'promise', instruments, tracer), o),
+      );
     }
   }
   // FileHandle's class is not exported: patch its prototype when the first handle shows up.
@@ -607,7 +699,9 @@ export function setupFsMetrics(ctx: SetupContext): Feature {
     const proto = Object.getPrototypeOf(handle) as Record<string, unknown> | null;
     if (proto === null || proto === Object.prototype) return;
     for (const h of HANDLE_OPS) {
-      patch(proto, h.method, (o) => wrapHandleMethod(state, new OpRecorder(h.spec, 'promise', instruments, tracer), h.bytes, o));
+      patch(proto, h.method, (o) =>
+        wrapHandleMethod(state, new OpRecorder(h.spec, 'promise', instruments, tracer), h.bytes, o),
+      );
     }
   };
   const closeRecorder = new OpRecorder(HANDLE_CLOSE, 'promise', instruments, tracer);
@@ -621,7 +715,8 @@ export function setupFsMetrics(ctx: SetupContext): Feature {
   // What ReadStream/WriteStream call through `options.fs`: the originals, recorded as `stream`.
   for (const s of OPS) {
     if (['open', 'close', 'read', 'write', 'writev', 'fsync'].includes(s.op)) {
-      const orig = (patches.find((p) => p.target === fsObj && p.key === s.op)?.original ?? fsObj[s.op]) as AnyFn;
+      const orig = (patches.find((p) => p.target === fsObj && p.key === s.op)?.original ??
+        fsObj[s.op]) as AnyFn;
       streamFs[s.op] = wrapCallback(state, new OpRecorder(s, 'stream', instruments, tracer), orig);
     }
   }
@@ -653,7 +748,9 @@ export function setupFsMetrics(ctx: SetupContext): Feature {
   try {
     syncBuiltinESMExports();
   } catch (err) {
-    diag.warn(`echoes-otel: syncBuiltinESMExports failed (${String(err)}); ESM named fs imports are not measured`);
+    diag.warn(
+      `echoes-otel: syncBuiltinESMExports failed (${String(err)}); ESM named fs imports are not measured`,
+    );
   }
   installed = { state, patches };
 

@@ -27,6 +27,8 @@ const ORIGINAL = Symbol('echoes.lru-cache.original');
 const STATS = '__echoesCacheStats';
 const MEMBER = Symbol('echoes.lru-cache.member');
 
+// A class extended at runtime whose shape we do not know: TypeScript's mixin pattern needs any[] here.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyCtor = (new (...args: any[]) => any) & { [ORIGINAL]?: AnyCtor };
 
 const subclasses = new WeakMap<AnyCtor, AnyCtor>();
@@ -45,7 +47,11 @@ export function callSiteName(stack: string | undefined, cwd: string = process.cw
     const m = /\(?((?:file:\/\/)?[^\s()]+):(\d+):\d+\)?\s*$/.exec(line.trim());
     if (m === null) continue;
     let file = m[1]!;
-    if (file.startsWith('node:') || file.includes('/node_modules/lru-cache') || /[/\\]lru-cache\.(?:js|ts)$/.test(file)) {
+    if (
+      file.startsWith('node:') ||
+      file.includes('/node_modules/lru-cache') ||
+      /[/\\]lru-cache\.(?:js|ts)$/.test(file)
+    ) {
       continue;
     }
     if (file.startsWith('file://')) {
@@ -72,15 +78,22 @@ export function instrumentLruCacheClass<C extends AnyCtor>(Base: C): C {
 
   class InstrumentedLRUCache extends (Base as AnyCtor) {
     declare __echoesCacheStats: CacheStats | undefined;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- mixin constructor signature
     constructor(...args: any[]) {
       const opts = (args[0] ?? {}) as LruOptions;
       let name = 'lru-cache';
       let statsRef: { s?: CacheStats } = {};
       let patched = args;
       try {
-        name = typeof opts.name === 'string' && opts.name !== '' ? opts.name : callSiteName(new Error().stack);
+        name =
+          typeof opts.name === 'string' && opts.name !== ''
+            ? opts.name
+            : callSiteName(new Error().stack);
         if (opts !== null && typeof opts === 'object') {
-          const userDispose = typeof opts.dispose === 'function' ? (opts.dispose as (...a: unknown[]) => unknown) : undefined;
+          const userDispose =
+            typeof opts.dispose === 'function'
+              ? (opts.dispose as (...a: unknown[]) => unknown)
+              : undefined;
           const ref = statsRef;
           const dispose = function (this: unknown, value: unknown, key: unknown, reason: unknown) {
             try {
@@ -137,7 +150,10 @@ export function instrumentLruCacheClass<C extends AnyCtor>(Base: C): C {
      * object lru-cache fills synchronously (hit; miss, stale, refresh and inflight count as misses;
      * `get` means no fetchMethod, already counted by `get`).
      */
-    fetch(key: unknown, options?: { status?: { fetch?: unknown } } & Record<string, unknown>): unknown {
+    fetch(
+      key: unknown,
+      options?: { status?: { fetch?: unknown } } & Record<string, unknown>,
+    ): unknown {
       const s = this.__echoesCacheStats;
       if (s === undefined) return super.fetch(key, options);
       const status: { fetch?: unknown } = options?.status ?? {};
@@ -155,7 +171,10 @@ export function instrumentLruCacheClass<C extends AnyCtor>(Base: C): C {
 }
 
 function isClass(v: unknown): v is AnyCtor {
-  return typeof v === 'function' && typeof (v as { prototype?: { get?: unknown } }).prototype?.get === 'function';
+  return (
+    typeof v === 'function' &&
+    typeof (v as { prototype?: { get?: unknown } }).prototype?.get === 'function'
+  );
 }
 
 /** Replaces the LRUCache class in a module's exports (CJS object, CJS function, or ESM namespace). */
@@ -172,7 +191,9 @@ export function patchLruCacheExports(exports: unknown): unknown {
       try {
         ns[key] = instrumentLruCacheClass(v);
       } catch (err) {
-        diag.warn(`echoes-otel: could not instrument lru-cache export ${key} (${String(err)}); its caches are not measured`);
+        diag.warn(
+          `echoes-otel: could not instrument lru-cache export ${key} (${String(err)}); its caches are not measured`,
+        );
       }
     }
   }

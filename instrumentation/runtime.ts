@@ -17,7 +17,9 @@ export function setupRuntimeMetrics(ctx: SetupContext): Feature {
     runtime.enable();
   } catch (err) {
     runtime = undefined;
-    diag.warn(`echoes-otel: runtime metrics (instrumentation-runtime-node) could not start (${String(err)}); event-loop, heap and GC metrics are off`);
+    diag.warn(
+      `echoes-otel: runtime metrics (instrumentation-runtime-node) could not start (${String(err)}); event-loop, heap and GC metrics are off`,
+    );
   }
 
   const rss = ctx.meter.createObservableGauge(METRIC.processMemory, {

@@ -14,14 +14,21 @@ const target = join(root, 'docs/signals.md');
 export function renderSignalsDoc(catalog) {
   const cell = (s) => String(s).replace(/\|/g, '\\|');
   const series = (e) =>
-    e.type === 'histogram' ? `\`${e.prometheus}_bucket\`, \`_sum\`, \`_count\`` : `\`${e.prometheus}\``;
+    e.type === 'histogram'
+      ? `\`${e.prometheus}_bucket\`, \`_sum\`, \`_count\``
+      : `\`${e.prometheus}\``;
   const stock = (e) => {
     if (e.stockExporter === undefined) return '—';
-    return e.type === 'histogram' ? `\`${e.stockExporter}_bucket\`, \`_sum\`, \`_count\`` : `\`${e.stockExporter}\``;
+    return e.type === 'histogram'
+      ? `\`${e.stockExporter}_bucket\`, \`_sum\`, \`_count\``
+      : `\`${e.stockExporter}\``;
   };
   const sections = [
     ['echoes', 'Produced by echoes-otel'],
-    ['runtime-node', 'Produced by @opentelemetry/instrumentation-runtime-node (loaded by echoes-otel)'],
+    [
+      'runtime-node',
+      'Produced by @opentelemetry/instrumentation-runtime-node (loaded by echoes-otel)',
+    ],
     ['collector', 'Produced by the bundled collector'],
   ];
   const lines = [
@@ -31,9 +38,9 @@ export function renderSignalsDoc(catalog) {
     '',
     'Every metric that instrumentation, dashboards, alert rules and the report CLI may name.',
     '',
-    '- **Prometheus series**: the name after Prometheus\' OTLP translation (what the bundled',
+    "- **Prometheus series**: the name after Prometheus' OTLP translation (what the bundled",
     '  collector → Prometheus pipeline stores): dots to underscores, a unit suffix (`_seconds`,',
-    '  `_bytes`, `_ratio` for unit `1` gauges), `_total` for counters. echoes-otel\'s embedded',
+    "  `_bytes`, `_ratio` for unit `1` gauges), `_total` for counters. echoes-otel's embedded",
     '  `:9464/metrics` serves the same names (plus an `otel_scope_name` label), so one query fits both.',
     '- **Stock exporter-prometheus**: what a plain `@opentelemetry/exporter-prometheus` 0.223 would',
     '  serve instead (no unit suffix, `_total` for counters only), for anyone wiring their own.',
@@ -44,10 +51,13 @@ export function renderSignalsDoc(catalog) {
     const rows = catalog.filter((e) => e.source === source);
     if (rows.length === 0) continue;
     lines.push(`## ${title}`, '');
-    lines.push('| OTel name | unit | type | attributes | Prometheus series (OTLP and embedded :9464) | stock exporter-prometheus | description |');
+    lines.push(
+      '| OTel name | unit | type | attributes | Prometheus series (OTLP and embedded :9464) | stock exporter-prometheus | description |',
+    );
     lines.push('|---|---|---|---|---|---|---|');
     for (const e of rows) {
-      const attrs = e.attributes.length === 0 ? '—' : e.attributes.map((a) => `\`${a}\``).join(', ');
+      const attrs =
+        e.attributes.length === 0 ? '—' : e.attributes.map((a) => `\`${a}\``).join(', ');
       lines.push(
         `| \`${e.name}\` | \`${cell(e.unit)}\` | ${e.type} | ${attrs} | ${series(e)} | ${stock(e)} | ${cell(e.description)} |`,
       );
@@ -58,7 +68,9 @@ export function renderSignalsDoc(catalog) {
 }
 
 async function main() {
-  const { CATALOG } = await import(pathToFileURL(join(root, 'dist/instrumentation/catalog.js')).href);
+  const { CATALOG } = await import(
+    pathToFileURL(join(root, 'dist/instrumentation/catalog.js')).href
+  );
   const doc = renderSignalsDoc(CATALOG);
   if (process.argv.includes('--check')) {
     let current = '';
@@ -66,7 +78,9 @@ async function main() {
       current = readFileSync(target, 'utf8');
     } catch {}
     if (current !== doc) {
-      console.error('docs/signals.md is out of date: run `npm run build && node scripts/gen-signals-doc.mjs`');
+      console.error(
+        'docs/signals.md is out of date: run `npm run build && node scripts/gen-signals-doc.mjs`',
+      );
       process.exit(1);
     }
     return;

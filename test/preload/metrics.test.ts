@@ -59,19 +59,30 @@ function parse(text: string): Sample[] {
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
     if (m === null) continue;
     const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[l[1]!] = l[2]!;
     out.push({ name: m[1]!, labels, value: Number(m[3]) });
   }
   return out;
 }
 
-function value(samples: Sample[], name: string, labels: Record<string, string>): number | undefined {
-  const hits = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+function value(
+  samples: Sample[],
+  name: string,
+  labels: Record<string, string>,
+): number | undefined {
+  const hits = samples.filter(
+    (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+  );
   if (hits.length === 0) return undefined;
   return hits.reduce((a, s) => a + s.value, 0);
 }
 
-async function scrape(port: number, until: (s: Sample[]) => boolean, timeoutMs = 20_000): Promise<Sample[]> {
+async function scrape(
+  port: number,
+  until: (s: Sample[]) => boolean,
+  timeoutMs = 20_000,
+): Promise<Sample[]> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   for (;;) {
@@ -83,7 +94,10 @@ async function scrape(port: number, until: (s: Sample[]) => boolean, timeoutMs =
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`metrics never satisfied the condition; last scrape:\n${last.slice(0, 4000)}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `metrics never satisfied the condition; last scrape:\n${last.slice(0, 4000)}`,
+      );
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -117,13 +131,19 @@ describe.each(NODE_BINARIES)('cache and fs metrics under $label', ({ path: node 
       });
       try {
         await app.waitFor(/READY/, 30_000);
-        const s = await scrape(port, (x) => value(x, CACHE_REQ, { cache_name: 'fx-bounded' }) !== undefined);
+        const s = await scrape(
+          port,
+          (x) => value(x, CACHE_REQ, { cache_name: 'fx-bounded' }) !== undefined,
+        );
 
-        const req = (cache: string, result: string) => value(s, CACHE_REQ, { cache_name: cache, cache_result: result });
+        const req = (cache: string, result: string) =>
+          value(s, CACHE_REQ, { cache_name: cache, cache_result: result });
         // lru-cache, through the module hook (require-in-the-middle / import-in-the-middle)
         expect(req('fx-lru', 'hit')).toBe(2);
         expect(req('fx-lru', 'miss')).toBe(1);
-        expect(value(s, CACHE_EVICT, { cache_name: 'fx-lru', cache_eviction_reason: 'capacity' })).toBe(1);
+        expect(
+          value(s, CACHE_EVICT, { cache_name: 'fx-lru', cache_eviction_reason: 'capacity' }),
+        ).toBe(1);
         expect(value(s, CACHE_ENTRIES, { cache_name: 'fx-lru' })).toBe(3);
         expect(value(s, CACHE_CAP, { cache_name: 'fx-lru' })).toBe(3);
         // instrumentCache(Map): unbounded, so no capacity series
@@ -143,7 +163,8 @@ describe.each(NODE_BINARIES)('cache and fs metrics under $label', ({ path: node 
         expect(io('promise')).toBe(2345);
         expect(io('callback')).toBe(77);
         expect(io('stream')).toBe(100);
-        const ops = (op: string, api: string) => value(s, FS_OPS, { ...fx, fs_operation: op, fs_api: api });
+        const ops = (op: string, api: string) =>
+          value(s, FS_OPS, { ...fx, fs_operation: op, fs_api: api });
         expect(ops('writeFile', 'sync')).toBe(1);
         expect(ops('writeFile', 'promise')).toBe(1);
         expect(ops('writeFile', 'callback')).toBe(1);
@@ -154,7 +175,12 @@ describe.each(NODE_BINARIES)('cache and fs metrics under $label', ({ path: node 
         expect(ops('close', 'stream')).toBe(1);
         // nothing else happened in the group: Node's internal open/write/close behind writeFile are
         // not counted again, and the directory monitor's walk of this very directory is not counted
-        const nonStream = s.filter((x) => x.name === FS_OPS && x.labels['fs_path_group'] === 'fx' && x.labels['fs_api'] !== 'stream');
+        const nonStream = s.filter(
+          (x) =>
+            x.name === FS_OPS &&
+            x.labels['fs_path_group'] === 'fx' &&
+            x.labels['fs_api'] !== 'stream',
+        );
         expect(nonStream.reduce((a, x) => a + x.value, 0)).toBe(7);
         expect(value(s, `${FS_DUR}_count`, { ...fx, fs_operation: 'writeFile' })).toBe(3);
         expect(value(s, `${FS_DUR}_sum`, { ...fx, fs_operation: 'writeFile' })).toBeGreaterThan(0);
@@ -167,8 +193,14 @@ describe.each(NODE_BINARIES)('cache and fs metrics under $label', ({ path: node 
         expect(value(d, FS_OPS, { ...fx, fs_api: 'promise' })).toBe(1); // still only the app's writeFile
 
         // runtime: every catalog series from runtime-node (GC pauses need a collection, not guaranteed here) and process RSS
-        const runtime = CATALOG.filter((e) => (e.source === 'runtime-node' && e.name !== 'v8js.gc.duration') || e.name === 'process.memory.usage');
-        const r = await scrape(port, (x) => runtime.every((e) => x.some((y) => y.name === e.embedded)));
+        const runtime = CATALOG.filter(
+          (e) =>
+            (e.source === 'runtime-node' && e.name !== 'v8js.gc.duration') ||
+            e.name === 'process.memory.usage',
+        );
+        const r = await scrape(port, (x) =>
+          runtime.every((e) => x.some((y) => y.name === e.embedded)),
+        );
         expect(value(r, series(METRIC.processMemory), {})).toBeGreaterThan(10 * 1024 * 1024);
         expect(app.stderr()).not.toMatch(/TypeError|ReferenceError|uncaught/i);
       } finally {

@@ -1,11 +1,24 @@
 import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createCache, instrumentCache, resetCacheRegistry, setupCacheMetrics } from '../../../instrumentation/cache.js';
+import {
+  createCache,
+  instrumentCache,
+  resetCacheRegistry,
+  setupCacheMetrics,
+} from '../../../instrumentation/cache.js';
 import type { SetupContext } from '../../../instrumentation/feature.js';
-import { createTestMetrics, pointsOf, valueOf, type TestMetrics } from '../../fixtures/metrics/collect.js';
+import {
+  createTestMetrics,
+  pointsOf,
+  valueOf,
+  type TestMetrics,
+} from '../../fixtures/metrics/collect.js';
 
 function ctxFor(t: TestMetrics): SetupContext {
-  return { meterProvider: t.provider, meter: t.provider.getMeter('test') } as unknown as SetupContext;
+  return {
+    meterProvider: t.provider,
+    meter: t.provider.getMeter('test'),
+  } as unknown as SetupContext;
 }
 
 describe('createCache', () => {
@@ -30,8 +43,12 @@ describe('createCache', () => {
     expect(c.get('a')).toBe(1);
     expect(c.get('zz')).toBeUndefined();
     const m = await t.collect();
-    expect(valueOf(m, 'echoes.cache.requests', { 'cache.name': 'emb', 'cache.result': 'hit' })).toBe(3);
-    expect(valueOf(m, 'echoes.cache.requests', { 'cache.name': 'emb', 'cache.result': 'miss' })).toBe(1);
+    expect(
+      valueOf(m, 'echoes.cache.requests', { 'cache.name': 'emb', 'cache.result': 'hit' }),
+    ).toBe(3);
+    expect(
+      valueOf(m, 'echoes.cache.requests', { 'cache.name': 'emb', 'cache.result': 'miss' }),
+    ).toBe(1);
     expect(valueOf(m, 'echoes.cache.entries', { 'cache.name': 'emb' })).toBe(2);
     expect(valueOf(m, 'echoes.cache.capacity', { 'cache.name': 'emb' })).toBe(10);
   });
@@ -45,8 +62,18 @@ describe('createCache', () => {
     expect(c.has('a')).toBe(true);
     expect(c.size).toBe(2);
     const m = await t.collect();
-    expect(valueOf(m, 'echoes.cache.evictions', { 'cache.name': 'lru', 'cache.eviction.reason': 'capacity' })).toBe(1);
-    expect(valueOf(m, 'echoes.cache.evictions', { 'cache.name': 'lru', 'cache.eviction.reason': 'manual' })).toBe(0);
+    expect(
+      valueOf(m, 'echoes.cache.evictions', {
+        'cache.name': 'lru',
+        'cache.eviction.reason': 'capacity',
+      }),
+    ).toBe(1);
+    expect(
+      valueOf(m, 'echoes.cache.evictions', {
+        'cache.name': 'lru',
+        'cache.eviction.reason': 'manual',
+      }),
+    ).toBe(0);
   });
 
   it('expires entries after ttlMs: a miss and a ttl eviction', async () => {
@@ -62,9 +89,18 @@ describe('createCache', () => {
     vi.advanceTimersByTime(100);
     expect(c.purgeStale()).toBe(2);
     const m = await t.collect();
-    expect(valueOf(m, 'echoes.cache.requests', { 'cache.name': 'sess', 'cache.result': 'hit' })).toBe(1);
-    expect(valueOf(m, 'echoes.cache.requests', { 'cache.name': 'sess', 'cache.result': 'miss' })).toBe(1);
-    expect(valueOf(m, 'echoes.cache.evictions', { 'cache.name': 'sess', 'cache.eviction.reason': 'ttl' })).toBe(3);
+    expect(
+      valueOf(m, 'echoes.cache.requests', { 'cache.name': 'sess', 'cache.result': 'hit' }),
+    ).toBe(1);
+    expect(
+      valueOf(m, 'echoes.cache.requests', { 'cache.name': 'sess', 'cache.result': 'miss' }),
+    ).toBe(1);
+    expect(
+      valueOf(m, 'echoes.cache.evictions', {
+        'cache.name': 'sess',
+        'cache.eviction.reason': 'ttl',
+      }),
+    ).toBe(3);
   });
 
   it('counts delete and clear as manual evictions; has and peek are not requests', async () => {
@@ -76,7 +112,12 @@ describe('createCache', () => {
     expect(c.has(3)).toBe(true);
     c.clear();
     const m = await t.collect();
-    expect(valueOf(m, 'echoes.cache.evictions', { 'cache.name': 'man', 'cache.eviction.reason': 'manual' })).toBe(3);
+    expect(
+      valueOf(m, 'echoes.cache.evictions', {
+        'cache.name': 'man',
+        'cache.eviction.reason': 'manual',
+      }),
+    ).toBe(3);
     expect(valueOf(m, 'echoes.cache.requests', { 'cache.name': 'man' })).toBe(0);
     expect(valueOf(m, 'echoes.cache.entries', { 'cache.name': 'man' })).toBe(0);
   });
@@ -98,15 +139,19 @@ describe('createCache', () => {
     const m = await t.collect();
     expect(valueOf(m, 'echoes.cache.capacity', { 'cache.name': 'shared' })).toBe(7);
     expect(valueOf(m, 'echoes.cache.entries', { 'cache.name': 'shared' })).toBe(3);
-    expect(valueOf(m, 'echoes.cache.requests', { 'cache.name': 'shared', 'cache.result': 'hit' })).toBe(1);
-    expect(valueOf(m, 'echoes.cache.requests', { 'cache.name': 'shared', 'cache.result': 'miss' })).toBe(1);
+    expect(
+      valueOf(m, 'echoes.cache.requests', { 'cache.name': 'shared', 'cache.result': 'hit' }),
+    ).toBe(1);
+    expect(
+      valueOf(m, 'echoes.cache.requests', { 'cache.name': 'shared', 'cache.result': 'miss' }),
+    ).toBe(1);
   });
 
   it('behaves exactly like a reference LRU over 20 000 random operations', () => {
     const c = createCache<number, number>({ name: 'ref', maxEntries: 7 });
     const ref = new Map<number, number>(); // insertion order = recency
     let seed = 42;
-    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
     let evicted = 0;
     let manual = 0;
     for (let i = 0; i < 20_000; i++) {
@@ -177,7 +222,10 @@ describe('instrumentCache', () => {
   });
 
   it('counts a Map cache and marks it unbounded (no capacity series)', async () => {
-    const map = new Map<string, unknown>([['a', 1], ['u', undefined]]);
+    const map = new Map<string, unknown>([
+      ['a', 1],
+      ['u', undefined],
+    ]);
     const same = instrumentCache(map, 'sessions');
     expect(same).toBe(map);
     map.get('a');
@@ -186,10 +234,19 @@ describe('instrumentCache', () => {
     map.set('b', 2);
     map.delete('a');
     const m = await t.collect();
-    expect(valueOf(m, 'echoes.cache.requests', { 'cache.name': 'sessions', 'cache.result': 'hit' })).toBe(2);
-    expect(valueOf(m, 'echoes.cache.requests', { 'cache.name': 'sessions', 'cache.result': 'miss' })).toBe(1);
+    expect(
+      valueOf(m, 'echoes.cache.requests', { 'cache.name': 'sessions', 'cache.result': 'hit' }),
+    ).toBe(2);
+    expect(
+      valueOf(m, 'echoes.cache.requests', { 'cache.name': 'sessions', 'cache.result': 'miss' }),
+    ).toBe(1);
     expect(valueOf(m, 'echoes.cache.entries', { 'cache.name': 'sessions' })).toBe(2);
-    expect(valueOf(m, 'echoes.cache.evictions', { 'cache.name': 'sessions', 'cache.eviction.reason': 'manual' })).toBe(1);
+    expect(
+      valueOf(m, 'echoes.cache.evictions', {
+        'cache.name': 'sessions',
+        'cache.eviction.reason': 'manual',
+      }),
+    ).toBe(1);
     expect(pointsOf(m, 'echoes.cache.capacity', { 'cache.name': 'sessions' })).toHaveLength(0);
   });
 
@@ -199,7 +256,9 @@ describe('instrumentCache', () => {
     instrumentCache(map, 'twice');
     map.get('a');
     const m = await t.collect();
-    expect(valueOf(m, 'echoes.cache.requests', { 'cache.name': 'twice', 'cache.result': 'hit' })).toBe(1);
+    expect(
+      valueOf(m, 'echoes.cache.requests', { 'cache.name': 'twice', 'cache.result': 'hit' }),
+    ).toBe(1);
   });
 
   it('counts property reads of a plain-object cache through the returned proxy', async () => {
@@ -212,15 +271,28 @@ describe('instrumentCache', () => {
     delete cache['a'];
     JSON.stringify(cache);
     const m = await t.collect();
-    expect(valueOf(m, 'echoes.cache.requests', { 'cache.name': 'obj', 'cache.result': 'hit' })).toBe(2 + 1); // JSON.stringify reads b
-    expect(valueOf(m, 'echoes.cache.requests', { 'cache.name': 'obj', 'cache.result': 'miss' })).toBe(1);
+    expect(
+      valueOf(m, 'echoes.cache.requests', { 'cache.name': 'obj', 'cache.result': 'hit' }),
+    ).toBe(2 + 1); // JSON.stringify reads b
+    expect(
+      valueOf(m, 'echoes.cache.requests', { 'cache.name': 'obj', 'cache.result': 'miss' }),
+    ).toBe(1);
     expect(valueOf(m, 'echoes.cache.entries', { 'cache.name': 'obj' })).toBe(1);
     expect(pointsOf(m, 'echoes.cache.capacity', { 'cache.name': 'obj' })).toHaveLength(0);
   });
 
   it('a cache whose size throws: one warning, the error counted, NaN entries instead of a stale value', async () => {
     const warnings: string[] = [];
-    diag.setLogger({ warn: (m: string) => warnings.push(m), error: () => {}, info: () => {}, debug: () => {}, verbose: () => {} }, DiagLogLevel.WARN);
+    diag.setLogger(
+      {
+        warn: (m: string) => warnings.push(m),
+        error: () => {},
+        info: () => {},
+        debug: () => {},
+        verbose: () => {},
+      },
+      DiagLogLevel.WARN,
+    );
     let broken = false;
     class Fragile extends Map<string, number> {
       override get size(): number {
@@ -234,7 +306,12 @@ describe('instrumentCache', () => {
     await t.collect();
     const m = await t.collect();
     expect(valueOf(m, 'echoes.cache.entries', { 'cache.name': 'fragile' })).toBeNaN();
-    expect(valueOf(m, 'echoes.monitor.errors', { 'echoes.component': 'cache-metrics', 'error.type': 'RangeError' })).toBe(2);
+    expect(
+      valueOf(m, 'echoes.monitor.errors', {
+        'echoes.component': 'cache-metrics',
+        'error.type': 'RangeError',
+      }),
+    ).toBe(2);
     expect(warnings.filter((w) => w.includes('fragile'))).toHaveLength(1);
     // the app still works with its cache
     expect(map.get('a')).toBe(1);

@@ -3,7 +3,12 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { describe, expect, it } from 'vitest';
-import { CATALOG, catalogSeriesNames, stockExporterName, type CatalogEntry } from '../../../instrumentation/catalog.js';
+import {
+  CATALOG,
+  catalogSeriesNames,
+  stockExporterName,
+  type CatalogEntry,
+} from '../../../instrumentation/catalog.js';
 import { prometheusBaseName } from '../../../instrumentation/metrics.js';
 import { createTestMetrics } from '../../fixtures/metrics/collect.js';
 
@@ -13,7 +18,13 @@ const root = join(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 function otlpTranslated(e: CatalogEntry): string {
   const units: Record<string, string> = { s: 'seconds', ms: 'milliseconds', By: 'bytes' };
   let name = e.name.replace(/[^a-zA-Z0-9_:]/g, '_').replace(/_+/g, '_');
-  const unit = e.unit.startsWith('{') ? '' : e.unit === '1' ? (e.type === 'gauge' ? 'ratio' : '') : (units[e.unit] ?? e.unit);
+  const unit = e.unit.startsWith('{')
+    ? ''
+    : e.unit === '1'
+      ? e.type === 'gauge'
+        ? 'ratio'
+        : ''
+      : (units[e.unit] ?? e.unit);
   if (unit !== '' && !name.endsWith(`_${unit}`)) name += `_${unit}`;
   if (e.type === 'counter' && !name.endsWith('_total')) name += '_total';
   return name;
@@ -40,7 +51,11 @@ describe('signal catalog', () => {
 
   it('names each SDK-produced series on the embedded endpoint as metrics.ts renames it (same as OTLP)', () => {
     for (const e of CATALOG.filter((x) => x.source !== 'collector')) {
-      const base = prometheusBaseName(e.name, e.unit, e.type === 'gauge' || e.type === 'updowncounter');
+      const base = prometheusBaseName(
+        e.name,
+        e.unit,
+        e.type === 'gauge' || e.type === 'updowncounter',
+      );
       expect(e.embedded, e.name).toBe(e.type === 'counter' ? `${base}_total` : base);
       expect(e.embedded, e.name).toBe(e.prometheus);
     }
@@ -71,7 +86,9 @@ describe('signal catalog', () => {
 
   it('matches the committed docs/signals.md (regenerate with scripts/gen-signals-doc.mjs)', async () => {
     const script = pathToFileURL(join(root, 'scripts/gen-signals-doc.mjs')).href;
-    const { renderSignalsDoc } = (await import(script)) as { renderSignalsDoc(c: readonly CatalogEntry[]): string };
+    const { renderSignalsDoc } = (await import(script)) as {
+      renderSignalsDoc(c: readonly CatalogEntry[]): string;
+    };
     const committed = readFileSync(join(root, 'docs/signals.md'), 'utf8');
     expect(committed).toBe(renderSignalsDoc(CATALOG));
   });

@@ -3,10 +3,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { setupDirMonitor, type DirMonitor, type DirMonitorFs } from '../../../instrumentation/dirs.js';
+import {
+  setupDirMonitor,
+  type DirMonitor,
+  type DirMonitorFs,
+} from '../../../instrumentation/dirs.js';
 import type { SetupContext } from '../../../instrumentation/feature.js';
 import type { EchoesConfig, WatchedDir } from '../../../instrumentation/types.js';
-import { createTestMetrics, pointsOf, valueOf, type TestMetrics } from '../../fixtures/metrics/collect.js';
+import {
+  createTestMetrics,
+  pointsOf,
+  valueOf,
+  type TestMetrics,
+} from '../../fixtures/metrics/collect.js';
 
 const realFs: DirMonitorFs = { opendir: fsp.opendir, lstat: fsp.lstat, statfs: fsp.statfs };
 
@@ -21,7 +30,13 @@ describe('setupDirMonitor', () => {
     t = createTestMetrics();
     warnings = [];
     diag.setLogger(
-      { warn: (m: string) => warnings.push(m), error: () => {}, info: () => {}, debug: () => {}, verbose: () => {} },
+      {
+        warn: (m: string) => warnings.push(m),
+        error: () => {},
+        info: () => {},
+        debug: () => {},
+        verbose: () => {},
+      },
       DiagLogLevel.WARN,
     );
   });
@@ -33,14 +48,31 @@ describe('setupDirMonitor', () => {
     rmSync(root, { recursive: true, force: true });
   });
 
-  function start(watched: WatchedDir[], maxEntriesPerTick = 1000, fs: DirMonitorFs = realFs): DirMonitor {
-    const config = { dirs: { enabled: false, intervalMs: 60_000, watched, maxEntriesPerTick } } as unknown as EchoesConfig;
-    monitor = setupDirMonitor({ config, meterProvider: t.provider, meter: t.provider.getMeter('test') } as unknown as SetupContext, fs);
+  function start(
+    watched: WatchedDir[],
+    maxEntriesPerTick = 1000,
+    fs: DirMonitorFs = realFs,
+  ): DirMonitor {
+    const config = {
+      dirs: { enabled: false, intervalMs: 60_000, watched, maxEntriesPerTick },
+    } as unknown as EchoesConfig;
+    monitor = setupDirMonitor(
+      {
+        config,
+        meterProvider: t.provider,
+        meter: t.provider.getMeter('test'),
+      } as unknown as SetupContext,
+      fs,
+    );
     return monitor;
   }
 
   /** Ticks until `done` holds or the tick budget is exhausted (no timers involved). */
-  async function tickUntil(m: DirMonitor, done: () => Promise<boolean>, maxTicks = 100): Promise<number> {
+  async function tickUntil(
+    m: DirMonitor,
+    done: () => Promise<boolean>,
+    maxTicks = 100,
+  ): Promise<number> {
     for (let i = 1; i <= maxTicks; i++) {
       await m.tick();
       if (await done()) return i;
@@ -59,7 +91,8 @@ describe('setupDirMonitor', () => {
     expect(valueOf(data, 'echoes.dir.size', { 'dir.name': 'logs' })).toBe(1123);
     expect(valueOf(data, 'echoes.dir.files', { 'dir.name': 'logs' })).toBe(3);
     const st = await fsp.statfs(root);
-    const expected = ((st.blocks - st.bfree) * st.bsize) / ((st.blocks - st.bfree + st.bavail) * st.bsize);
+    const expected =
+      ((st.blocks - st.bfree) * st.bsize) / ((st.blocks - st.bfree + st.bavail) * st.bsize);
     const util = valueOf(data, 'echoes.disk.utilization', { 'dir.name': 'logs' })!;
     expect(util).toBeGreaterThanOrEqual(0);
     expect(util).toBeLessThanOrEqual(1);
@@ -77,7 +110,11 @@ describe('setupDirMonitor', () => {
     await m.tick();
     expect(lstats).toBe(3);
     expect(pointsOf(await t.collect(), 'echoes.dir.size')).toHaveLength(0);
-    const ticks = await tickUntil(m, async () => valueOf(await t.collect(), 'echoes.dir.files', { 'dir.name': 'cache' }) !== undefined);
+    const ticks = await tickUntil(
+      m,
+      async () =>
+        valueOf(await t.collect(), 'echoes.dir.files', { 'dir.name': 'cache' }) !== undefined,
+    );
     expect(ticks).toBe(3); // 10 entries at 3 per tick: ticks 1..4
     const data = await t.collect();
     expect(valueOf(data, 'echoes.dir.files', { 'dir.name': 'cache' })).toBe(10);
@@ -98,8 +135,18 @@ describe('setupDirMonitor', () => {
     expect(valueOf(data, 'echoes.dir.size', { 'dir.name': 'sessions' })).toBeNaN();
     expect(valueOf(data, 'echoes.dir.files', { 'dir.name': 'sessions' })).toBeNaN();
     expect(valueOf(data, 'echoes.disk.utilization', { 'dir.name': 'sessions' })).toBeNaN();
-    expect(valueOf(data, 'echoes.monitor.errors', { 'echoes.component': 'dir-monitor', 'error.type': 'ENOENT' })).toBe(2);
-    expect(valueOf(data, 'echoes.monitor.errors', { 'echoes.component': 'disk-monitor', 'error.type': 'ENOENT' })).toBe(2);
+    expect(
+      valueOf(data, 'echoes.monitor.errors', {
+        'echoes.component': 'dir-monitor',
+        'error.type': 'ENOENT',
+      }),
+    ).toBe(2);
+    expect(
+      valueOf(data, 'echoes.monitor.errors', {
+        'echoes.component': 'disk-monitor',
+        'error.type': 'ENOENT',
+      }),
+    ).toBe(2);
     expect(warnings.filter((w) => w.includes('"sessions"') && w.includes('size'))).toHaveLength(1);
     expect(warnings).toHaveLength(2); // one for the size, one for the volume
   });
@@ -135,7 +182,12 @@ describe('setupDirMonitor', () => {
     const data = await t.collect();
     expect(pointsOf(data, 'echoes.disk.utilization')).toHaveLength(0);
     expect(valueOf(data, 'echoes.dir.size', { 'dir.name': 'data' })).toBe(4);
-    expect(valueOf(data, 'echoes.monitor.errors', { 'echoes.component': 'disk-monitor', 'error.type': 'ENOSYS' })).toBe(2);
+    expect(
+      valueOf(data, 'echoes.monitor.errors', {
+        'echoes.component': 'disk-monitor',
+        'error.type': 'ENOSYS',
+      }),
+    ).toBe(2);
     expect(warnings).toHaveLength(1);
   });
 
@@ -154,7 +206,12 @@ describe('setupDirMonitor', () => {
     const data = await t.collect();
     expect(valueOf(data, 'echoes.dir.size', { 'dir.name': 'data' })).toBe(6);
     expect(valueOf(data, 'echoes.dir.files', { 'dir.name': 'data' })).toBe(1);
-    expect(valueOf(data, 'echoes.monitor.errors', { 'echoes.component': 'dir-monitor', 'error.type': 'EACCES' })).toBe(2);
+    expect(
+      valueOf(data, 'echoes.monitor.errors', {
+        'echoes.component': 'dir-monitor',
+        'error.type': 'EACCES',
+      }),
+    ).toBe(2);
     expect(warnings).toHaveLength(1);
   });
 
@@ -163,11 +220,24 @@ describe('setupDirMonitor', () => {
       mkdirSync(join(root, d));
       for (let i = 0; i < 4; i++) writeFileSync(join(root, d, `${i}`), 'x');
     }
-    const m = start([{ name: 'a', path: join(root, 'a') }, { name: 'b', path: join(root, 'b') }], 3);
-    await tickUntil(m, async () => {
-      const d = await t.collect();
-      return valueOf(d, 'echoes.dir.files', { 'dir.name': 'a' }) !== undefined && valueOf(d, 'echoes.dir.files', { 'dir.name': 'b' }) !== undefined;
-    }, 10);
+    const m = start(
+      [
+        { name: 'a', path: join(root, 'a') },
+        { name: 'b', path: join(root, 'b') },
+      ],
+      3,
+    );
+    await tickUntil(
+      m,
+      async () => {
+        const d = await t.collect();
+        return (
+          valueOf(d, 'echoes.dir.files', { 'dir.name': 'a' }) !== undefined &&
+          valueOf(d, 'echoes.dir.files', { 'dir.name': 'b' }) !== undefined
+        );
+      },
+      10,
+    );
     const data = await t.collect();
     expect(valueOf(data, 'echoes.dir.files', { 'dir.name': 'a' })).toBe(4);
     expect(valueOf(data, 'echoes.dir.files', { 'dir.name': 'b' })).toBe(4);

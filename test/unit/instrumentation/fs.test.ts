@@ -10,7 +10,12 @@ import { createFastMetrics } from '../../../instrumentation/fast-metrics.js';
 import type { Feature, SetupContext } from '../../../instrumentation/feature.js';
 import { setupFsMetrics } from '../../../instrumentation/fs.js';
 import type { EchoesConfig } from '../../../instrumentation/types.js';
-import { createTestMetrics, pointsOf, valueOf, type TestMetrics } from '../../fixtures/metrics/collect.js';
+import {
+  createTestMetrics,
+  pointsOf,
+  valueOf,
+  type TestMetrics,
+} from '../../fixtures/metrics/collect.js';
 
 const OPS = 'echoes.fs.operations';
 const IO = 'echoes.fs.io';
@@ -20,7 +25,11 @@ describe('setupFsMetrics', () => {
   let root: string;
   let t: TestMetrics;
   let feature: Feature;
-  const originals = { readFileSync: fs.readFileSync, write: fs.write, promisesReadFile: fs.promises.readFile };
+  const originals = {
+    readFileSync: fs.readFileSync,
+    write: fs.write,
+    promisesReadFile: fs.promises.readFile,
+  };
 
   beforeAll(() => {
     root = mkdtempSync(join(tmpdir(), 'echoes-fs-'));
@@ -30,8 +39,15 @@ describe('setupFsMetrics', () => {
   function start(cardinalityLimit = 2000): void {
     const fast = createFastMetrics({ cardinalityLimit });
     t = createTestMetrics({ producers: [fast.producer] });
-    const config = { fs: { pathGroups: [{ name: 'tmp', prefix: root }], spans: false } } as unknown as EchoesConfig;
-    feature = setupFsMetrics({ config, fastMetrics: fast, meterProvider: t.provider, meter: t.provider.getMeter('t') } as unknown as SetupContext);
+    const config = {
+      fs: { pathGroups: [{ name: 'tmp', prefix: root }], spans: false },
+    } as unknown as EchoesConfig;
+    feature = setupFsMetrics({
+      config,
+      fastMetrics: fast,
+      meterProvider: t.provider,
+      meter: t.provider.getMeter('t'),
+    } as unknown as SetupContext);
   }
   beforeEach(() => start());
   afterEach(async () => {
@@ -74,11 +90,19 @@ describe('setupFsMetrics', () => {
 
   it('counts callback APIs when the callback runs, with bytes from the result', async () => {
     const f = join(root, 'cb.txt');
-    await new Promise<void>((res, rej) => fs.writeFile(f, Buffer.alloc(300), (e) => (e ? rej(e) : res())));
-    const data = await new Promise<Buffer>((res, rej) => fs.readFile(f, (e, d) => (e ? rej(e) : res(d))));
+    await new Promise<void>((res, rej) =>
+      fs.writeFile(f, Buffer.alloc(300), (e) => (e ? rej(e) : res())),
+    );
+    const data = await new Promise<Buffer>((res, rej) =>
+      fs.readFile(f, (e, d) => (e ? rej(e) : res(d))),
+    );
     expect(data).toHaveLength(300);
-    const fd = await new Promise<number>((res, rej) => fs.open(f, 'r', (e, d) => (e ? rej(e) : res(d))));
-    const n = await new Promise<number>((res, rej) => fs.read(fd, Buffer.alloc(50), 0, 50, 0, (e, b) => (e ? rej(e) : res(b))));
+    const fd = await new Promise<number>((res, rej) =>
+      fs.open(f, 'r', (e, d) => (e ? rej(e) : res(d))),
+    );
+    const n = await new Promise<number>((res, rej) =>
+      fs.read(fd, Buffer.alloc(50), 0, 50, 0, (e, b) => (e ? rej(e) : res(b))),
+    );
     expect(n).toBe(50);
     await new Promise<void>((res) => fs.close(fd, () => res()));
     const m = await t.collect();
@@ -111,14 +135,17 @@ describe('setupFsMetrics', () => {
     // fs.promises.writeFile opens and closes a FileHandle inside Node: still one operation
     await fsp.writeFile(f, 'xyz');
     const m = await t.collect();
-    const count = (op: string) => valueOf(m, OPS, { ...tmp, 'fs.operation': op, 'fs.api': 'promise' });
+    const count = (op: string) =>
+      valueOf(m, OPS, { ...tmp, 'fs.operation': op, 'fs.api': 'promise' });
     expect(count('open')).toBe(1);
     expect(count('write')).toBe(1);
     expect(count('writeFile')).toBe(2);
     expect(count('read')).toBe(1);
     expect(count('fsync')).toBe(1);
     expect(count('close')).toBe(1);
-    expect(valueOf(m, IO, { ...tmp, 'fs.direction': 'write', 'fs.api': 'promise' })).toBe(11 + 2 + 3);
+    expect(valueOf(m, IO, { ...tmp, 'fs.direction': 'write', 'fs.api': 'promise' })).toBe(
+      11 + 2 + 3,
+    );
     expect(valueOf(m, IO, { ...tmp, 'fs.direction': 'read', 'fs.api': 'promise' })).toBe(13);
   });
 
@@ -150,7 +177,9 @@ describe('setupFsMetrics', () => {
     fs.writeFileSync(join(d, 'a/b/f'), 'x');
     fs.appendFileSync(join(d, 'g'), 'yy'); // appendFileSync → writeFileSync
     fs.readFileSync(join(d, 'g')); // Node 20: readFileSync → openSync/readSync/closeSync
-    await new Promise<void>((res, rej) => fs.appendFile(join(d, 'h'), 'zzz', (e) => (e ? rej(e) : res()))); // → writeFile → open/write/close
+    await new Promise<void>((res, rej) =>
+      fs.appendFile(join(d, 'h'), 'zzz', (e) => (e ? rej(e) : res())),
+    ); // → writeFile → open/write/close
     await new Promise<void>((res, rej) => fs.rm(join(d, 'h'), (e) => (e ? rej(e) : res()))); // → lstat, unlink
     // the app's own fs call inside its callback counts
     await new Promise<void>((res, rej) =>
@@ -163,7 +192,8 @@ describe('setupFsMetrics', () => {
     await fs.promises.rm(join(d, 'a'), { recursive: true });
     fs.rmSync(d, { recursive: true });
     const m = await t.collect();
-    const count = (op: string, api: string) => valueOf(m, OPS, { ...tmp, 'fs.operation': op, 'fs.api': api });
+    const count = (op: string, api: string) =>
+      valueOf(m, OPS, { ...tmp, 'fs.operation': op, 'fs.api': api });
     expect(count('appendFile', 'sync')).toBe(1);
     expect(count('readFile', 'sync')).toBe(1);
     expect(count('appendFile', 'callback')).toBe(1);
@@ -173,7 +203,8 @@ describe('setupFsMetrics', () => {
     expect(count('rm', 'sync')).toBe(1);
     expect(count('stat', 'sync')).toBe(1);
     for (const op of ['open', 'write', 'close', 'lstat', 'unlink', 'rmdir', 'readdir', 'read']) {
-      for (const api of ['sync', 'callback']) expect(count(op, api), `${op} ${api}`).toBeUndefined();
+      for (const api of ['sync', 'callback'])
+        expect(count(op, api), `${op} ${api}`).toBeUndefined();
     }
     expect(valueOf(m, IO, { ...tmp, 'fs.direction': 'write', 'fs.api': 'callback' })).toBe(4);
   });
@@ -191,9 +222,25 @@ describe('setupFsMetrics', () => {
     const err = await new Promise((res) => fs.stat(missing, (e) => res(e)));
     expect((err as NodeJS.ErrnoException).code).toBe('ENOENT');
     const m = await t.collect();
-    expect(valueOf(m, OPS, { ...tmp, 'fs.operation': 'stat', 'error.type': 'ENOENT', 'fs.api': 'sync' })).toBe(1);
-    expect(valueOf(m, OPS, { ...tmp, 'fs.operation': 'stat', 'error.type': 'ENOENT', 'fs.api': 'callback' })).toBe(1);
-    expect(valueOf(m, OPS, { ...tmp, 'fs.operation': 'readFile', 'error.type': 'ENOENT', 'fs.api': 'promise' })).toBe(1);
+    expect(
+      valueOf(m, OPS, { ...tmp, 'fs.operation': 'stat', 'error.type': 'ENOENT', 'fs.api': 'sync' }),
+    ).toBe(1);
+    expect(
+      valueOf(m, OPS, {
+        ...tmp,
+        'fs.operation': 'stat',
+        'error.type': 'ENOENT',
+        'fs.api': 'callback',
+      }),
+    ).toBe(1);
+    expect(
+      valueOf(m, OPS, {
+        ...tmp,
+        'fs.operation': 'readFile',
+        'error.type': 'ENOENT',
+        'fs.api': 'promise',
+      }),
+    ).toBe(1);
   });
 
   it('keeps 10 000 distinct file paths to a bounded number of series', async () => {
@@ -236,7 +283,10 @@ describe('setupFsMetrics', () => {
     const f = join(root, 'pr.txt');
     fs.writeFileSync(f, 'abcdef');
     const fd = fs.openSync(f, 'r');
-    const r = (await promisify(fs.read)(fd, Buffer.alloc(6), 0, 6, 0)) as unknown as { bytesRead: number; buffer: Buffer };
+    const r = (await promisify(fs.read)(fd, Buffer.alloc(6), 0, 6, 0)) as unknown as {
+      bytesRead: number;
+      buffer: Buffer;
+    };
     fs.closeSync(fd);
     expect(r.bytesRead).toBe(6);
     expect(r.buffer.toString()).toBe('abcdef');
@@ -250,7 +300,9 @@ describe('setupFsMetrics', () => {
     expect(fs.promises.readFile).toBe(originals.promisesReadFile);
     expect(fsNamed.readFileSync).toBe(originals.readFileSync);
     fs.writeFileSync(join(root, 'after.txt'), 'x');
-    expect(valueOf(await t.collect(), OPS, { ...tmp, 'fs.operation': 'writeFile' })).toBeUndefined();
+    expect(
+      valueOf(await t.collect(), OPS, { ...tmp, 'fs.operation': 'writeFile' }),
+    ).toBeUndefined();
   });
 });
 
@@ -274,17 +326,22 @@ describe('unpatchedPromises', () => {
 describe('setupFsMetrics with fs.spans', () => {
   it('adds a child span per fs call made inside an active span, none outside, none when off', async () => {
     const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
-    const { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
+    const { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } =
+      await import('@opentelemetry/sdk-trace-base');
     const { context, trace } = await import('@opentelemetry/api');
     const cm = new AsyncLocalStorageContextManager().enable();
     context.setGlobalContextManager(cm);
     const exporter = new InMemorySpanExporter();
-    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    const provider = new BasicTracerProvider({
+      spanProcessors: [new SimpleSpanProcessor(exporter)],
+    });
     const tracer = provider.getTracer('t');
     const dir = mkdtempSync(join(tmpdir(), 'echoes-fs-spans-'));
     const run = async (spans: boolean): Promise<void> => {
       const fast = createFastMetrics({ cardinalityLimit: 100 });
-      const config = { fs: { pathGroups: [{ name: 'tmp', prefix: dir }], spans } } as unknown as EchoesConfig;
+      const config = {
+        fs: { pathGroups: [{ name: 'tmp', prefix: dir }], spans },
+      } as unknown as EchoesConfig;
       const f = setupFsMetrics({ config, fastMetrics: fast, tracer } as unknown as SetupContext);
       try {
         fs.writeFileSync(join(dir, 'outside'), 'x'); // no active span: no span
@@ -306,7 +363,11 @@ describe('setupFsMetrics with fs.spans', () => {
       const spans = exporter.getFinishedSpans();
       const parent = spans.find((s) => s.name === 'request')!;
       const children = spans.filter((s) => s.name.startsWith('fs '));
-      expect(children.map((s) => `${s.name} ${s.attributes['fs.api']}`).sort()).toEqual(['fs readFile callback', 'fs readFile promise', 'fs stat sync']);
+      expect(children.map((s) => `${s.name} ${s.attributes['fs.api']}`).sort()).toEqual([
+        'fs readFile callback',
+        'fs readFile promise',
+        'fs stat sync',
+      ]);
       for (const c of children) {
         expect(c.parentSpanContext?.spanId).toBe(parent.spanContext().spanId);
         expect(c.attributes['fs.path.group']).toBe('tmp');

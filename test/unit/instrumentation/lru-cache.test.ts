@@ -12,11 +12,21 @@ import {
   unpatchLruCacheExports,
 } from '../../../instrumentation/lru-cache.js';
 import type { EchoesConfig } from '../../../instrumentation/types.js';
-import { createTestMetrics, pointsOf, valueOf, type TestMetrics } from '../../fixtures/metrics/collect.js';
+import {
+  createTestMetrics,
+  pointsOf,
+  valueOf,
+  type TestMetrics,
+} from '../../fixtures/metrics/collect.js';
 
 const require = createRequire(import.meta.url);
 // lru-cache 7: module.exports is the class itself (CJS), `export default` (ESM)
-const LRU7 = require('lru-cache-7') as new (o: object) => { get(k: unknown): unknown; set(k: unknown, v: unknown): unknown; delete(k: unknown): boolean; size: number };
+const LRU7 = require('lru-cache-7') as new (o: object) => {
+  get(k: unknown): unknown;
+  set(k: unknown, v: unknown): unknown;
+  delete(k: unknown): boolean;
+  size: number;
+};
 
 type AnyLru = new (o: Record<string, unknown>) => {
   get(k: unknown): unknown;
@@ -31,7 +41,10 @@ describe('lru-cache instrumentation', () => {
   beforeEach(() => {
     resetCacheRegistry();
     t = createTestMetrics();
-    feature = setupCacheMetrics({ meterProvider: t.provider, meter: t.provider.getMeter('t') } as unknown as SetupContext);
+    feature = setupCacheMetrics({
+      meterProvider: t.provider,
+      meter: t.provider.getMeter('t'),
+    } as unknown as SetupContext);
   });
   afterEach(async () => {
     await feature.shutdown();
@@ -61,8 +74,12 @@ describe('lru-cache instrumentation', () => {
         const name = { 'cache.name': `v${version}` };
         expect(valueOf(m, 'echoes.cache.requests', { ...name, 'cache.result': 'hit' })).toBe(1);
         expect(valueOf(m, 'echoes.cache.requests', { ...name, 'cache.result': 'miss' })).toBe(2);
-        expect(valueOf(m, 'echoes.cache.evictions', { ...name, 'cache.eviction.reason': 'capacity' })).toBe(1);
-        expect(valueOf(m, 'echoes.cache.evictions', { ...name, 'cache.eviction.reason': 'manual' })).toBe(1);
+        expect(
+          valueOf(m, 'echoes.cache.evictions', { ...name, 'cache.eviction.reason': 'capacity' }),
+        ).toBe(1);
+        expect(
+          valueOf(m, 'echoes.cache.evictions', { ...name, 'cache.eviction.reason': 'manual' }),
+        ).toBe(1);
         expect(valueOf(m, 'echoes.cache.entries', name)).toBe(1);
         expect(valueOf(m, 'echoes.cache.capacity', name)).toBe(2);
       });
@@ -81,16 +98,32 @@ describe('lru-cache instrumentation', () => {
       });
 
       it('counts fetch() with a fetchMethod: a cached value is a hit, a fetched one a miss', async () => {
-        const Cls = instrumentLruCacheClass(Base) as unknown as new (o: object) => { fetch(k: string, o?: object): Promise<unknown> };
-        const c = new Cls({ max: 5, name: `fetch${version}`, fetchMethod: async (k: string) => `v:${k}` });
+        const Cls = instrumentLruCacheClass(Base) as unknown as new (o: object) => {
+          fetch(k: string, o?: object): Promise<unknown>;
+        };
+        const c = new Cls({
+          max: 5,
+          name: `fetch${version}`,
+          fetchMethod: async (k: string) => `v:${k}`,
+        });
         expect(await c.fetch('a')).toBe('v:a');
         expect(await c.fetch('a')).toBe('v:a');
         const status: { fetch?: string } = {};
         expect(await c.fetch('a', { status })).toBe('v:a');
         expect(status.fetch).toBe('hit'); // the app's own status object still filled
         const m = await t.collect();
-        expect(valueOf(m, 'echoes.cache.requests', { 'cache.name': `fetch${version}`, 'cache.result': 'hit' })).toBe(2);
-        expect(valueOf(m, 'echoes.cache.requests', { 'cache.name': `fetch${version}`, 'cache.result': 'miss' })).toBe(1);
+        expect(
+          valueOf(m, 'echoes.cache.requests', {
+            'cache.name': `fetch${version}`,
+            'cache.result': 'hit',
+          }),
+        ).toBe(2);
+        expect(
+          valueOf(m, 'echoes.cache.requests', {
+            'cache.name': `fetch${version}`,
+            'cache.result': 'miss',
+          }),
+        ).toBe(1);
       });
 
       it('memoises one subclass per class and leaves a subclass alone', () => {
@@ -104,13 +137,23 @@ describe('lru-cache instrumentation', () => {
   it('counts ttl expiry (lru-cache 10+) as a ttl eviction and a miss', async () => {
     const Cls = instrumentLruCacheClass(LRU11 as unknown as AnyLru);
     let now = 1000;
-    const c = new Cls({ max: 10, ttl: 50, name: 'ttl', perf: { now: () => now }, ttlAutopurge: false });
+    const c = new Cls({
+      max: 10,
+      ttl: 50,
+      name: 'ttl',
+      perf: { now: () => now },
+      ttlAutopurge: false,
+    });
     c.set('k', 1);
     now += 51;
     expect(c.get('k')).toBeUndefined();
     const m = await t.collect();
-    expect(valueOf(m, 'echoes.cache.evictions', { 'cache.name': 'ttl', 'cache.eviction.reason': 'ttl' })).toBe(1);
-    expect(valueOf(m, 'echoes.cache.requests', { 'cache.name': 'ttl', 'cache.result': 'miss' })).toBe(1);
+    expect(
+      valueOf(m, 'echoes.cache.evictions', { 'cache.name': 'ttl', 'cache.eviction.reason': 'ttl' }),
+    ).toBe(1);
+    expect(
+      valueOf(m, 'echoes.cache.requests', { 'cache.name': 'ttl', 'cache.result': 'miss' }),
+    ).toBe(1);
   });
 
   it('reports no capacity series for a cache bounded only by maxSize or ttl', async () => {
@@ -124,9 +167,20 @@ describe('lru-cache instrumentation', () => {
 
   it('a throwing app dispose still reaches the app exactly as without instrumentation', () => {
     const Cls = instrumentLruCacheClass(LRU11 as unknown as AnyLru);
-    const c = new Cls({ max: 1, name: 'boom', dispose: () => { throw new Error('user dispose'); } });
+    const c = new Cls({
+      max: 1,
+      name: 'boom',
+      dispose: () => {
+        throw new Error('user dispose');
+      },
+    });
     c.set('a', 1);
-    const bare = new (LRU11 as unknown as AnyLru)({ max: 1, dispose: () => { throw new Error('user dispose'); } });
+    const bare = new (LRU11 as unknown as AnyLru)({
+      max: 1,
+      dispose: () => {
+        throw new Error('user dispose');
+      },
+    });
     bare.set('a', 1);
     expect(() => bare.set('b', 2)).toThrow('user dispose');
     expect(() => c.set('b', 2)).toThrow('user dispose');
@@ -146,7 +200,9 @@ describe('lru-cache instrumentation', () => {
   });
 
   it('patches require("lru-cache") through the module hook while enabled', async () => {
-    const inst = createLruCacheInstrumentation({ instrumentations: { lruCache: true } } as unknown as EchoesConfig);
+    const inst = createLruCacheInstrumentation({
+      instrumentations: { lruCache: true },
+    } as unknown as EchoesConfig);
     try {
       const mod = require('lru-cache') as { LRUCache: AnyLru };
       const c = new mod.LRUCache({ max: 3, name: 'hooked' });
@@ -157,8 +213,12 @@ describe('lru-cache instrumentation', () => {
       inst.disable();
     }
     const m = await t.collect();
-    expect(valueOf(m, 'echoes.cache.requests', { 'cache.name': 'hooked', 'cache.result': 'hit' })).toBe(1);
-    expect(valueOf(m, 'echoes.cache.requests', { 'cache.name': 'hooked', 'cache.result': 'miss' })).toBe(1);
+    expect(
+      valueOf(m, 'echoes.cache.requests', { 'cache.name': 'hooked', 'cache.result': 'hit' }),
+    ).toBe(1);
+    expect(
+      valueOf(m, 'echoes.cache.requests', { 'cache.name': 'hooked', 'cache.result': 'miss' }),
+    ).toBe(1);
     expect(valueOf(m, 'echoes.cache.capacity', { 'cache.name': 'hooked' })).toBe(3);
   });
 

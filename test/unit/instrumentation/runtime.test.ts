@@ -9,7 +9,10 @@ describe('setupRuntimeMetrics', () => {
   let feature: Feature;
   beforeEach(() => {
     t = createTestMetrics();
-    feature = setupRuntimeMetrics({ meterProvider: t.provider, meter: t.provider.getMeter('echoes-otel') } as unknown as SetupContext);
+    feature = setupRuntimeMetrics({
+      meterProvider: t.provider,
+      meter: t.provider.getMeter('echoes-otel'),
+    } as unknown as SetupContext);
   });
   afterEach(async () => {
     await feature.shutdown();
@@ -34,12 +37,18 @@ describe('setupRuntimeMetrics', () => {
     const deadline = Date.now() + 5000;
     let m = await t.collect();
     let sink = 0;
-    while (!(has(m, 'nodejs.eventloop.delay.p99') && has(m, 'v8js.gc.duration')) && Date.now() < deadline) {
+    while (
+      !(has(m, 'nodejs.eventloop.delay.p99') && has(m, 'v8js.gc.duration')) &&
+      Date.now() < deadline
+    ) {
       for (let i = 0; i < 100_000; i++) sink += [i, i + 1].length;
       await new Promise((r) => setTimeout(r, 10));
       const next = await t.collect();
       // the delay gauges reset after each report: keep the first collection that had them
-      m = has(m, 'nodejs.eventloop.delay.p99') && !has(next, 'nodejs.eventloop.delay.p99') ? [...next, ...m.filter((x) => x.descriptor.name.startsWith('nodejs.eventloop.delay'))] : next;
+      m =
+        has(m, 'nodejs.eventloop.delay.p99') && !has(next, 'nodejs.eventloop.delay.p99')
+          ? [...next, ...m.filter((x) => x.descriptor.name.startsWith('nodejs.eventloop.delay'))]
+          : next;
     }
     expect(sink).toBeGreaterThan(0);
     const byName = new Map(m.map((x) => [x.descriptor.name, x]));
