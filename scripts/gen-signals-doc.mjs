@@ -64,6 +64,16 @@ export function renderSignalsDoc(catalog) {
     }
     lines.push('');
   }
+  lines.push(
+    '## Reading them',
+    '',
+    '- Hit rate per cache: `sum by (cache_name) (rate(echoes_cache_requests_total{cache_result="hit"}[5m])) / sum by (cache_name) (rate(echoes_cache_requests_total[5m]))`.',
+    '- An unbounded cache (`instrumentCache` on a Map or object, an lru-cache without `max`) has `echoes_cache_entries` and no `echoes_cache_capacity` series: `echoes_cache_entries unless on (cache_name) echoes_cache_capacity`.',
+    '- Event-loop time blocked by fs: `rate(echoes_fs_operation_duration_seconds_sum{fs_api="sync"}[5m])` (seconds per second).',
+    '- `fs.path.group` is a configured name (`ECHOES_FS_PATH_GROUPS`) or `other`, never a path; attribute sets beyond the cardinality limit land in one `otel_metric_overflow="true"` series.',
+    "- A gauge that can no longer be measured (a watched directory vanished, statfs fails, a cache's size throws) reads NaN rather than a stale or false value; what failed is counted in `echoes_monitor_errors_total{echoes_component, error_type}`. A watched directory that does not exist yet has no series at all.",
+    '',
+  );
   return lines.join('\n');
 }
 
