@@ -89,7 +89,7 @@ async function main() {
     } catch {}
     if (current !== doc) {
       console.error(
-        'docs/signals.md is out of date: run `npm run build && node scripts/gen-signals-doc.mjs`',
+        'docs/signals.md is out of date: run `npm run signals`',
       );
       process.exit(1);
     }
