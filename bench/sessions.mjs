@@ -8,28 +8,39 @@
 // Rounds are interleaved (immediate, batched, immediate, ...) so drift hits both alike.
 //
 //   node bench/sessions.mjs            (needs `npm run build`; env BENCH_ROUNDS, BENCH_RATE, BENCH_SECONDS, BENCH_SESSIONS)
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const register = join(root, 'dist/instrumentation/register.js');
-const main = join(root, 'dist/src/service/main.js');
-for (const f of [register, main, join(root, 'dist/src/cli/load.js')]) {
-  if (!existsSync(f)) {
+for (const f of [
+  'dist/instrumentation/register.js',
+  'dist/src/service/main.js',
+  'dist/src/cli/load.js',
+]) {
+  if (!existsSync(join(root, f))) {
     console.error(`bench sessions: ${f} missing; run npm run build`);
     process.exit(1);
   }
 }
-const { runLoad } = await import(pathToFileURL(join(root, 'dist/src/cli/load.js')).href);
+// Run every round from one snapshot of dist/ (under the repo, so node_modules still resolves): a
+// rebuild during the run must not change the code under test between rounds.
+const snapshot = join(root, 'bench/out', `sessions-dist-${process.pid}`);
+mkdirSync(dirname(snapshot), { recursive: true });
+cpSync(join(root, 'dist'), snapshot, { recursive: true });
+process.on('exit', () => rmSync(snapshot, { recursive: true, force: true }));
+const dist = (p) => join(snapshot, p);
+const register = dist('instrumentation/register.js');
+const main = dist('src/service/main.js');
+const { runLoad } = await import(pathToFileURL(dist('src/cli/load.js')).href);
 const { parseExposition, sumSamples } = await import(
-  pathToFileURL(join(root, 'dist/src/cli/prom-text.js')).href
+  pathToFileURL(dist('src/cli/prom-text.js')).href
 );
 const { bucketQuantile, embeddedCandidates } = await import(
-  pathToFileURL(join(root, 'dist/src/cli/report.js')).href
+  pathToFileURL(dist('src/cli/report.js')).href
 );
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -48,6 +59,11 @@ function resolveNames(samples) {
   FS_OPS = pick('echoes.fs.operations') ?? embeddedCandidates('echoes.fs.operations')[0];
   HTTP =
     pick('http.server.request.duration') ?? embeddedCandidates('http.server.request.duration')[0];
+}
+
+function gitHead() {
+  const r = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : 'unknown';
 }
 
 function freePort() {
@@ -168,6 +184,7 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
+const loadBefore = loadavg()[0];
 const results = [];
 for (let i = 0; i < ROUNDS; i++) {
   for (const mode of ['immediate', 'batched']) {
@@ -198,7 +215,7 @@ const md = [
   '',
   '### Method',
   '',
-  `- The reference service (\`dist/src/service/main.js\`) under \`--import dist/instrumentation/register.js\`, a fresh temp working directory per round, metrics on the embedded endpoint, no OTLP export.`,
+  `- The reference service (\`dist/src/service/main.js\`) under \`--import dist/instrumentation/register.js\`, both from one snapshot of \`dist/\` taken at the start (built from the working tree at git ${gitHead()}), a fresh temp working directory per round, metrics on the embedded endpoint, no OTLP export.`,
   `- Load: \`echoes-otel load\`'s open-loop generator, ${RATE} requests/s for ${SECONDS} s after a 2 s warm-up, ${SESSIONS} sessions, 90 % \`POST /chat\` (2 session updates each) and 10 % \`GET /sessions/:id\`, simulated model latency ${LATENCY_MS} ms.`,
   '- immediate: every update written (temp file, fsync, rename) before the answer: the audit\'s "before".',
   '- batched: write-behind, flush when 100 updates are pending or 1 s after the first, same atomic write per dirty session (the defaults).',
@@ -209,6 +226,7 @@ const md = [
   '',
   `- ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${process.platform} ${process.arch}`,
   `- Node ${process.version}`,
+  `- 1-minute load average ${loadBefore.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end (other work was running on the machine: latency figures are noisy, operation counts are not)`,
   `- run at ${new Date().toISOString()}`,
   '',
   '### Results (medians)',
