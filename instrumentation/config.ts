@@ -47,65 +47,297 @@ export interface ConfigSource {
 
 /** Every variable this module reads, with its default and meaning: the README table is checked against it. */
 export const ENV_VARIABLES = [
-  { name: 'OTEL_SDK_DISABLED', default: 'false', description: '`true` turns echoes-otel off entirely: register does nothing.' },
-  { name: 'OTEL_SERVICE_NAME', default: 'package.json `name` in the working directory, else `unknown_service:node`', description: 'The `service.name` resource attribute.' },
-  { name: 'OTEL_RESOURCE_ATTRIBUTES', default: '(none)', description: 'Extra resource attributes, `key=value,key2=value2` (values percent-decoded).' },
+  {
+    name: 'OTEL_SDK_DISABLED',
+    default: 'false',
+    description: '`true` turns echoes-otel off entirely: register does nothing.',
+  },
+  {
+    name: 'OTEL_SERVICE_NAME',
+    default: 'package.json `name` in the working directory, else `unknown_service:node`',
+    description: 'The `service.name` resource attribute.',
+  },
+  {
+    name: 'OTEL_RESOURCE_ATTRIBUTES',
+    default: '(none)',
+    description: 'Extra resource attributes, `key=value,key2=value2` (values percent-decoded).',
+  },
   { name: 'OTEL_TRACES_EXPORTER', default: 'otlp', description: '`otlp`, `console` or `none`.' },
-  { name: 'OTEL_METRICS_EXPORTER', default: 'otlp', description: '`otlp`, `console`, `none`, optionally with `prometheus` (`prometheus` alone: no OTLP, Prometheus endpoint on).' },
-  { name: 'OTEL_LOGS_EXPORTER', default: 'otlp', description: '`otlp`, `console` or `none` (local log files are separate: `ECHOES_LOG_FILE`).' },
-  { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', default: 'http://localhost:4318', description: 'Base OTLP/HTTP endpoint; `/v1/traces`, `/v1/metrics`, `/v1/logs` are appended.' },
-  { name: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', default: 'base + `/v1/traces`', description: 'Traces endpoint, used as is.' },
-  { name: 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', default: 'base + `/v1/metrics`', description: 'Metrics endpoint, used as is.' },
-  { name: 'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT', default: 'base + `/v1/logs`', description: 'Logs endpoint, used as is.' },
-  { name: 'OTEL_EXPORTER_OTLP_HEADERS', default: '(none)', description: 'Headers for every OTLP request, `key=value,...` (percent-decoded).' },
-  { name: 'OTEL_EXPORTER_OTLP_TRACES_HEADERS', default: '(none)', description: 'Extra headers for traces (win over the generic ones).' },
-  { name: 'OTEL_EXPORTER_OTLP_METRICS_HEADERS', default: '(none)', description: 'Extra headers for metrics.' },
-  { name: 'OTEL_EXPORTER_OTLP_LOGS_HEADERS', default: '(none)', description: 'Extra headers for logs.' },
-  { name: 'OTEL_EXPORTER_OTLP_PROTOCOL', default: 'http/protobuf', description: '`http/protobuf` or `http/json` (`grpc` is not bundled: falls back to `http/protobuf`).' },
-  { name: 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', default: 'generic protocol', description: 'Protocol for traces.' },
-  { name: 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL', default: 'generic protocol', description: 'Protocol for metrics.' },
-  { name: 'OTEL_EXPORTER_OTLP_LOGS_PROTOCOL', default: 'generic protocol', description: 'Protocol for logs.' },
-  { name: 'OTEL_EXPORTER_OTLP_TIMEOUT', default: '10000', description: 'OTLP request timeout in milliseconds.' },
-  { name: 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', default: 'generic timeout', description: 'Timeout for traces (ms).' },
-  { name: 'OTEL_EXPORTER_OTLP_METRICS_TIMEOUT', default: 'generic timeout', description: 'Timeout for metrics (ms).' },
-  { name: 'OTEL_EXPORTER_OTLP_LOGS_TIMEOUT', default: 'generic timeout', description: 'Timeout for logs (ms).' },
+  {
+    name: 'OTEL_METRICS_EXPORTER',
+    default: 'otlp',
+    description:
+      '`otlp`, `console`, `none`, optionally with `prometheus` (`prometheus` alone: no OTLP, Prometheus endpoint on).',
+  },
+  {
+    name: 'OTEL_LOGS_EXPORTER',
+    default: 'otlp',
+    description: '`otlp`, `console` or `none` (local log files are separate: `ECHOES_LOG_FILE`).',
+  },
+  {
+    name: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+    default: 'http://localhost:4318',
+    description: 'Base OTLP/HTTP endpoint; `/v1/traces`, `/v1/metrics`, `/v1/logs` are appended.',
+  },
+  {
+    name: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+    default: 'base + `/v1/traces`',
+    description: 'Traces endpoint, used as is.',
+  },
+  {
+    name: 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT',
+    default: 'base + `/v1/metrics`',
+    description: 'Metrics endpoint, used as is.',
+  },
+  {
+    name: 'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT',
+    default: 'base + `/v1/logs`',
+    description: 'Logs endpoint, used as is.',
+  },
+  {
+    name: 'OTEL_EXPORTER_OTLP_HEADERS',
+    default: '(none)',
+    description: 'Headers for every OTLP request, `key=value,...` (percent-decoded).',
+  },
+  {
+    name: 'OTEL_EXPORTER_OTLP_TRACES_HEADERS',
+    default: '(none)',
+    description: 'Extra headers for traces (win over the generic ones).',
+  },
+  {
+    name: 'OTEL_EXPORTER_OTLP_METRICS_HEADERS',
+    default: '(none)',
+    description: 'Extra headers for metrics.',
+  },
+  {
+    name: 'OTEL_EXPORTER_OTLP_LOGS_HEADERS',
+    default: '(none)',
+    description: 'Extra headers for logs.',
+  },
+  {
+    name: 'OTEL_EXPORTER_OTLP_PROTOCOL',
+    default: 'http/protobuf',
+    description:
+      '`http/protobuf` or `http/json` (`grpc` is not bundled: falls back to `http/protobuf`).',
+  },
+  {
+    name: 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
+    default: 'generic protocol',
+    description: 'Protocol for traces.',
+  },
+  {
+    name: 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL',
+    default: 'generic protocol',
+    description: 'Protocol for metrics.',
+  },
+  {
+    name: 'OTEL_EXPORTER_OTLP_LOGS_PROTOCOL',
+    default: 'generic protocol',
+    description: 'Protocol for logs.',
+  },
+  {
+    name: 'OTEL_EXPORTER_OTLP_TIMEOUT',
+    default: '10000',
+    description: 'OTLP request timeout in milliseconds.',
+  },
+  {
+    name: 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT',
+    default: 'generic timeout',
+    description: 'Timeout for traces (ms).',
+  },
+  {
+    name: 'OTEL_EXPORTER_OTLP_METRICS_TIMEOUT',
+    default: 'generic timeout',
+    description: 'Timeout for metrics (ms).',
+  },
+  {
+    name: 'OTEL_EXPORTER_OTLP_LOGS_TIMEOUT',
+    default: 'generic timeout',
+    description: 'Timeout for logs (ms).',
+  },
   { name: 'OTEL_EXPORTER_OTLP_COMPRESSION', default: 'none', description: '`gzip` or `none`.' },
-  { name: 'OTEL_EXPORTER_OTLP_TRACES_COMPRESSION', default: 'generic compression', description: 'Compression for traces.' },
-  { name: 'OTEL_EXPORTER_OTLP_METRICS_COMPRESSION', default: 'generic compression', description: 'Compression for metrics.' },
-  { name: 'OTEL_EXPORTER_OTLP_LOGS_COMPRESSION', default: 'generic compression', description: 'Compression for logs.' },
-  { name: 'OTEL_TRACES_SAMPLER', default: 'parentbased_always_on', description: '`always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio`.' },
-  { name: 'OTEL_TRACES_SAMPLER_ARG', default: '1 (for the ratio samplers)', description: 'Sampling ratio between 0 and 1.' },
-  { name: 'OTEL_METRIC_EXPORT_INTERVAL', default: '60000', description: 'Milliseconds between OTLP metric exports.' },
-  { name: 'OTEL_METRIC_EXPORT_TIMEOUT', default: '30000', description: 'Milliseconds an OTLP metric export may take (capped at the interval).' },
-  { name: 'OTEL_EXPORTER_PROMETHEUS_HOST', default: '127.0.0.1', description: 'Address the embedded `/metrics` endpoint binds (set `0.0.0.0` to expose it).' },
-  { name: 'OTEL_EXPORTER_PROMETHEUS_PORT', default: '9464', description: 'Port of the embedded `/metrics` endpoint (`0`: any free port).' },
-  { name: 'OTEL_LOG_LEVEL', default: 'warn', description: "Level of OTel's own diagnostics on stderr: `none`, `error`, `warn`, `info`, `debug`, `verbose`, `all`." },
-  { name: 'NODE_ENV', default: 'development', description: '`production` logs at `warn` and turns console logging off; also the default `deployment.environment.name`.' },
-  { name: 'ECHOES_ENABLED', default: 'true', description: '`false` turns echoes-otel off (like `OTEL_SDK_DISABLED=true`).' },
-  { name: 'ECHOES_CONFIG_FILE', default: 'config/config.yaml', description: 'YAML file whose `logging:` section is honoured (relative to the working directory).' },
-  { name: 'ECHOES_LOG_LEVEL', default: '`warn` in production, else `info`', description: 'Logger level: `error`, `warn`, `info`, `http`, `verbose`, `debug`, `silly` (Python names such as `WARNING` accepted).' },
-  { name: 'ECHOES_LOG_DIR', default: './logs', description: 'Directory of the rotated JSON log files.' },
-  { name: 'ECHOES_LOG_FILE_NAME', default: 'service name (file-safe), else `app`', description: 'Base name of the log files (`<name>-YYYY-MM-DD.log`).' },
+  {
+    name: 'OTEL_EXPORTER_OTLP_TRACES_COMPRESSION',
+    default: 'generic compression',
+    description: 'Compression for traces.',
+  },
+  {
+    name: 'OTEL_EXPORTER_OTLP_METRICS_COMPRESSION',
+    default: 'generic compression',
+    description: 'Compression for metrics.',
+  },
+  {
+    name: 'OTEL_EXPORTER_OTLP_LOGS_COMPRESSION',
+    default: 'generic compression',
+    description: 'Compression for logs.',
+  },
+  {
+    name: 'OTEL_TRACES_SAMPLER',
+    default: 'parentbased_always_on',
+    description:
+      '`always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio`.',
+  },
+  {
+    name: 'OTEL_TRACES_SAMPLER_ARG',
+    default: '1 (for the ratio samplers)',
+    description: 'Sampling ratio between 0 and 1.',
+  },
+  {
+    name: 'OTEL_METRIC_EXPORT_INTERVAL',
+    default: '60000',
+    description: 'Milliseconds between OTLP metric exports.',
+  },
+  {
+    name: 'OTEL_METRIC_EXPORT_TIMEOUT',
+    default: '30000',
+    description: 'Milliseconds an OTLP metric export may take (capped at the interval).',
+  },
+  {
+    name: 'OTEL_EXPORTER_PROMETHEUS_HOST',
+    default: '127.0.0.1',
+    description: 'Address the embedded `/metrics` endpoint binds (set `0.0.0.0` to expose it).',
+  },
+  {
+    name: 'OTEL_EXPORTER_PROMETHEUS_PORT',
+    default: '9464',
+    description: 'Port of the embedded `/metrics` endpoint (`0`: any free port).',
+  },
+  {
+    name: 'OTEL_LOG_LEVEL',
+    default: 'warn',
+    description:
+      "Level of OTel's own diagnostics on stderr: `none`, `error`, `warn`, `info`, `debug`, `verbose`, `all`.",
+  },
+  {
+    name: 'NODE_ENV',
+    default: 'development',
+    description:
+      '`production` logs at `warn` and turns console logging off; also the default `deployment.environment.name`.',
+  },
+  {
+    name: 'ECHOES_ENABLED',
+    default: 'true',
+    description: '`false` turns echoes-otel off (like `OTEL_SDK_DISABLED=true`).',
+  },
+  {
+    name: 'ECHOES_CONFIG_FILE',
+    default: 'config/config.yaml',
+    description:
+      'YAML file whose `logging:` section is honoured (relative to the working directory).',
+  },
+  {
+    name: 'ECHOES_LOG_LEVEL',
+    default: '`warn` in production, else `info`',
+    description:
+      'Logger level: `error`, `warn`, `info`, `http`, `verbose`, `debug`, `silly` (Python names such as `WARNING` accepted).',
+  },
+  {
+    name: 'ECHOES_LOG_DIR',
+    default: './logs',
+    description: 'Directory of the rotated JSON log files.',
+  },
+  {
+    name: 'ECHOES_LOG_FILE_NAME',
+    default: 'service name (file-safe), else `app`',
+    description: 'Base name of the log files (`<name>-YYYY-MM-DD.log`).',
+  },
   { name: 'ECHOES_LOG_FILE', default: 'on', description: '`off` disables the local log files.' },
-  { name: 'ECHOES_LOG_MAX_BYTES', default: '10485760', description: 'Rotate the log file at this size (bytes; `k`, `m`, `g` suffixes accepted).' },
-  { name: 'ECHOES_LOG_BACKUP_COUNT', default: '5', description: 'Rotated files kept besides the active one.' },
+  {
+    name: 'ECHOES_LOG_MAX_BYTES',
+    default: '10485760',
+    description: 'Rotate the log file at this size (bytes; `k`, `m`, `g` suffixes accepted).',
+  },
+  {
+    name: 'ECHOES_LOG_BACKUP_COUNT',
+    default: '5',
+    description: 'Rotated files kept besides the active one.',
+  },
   { name: 'ECHOES_LOG_GZIP', default: 'on', description: 'Gzip rotated log files.' },
-  { name: 'ECHOES_LOG_CONSOLE', default: 'on, off in production', description: 'Also write log lines to stdout.' },
-  { name: 'ECHOES_LOG_MAX_MESSAGE_BYTES', default: '65536', description: 'Longer messages are truncated and counted in `echoes.log.dropped`.' },
-  { name: 'ECHOES_PROMETHEUS', default: 'on', description: '`off` disables the embedded Prometheus `/metrics` endpoint.' },
-  { name: 'ECHOES_CARDINALITY_LIMIT', default: '2000', description: 'Most attribute sets kept per metric instrument; the rest fold into one overflow series.' },
-  { name: 'ECHOES_SHUTDOWN_TIMEOUT_MS', default: '2000', description: 'Deadline for flushing traces, metrics, logs and log files at exit.' },
-  { name: 'ECHOES_IN_WORKERS', default: 'off', description: 'Also start an SDK inside worker threads.' },
-  { name: 'ECHOES_IN_CHILDREN', default: 'off', description: 'Also start an SDK in child processes that inherited `--import echoes-otel/register` through NODE_OPTIONS.' },
-  { name: 'ECHOES_PRELOAD_PARENT_PID', default: '(set by echoes-otel)', description: 'Set by register for child processes: the pid of the instrumented parent. Not meant to be set by hand.' },
-  { name: 'ECHOES_INSTRUMENTATIONS', default: 'http,fs,lru-cache,winston,runtime', description: 'The instrumentations to turn on (replaces the default list).' },
-  { name: 'ECHOES_DISABLED_INSTRUMENTATIONS', default: '(none)', description: 'Instrumentations to turn off, e.g. `fs,runtime`.' },
-  { name: 'ECHOES_FS_PATH_GROUPS', default: 'logs=<log dir>,sessions=data/memory,cache=.cache,config=config', description: '`name=prefix,...`: the `fs.path.group` of each path prefix (others are `other`).' },
-  { name: 'ECHOES_FS_SPANS', default: 'off', description: 'Also create spans for fs calls made inside a traced request.' },
-  { name: 'ECHOES_DIRS', default: 'logs=<log dir>,cache/embeddings=.cache/embeddings,cache/attention=.cache/attention,sessions=data/memory', description: '`name=path,...`: directories whose size and file count are reported; `none` turns this off.' },
-  { name: 'ECHOES_DIR_INTERVAL_MS', default: '30000', description: 'Milliseconds between directory scans.' },
-  { name: 'ECHOES_DIR_MAX_ENTRIES', default: '10000', description: 'Most directory entries visited per scan.' },
-  { name: 'ECHOES_REDACT_KEYS', default: '(none; added to the built-in list)', description: 'Extra attribute/metadata keys to redact, comma-separated.' },
+  {
+    name: 'ECHOES_LOG_CONSOLE',
+    default: 'on, off in production',
+    description: 'Also write log lines to stdout.',
+  },
+  {
+    name: 'ECHOES_LOG_MAX_MESSAGE_BYTES',
+    default: '65536',
+    description: 'Longer messages are truncated and counted in `echoes.log.dropped`.',
+  },
+  {
+    name: 'ECHOES_PROMETHEUS',
+    default: 'on',
+    description: '`off` disables the embedded Prometheus `/metrics` endpoint.',
+  },
+  {
+    name: 'ECHOES_CARDINALITY_LIMIT',
+    default: '2000',
+    description:
+      'Most attribute sets kept per metric instrument; the rest fold into one overflow series.',
+  },
+  {
+    name: 'ECHOES_SHUTDOWN_TIMEOUT_MS',
+    default: '2000',
+    description: 'Deadline for flushing traces, metrics, logs and log files at exit.',
+  },
+  {
+    name: 'ECHOES_IN_WORKERS',
+    default: 'off',
+    description: 'Also start an SDK inside worker threads.',
+  },
+  {
+    name: 'ECHOES_IN_CHILDREN',
+    default: 'off',
+    description:
+      'Also start an SDK in child processes that inherited `--import echoes-otel/register` through NODE_OPTIONS.',
+  },
+  {
+    name: 'ECHOES_PRELOAD_PARENT_PID',
+    default: '(set by echoes-otel)',
+    description:
+      'Set by register for child processes: the pid of the instrumented parent. Not meant to be set by hand.',
+  },
+  {
+    name: 'ECHOES_INSTRUMENTATIONS',
+    default: 'http,fs,lru-cache,winston,runtime',
+    description: 'The instrumentations to turn on (replaces the default list).',
+  },
+  {
+    name: 'ECHOES_DISABLED_INSTRUMENTATIONS',
+    default: '(none)',
+    description: 'Instrumentations to turn off, e.g. `fs,runtime`.',
+  },
+  {
+    name: 'ECHOES_FS_PATH_GROUPS',
+    default: 'logs=<log dir>,sessions=data/memory,cache=.cache,config=config',
+    description: '`name=prefix,...`: the `fs.path.group` of each path prefix (others are `other`).',
+  },
+  {
+    name: 'ECHOES_FS_SPANS',
+    default: 'off',
+    description: 'Also create spans for fs calls made inside a traced request.',
+  },
+  {
+    name: 'ECHOES_DIRS',
+    default:
+      'logs=<log dir>,cache/embeddings=.cache/embeddings,cache/attention=.cache/attention,sessions=data/memory',
+    description:
+      '`name=path,...`: directories whose size and file count are reported; `none` turns this off.',
+  },
+  {
+    name: 'ECHOES_DIR_INTERVAL_MS',
+    default: '30000',
+    description: 'Milliseconds between directory scans.',
+  },
+  {
+    name: 'ECHOES_DIR_MAX_ENTRIES',
+    default: '10000',
+    description: 'Most directory entries visited per scan.',
+  },
+  {
+    name: 'ECHOES_REDACT_KEYS',
+    default: '(none; added to the built-in list)',
+    description: 'Extra attribute/metadata keys to redact, comma-separated.',
+  },
 ] as const;
 
 export type EnvName = (typeof ENV_VARIABLES)[number]['name'];
@@ -131,8 +363,7 @@ export const DEFAULT_REDACT_KEYS: readonly string[] = [
 ];
 
 const MiB = 1024 * 1024;
-const SIGNALS = ['traces', 'metrics', 'logs'] as const;
-type Signal = (typeof SIGNALS)[number];
+type Signal = 'traces' | 'metrics' | 'logs';
 const SAMPLERS = [
   'always_on',
   'always_off',
@@ -141,7 +372,15 @@ const SAMPLERS = [
   'parentbased_always_off',
   'parentbased_traceidratio',
 ] as const;
-const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'];
+const LOG_LEVELS: readonly LogLevel[] = [
+  'error',
+  'warn',
+  'info',
+  'http',
+  'verbose',
+  'debug',
+  'silly',
+];
 /** Python `logging` names (the audit's config.yaml uses them) mapped to winston levels. */
 const PYTHON_LEVELS: Readonly<Record<string, LogLevel>> = {
   critical: 'error',
@@ -154,7 +393,15 @@ const PYTHON_LEVELS: Readonly<Record<string, LogLevel>> = {
   notset: 'silly',
   trace: 'silly',
 };
-const DIAG_LEVELS: readonly DiagLevelName[] = ['none', 'error', 'warn', 'info', 'debug', 'verbose', 'all'];
+const DIAG_LEVELS: readonly DiagLevelName[] = [
+  'none',
+  'error',
+  'warn',
+  'info',
+  'debug',
+  'verbose',
+  'all',
+];
 
 /** Env var that register sets for child processes so an inherited `--import` stays quiet there. */
 export const PRELOAD_PARENT_VAR: EnvName = 'ECHOES_PRELOAD_PARENT_PID';
@@ -187,7 +434,13 @@ class Reader {
     return t === '' ? undefined : t;
   }
 
-  problem(source: string, value: string, fallback: unknown, why: string, severity: 'warning' | 'error' = 'error'): void {
+  problem(
+    source: string,
+    value: string,
+    fallback: unknown,
+    why: string,
+    severity: 'warning' | 'error' = 'error',
+  ): void {
     const fb = typeof fallback === 'string' ? fallback : JSON.stringify(fallback);
     this.problems.push({
       source,
@@ -204,11 +457,23 @@ class Reader {
     const s = String(raw).trim().toLowerCase();
     if (['true', '1', 'on', 'yes'].includes(s)) return true;
     if (['false', '0', 'off', 'no'].includes(s)) return false;
-    this.problem(source, String(raw), fallbackForMessage ? 'on' : 'off', 'is not a boolean (true/false, on/off, 1/0)');
+    this.problem(
+      source,
+      String(raw),
+      fallbackForMessage ? 'on' : 'off',
+      'is not a boolean (true/false, on/off, 1/0)',
+    );
     return undefined;
   }
 
-  int(source: string, raw: unknown, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER, unit = ''): number | undefined {
+  int(
+    source: string,
+    raw: unknown,
+    fallback: number,
+    min: number,
+    max = Number.MAX_SAFE_INTEGER,
+    unit = '',
+  ): number | undefined {
     if (raw === undefined || raw === null) return undefined;
     const s = String(raw).trim();
     const n = typeof raw === 'number' ? raw : /^[+-]?\d+$/.test(s) ? Number(s) : NaN;
@@ -233,7 +498,12 @@ class Reader {
     return n;
   }
 
-  oneOf<T extends string>(source: string, raw: unknown, allowed: readonly T[], fallback: T): T | undefined {
+  oneOf<T extends string>(
+    source: string,
+    raw: unknown,
+    allowed: readonly T[],
+    fallback: T,
+  ): T | undefined {
     if (raw === undefined || raw === null) return undefined;
     const s = String(raw).trim().toLowerCase();
     if ((allowed as readonly string[]).includes(s)) return s as T;
@@ -242,7 +512,11 @@ class Reader {
   }
 
   /** `k=v,k2=v2` with percent-decoded values; bad entries are skipped with a problem. */
-  pairs(source: string, raw: string | undefined, decode: boolean): Record<string, string> | undefined {
+  pairs(
+    source: string,
+    raw: string | undefined,
+    decode: boolean,
+  ): Record<string, string> | undefined {
     if (raw === undefined) return undefined;
     const out: Record<string, string> = {};
     for (const part of raw.split(',')) {
@@ -270,7 +544,10 @@ class Reader {
 
 function readPackageJson(cwd: string): { name?: string; version?: string } {
   try {
-    const pkg = JSON.parse(readFileSync(join(cwd, 'package.json'), 'utf8')) as Record<string, unknown>;
+    const pkg = JSON.parse(readFileSync(join(cwd, 'package.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
     return {
       ...(typeof pkg.name === 'string' && pkg.name !== '' ? { name: pkg.name } : {}),
       ...(typeof pkg.version === 'string' ? { version: pkg.version } : {}),
@@ -294,7 +571,13 @@ function readYaml(r: Reader, file: string, explicit: boolean, cwd: string): Yaml
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    if (explicit) r.problem('ECHOES_CONFIG_FILE', file, 'no config file', `cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    if (explicit)
+      r.problem(
+        'ECHOES_CONFIG_FILE',
+        file,
+        'no config file',
+        `cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+      );
     return {};
   }
   let doc: unknown;
@@ -313,14 +596,27 @@ function readYaml(r: Reader, file: string, explicit: boolean, cwd: string): Yaml
   const logging = (doc as Record<string, unknown>).logging;
   if (logging === undefined || logging === null) return {};
   if (typeof logging !== 'object' || Array.isArray(logging)) {
-    r.problem(`${shown}: logging`, String(logging), 'defaults for every logging setting', 'is not a mapping');
+    r.problem(
+      `${shown}: logging`,
+      String(logging),
+      'defaults for every logging setting',
+      'is not a mapping',
+    );
     return {};
   }
   const l = logging as Record<string, unknown>;
   const rot = l.file_rotation;
-  const rotation = rot !== null && typeof rot === 'object' && !Array.isArray(rot) ? (rot as Record<string, unknown>) : {};
+  const rotation =
+    rot !== null && typeof rot === 'object' && !Array.isArray(rot)
+      ? (rot as Record<string, unknown>)
+      : {};
   if (rot !== undefined && rot !== null && rotation !== rot) {
-    r.problem(`${shown}: logging.file_rotation`, String(rot), 'default rotation', 'is not a mapping');
+    r.problem(
+      `${shown}: logging.file_rotation`,
+      String(rot),
+      'default rotation',
+      'is not a mapping',
+    );
   }
   return {
     level: l.level,
@@ -331,22 +627,40 @@ function readYaml(r: Reader, file: string, explicit: boolean, cwd: string): Yaml
   };
 }
 
-function parseLevel(r: Reader, source: string, raw: unknown, fallback: LogLevel): LogLevel | undefined {
+function parseLevel(
+  r: Reader,
+  source: string,
+  raw: unknown,
+  fallback: LogLevel,
+): LogLevel | undefined {
   if (raw === undefined || raw === null) return undefined;
   const s = String(raw).trim().toLowerCase();
   if ((LOG_LEVELS as readonly string[]).includes(s)) return s as LogLevel;
   const mapped = PYTHON_LEVELS[s];
   if (mapped !== undefined) return mapped;
-  r.problem(source, String(raw), fallback, `is not a log level (${LOG_LEVELS.join(', ')}, or CRITICAL/ERROR/WARNING/INFO/DEBUG)`);
+  r.problem(
+    source,
+    String(raw),
+    fallback,
+    `is not a log level (${LOG_LEVELS.join(', ')}, or CRITICAL/ERROR/WARNING/INFO/DEBUG)`,
+  );
   return undefined;
 }
 
 function fileSafe(name: string): string | undefined {
-  const s = name.replace(/^@/, '').replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '');
+  const s = name
+    .replace(/^@/, '')
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .replace(/^-+|-+$/g, '');
   return s === '' || name.startsWith('unknown_service') ? undefined : s;
 }
 
-function validUrl(r: Reader, source: string, raw: string | undefined, fallback: string): string | undefined {
+function validUrl(
+  r: Reader,
+  source: string,
+  raw: string | undefined,
+  fallback: string,
+): string | undefined {
   if (raw === undefined) return undefined;
   try {
     const u = new URL(raw);
@@ -366,16 +680,31 @@ export function signalUrl(base: string, signal: Signal): string {
 function otlpFor(r: Reader, signal: Signal): OtlpSignalConfig {
   const S = signal.toUpperCase() as 'TRACES' | 'METRICS' | 'LOGS';
   const defaultBase = 'http://localhost:4318';
-  const base = validUrl(r, 'OTEL_EXPORTER_OTLP_ENDPOINT', r.raw('OTEL_EXPORTER_OTLP_ENDPOINT'), defaultBase) ?? defaultBase;
+  const base =
+    validUrl(r, 'OTEL_EXPORTER_OTLP_ENDPOINT', r.raw('OTEL_EXPORTER_OTLP_ENDPOINT'), defaultBase) ??
+    defaultBase;
   const derived = signalUrl(base, signal);
-  const url = validUrl(r, `OTEL_EXPORTER_OTLP_${S}_ENDPOINT`, r.raw(`OTEL_EXPORTER_OTLP_${S}_ENDPOINT`), derived) ?? derived;
+  const url =
+    validUrl(
+      r,
+      `OTEL_EXPORTER_OTLP_${S}_ENDPOINT`,
+      r.raw(`OTEL_EXPORTER_OTLP_${S}_ENDPOINT`),
+      derived,
+    ) ?? derived;
 
   const protoOf = (name: EnvName, fallback: OtlpProtocol): OtlpProtocol | undefined => {
     const raw = r.raw(name);
     if (raw === undefined) return undefined;
     const s = raw.toLowerCase();
     if (s === 'http/protobuf' || s === 'http/json') return s;
-    r.problem(name, raw, fallback, s === 'grpc' ? 'is not bundled with echoes-otel (OTLP/gRPC)' : 'is not http/protobuf or http/json');
+    r.problem(
+      name,
+      raw,
+      fallback,
+      s === 'grpc'
+        ? 'is not bundled with echoes-otel (OTLP/gRPC)'
+        : 'is not http/protobuf or http/json',
+    );
     return undefined;
   };
   const genericProto = protoOf('OTEL_EXPORTER_OTLP_PROTOCOL', 'http/protobuf') ?? 'http/protobuf';
@@ -383,39 +712,95 @@ function otlpFor(r: Reader, signal: Signal): OtlpSignalConfig {
 
   const headers = {
     ...(r.pairs('OTEL_EXPORTER_OTLP_HEADERS', r.raw('OTEL_EXPORTER_OTLP_HEADERS'), true) ?? {}),
-    ...(r.pairs(`OTEL_EXPORTER_OTLP_${S}_HEADERS`, r.raw(`OTEL_EXPORTER_OTLP_${S}_HEADERS`), true) ?? {}),
+    ...(r.pairs(
+      `OTEL_EXPORTER_OTLP_${S}_HEADERS`,
+      r.raw(`OTEL_EXPORTER_OTLP_${S}_HEADERS`),
+      true,
+    ) ?? {}),
   };
 
-  const genericTimeout = r.int('OTEL_EXPORTER_OTLP_TIMEOUT', r.raw('OTEL_EXPORTER_OTLP_TIMEOUT'), 10_000, 1, 600_000, 'ms') ?? 10_000;
-  const timeoutMs = r.int(`OTEL_EXPORTER_OTLP_${S}_TIMEOUT`, r.raw(`OTEL_EXPORTER_OTLP_${S}_TIMEOUT`), genericTimeout, 1, 600_000, 'ms') ?? genericTimeout;
+  const genericTimeout =
+    r.int(
+      'OTEL_EXPORTER_OTLP_TIMEOUT',
+      r.raw('OTEL_EXPORTER_OTLP_TIMEOUT'),
+      10_000,
+      1,
+      600_000,
+      'ms',
+    ) ?? 10_000;
+  const timeoutMs =
+    r.int(
+      `OTEL_EXPORTER_OTLP_${S}_TIMEOUT`,
+      r.raw(`OTEL_EXPORTER_OTLP_${S}_TIMEOUT`),
+      genericTimeout,
+      1,
+      600_000,
+      'ms',
+    ) ?? genericTimeout;
 
-  const genericCompression = r.oneOf('OTEL_EXPORTER_OTLP_COMPRESSION', r.raw('OTEL_EXPORTER_OTLP_COMPRESSION'), ['gzip', 'none'] as const, 'none') ?? 'none';
+  const genericCompression =
+    r.oneOf(
+      'OTEL_EXPORTER_OTLP_COMPRESSION',
+      r.raw('OTEL_EXPORTER_OTLP_COMPRESSION'),
+      ['gzip', 'none'] as const,
+      'none',
+    ) ?? 'none';
   const compression =
-    r.oneOf(`OTEL_EXPORTER_OTLP_${S}_COMPRESSION`, r.raw(`OTEL_EXPORTER_OTLP_${S}_COMPRESSION`), ['gzip', 'none'] as const, genericCompression) ?? genericCompression;
+    r.oneOf(
+      `OTEL_EXPORTER_OTLP_${S}_COMPRESSION`,
+      r.raw(`OTEL_EXPORTER_OTLP_${S}_COMPRESSION`),
+      ['gzip', 'none'] as const,
+      genericCompression,
+    ) ?? genericCompression;
 
   return { url, protocol, headers, timeoutMs, compression };
 }
 
 /** `otlp`, `console`, `none` (first recognised entry of a comma list); `prometheus` reported apart. */
-function exporterFor(r: Reader, name: 'OTEL_TRACES_EXPORTER' | 'OTEL_METRICS_EXPORTER' | 'OTEL_LOGS_EXPORTER'): { exporter?: SignalExporter; prometheus: boolean } {
+function exporterFor(
+  r: Reader,
+  name: 'OTEL_TRACES_EXPORTER' | 'OTEL_METRICS_EXPORTER' | 'OTEL_LOGS_EXPORTER',
+): { exporter?: SignalExporter; prometheus: boolean } {
   const raw = r.raw(name);
   if (raw === undefined) return { prometheus: false };
-  const items = raw.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '');
+  const items = raw
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter((s) => s !== '');
   const prometheus = name === 'OTEL_METRICS_EXPORTER' && items.includes('prometheus');
-  const known = items.filter((s): s is SignalExporter => s === 'otlp' || s === 'console' || s === 'none');
-  const unknown = items.filter((s) => !(s === 'otlp' || s === 'console' || s === 'none' || (prometheus && s === 'prometheus')));
+  const known = items.filter(
+    (s): s is SignalExporter => s === 'otlp' || s === 'console' || s === 'none',
+  );
+  const unknown = items.filter(
+    (s) => !(s === 'otlp' || s === 'console' || s === 'none' || (prometheus && s === 'prometheus')),
+  );
   if (unknown.length > 0) {
-    r.problem(name, raw, known[0] ?? (prometheus ? 'none' : 'otlp'), `names an unsupported exporter (${unknown.join(', ')}); supported: otlp, console, none${name === 'OTEL_METRICS_EXPORTER' ? ', prometheus' : ''}`);
+    r.problem(
+      name,
+      raw,
+      known[0] ?? (prometheus ? 'none' : 'otlp'),
+      `names an unsupported exporter (${unknown.join(', ')}); supported: otlp, console, none${name === 'OTEL_METRICS_EXPORTER' ? ', prometheus' : ''}`,
+    );
   }
   if (known.length > 1) {
-    r.problem(name, raw, known[0], 'names several exporters; echoes-otel uses one per signal', 'warning');
+    r.problem(
+      name,
+      raw,
+      known[0],
+      'names several exporters; echoes-otel uses one per signal',
+      'warning',
+    );
   }
   if (known[0] !== undefined) return { exporter: known[0], prometheus };
   if (prometheus) return { exporter: 'none', prometheus };
   return { prometheus };
 }
 
-function namedPaths(r: Reader, name: EnvName, cwd: string): { name: string; path: string }[] | undefined {
+function namedPaths(
+  r: Reader,
+  name: EnvName,
+  cwd: string,
+): { name: string; path: string }[] | undefined {
   const pairs = r.pairs(name, r.raw(name), false);
   if (pairs === undefined) return undefined;
   return Object.entries(pairs).map(([n, p]) => ({ name: n, path: resolve(cwd, p) }));
@@ -423,7 +808,10 @@ function namedPaths(r: Reader, name: EnvName, cwd: string): { name: string; path
 
 function list(raw: string | undefined): string[] | undefined {
   if (raw === undefined) return undefined;
-  return raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }
 
 function deepFreeze<T>(o: T): T {
@@ -445,7 +833,12 @@ function merge<T>(base: T, over: DeepPartial<T> | undefined): T {
   for (const [k, v] of Object.entries(over as Record<string, unknown>)) {
     if (v === undefined) continue;
     const cur = out[k];
-    out[k] = isPlainObject(v) && isPlainObject(cur) ? merge(cur, v as DeepPartial<typeof cur>) : Array.isArray(v) ? [...v] : v;
+    out[k] =
+      isPlainObject(v) && isPlainObject(cur)
+        ? merge(cur, v as DeepPartial<typeof cur>)
+        : Array.isArray(v)
+          ? [...v]
+          : v;
   }
   return out as T;
 }
@@ -467,11 +860,17 @@ export function loadConfig(options: EchoesOptions = {}, src: ConfigSource = {}):
   const enabled = options.enabled ?? (sdkDisabled === true ? false : (echoesEnabled ?? true));
 
   // --- resource
-  const resourceAttributes = r.pairs('OTEL_RESOURCE_ATTRIBUTES', r.raw('OTEL_RESOURCE_ATTRIBUTES'), true) ?? {};
+  const resourceAttributes =
+    r.pairs('OTEL_RESOURCE_ATTRIBUTES', r.raw('OTEL_RESOURCE_ATTRIBUTES'), true) ?? {};
   const pkg = readPackageJson(cwd);
   const serviceName =
-    options.serviceName ?? r.raw('OTEL_SERVICE_NAME') ?? resourceAttributes['service.name'] ?? pkg.name ?? 'unknown_service:node';
-  const serviceVersion = options.serviceVersion ?? resourceAttributes['service.version'] ?? pkg.version ?? '';
+    options.serviceName ??
+    r.raw('OTEL_SERVICE_NAME') ??
+    resourceAttributes['service.name'] ??
+    pkg.name ??
+    'unknown_service:node';
+  const serviceVersion =
+    options.serviceVersion ?? resourceAttributes['service.version'] ?? pkg.version ?? '';
   const nodeEnv = r.raw('NODE_ENV');
   const environment =
     options.environment ??
@@ -479,36 +878,77 @@ export function loadConfig(options: EchoesOptions = {}, src: ConfigSource = {}):
     resourceAttributes['deployment.environment'] ??
     nodeEnv ??
     'development';
-  const production = options.production ?? (nodeEnv === 'production' || environment === 'production');
+  const production =
+    options.production ?? (nodeEnv === 'production' || environment === 'production');
 
   // --- traces
   const samplerRaw = r.raw('OTEL_TRACES_SAMPLER');
-  const sampler = r.oneOf('OTEL_TRACES_SAMPLER', samplerRaw, SAMPLERS, 'parentbased_always_on') ?? 'parentbased_always_on';
+  const sampler =
+    r.oneOf('OTEL_TRACES_SAMPLER', samplerRaw, SAMPLERS, 'parentbased_always_on') ??
+    'parentbased_always_on';
   const argRaw = r.raw('OTEL_TRACES_SAMPLER_ARG');
   let samplerArg: number | undefined;
   if (argRaw !== undefined) {
     const n = Number(argRaw);
-    if (!Number.isFinite(n) || n < 0 || n > 1) r.problem('OTEL_TRACES_SAMPLER_ARG', argRaw, 1, 'is not a ratio between 0 and 1');
+    if (!Number.isFinite(n) || n < 0 || n > 1)
+      r.problem('OTEL_TRACES_SAMPLER_ARG', argRaw, 1, 'is not a ratio between 0 and 1');
     else samplerArg = n;
   }
   if (samplerArg === undefined && sampler.endsWith('traceidratio')) samplerArg = 1;
 
   // --- metrics
   const metricsExp = exporterFor(r, 'OTEL_METRICS_EXPORTER');
-  const exportIntervalMs = r.int('OTEL_METRIC_EXPORT_INTERVAL', r.raw('OTEL_METRIC_EXPORT_INTERVAL'), 60_000, 1, 86_400_000, 'ms') ?? 60_000;
-  let exportTimeoutMs = r.int('OTEL_METRIC_EXPORT_TIMEOUT', r.raw('OTEL_METRIC_EXPORT_TIMEOUT'), 30_000, 1, 86_400_000, 'ms') ?? 30_000;
+  const exportIntervalMs =
+    r.int(
+      'OTEL_METRIC_EXPORT_INTERVAL',
+      r.raw('OTEL_METRIC_EXPORT_INTERVAL'),
+      60_000,
+      1,
+      86_400_000,
+      'ms',
+    ) ?? 60_000;
+  let exportTimeoutMs =
+    r.int(
+      'OTEL_METRIC_EXPORT_TIMEOUT',
+      r.raw('OTEL_METRIC_EXPORT_TIMEOUT'),
+      30_000,
+      1,
+      86_400_000,
+      'ms',
+    ) ?? 30_000;
   if (exportTimeoutMs > exportIntervalMs) {
     // The periodic reader rejects a timeout longer than its interval.
     if (r.raw('OTEL_METRIC_EXPORT_TIMEOUT') !== undefined) {
-      r.problem('OTEL_METRIC_EXPORT_TIMEOUT', String(exportTimeoutMs), exportIntervalMs, 'is longer than OTEL_METRIC_EXPORT_INTERVAL', 'warning');
+      r.problem(
+        'OTEL_METRIC_EXPORT_TIMEOUT',
+        String(exportTimeoutMs),
+        exportIntervalMs,
+        'is longer than OTEL_METRIC_EXPORT_INTERVAL',
+        'warning',
+      );
     }
     exportTimeoutMs = exportIntervalMs;
   }
   const promSwitch = r.bool('ECHOES_PROMETHEUS', r.raw('ECHOES_PROMETHEUS'), true);
-  const promEnabled = promSwitch ?? (metricsExp.prometheus ? true : metricsExp.exporter === 'none' && r.raw('OTEL_METRICS_EXPORTER') !== undefined ? false : true);
+  const promEnabled =
+    promSwitch ??
+    (metricsExp.prometheus
+      ? true
+      : metricsExp.exporter === 'none' && r.raw('OTEL_METRICS_EXPORTER') !== undefined
+        ? false
+        : true);
   const promHost = r.raw('OTEL_EXPORTER_PROMETHEUS_HOST') ?? '127.0.0.1';
-  const promPort = r.int('OTEL_EXPORTER_PROMETHEUS_PORT', r.raw('OTEL_EXPORTER_PROMETHEUS_PORT'), 9464, 0, 65_535) ?? 9464;
-  const cardinalityLimit = r.int('ECHOES_CARDINALITY_LIMIT', r.raw('ECHOES_CARDINALITY_LIMIT'), 2000, 1, 1_000_000) ?? 2000;
+  const promPort =
+    r.int(
+      'OTEL_EXPORTER_PROMETHEUS_PORT',
+      r.raw('OTEL_EXPORTER_PROMETHEUS_PORT'),
+      9464,
+      0,
+      65_535,
+    ) ?? 9464;
+  const cardinalityLimit =
+    r.int('ECHOES_CARDINALITY_LIMIT', r.raw('ECHOES_CARDINALITY_LIMIT'), 2000, 1, 1_000_000) ??
+    2000;
 
   // --- logs
   const defaultLevel: LogLevel = production ? 'warn' : 'info';
@@ -516,36 +956,70 @@ export function loadConfig(options: EchoesOptions = {}, src: ConfigSource = {}):
   const yLevel = parseLevel(r, ySrc('level'), y.level, defaultLevel) ?? defaultLevel;
   const level = parseLevel(r, 'ECHOES_LOG_LEVEL', r.raw('ECHOES_LOG_LEVEL'), yLevel) ?? yLevel;
   if (y.format !== undefined && y.format !== null && String(y.format).toLowerCase() !== 'json') {
-    r.problem(ySrc('format'), String(y.format), 'JSON lines', 'is a text format; echoes-otel always writes JSON lines (one object per record)', 'warning');
+    r.problem(
+      ySrc('format'),
+      String(y.format),
+      'JSON lines',
+      'is a text format; echoes-otel always writes JSON lines (one object per record)',
+      'warning',
+    );
   }
   const logDir = resolve(cwd, options.logs?.file?.dir ?? r.raw('ECHOES_LOG_DIR') ?? 'logs');
   const fileName = r.raw('ECHOES_LOG_FILE_NAME') ?? fileSafe(serviceName) ?? 'app';
-  if (/[/\\]/.test(fileName)) r.problem('ECHOES_LOG_FILE_NAME', fileName, 'app', 'contains a path separator');
-  const yMaxBytes = r.bytes(ySrc('file_rotation.max_bytes'), y.maxBytes, 10 * MiB, 1024) ?? 10 * MiB;
-  const maxBytes = r.bytes('ECHOES_LOG_MAX_BYTES', r.raw('ECHOES_LOG_MAX_BYTES'), yMaxBytes, 1024) ?? yMaxBytes;
+  if (/[/\\]/.test(fileName))
+    r.problem('ECHOES_LOG_FILE_NAME', fileName, 'app', 'contains a path separator');
+  const yMaxBytes =
+    r.bytes(ySrc('file_rotation.max_bytes'), y.maxBytes, 10 * MiB, 1024) ?? 10 * MiB;
+  const maxBytes =
+    r.bytes('ECHOES_LOG_MAX_BYTES', r.raw('ECHOES_LOG_MAX_BYTES'), yMaxBytes, 1024) ?? yMaxBytes;
   const yBackups = r.int(ySrc('file_rotation.backup_count'), y.backupCount, 5, 0, 1000) ?? 5;
-  const backupCount = r.int('ECHOES_LOG_BACKUP_COUNT', r.raw('ECHOES_LOG_BACKUP_COUNT'), yBackups, 0, 1000) ?? yBackups;
+  const backupCount =
+    r.int('ECHOES_LOG_BACKUP_COUNT', r.raw('ECHOES_LOG_BACKUP_COUNT'), yBackups, 0, 1000) ??
+    yBackups;
   const yConsole = r.bool(ySrc('console_output'), y.consoleOutput, !production) ?? !production;
-  const logConsole = r.bool('ECHOES_LOG_CONSOLE', r.raw('ECHOES_LOG_CONSOLE'), yConsole) ?? yConsole;
+  const logConsole =
+    r.bool('ECHOES_LOG_CONSOLE', r.raw('ECHOES_LOG_CONSOLE'), yConsole) ?? yConsole;
   const fileEnabled = r.bool('ECHOES_LOG_FILE', r.raw('ECHOES_LOG_FILE'), true) ?? true;
   const gzip = r.bool('ECHOES_LOG_GZIP', r.raw('ECHOES_LOG_GZIP'), true) ?? true;
-  const maxMessageBytes = r.bytes('ECHOES_LOG_MAX_MESSAGE_BYTES', r.raw('ECHOES_LOG_MAX_MESSAGE_BYTES'), 65_536, 256) ?? 65_536;
+  const maxMessageBytes =
+    r.bytes('ECHOES_LOG_MAX_MESSAGE_BYTES', r.raw('ECHOES_LOG_MAX_MESSAGE_BYTES'), 65_536, 256) ??
+    65_536;
 
   // --- instrumentations
-  const known = (source: EnvName, names: string[] | undefined): InstrumentationName[] | undefined => {
+  const known = (
+    source: EnvName,
+    names: string[] | undefined,
+  ): InstrumentationName[] | undefined => {
     if (names === undefined) return undefined;
     const ok: InstrumentationName[] = [];
     for (const n of names.map((s) => s.toLowerCase())) {
-      if ((INSTRUMENTATION_NAMES as readonly string[]).includes(n)) ok.push(n as InstrumentationName);
-      else r.problem(source, n, 'the entry is ignored', `is not an instrumentation (${INSTRUMENTATION_NAMES.join(', ')})`);
+      if ((INSTRUMENTATION_NAMES as readonly string[]).includes(n))
+        ok.push(n as InstrumentationName);
+      else
+        r.problem(
+          source,
+          n,
+          'the entry is ignored',
+          `is not an instrumentation (${INSTRUMENTATION_NAMES.join(', ')})`,
+        );
     }
     return ok;
   };
-  const on = new Set<InstrumentationName>(known('ECHOES_INSTRUMENTATIONS', list(r.raw('ECHOES_INSTRUMENTATIONS'))) ?? INSTRUMENTATION_NAMES);
-  for (const n of known('ECHOES_DISABLED_INSTRUMENTATIONS', list(r.raw('ECHOES_DISABLED_INSTRUMENTATIONS'))) ?? []) on.delete(n);
+  const on = new Set<InstrumentationName>(
+    known('ECHOES_INSTRUMENTATIONS', list(r.raw('ECHOES_INSTRUMENTATIONS'))) ??
+      INSTRUMENTATION_NAMES,
+  );
+  for (const n of known(
+    'ECHOES_DISABLED_INSTRUMENTATIONS',
+    list(r.raw('ECHOES_DISABLED_INSTRUMENTATIONS')),
+  ) ?? [])
+    on.delete(n);
 
   // --- fs path groups and watched dirs
-  const pathGroups: PathGroup[] = namedPaths(r, 'ECHOES_FS_PATH_GROUPS', cwd)?.map((g) => ({ name: g.name, prefix: g.path })) ?? [
+  const pathGroups: PathGroup[] = namedPaths(r, 'ECHOES_FS_PATH_GROUPS', cwd)?.map((g) => ({
+    name: g.name,
+    prefix: g.path,
+  })) ?? [
     { name: 'logs', prefix: logDir },
     { name: 'sessions', prefix: resolve(cwd, 'data/memory') },
     { name: 'cache', prefix: resolve(cwd, '.cache') },
@@ -577,7 +1051,15 @@ export function loadConfig(options: EchoesOptions = {}, src: ConfigSource = {}):
     environment,
     production,
     resourceAttributes,
-    shutdownTimeoutMs: r.int('ECHOES_SHUTDOWN_TIMEOUT_MS', r.raw('ECHOES_SHUTDOWN_TIMEOUT_MS'), 2000, 0, 600_000, 'ms') ?? 2000,
+    shutdownTimeoutMs:
+      r.int(
+        'ECHOES_SHUTDOWN_TIMEOUT_MS',
+        r.raw('ECHOES_SHUTDOWN_TIMEOUT_MS'),
+        2000,
+        0,
+        600_000,
+        'ms',
+      ) ?? 2000,
     inWorkers: r.bool('ECHOES_IN_WORKERS', r.raw('ECHOES_IN_WORKERS'), false) ?? false,
     inChildren: r.bool('ECHOES_IN_CHILDREN', r.raw('ECHOES_IN_CHILDREN'), false) ?? false,
     traces: {
@@ -622,9 +1104,19 @@ export function loadConfig(options: EchoesOptions = {}, src: ConfigSource = {}):
     },
     dirs: {
       enabled: watched.length > 0,
-      intervalMs: r.int('ECHOES_DIR_INTERVAL_MS', r.raw('ECHOES_DIR_INTERVAL_MS'), 30_000, 100, 86_400_000, 'ms') ?? 30_000,
+      intervalMs:
+        r.int(
+          'ECHOES_DIR_INTERVAL_MS',
+          r.raw('ECHOES_DIR_INTERVAL_MS'),
+          30_000,
+          100,
+          86_400_000,
+          'ms',
+        ) ?? 30_000,
       watched,
-      maxEntriesPerTick: r.int('ECHOES_DIR_MAX_ENTRIES', r.raw('ECHOES_DIR_MAX_ENTRIES'), 10_000, 1, 100_000_000) ?? 10_000,
+      maxEntriesPerTick:
+        r.int('ECHOES_DIR_MAX_ENTRIES', r.raw('ECHOES_DIR_MAX_ENTRIES'), 10_000, 1, 100_000_000) ??
+        10_000,
     },
     redaction: { keys: [...new Set([...DEFAULT_REDACT_KEYS, ...redactExtra])] },
   };

@@ -29,7 +29,9 @@ const LEVELS: Record<DiagLevelName, DiagLogLevel> = {
 const MAX_REMEMBERED = 512;
 
 /** A DiagLogger that prints each distinct warning or error once (debug and below untouched). */
-export function createCollapsingLogger(inner: DiagLogger): DiagLogger & { readonly suppressed: number } {
+export function createCollapsingLogger(
+  inner: DiagLogger,
+): DiagLogger & { readonly suppressed: number } {
   const seen = new Set<string>();
   let suppressed = 0;
   const once =
@@ -66,12 +68,19 @@ let failingExporters = 0;
  * Installs the diag logger (WARN unless OTEL_LOG_LEVEL says otherwise) and a global error handler
  * that routes OTel's internal errors through it, collapsed.
  */
-export function setupDiag(level: DiagLevelName | undefined, logger: DiagLogger = new DiagConsoleLogger()): void {
-  diag.setLogger(createCollapsingLogger(logger), { logLevel: LEVELS[level ?? 'warn'], suppressOverrideMessage: true });
+export function setupDiag(
+  level: DiagLevelName | undefined,
+  logger: DiagLogger = new DiagConsoleLogger(),
+): void {
+  diag.setLogger(createCollapsingLogger(logger), {
+    logLevel: LEVELS[level ?? 'warn'],
+    suppressOverrideMessage: true,
+  });
   setGlobalErrorHandler((err: unknown) => {
     try {
       if (err !== null && typeof err === 'object' && reported.has(err)) return;
-      const msg = err instanceof Error ? err.message : typeof err === 'string' ? err : safeJson(err);
+      const msg =
+        err instanceof Error ? err.message : typeof err === 'string' ? err : safeJson(err);
       if (failingExporters > 0 && /export/i.test(msg)) return;
       diag.error(`echoes-otel: OpenTelemetry internal error: ${msg}`);
     } catch {
@@ -102,7 +111,11 @@ interface ExporterLike<T> {
  * export traces to …; retrying quietly"), later failures are only counted, and recovery is said
  * once. The error objects are marked so the global error handler does not repeat them.
  */
-export function watchExporter<T>(signal: string, destination: string, exporter: ExporterLike<T>): ExportHealth {
+export function watchExporter<T>(
+  signal: string,
+  destination: string,
+  exporter: ExporterLike<T>,
+): ExportHealth {
   let failures = 0;
   let failing = false;
   const original = exporter.export.bind(exporter);
@@ -123,7 +136,9 @@ export function watchExporter<T>(signal: string, destination: string, exporter: 
         } else if (failing) {
           failing = false;
           failingExporters--;
-          diag.warn(`echoes-otel: ${signal} export to ${destination} recovered after ${failures} failed export(s)`);
+          diag.warn(
+            `echoes-otel: ${signal} export to ${destination} recovered after ${failures} failed export(s)`,
+          );
           failures = 0;
         }
       } catch {

@@ -53,8 +53,12 @@ export function createExportControl(): ExportControl {
 
   function track<A extends HttpAgent>(agent: A): A {
     // Every socket the agent opens passes through createConnection.
-    const create = (agent as unknown as { createConnection: (...a: unknown[]) => Socket }).createConnection.bind(agent);
-    (agent as unknown as { createConnection: (...a: unknown[]) => Socket }).createConnection = (...args: unknown[]) => {
+    const create = (
+      agent as unknown as { createConnection: (...a: unknown[]) => Socket }
+    ).createConnection.bind(agent);
+    (agent as unknown as { createConnection: (...a: unknown[]) => Socket }).createConnection = (
+      ...args: unknown[]
+    ) => {
       const sock = create(...args);
       if (sock !== undefined && sock !== null) {
         sockets.add(sock);
@@ -86,8 +90,15 @@ export function createExportControl(): ExportControl {
       const deadline = Date.now() + timeoutMillis;
       let nextBackoff = INITIAL_BACKOFF;
       let result = await this._inner.send(data, timeoutMillis);
-      for (let attempts = MAX_ATTEMPTS; result.status === 'retryable' && attempts > 0 && !released; attempts--) {
-        const backoff = Math.max(Math.min(nextBackoff * (1 + (Math.random() * 2 * JITTER - JITTER)), MAX_BACKOFF), 0);
+      for (
+        let attempts = MAX_ATTEMPTS;
+        result.status === 'retryable' && attempts > 0 && !released;
+        attempts--
+      ) {
+        const backoff = Math.max(
+          Math.min(nextBackoff * (1 + (Math.random() * 2 * JITTER - JITTER)), MAX_BACKOFF),
+          0,
+        );
         nextBackoff *= BACKOFF_MULTIPLIER;
         const retryIn = result.retryInMillis ?? backoff;
         const remaining = deadline - Date.now();
@@ -109,7 +120,11 @@ export function createExportControl(): ExportControl {
       let agent = agents.get(protocol);
       if (agent === undefined) {
         const opts: AgentOptions = { keepAlive: true };
-        agent = track(protocol === 'https:' ? (new HttpsAgent(opts) as unknown as HttpAgent) : new HttpAgent(opts));
+        agent = track(
+          protocol === 'https:'
+            ? (new HttpsAgent(opts) as unknown as HttpAgent)
+            : new HttpAgent(opts),
+        );
         agents.set(protocol, agent);
       }
       return agent;
@@ -117,10 +132,18 @@ export function createExportControl(): ExportControl {
     adopt(exporter: object): boolean {
       // OTLPExporterBase._delegate._transport is upstream's RetryingTransport around the HTTP
       // transport (pinned exporter 0.223). If the shape differs, leave the exporter as it is.
-      const delegate = (exporter as { _delegate?: { _transport?: { _transport?: Transport } & Partial<Transport> } })._delegate;
+      const delegate = (
+        exporter as { _delegate?: { _transport?: { _transport?: Transport } & Partial<Transport> } }
+      )._delegate;
       const retrying = delegate?._transport;
       const inner = retrying?._transport;
-      if (delegate === undefined || retrying === undefined || inner === undefined || typeof inner.send !== 'function') return false;
+      if (
+        delegate === undefined ||
+        retrying === undefined ||
+        inner === undefined ||
+        typeof inner.send !== 'function'
+      )
+        return false;
       delegate._transport = new QuietRetryingTransport(inner) as unknown as typeof retrying;
       return true;
     },

@@ -1,6 +1,13 @@
 import { createRequire } from 'node:module';
 import type { Resource } from '@opentelemetry/resources';
-import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter, type LogRecordProcessor } from '@opentelemetry/sdk-logs';
+import type * as LogsProto from '@opentelemetry/exporter-logs-otlp-proto';
+import {
+  BatchLogRecordProcessor,
+  ConsoleLogRecordExporter,
+  LoggerProvider,
+  type LogRecordExporter,
+  type LogRecordProcessor,
+} from '@opentelemetry/sdk-logs';
 import { watchExporter } from './diag.js';
 import type { ExportControl } from './export-transport.js';
 import { otlpExporterOptions } from './traces.js';
@@ -14,22 +21,31 @@ import type { EchoesConfig } from './types.js';
 
 const require = createRequire(import.meta.url);
 
-function createLogExporter(config: EchoesConfig, control?: ExportControl): LogRecordExporter | undefined {
+function createLogExporter(
+  config: EchoesConfig,
+  control?: ExportControl,
+): LogRecordExporter | undefined {
   const l = config.logs;
   if (l.exporter === 'none') return undefined;
   if (l.exporter === 'console') {
-    const { ConsoleLogRecordExporter } = require('@opentelemetry/sdk-logs') as typeof import('@opentelemetry/sdk-logs');
     return new ConsoleLogRecordExporter();
   }
-  const pkg = l.otlp.protocol === 'http/json' ? '@opentelemetry/exporter-logs-otlp-http' : '@opentelemetry/exporter-logs-otlp-proto';
-  const { OTLPLogExporter } = require(pkg) as typeof import('@opentelemetry/exporter-logs-otlp-proto');
+  const pkg =
+    l.otlp.protocol === 'http/json'
+      ? '@opentelemetry/exporter-logs-otlp-http'
+      : '@opentelemetry/exporter-logs-otlp-proto';
+  const { OTLPLogExporter } = require(pkg) as typeof LogsProto;
   const exporter = new OTLPLogExporter(otlpExporterOptions(l.otlp, control));
   control?.adopt(exporter);
   watchExporter('logs', l.otlp.url, exporter);
   return exporter;
 }
 
-export function createLoggerProvider(config: EchoesConfig, resource: Resource, control?: ExportControl): LoggerProvider {
+export function createLoggerProvider(
+  config: EchoesConfig,
+  resource: Resource,
+  control?: ExportControl,
+): LoggerProvider {
   const processors: LogRecordProcessor[] = [];
   const exporter = createLogExporter(config, control);
   if (exporter !== undefined) {

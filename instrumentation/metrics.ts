@@ -2,7 +2,10 @@ import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { diag } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
+import type * as MetricsProto from '@opentelemetry/exporter-metrics-otlp-proto';
+import type * as Prometheus from '@opentelemetry/exporter-prometheus';
 import {
+  ConsoleMetricExporter,
   DataPointType,
   MeterProvider,
   PeriodicExportingMetricReader,
@@ -41,15 +44,20 @@ export interface PrometheusEndpoint {
   close(): Promise<void>;
 }
 
-function createPushExporter(config: EchoesConfig, control?: ExportControl): PushMetricExporter | undefined {
+function createPushExporter(
+  config: EchoesConfig,
+  control?: ExportControl,
+): PushMetricExporter | undefined {
   const m = config.metrics;
   if (m.exporter === 'none') return undefined;
   if (m.exporter === 'console') {
-    const { ConsoleMetricExporter } = require('@opentelemetry/sdk-metrics') as typeof import('@opentelemetry/sdk-metrics');
     return new ConsoleMetricExporter();
   }
-  const pkg = m.otlp.protocol === 'http/json' ? '@opentelemetry/exporter-metrics-otlp-http' : '@opentelemetry/exporter-metrics-otlp-proto';
-  const { OTLPMetricExporter } = require(pkg) as typeof import('@opentelemetry/exporter-metrics-otlp-proto');
+  const pkg =
+    m.otlp.protocol === 'http/json'
+      ? '@opentelemetry/exporter-metrics-otlp-http'
+      : '@opentelemetry/exporter-metrics-otlp-proto';
+  const { OTLPMetricExporter } = require(pkg) as typeof MetricsProto;
   const exporter = new OTLPMetricExporter(otlpExporterOptions(m.otlp, control));
   control?.adopt(exporter);
   watchExporter('metrics', m.otlp.url, exporter);
@@ -103,9 +111,13 @@ function withUnitSuffixes(rm: ResourceMetrics): ResourceMetrics {
     scopeMetrics: rm.scopeMetrics.map((sm) => ({
       scope: sm.scope,
       metrics: sm.metrics.map((m): MetricData => {
-        const gauge = m.dataPointType === DataPointType.GAUGE || (m.dataPointType === DataPointType.SUM && !m.isMonotonic);
+        const gauge =
+          m.dataPointType === DataPointType.GAUGE ||
+          (m.dataPointType === DataPointType.SUM && !m.isMonotonic);
         const name = prometheusBaseName(m.descriptor.name, m.descriptor.unit, gauge);
-        return name === m.descriptor.name ? m : ({ ...m, descriptor: { ...m.descriptor, name } } as MetricData);
+        return name === m.descriptor.name
+          ? m
+          : ({ ...m, descriptor: { ...m.descriptor, name } } as MetricData);
       }),
     })),
   };
@@ -115,10 +127,19 @@ function withUnitSuffixes(rm: ResourceMetrics): ResourceMetrics {
  * The upstream exporter's own server ignores port 0 (`config.port || env || 9464`) and cannot be
  * told to stay quiet about EADDRINUSE, so it never starts; our server answers with its handler.
  */
-export function createPrometheusEndpoint(config: EchoesConfig, producers: MetricProducer[]): PrometheusEndpoint {
-  const { PrometheusExporter: Exporter, PrometheusSerializer } = require('@opentelemetry/exporter-prometheus') as typeof import('@opentelemetry/exporter-prometheus');
+export function createPrometheusEndpoint(
+  config: EchoesConfig,
+  producers: MetricProducer[],
+): PrometheusEndpoint {
+  const { PrometheusExporter: Exporter, PrometheusSerializer } =
+    require('@opentelemetry/exporter-prometheus') as typeof Prometheus;
   const { host, port } = config.metrics.prometheus;
-  const exporter = new Exporter({ preventServerStart: true, host, port, metricProducers: producers });
+  const exporter = new Exporter({
+    preventServerStart: true,
+    host,
+    port,
+    metricProducers: producers,
+  });
   const serializer = new PrometheusSerializer('', false);
   const server: Server = createServer((req, res) => {
     try {
@@ -130,7 +151,9 @@ export function createPrometheusEndpoint(config: EchoesConfig, producers: Metric
             res.end(serializer.serialize(withUnitSuffixes(resourceMetrics)));
           },
           (err: unknown) => {
-            res.writeHead(500, { 'content-type': 'text/plain' }).end(`# failed to collect metrics: ${String(err)}\n`);
+            res
+              .writeHead(500, { 'content-type': 'text/plain' })
+              .end(`# failed to collect metrics: ${String(err)}\n`);
           },
         );
       } else {
@@ -167,7 +190,12 @@ export function createPrometheusEndpoint(config: EchoesConfig, producers: Metric
   };
 }
 
-export function createMeterProvider(config: EchoesConfig, resource: Resource, fastProducer: MetricProducer, control?: ExportControl): MetricsSetup {
+export function createMeterProvider(
+  config: EchoesConfig,
+  resource: Resource,
+  fastProducer: MetricProducer,
+  control?: ExportControl,
+): MetricsSetup {
   const readers: IMetricReader[] = [];
   const exporter = createPushExporter(config, control);
   if (exporter !== undefined) {

@@ -8,32 +8,42 @@
  * hooks from this one flag; start the SDK; wait for the hook to acknowledge the modules to patch;
  * then install exit handling. If anything throws, the app runs uninstrumented with one warning.
  */
-import { diag } from '@opentelemetry/api';
 import * as nodeModule from 'node:module';
 import { isMainThread } from 'node:worker_threads';
-import { formatProblem, inheritedPreloadParent, loadConfig, markPreloadParent } from './config.js';
-import { setupDiag } from './diag.js';
-import { currentEchoes, disableGlobals, shutdownEchoes, startFromConfig } from './sdk.js';
+// Only type imports are static: a module that fails to load must end up in the catch below,
+// not abort the application before its first line runs.
+import type { DiagLogger } from '@opentelemetry/api';
+import type * as Sdk from './sdk.js';
 
-const DISABLED = (why: string): string => `echoes-otel: telemetry disabled: ${why}; your application is running without instrumentation`;
+const DISABLED = (why: string): string =>
+  `echoes-otel: telemetry disabled: ${why}; your application is running without instrumentation`;
 
 function supportsModuleRegister(): boolean {
   const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
-  return typeof (nodeModule as { register?: unknown }).register === 'function' && (major > 20 || (major === 20 && minor >= 6));
+  return (
+    typeof (nodeModule as { register?: unknown }).register === 'function' &&
+    (major > 20 || (major === 20 && minor >= 6))
+  );
 }
 
-async function registerEsmHook(): Promise<(() => Promise<void>) | undefined> {
+async function registerEsmHook(diag: DiagLogger): Promise<(() => Promise<void>) | undefined> {
   if (!supportsModuleRegister()) {
-    diag.warn(`echoes-otel: Node ${process.versions.node} has no module.register (needs >= 20.6): ESM imports of winston and lru-cache are not instrumented; CommonJS ones are`);
+    diag.warn(
+      `echoes-otel: Node ${process.versions.node} has no module.register (needs >= 20.6): ESM imports of winston and lru-cache are not instrumented; CommonJS ones are`,
+    );
     return undefined;
   }
   const { createAddHookMessageChannel } = await import('import-in-the-middle');
   const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
-  nodeModule.register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions as nodeModule.RegisterOptions<unknown>);
+  nodeModule.register(
+    'import-in-the-middle/hook.mjs',
+    import.meta.url,
+    registerOptions as nodeModule.RegisterOptions<unknown>,
+  );
   return waitForAllMessagesAcknowledged;
 }
 
-function installExitHandling(): void {
+function installExitHandling({ currentEchoes, shutdownEchoes }: typeof Sdk): void {
   const flushOnSignal = (signal: 'SIGTERM' | 'SIGINT'): void => {
     // Decided when the signal arrives: the app may have added its own handler after we loaded.
     const appHandles = process.listenerCount(signal) > 1;
@@ -59,7 +69,10 @@ function installExitHandling(): void {
     void h.shutdown().then((results) => {
       // An export still retrying against a dead collector would hold the loop open past the
       // deadline: end the process the way it was about to end.
-      if (results.some((r) => r.outcome === 'timeout') || Date.now() - started >= h.config.shutdownTimeoutMs) {
+      if (
+        results.some((r) => r.outcome === 'timeout') ||
+        Date.now() - started >= h.config.shutdownTimeoutMs
+      ) {
         process.exit(process.exitCode ?? 0);
       }
     });
@@ -67,6 +80,10 @@ function installExitHandling(): void {
 }
 
 async function main(): Promise<void> {
+  const { formatProblem, inheritedPreloadParent, loadConfig, markPreloadParent } =
+    await import('./config.js');
+  const { setupDiag } = await import('./diag.js');
+  const { diag } = await import('@opentelemetry/api');
   const loaded = loadConfig();
   setupDiag(loaded.diagLogLevel);
   const { config } = loaded;
@@ -78,20 +95,31 @@ async function main(): Promise<void> {
   // Children inherit NODE_OPTIONS (and so this preload): tell them they are children.
   markPreloadParent();
 
-  const waitForHook = isMainThread ? await registerEsmHook() : undefined;
-  await startFromConfig(config, loaded.problems);
+  const waitForHook = isMainThread ? await registerEsmHook(diag) : undefined;
+  const sdk = await import('./sdk.js');
+  try {
+    await sdk.startFromConfig(config, loaded.problems);
+  } catch (err) {
+    sdk.disableGlobals();
+    throw err;
+  }
   if (waitForHook !== undefined) await waitForHook();
-  installExitHandling();
+  installExitHandling(sdk);
 }
 
 try {
   await main();
 } catch (err) {
+  const message = DISABLED(err instanceof Error ? err.message : String(err));
   try {
-    disableGlobals();
-    setupDiag(undefined);
-    diag.warn(DISABLED(err instanceof Error ? err.message : String(err)));
+    const { diag, DiagConsoleLogger, DiagLogLevel } = await import('@opentelemetry/api');
+    diag.setLogger(new DiagConsoleLogger(), {
+      logLevel: DiagLogLevel.WARN,
+      suppressOverrideMessage: true,
+    });
+    diag.warn(message);
   } catch {
-    // even diag failed: stay silent rather than break the app
+    // Even the OTel API is unusable: say it directly, once.
+    process.stderr.write(`${message}\n`);
   }
 }

@@ -18,7 +18,14 @@ function processInstanceId(): string {
 }
 
 /** semconv `host.arch` values differ from Node's `process.arch` for the common cases. */
-const HOST_ARCH: Readonly<Record<string, string>> = { x64: 'amd64', arm64: 'arm64', ia32: 'x86', arm: 'arm32', ppc64: 'ppc64', s390x: 's390x' };
+const HOST_ARCH: Readonly<Record<string, string>> = {
+  x64: 'amd64',
+  arm64: 'arm64',
+  ia32: 'x86',
+  arm: 'arm32',
+  ppc64: 'ppc64',
+  s390x: 's390x',
+};
 
 export function resourceAttributes(config: EchoesConfig): Attributes {
   const attrs: Attributes = {

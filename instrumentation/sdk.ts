@@ -1,6 +1,10 @@
 import { context, diag, metrics, propagation, trace } from '@opentelemetry/api';
 import { logs } from '@opentelemetry/api-logs';
-import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import {
+  CompositePropagator,
+  W3CBaggagePropagator,
+  W3CTraceContextPropagator,
+} from '@opentelemetry/core';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { formatProblem, loadConfig, type ConfigProblem, type ConfigSource } from './config.js';
 import { createExportControl } from './export-transport.js';
@@ -36,23 +40,63 @@ export interface EchoesHandle {
 
 let current: EchoesHandle | undefined;
 
-type FeatureLoader = { name: string; when: (c: EchoesConfig) => boolean; load: () => Promise<(ctx: SetupContext) => Feature> };
+type FeatureLoader = {
+  name: string;
+  when: (c: EchoesConfig) => boolean;
+  load: () => Promise<(ctx: SetupContext) => Feature>;
+};
 
 // Loaded on demand, so a switched-off feature costs nothing at startup.
 const FEATURES: readonly FeatureLoader[] = [
-  { name: 'logging', when: () => true, load: async () => (await import('./logger.js')).setupLogging },
-  { name: 'http', when: (c) => c.instrumentations.http, load: async () => (await import('./http.js')).setupHttp },
-  { name: 'cache', when: () => true, load: async () => (await import('./cache.js')).setupCacheMetrics },
-  { name: 'fs', when: (c) => c.instrumentations.fs, load: async () => (await import('./fs.js')).setupFsMetrics },
-  { name: 'dirs', when: (c) => c.dirs.enabled, load: async () => (await import('./dirs.js')).setupDirMonitor },
-  { name: 'runtime', when: (c) => c.instrumentations.runtime, load: async () => (await import('./runtime.js')).setupRuntimeMetrics },
+  {
+    name: 'logging',
+    when: () => true,
+    load: async () => (await import('./logger.js')).setupLogging,
+  },
+  {
+    name: 'http',
+    when: (c) => c.instrumentations.http,
+    load: async () => (await import('./http.js')).setupHttp,
+  },
+  {
+    name: 'cache',
+    when: () => true,
+    load: async () => (await import('./cache.js')).setupCacheMetrics,
+  },
+  {
+    name: 'fs',
+    when: (c) => c.instrumentations.fs,
+    load: async () => (await import('./fs.js')).setupFsMetrics,
+  },
+  {
+    name: 'dirs',
+    when: (c) => c.dirs.enabled,
+    load: async () => (await import('./dirs.js')).setupDirMonitor,
+  },
+  {
+    name: 'runtime',
+    when: (c) => c.instrumentations.runtime,
+    load: async () => (await import('./runtime.js')).setupRuntimeMetrics,
+  },
 ];
 
-type InstrumentationLoader = { name: string; when: (c: EchoesConfig) => boolean; load: () => Promise<(c: EchoesConfig) => Instrumentation> };
+type InstrumentationLoader = {
+  name: string;
+  when: (c: EchoesConfig) => boolean;
+  load: () => Promise<(c: EchoesConfig) => Instrumentation>;
+};
 
 const INSTRUMENTATIONS: readonly InstrumentationLoader[] = [
-  { name: 'winston', when: (c) => c.instrumentations.winston, load: async () => (await import('./winston.js')).createWinstonInstrumentation },
-  { name: 'lru-cache', when: (c) => c.instrumentations.lruCache, load: async () => (await import('./lru-cache.js')).createLruCacheInstrumentation },
+  {
+    name: 'winston',
+    when: (c) => c.instrumentations.winston,
+    load: async () => (await import('./winston.js')).createWinstonInstrumentation,
+  },
+  {
+    name: 'lru-cache',
+    when: (c) => c.instrumentations.lruCache,
+    load: async () => (await import('./lru-cache.js')).createLruCacheInstrumentation,
+  },
 ];
 
 function reason(err: unknown): string {
@@ -60,7 +104,10 @@ function reason(err: unknown): string {
 }
 
 /** Loads config (printing its problems once via diag) and starts. Returns the running handle if already started. */
-export async function startEchoes(options?: EchoesOptions, src?: ConfigSource): Promise<EchoesHandle> {
+export async function startEchoes(
+  options?: EchoesOptions,
+  src?: ConfigSource,
+): Promise<EchoesHandle> {
   if (current !== undefined) return current;
   const loaded = loadConfig(options, src);
   for (const p of loaded.problems) diag.warn(formatProblem(p));
@@ -68,7 +115,10 @@ export async function startEchoes(options?: EchoesOptions, src?: ConfigSource): 
 }
 
 /** Starts from an already loaded config (register loads it first to decide whether to start at all). */
-export async function startFromConfig(config: EchoesConfig, problems: readonly ConfigProblem[] = []): Promise<EchoesHandle> {
+export async function startFromConfig(
+  config: EchoesConfig,
+  problems: readonly ConfigProblem[] = [],
+): Promise<EchoesHandle> {
   if (current !== undefined) return current;
   if (!config.enabled) {
     const noop: EchoesHandle = {
@@ -89,16 +139,28 @@ export async function startFromConfig(config: EchoesConfig, problems: readonly C
   // Shared by the three OTLP exporters: lets shutdown stop retries and free their sockets.
   const exportControl = createExportControl();
   const tracerProvider = createTracerProvider(config, resource, redactor, exportControl);
-  const { meterProvider, prometheus } = createMeterProvider(config, resource, fastMetrics.producer, exportControl);
+  const { meterProvider, prometheus } = createMeterProvider(
+    config,
+    resource,
+    fastMetrics.producer,
+    exportControl,
+  );
   const loggerProvider = createLoggerProvider(config, resource, exportControl);
 
   const shutdownProviders = (): Promise<unknown> =>
-    Promise.allSettled([tracerProvider.shutdown(), meterProvider.shutdown(), loggerProvider.shutdown(), prometheus?.close()]);
+    Promise.allSettled([
+      tracerProvider.shutdown(),
+      meterProvider.shutdown(),
+      loggerProvider.shutdown(),
+      prometheus?.close(),
+    ]);
 
   try {
     // Context manager (AsyncLocalStorage) and W3C tracecontext + baggage propagators.
     tracerProvider.register({
-      propagator: new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+      propagator: new CompositePropagator({
+        propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
+      }),
     });
     metrics.setGlobalMeterProvider(meterProvider);
     logs.setGlobalLoggerProvider(loggerProvider);
@@ -128,7 +190,9 @@ export async function startFromConfig(config: EchoesConfig, problems: readonly C
       features.push(setup(ctx));
       started.push(f.name);
     } catch (err) {
-      diag.warn(`echoes-otel: the ${f.name} feature did not start (${reason(err)}); everything else runs`);
+      diag.warn(
+        `echoes-otel: the ${f.name} feature did not start (${reason(err)}); everything else runs`,
+      );
     }
   }
 
@@ -139,7 +203,9 @@ export async function startFromConfig(config: EchoesConfig, problems: readonly C
       instrumentations.push((await i.load())(config));
       started.push(i.name);
     } catch (err) {
-      diag.warn(`echoes-otel: the ${i.name} instrumentation did not start (${reason(err)}); everything else runs`);
+      diag.warn(
+        `echoes-otel: the ${i.name} instrumentation did not start (${reason(err)}); everything else runs`,
+      );
     }
   }
   if (instrumentations.length > 0) {
@@ -147,14 +213,19 @@ export async function startFromConfig(config: EchoesConfig, problems: readonly C
       const { registerInstrumentations } = await import('@opentelemetry/instrumentation');
       registerInstrumentations({ instrumentations, tracerProvider, meterProvider, loggerProvider });
     } catch (err) {
-      diag.warn(`echoes-otel: instrumentations could not be registered (${reason(err)}); everything else runs`);
+      diag.warn(
+        `echoes-otel: instrumentations could not be registered (${reason(err)}); everything else runs`,
+      );
     }
   }
 
   const flush = async (): Promise<void> => {
     await runPhases(
       [
-        { name: 'flush-features', steps: features.map((f) => ({ name: f.name, run: () => f.flush?.() })) },
+        {
+          name: 'flush-features',
+          steps: features.map((f) => ({ name: f.name, run: () => f.flush?.() })),
+        },
         {
           name: 'flush-providers',
           steps: [
@@ -176,8 +247,17 @@ export async function startFromConfig(config: EchoesConfig, problems: readonly C
         {
           name: 'features',
           steps: [
-            ...instrumentations.map((i) => ({ name: i.instrumentationName, run: () => i.disable() })),
-            ...features.map((f) => ({ name: f.name, run: async () => { await f.flush?.(); await f.shutdown(); } })),
+            ...instrumentations.map((i) => ({
+              name: i.instrumentationName,
+              run: () => i.disable(),
+            })),
+            ...features.map((f) => ({
+              name: f.name,
+              run: async () => {
+                await f.flush?.();
+                await f.shutdown();
+              },
+            })),
           ],
         },
         {
@@ -186,7 +266,9 @@ export async function startFromConfig(config: EchoesConfig, problems: readonly C
             { name: 'traces', run: () => tracerProvider.shutdown() },
             { name: 'metrics', run: () => meterProvider.shutdown() },
             { name: 'logs', run: () => loggerProvider.shutdown() },
-            ...(prometheus !== undefined ? [{ name: 'prometheus', run: () => prometheus.close() }] : []),
+            ...(prometheus !== undefined
+              ? [{ name: 'prometheus', run: () => prometheus.close() }]
+              : []),
           ],
         },
       ],
@@ -233,7 +315,13 @@ export function currentEchoes(): EchoesHandle | undefined {
 }
 
 export function disableGlobals(): void {
-  for (const f of [() => trace.disable(), () => metrics.disable(), () => logs.disable(), () => propagation.disable(), () => context.disable()]) {
+  for (const f of [
+    () => trace.disable(),
+    () => metrics.disable(),
+    () => logs.disable(),
+    () => propagation.disable(),
+    () => context.disable(),
+  ]) {
     try {
       f();
     } catch {

@@ -13,7 +13,11 @@ export interface StepResult {
 }
 
 /** Runs `fn` (sync or async, may throw) and settles by `deadline` (epoch ms) at the latest. */
-export function raceDeadline(name: string, fn: () => unknown, deadline: number): Promise<StepResult> {
+export function raceDeadline(
+  name: string,
+  fn: () => unknown,
+  deadline: number,
+): Promise<StepResult> {
   return new Promise<StepResult>((resolve) => {
     let settled = false;
     const finish = (r: StepResult): void => {
@@ -22,13 +26,21 @@ export function raceDeadline(name: string, fn: () => unknown, deadline: number):
       clearTimeout(timer);
       resolve(r);
     };
-    const timer = setTimeout(() => finish({ name, outcome: 'timeout' }), Math.max(0, deadline - Date.now()));
+    const timer = setTimeout(
+      () => finish({ name, outcome: 'timeout' }),
+      Math.max(0, deadline - Date.now()),
+    );
     // The deadline must not itself keep a finished app alive.
     timer.unref();
     try {
       Promise.resolve(fn()).then(
         () => finish({ name, outcome: 'done' }),
-        (err: unknown) => finish({ name, outcome: 'failed', error: err instanceof Error ? err.message : String(err) }),
+        (err: unknown) =>
+          finish({
+            name,
+            outcome: 'failed',
+            error: err instanceof Error ? err.message : String(err),
+          }),
       );
     } catch (err) {
       finish({ name, outcome: 'failed', error: err instanceof Error ? err.message : String(err) });
@@ -42,11 +54,18 @@ export interface Phase {
 }
 
 /** Phases run in order, the steps of a phase in parallel, all within one deadline. */
-export async function runPhases(phases: readonly Phase[], timeoutMs: number): Promise<StepResult[]> {
+export async function runPhases(
+  phases: readonly Phase[],
+  timeoutMs: number,
+): Promise<StepResult[]> {
   const deadline = Date.now() + timeoutMs;
   const results: StepResult[] = [];
   for (const phase of phases) {
-    results.push(...(await Promise.all(phase.steps.map((s) => raceDeadline(`${phase.name}:${s.name}`, s.run, deadline)))));
+    results.push(
+      ...(await Promise.all(
+        phase.steps.map((s) => raceDeadline(`${phase.name}:${s.name}`, s.run, deadline)),
+      )),
+    );
   }
   return results;
 }

@@ -1,8 +1,10 @@
 import { createRequire } from 'node:module';
 import type { Attributes } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
+import type * as TraceProto from '@opentelemetry/exporter-trace-otlp-proto';
 import {
   AlwaysOffSampler,
+  ConsoleSpanExporter,
   AlwaysOnSampler,
   BatchSpanProcessor,
   ParentBasedSampler,
@@ -45,25 +47,35 @@ export function createSampler(name: string, arg: number | undefined): Sampler {
 }
 
 /** Options every OTLP exporter package takes (proto and http/json alike). */
-export function otlpExporterOptions(o: OtlpSignalConfig, control?: ExportControl): Record<string, unknown> {
+export function otlpExporterOptions(
+  o: OtlpSignalConfig,
+  control?: ExportControl,
+): Record<string, unknown> {
   return {
     url: o.url,
     headers: { ...o.headers },
     timeoutMillis: o.timeoutMs,
     compression: o.compression,
-    ...(control !== undefined ? { httpAgentOptions: (protocol: string) => control.agentFactory(protocol) } : {}),
+    ...(control !== undefined
+      ? { httpAgentOptions: (protocol: string) => control.agentFactory(protocol) }
+      : {}),
   };
 }
 
-function createSpanExporter(config: EchoesConfig, control?: ExportControl): SpanExporter | undefined {
+function createSpanExporter(
+  config: EchoesConfig,
+  control?: ExportControl,
+): SpanExporter | undefined {
   const t = config.traces;
   if (t.exporter === 'none') return undefined;
   if (t.exporter === 'console') {
-    const { ConsoleSpanExporter } = require('@opentelemetry/sdk-trace-base') as typeof import('@opentelemetry/sdk-trace-base');
     return new ConsoleSpanExporter();
   }
-  const pkg = t.otlp.protocol === 'http/json' ? '@opentelemetry/exporter-trace-otlp-http' : '@opentelemetry/exporter-trace-otlp-proto';
-  const { OTLPTraceExporter } = require(pkg) as typeof import('@opentelemetry/exporter-trace-otlp-proto');
+  const pkg =
+    t.otlp.protocol === 'http/json'
+      ? '@opentelemetry/exporter-trace-otlp-http'
+      : '@opentelemetry/exporter-trace-otlp-proto';
+  const { OTLPTraceExporter } = require(pkg) as typeof TraceProto;
   const exporter = new OTLPTraceExporter(otlpExporterOptions(t.otlp, control));
   control?.adopt(exporter);
   watchExporter('traces', t.otlp.url, exporter);
@@ -83,7 +95,7 @@ export function redactSpan(span: ReadableSpan, redactor: Redactor): ReadableSpan
     const ra = redactor.redactAttributes(e.attributes);
     if (ra !== e.attributes) {
       if (events === span.events) events = [...span.events];
-      (events as typeof span.events[number][])[i] = { ...e, attributes: ra as Attributes };
+      (events as (typeof span.events)[number][])[i] = { ...e, attributes: ra as Attributes };
     }
   }
   if (attributes === span.attributes && events === span.events) return span;
@@ -110,7 +122,12 @@ export function redactingExporter(inner: SpanExporter, redactor: Redactor): Span
   return inner;
 }
 
-export function createTracerProvider(config: EchoesConfig, resource: Resource, redactor: Redactor, control?: ExportControl): NodeTracerProvider {
+export function createTracerProvider(
+  config: EchoesConfig,
+  resource: Resource,
+  redactor: Redactor,
+  control?: ExportControl,
+): NodeTracerProvider {
   const spanProcessors: SpanProcessor[] = [];
   const exporter = createSpanExporter(config, control);
   if (exporter !== undefined) {

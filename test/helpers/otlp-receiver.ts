@@ -1,7 +1,14 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- decoded OTLP payloads are dynamic JSON-like data */
 import { EventEmitter } from 'node:events';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 
 /**
@@ -78,9 +85,21 @@ export interface OtlpReceiver {
   metrics(): FlatMetric[];
   metricNames(): Set<string>;
   /** Resolves with the predicate's truthy result once it holds; rejects after `timeoutMs`. */
-  waitFor<T>(predicate: (r: OtlpReceiver) => T | undefined | null | false, timeoutMs?: number, what?: string): Promise<T>;
-  waitForSpans(predicate: (s: FlatSpan) => boolean, count?: number, timeoutMs?: number): Promise<FlatSpan[]>;
-  waitForLogs(predicate: (l: FlatLogRecord) => boolean, count?: number, timeoutMs?: number): Promise<FlatLogRecord[]>;
+  waitFor<T>(
+    predicate: (r: OtlpReceiver) => T | undefined | null | false,
+    timeoutMs?: number,
+    what?: string,
+  ): Promise<T>;
+  waitForSpans(
+    predicate: (s: FlatSpan) => boolean,
+    count?: number,
+    timeoutMs?: number,
+  ): Promise<FlatSpan[]>;
+  waitForLogs(
+    predicate: (l: FlatLogRecord) => boolean,
+    count?: number,
+    timeoutMs?: number,
+  ): Promise<FlatLogRecord[]>;
   waitForMetric(name: string, timeoutMs?: number): Promise<FlatMetric>;
   clear(): void;
   /** Stop listening (the port stays reserved for `reopen` only by convention). */
@@ -90,7 +109,6 @@ export interface OtlpReceiver {
 }
 
 const require = createRequire(import.meta.url);
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const root = require('otlp-proto-defs/build/src/generated/root.js');
 const v1 = root.opentelemetry.proto.collector;
 const REQUEST_TYPES: Record<Signal, any> = {
@@ -103,7 +121,9 @@ const ID_FIELDS = new Set(['traceId', 'spanId', 'parentSpanId']);
 /** Turns protobufjs output into JSON-like data: bytes to hex, Long to string. */
 function normalise(value: any, key?: string): any {
   if (value instanceof Uint8Array) {
-    return ID_FIELDS.has(key ?? '') ? Buffer.from(value).toString('hex') : Buffer.from(value).toString('base64');
+    return ID_FIELDS.has(key ?? '')
+      ? Buffer.from(value).toString('hex')
+      : Buffer.from(value).toString('base64');
   }
   if (Array.isArray(value)) return value.map((v) => normalise(v));
   if (value !== null && typeof value === 'object') {
@@ -166,7 +186,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   let refused = 0;
   let port = 0;
   let server: Server | undefined;
-  const sockets = new Set<import('node:net').Socket>();
+  const sockets = new Set<Socket>();
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
@@ -191,9 +211,18 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
         body = normaliseJsonIds(JSON.parse(raw.toString('utf8')));
       } else {
         const type = REQUEST_TYPES[signal];
-        body = normalise(type.toObject(type.decode(raw), { longs: String, enums: Number, arrays: true }));
+        body = normalise(
+          type.toObject(type.decode(raw), { longs: String, enums: Number, arrays: true }),
+        );
       }
-      requests.push({ signal, path, headers: req.headers, encoding: json ? 'json' : 'protobuf', body, receivedAt: Date.now() });
+      requests.push({
+        signal,
+        path,
+        headers: req.headers,
+        encoding: json ? 'json' : 'protobuf',
+        body,
+        receivedAt: Date.now(),
+      });
       if (json) res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       else res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
       events.emit('request');
@@ -256,7 +285,10 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
                 parentSpanId: s.parentSpanId ?? '',
                 kind: Number(s.kind ?? 0),
                 attributes: attrs(s.attributes),
-                events: (s.events ?? []).map((e: any) => ({ name: e.name, attributes: attrs(e.attributes) })),
+                events: (s.events ?? []).map((e: any) => ({
+                  name: e.name,
+                  attributes: attrs(e.attributes),
+                })),
                 status: s.status ?? {},
               });
             }
@@ -295,12 +327,22 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
           const resource = attrs(rm.resource?.attributes);
           for (const sm of rm.scopeMetrics ?? []) {
             for (const m of sm.metrics ?? []) {
-              const type = ['sum', 'gauge', 'histogram', 'exponentialHistogram', 'summary'].find((t) => m[t] !== undefined) ?? 'unknown';
+              const type =
+                ['sum', 'gauge', 'histogram', 'exponentialHistogram', 'summary'].find(
+                  (t) => m[t] !== undefined,
+                ) ?? 'unknown';
               const points = (m[type]?.dataPoints ?? []).map((p: any) => ({
                 attributes: attrs(p.attributes),
                 value: p.asDouble ?? (p.asInt !== undefined ? Number(p.asInt) : p),
               }));
-              out.push({ resource, scope: sm.scope?.name ?? '', name: m.name, unit: m.unit ?? '', type, dataPoints: points });
+              out.push({
+                resource,
+                scope: sm.scope?.name ?? '',
+                name: m.name,
+                unit: m.unit ?? '',
+                type,
+                dataPoints: points,
+              });
             }
           }
         }
@@ -310,7 +352,11 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     metricNames() {
       return new Set(receiver.metrics().map((m) => m.name));
     },
-    waitFor<T>(predicate: (r: OtlpReceiver) => T | undefined | null | false, timeoutMs = 15_000, what = 'condition') {
+    waitFor<T>(
+      predicate: (r: OtlpReceiver) => T | undefined | null | false,
+      timeoutMs = 15_000,
+      what = 'condition',
+    ) {
       return new Promise<T>((resolve, reject) => {
         const check = (): boolean => {
           const v = predicate(receiver);
@@ -331,7 +377,11 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
         };
         const timer = setTimeout(() => {
           cleanup();
-          reject(new Error(`OTLP receiver: timed out after ${timeoutMs} ms waiting for ${what} (${requests.length} requests received)`));
+          reject(
+            new Error(
+              `OTLP receiver: timed out after ${timeoutMs} ms waiting for ${what} (${requests.length} requests received)`,
+            ),
+          );
         }, timeoutMs);
         const cleanup = (): void => {
           clearTimeout(timer);
@@ -364,7 +414,11 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       );
     },
     waitForMetric(name, timeoutMs) {
-      return receiver.waitFor((r) => r.metrics().find((m) => m.name === name), timeoutMs, `metric ${name}`);
+      return receiver.waitFor(
+        (r) => r.metrics().find((m) => m.name === name),
+        timeoutMs,
+        `metric ${name}`,
+      );
     },
     clear() {
       requests.length = 0;

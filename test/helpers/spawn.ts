@@ -9,7 +9,9 @@ export const REGISTER = join(ROOT, 'dist/instrumentation/register.js');
 
 export function requireBuilt(): void {
   if (!existsSync(REGISTER)) {
-    throw new Error(`${REGISTER} is missing: run \`npx tsc -p tsconfig.build.json\` (npm test builds before running vitest)`);
+    throw new Error(
+      `${REGISTER} is missing: run \`npx tsc -p tsconfig.build.json\` (npm test builds before running vitest)`,
+    );
   }
 }
 
@@ -47,7 +49,11 @@ export function killAll(): void {
   live.clear();
 }
 
-export function spawnNode(node: string, args: readonly string[], opts: SpawnOptions & { env?: NodeJS.ProcessEnv } = {}): Spawned {
+export function spawnNode(
+  node: string,
+  args: readonly string[],
+  opts: SpawnOptions & { env?: NodeJS.ProcessEnv } = {},
+): Spawned {
   const child = spawn(node, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
   live.add(child);
   let out = '';
@@ -99,12 +105,20 @@ export function spawnNode(node: string, args: readonly string[], opts: SpawnOpti
             resolve(m);
           } else if (done) {
             cleanup();
-            reject(new Error(`process exited before ${re} appeared on ${stream}\nstdout:\n${out}\nstderr:\n${err}`));
+            reject(
+              new Error(
+                `process exited before ${re} appeared on ${stream}\nstdout:\n${out}\nstderr:\n${err}`,
+              ),
+            );
           }
         };
         const timer = setTimeout(() => {
           cleanup();
-          reject(new Error(`timed out after ${timeoutMs} ms waiting for ${re} on ${stream}\nstdout:\n${out}\nstderr:\n${err}`));
+          reject(
+            new Error(
+              `timed out after ${timeoutMs} ms waiting for ${re} on ${stream}\nstdout:\n${out}\nstderr:\n${err}`,
+            ),
+          );
         }, timeoutMs);
         const cleanup = (): void => {
           clearTimeout(timer);

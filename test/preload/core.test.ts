@@ -5,8 +5,19 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
-import { startOtlpReceiver, type FlatLogRecord, type OtlpReceiver } from '../helpers/otlp-receiver.js';
-import { killAll, REGISTER, requireBuilt, ROOT, spawnNode, type Spawned } from '../helpers/spawn.js';
+import {
+  startOtlpReceiver,
+  type FlatLogRecord,
+  type OtlpReceiver,
+} from '../helpers/otlp-receiver.js';
+import {
+  killAll,
+  REGISTER,
+  requireBuilt,
+  ROOT,
+  spawnNode,
+  type Spawned,
+} from '../helpers/spawn.js';
 
 // Black box: the built register preloaded into fixture apps (ESM and CJS) under Node 20 and 24,
 // exporting to an in-test OTLP receiver that decodes with the official protobuf definitions.
@@ -37,7 +48,11 @@ interface Started {
 }
 
 /** Environment of a fixture run: nothing inherited but PATH, so the host's NODE_OPTIONS never leaks in. */
-function fixtureEnv(service: string, logDir: string, extra: Record<string, string>): NodeJS.ProcessEnv {
+function fixtureEnv(
+  service: string,
+  logDir: string,
+  extra: Record<string, string>,
+): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH,
     OTEL_SERVICE_NAME: service,
@@ -55,7 +70,12 @@ function fixtureEnv(service: string, logDir: string, extra: Record<string, strin
 async function start(
   node: string,
   fixture: string,
-  opts: { env?: Record<string, string>; preArgs?: string[]; preload?: 'argv' | 'NODE_OPTIONS' | 'none'; cwd?: string } = {},
+  opts: {
+    env?: Record<string, string>;
+    preArgs?: string[];
+    preload?: 'argv' | 'NODE_OPTIONS' | 'none';
+    cwd?: string;
+  } = {},
 ): Promise<Started> {
   const service = `core-${++seq}-${fixture.replace(/\W/g, '-')}`;
   const cwd = opts.cwd ?? mkdtempSync(join(tmp, 'cwd-'));
@@ -63,12 +83,17 @@ async function start(
   const preload = opts.preload ?? 'argv';
   const env = fixtureEnv(service, logDir, opts.env ?? {});
   if (preload === 'NODE_OPTIONS') env.NODE_OPTIONS = `--import ${REGISTER}`;
-  const args = [...(opts.preArgs ?? []), ...(preload === 'argv' ? ['--import', REGISTER] : []), join(FIXTURES, fixture)];
+  const args = [
+    ...(opts.preArgs ?? []),
+    ...(preload === 'argv' ? ['--import', REGISTER] : []),
+    join(FIXTURES, fixture),
+  ];
   const app = spawnNode(node, args, { cwd, env });
   const m = await app.waitFor(/READY (\d+) (\w+)/);
   return { app, port: Number(m[1]), state: m[2]!, service, logDir };
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- fixture routes answer JSON or text
 async function get(port: number, path: string): Promise<any> {
   const res = await fetch(`http://127.0.0.1:${port}${path}`);
   const text = await res.text();
@@ -79,7 +104,8 @@ async function get(port: number, path: string): Promise<any> {
   }
 }
 
-const ofService = (service: string) => (l: { resource: Record<string, unknown> }) => l.resource['service.name'] === service;
+const ofService = (service: string) => (l: { resource: Record<string, unknown> }) =>
+  l.resource['service.name'] === service;
 
 function warnings(stderr: string, re: RegExp): string[] {
   return stderr.split('\n').filter((l) => re.test(l));
@@ -106,10 +132,22 @@ describe.each(NODE_BINARIES)('register preload under $label', ({ path: node }) =
       const { traceId } = await get(s.port, `/log?id=${id}`);
       expect(traceId).toMatch(/^[0-9a-f]{32}$/);
 
-      const [server] = await rx.waitForSpans((sp) => sp.traceId === traceId && sp.kind === 2, 1, 15_000);
+      const [server] = await rx.waitForSpans(
+        (sp) => sp.traceId === traceId && sp.kind === 2,
+        1,
+        15_000,
+      );
       expect(server?.resource['service.name']).toBe(s.service);
-      await rx.waitFor((r) => r.metrics().find((m) => m.name === 'http.server.request.duration' && ofService(s.service)(m)), 15_000, 'http duration metric');
-      const isOurs = (l: FlatLogRecord) => ofService(s.service)(l) && l.attributes['order.id'] === id;
+      await rx.waitFor(
+        (r) =>
+          r
+            .metrics()
+            .find((m) => m.name === 'http.server.request.duration' && ofService(s.service)(m)),
+        15_000,
+        'http duration metric',
+      );
+      const isOurs = (l: FlatLogRecord) =>
+        ofService(s.service)(l) && l.attributes['order.id'] === id;
       await rx.waitForLogs((l) => isOurs(l) && l.body === 'order placed', 1, 15_000);
 
       s.app.kill('SIGTERM');
@@ -134,7 +172,9 @@ describe.each(NODE_BINARIES)('register preload under $label', ({ path: node }) =
 
       // The same line is on disk, with the trace id.
       const files = readdirSync(s.logDir).filter((f) => f.endsWith('.log'));
-      const lines = files.flatMap((f) => readFileSync(join(s.logDir, f), 'utf8').split('\n')).filter((l) => l.includes(id));
+      const lines = files
+        .flatMap((f) => readFileSync(join(s.logDir, f), 'utf8').split('\n'))
+        .filter((l) => l.includes(id));
       expect(lines.length).toBeGreaterThanOrEqual(1);
       expect(lines.some((l) => l.includes(traceId))).toBe(true);
       expect(s.app.stderr()).toBe('');
@@ -146,7 +186,9 @@ describe.each(NODE_BINARIES)('register preload under $label', ({ path: node }) =
       const { traceId } = await get(s.port, `/log?id=${id}`);
       s.app.kill('SIGTERM');
       await s.app.exited;
-      const winstonRecords = rx.logRecords().filter((l) => ofService(s.service)(l) && l.body === 'app winston line');
+      const winstonRecords = rx
+        .logRecords()
+        .filter((l) => ofService(s.service)(l) && l.body === 'app winston line');
       expect(winstonRecords, `stderr: ${s.app.stderr()}`).toHaveLength(1);
       expect(winstonRecords[0]?.traceId).toBe(traceId);
     });
@@ -157,7 +199,11 @@ describe.each(NODE_BINARIES)('register preload under $label', ({ path: node }) =
       const exit = await s.app.exited;
       expect(exit).toMatchObject({ code: 3, signal: null });
       // Interval 60 s: only the exit flush can have delivered this.
-      expect(rx.metrics().some((m) => m.name === 'http.server.request.duration' && ofService(s.service)(m))).toBe(true);
+      expect(
+        rx
+          .metrics()
+          .some((m) => m.name === 'http.server.request.duration' && ofService(s.service)(m)),
+      ).toBe(true);
     });
   });
 
@@ -170,24 +216,41 @@ describe.each(NODE_BINARIES)('register preload under $label', ({ path: node }) =
     const exit = await s.app.exited;
     expect(exit.signal).toBe('SIGTERM');
     expect(exit.ms).toBeLessThan(2500);
-    expect(rx.metrics().some((m) => m.name === 'http.server.request.duration' && ofService(s.service)(m))).toBe(true);
-    expect(rx.logRecords().some((l) => ofService(s.service)(l) && l.attributes['order.id'] === id)).toBe(true);
+    expect(
+      rx
+        .metrics()
+        .some((m) => m.name === 'http.server.request.duration' && ofService(s.service)(m)),
+    ).toBe(true);
+    expect(
+      rx.logRecords().some((l) => ofService(s.service)(l) && l.attributes['order.id'] === id),
+    ).toBe(true);
 
-    const plain = spawnNode(node, [join(FIXTURES, 'app.mjs')], { cwd: tmp, env: { PATH: process.env.PATH, ECHOES_LOG_DIR: join(tmp, 'plain-logs'), ECHOES_LOG_CONSOLE: 'off' } });
+    const plain = spawnNode(node, [join(FIXTURES, 'app.mjs')], {
+      cwd: tmp,
+      env: {
+        PATH: process.env.PATH,
+        ECHOES_LOG_DIR: join(tmp, 'plain-logs'),
+        ECHOES_LOG_CONSOLE: 'off',
+      },
+    });
     await plain.waitFor(/READY/);
     plain.kill('SIGTERM');
     expect((await plain.exited).signal).toBe(exit.signal);
   });
 
   it('does not kill an app that handles SIGTERM itself, and still flushes', async () => {
-    const s = await start(node, 'app.mjs', { env: { FIXTURE_OWN_SIGTERM: '1', OTEL_METRIC_EXPORT_INTERVAL: '60000' } });
+    const s = await start(node, 'app.mjs', {
+      env: { FIXTURE_OWN_SIGTERM: '1', OTEL_METRIC_EXPORT_INTERVAL: '60000' },
+    });
     const id = randomUUID();
     await get(s.port, `/log?id=${id}`);
     s.app.kill('SIGTERM');
     const exit = await s.app.exited;
     expect(exit).toMatchObject({ code: 7, signal: null });
     expect(s.app.stdout()).toMatch(/APP_SIGTERM[\s\S]*APP_DONE/);
-    expect(rx.logRecords().some((l) => ofService(s.service)(l) && l.attributes['order.id'] === id)).toBe(true);
+    expect(
+      rx.logRecords().some((l) => ofService(s.service)(l) && l.attributes['order.id'] === id),
+    ).toBe(true);
   });
 
   it('with the collector down: one warning per signal, not a stream, and exit within the deadline', async () => {
@@ -195,7 +258,11 @@ describe.each(NODE_BINARIES)('register preload under $label', ({ path: node }) =
     down.setDown(true);
     try {
       const s = await start(node, 'app.mjs', {
-        env: { OTEL_EXPORTER_OTLP_ENDPOINT: down.url, OTEL_EXPORTER_OTLP_TIMEOUT: '500', OTEL_METRIC_EXPORT_INTERVAL: '200' },
+        env: {
+          OTEL_EXPORTER_OTLP_ENDPOINT: down.url,
+          OTEL_EXPORTER_OTLP_TIMEOUT: '500',
+          OTEL_METRIC_EXPORT_INTERVAL: '200',
+        },
       });
       await get(s.port, `/log?id=${randomUUID()}`);
       await s.app.waitFor(/cannot export metrics/, 15_000, 'stderr');
@@ -211,7 +278,10 @@ describe.each(NODE_BINARIES)('register preload under $label', ({ path: node }) =
       // Deadline 2000 ms (default) plus process teardown.
       expect(exit.ms).toBeLessThan(3000);
       for (const signal of ['traces', 'metrics', 'logs']) {
-        expect(warnings(s.app.stderr(), new RegExp(`cannot export ${signal}`)).length, signal).toBeLessThanOrEqual(1);
+        expect(
+          warnings(s.app.stderr(), new RegExp(`cannot export ${signal}`)).length,
+          signal,
+        ).toBeLessThanOrEqual(1);
       }
       console.log(`[${node}] exit after SIGTERM with the collector down: ${exit.ms} ms`);
     } finally {
@@ -226,7 +296,12 @@ describe.each(NODE_BINARIES)('register preload under $label', ({ path: node }) =
     expect((await get(s.port, '/child')).child).toBe(`NoopTracerProvider parent=${s.app.pid}`);
     s.app.kill('SIGTERM');
     await s.app.exited;
-    const instances = new Set(rx.spans().filter(ofService(s.service)).map((sp) => sp.resource['service.instance.id']));
+    const instances = new Set(
+      rx
+        .spans()
+        .filter(ofService(s.service))
+        .map((sp) => sp.resource['service.instance.id']),
+    );
     expect(instances.size).toBe(1);
     expect(s.app.stderr()).toBe('');
   });
@@ -244,7 +319,10 @@ describe.each(NODE_BINARIES)('register preload under $label', ({ path: node }) =
   it('warns once about a malformed config/config.yaml and keeps serving on defaults', async () => {
     const cwd = mkdtempSync(join(tmp, 'yaml-'));
     mkdirSync(join(cwd, 'config'));
-    writeFileSync(join(cwd, 'config/config.yaml'), 'logging:\n  level: [unclosed\n  file_rotation: {\n');
+    writeFileSync(
+      join(cwd, 'config/config.yaml'),
+      'logging:\n  level: [unclosed\n  file_rotation: {\n',
+    );
     const s = await start(node, 'app.mjs', { cwd });
     expect(await get(s.port, '/')).toBe('ok');
     s.app.kill('SIGTERM');
@@ -255,19 +333,27 @@ describe.each(NODE_BINARIES)('register preload under $label', ({ path: node }) =
   });
 
   it('runs the app uninstrumented with one clear warning when setup fails', async () => {
-    const s = await start(node, 'app.mjs', { preArgs: ['--import', join(FIXTURES, 'sabotage.mjs')] });
+    const s = await start(node, 'app.mjs', {
+      preArgs: ['--import', join(FIXTURES, 'sabotage.mjs')],
+    });
     expect(s.state).toBe('NoopTracerProvider');
     expect(await get(s.port, '/')).toBe('ok');
     s.app.kill('SIGTERM');
     const exit = await s.app.exited;
     expect(exit.signal).toBe('SIGTERM');
     const lines = warnings(s.app.stderr(), /echoes-otel/);
-    expect(lines).toEqual([expect.stringMatching(/^echoes-otel: telemetry disabled: .*randomUUID sabotaged.*; your application is running without instrumentation$/)]);
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /^echoes-otel: telemetry disabled: .*randomUUID sabotaged.*; your application is running without instrumentation$/,
+      ),
+    ]);
   });
 
   it('serves the embedded Prometheus endpoint on the configured port', async () => {
     const port = await freePort();
-    const s = await start(node, 'app.mjs', { env: { ECHOES_PROMETHEUS: 'on', OTEL_EXPORTER_PROMETHEUS_PORT: String(port) } });
+    const s = await start(node, 'app.mjs', {
+      env: { ECHOES_PROMETHEUS: 'on', OTEL_EXPORTER_PROMETHEUS_PORT: String(port) },
+    });
     await get(s.port, '/');
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     expect(text).toContain('http_server_request_duration_seconds_bucket');
@@ -280,7 +366,9 @@ describe.each(NODE_BINARIES)('register preload under $label', ({ path: node }) =
     await new Promise((r) => blocker.once('listening', r));
     try {
       const port = (blocker.address() as { port: number }).port;
-      const s = await start(node, 'app.mjs', { env: { ECHOES_PROMETHEUS: 'on', OTEL_EXPORTER_PROMETHEUS_PORT: String(port) } });
+      const s = await start(node, 'app.mjs', {
+        env: { ECHOES_PROMETHEUS: 'on', OTEL_EXPORTER_PROMETHEUS_PORT: String(port) },
+      });
       expect(await get(s.port, '/')).toBe('ok');
       await s.app.waitFor(/Prometheus endpoint cannot listen/, 10_000, 'stderr');
       s.app.kill('SIGTERM');

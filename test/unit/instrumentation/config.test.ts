@@ -2,7 +2,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_REDACT_KEYS, ENV_VARIABLES, inheritedPreloadParent, loadConfig, signalUrl } from '../../../instrumentation/config.js';
+import {
+  DEFAULT_REDACT_KEYS,
+  ENV_VARIABLES,
+  inheritedPreloadParent,
+  loadConfig,
+  signalUrl,
+} from '../../../instrumentation/config.js';
 
 let dir: string;
 let emptyDir: string;
@@ -34,11 +40,24 @@ describe('loadConfig defaults', () => {
     expect(c.production).toBe(false);
     expect(c.logs.level).toBe('info');
     expect(c.logs.console).toBe(true);
-    expect(c.logs.file).toEqual({ enabled: true, dir: join(emptyDir, 'logs'), name: 'app', maxBytes: 10 * 1024 * 1024, backupCount: 5, gzip: true });
+    expect(c.logs.file).toEqual({
+      enabled: true,
+      dir: join(emptyDir, 'logs'),
+      name: 'app',
+      maxBytes: 10 * 1024 * 1024,
+      backupCount: 5,
+      gzip: true,
+    });
     expect(c.logs.maxMessageBytes).toBe(65536);
     expect(c.traces.exporter).toBe('otlp');
     expect(c.traces.sampler).toBe('parentbased_always_on');
-    expect(c.traces.otlp).toEqual({ url: 'http://localhost:4318/v1/traces', protocol: 'http/protobuf', headers: {}, timeoutMs: 10000, compression: 'none' });
+    expect(c.traces.otlp).toEqual({
+      url: 'http://localhost:4318/v1/traces',
+      protocol: 'http/protobuf',
+      headers: {},
+      timeoutMs: 10000,
+      compression: 'none',
+    });
     expect(c.metrics.otlp.url).toBe('http://localhost:4318/v1/metrics');
     expect(c.logs.otlp.url).toBe('http://localhost:4318/v1/logs');
     expect(c.metrics.exportIntervalMs).toBe(60000);
@@ -47,21 +66,35 @@ describe('loadConfig defaults', () => {
     expect(c.shutdownTimeoutMs).toBe(2000);
     expect(c.inWorkers).toBe(false);
     expect(c.inChildren).toBe(false);
-    expect(c.instrumentations).toEqual({ http: true, fs: true, lruCache: true, winston: true, runtime: true });
+    expect(c.instrumentations).toEqual({
+      http: true,
+      fs: true,
+      lruCache: true,
+      winston: true,
+      runtime: true,
+    });
     expect(c.fs.pathGroups.map((g) => [g.name, g.prefix])).toEqual([
       ['logs', join(emptyDir, 'logs')],
       ['sessions', join(emptyDir, 'data/memory')],
       ['cache', join(emptyDir, '.cache')],
       ['config', join(emptyDir, 'config')],
     ]);
-    expect(c.dirs.watched.map((w) => w.name)).toEqual(['logs', 'cache/embeddings', 'cache/attention', 'sessions']);
+    expect(c.dirs.watched.map((w) => w.name)).toEqual([
+      'logs',
+      'cache/embeddings',
+      'cache/attention',
+      'sessions',
+    ]);
     expect(c.dirs.intervalMs).toBe(30000);
     expect(c.redaction.keys).toEqual(DEFAULT_REDACT_KEYS);
   });
 
   it('takes service name and version from package.json in the working directory', () => {
     const d = mkdtempSync(join(dir, 'pkg-'));
-    writeFileSync(join(d, 'package.json'), JSON.stringify({ name: '@acme/echoes-api', version: '1.2.3' }));
+    writeFileSync(
+      join(d, 'package.json'),
+      JSON.stringify({ name: '@acme/echoes-api', version: '1.2.3' }),
+    );
     const { config: c } = load({}, d);
     expect(c.serviceName).toBe('@acme/echoes-api');
     expect(c.serviceVersion).toBe('1.2.3');
@@ -77,7 +110,9 @@ describe('loadConfig defaults', () => {
   });
 
   it('treats deployment.environment.name=production as production', () => {
-    const { config: c } = load({ OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=production' });
+    const { config: c } = load({
+      OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=production',
+    });
     expect(c.environment).toBe('production');
     expect(c.production).toBe(true);
     expect(c.logs.level).toBe('warn');
@@ -93,14 +128,21 @@ describe('loadConfig defaults', () => {
 
 describe('loadConfig precedence', () => {
   it('prefers code options over env over config.yaml over defaults', () => {
-    const cwd = withYaml('logging:\n  level: DEBUG\n  file_rotation:\n    max_bytes: 2048\n    backup_count: 2\n  console_output: false\n');
+    const cwd = withYaml(
+      'logging:\n  level: DEBUG\n  file_rotation:\n    max_bytes: 2048\n    backup_count: 2\n  console_output: false\n',
+    );
     const yamlOnly = load({}, cwd).config;
     expect(yamlOnly.logs.level).toBe('debug');
     expect(yamlOnly.logs.file.maxBytes).toBe(2048);
     expect(yamlOnly.logs.file.backupCount).toBe(2);
     expect(yamlOnly.logs.console).toBe(false);
 
-    const env = { ECHOES_LOG_LEVEL: 'error', ECHOES_LOG_MAX_BYTES: '4096', ECHOES_LOG_BACKUP_COUNT: '3', ECHOES_LOG_CONSOLE: 'on' };
+    const env = {
+      ECHOES_LOG_LEVEL: 'error',
+      ECHOES_LOG_MAX_BYTES: '4096',
+      ECHOES_LOG_BACKUP_COUNT: '3',
+      ECHOES_LOG_CONSOLE: 'on',
+    };
     const envOver = load(env, cwd).config;
     expect(envOver.logs.level).toBe('error');
     expect(envOver.logs.file.maxBytes).toBe(4096);
@@ -114,7 +156,9 @@ describe('loadConfig precedence', () => {
   });
 
   it('uses the code log dir for the logs path group and watched dir', () => {
-    const { config: c } = load({ ECHOES_LOG_DIR: '/var/env-logs' }, emptyDir, { logs: { file: { dir: '/srv/code-logs' } } });
+    const { config: c } = load({ ECHOES_LOG_DIR: '/var/env-logs' }, emptyDir, {
+      logs: { file: { dir: '/srv/code-logs' } },
+    });
     expect(c.logs.file.dir).toBe('/srv/code-logs');
     expect(c.fs.pathGroups[0]).toEqual({ name: 'logs', prefix: '/srv/code-logs' });
     expect(c.dirs.watched[0]).toEqual({ name: 'logs', path: '/srv/code-logs' });
@@ -123,20 +167,39 @@ describe('loadConfig precedence', () => {
   it('prefers OTEL_SERVICE_NAME over resource attributes over package.json', () => {
     const d = mkdtempSync(join(dir, 'pkg-'));
     writeFileSync(join(d, 'package.json'), JSON.stringify({ name: 'from-pkg' }));
-    expect(load({ OTEL_RESOURCE_ATTRIBUTES: 'service.name=from-attrs' }, d).config.serviceName).toBe('from-attrs');
-    expect(load({ OTEL_RESOURCE_ATTRIBUTES: 'service.name=from-attrs', OTEL_SERVICE_NAME: 'from-env' }, d).config.serviceName).toBe('from-env');
-    expect(load({ OTEL_SERVICE_NAME: 'from-env' }, d, { serviceName: 'from-code' }).config.serviceName).toBe('from-code');
+    expect(
+      load({ OTEL_RESOURCE_ATTRIBUTES: 'service.name=from-attrs' }, d).config.serviceName,
+    ).toBe('from-attrs');
+    expect(
+      load(
+        { OTEL_RESOURCE_ATTRIBUTES: 'service.name=from-attrs', OTEL_SERVICE_NAME: 'from-env' },
+        d,
+      ).config.serviceName,
+    ).toBe('from-env');
+    expect(
+      load({ OTEL_SERVICE_NAME: 'from-env' }, d, { serviceName: 'from-code' }).config.serviceName,
+    ).toBe('from-code');
   });
 
   it('treats blank variables as unset', () => {
-    const { config: c, problems } = load({ ECHOES_LOG_LEVEL: '  ', OTEL_EXPORTER_OTLP_ENDPOINT: '', ECHOES_LOG_MAX_BYTES: '' });
+    const { config: c, problems } = load({
+      ECHOES_LOG_LEVEL: '  ',
+      OTEL_EXPORTER_OTLP_ENDPOINT: '',
+      ECHOES_LOG_MAX_BYTES: '',
+    });
     expect(problems).toEqual([]);
     expect(c.logs.level).toBe('info');
     expect(c.traces.otlp.url).toBe('http://localhost:4318/v1/traces');
   });
 
   it('maps the audit config.yaml Python level names to winston levels', () => {
-    for (const [py, level] of [['CRITICAL', 'error'], ['ERROR', 'error'], ['WARNING', 'warn'], ['INFO', 'info'], ['DEBUG', 'debug']]) {
+    for (const [py, level] of [
+      ['CRITICAL', 'error'],
+      ['ERROR', 'error'],
+      ['WARNING', 'warn'],
+      ['INFO', 'info'],
+      ['DEBUG', 'debug'],
+    ]) {
       expect(load({}, withYaml(`logging:\n  level: "${py}"\n`)).config.logs.level).toBe(level);
     }
   });
@@ -148,7 +211,10 @@ describe('loadConfig precedence', () => {
     const { config: c, problems } = load({}, cwd);
     expect(c.logs.file.maxBytes).toBe(10485760);
     expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatchObject({ source: 'config/config.yaml: logging.format', severity: 'warning' });
+    expect(problems[0]).toMatchObject({
+      source: 'config/config.yaml: logging.format',
+      severity: 'warning',
+    });
   });
 });
 
@@ -157,7 +223,11 @@ describe('loadConfig problems', () => {
     const cwd = withYaml('logging:\n  level: [unclosed\n   file_rotation: {\n');
     const { config: c, problems } = load({}, cwd);
     expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatchObject({ source: 'config/config.yaml', fallback: 'defaults for every logging setting', severity: 'error' });
+    expect(problems[0]).toMatchObject({
+      source: 'config/config.yaml',
+      fallback: 'defaults for every logging setting',
+      severity: 'error',
+    });
     expect(c.logs.level).toBe('info');
   });
 
@@ -206,19 +276,34 @@ describe('loadConfig problems', () => {
   });
 
   it('falls back to the config.yaml value, and says so, when the env value is bad', () => {
-    const { config: c, problems } = load({ ECHOES_LOG_LEVEL: 'loud' }, withYaml('logging:\n  level: WARNING\n'));
+    const { config: c, problems } = load(
+      { ECHOES_LOG_LEVEL: 'loud' },
+      withYaml('logging:\n  level: WARNING\n'),
+    );
     expect(c.logs.level).toBe('warn');
     expect(problems[0]?.fallback).toBe('warn');
   });
 
   it('reports a bad config.yaml value under its key', () => {
-    const { config: c, problems } = load({}, withYaml('logging:\n  file_rotation:\n    backup_count: many\n'));
+    const { config: c, problems } = load(
+      {},
+      withYaml('logging:\n  file_rotation:\n    backup_count: many\n'),
+    );
     expect(c.logs.file.backupCount).toBe(5);
-    expect(problems).toEqual([expect.objectContaining({ source: 'config/config.yaml: logging.file_rotation.backup_count', value: 'many', fallback: '5' })]);
+    expect(problems).toEqual([
+      expect.objectContaining({
+        source: 'config/config.yaml: logging.file_rotation.backup_count',
+        value: 'many',
+        fallback: '5',
+      }),
+    ]);
   });
 
   it('reports a missing explicit ECHOES_CONFIG_FILE but not a missing default file', () => {
-    expect(load({ ECHOES_CONFIG_FILE: 'nope.yaml' }).problems[0]).toMatchObject({ source: 'ECHOES_CONFIG_FILE', value: join(emptyDir, 'nope.yaml') });
+    expect(load({ ECHOES_CONFIG_FILE: 'nope.yaml' }).problems[0]).toMatchObject({
+      source: 'ECHOES_CONFIG_FILE',
+      value: join(emptyDir, 'nope.yaml'),
+    });
     expect(load().problems).toEqual([]);
   });
 
@@ -241,7 +326,10 @@ describe('loadConfig OTLP variables', () => {
   });
 
   it('merges generic and per-signal headers, percent-decoding values', () => {
-    const { config: c } = load({ OTEL_EXPORTER_OTLP_HEADERS: 'a=1,Authorization=Basic%20eA==', OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'a=2' });
+    const { config: c } = load({
+      OTEL_EXPORTER_OTLP_HEADERS: 'a=1,Authorization=Basic%20eA==',
+      OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'a=2',
+    });
     expect(c.traces.otlp.headers).toEqual({ a: '2', Authorization: 'Basic eA==' });
     expect(c.logs.otlp.headers).toEqual({ a: '1', Authorization: 'Basic eA==' });
   });
@@ -256,14 +344,32 @@ describe('loadConfig OTLP variables', () => {
       OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: 'none',
     });
     expect(problems).toEqual([]);
-    expect([c.traces.otlp.protocol, c.metrics.otlp.protocol, c.logs.otlp.protocol]).toEqual(['http/json', 'http/protobuf', 'http/json']);
-    expect([c.traces.otlp.timeoutMs, c.metrics.otlp.timeoutMs, c.logs.otlp.timeoutMs]).toEqual([5000, 5000, 700]);
-    expect([c.traces.otlp.compression, c.metrics.otlp.compression, c.logs.otlp.compression]).toEqual(['none', 'gzip', 'gzip']);
+    expect([c.traces.otlp.protocol, c.metrics.otlp.protocol, c.logs.otlp.protocol]).toEqual([
+      'http/json',
+      'http/protobuf',
+      'http/json',
+    ]);
+    expect([c.traces.otlp.timeoutMs, c.metrics.otlp.timeoutMs, c.logs.otlp.timeoutMs]).toEqual([
+      5000, 5000, 700,
+    ]);
+    expect([
+      c.traces.otlp.compression,
+      c.metrics.otlp.compression,
+      c.logs.otlp.compression,
+    ]).toEqual(['none', 'gzip', 'gzip']);
   });
 
   it('selects exporters per signal, with prometheus alone meaning no OTLP metrics', () => {
-    const a = load({ OTEL_TRACES_EXPORTER: 'console', OTEL_METRICS_EXPORTER: 'prometheus', OTEL_LOGS_EXPORTER: 'none' }).config;
-    expect([a.traces.exporter, a.metrics.exporter, a.logs.exporter]).toEqual(['console', 'none', 'none']);
+    const a = load({
+      OTEL_TRACES_EXPORTER: 'console',
+      OTEL_METRICS_EXPORTER: 'prometheus',
+      OTEL_LOGS_EXPORTER: 'none',
+    }).config;
+    expect([a.traces.exporter, a.metrics.exporter, a.logs.exporter]).toEqual([
+      'console',
+      'none',
+      'none',
+    ]);
     expect(a.metrics.prometheus.enabled).toBe(true);
     const b = load({ OTEL_METRICS_EXPORTER: 'otlp,prometheus', ECHOES_PROMETHEUS: 'off' }).config;
     expect(b.metrics.exporter).toBe('otlp');
@@ -284,7 +390,13 @@ describe('loadConfig OTLP variables', () => {
     expect(c.traces.samplerArg).toBe(0.25);
     expect(c.metrics.exportIntervalMs).toBe(1000);
     expect(c.metrics.exportTimeoutMs).toBe(1000);
-    expect(problems).toEqual([expect.objectContaining({ source: 'OTEL_METRIC_EXPORT_TIMEOUT', severity: 'warning', fallback: '1000' })]);
+    expect(problems).toEqual([
+      expect.objectContaining({
+        source: 'OTEL_METRIC_EXPORT_TIMEOUT',
+        severity: 'warning',
+        fallback: '1000',
+      }),
+    ]);
     expect(c.metrics.prometheus).toEqual({ enabled: true, host: '0.0.0.0', port: 0 });
   });
 
@@ -299,9 +411,13 @@ describe('loadConfig OTLP variables', () => {
   });
 
   it('parses OTEL_RESOURCE_ATTRIBUTES and skips bad entries with a problem', () => {
-    const { config: c, problems } = load({ OTEL_RESOURCE_ATTRIBUTES: 'team=search,region=eu%2Dwest,broken' });
+    const { config: c, problems } = load({
+      OTEL_RESOURCE_ATTRIBUTES: 'team=search,region=eu%2Dwest,broken',
+    });
     expect(c.resourceAttributes).toEqual({ team: 'search', region: 'eu-west' });
-    expect(problems).toEqual([expect.objectContaining({ source: 'OTEL_RESOURCE_ATTRIBUTES', value: 'broken' })]);
+    expect(problems).toEqual([
+      expect.objectContaining({ source: 'OTEL_RESOURCE_ATTRIBUTES', value: 'broken' }),
+    ]);
   });
 });
 
@@ -321,7 +437,14 @@ describe('loadConfig ECHOES_ variables', () => {
       ECHOES_CARDINALITY_LIMIT: '50',
     });
     expect(problems).toEqual([]);
-    expect(c.logs.file).toEqual({ enabled: false, dir: '/tmp/x-logs', name: 'api', maxBytes: 5 * 1024 * 1024, backupCount: 0, gzip: false });
+    expect(c.logs.file).toEqual({
+      enabled: false,
+      dir: '/tmp/x-logs',
+      name: 'api',
+      maxBytes: 5 * 1024 * 1024,
+      backupCount: 0,
+      gzip: false,
+    });
     expect(c.logs.maxMessageBytes).toBe(1024);
     expect(c.shutdownTimeoutMs).toBe(500);
     expect(c.inWorkers).toBe(true);
@@ -330,8 +453,16 @@ describe('loadConfig ECHOES_ variables', () => {
   });
 
   it('selects instrumentations by list and by exclusion', () => {
-    expect(load({ ECHOES_INSTRUMENTATIONS: 'http,winston' }).config.instrumentations).toEqual({ http: true, fs: false, lruCache: false, winston: true, runtime: false });
-    expect(load({ ECHOES_DISABLED_INSTRUMENTATIONS: 'fs, lru-cache' }).config.instrumentations).toEqual({ http: true, fs: false, lruCache: false, winston: true, runtime: true });
+    expect(load({ ECHOES_INSTRUMENTATIONS: 'http,winston' }).config.instrumentations).toEqual({
+      http: true,
+      fs: false,
+      lruCache: false,
+      winston: true,
+      runtime: false,
+    });
+    expect(
+      load({ ECHOES_DISABLED_INSTRUMENTATIONS: 'fs, lru-cache' }).config.instrumentations,
+    ).toEqual({ http: true, fs: false, lruCache: false, winston: true, runtime: true });
   });
 
   it('reads path groups, watched dirs, scan limits, fs spans and redaction keys', () => {
@@ -343,16 +474,28 @@ describe('loadConfig ECHOES_ variables', () => {
       ECHOES_FS_SPANS: 'on',
       ECHOES_REDACT_KEYS: 'X-Session,ssn',
     });
-    expect(c.fs.pathGroups).toEqual([{ name: 'db', prefix: join(emptyDir, 'data/db') }, { name: 'tmp', prefix: '/tmp' }]);
-    expect(c.dirs).toEqual({ enabled: true, intervalMs: 1000, maxEntriesPerTick: 99, watched: [{ name: 'db', path: join(emptyDir, 'data/db') }] });
+    expect(c.fs.pathGroups).toEqual([
+      { name: 'db', prefix: join(emptyDir, 'data/db') },
+      { name: 'tmp', prefix: '/tmp' },
+    ]);
+    expect(c.dirs).toEqual({
+      enabled: true,
+      intervalMs: 1000,
+      maxEntriesPerTick: 99,
+      watched: [{ name: 'db', path: join(emptyDir, 'data/db') }],
+    });
     expect(c.fs.spans).toBe(true);
     expect(c.redaction.keys).toEqual([...DEFAULT_REDACT_KEYS, 'x-session', 'ssn']);
     expect(load({ ECHOES_DIRS: 'none' }).config.dirs.enabled).toBe(false);
   });
 
   it('recognises a child process that inherited the preload', () => {
-    expect(inheritedPreloadParent({ ECHOES_PRELOAD_PARENT_PID: String(process.pid + 1) })).toBe(process.pid + 1);
-    expect(inheritedPreloadParent({ ECHOES_PRELOAD_PARENT_PID: String(process.pid) })).toBeUndefined();
+    expect(inheritedPreloadParent({ ECHOES_PRELOAD_PARENT_PID: String(process.pid + 1) })).toBe(
+      process.pid + 1,
+    );
+    expect(
+      inheritedPreloadParent({ ECHOES_PRELOAD_PARENT_PID: String(process.pid) }),
+    ).toBeUndefined();
     expect(inheritedPreloadParent({})).toBeUndefined();
   });
 

@@ -30,7 +30,9 @@ describe('README environment table', () => {
     const src = readFileSync(join(root, 'instrumentation/config.ts'), 'utf8');
     const literals = new Set([...src.matchAll(/'((?:OTEL|ECHOES)_[A-Z0-9_]+)'/g)].map((m) => m[1]));
     const templated = ['TRACES', 'METRICS', 'LOGS'].flatMap((s) =>
-      ['ENDPOINT', 'HEADERS', 'PROTOCOL', 'TIMEOUT', 'COMPRESSION'].map((k) => `OTEL_EXPORTER_OTLP_${s}_${k}`),
+      ['ENDPOINT', 'HEADERS', 'PROTOCOL', 'TIMEOUT', 'COMPRESSION'].map(
+        (k) => `OTEL_EXPORTER_OTLP_${s}_${k}`,
+      ),
     );
     const names = new Set<string>(ENV_VARIABLES.map((v) => v.name));
     for (const n of [...literals, ...templated]) expect(names.has(n!), n).toBe(true);
@@ -40,7 +42,11 @@ describe('README environment table', () => {
     const dir = join(root, 'instrumentation');
     const offenders = readdirSync(dir)
       .filter((f) => f.endsWith('.ts') && f !== 'config.ts')
-      .filter((f) => /process\.env\b/.test(readFileSync(join(dir, f), 'utf8').replace(/\/\/.*$|\/\*[\s\S]*?\*\//gm, '')));
+      .filter((f) =>
+        /process\.env\b/.test(
+          readFileSync(join(dir, f), 'utf8').replace(/\/\/.*$|\/\*[\s\S]*?\*\//gm, ''),
+        ),
+      );
     expect(offenders).toEqual([]);
   });
 });

@@ -3,11 +3,18 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../instrumentation/config.js';
 import { createResource, resourceAttributes } from '../../../instrumentation/resource.js';
 
-const config = (env: Record<string, string> = {}) => loadConfig({}, { env, cwd: '/nonexistent-echoes' }).config;
+const config = (env: Record<string, string> = {}) =>
+  loadConfig({}, { env, cwd: '/nonexistent-echoes' }).config;
 
 describe('resource', () => {
   it('carries service, deployment, host, process and SDK attributes', () => {
-    const r = createResource(config({ OTEL_SERVICE_NAME: 'api', NODE_ENV: 'staging', OTEL_RESOURCE_ATTRIBUTES: 'service.version=2.0.0' }));
+    const r = createResource(
+      config({
+        OTEL_SERVICE_NAME: 'api',
+        NODE_ENV: 'staging',
+        OTEL_RESOURCE_ATTRIBUTES: 'service.version=2.0.0',
+      }),
+    );
     expect(r.attributes).toMatchObject({
       'service.name': 'api',
       'service.version': '2.0.0',
@@ -30,7 +37,12 @@ describe('resource', () => {
   });
 
   it('adds OTEL_RESOURCE_ATTRIBUTES but lets explicit settings win', () => {
-    const attrs = resourceAttributes(config({ OTEL_RESOURCE_ATTRIBUTES: 'team=search,service.name=from-attrs', OTEL_SERVICE_NAME: 'from-env' }));
+    const attrs = resourceAttributes(
+      config({
+        OTEL_RESOURCE_ATTRIBUTES: 'team=search,service.name=from-attrs',
+        OTEL_SERVICE_NAME: 'from-env',
+      }),
+    );
     expect(attrs.team).toBe('search');
     expect(attrs['service.name']).toBe('from-env');
   });

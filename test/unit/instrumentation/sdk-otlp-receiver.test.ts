@@ -23,8 +23,14 @@ describe('otlp-receiver test helper', () => {
       ['proto', new ProtoTraceExporter({ url: `${rx.url}/v1/traces` })],
       ['json', new JsonTraceExporter({ url: `${rx.url}/prefix/v1/traces` })],
     ] as const) {
-      const provider = new BasicTracerProvider({ resource, spanProcessors: [new SimpleSpanProcessor(exporter)] });
-      provider.getTracer('t').startSpan(`span-${label}`, { attributes: { n: 7, ok: true } }).end();
+      const provider = new BasicTracerProvider({
+        resource,
+        spanProcessors: [new SimpleSpanProcessor(exporter)],
+      });
+      provider
+        .getTracer('t')
+        .startSpan(`span-${label}`, { attributes: { n: 7, ok: true } })
+        .end();
       await provider.forceFlush();
       await provider.shutdown();
     }
@@ -42,7 +48,11 @@ describe('otlp-receiver test helper', () => {
     rx.clear();
     const port = rx.port;
     rx.setDown(true);
-    const res = await fetch(`${rx.url}/v1/logs`, { method: 'POST', body: new Uint8Array(0), headers: { 'content-type': 'application/x-protobuf' } });
+    const res = await fetch(`${rx.url}/v1/logs`, {
+      method: 'POST',
+      body: new Uint8Array(0),
+      headers: { 'content-type': 'application/x-protobuf' },
+    });
     expect(res.status).toBe(503);
     expect(rx.refusedCount).toBe(1);
     rx.setDown(false);
@@ -51,7 +61,11 @@ describe('otlp-receiver test helper', () => {
     expect(rx.port).toBe(port);
     const provider = new LoggerProvider({
       resource: resourceFromAttributes({ 'service.name': 'rx-logs' }),
-      processors: [new SimpleLogRecordProcessor({ exporter: new OTLPLogExporter({ url: `${rx.url}/otlp/v1/logs` }) })],
+      processors: [
+        new SimpleLogRecordProcessor({
+          exporter: new OTLPLogExporter({ url: `${rx.url}/otlp/v1/logs` }),
+        }),
+      ],
     });
     provider.getLogger('l').emit({ body: 'hello', severityText: 'INFO', attributes: { k: 'v' } });
     await provider.forceFlush();

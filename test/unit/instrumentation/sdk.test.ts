@@ -2,7 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { diag, trace, type DiagLogger } from '@opentelemetry/api';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createCollapsingLogger, watchExporter } from '../../../instrumentation/diag.js';
 import { prometheusBaseName } from '../../../instrumentation/metrics.js';
@@ -15,17 +19,31 @@ describe('createSampler', () => {
     expect(createSampler('always_on', undefined).toString()).toBe('AlwaysOnSampler');
     expect(createSampler('always_off', undefined).toString()).toBe('AlwaysOffSampler');
     expect(createSampler('traceidratio', 0.5).toString()).toBe('TraceIdRatioBased{0.5}');
-    expect(createSampler('parentbased_always_on', undefined).toString()).toMatch(/^ParentBased\{root=AlwaysOnSampler/);
-    expect(createSampler('parentbased_always_off', undefined).toString()).toMatch(/^ParentBased\{root=AlwaysOffSampler/);
-    expect(createSampler('parentbased_traceidratio', 0.1).toString()).toMatch(/^ParentBased\{root=TraceIdRatioBased\{0.1\}/);
+    expect(createSampler('parentbased_always_on', undefined).toString()).toMatch(
+      /^ParentBased\{root=AlwaysOnSampler/,
+    );
+    expect(createSampler('parentbased_always_off', undefined).toString()).toMatch(
+      /^ParentBased\{root=AlwaysOffSampler/,
+    );
+    expect(createSampler('parentbased_traceidratio', 0.1).toString()).toMatch(
+      /^ParentBased\{root=TraceIdRatioBased\{0.1\}/,
+    );
   });
 });
 
 describe('redactingExporter', () => {
   it('redacts span and event attributes before export, leaving the span itself alone', async () => {
     const memory = new InMemorySpanExporter();
-    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(redactingExporter(memory, createRedactor(['authorization', 'password'])))] });
-    const span = provider.getTracer('t').startSpan('s', { attributes: { authorization: 'Bearer abc.def', 'http.route': '/x' } });
+    const provider = new BasicTracerProvider({
+      spanProcessors: [
+        new SimpleSpanProcessor(
+          redactingExporter(memory, createRedactor(['authorization', 'password'])),
+        ),
+      ],
+    });
+    const span = provider
+      .getTracer('t')
+      .startSpan('s', { attributes: { authorization: 'Bearer abc.def', 'http.route': '/x' } });
     span.addEvent('login', { password: 'hunter2', user: 'ann' });
     span.end();
     await provider.forceFlush();
@@ -45,7 +63,9 @@ describe('watchExporter', () => {
     const exporter = {
       export(_items: unknown, cb: (r: { code: number; error?: Error }) => void) {
         const code = results.shift() ?? 0;
-        cb(code === 0 ? { code } : { code, error: new Error('connect ECONNREFUSED 127.0.0.1:4318') });
+        cb(
+          code === 0 ? { code } : { code, error: new Error('connect ECONNREFUSED 127.0.0.1:4318') },
+        );
       },
     };
     const health = watchExporter('traces', 'http://127.0.0.1:4318/v1/traces', exporter);
@@ -53,7 +73,9 @@ describe('watchExporter', () => {
     for (let i = 0; i < 5; i++) exporter.export([], (r) => seen.push(r.code));
     expect(seen).toEqual([1, 1, 1, 0, 0]);
     expect(warn.mock.calls.map((c) => String(c[0]))).toEqual([
-      expect.stringMatching(/^echoes-otel: cannot export traces to http:\/\/127.0.0.1:4318\/v1\/traces: connect ECONNREFUSED/),
+      expect.stringMatching(
+        /^echoes-otel: cannot export traces to http:\/\/127.0.0.1:4318\/v1\/traces: connect ECONNREFUSED/,
+      ),
       'echoes-otel: traces export to http://127.0.0.1:4318/v1/traces recovered after 3 failed export(s)',
     ]);
     expect(health.failing).toBe(false);
@@ -64,7 +86,13 @@ describe('watchExporter', () => {
 describe('createCollapsingLogger', () => {
   it('prints a repeated warning once, even when its numbers change', () => {
     const calls: string[] = [];
-    const inner = { error: (m: string) => calls.push(`E ${m}`), warn: (m: string) => calls.push(`W ${m}`), info: () => {}, debug: () => {}, verbose: () => {} } as DiagLogger;
+    const inner = {
+      error: (m: string) => calls.push(`E ${m}`),
+      warn: (m: string) => calls.push(`W ${m}`),
+      info: () => {},
+      debug: () => {},
+      verbose: () => {},
+    } as DiagLogger;
     const l = createCollapsingLogger(inner);
     l.warn('export failed after 1001 ms');
     l.warn('export failed after 2002 ms');
@@ -76,10 +104,16 @@ describe('createCollapsingLogger', () => {
 
 describe('prometheusBaseName', () => {
   it('appends the unit word as Prometheus does for OTLP metrics', () => {
-    expect(prometheusBaseName('http.server.request.duration', 's', false)).toBe('http_server_request_duration_seconds');
+    expect(prometheusBaseName('http.server.request.duration', 's', false)).toBe(
+      'http_server_request_duration_seconds',
+    );
     expect(prometheusBaseName('echoes.log.written', 'By', false)).toBe('echoes_log_written_bytes');
-    expect(prometheusBaseName('echoes.cache.requests', '{request}', false)).toBe('echoes_cache_requests');
-    expect(prometheusBaseName('echoes.disk.utilization', '1', true)).toBe('echoes_disk_utilization_ratio');
+    expect(prometheusBaseName('echoes.cache.requests', '{request}', false)).toBe(
+      'echoes_cache_requests',
+    );
+    expect(prometheusBaseName('echoes.disk.utilization', '1', true)).toBe(
+      'echoes_disk_utilization_ratio',
+    );
     expect(prometheusBaseName('x.count', '1', false)).toBe('x_count');
     expect(prometheusBaseName('already_seconds', 's', false)).toBe('already_seconds');
     expect(prometheusBaseName('net.rate', 'By/s', true)).toBe('net_rate_bytes_per_second');

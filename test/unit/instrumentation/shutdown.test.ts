@@ -4,10 +4,28 @@ import { once, raceDeadline, runPhases } from '../../../instrumentation/shutdown
 describe('raceDeadline', () => {
   it('reports done, failed and thrown steps without rejecting', async () => {
     const deadline = Date.now() + 1000;
-    expect(await raceDeadline('ok', () => Promise.resolve(1), deadline)).toEqual({ name: 'ok', outcome: 'done' });
-    expect(await raceDeadline('sync', () => 1, deadline)).toEqual({ name: 'sync', outcome: 'done' });
-    expect(await raceDeadline('rej', () => Promise.reject(new Error('boom')), deadline)).toEqual({ name: 'rej', outcome: 'failed', error: 'boom' });
-    expect(await raceDeadline('throw', () => { throw new Error('sync boom'); }, deadline)).toEqual({ name: 'throw', outcome: 'failed', error: 'sync boom' });
+    expect(await raceDeadline('ok', () => Promise.resolve(1), deadline)).toEqual({
+      name: 'ok',
+      outcome: 'done',
+    });
+    expect(await raceDeadline('sync', () => 1, deadline)).toEqual({
+      name: 'sync',
+      outcome: 'done',
+    });
+    expect(await raceDeadline('rej', () => Promise.reject(new Error('boom')), deadline)).toEqual({
+      name: 'rej',
+      outcome: 'failed',
+      error: 'boom',
+    });
+    expect(
+      await raceDeadline(
+        'throw',
+        () => {
+          throw new Error('sync boom');
+        },
+        deadline,
+      ),
+    ).toEqual({ name: 'throw', outcome: 'failed', error: 'sync boom' });
   });
 
   it('gives up on a step that never settles at the deadline', async () => {
@@ -21,7 +39,16 @@ describe('raceDeadline', () => {
 describe('runPhases', () => {
   it('runs phases in order and steps of a phase together, within one deadline', async () => {
     const order: string[] = [];
-    const step = (name: string, ms: number) => ({ name, run: () => new Promise<void>((r) => setTimeout(() => { order.push(name); r(); }, ms)) });
+    const step = (name: string, ms: number) => ({
+      name,
+      run: () =>
+        new Promise<void>((r) =>
+          setTimeout(() => {
+            order.push(name);
+            r();
+          }, ms),
+        ),
+    });
     const results = await runPhases(
       [
         { name: 'a', steps: [step('a1', 20), step('a2', 5)] },
@@ -30,7 +57,11 @@ describe('runPhases', () => {
       1000,
     );
     expect(order).toEqual(['a2', 'a1', 'b1']);
-    expect(results.map((r) => `${r.name}=${r.outcome}`)).toEqual(['a:a1=done', 'a:a2=done', 'b:b1=done']);
+    expect(results.map((r) => `${r.name}=${r.outcome}`)).toEqual([
+      'a:a1=done',
+      'a:a2=done',
+      'b:b1=done',
+    ]);
   });
 
   it('shares the deadline: a hanging first phase leaves the second only what is left', async () => {
