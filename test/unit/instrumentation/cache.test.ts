@@ -1,4 +1,4 @@
-import { diag, DiagLogLevel } from '@opentelemetry/api';
+import { diag, DiagLogLevel, metrics } from '@opentelemetry/api';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   createCache,
@@ -320,5 +320,46 @@ describe('instrumentCache', () => {
 
   it('returns a non-object untouched', () => {
     expect(instrumentCache(null as unknown as Map<string, string>, 'x')).toBeNull();
+  });
+});
+
+describe('cache metrics without the preload', () => {
+  afterEach(() => {
+    metrics.disable();
+    vi.useRealTimers();
+  });
+
+  it('reach the global meter provider once an SDK registers it, even for caches made before', async () => {
+    resetCacheRegistry();
+    vi.useFakeTimers();
+    const early = createCache<string, number>({ name: 'early', maxEntries: 4 }); // global provider is a no-op now
+    early.set('a', 1);
+    early.get('a');
+    const t = createTestMetrics();
+    metrics.setGlobalMeterProvider(t.provider);
+    vi.advanceTimersByTime(1000); // the unref'd re-check notices the real provider
+    vi.useRealTimers();
+    expect(valueOf(await t.collect(), 'echoes.cache.entries', { 'cache.name': 'early' })).toBe(1);
+    const late = instrumentCache(new Map([['k', 1]]), 'late');
+    late.get('nope');
+    const m = await t.collect();
+    expect(
+      valueOf(m, 'echoes.cache.requests', { 'cache.name': 'early', 'cache.result': 'hit' }),
+    ).toBe(1);
+    expect(valueOf(m, 'echoes.cache.capacity', { 'cache.name': 'early' })).toBe(4);
+    expect(
+      valueOf(m, 'echoes.cache.requests', { 'cache.name': 'late', 'cache.result': 'miss' }),
+    ).toBe(1);
+    // the preload's setup on the same provider reuses that registration: nothing counted twice
+    const f = setupCacheMetrics({
+      meterProvider: t.provider,
+      meter: t.provider.getMeter('echoes-otel'),
+    } as unknown as SetupContext);
+    const again = await t.collect();
+    expect(
+      pointsOf(again, 'echoes.cache.requests', { 'cache.name': 'early', 'cache.result': 'hit' }),
+    ).toHaveLength(1);
+    await f.shutdown();
+    await t.shutdown();
   });
 });
