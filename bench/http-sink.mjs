@@ -4,9 +4,16 @@ import http from 'node:http';
 
 let requests = 0;
 let bytes = 0;
+/** Per signal path (`/v1/traces`…): exports and bytes, to see what each variant really sends. */
+const byPath = {};
 const server = http.createServer((req, res) => {
   requests++;
-  req.on('data', (c) => (bytes += c.length));
+  const p = (byPath[req.url ?? '/'] ??= { requests: 0, bytes: 0 });
+  p.requests++;
+  req.on('data', (c) => {
+    bytes += c.length;
+    p.bytes += c.length;
+  });
   req.on('end', () => {
     res.statusCode = 200;
     res.setHeader('content-type', req.headers['content-type'] ?? 'application/x-protobuf');
@@ -15,7 +22,12 @@ const server = http.createServer((req, res) => {
 });
 server.listen(0, '127.0.0.1', () => process.send?.({ type: 'ready', port: server.address().port }));
 process.on('message', (m) => {
-  if (m === 'stats') process.send?.({ type: 'stats', requests, bytes });
+  if (m === 'stats') process.send?.({ type: 'stats', requests, bytes, byPath });
+  if (m === 'reset') {
+    requests = 0;
+    bytes = 0;
+    for (const k of Object.keys(byPath)) delete byPath[k];
+  }
 });
 process.on('SIGTERM', () => {
   server.close();

@@ -8,7 +8,8 @@
 //
 // Env: BENCH_ROUNDS (5), BENCH_REQUESTS (20000 measured per run), BENCH_WARMUP (3000),
 //      BENCH_CONCURRENCY (16), BENCH_STEPS=1 adds the decomposition variants,
-//      BENCH_NODES=20,24 (which binaries), BENCH_VARIANTS (name filter), BENCH_OUT (result file).
+//      BENCH_NODES=20,24 (which binaries), BENCH_VARIANTS (name filter), BENCH_OUT (result file),
+//      BENCH_ECHOES_VARIANTS (extra register variants with env settings, see variants()).
 import { fork } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -86,6 +87,14 @@ function variants(sink) {
       },
     },
   ];
+  // BENCH_ECHOES_VARIANTS='ECHOES_DISABLED_INSTRUMENTATIONS=runtime;ECHOES_DISABLED_INSTRUMENTATIONS=fs'
+  // adds one register variant per entry with those env settings (what does each feature cost?).
+  const base = list.find((v) => v.name === 'echoes-otel');
+  for (const spec of (process.env.BENCH_ECHOES_VARIANTS ?? '').split(';').filter(Boolean)) {
+    if (base === undefined) break;
+    const extra = Object.fromEntries(spec.split(',').map((kv) => kv.split('=')));
+    list.push({ name: `echoes-otel ${spec}`, args: base.args, env: { ...base.env, ...extra } });
+  }
   if (process.env.BENCH_STEPS === '1') {
     list.push(
       { name: 'step: http histogram + active context (spans off)', args: ['--import', minimal], env: { ...otlp, BENCH_STEP: 'metrics' } },
