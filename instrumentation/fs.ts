@@ -487,6 +487,8 @@ function wrapPromise(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
     } finally {
       depth = 0;
     }
+    // Never turn an odd return value into an error of ours.
+    if (typeof (p as { then?: unknown } | null)?.then !== 'function') return p;
     promisesInFlight++;
     return p.then(
       (result) => {
@@ -584,6 +586,8 @@ function wrapHandleMethod(
     } finally {
       depth = 0;
     }
+    // Never turn an odd return value into an error of ours.
+    if (typeof (p as { then?: unknown } | null)?.then !== 'function') return p;
     promisesInFlight++;
     return p.then(
       (result) => {
