@@ -588,7 +588,7 @@ function runtime(): dashboard.DashboardBuilder {
         )
         .withTarget(
           promQuery(
-            `deriv(sum by (instance) (v8js_memory_heap_used_bytes{${SEL}})[30m:1m]) * 3600`,
+            `sum by (instance) (deriv(v8js_memory_heap_used_bytes{${SEL}}[30m])) * 3600`,
             '{{instance}} heap',
             'B',
           ),

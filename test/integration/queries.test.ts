@@ -145,11 +145,21 @@ describe.skipIf(skipReason !== undefined)(
       dir = tempDir('queries');
       loki = await startOtlpReceiver();
       tempo = await startOtlpReceiver();
-      // A small log queue, so that stopping the Loki stand-in fills it (enqueue failures).
-      const overlay = join(dir, 'small-log-queue.yaml');
+      // No retries to the Loki and Tempo stand-ins: once the test stops them, every send fails and
+      // the collector counts it (otelcol_exporter_send_failed_*; v0.165 emits those series only
+      // after a failure). A small log queue as well, for the queue-size panels to move.
+      const overlay = join(dir, 'failing-backends.yaml');
       writeFileSync(
         overlay,
-        'exporters:\n  otlp_http/loki:\n    sending_queue:\n      queue_size: 2\n      num_consumers: 1\n',
+        [
+          'exporters:',
+          '  otlp_http/loki:',
+          '    retry_on_failure: { enabled: false }',
+          '    sending_queue: { queue_size: 2, num_consumers: 1 }',
+          '  otlp_http/tempo:',
+          '    retry_on_failure: { enabled: false }',
+          '',
+        ].join('\n'),
       );
       stack = await startStack({
         loki: `${loki.url}/otlp`,
@@ -204,13 +214,23 @@ describe.skipIf(skipReason !== undefined)(
             : undefined,
         { timeoutMs: 90_000, intervalMs: 1000 },
       );
-      // Logs flowed to the Loki stand-in (so the exporter's send counters exist); then stop it:
-      // the persistent queue fills up and the collector counts log records it could not enqueue.
+      // Logs and spans flowed to the stand-ins; then stop both, so that sends fail.
       await pollUntil(
         'log records at the Loki stand-in',
         () => (loki!.logRecords().length > 0 ? true : undefined),
-        { timeoutMs: 60_000 },
+        {
+          timeoutMs: 60_000,
+        },
       );
+      await pollUntil(
+        'spans at the Tempo stand-in',
+        () => (tempo!.spans().length > 0 ? true : undefined),
+        {
+          timeoutMs: 60_000,
+        },
+      );
+      loki.setDown(true);
+      tempo.setDown(true);
       await pollUntil(
         'otelcol_exporter_send_failed_log_records_total in Prometheus',
         async () =>
@@ -218,8 +238,12 @@ describe.skipIf(skipReason !== undefined)(
             ? true
             : undefined,
         { timeoutMs: 60_000, intervalMs: 1000 },
-      );
-      loki.setDown(true);
+      ).catch(async (e: Error) => {
+        const names = (await stack!.prometheus.metricNames()).filter((n) =>
+          n.startsWith('otelcol'),
+        );
+        throw new Error(`${e.message}; the collector's series in Prometheus: ${names.join(' ')}`);
+      });
     });
 
     afterAll(async () => {
@@ -281,7 +305,7 @@ describe.skipIf(skipReason !== undefined)(
       async (where, expr) => {
         // Grafana's label_values(metric, label) lists the label's values on that metric's series.
         const m = /^label_values\((.*),\s*([a-zA-Z_][a-zA-Z0-9_]*)\)$/s.exec(expr);
-        const promql = m ? `count by (${m[2]}) (${m[1]})` : value(expr);
+        const promql = m ? `count by (${m[2]}) (${value(m[1]!)})` : value(expr);
         const r = await expectData(where, promql);
         if (m)
           expect(
