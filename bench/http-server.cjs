@@ -1,3 +1,5 @@
+/* eslint-disable @typescript-eslint/no-require-imports -- a CommonJS app, on purpose */
+/* global require */
 // Benchmark fixture: the plainest node:http server, CommonJS so that upstream's
 // `--import @opentelemetry/auto-instrumentations-node/register` (require hooks only) really
 // instruments it. It answers every request with a small JSON body and reports its own CPU time

@@ -72,7 +72,11 @@ function variants(sink) {
             ECHOES_LOG_DIR: join(os.tmpdir(), `echoes-bench-http-${process.pid}`),
           },
         }
-      : { name: 'echoes-otel (minimal SDK)', args: ['--import', minimal], env: { ...otlp, BENCH_STEP: 'full' } },
+      : {
+          name: 'echoes-otel (minimal SDK)',
+          args: ['--import', minimal],
+          env: { ...otlp, BENCH_STEP: 'full' },
+        },
     {
       name: 'upstream auto-instrumentations-node',
       args: ['--import', '@opentelemetry/auto-instrumentations-node/register'],
@@ -92,21 +96,41 @@ function variants(sink) {
   const base = list.find((v) => v.name === 'echoes-otel');
   for (const spec of (process.env.BENCH_ECHOES_VARIANTS ?? '').split(';').filter(Boolean)) {
     if (base === undefined) break;
-    const extra = Object.fromEntries(spec.split(',').map((kv) => kv.split('=')));
+    const extra = Object.fromEntries(
+      spec
+        .split(/,(?=[A-Z_]+=)/)
+        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+    );
     list.push({ name: `echoes-otel ${spec}`, args: base.args, env: { ...base.env, ...extra } });
   }
   if (process.env.BENCH_STEPS === '1') {
     list.push(
-      { name: 'step: http histogram + active context (spans off)', args: ['--import', minimal], env: { ...otlp, BENCH_STEP: 'metrics' } },
-      { name: 'step: + spans sampled, not exported', args: ['--import', minimal], env: { ...otlp, BENCH_STEP: 'spans' } },
+      {
+        name: 'step: http histogram + active context (spans off)',
+        args: ['--import', minimal],
+        env: { ...otlp, BENCH_STEP: 'metrics' },
+      },
+      {
+        name: 'step: + spans sampled, not exported',
+        args: ['--import', minimal],
+        env: { ...otlp, BENCH_STEP: 'spans' },
+      },
       ...(haveRegister
-        ? [{ name: 'step: minimal SDK, all signals', args: ['--import', minimal], env: { ...otlp, BENCH_STEP: 'full' } }]
+        ? [
+            {
+              name: 'step: minimal SDK, all signals',
+              args: ['--import', minimal],
+              env: { ...otlp, BENCH_STEP: 'full' },
+            },
+          ]
         : []),
     );
   }
   // BENCH_VARIANTS=plain,minimal keeps only variants whose name contains one of the words.
   const only = process.env.BENCH_VARIANTS?.split(',').filter(Boolean);
-  return only === undefined ? list : list.filter((v) => v.name === 'plain' || only.some((w) => v.name.includes(w)));
+  return only === undefined
+    ? list
+    : list.filter((v) => v.name === 'plain' || only.some((w) => v.name.includes(w)));
 }
 
 function waitMessage(child, type, ms = 30_000) {
@@ -208,7 +232,12 @@ async function runOnce(node, variant) {
     const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
     const c1 = await cpuOf(child);
     if (failed > 0 || done === 0) throw new Error(`${failed} failed requests`);
-    return { cpuPerReqUs: (c1.us - c0.us) / done, rps: done / wallS, rssMiB: c1.rss / 2 ** 20, done };
+    return {
+      cpuPerReqUs: (c1.us - c0.us) / done,
+      rps: done / wallS,
+      rssMiB: c1.rss / 2 ** 20,
+      done,
+    };
   } catch (err) {
     throw new Error(`${variant.name} under ${node.label}: ${err.message}\n${child.stderrText()}`);
   } finally {

@@ -153,7 +153,12 @@ class Counter extends Instrument<CounterSlot> implements FastCounter {
     const dataPoints: DataPoint<number>[] = [];
     for (const s of this.all()) {
       if (!s.used) continue;
-      dataPoints.push({ attributes: s.attributes, startTime: s.startTime, endTime, value: s.value });
+      dataPoints.push({
+        attributes: s.attributes,
+        startTime: s.startTime,
+        endTime,
+        value: s.value,
+      });
     }
     if (dataPoints.length === 0) return undefined;
     return {

@@ -153,7 +153,9 @@ function splitHost(host: string): [string, number | undefined] {
 type Enter = (ctx: Context) => void;
 function findContextEnter(): Enter | undefined {
   try {
-    const cm = (context as unknown as { _getContextManager?: () => unknown })._getContextManager?.() as
+    const cm = (
+      context as unknown as { _getContextManager?: () => unknown }
+    )._getContextManager?.() as
       | {
           _asyncLocalStorage?: { enterWith?: (store: unknown) => void };
           attach?: (ctx: Context) => unknown;
@@ -196,7 +198,10 @@ function errorType(err: unknown): string {
  * lookups on interned strings and small integers, with no attribute object and no string building.
  */
 class ServerSlots {
-  private readonly byMethod = new Map<string, Map<string | undefined, Map<number, BoundHistogram>>>();
+  private readonly byMethod = new Map<
+    string,
+    Map<string | undefined, Map<number, BoundHistogram>>
+  >();
   constructor(private readonly histogram: FastHistogram) {}
   get(method: string, route: string | undefined, status: number): BoundHistogram {
     let byRoute = this.byMethod.get(method);
@@ -227,7 +232,13 @@ class ServerSlots {
 class ClientSlots {
   private readonly byKey = new Map<string, BoundHistogram>();
   constructor(private readonly histogram: FastHistogram) {}
-  get(method: string, address: string, port: number, status: number, err: string | undefined): BoundHistogram {
+  get(
+    method: string,
+    address: string,
+    port: number,
+    status: number,
+    err: string | undefined,
+  ): BoundHistogram {
     const key = `${method} ${address} ${port} ${status} ${err ?? ''}`;
     let slot = this.byKey.get(key);
     if (slot === undefined) {
@@ -543,7 +554,10 @@ export function setupHttp(ctx: SetupContext): Feature {
 
   function onClientResponseFinish(message: unknown): void {
     try {
-      const { request, response } = message as { request: WithClientState; response: IncomingMessage };
+      const { request, response } = message as {
+        request: WithClientState;
+        response: IncomingMessage;
+      };
       const state = request[kClient];
       if (state === undefined || state.done) return;
       const status = response.statusCode ?? 0;

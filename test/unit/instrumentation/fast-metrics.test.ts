@@ -18,7 +18,10 @@ class TestReader extends MetricReader {
 }
 
 function setup(cardinalityLimit = 2000) {
-  const fm = createFastMetrics({ cardinalityLimit, scope: { name: 'echoes-otel', version: '1.2.3' } });
+  const fm = createFastMetrics({
+    cardinalityLimit,
+    scope: { name: 'echoes-otel', version: '1.2.3' },
+  });
   const reader = new TestReader({ metricProducers: [fm.producer] });
   const provider = new MeterProvider({
     resource: resourceFromAttributes({ 'service.name': 'fm-test' }),
@@ -57,7 +60,10 @@ describe('createFastMetrics', () => {
     expect(m.descriptor.unit).toBe('s');
     expect(m.dataPoints).toHaveLength(1);
     const p = m.dataPoints[0]!;
-    expect(p.attributes).toEqual({ 'http.request.method': 'GET', 'http.response.status_code': 200 });
+    expect(p.attributes).toEqual({
+      'http.request.method': 'GET',
+      'http.response.status_code': 200,
+    });
     expect(p.value).toEqual({
       buckets: { boundaries: BUCKETS, counts: [2, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1] },
       count: 5,
@@ -142,7 +148,9 @@ describe('createFastMetrics', () => {
     expect(m.dataPoints).toHaveLength(4);
     const overflow = m.dataPoints.find((p) => p.attributes['otel.metric.overflow'] === true);
     expect(overflow?.value).toMatchObject({ count: 7 });
-    expect(m.dataPoints.filter((p) => 'i' in p.attributes).map((p) => p.attributes.i)).toEqual([0, 1, 2]);
+    expect(m.dataPoints.filter((p) => 'i' in p.attributes).map((p) => p.attributes.i)).toEqual([
+      0, 1, 2,
+    ]);
   });
 
   it('emits nothing for bound but unused sets, and no scope at all when idle', async () => {
@@ -166,6 +174,9 @@ describe('createFastMetrics', () => {
     const h = fm.histogram('bad', { unit: 's', description: '', boundaries: [2, 1] });
     h.bind({}).record(5);
     const m = find(await reader.collect(), 'bad')!;
-    expect(m.dataPoints[0]!.value).toMatchObject({ count: 1, buckets: { boundaries: [], counts: [1] } });
+    expect(m.dataPoints[0]!.value).toMatchObject({
+      count: 1,
+      buckets: { boundaries: [], counts: [1] },
+    });
   });
 });

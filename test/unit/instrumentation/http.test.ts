@@ -29,7 +29,9 @@ class TestReader extends MetricReader {
 }
 
 const exporter = new InMemorySpanExporter();
-const tracerProvider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+const tracerProvider = new NodeTracerProvider({
+  spanProcessors: [new SimpleSpanProcessor(exporter)],
+});
 const fastMetrics = createFastMetrics({ cardinalityLimit: 2000 });
 const reader = new TestReader({ metricProducers: [fastMetrics.producer] });
 const meterProvider = new MeterProvider({ readers: [reader] });
@@ -49,7 +51,14 @@ function request(
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: '127.0.0.1', port: opts.port ?? port, path, method: opts.method ?? 'GET', headers: opts.headers, agent: false },
+      {
+        host: '127.0.0.1',
+        port: opts.port ?? port,
+        path,
+        method: opts.method ?? 'GET',
+        headers: opts.headers,
+        agent: false,
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -62,12 +71,15 @@ function request(
   });
 }
 
-async function waitForSpans(predicate: (spans: ReadableSpan[]) => boolean): Promise<ReadableSpan[]> {
+async function waitForSpans(
+  predicate: (spans: ReadableSpan[]) => boolean,
+): Promise<ReadableSpan[]> {
   const deadline = Date.now() + 5000;
   for (;;) {
     const spans = exporter.getFinishedSpans();
     if (predicate(spans)) return spans;
-    if (Date.now() > deadline) throw new Error(`spans never matched; have ${spans.map((s) => s.name).join(', ')}`);
+    if (Date.now() > deadline)
+      throw new Error(`spans never matched; have ${spans.map((s) => s.name).join(', ')}`);
     await new Promise((r) => setImmediate(r));
   }
 }
@@ -196,7 +208,9 @@ describe('setupHttp (server side)', () => {
       seen.delete('');
       poll();
     });
-    const spans = serverSpans(await waitForSpans((s) => serverSpans(s).some((x) => x.attributes['url.path'] === '/hang')));
+    const spans = serverSpans(
+      await waitForSpans((s) => serverSpans(s).some((x) => x.attributes['url.path'] === '/hang')),
+    );
     const span = spans.find((x) => x.attributes['url.path'] === '/hang')!;
     expect(span.attributes['error.type']).toBe('aborted');
     expect(span.status.code).toBe(SpanStatusCode.ERROR);
@@ -207,15 +221,25 @@ describe('setupHttp (server side)', () => {
     const countOf = (res: typeof before, match: Record<string, unknown>): number => {
       const m = res.resourceMetrics.scopeMetrics
         .flatMap((s) => s.metrics)
-        .find((x) => x.descriptor.name === 'http.server.request.duration') as HistogramMetricData | undefined;
-      const p = m?.dataPoints.find((d) =>
-        Object.entries(match).every(([k, v]) => d.attributes[k] === v) &&
-        Object.keys(d.attributes).length === Object.keys(match).length,
+        .find((x) => x.descriptor.name === 'http.server.request.duration') as
+        HistogramMetricData | undefined;
+      const p = m?.dataPoints.find(
+        (d) =>
+          Object.entries(match).every(([k, v]) => d.attributes[k] === v) &&
+          Object.keys(d.attributes).length === Object.keys(match).length,
       );
       return p?.value.count ?? 0;
     };
-    const a = { 'http.request.method': 'GET', 'http.route': '/users/:id', 'http.response.status_code': 200 };
-    const b = { 'http.request.method': 'POST', 'http.response.status_code': 500, 'error.type': '500' };
+    const a = {
+      'http.request.method': 'GET',
+      'http.route': '/users/:id',
+      'http.response.status_code': 200,
+    };
+    const b = {
+      'http.request.method': 'POST',
+      'http.response.status_code': 500,
+      'error.type': '500',
+    };
     const a0 = countOf(before, a);
     const b0 = countOf(before, b);
     for (let i = 0; i < 3; i++) await request(`/users/${i}`);
@@ -240,9 +264,13 @@ describe('setupHttp (client side)', () => {
   it('creates a client span under the active span and injects its traceparent', async () => {
     const tracer = trace.getTracer('t');
     const outer: Span = tracer.startSpan('outer');
-    await context.with(trace.setSpan(context.active(), outer), () => request('/out', { headers: { 'x-id': 'out' } }));
+    await context.with(trace.setSpan(context.active(), outer), () =>
+      request('/out', { headers: { 'x-id': 'out' } }),
+    );
     outer.end();
-    const spans = await waitForSpans((s) => clientSpans(s).length === 1 && serverSpans(s).length === 1);
+    const spans = await waitForSpans(
+      (s) => clientSpans(s).length === 1 && serverSpans(s).length === 1,
+    );
     const client = clientSpans(spans)[0]!;
     const srv = serverSpans(spans)[0]!;
     expect(client.name).toBe('GET');
@@ -254,7 +282,9 @@ describe('setupHttp (client side)', () => {
       'url.full': `http://127.0.0.1:${port}/out`,
       'http.response.status_code': 200,
     });
-    expect(seen.get('out')?.traceparent).toBe(`00-${outer.spanContext().traceId}-${client.spanContext().spanId}-01`);
+    expect(seen.get('out')?.traceparent).toBe(
+      `00-${outer.spanContext().traceId}-${client.spanContext().spanId}-01`,
+    );
     expect(srv.parentSpanContext?.spanId).toBe(client.spanContext().spanId);
   });
 
@@ -289,7 +319,9 @@ describe('setupHttp (client side)', () => {
   });
 
   it('does not trace requests made with tracing suppressed (the exporters)', async () => {
-    await context.with(suppressTracing(context.active()), () => request('/quiet', { headers: { 'x-id': 'quiet' } }));
+    await context.with(suppressTracing(context.active()), () =>
+      request('/quiet', { headers: { 'x-id': 'quiet' } }),
+    );
     await waitForSpans((s) => serverSpans(s).length === 1);
     expect(clientSpans(exporter.getFinishedSpans())).toHaveLength(0);
     expect(seen.get('quiet')?.traceparent).toBeUndefined();
@@ -303,7 +335,9 @@ describe('setHttpRoute', () => {
 
   it('finds the server request from a child span, which is parented to the server span', async () => {
     await request('/child', { headers: { 'x-id': 'child' } });
-    const spans = await waitForSpans((s) => serverSpans(s).length === 1 && s.some((x) => x.name === 'child'));
+    const spans = await waitForSpans(
+      (s) => serverSpans(s).length === 1 && s.some((x) => x.name === 'child'),
+    );
     const srv = serverSpans(spans)[0]!;
     const child = spans.find((x) => x.name === 'child')!;
     expect(child.parentSpanContext?.spanId).toBe(srv.spanContext().spanId);
@@ -317,7 +351,9 @@ describe('setupHttp and upstream instrumentation-http', () => {
     const emit = http.Server.prototype.emit as { __wrapped?: boolean };
     emit.__wrapped = true;
     try {
-      await context.with(suppressTracing(context.active()), () => request('/upstream', { headers: { 'x-id': 'up' } }));
+      await context.with(suppressTracing(context.active()), () =>
+        request('/upstream', { headers: { 'x-id': 'up' } }),
+      );
     } finally {
       delete emit.__wrapped;
     }
@@ -334,7 +370,11 @@ describe('setupHttp shutdown', () => {
     await request('/gone', { headers: { 'x-id': 'gone' } });
     expect(seen.get('gone')?.spanId).toBeUndefined();
     expect(exporter.getFinishedSpans()).toEqual([]);
-    expect(Object.prototype.hasOwnProperty.call(http.ClientRequest.prototype, '_storeHeader')).toBe(false);
-    expect((globalThis as Record<symbol, unknown>)[Symbol.for('echoes-otel.http.setRoute')]).toBeUndefined();
+    expect(Object.prototype.hasOwnProperty.call(http.ClientRequest.prototype, '_storeHeader')).toBe(
+      false,
+    );
+    expect(
+      (globalThis as Record<symbol, unknown>)[Symbol.for('echoes-otel.http.setRoute')],
+    ).toBeUndefined();
   });
 });
