@@ -66,6 +66,11 @@ const KNOWN_METHODS = new Set([
 
 const kServer = Symbol('echoes.http.server');
 const kClient = Symbol('echoes.http.client');
+/**
+ * A server carrying this symbol (set to true) is never traced nor measured: for our own endpoints
+ * such as the embedded Prometheus `/metrics` server, whichever port it ends up on.
+ */
+export const UNTRACED_SERVER = Symbol.for('echoes-otel.http.untraced');
 /** Our per-request state lives in the context too, so `setHttpRoute` finds it from any child span. */
 const SERVER_STATE_KEY = Symbol.for('echoes-otel.http.server.state');
 
@@ -348,11 +353,13 @@ export function setupHttp(ctx: SetupContext): Feature {
   }
 
   function isIgnored(server: Server | undefined): boolean {
-    if (server === undefined || promPort < 0) return false;
+    if (server === undefined) return false;
     let ignored = ignoredServers.get(server);
     if (ignored === undefined) {
       const addr = server.address();
-      ignored = addr !== null && typeof addr === 'object' && addr.port === promPort;
+      ignored =
+        (server as { [UNTRACED_SERVER]?: boolean })[UNTRACED_SERVER] === true ||
+        (promPort > 0 && addr !== null && typeof addr === 'object' && addr.port === promPort);
       ignoredServers.set(server, ignored);
     }
     return ignored;

@@ -19,7 +19,7 @@ import {
   type ReadableSpan,
 } from '@opentelemetry/sdk-trace-base';
 import { createFastMetrics } from '../../../instrumentation/fast-metrics.js';
-import { setHttpRoute, setupHttp } from '../../../instrumentation/http.js';
+import { setHttpRoute, setupHttp, UNTRACED_SERVER } from '../../../instrumentation/http.js';
 import type { Feature, SetupContext } from '../../../instrumentation/feature.js';
 import type { EchoesConfig } from '../../../instrumentation/types.js';
 
@@ -214,6 +214,24 @@ describe('setupHttp (server side)', () => {
     const span = spans.find((x) => x.attributes['url.path'] === '/hang')!;
     expect(span.attributes['error.type']).toBe('aborted');
     expect(span.status.code).toBe(SpanStatusCode.ERROR);
+  });
+
+  it('never traces a server marked with UNTRACED_SERVER (our own /metrics endpoint)', async () => {
+    const own = http.createServer((_req, res) => res.end('metrics'));
+    (own as unknown as Record<symbol, boolean>)[UNTRACED_SERVER] = true;
+    await new Promise<void>((r) => own.listen(0, '127.0.0.1', r));
+    try {
+      const ownPort = (own.address() as AddressInfo).port;
+      await context.with(suppressTracing(context.active()), () =>
+        request('/metrics', { port: ownPort }),
+      );
+      await request('/after-own', { headers: { 'x-id': 'after-own' } });
+      const spans = serverSpans(await waitForSpans((s) => serverSpans(s).length >= 1));
+      expect(spans.map((s) => s.attributes['server.port'])).toEqual([port]);
+    } finally {
+      own.closeAllConnections();
+      await new Promise((r) => own.close(r));
+    }
   });
 
   it('records http.server.request.duration with exact counts per method, route and status', async () => {
