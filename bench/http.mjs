@@ -11,7 +11,7 @@
 //      BENCH_NODES=20,24 (which binaries), BENCH_VARIANTS (name filter), BENCH_OUT (result file),
 //      BENCH_ECHOES_VARIANTS (extra register variants with env settings, see variants()).
 import { fork } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -44,6 +44,7 @@ const wantNodes = (process.env.BENCH_NODES ?? '20,24').split(',');
 const NODES = nodes.filter((n) => wantNodes.some((w) => n.label.includes(` ${w}`)));
 
 const register = join(root, 'dist', 'instrumentation', 'register.js');
+const LOG_DIR = join(os.tmpdir(), `echoes-bench-http-${process.pid}`);
 const haveRegister = existsSync(register) && process.env.BENCH_MINIMAL !== '1';
 const minimal = join(here, 'http-minimal-sdk.mjs');
 
@@ -69,7 +70,7 @@ function variants(sink) {
             OTEL_LOGS_EXPORTER: 'otlp',
             // The embedded Prometheus endpoint stays on (it is part of "all signals"), on a free port.
             OTEL_EXPORTER_PROMETHEUS_PORT: '0',
-            ECHOES_LOG_DIR: join(os.tmpdir(), `echoes-bench-http-${process.pid}`),
+            ECHOES_LOG_DIR: LOG_DIR,
           },
         }
       : {
@@ -253,6 +254,7 @@ const median = (xs) => {
 const fmt = (x, d = 2) => x.toFixed(d);
 
 async function main() {
+  const load0 = os.loadavg()[0];
   const sink = start(join(here, 'http-sink.mjs'), process.execPath, [], {});
   const { port: sinkPort } = await waitMessage(sink, 'ready');
   const vs = variants(sinkPort);
@@ -275,6 +277,11 @@ async function main() {
   sink.send('stats');
   const sinkStats = await waitMessage(sink, 'stats');
   await stop(sink);
+  rmSync(LOG_DIR, { recursive: true, force: true });
+  const load1 = os.loadavg()[0];
+  const perSignal = Object.entries(sinkStats.byPath ?? {})
+    .map(([path, v]) => `${path} ${v.requests} exports / ${fmt(v.bytes / 2 ** 20, 1)} MiB`)
+    .join(', ');
 
   const rows = [];
   for (const node of NODES) {
@@ -294,7 +301,7 @@ async function main() {
   const md = [
     '## HTTP server overhead',
     '',
-    `Run: ${new Date().toISOString()} · ${cpus.length} × ${cpus[0]?.model ?? 'cpu'} · ${fmt(os.totalmem() / 2 ** 30, 1)} GiB · ${os.type()} ${os.release()}`,
+    `Run: ${new Date().toISOString()} · ${cpus.length} × ${cpus[0]?.model ?? 'cpu'} · ${fmt(os.totalmem() / 2 ** 30, 1)} GiB · ${os.type()} ${os.release()} · load average ${fmt(load0, 1)} at start, ${fmt(load1, 1)} at end (other work shared the machine)`,
     `Node: ${NODES.map((n) => n.label).join(', ')} · ours = ${haveRegister ? '`--import dist/instrumentation/register.js` (the real preload)' : '`bench/http-minimal-sdk.mjs` (stock SDK pipelines + our http module; the register had not landed)'}`,
     '',
     `Method: \`node bench/http.mjs\`. A plain node:http server (\`bench/http-server.cjs\`, CommonJS, small JSON answer)`,
@@ -303,9 +310,13 @@ async function main() {
     `\`process.cpuUsage()\` of the server process (all its threads) over the measured requests, read over IPC;`,
     `req/s = measured requests / wall time. All instrumented variants send traces (sampled 100 %), metrics`,
     `(5 s interval) and logs over OTLP http/protobuf to one local sink process that accepts and discards`,
-    `(${sinkStats.requests} exports, ${fmt(sinkStats.bytes / 2 ** 20, 1)} MiB received in total). ${ROUNDS} rounds; each round runs every`,
-    `(node, variant) once, in an order rotated each round; a ratio is taken against the plain run of the same`,
-    `round and Node, then the median (min–max) over rounds is shown.`,
+    `(received: ${perSignal || 'nothing'}). The fixture writes no log line per request, so the log pipelines`,
+    `are on but idle. The fixture is CommonJS because upstream's register alone patches`,
+    `only \`require\`d modules. ${ROUNDS} rounds; each round runs every (node, variant) once, in an order rotated`,
+    `each round; a ratio is taken against the plain run of the same round and Node, then the median (min–max)`,
+    `over rounds is shown. CPU/req is the figure the budget is about (target: echoes-otel at most 1.6× plain);`,
+    `req/s is whole-system throughput on 2 shared cores (the load generator and the sink compete with the`,
+    `server), so it moves more with machine load.`,
     '',
     '| Node | variant | CPU µs/req (median) | CPU/req vs plain | req/s (median) | req/s vs plain | RSS MiB |',
     '|---|---|---|---|---|---|---|',
