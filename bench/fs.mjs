@@ -27,7 +27,9 @@ const CALLS = Number(process.env.BENCH_CALLS ?? 200_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const BATCHES = 10;
 const VARIANTS = ['bare', 'echoes', 'upstream'];
-const WORKLOADS = ['statSync', 'write+readFileSync'].filter((w) => (process.env.BENCH_WORKLOADS ?? w).split(',').includes(w));
+const WORKLOADS = ['statSync', 'write+readFileSync'].filter((w) =>
+  (process.env.BENCH_WORKLOADS ?? w).split(',').includes(w),
+);
 
 // ---------------------------------------------------------------------------------------------
 // Child: all variants of one workload in one process, batch by batch (order rotated), each variant
@@ -36,8 +38,12 @@ const WORKLOADS = ['statSync', 'write+readFileSync'].filter((w) => (process.env.
 if (process.argv[2] === '--child') {
   const [, , , workload, dir] = process.argv;
   const fs = (await import('node:fs')).default;
-  const { setupFsMetrics } = await import(pathToFileURL(join(root, 'dist/instrumentation/fs.js')).href);
-  const { createFastMetrics } = await import(pathToFileURL(join(root, 'dist/instrumentation/fast-metrics.js')).href);
+  const { setupFsMetrics } = await import(
+    pathToFileURL(join(root, 'dist/instrumentation/fs.js')).href
+  );
+  const { createFastMetrics } = await import(
+    pathToFileURL(join(root, 'dist/instrumentation/fast-metrics.js')).href
+  );
   const fastMetrics = createFastMetrics({ cardinalityLimit: 2000 });
   const config = {
     fs: {
@@ -77,7 +83,10 @@ if (process.argv[2] === '--child') {
   };
   const patched = {
     bare: () => fs.statSync.__wrapped !== true && fs.statSync.name === 'statSync',
-    echoes: () => fs.statSync.__wrapped !== true && !String(fs.statSync).includes('[native code]') && String(fs.statSync).includes('nested'),
+    echoes: () =>
+      fs.statSync.__wrapped !== true &&
+      !String(fs.statSync).includes('[native code]') &&
+      String(fs.statSync).includes('nested'),
     upstream: () => fs.statSync.__wrapped === true,
   };
 
@@ -88,7 +97,9 @@ if (process.argv[2] === '--child') {
     workload === 'statSync'
       ? 'return () => { fs.statSync(file); }'
       : 'return () => { fs.writeFileSync(file, payload); fs.readFileSync(file); }';
-  const sites = Object.fromEntries(VARIANTS.map((v) => [v, new Function('fs', 'file', 'payload', body)(fs, file, payload)]));
+  const sites = Object.fromEntries(
+    VARIANTS.map((v) => [v, new Function('fs', 'file', 'payload', body)(fs, file, payload)]),
+  );
   const callsPerIter = workload === 'statSync' ? 1 : 2;
   const iters = Math.floor(CALLS / callsPerIter / BATCHES);
   const best = Object.fromEntries(VARIANTS.map((v) => [v, Infinity]));
@@ -148,11 +159,15 @@ try {
     for (const workload of WORKLOADS) {
       const ns = Object.fromEntries(VARIANTS.map((v) => [v, []]));
       for (let r = 0; r < ROUNDS; r++) {
-        const out = execFileSync(node.path, [fileURLToPath(import.meta.url), '--child', workload, dir], {
-          cwd: root,
-          encoding: 'utf8',
-          timeout: 300_000,
-        });
+        const out = execFileSync(
+          node.path,
+          [fileURLToPath(import.meta.url), '--child', workload, dir],
+          {
+            cwd: root,
+            encoding: 'utf8',
+            timeout: 300_000,
+          },
+        );
         const best = JSON.parse(out);
         for (const v of VARIANTS) ns[v].push(best[v]);
         process.stdout.write(
@@ -162,7 +177,14 @@ try {
       for (const v of VARIANTS) {
         const added = ns[v].map((x, i) => x - ns.bare[i]);
         const ratio = ns[v].map((x, i) => x / ns.bare[i]);
-        results.push({ node: node.label, workload, variant: v, ns: median(ns[v]), added: median(added), ratio: median(ratio) });
+        results.push({
+          node: node.label,
+          workload,
+          variant: v,
+          ns: median(ns[v]),
+          added: median(added),
+          ratio: median(ratio),
+        });
       }
     }
   }
@@ -176,7 +198,7 @@ const lines = [
   '',
   `Method: \`node bench/fs.mjs\`. Each round is a fresh child process that times ${BATCHES} batches of ${(CALLS / BATCHES).toLocaleString('en')} calls`,
   'per variant after a warm-up batch, variants interleaved batch by batch (patch installed before its batch, removed',
-  'after, order rotated, a separate call site per variant), keeping each variant\'s fastest batch (load from other',
+  "after, order rotated, a separate call site per variant), keeping each variant's fastest batch (load from other",
   'processes on this shared machine only adds time). Time is the process CPU time (user + system, `process.cpuUsage()`),',
   'not wall time, because the machine is shared. tmpfs (`/dev/shm`), 256-byte file. Variants:',
   '`bare` (no instrumentation), `echoes` (setupFsMetrics: counter + histogram + bytes through fast-metrics,',
@@ -194,13 +216,19 @@ const lines = [
       `| ${r.node} | ${r.workload} | ${r.variant} | ${r.ns.toFixed(0)} | ${r.variant === 'bare' ? '—' : r.added.toFixed(0)} | ${r.variant === 'bare' ? '1.00' : r.ratio.toFixed(2)} |`,
   ),
   '',
-  'Target: echoes adds at most 600 ns (0.6 µs) per call.',
+  'Target: echoes adds at most 600 ns (0.6 µs) per call. The issue quotes about 4.9 µs for instrumentation-fs, from a',
+  'setup not recorded here; in this run its spans are created and dropped (no span processor), its cheapest setup,',
+  'so the upstream column is a lower bound of what it costs in practice.',
   '',
 ];
 for (const node of NODES) {
   for (const w of WORKLOADS) {
-    const e = results.find((r) => r.node === node.label && r.workload === w && r.variant === 'echoes');
-    const u = results.find((r) => r.node === node.label && r.workload === w && r.variant === 'upstream');
+    const e = results.find(
+      (r) => r.node === node.label && r.workload === w && r.variant === 'echoes',
+    );
+    const u = results.find(
+      (r) => r.node === node.label && r.workload === w && r.variant === 'upstream',
+    );
     lines.push(
       `- ${node.label}, ${w}: echoes +${e.added.toFixed(0)} ns (${e.added <= 600 ? 'meets' : 'MISSES'} the 600 ns target), upstream +${u.added.toFixed(0)} ns; echoes costs ${(e.added / u.added).toFixed(2)}× what upstream adds.`,
     );
