@@ -11,8 +11,8 @@ import type { Socket } from 'node:net';
  * - retries use the same policy (5 attempts, 1 s backoff ×1.5 up to 5 s, ±20 % jitter, within the
  *   export timeout) but unref'd timers: a failing collector is never the reason the process stays;
  * - sockets come from our agents, and `release()` (called when the shutdown deadline passes)
- *   unrefs them and stops further retries, so a collector that accepts and never answers cannot
- *   hold the process either.
+ *   destroys them and stops further retries, so a collector that accepts and never answers cannot
+ *   hold the process either (the pending exports fail at once and their timers are cleared).
  * While the app runs, nothing changes: a live request's socket is ref'd as usual, so a flush at a
  * natural exit still completes when the collector answers.
  */
@@ -149,7 +149,9 @@ export function createExportControl(): ExportControl {
     },
     release(): void {
       released = true;
-      for (const s of sockets) s.unref();
+      // Destroyed, not just unref'd: a request to a collector that never answers would otherwise
+      // stay pending, and the batch processors' own (ref'd) export timeouts with it.
+      for (const s of sockets) s.destroy();
       for (const wake of [...waking]) wake();
     },
     get released() {
