@@ -66,6 +66,8 @@ const KNOWN_METHODS = new Set([
 
 const kServer = Symbol('echoes.http.server');
 const kClient = Symbol('echoes.http.client');
+/** The request in flight on a server socket: ended as `aborted` if the socket closes first. */
+const kInflight = Symbol('echoes.http.inflight');
 /**
  * A server carrying this symbol (set to true) is never traced nor measured: for our own endpoints
  * such as the embedded Prometheus `/metrics` server, whichever port it ends up on.
@@ -118,6 +120,21 @@ interface ClientState {
 
 type WithServerState = ServerResponse & { [kServer]?: ServerState };
 type WithClientState = ClientRequest & { [kClient]?: ClientState };
+type WithInflight = Socket & { [kInflight]?: ServerState | null };
+
+/**
+ * Parsed `Host` headers. A service sees a handful of distinct values, so parsing once saves two
+ * slices and a tuple per request; the bound keeps client-chosen values from growing it.
+ */
+const hostCache = new Map<string, [string, number | undefined]>();
+function parseHost(host: string): [string, number | undefined] {
+  let parsed = hostCache.get(host);
+  if (parsed === undefined) {
+    parsed = splitHost(host);
+    if (hostCache.size < 64) hostCache.set(host, parsed);
+  }
+  return parsed;
+}
 
 const headerGetter: TextMapGetter<IncomingMessage['headers']> = {
   keys: (carrier) => Object.keys(carrier),
@@ -381,7 +398,10 @@ export function setupHttp(ctx: SetupContext): Feature {
       const parent = propagation.extract(ROOT_CONTEXT, request.headers, headerGetter);
       const state = new ServerState(parent, method, performance.now());
       response[kServer] = state;
-      response.on('close', onServerClose);
+      // One 'close' listener per connection, not per request: keep-alive sockets carry many.
+      const sock = socket as WithInflight;
+      if (sock[kInflight] === undefined) sock.on('close', onSocketClose);
+      sock[kInflight] = state;
 
       const url = request.url ?? '/';
       const q = url.indexOf('?');
@@ -396,7 +416,7 @@ export function setupHttp(ctx: SetupContext): Feature {
       }
       const host = request.headers.host;
       if (host !== undefined) {
-        const [address, port] = splitHost(host);
+        const [address, port] = parseHost(host);
         attributes['server.address'] = address;
         attributes['server.port'] = port ?? socket.localPort ?? 80;
       }
@@ -445,10 +465,11 @@ export function setupHttp(ctx: SetupContext): Feature {
     serverSlots.get(state.method, route, aborted ? 0 : status).record(seconds);
   }
 
-  function onServerClose(this: WithServerState): void {
+  function onSocketClose(this: WithInflight): void {
     try {
-      const state = this[kServer];
-      if (state === undefined || state.done) return;
+      const state = this[kInflight];
+      this[kInflight] = null;
+      if (state === undefined || state === null || state.done) return;
       endServer(state, 0, true);
     } catch (err) {
       warnOnce('error', err);
