@@ -4,6 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { METRIC } from '../../instrumentation/catalog.js';
+import { embeddedCandidates } from '../../src/cli/report.js';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
 import { startOtlpReceiver } from '../helpers/otlp-receiver.js';
 import { REPO, buildMissing, freePort, readSessions } from '../fixtures/service/harness.js';
@@ -87,7 +89,12 @@ describe.skipIf(buildMissing(true))('scripts/start.mjs (npm start)', () => {
       expect(out).toMatch(/report --metrics-url/);
       expect(await chat(s.serviceUrl)).toBe(200);
       const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-      expect(metrics).toMatch(/http_server_request_duration_count\{[^}]*http_route="\/chat"/);
+      // Whichever catalog name the endpoint serves for the request count, with the /chat route.
+      const names = embeddedCandidates(METRIC.httpServerDuration, '_count');
+      expect(
+        names.some((n) => new RegExp(`^${n}\\{[^}]*http_route="/chat"`, 'm').test(metrics)),
+        names.join(' or '),
+      ).toBe(true);
       s.proc.kill('SIGINT');
       expect(await s.exited).toBe(0);
       expect(readSessions(cwd)).toEqual([{ name: 'start.json', updates: 2 }]);
