@@ -349,6 +349,30 @@ describe.each(NODE_BINARIES)('register preload under $label', ({ path: node }) =
     ]);
   });
 
+  it('exports over OTLP http/json when asked', async () => {
+    const s = await start(node, 'app.mjs', { env: { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' } });
+    const id = randomUUID();
+    const { traceId } = await get(s.port, `/log?id=${id}`);
+    s.app.kill('SIGTERM');
+    await s.app.exited;
+    const mine = rx.requests.filter((r) => JSON.stringify(r.body).includes(s.service));
+    expect(new Set(mine.map((r) => r.encoding))).toEqual(new Set(['json']));
+    expect(rx.spans().some((sp) => sp.traceId === traceId && ofService(s.service)(sp))).toBe(true);
+    expect(
+      rx.logRecords().some((l) => l.traceId === traceId && l.attributes['order.id'] === id),
+    ).toBe(true);
+  });
+
+  it('does nothing at all with OTEL_SDK_DISABLED=true', async () => {
+    const s = await start(node, 'app.mjs', { env: { OTEL_SDK_DISABLED: 'true' } });
+    expect(s.state).toBe('NoopTracerProvider');
+    await get(s.port, `/log?id=${randomUUID()}`);
+    s.app.kill('SIGTERM');
+    expect((await s.app.exited).signal).toBe('SIGTERM');
+    expect(rx.requests.some((r) => JSON.stringify(r.body).includes(s.service))).toBe(false);
+    expect(s.app.stderr()).toBe('');
+  });
+
   it('serves the embedded Prometheus endpoint on the configured port', async () => {
     const port = await freePort();
     const s = await start(node, 'app.mjs', {
