@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -208,5 +208,57 @@ describe.each(NODE_BINARIES)('cache and fs metrics under $label', ({ path: node 
         await app.exited;
       }
     });
+  });
+});
+
+describe.each(NODE_BINARIES)('a watched directory that vanishes under $label', ({ path: node }) => {
+  it('never reaches the app: the gauges turn NaN, the error is counted, one warning per kind', async () => {
+    const cwd = mkdtempSync(join(tmp, 'cwd-'));
+    const dir = mkdtempSync(join(tmp, 'fx-'));
+    const gone = join(tmp, `gone-${Date.now()}`);
+    mkdirSync(gone);
+    writeFileSync(join(gone, 'a'), 'abcdefg');
+    const port = await freePort();
+    const app = spawnNode(node, ['--import', REGISTER, join(FIXTURES, 'app.mjs')], {
+      cwd,
+      env: {
+        PATH: process.env.PATH,
+        OTEL_SERVICE_NAME: 'metrics-fixture',
+        OTEL_TRACES_EXPORTER: 'none',
+        OTEL_METRICS_EXPORTER: 'none',
+        OTEL_LOGS_EXPORTER: 'none',
+        ECHOES_PROMETHEUS: 'on',
+        OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+        ECHOES_FS_PATH_GROUPS: `fx=${dir}`,
+        ECHOES_DIRS: `gone=${gone}`,
+        ECHOES_DIR_INTERVAL_MS: '100',
+        ECHOES_LOG_CONSOLE: 'off',
+        ECHOES_LOG_DIR: join(cwd, 'logs'),
+        FIXTURE_DIR: dir,
+      },
+    });
+    try {
+      await app.waitFor(/READY/, 30_000);
+      await scrape(port, (x) => value(x, DIR_SIZE, { dir_name: 'gone' }) === 7);
+      rmSync(gone, { recursive: true });
+      const s = await scrape(port, (x) => Number.isNaN(value(x, DIR_SIZE, { dir_name: 'gone' })));
+      expect(value(s, DIR_FILES, { dir_name: 'gone' })).toBeNaN();
+      const errors = series(METRIC.monitorErrors);
+      await scrape(
+        port,
+        (x) =>
+          (value(x, errors, { echoes_component: 'dir-monitor', error_type: 'ENOENT' }) ?? 0) >= 3,
+      );
+      // the app is alive and still answers, and said it once per kind (size, volume), not per tick
+      expect(app.child.exitCode).toBeNull();
+      const warnings = app
+        .stderr()
+        .split('\n')
+        .filter((l) => l.includes('"gone"'));
+      expect(warnings).toHaveLength(2);
+    } finally {
+      app.kill('SIGKILL');
+      await app.exited;
+    }
   });
 });
