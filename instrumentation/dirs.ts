@@ -172,7 +172,6 @@ export function setupDirMonitor(ctx: SetupContext, fs: DirMonitorFs = defaultFs(
           s.size = s.walkSize;
           s.files = s.walkFiles;
           s.walking = false;
-          await measureVolume(s);
           return budget;
         }
         try {
@@ -199,7 +198,6 @@ export function setupDirMonitor(ctx: SetupContext, fs: DirMonitorFs = defaultFs(
             s.walking = false;
             s.pending = [];
             failed(s, DIR_COMPONENT, err, 'the size');
-            await measureVolume(s);
             return budget;
           }
           failed(s, DIR_COMPONENT, err, 'a subdirectory');
@@ -250,6 +248,11 @@ export function setupDirMonitor(ctx: SetupContext, fs: DirMonitorFs = defaultFs(
       const s = states[(next + i) % states.length]!;
       budget = await walk(s, budget);
       if (budget === 0) next = (next + i + (s.walking ? 0 : 1)) % states.length;
+    }
+    // The volume every tick, whatever the walk's progress: a disk filling up must not wait for a
+    // long walk to finish. One statfs per directory, outside the entry budget.
+    for (const s of states) {
+      if (s.seen && !stopped) await measureVolume(s);
     }
   }
 

@@ -109,7 +109,10 @@ describe('setupDirMonitor', () => {
     const m = start([{ name: 'cache', path: dir }], 3, counting);
     await m.tick();
     expect(lstats).toBe(3);
-    expect(pointsOf(await t.collect(), 'echoes.dir.size')).toHaveLength(0);
+    const first = await t.collect();
+    expect(pointsOf(first, 'echoes.dir.size')).toHaveLength(0);
+    // the volume is measured every tick, not only when a walk completes
+    expect(valueOf(first, 'echoes.disk.utilization', { 'dir.name': 'cache' })).toBeGreaterThan(0);
     const ticks = await tickUntil(
       m,
       async () =>
