@@ -32,6 +32,7 @@ commands:
                   --metrics-url URL    else sample the embedded endpoint (http://127.0.0.1:9464/metrics)
                   --window 30s         sampling window (Prometheus: range of the queries, default 5m)
                   --job NAME           Prometheus only: restrict to one service (its job label)
+                  --strict             exit 3 when a target is missed (a gate for CI)
                   --format text|markdown|json
   doctor        check the collector, Prometheus, Loki, Tempo, Grafana and the embedded endpoint
                   --collector URL (http://127.0.0.1:13133)  --otlp URL (http://127.0.0.1:4318)
@@ -150,6 +151,7 @@ async function cmdReport(argv: string[], io: CliIo): Promise<number> {
     'metrics-url': { type: 'string' },
     window: { type: 'string' },
     job: { type: 'string' },
+    strict: { type: 'boolean' },
     format: { type: 'string' },
     help: { type: 'boolean' },
   });
@@ -199,7 +201,8 @@ async function cmdReport(argv: string[], io: CliIo): Promise<number> {
     };
   }
   io.stdout(formatReport(report, format));
-  return 0;
+  // --strict turns the table into a gate (CI): exit 3 when a target is missed.
+  return v.strict && report.rows.some((r) => r.pass === false) ? 3 : 0;
 }
 
 async function cmdDoctor(argv: string[], io: CliIo): Promise<number> {

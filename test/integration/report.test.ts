@@ -71,7 +71,7 @@ describe.skipIf(skip)(
         env: {
           OTEL_EXPORTER_OTLP_ENDPOINT: stack.collector.otlpHttpUrl,
           OTEL_METRICS_EXPORTER: 'otlp',
-          OTEL_METRIC_EXPORT_INTERVAL: '1000',
+          OTEL_METRIC_EXPORT_INTERVAL: '250', // dense samples: increase() extrapolates less at the window edges
           ECHOES_SERVICE_SESSION_WRITES: 'immediate',
         },
       });
@@ -174,6 +174,21 @@ describe.skipIf(skip)(
 
       expect(row('log_growth_per_day').value).toBeGreaterThan(0);
       expect(row('memory').pass).toBe(true);
+
+      // As a gate: 40 immediate session writes in a few seconds are far above ~20 operations/min.
+      expect(row('disk_io_per_min').pass).toBe(false);
+      const gate = await runCli([
+        'report',
+        '--prometheus',
+        prom.url,
+        '--window',
+        `${windowS}s`,
+        '--job',
+        'echoes-api',
+        '--strict',
+      ]);
+      expect(gate.code).toBe(3);
+      expect(gate.stdout).toMatch(/Disk I\/O operations\/min\s+~100\s+~20\s+\d+\s+FAIL/);
     });
 
     // Here because the real stack is up: the fakes in test/preload/cli-doctor.test.ts copy these answers.
@@ -237,6 +252,18 @@ describe.skipIf(skip)(
       expect(r.stdout).toMatch(
         /Average response time\s+1\.18 s\s+< 1\.0 s\s+no requests\s+NO DATA/,
       );
+      // Nothing measured is not a missed target: --strict passes.
+      const gate = await runCli([
+        'report',
+        '--prometheus',
+        stack!.prometheus.url,
+        '--window',
+        '1m',
+        '--job',
+        'no-such-service',
+        '--strict',
+      ]);
+      expect(gate.code).toBe(0);
     });
   },
 );
