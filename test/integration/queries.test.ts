@@ -145,16 +145,17 @@ describe.skipIf(skipReason !== undefined)(
       dir = tempDir('queries');
       loki = await startOtlpReceiver();
       tempo = await startOtlpReceiver();
-      // No retries to the Loki and Tempo stand-ins: once the test stops them, every send fails and
-      // the collector counts it (otelcol_exporter_send_failed_*; v0.165 emits those series only
-      // after a failure). A small log queue as well, for the queue-size panels to move.
+      // Short or no retries to the Loki and Tempo stand-ins: once the test stops them, sends fail
+      // and the collector counts them (otelcol_exporter_send_failed_*; v0.165 emits those series
+      // only after a failure). Loki's queue is tiny and each request retries for 2 s, so the queue
+      // fills and the collector also counts log records it could not enqueue.
       const overlay = join(dir, 'failing-backends.yaml');
       writeFileSync(
         overlay,
         [
           'exporters:',
           '  otlp_http/loki:',
-          '    retry_on_failure: { enabled: false }',
+          '    retry_on_failure: { initial_interval: 500ms, max_interval: 500ms, max_elapsed_time: 2s }',
           '    sending_queue: { queue_size: 2, num_consumers: 1 }',
           '  otlp_http/tempo:',
           '    retry_on_failure: { enabled: false }',
