@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -262,3 +262,84 @@ describe.each(NODE_BINARIES)('a watched directory that vanishes under $label', (
     }
   });
 });
+
+// lru-cache 7 and 10 are installed under alias names (lru-cache-7, lru-cache-10), which the module
+// hook rightly ignores: here each is copied into a throwaway project as `node_modules/lru-cache`,
+// so require-in-the-middle and import-in-the-middle meet them under their real name.
+const LRU_VERSIONS = [
+  { version: '7', from: join(ROOT, 'node_modules/lru-cache-7') },
+  { version: '10', from: join(ROOT, 'node_modules/lru-cache-10') },
+];
+const LRU_APP = {
+  'app.mjs': [
+    "import * as ns from 'lru-cache';",
+    'const LRU = ns.LRUCache ?? ns.default;',
+    'const c = new LRU({ max: 2, name: process.env.CACHE_NAME });',
+    "c.set('a', 1); c.get('a'); c.get('a'); c.get('b'); c.set('b', 2); c.set('c', 3);",
+    'globalThis.keep = c;',
+    "console.log('READY');",
+    'setInterval(() => {}, 1000);',
+  ].join('\n'),
+  'app.cjs': [
+    "const m = require('lru-cache');",
+    'const LRU = m.LRUCache ?? m;',
+    'const c = new LRU({ max: 2, name: process.env.CACHE_NAME });',
+    "c.set('a', 1); c.get('a'); c.get('a'); c.get('b'); c.set('b', 2); c.set('c', 3);",
+    'globalThis.keep = c;',
+    "console.log('READY');",
+    'setInterval(() => {}, 1000);',
+  ].join('\n'),
+};
+
+describe.each(NODE_BINARIES)(
+  'lru-cache 7 and 10 through the module hook under $label',
+  ({ path: node }) => {
+    it.each(
+      LRU_VERSIONS.flatMap((v) =>
+        (['app.mjs', 'app.cjs'] as const).map((f) => ({ ...v, file: f })),
+      ),
+    )(
+      'lru-cache $version, $file: 2 hits, 1 miss, 1 capacity eviction, capacity 2',
+      async ({ version, from, file }) => {
+        const proj = mkdtempSync(join(tmp, `lru${version}-`));
+        cpSync(from, join(proj, 'node_modules/lru-cache'), { recursive: true });
+        writeFileSync(join(proj, file), LRU_APP[file]);
+        const name = `v${version}-${file}`;
+        const port = await freePort();
+        const app = spawnNode(node, ['--import', REGISTER, join(proj, file)], {
+          cwd: proj,
+          env: {
+            PATH: process.env.PATH,
+            OTEL_SERVICE_NAME: 'lru-fixture',
+            OTEL_TRACES_EXPORTER: 'none',
+            OTEL_METRICS_EXPORTER: 'none',
+            OTEL_LOGS_EXPORTER: 'none',
+            ECHOES_PROMETHEUS: 'on',
+            OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+            ECHOES_DIRS: 'none',
+            ECHOES_LOG_CONSOLE: 'off',
+            ECHOES_LOG_DIR: join(proj, 'logs'),
+            CACHE_NAME: name,
+          },
+        });
+        try {
+          await app.waitFor(/READY/, 30_000);
+          const s = await scrape(
+            port,
+            (x) => value(x, CACHE_REQ, { cache_name: name }) !== undefined,
+          );
+          expect(value(s, CACHE_REQ, { cache_name: name, cache_result: 'hit' })).toBe(2);
+          expect(value(s, CACHE_REQ, { cache_name: name, cache_result: 'miss' })).toBe(1);
+          expect(
+            value(s, CACHE_EVICT, { cache_name: name, cache_eviction_reason: 'capacity' }),
+          ).toBe(1);
+          expect(value(s, CACHE_ENTRIES, { cache_name: name })).toBe(2);
+          expect(value(s, CACHE_CAP, { cache_name: name })).toBe(2);
+        } finally {
+          app.kill('SIGKILL');
+          await app.exited;
+        }
+      },
+    );
+  },
+);
