@@ -77,16 +77,18 @@ describe.skipIf(problem !== undefined)('docker compose stack (compose.yaml, --pr
       .up();
     const at = (service: string, port: number) => {
       const c = env!.getContainer(`${service}-1`);
-      return `http://${c.getHost()}:${c.getMappedPort(port)}`;
+      // compose publishes on 127.0.0.1 only; "localhost" may resolve to ::1 first.
+      return `http://127.0.0.1:${c.getMappedPort(port)}`;
     };
     url.grafana = at('grafana', 3000);
     url.prometheus = at('prometheus', 9090);
     url.loki = at('loki', 3100);
     url.tempo = at('tempo', 3200);
     url.app = at('echoes-api', 8080);
-    // Traffic with some failures (the service's failure rate is set in compose.yaml).
+    // Traffic; every fourth request fails for sure (failure_rate=1), and the service logs those
+    // at error level, which production (NODE_ENV=production: level warn) keeps.
     for (let i = 0; i < 60; i++) {
-      await fetch(`${url.app}/chat`, {
+      await fetch(`${url.app}/chat?latency_ms=5&failure_rate=${i % 4 === 0 ? 1 : 0}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({
