@@ -86,7 +86,7 @@ describe.skipIf(buildMissing(true))('echoes-otel report (embedded /metrics)', ()
         ((await scrapeSum(metricsUrl, fsOps, { fs_path_group: 'sessions' })) - before) / 8;
       expect(opsPerUpdate).toBeGreaterThanOrEqual(1);
 
-      const windowS = 5;
+      const windowS = 8; // room for the load (about 3 s) on a busy machine
       const cli = spawn(
         node.path,
         [
@@ -166,7 +166,7 @@ describe.skipIf(buildMissing(true))('echoes-otel report (embedded /metrics)', ()
       expect(row('disk_io_per_min').value).toBeGreaterThanOrEqual(sessionsPerMin);
 
       expect(row('log_growth_per_day').value).toBeGreaterThan(0);
-      expect(row('memory').pass).toBe(true); // a 5 s window judges cache capacities only
+      expect(row('memory').pass).toBe(true); // a short window judges cache capacities only
     });
   });
 });

@@ -93,6 +93,7 @@ describe.skipIf(noBuild)('reference service sessions (no preload needed)', () =>
     it('SIGKILL loses only what was acknowledged within the flush interval', async () => {
       const cwd = workdir();
       const flushMs = 200;
+      const slowDiskMs = 2000;
       const svc = await startService({
         node: node.path,
         cwd,
@@ -117,15 +118,15 @@ describe.skipIf(noBuild)('reference service sessions (no preload needed)', () =>
           timeout: 20_000,
           interval: 20,
         })
-        .toBeGreaterThan(flushMs + 1000 + 1000);
+        .toBeGreaterThan(flushMs + slowDiskMs + 1000);
       stop = true;
       const killedAt = Date.now();
       svc.kill('SIGKILL');
       await svc.exited;
       await client;
       const persisted = readSessions(cwd).reduce((s, f) => s + f.updates, 0);
-      // Everything acknowledged before the window (plus a second for a slow fsync) is on disk.
-      const mustHave = acks.filter((t) => t < killedAt - flushMs - 1000).length;
+      // Everything acknowledged before the window (plus time for a flush's fsyncs on a busy disk) is on disk.
+      const mustHave = acks.filter((t) => t < killedAt - flushMs - slowDiskMs).length;
       expect(mustHave).toBeGreaterThan(0);
       expect(persisted).toBeGreaterThanOrEqual(mustHave);
       expect(persisted).toBeLessThanOrEqual(acks.length + 2);
