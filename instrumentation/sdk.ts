@@ -242,8 +242,22 @@ export async function startFromConfig(
   const shutdown = once(async (): Promise<StepResult[]> => {
     const results = await runPhases(
       [
-        // Features first: the logger finishes its files and emits its last records into the
-        // logger provider, which the next phase flushes.
+        // 1. Features write out what they buffer (the logger finishes its files and emits its
+        //    last records into the logger provider).
+        {
+          name: 'flush-features',
+          steps: features.map((f) => ({ name: f.name, run: () => f.flush?.() })),
+        },
+        // 2. Export while every feature is still live: observable instruments (cache sizes,
+        //    directory sizes, runtime) lose their callbacks once their feature shuts down.
+        {
+          name: 'flush-providers',
+          steps: [
+            { name: 'traces', run: () => tracerProvider.forceFlush() },
+            { name: 'metrics', run: () => meterProvider.forceFlush() },
+            { name: 'logs', run: () => loggerProvider.forceFlush() },
+          ],
+        },
         {
           name: 'features',
           steps: [
@@ -251,15 +265,10 @@ export async function startFromConfig(
               name: i.instrumentationName,
               run: () => i.disable(),
             })),
-            ...features.map((f) => ({
-              name: f.name,
-              run: async () => {
-                await f.flush?.();
-                await f.shutdown();
-              },
-            })),
+            ...features.map((f) => ({ name: f.name, run: () => f.shutdown() })),
           ],
         },
+        // 4. Providers last: exports whatever the features emitted while shutting down.
         {
           name: 'providers',
           steps: [

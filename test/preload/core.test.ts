@@ -349,6 +349,22 @@ describe.each(NODE_BINARIES)('register preload under $label', ({ path: node }) =
     ]);
   });
 
+  it('instruments an ESM import of lru-cache through the import hook the preload registers', async () => {
+    const s = await start(node, 'app.mjs');
+    expect(await get(s.port, '/cache')).toEqual({ hit: 1, miss: null });
+    s.app.kill('SIGTERM');
+    await s.app.exited;
+    const requests = rx
+      .metrics()
+      .filter((m) => m.name === 'echoes.cache.requests' && ofService(s.service)(m))
+      .flatMap((m) => m.dataPoints)
+      .filter((p) => p.attributes['cache.name'] === 'fixture-esm');
+    expect([...new Set(requests.map((p) => p.attributes['cache.result']))].sort()).toEqual([
+      'hit',
+      'miss',
+    ]);
+  });
+
   it('exports over OTLP http/json when asked', async () => {
     const s = await start(node, 'app.mjs', { env: { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' } });
     const id = randomUUID();
