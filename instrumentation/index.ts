@@ -4,6 +4,7 @@ export type { EchoesLogger } from './logger.js';
 export { createCache, instrumentCache } from './cache.js';
 export type { BoundedCache, CacheOptions } from './cache.js';
 export { startEchoes, shutdownEchoes } from './sdk.js';
+export type { EchoesHandle } from './sdk.js';
 export { loadConfig } from './config.js';
 export type { ConfigProblem, LoadedConfig } from './config.js';
 export { CATALOG, METRIC, catalogSeriesNames } from './catalog.js';
