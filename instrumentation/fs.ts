@@ -269,12 +269,19 @@ function groupFor(state: State, target: Target, first: unknown): string {
   if (target === 'none') return OTHER_GROUP;
   if (typeof first === 'number')
     return target === 'path' ? OTHER_GROUP : (state.fdGroups[first] ?? OTHER_GROUP);
-  if (target === 'fd') {
-    // FileHandle-like ({ fd }) passed where an fd is expected
-    const fd = (first as { fd?: unknown } | null)?.fd;
+  if (typeof first === 'string') return state.grouper.groupOf(first);
+  if (
+    target !== 'path' &&
+    typeof first === 'object' &&
+    first !== null &&
+    !(first instanceof URL) &&
+    !Buffer.isBuffer(first)
+  ) {
+    // a FileHandle ({ fd }) where an fd is accepted, e.g. fs.promises.readFile(handle)
+    const fd = (first as { fd?: unknown }).fd;
     return typeof fd === 'number' ? (state.fdGroups[fd] ?? OTHER_GROUP) : OTHER_GROUP;
   }
-  return state.grouper.groupOf(first);
+  return target === 'fd' ? OTHER_GROUP : state.grouper.groupOf(first);
 }
 
 /** Bytes moved, from the second and third arguments or the result (never the arguments object: it would have to be materialised). */

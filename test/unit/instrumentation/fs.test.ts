@@ -134,19 +134,24 @@ describe('setupFsMetrics', () => {
     await h.close();
     // fs.promises.writeFile opens and closes a FileHandle inside Node: still one operation
     await fsp.writeFile(f, 'xyz');
+    // a FileHandle passed where a path or fd is accepted keeps the group of its open
+    const h2 = await fsp.open(f, 'r');
+    expect(await fsp.readFile(h2, 'utf8')).toBe('xyz');
+    await h2.close();
     const m = await t.collect();
     const count = (op: string) =>
       valueOf(m, OPS, { ...tmp, 'fs.operation': op, 'fs.api': 'promise' });
-    expect(count('open')).toBe(1);
+    expect(count('open')).toBe(2);
     expect(count('write')).toBe(1);
     expect(count('writeFile')).toBe(2);
     expect(count('read')).toBe(1);
     expect(count('fsync')).toBe(1);
-    expect(count('close')).toBe(1);
+    expect(count('close')).toBe(2);
+    expect(count('readFile')).toBe(1);
     expect(valueOf(m, IO, { ...tmp, 'fs.direction': 'write', 'fs.api': 'promise' })).toBe(
       11 + 2 + 3,
     );
-    expect(valueOf(m, IO, { ...tmp, 'fs.direction': 'read', 'fs.api': 'promise' })).toBe(13);
+    expect(valueOf(m, IO, { ...tmp, 'fs.direction': 'read', 'fs.api': 'promise' })).toBe(13 + 3);
   });
 
   it('makes ESM named imports see the patched functions', async () => {
