@@ -566,6 +566,18 @@ function resultText(pass: boolean | null): string {
   return pass === null ? 'NO DATA' : pass ? 'PASS' : 'FAIL';
 }
 
+/** One closing line: how many targets were met, missed, or could not be measured. */
+export function verdict(rows: readonly ReportRow[]): string {
+  const met = rows.filter((r) => r.pass === true).length;
+  const missed = rows.filter((r) => r.pass === false).map((r) => r.metric.toLowerCase());
+  const none = rows.filter((r) => r.pass === null).length;
+  return (
+    `${met} of ${rows.length} audit targets met` +
+    (missed.length > 0 ? `; missed: ${missed.join(', ')}` : '') +
+    (none > 0 ? `; ${none} without data` : '')
+  );
+}
+
 export function formatReport(report: Report, format: ReportFormat): string {
   if (format === 'json') return `${JSON.stringify(report, null, 2)}\n`;
   const head = ['Metric', 'Before (audit)', 'Target', 'Measured', 'Result'];
@@ -578,6 +590,7 @@ export function formatReport(report: Report, format: ReportFormat): string {
   ]);
   const title = `echoes-otel report: ${report.source === 'prometheus' ? 'Prometheus' : 'embedded /metrics'} ${report.url}, window ${formatMs(report.windowMs)}, ${report.generatedAt}`;
   const notes = report.rows.filter((r) => r.detail).map((r) => `- ${r.metric}: ${r.detail}`);
+  notes.push('', verdict(report.rows));
   if (format === 'markdown') {
     const line = (cells: string[]) =>
       `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;

@@ -4,6 +4,7 @@ import {
   bucketQuantile,
   evaluate,
   formatReport,
+  verdict,
   inputsFromSnapshots,
   promQueries,
   seriesName,
@@ -221,6 +222,15 @@ describe('formatReport', () => {
     const t = formatReport(report, 'text');
     expect(t).toMatch(/Average response time\s+1\.18 s\s+< 1\.0 s\s+0\.120 s\s+PASS/);
     expect(t).toMatch(/window 30s/);
+  });
+  it('closes with a verdict line', () => {
+    expect(formatReport(report, 'text').trimEnd().split('\n').at(-1)).toBe(
+      '5 of 5 audit targets met',
+    );
+    const rows = evaluate({ ...base, fsOpsPerMin: 90, httpCount: null });
+    expect(verdict(rows)).toBe(
+      '3 of 5 audit targets met; missed: disk i/o operations/min; 1 without data',
+    );
   });
   it('prints a markdown table', () => {
     const t = formatReport(report, 'markdown');
