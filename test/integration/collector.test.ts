@@ -192,6 +192,9 @@ describe.skipIf(skipReason !== undefined)(
           expect(shipped, `${secret} reached a backend`).not.toContain(secret);
         }
         expect(span.attributes['app.harmless']).toBe('keep me');
+        // The resource processor filled in host.name, which these senders did not set.
+        expect(span.resource['host.name']).toEqual(expect.any(String));
+        expect(logs[0].resource['host.name']).toEqual(expect.any(String));
         expect(logs[0].attributes['app.harmless']).toBe('keep me');
         expect(String(logs.find((r) => r.severityText === 'WARN')?.body)).toContain('[REDACTED]');
         // Paths Loki and Tempo serve.
