@@ -182,6 +182,8 @@ function killAll() {
 process.on('exit', killAll);
 process.on('SIGINT', () => process.exit(130));
 
+const UA = { 'user-agent': 'echoes-bench/1.0 (node:http keep-alive load generator)' };
+
 /** Keep-alive load: CONCURRENCY loops, each sending the next request when the last one ended. */
 function load(port, count) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
@@ -199,13 +201,17 @@ function load(port, count) {
         return;
       }
       sent++;
-      const req = http.get({ host: '127.0.0.1', port, path: '/api/items?page=1', agent }, (res) => {
-        res.resume();
-        res.on('end', () => {
-          done++;
-          one();
-        });
-      });
+      // A User-Agent as real clients send one: both instrumentations record it on the span.
+      const req = http.get(
+        { host: '127.0.0.1', port, path: '/api/items?page=1', agent, headers: UA },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            done++;
+            one();
+          });
+        },
+      );
       req.on('error', () => {
         failed++;
         one();

@@ -122,20 +122,6 @@ type WithServerState = ServerResponse & { [kServer]?: ServerState };
 type WithClientState = ClientRequest & { [kClient]?: ClientState };
 type WithInflight = Socket & { [kInflight]?: ServerState | null };
 
-/**
- * Parsed `Host` headers. A service sees a handful of distinct values, so parsing once saves two
- * slices and a tuple per request; the bound keeps client-chosen values from growing it.
- */
-const hostCache = new Map<string, [string, number | undefined]>();
-function parseHost(host: string): [string, number | undefined] {
-  let parsed = hostCache.get(host);
-  if (parsed === undefined) {
-    parsed = splitHost(host);
-    if (hostCache.size < 64) hostCache.set(host, parsed);
-  }
-  return parsed;
-}
-
 const headerGetter: TextMapGetter<IncomingMessage['headers']> = {
   keys: (carrier) => Object.keys(carrier),
   get: (carrier, key) => carrier[key],
@@ -414,12 +400,8 @@ export function setupHttp(ctx: SetupContext): Feature {
       if (method === '_OTHER' && request.method !== undefined) {
         attributes['http.request.method_original'] = request.method;
       }
-      const host = request.headers.host;
-      if (host !== undefined) {
-        const [address, port] = parseHost(host);
-        attributes['server.address'] = address;
-        attributes['server.port'] = port ?? socket.localPort ?? 80;
-      }
+      // server.address / server.port (semconv: recommended) are left off server spans: nearly
+      // constant per service, and every attribute is paid again in OTLP serialisation.
       const ua = request.headers['user-agent'];
       if (ua !== undefined) attributes['user_agent.original'] = ua;
 
