@@ -221,10 +221,9 @@ export function evaluate(inputs: AuditInputs): ReportRow[] {
     memPass =
       growth === null ? null : growth < TARGETS.memoryGrowthPerHour && uncapped.length === 0;
   else memPass = m.caches.length === 0 && growth === null ? null : uncapped.length === 0;
-  const trend =
-    growth === null
-      ? 'no memory series'
-      : `${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)} %/h${trendJudged ? '' : ' (not judged)'}`;
+  const pct = growth === null ? '' : `${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)} %/h`;
+  // A short window's slope is start-up growth and GC noise: shown in the notes, not in the table.
+  const trend = growth === null ? 'no memory series' : trendJudged ? pct : 'trend not judged';
   rows.push({
     key: 'memory',
     metric: 'Memory usage',
@@ -238,7 +237,7 @@ export function evaluate(inputs: AuditInputs): ReportRow[] {
       `${m.series ?? 'no memory series'}: growth per hour relative to its mean, bounded below ${TARGETS.memoryGrowthPerHour * 100} %/h` +
       (trendJudged
         ? ''
-        : `; a ${Math.round(inputs.windowS)} s window shows start-up growth and GC swings, not a trend, so only cache capacities are judged (use --window 5m or more)`) +
+        : `; over this ${Math.round(inputs.windowS)} s window it moved ${pct || 'n/a'}, but so short a window shows start-up growth and GC swings, not a trend, so only cache capacities are judged (use --window 5m or more)`) +
       (uncapped.length > 0 ? `; caches without a capacity: ${uncapped.join(', ')}` : ''),
   });
 

@@ -70,8 +70,10 @@ describe('evaluate', () => {
     const short = { ...base, windowS: 30, memory: { ...base.memory, slopeBytesPerS: 50e6 / 3600 } };
     const r = row(short, 'memory');
     expect(r.pass).toBe(true);
-    expect(r.measured).toMatch(/not judged/);
-    expect(r.detail).toMatch(/only cache capacities are judged/);
+    expect(r.measured).toBe('trend not judged, 1/1 caches capped');
+    expect(r.detail).toMatch(
+      /window it moved \+100\.0 %\/h, but .* only cache capacities are judged/,
+    );
     expect(
       row({ ...short, memory: { ...short.memory, caches: ['model-info', 'raw'] } }, 'memory').pass,
     ).toBe(false);
