@@ -62,7 +62,8 @@ export function createExportControl(): ExportControl {
       const sock = create(...args);
       if (sock !== undefined && sock !== null) {
         sockets.add(sock);
-        if (released) sock.unref();
+        // After the deadline nothing new may hold the process: fail the request at once.
+        if (released) process.nextTick(() => sock.destroy());
         sock.once('close', () => sockets.delete(sock));
       }
       return sock;
@@ -87,6 +88,13 @@ export function createExportControl(): ExportControl {
     }
 
     async send(data: Uint8Array, timeoutMillis: number): Promise<Response> {
+      // Exports started after the deadline (a provider's final flush) fail at once instead of
+      // opening a request that the batch processors' ref'd timers would then wait on.
+      if (released)
+        return {
+          status: 'failure',
+          error: new Error('echoes-otel: export after the shutdown deadline'),
+        };
       const deadline = Date.now() + timeoutMillis;
       let nextBackoff = INITIAL_BACKOFF;
       let result = await this._inner.send(data, timeoutMillis);

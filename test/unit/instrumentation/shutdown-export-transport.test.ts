@@ -52,6 +52,15 @@ describe('createExportControl', () => {
     expect(control.released).toBe(true);
   });
 
+  it('fails an export started after release() without sending it', async () => {
+    const control = createExportControl();
+    const f = fakeExporter([{ status: 'success' }]);
+    control.adopt(f.exporter);
+    control.release();
+    expect((await f.send()).status).toBe('failure');
+    expect(f.sends).toHaveLength(0);
+  });
+
   it('adopts the pinned OTLP exporters (their internals are what it patches)', async () => {
     const control = createExportControl();
     for (const e of [new OTLPTraceExporter(), new OTLPMetricExporter(), new OTLPLogExporter()]) {
