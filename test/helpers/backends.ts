@@ -322,7 +322,25 @@ export interface CollectorHandle extends ManagedProcess {
   readonly env: Readonly<Record<string, string>>;
 }
 
-export async function startCollector(opts: CollectorOptions = {}): Promise<CollectorHandle> {
+/**
+ * A free port can be taken by someone else between our probe and the child's bind (other test
+ * projects run in parallel): start again on fresh ports when the child says so.
+ */
+async function withFreshPorts<T>(start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (e) {
+      if (attempt >= 3 || !/address already in use/i.test((e as Error).message)) throw e;
+    }
+  }
+}
+
+export function startCollector(opts: CollectorOptions = {}): Promise<CollectorHandle> {
+  return withFreshPorts(() => startCollectorOnce(opts));
+}
+
+async function startCollectorOnce(opts: CollectorOptions): Promise<CollectorHandle> {
   const dir = tempDir('otelcol');
   const [health, grpc, http, nowhere] = await Promise.all([
     freePort(),
@@ -403,7 +421,11 @@ export interface PrometheusHandle extends ManagedProcess {
   metricNames(): Promise<string[]>;
 }
 
-export async function startPrometheus(opts: PrometheusOptions = {}): Promise<PrometheusHandle> {
+export function startPrometheus(opts: PrometheusOptions = {}): Promise<PrometheusHandle> {
+  return withFreshPorts(() => startPrometheusOnce(opts));
+}
+
+async function startPrometheusOnce(opts: PrometheusOptions): Promise<PrometheusHandle> {
   const dir = tempDir('prometheus');
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
