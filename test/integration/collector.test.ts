@@ -6,7 +6,7 @@
  * own message for a broken config.
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CATALOG } from '../../instrumentation/catalog.js';
@@ -72,6 +72,7 @@ describe.skipIf(skipReason !== undefined)(
       const r2 = backends(['validate', broken]);
       expect(r2.status).toBe(1);
       expect(r2.err).toMatch(/yaml/i);
+      rmSync(dir, { recursive: true, force: true });
     });
 
     describe('running', () => {

@@ -12,7 +12,7 @@
  * The outage lengths are the subject of the test, so they are timed; everything else waits on a
  * condition with a deadline. Figures are printed and written to test/.tmp/outage-figures.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -58,13 +58,17 @@ describe.skipIf(skipReason !== undefined)(
     let loki: OtlpReceiver | undefined;
     let tempo: OtlpReceiver | undefined;
     let app: AppRun | undefined;
+    let appDir: string | undefined;
 
     afterEach(async () => {
       await app?.stop();
       await stack?.stop();
       await loki?.close();
       await tempo?.close();
-      app = stack = loki = tempo = undefined;
+      if (appDir !== undefined && !process.env.ECHOES_KEEP_TMP) {
+        rmSync(appDir, { recursive: true, force: true });
+      }
+      app = stack = loki = tempo = appDir = undefined;
     });
 
     async function start(
@@ -75,7 +79,7 @@ describe.skipIf(skipReason !== undefined)(
       stack = await startStack({ loki: `${loki.url}/otlp`, tempo: tempo.url });
       app = startPipelineApp({
         node: NODE.path,
-        cwd: join(tempDir('outage'), 'app'),
+        cwd: join((appDir = tempDir('outage')), 'app'),
         collectorUrl: stack.collector.otlpHttpUrl,
         service,
         rate: RATE,

@@ -10,7 +10,7 @@
  *   resource service.name (Loki's service_name label), trace_id/span_id on request logs, severity;
  * - the secrets the app puts into logs and span attributes are absent there.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CATALOG, type CatalogEntry } from '../../instrumentation/catalog.js';
@@ -107,6 +107,7 @@ describe.skipIf(skipReason !== undefined)(
       await stack?.stop();
       await loki?.close();
       await tempo?.close();
+      if (dir !== '' && !process.env.ECHOES_KEEP_TMP) rmSync(dir, { recursive: true, force: true });
     });
 
     it('has every catalog metric in Prometheus with service_name and deployment_environment_name', async () => {
