@@ -8,6 +8,7 @@ import {
   type MetricData,
 } from '@opentelemetry/sdk-metrics';
 import { resourceFromAttributes } from '@opentelemetry/resources';
+import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { createFastMetrics } from '../../../instrumentation/fast-metrics.js';
 
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
@@ -178,5 +179,39 @@ describe('createFastMetrics', () => {
       count: 1,
       buckets: { boundaries: [], counts: [1] },
     });
+  });
+
+  it('reaches the Prometheus exporter intact (buckets, sum, count, scope label)', async () => {
+    const fm = createFastMetrics({ cardinalityLimit: 2000 });
+    const exporter = new PrometheusExporter({
+      preventServerStart: true,
+      metricProducers: [fm.producer],
+    });
+    const provider = new MeterProvider({ readers: [exporter] });
+    try {
+      const h = fm.histogram('http.server.request.duration', {
+        unit: 's',
+        description: 'Duration of HTTP server requests.',
+        boundaries: BUCKETS,
+      });
+      const slot = h.bind({ 'http.request.method': 'GET', 'http.response.status_code': 200 });
+      slot.record(0.003);
+      slot.record(0.2);
+      const { resourceMetrics } = await exporter.collect();
+      const text = new PrometheusSerializer().serialize(resourceMetrics);
+      // The upstream exporter appends no unit word (our /metrics endpoint in metrics.ts renames
+      // to the catalog's `_seconds` names); what matters here is that the data arrives intact.
+      const labels =
+        'http_request_method="GET",http_response_status_code="200",otel_scope_name="echoes-otel"';
+      const lines = text.split('\n');
+      expect(lines).toContain(`http_server_request_duration_count{${labels}} 2`);
+      expect(lines).toContain(`http_server_request_duration_sum{${labels}} 0.203`);
+      expect(lines).toContain(`http_server_request_duration_bucket{${labels},le="0.005"} 1`);
+      expect(lines).toContain(`http_server_request_duration_bucket{${labels},le="0.25"} 2`);
+      expect(lines).toContain(`http_server_request_duration_bucket{${labels},le="+Inf"} 2`);
+      expect(lines).toContain('# UNIT http_server_request_duration s');
+    } finally {
+      await provider.shutdown();
+    }
   });
 });
