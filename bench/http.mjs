@@ -10,7 +10,7 @@
 //      BENCH_CONCURRENCY (16), BENCH_STEPS=1 adds the decomposition variants,
 //      BENCH_NODES=20,24 (which binaries), BENCH_VARIANTS (name filter), BENCH_OUT (result file),
 //      BENCH_ECHOES_VARIANTS (extra register variants with env settings, see variants()).
-import { fork } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
@@ -303,6 +303,16 @@ async function main() {
       );
     }
   }
+  // The per-record cost behind the duration histogram, under each Node (bench/http-record.mjs).
+  const recordLines = NODES.map((node) => {
+    const r = spawnSync(node.path, [join(here, 'http-record.mjs')], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    return r.status === 0
+      ? `- ${r.stdout.trim()}`
+      : `- ${node.label}: http-record failed: ${r.stderr.trim().slice(-300)}`;
+  });
   const cpus = os.cpus();
   const md = [
     '## HTTP server overhead',
@@ -327,6 +337,11 @@ async function main() {
     '| Node | variant | CPU µs/req (median) | CPU/req vs plain | req/s (median) | req/s vs plain | RSS MiB |',
     '|---|---|---|---|---|---|---|',
     ...rows,
+    '',
+    'Histogram record alone (`node bench/http-record.mjs`, in-process): stock SDK `histogram.record(v, attrs)`',
+    'with the attribute object built per request, against the cached bound slot of `fast-metrics.ts`:',
+    '',
+    ...recordLines,
     '',
   ].join('\n');
   mkdirSync(dirname(OUT), { recursive: true });
