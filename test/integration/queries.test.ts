@@ -36,6 +36,7 @@ import {
   alertOperands,
   dashboardQueries,
   interpolate,
+  promqlMetricNames,
   readAlertRules,
 } from '../unit/stack/stack-queries.js';
 
@@ -331,5 +332,42 @@ describe.skipIf(skipReason !== undefined)(
         await expect(query(expr)).resolves.toBeInstanceOf(Array);
       },
     );
+
+    // The unit tests check catalog names with a small extractor; Prometheus' own parser must
+    // find the same metric names in every shipped query, or that check proves nothing.
+    it("finds the same metric names as Prometheus' parser (/api/v1/parse_query) in every query", async () => {
+      const selectorNames = (node: unknown, out: Set<string>): Set<string> => {
+        if (Array.isArray(node)) node.forEach((n) => selectorNames(n, out));
+        else if (node !== null && typeof node === 'object') {
+          const o = node as Record<string, unknown>;
+          if (
+            (o.type === 'vectorSelector' || o.type === 'matrixSelector') &&
+            typeof o.name === 'string'
+          )
+            out.add(o.name);
+          Object.values(o).forEach((v) => selectorNames(v, out));
+        }
+        return out;
+      };
+      const all = [
+        ...panels.map(
+          (q) => [q.where, q.expr.replace(/^label_values\((.*),\s*\w+\)$/s, '$1')] as const,
+        ),
+        ...rules.map((r) => [r.alert, r.expr] as const),
+      ];
+      for (const [where, expr] of all) {
+        const promql = value(expr);
+        const res = await fetch(`${stack!.prometheus.url}/api/v1/parse_query`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ query: promql }),
+        });
+        const body = (await res.json()) as { status: string; error?: string; data?: unknown };
+        expect(body.status, `${where}: ${body.error}`).toBe('success');
+        expect(promqlMetricNames(promql).sort(), where).toEqual(
+          [...selectorNames(body.data, new Set())].sort(),
+        );
+      }
+    });
   },
 );
