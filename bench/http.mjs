@@ -345,8 +345,19 @@ async function main() {
     '',
   ].join('\n');
   mkdirSync(dirname(OUT), { recursive: true });
-  writeFileSync(OUT, md);
-  console.log(`\n${md}\nwritten to ${OUT}`);
+  // Formatted like every other committed file, so `prettier --check .` stays green.
+  let out = md;
+  try {
+    const prettier = await import('prettier');
+    out = await prettier.format(md, {
+      parser: 'markdown',
+      ...((await prettier.resolveConfig(OUT)) ?? {}),
+    });
+  } catch {
+    // prettier is a devDependency; without it the table is still valid markdown
+  }
+  writeFileSync(OUT, out);
+  console.log(`\n${out}\nwritten to ${OUT}`);
 }
 
 main().catch((err) => {
