@@ -201,6 +201,9 @@ function errorType(err: unknown): string {
   return '_OTHER';
 }
 
+/** Bound on cached slot lookups per direction (beyond it, binds are looked up by attribute hash). */
+const MAX_CACHED_SLOTS = 4096;
+
 /**
  * Bound histogram slots cached per attribute combination: after warm-up a record is a few Map
  * lookups on interned strings and small integers, with no attribute object and no string building.
@@ -210,27 +213,26 @@ class ServerSlots {
     string,
     Map<string | undefined, Map<number, BoundHistogram>>
   >();
+  private cached = 0;
   constructor(private readonly histogram: FastHistogram) {}
   get(method: string, route: string | undefined, status: number): BoundHistogram {
-    let byRoute = this.byMethod.get(method);
-    if (byRoute === undefined) {
-      byRoute = new Map();
-      this.byMethod.set(method, byRoute);
-    }
-    let byStatus = byRoute.get(route);
-    if (byStatus === undefined) {
-      byStatus = new Map();
-      byRoute.set(route, byStatus);
-    }
-    let slot = byStatus.get(status);
-    if (slot === undefined) {
-      // status 0: the client went away before the response was finished.
-      const a: Attributes = { 'http.request.method': method };
-      if (status > 0) a['http.response.status_code'] = status;
-      if (route !== undefined) a['http.route'] = route;
-      if (status === 0) a['error.type'] = 'aborted';
-      else if (status >= 500) a['error.type'] = String(status);
-      slot = this.histogram.bind(a);
+    const hit = this.byMethod.get(method)?.get(route)?.get(status);
+    if (hit !== undefined) return hit;
+    // status 0: the client went away before the response was finished.
+    const a: Attributes = { 'http.request.method': method };
+    if (status > 0) a['http.response.status_code'] = status;
+    if (route !== undefined) a['http.route'] = route;
+    if (status === 0) a['error.type'] = 'aborted';
+    else if (status >= 500) a['error.type'] = String(status);
+    const slot = this.histogram.bind(a);
+    // Routes come from the app: if one passes raw paths, stop caching (fast-metrics' cardinality
+    // fence still folds them into the overflow set) instead of growing these maps forever.
+    if (this.cached < MAX_CACHED_SLOTS) {
+      this.cached++;
+      let byRoute = this.byMethod.get(method);
+      if (byRoute === undefined) this.byMethod.set(method, (byRoute = new Map()));
+      let byStatus = byRoute.get(route);
+      if (byStatus === undefined) byRoute.set(route, (byStatus = new Map()));
       byStatus.set(status, slot);
     }
     return slot;
@@ -258,7 +260,8 @@ class ClientSlots {
       if (status > 0) a['http.response.status_code'] = status;
       if (err !== undefined) a['error.type'] = err;
       slot = this.histogram.bind(a);
-      this.byKey.set(key, slot);
+      // Peers are chosen by the app's callers: bounded like the server cache.
+      if (this.byKey.size < MAX_CACHED_SLOTS) this.byKey.set(key, slot);
     }
     return slot;
   }
