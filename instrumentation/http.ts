@@ -2,6 +2,7 @@ import dc from 'node:diagnostics_channel';
 import http from 'node:http';
 import type { ClientRequest, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import {
   context,
@@ -184,10 +185,18 @@ function findContextEnter(): Enter | undefined {
 }
 
 /** True when upstream @opentelemetry/instrumentation-http has wrapped node:http (shimmer marks it). */
-function upstreamServerPatched(): boolean {
-  return (http.Server.prototype.emit as { __wrapped?: boolean }).__wrapped === true;
+function upstreamServerPatched(server: Server): boolean {
+  // Through the instance, so https servers (upstream wraps https.Server.prototype.emit) count too.
+  return (server.emit as { __wrapped?: boolean }).__wrapped === true;
 }
-function upstreamClientPatched(): boolean {
+const requireBuiltin = createRequire(import.meta.url);
+let httpsModule: { request: unknown } | undefined;
+function upstreamClientPatched(protocol: string): boolean {
+  if (protocol === 'https:') {
+    // Loaded only once an https request is seen: plain-http apps never pay for tls at startup.
+    httpsModule ??= requireBuiltin('node:https') as { request: unknown };
+    return (httpsModule.request as { __wrapped?: boolean }).__wrapped === true;
+  }
   return (http.request as { __wrapped?: boolean }).__wrapped === true;
 }
 
@@ -381,7 +390,7 @@ export function setupHttp(ctx: SetupContext): Feature {
         socket: Socket;
         server: Server;
       };
-      if (upstreamServerPatched() && backOffForUpstream()) return;
+      if (upstreamServerPatched(server) && backOffForUpstream()) return;
       if (isIgnored(server)) return;
       const method = normalizeMethod(request.method);
       const parent = propagation.extract(ROOT_CONTEXT, request.headers, headerGetter);
@@ -521,10 +530,10 @@ export function setupHttp(ctx: SetupContext): Feature {
       const active = context.active();
       // The SDK's exporters send with tracing suppressed: never trace our own export traffic.
       if (isTracingSuppressed(active)) return;
-      if (upstreamClientPatched() && backOffForUpstream()) return;
+      const protocol = request.protocol ?? 'http:';
+      if (upstreamClientPatched(protocol) && backOffForUpstream()) return;
       const method = normalizeMethod(request.method);
       const hostHeader = request.getHeader('host');
-      const protocol = request.protocol ?? 'http:';
       const defaultPort = protocol === 'https:' ? 443 : 80;
       let serverAddress = request.host ?? 'localhost';
       let serverPort = defaultPort;

@@ -381,6 +381,21 @@ describe('setupHttp and upstream instrumentation-http', () => {
   });
 });
 
+describe('setupHttp and upstream instrumentation-http (client side)', () => {
+  it('creates no client span when upstream has wrapped http.request', async () => {
+    const req = http.request as { __wrapped?: boolean };
+    req.__wrapped = true;
+    try {
+      await request('/client-upstream', { headers: { 'x-id': 'client-up' } });
+    } finally {
+      delete req.__wrapped;
+    }
+    await waitForSpans((s) => serverSpans(s).length === 1);
+    expect(clientSpans(exporter.getFinishedSpans())).toEqual([]);
+    expect(seen.get('client-up')?.traceparent).toBeUndefined();
+  });
+});
+
 describe('setupHttp shutdown', () => {
   it('unsubscribes: no spans, no route setter and no client hook afterwards', async () => {
     await feature.shutdown();
