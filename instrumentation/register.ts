@@ -30,19 +30,27 @@ function supportsModuleRegister(): boolean {
  * The ESM import hook, only for the modules our instrumentations patch (an ESM app's
  * `import ... from 'lru-cache'` never passes through require). Where Node can run it in-thread
  * (`module.registerHooks`, iitm's `supportsSyncHooks()`: >= 22.22.3 / 24.11.1), no loader thread
- * is started (~10 MiB less, no acknowledgement round trip); elsewhere the off-thread loader as in
- * elastic-otel-node's import.mjs, whose acknowledgements the returned function waits for.
+ * is started; elsewhere the off-thread loader as in elastic-otel-node's import.mjs.
+ *
+ * Two steps: `prepare` runs before the SDK starts (the instrumentations' Hook() calls must find
+ * the message channel, their messages wait in it), `activate` after, so the SDK's own ~200
+ * modules load without passing through the hook (on Node 20 each would be a round trip to the
+ * loader thread); the app's modules, loaded after this preload, all do.
  */
-async function registerEsmHook(
+interface EsmHook {
+  /** Registers the hook; resolves once the loader has acknowledged the modules to patch. */
+  activate(): Promise<void>;
+}
+
+async function prepareEsmHook(
   diag: DiagLogger,
   include: readonly string[],
-): Promise<(() => Promise<void>) | undefined> {
+): Promise<EsmHook | undefined> {
   if (include.length === 0) return undefined;
   if (typeof (nodeModule as { registerHooks?: unknown }).registerHooks === 'function') {
     const sync = await import('import-in-the-middle/register-hooks.mjs');
     if (sync.supportsSyncHooks()) {
-      sync.register({ include: [...include] });
-      return undefined;
+      return { activate: async () => sync.register({ include: [...include] }) };
     }
   }
   if (!supportsModuleRegister()) {
@@ -53,12 +61,16 @@ async function registerEsmHook(
   }
   const { createAddHookMessageChannel } = await import('import-in-the-middle');
   const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
-  nodeModule.register(
-    'import-in-the-middle/hook.mjs',
-    import.meta.url,
-    registerOptions as nodeModule.RegisterOptions<unknown>,
-  );
-  return waitForAllMessagesAcknowledged;
+  return {
+    activate: () => {
+      nodeModule.register(
+        'import-in-the-middle/hook.mjs',
+        import.meta.url,
+        registerOptions as nodeModule.RegisterOptions<unknown>,
+      );
+      return waitForAllMessagesAcknowledged();
+    },
+  };
 }
 
 function installExitHandling({ currentEchoes, shutdownEchoes }: typeof Sdk): void {
@@ -118,7 +130,7 @@ async function main(): Promise<void> {
     ...(config.instrumentations.winston ? ['winston'] : []),
     ...(config.instrumentations.lruCache ? ['lru-cache'] : []),
   ];
-  const waitForHook = isMainThread ? await registerEsmHook(diag, hooked) : undefined;
+  const esmHook = isMainThread ? await prepareEsmHook(diag, hooked) : undefined;
   const sdk = await import('./sdk.js');
   try {
     await sdk.startFromConfig(config, loaded.problems);
@@ -126,7 +138,7 @@ async function main(): Promise<void> {
     sdk.disableGlobals();
     throw err;
   }
-  if (waitForHook !== undefined) await waitForHook();
+  await esmHook?.activate();
   installExitHandling(sdk);
 }
 
