@@ -181,33 +181,49 @@ export async function startFromConfig(
     fastMetrics,
   };
 
+  // Modules load in parallel (their file reads overlap), then features start in a fixed order.
+  const settle = <T>(
+    p: Promise<T>,
+  ): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> =>
+    p.then(
+      (value) => ({ ok: true as const, value }),
+      (error: unknown) => ({ ok: false as const, error }),
+    );
+  const wantedFeatures = FEATURES.filter((f) => f.when(config));
+  const wantedInstrumentations = INSTRUMENTATIONS.filter((i) => i.when(config));
+  const [featureModules, instrumentationModules] = await Promise.all([
+    Promise.all(wantedFeatures.map((f) => settle(f.load()))),
+    Promise.all(wantedInstrumentations.map((i) => settle(i.load()))),
+  ]);
+
   const started: string[] = [];
   const features: Feature[] = [];
-  for (const f of FEATURES) {
-    if (!f.when(config)) continue;
+  wantedFeatures.forEach((f, n) => {
+    const loadedModule = featureModules[n]!;
     try {
-      const setup = await f.load();
-      features.push(setup(ctx));
+      if (!loadedModule.ok) throw loadedModule.error;
+      features.push(loadedModule.value(ctx));
       started.push(f.name);
     } catch (err) {
       diag.warn(
         `echoes-otel: the ${f.name} feature did not start (${reason(err)}); everything else runs`,
       );
     }
-  }
+  });
 
   const instrumentations: Instrumentation[] = [];
-  for (const i of INSTRUMENTATIONS) {
-    if (!i.when(config)) continue;
+  wantedInstrumentations.forEach((i, n) => {
+    const loadedModule = instrumentationModules[n]!;
     try {
-      instrumentations.push((await i.load())(config));
+      if (!loadedModule.ok) throw loadedModule.error;
+      instrumentations.push(loadedModule.value(config));
       started.push(i.name);
     } catch (err) {
       diag.warn(
         `echoes-otel: the ${i.name} instrumentation did not start (${reason(err)}); everything else runs`,
       );
     }
-  }
+  });
   if (instrumentations.length > 0) {
     try {
       const { registerInstrumentations } = await import('@opentelemetry/instrumentation');
