@@ -181,7 +181,7 @@ lines.push(
   '',
   'Target: echoes exits within 2.5 s in every row (upstream measured about 8 s in the audit issue).',
   '',
-  "Reading the table: upstream's register adds a SIGTERM listener that flushes but never exits, so an app without its own handler keeps running after SIGTERM (capped rows, ended by SIGKILL as an orchestrator would after its grace period); echoes re-raises the signal after its flush, so the process ends as plain node's does (killed by SIGTERM). With an app that closes its server, upstream's exporters retry against the dead collector on ref'd timers and sockets for 8-10 s; echoes stops at its 2000 ms deadline (retries on unref'd timers, export sockets destroyed at the deadline).",
+  "Reading the table: upstream's register adds a SIGTERM listener that flushes but never exits, so an app without its own handler keeps running after SIGTERM (capped rows, ended by SIGKILL as an orchestrator would after its grace period); echoes re-raises the signal after its flush, so the process ends as plain node's does (killed by SIGTERM). With an app that closes its server, upstream's exporters retry against the dead collector on ref'd timers and sockets for 8-10 s; at shutdown echoes makes one attempt per export (no backoff), so a refusing collector costs nothing, and a silent one at most its 2000 ms deadline (export sockets destroyed then).",
   '',
 );
 for (const r of rows.filter((x) => x.variant === 'echoes')) {

@@ -22,7 +22,12 @@ export interface ExportControl {
   agentFactory(protocol: string): HttpAgent;
   /** Patches an OTLP exporter so its retries use unref'd timers and stop after `release()`. */
   adopt(exporter: object): boolean;
-  /** Stop retrying and let open export sockets no longer keep the process alive. */
+  /**
+   * Shutdown has begun: every export gets its one attempt, no backoff (a retry 1 s later rarely
+   * fits a 2 s exit deadline, and with the collector refusing it only delays the exit).
+   */
+  stopRetries(): void;
+  /** The deadline has passed: stop everything and destroy open export sockets. */
   release(): void;
   readonly released: boolean;
 }
@@ -46,6 +51,7 @@ const JITTER = 0.2;
 export function createExportControl(): ExportControl {
   const sockets = new Set<Socket>();
   let released = false;
+  let retrying = true;
   const agents = new Map<string, HttpAgent>();
   /** Pending backoff waits: release() ends them at once, so the export settles and the
    * processors clear their own (ref'd) export timeouts instead of waiting out the backoff. */
@@ -100,7 +106,7 @@ export function createExportControl(): ExportControl {
       let result = await this._inner.send(data, timeoutMillis);
       for (
         let attempts = MAX_ATTEMPTS;
-        result.status === 'retryable' && attempts > 0 && !released;
+        result.status === 'retryable' && attempts > 0 && retrying && !released;
         attempts--
       ) {
         const backoff = Math.max(
@@ -112,7 +118,7 @@ export function createExportControl(): ExportControl {
         const remaining = deadline - Date.now();
         if (retryIn > remaining) break;
         await this._wait(retryIn);
-        if (released) break;
+        if (released || !retrying) break;
         result = await this._inner.send(data, deadline - Date.now());
       }
       return result;
@@ -155,8 +161,13 @@ export function createExportControl(): ExportControl {
       delegate._transport = new QuietRetryingTransport(inner) as unknown as typeof retrying;
       return true;
     },
+    stopRetries(): void {
+      retrying = false;
+      for (const wake of [...waking]) wake();
+    },
     release(): void {
       released = true;
+      retrying = false;
       // Destroyed, not just unref'd: a request to a collector that never answers would otherwise
       // stay pending, and the batch processors' own (ref'd) export timeouts with it.
       for (const s of sockets) s.destroy();

@@ -256,6 +256,8 @@ export async function startFromConfig(
   };
 
   const shutdown = once(async (): Promise<StepResult[]> => {
+    // One attempt per export from here on: no backoff waits inside the exit deadline.
+    exportControl.stopRetries();
     const results = await runPhases(
       [
         // 1. Features write out what they buffer (the logger finishes its files and emits its

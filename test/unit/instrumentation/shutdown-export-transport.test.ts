@@ -52,6 +52,22 @@ describe('createExportControl', () => {
     expect(control.released).toBe(true);
   });
 
+  it('makes one attempt per export after stopRetries(), waking a pending backoff', async () => {
+    const control = createExportControl();
+    const f = fakeExporter([{ status: 'retryable', retryInMillis: 5000 }, { status: 'success' }]);
+    control.adopt(f.exporter);
+    const t0 = Date.now();
+    const pending = f.send();
+    setTimeout(() => control.stopRetries(), 20);
+    expect((await pending).status).toBe('retryable');
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(f.sends).toHaveLength(1);
+    // Later exports still go out, once each.
+    expect((await f.send()).status).toBe('success');
+    expect(f.sends).toHaveLength(2);
+    expect(control.released).toBe(false);
+  });
+
   it('fails an export started after release() without sending it', async () => {
     const control = createExportControl();
     const f = fakeExporter([{ status: 'success' }]);
