@@ -86,7 +86,7 @@ export const METRIC = {
 export const CATALOG: readonly CatalogEntry[] = Object.freeze([
   // HTTP (our diagnostics-channel instrumentation; stable semconv names)
   entry(METRIC.httpServerDuration, 's', 'histogram', 'http_server_request_duration_seconds', HTTP_SERVER_ATTRS, 'Duration of inbound HTTP requests.'),
-  entry(METRIC.httpClientDuration, 's', 'histogram', 'http_client_request_duration_seconds', ['http.request.method', 'server.address', 'http.response.status_code', 'error.type'], 'Duration of outbound HTTP requests.'),
+  entry(METRIC.httpClientDuration, 's', 'histogram', 'http_client_request_duration_seconds', ['http.request.method', 'server.address', 'server.port', 'http.response.status_code', 'error.type'], 'Duration of outbound HTTP requests.'),
 
   // Caches
   entry(METRIC.cacheRequests, '{request}', 'counter', 'echoes_cache_requests_total', ['cache.name', 'cache.result'], 'Cache lookups by result (hit or miss).'),
@@ -109,7 +109,7 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze([
   entry(METRIC.logRecords, '{record}', 'counter', 'echoes_log_records_total', ['log.level'], 'Log records accepted by the logger, by level.'),
   entry(METRIC.logWritten, 'By', 'counter', 'echoes_log_written_bytes_total', ['log.sink'], 'Bytes of log records written to local files (file) and handed to the OTLP exporter (otlp).'),
   entry(METRIC.logRotations, '{event}', 'counter', 'echoes_log_rotations_total', [], 'Log file rotations.'),
-  entry(METRIC.logDropped, '{record}', 'counter', 'echoes_log_dropped_total', ['reason'], 'Log records dropped or altered (truncated, sink_error, disk_full).'),
+  entry(METRIC.logDropped, '{record}', 'counter', 'echoes_log_dropped_total', ['reason'], 'Log records dropped or altered (truncated, unserializable, sink_error, disk_full, closed).'),
 
   // Runtime (instrumentation-runtime-node, plus process memory from us)
   entry('nodejs.eventloop.delay.p99', 's', 'gauge', 'nodejs_eventloop_delay_p99_seconds', [], 'Event-loop delay, 99th percentile.', 'runtime-node'),
