@@ -26,7 +26,15 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
 const LINES = Number(process.env.BENCH_LINES ?? 200_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const VARIANTS = ['pino', 'echoes', 'echoes+otlp', 'winston', 'winston-1stringify', 'sink-per-line', 'sink-batched'];
+const VARIANTS = [
+  'pino',
+  'echoes',
+  'echoes+otlp',
+  'winston',
+  'winston-1stringify',
+  'sink-per-line',
+  'sink-batched',
+];
 const WORKLOADS = ['batched', 'burst', 'disabled'];
 const MAX_BYTES = 10 * 1024 * 1024;
 
@@ -40,7 +48,10 @@ async function child(variant, workload, dir) {
   if (variant === 'pino') {
     const { default: pino } = await import('pino');
     const dest = pino.destination({ dest: join(dir, 'pino.log'), sync: false, mkdir: true });
-    const p = pino({ base: { 'service.name': 'bench' }, timestamp: pino.stdTimeFunctions.isoTime }, dest);
+    const p = pino(
+      { base: { 'service.name': 'bench' }, timestamp: pino.stdTimeFunctions.isoTime },
+      dest,
+    );
     log = (i) => p.info(meta(i), 'request handled');
     debugPino = (i) => p.debug(meta(i), 'request handled');
     done = () =>
@@ -54,13 +65,29 @@ async function child(variant, workload, dir) {
     const { default: winston } = await import('winston');
     const { default: DailyRotateFile } = await import('winston-daily-rotate-file');
     const { MESSAGE } = await import('triple-beam');
-    const transport = new DailyRotateFile({ dirname: dir, filename: 'winston-%DATE%.log', maxSize: MAX_BYTES, maxFiles: 1000, auditFile: join(dir, '.audit.json') });
+    const transport = new DailyRotateFile({
+      dirname: dir,
+      filename: 'winston-%DATE%.log',
+      maxSize: MAX_BYTES,
+      maxFiles: 1000,
+      auditFile: join(dir, '.audit.json'),
+    });
     transport.logStream.on('error', () => {});
     const oneStringify = winston.format((info) => {
-      info[MESSAGE] = JSON.stringify({ timestamp: new Date().toISOString(), level: info.level, message: info.message, 'service.name': 'bench', ...info.meta });
+      info[MESSAGE] = JSON.stringify({
+        timestamp: new Date().toISOString(),
+        level: info.level,
+        message: info.message,
+        'service.name': 'bench',
+        ...info.meta,
+      });
       return info;
     });
-    const w = winston.createLogger({ level: 'info', format: oneStringify(), transports: [transport] });
+    const w = winston.createLogger({
+      level: 'info',
+      format: oneStringify(),
+      transports: [transport],
+    });
     log = (i) => w.info('request handled', { meta: meta(i) });
     debugWinston = (i) => w.debug('request handled', { meta: meta(i) });
     done = () =>
@@ -71,9 +98,27 @@ async function child(variant, workload, dir) {
   } else if (variant === 'sink-per-line' || variant === 'sink-batched') {
     // Steps 2 and 3: no winston Logger at all; the line from one JSON.stringify straight into
     // echoes' file sink (DRF underneath), one logStream.write per line vs 64 KiB batches.
-    const { createLogFileSink } = await import(pathToFileURL(join(root, 'dist/instrumentation/log-file-sink.js')).href);
-    const sink = createLogFileSink({ dir, name: 'sink', maxBytes: MAX_BYTES, backupCount: 1000, gzip: true, ...(variant === 'sink-per-line' ? { chunkChars: 1 } : {}) });
-    log = (i) => sink.write(JSON.stringify({ timestamp: new Date().toISOString(), level: 'info', message: 'request handled', 'service.name': 'bench', ...meta(i) }) + '\n');
+    const { createLogFileSink } = await import(
+      pathToFileURL(join(root, 'dist/instrumentation/log-file-sink.js')).href
+    );
+    const sink = createLogFileSink({
+      dir,
+      name: 'sink',
+      maxBytes: MAX_BYTES,
+      backupCount: 1000,
+      gzip: true,
+      ...(variant === 'sink-per-line' ? { chunkChars: 1 } : {}),
+    });
+    log = (i) =>
+      sink.write(
+        JSON.stringify({
+          timestamp: new Date().toISOString(),
+          level: 'info',
+          message: 'request handled',
+          'service.name': 'bench',
+          ...meta(i),
+        }) + '\n',
+      );
     debugWinston = () => {};
     done = async () => {
       await sink.flush();
@@ -82,9 +127,20 @@ async function child(variant, workload, dir) {
   } else if (variant === 'winston') {
     const { default: winston } = await import('winston');
     const { default: DailyRotateFile } = await import('winston-daily-rotate-file');
-    const transport = new DailyRotateFile({ dirname: dir, filename: 'winston-%DATE%.log', maxSize: MAX_BYTES, maxFiles: 1000, auditFile: join(dir, '.audit.json') });
+    const transport = new DailyRotateFile({
+      dirname: dir,
+      filename: 'winston-%DATE%.log',
+      maxSize: MAX_BYTES,
+      maxFiles: 1000,
+      auditFile: join(dir, '.audit.json'),
+    });
     transport.logStream.on('error', () => {});
-    const w = winston.createLogger({ level: 'info', format: winston.format.combine(winston.format.timestamp(), winston.format.json()), defaultMeta: { 'service.name': 'bench' }, transports: [transport] });
+    const w = winston.createLogger({
+      level: 'info',
+      format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
+      defaultMeta: { 'service.name': 'bench' },
+      transports: [transport],
+    });
     log = (i) => w.info('request handled', meta(i));
     debugWinston = (i) => w.debug('request handled', meta(i));
     done = () =>
@@ -93,8 +149,12 @@ async function child(variant, workload, dir) {
         w.end();
       });
   } else {
-    const { setupLogging, logger } = await import(pathToFileURL(join(root, 'dist/instrumentation/logger.js')).href);
-    const { loadConfig } = await import(pathToFileURL(join(root, 'dist/instrumentation/config.js')).href);
+    const { setupLogging, logger } = await import(
+      pathToFileURL(join(root, 'dist/instrumentation/logger.js')).href
+    );
+    const { loadConfig } = await import(
+      pathToFileURL(join(root, 'dist/instrumentation/config.js')).href
+    );
     const { metrics } = await import('@opentelemetry/api');
     const otlp = variant === 'echoes+otlp';
     let loggerProvider;
@@ -102,8 +162,16 @@ async function child(variant, workload, dir) {
       // The SDK's batch processor with an exporter that drops batches: the per-record cost of
       // handing records to the LoggerProvider, without a network.
       const { LoggerProvider, BatchLogRecordProcessor } = await import('@opentelemetry/sdk-logs');
-      const exporter = { export: (_r, cb) => cb({ code: 0 }), shutdown: async () => {}, forceFlush: async () => {} };
-      loggerProvider = new LoggerProvider({ processors: [new BatchLogRecordProcessor({ exporter, maxQueueSize: 2048, scheduledDelayMillis: 200 })] });
+      const exporter = {
+        export: (_r, cb) => cb({ code: 0 }),
+        shutdown: async () => {},
+        forceFlush: async () => {},
+      };
+      loggerProvider = new LoggerProvider({
+        processors: [
+          new BatchLogRecordProcessor({ exporter, maxQueueSize: 2048, scheduledDelayMillis: 200 }),
+        ],
+      });
     } else {
       const { logs } = await import('@opentelemetry/api-logs');
       loggerProvider = logs.getLoggerProvider();
@@ -111,7 +179,12 @@ async function child(variant, workload, dir) {
     const { config } = loadConfig(
       {
         serviceName: 'bench',
-        logs: { exporter: otlp ? 'otlp' : 'none', console: false, level: 'info', file: { dir, name: 'echoes', maxBytes: MAX_BYTES, backupCount: 1000, gzip: true } },
+        logs: {
+          exporter: otlp ? 'otlp' : 'none',
+          console: false,
+          level: 'info',
+          file: { dir, name: 'echoes', maxBytes: MAX_BYTES, backupCount: 1000, gzip: true },
+        },
         dirs: { enabled: false },
       },
       { env: {}, cwd: dir },
@@ -129,20 +202,28 @@ async function child(variant, workload, dir) {
   }
   if (workload === 'disabled') {
     // A disabled level: `debug` with the level at info. No line is written.
-    const debug = variant === 'pino' ? debugPino : variant.startsWith('winston') || variant.startsWith('sink') ? debugWinston : debugEchoes;
+    const debug =
+      variant === 'pino'
+        ? debugPino
+        : variant.startsWith('winston') || variant.startsWith('sink')
+          ? debugWinston
+          : debugEchoes;
     const calls = 10_000_000;
     for (let i = 0; i < 100_000; i++) debug(i); // warm-up
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < calls; i++) debug(i);
     const ns = Number(process.hrtime.bigint() - t0) / calls;
-    process.stdout.write(JSON.stringify({ ms: 0, nsPerCall: ns, maxRssMiB: process.resourceUsage().maxRSS / 1024 }) + '\n');
+    process.stdout.write(
+      JSON.stringify({ ms: 0, nsPerCall: ns, maxRssMiB: process.resourceUsage().maxRSS / 1024 }) +
+        '\n',
+    );
     return;
   }
   const t0 = process.hrtime.bigint();
   if (workload === 'burst') {
     for (let i = 0; i < LINES; i++) log(i);
   } else {
-    for (let i = 0; i < LINES; ) {
+    for (let i = 0; i < LINES;) {
       const end = Math.min(LINES, i + 1000);
       for (; i < end; i++) log(i);
       await new Promise((r) => setImmediate(r));
@@ -193,11 +274,17 @@ async function main() {
       for (const variant of order) {
         const dir = mkdtempSync(join(os.tmpdir(), `bench-logger-${variant.replace('+', '-')}-`));
         try {
-          const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--child', variant, workload, dir], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 20 });
+          const out = execFileSync(
+            process.execPath,
+            [fileURLToPath(import.meta.url), '--child', variant, workload, dir],
+            { cwd: root, encoding: 'utf8', maxBuffer: 1 << 20 },
+          );
           const fig = JSON.parse(out.trim().split('\n').at(-1));
           if (workload === 'disabled') {
             roundFigures[variant] = fig;
-            console.log(`round ${round + 1} disabled ${variant}: ${fig.nsPerCall.toFixed(1)} ns per call`);
+            console.log(
+              `round ${round + 1} disabled ${variant}: ${fig.nsPerCall.toFixed(1)} ns per call`,
+            );
             continue;
           }
           const c = countIds(dir);
@@ -206,13 +293,18 @@ async function main() {
             console.error(`${variant} ${workload}: ${c.missing} missing, ${c.dup} duplicated ids`);
           }
           roundFigures[variant] = fig;
-          console.log(`round ${round + 1} ${workload} ${variant}: ${Math.round(LINES / (fig.ms / 1000))} lines/s, ${fig.maxRssMiB.toFixed(0)} MiB peak, ids missing ${c.missing}, dup ${c.dup}`);
+          console.log(
+            `round ${round + 1} ${workload} ${variant}: ${Math.round(LINES / (fig.ms / 1000))} lines/s, ${fig.maxRssMiB.toFixed(0)} MiB peak, ids missing ${c.missing}, dup ${c.dup}`,
+          );
         } finally {
           rmSync(dir, { recursive: true, force: true });
         }
       }
       for (const v of VARIANTS) {
-        const ratio = workload === 'disabled' ? roundFigures[v].nsPerCall / roundFigures.pino.nsPerCall : roundFigures.pino.ms / roundFigures[v].ms;
+        const ratio =
+          workload === 'disabled'
+            ? roundFigures[v].nsPerCall / roundFigures.pino.nsPerCall
+            : roundFigures.pino.ms / roundFigures[v].ms;
         ((results[workload] ??= {})[v] ??= []).push({ ...roundFigures[v], ratio });
       }
     }
@@ -236,7 +328,7 @@ async function main() {
     '- winston: stock `winston.createLogger` (timestamp + json formats) with a DailyRotateFile transport.',
     '- The steps from winston to echoes, each measured: `winston-1stringify` = winston Logger + DRF with one',
     '  format that builds the line by one JSON.stringify (no logform chain); `sink-per-line` = no winston',
-    '  Logger, the same line written to echoes\' file sink (DRF underneath) one `logStream.write` per line;',
+    "  Logger, the same line written to echoes' file sink (DRF underneath) one `logStream.write` per line;",
     '  `sink-batched` = the same with 64 KiB batches (what echoes does). The `sink-*` lines come from an',
     '  object spread plus one JSON.stringify of the whole record; echoes instead pre-serialises the',
     '  constant parts and stringifies only the metadata, and adds redaction, trace context, level',
@@ -268,9 +360,9 @@ async function main() {
     '',
     `Lines lost or duplicated across all runs: ${lost}.`,
     '',
-    'Notes: pino uses `isoTime` so that both write the same ISO timestamps (pino\'s default epoch',
+    "Notes: pino uses `isoTime` so that both write the same ISO timestamps (pino's default epoch",
     'number is cheaper). Peak RSS is the whole child process (Node itself is ~45 MiB). In the burst',
-    'workload the SDK\'s BatchLogRecordProcessor (default queue 2 048) drops OTLP records beyond its',
+    "workload the SDK's BatchLogRecordProcessor (default queue 2 048) drops OTLP records beyond its",
     'queue; the files still hold every line, which is why they are the durable copy. The machine is',
     'shared with other work, so absolute lines/s vary between rounds; the ratios are per round.',
     '',

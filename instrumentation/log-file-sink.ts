@@ -10,7 +10,9 @@ import type DailyRotateFileType from 'winston-daily-rotate-file';
 // The transport module itself, not the package index: the index `require('winston')`s to register
 // itself on `winston.transports`, which would load winston's logger.js before
 // instrumentation-winston is enabled and leave the app's winston loggers unpatched.
-const DailyRotateFile = createRequire(import.meta.url)('winston-daily-rotate-file/daily-rotate-file.js') as typeof DailyRotateFileType;
+const DailyRotateFile = createRequire(import.meta.url)(
+  'winston-daily-rotate-file/daily-rotate-file.js',
+) as typeof DailyRotateFileType;
 
 /**
  * Local JSON log files: winston-daily-rotate-file (DRF 5.0) as the file writer, with the
@@ -103,10 +105,13 @@ export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
       // a throwing warn hook must not reach the app
     }
   };
-  const fileRe = new RegExp(`^${escapeRe(opts.name)}-(\\d{4}-\\d{2}-\\d{2})\\.log(?:\\.(\\d+))?(\\.gz)?(\\.tmp)?$`);
+  const fileRe = new RegExp(
+    `^${escapeRe(opts.name)}-(\\d{4}-\\d{2}-\\d{2})\\.log(?:\\.(\\d+))?(\\.gz)?(\\.tmp)?$`,
+  );
   const retryBase = opts.retryMs ?? 5000;
   // DRF checks the size before each write, so a file overshoots maxBytes by at most one chunk.
-  const chunkChars = opts.chunkChars ?? Math.max(1024, Math.min(CHUNK_CHARS, Math.floor(opts.maxBytes / 8)));
+  const chunkChars =
+    opts.chunkChars ?? Math.max(1024, Math.min(CHUNK_CHARS, Math.floor(opts.maxBytes / 8)));
 
   let pending: string[] = [];
   let pendingChars = 0;
@@ -145,14 +150,26 @@ export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
   const countingFs = {
     open: opts.fsImpl?.open ?? fs.open,
     close: opts.fsImpl?.close ?? fs.close,
-    write(fd: number, buf: Buffer, off: number, len: number, pos: number | null, cb: (e: NodeJS.ErrnoException | null, n: number, b: Buffer) => void) {
+    write(
+      fd: number,
+      buf: Buffer,
+      off: number,
+      len: number,
+      pos: number | null,
+      cb: (e: NodeJS.ErrnoException | null, n: number, b: Buffer) => void,
+    ) {
       const write = (opts.fsImpl?.write ?? fs.write) as typeof fs.write;
       write(fd, buf, off, len, pos, (err, n, b) => {
         if (!err) bytesDone(n);
         cb(err, n, b);
       });
     },
-    writev(fd: number, bufs: NodeJS.ArrayBufferView[], pos: number | null, cb: (e: NodeJS.ErrnoException | null, n: number, b: NodeJS.ArrayBufferView[]) => void) {
+    writev(
+      fd: number,
+      bufs: NodeJS.ArrayBufferView[],
+      pos: number | null,
+      cb: (e: NodeJS.ErrnoException | null, n: number, b: NodeJS.ArrayBufferView[]) => void,
+    ) {
       const writev = (opts.fsImpl?.writev ?? fs.writev) as typeof fs.writev;
       writev(fd, bufs, pos, (err, n, b) => {
         if (!err) bytesDone(n);
@@ -345,7 +362,10 @@ export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
         try {
           await sweepOnce();
         } catch (err) {
-          warnOnce('sweep', `echoes-otel: log retention sweep in ${opts.dir} failed (${(err as Error)?.message})`);
+          warnOnce(
+            'sweep',
+            `echoes-otel: log retention sweep in ${opts.dir} failed (${(err as Error)?.message})`,
+          );
         }
       } while (sweepAgain);
     })().finally(() => {
@@ -371,12 +391,20 @@ export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
         continue;
       }
       const base = m[3] ? n.slice(0, -3) : n;
-      const f = files.get(base) ?? { base, date: m[1]!, counter: m[2] ? Number(m[2]) : 0, raw: false, gz: false };
+      const f = files.get(base) ?? {
+        base,
+        date: m[1]!,
+        counter: m[2] ? Number(m[2]) : 0,
+        raw: false,
+        gz: false,
+      };
       if (m[3]) f.gz = true;
       else f.raw = true;
       files.set(base, f);
     }
-    const sorted = [...files.values()].sort((a, b) => (a.date === b.date ? a.counter - b.counter : a.date < b.date ? -1 : 1));
+    const sorted = [...files.values()].sort((a, b) =>
+      a.date === b.date ? a.counter - b.counter : a.date < b.date ? -1 : 1,
+    );
     const keep = opts.backupCount + 1;
     const excess = sorted.length > keep ? sorted.slice(0, sorted.length - keep) : [];
     for (const f of excess) {
@@ -411,7 +439,10 @@ export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
       await unlink(tmp).catch(() => undefined);
       const e = err as NodeJS.ErrnoException;
       if (e?.code !== 'ENOENT') {
-        warnOnce(`gzip:${e?.code}`, `echoes-otel: could not gzip rotated log ${src} (${e?.code ?? e?.message}); it stays uncompressed`);
+        warnOnce(
+          `gzip:${e?.code}`,
+          `echoes-otel: could not gzip rotated log ${src} (${e?.code ?? e?.message}); it stays uncompressed`,
+        );
       }
     }
   }

@@ -7,7 +7,15 @@ import type { LogLevel } from './types.js';
  * through observable counters: no attribute hashing per log line. Cumulative, so they are the same
  * series whichever reader collects them (OTLP, Prometheus).
  */
-export const LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'];
+export const LEVELS: readonly LogLevel[] = [
+  'error',
+  'warn',
+  'info',
+  'http',
+  'verbose',
+  'debug',
+  'silly',
+];
 
 export type LogDropReason = 'truncated' | 'sink_error' | 'disk_full' | 'unserializable' | 'closed';
 
@@ -21,7 +29,13 @@ export interface LogStats {
 }
 
 export function createLogStats(): LogStats {
-  return { records: LEVELS.map(() => 0), writtenFile: 0, writtenOtlp: 0, rotations: 0, dropped: new Map() };
+  return {
+    records: LEVELS.map(() => 0),
+    writtenFile: 0,
+    writtenOtlp: 0,
+    rotations: 0,
+    dropped: new Map(),
+  };
 }
 
 export function countDropped(stats: LogStats, reason: LogDropReason, n = 1): void {
@@ -37,7 +51,10 @@ function describe(name: string): { unit: string; description: string } {
 export function setupLogMetrics(meter: Meter, stats: () => LogStats): { stop(): void } {
   const records = meter.createObservableCounter(METRIC.logRecords, describe(METRIC.logRecords));
   const written = meter.createObservableCounter(METRIC.logWritten, describe(METRIC.logWritten));
-  const rotations = meter.createObservableCounter(METRIC.logRotations, describe(METRIC.logRotations));
+  const rotations = meter.createObservableCounter(
+    METRIC.logRotations,
+    describe(METRIC.logRotations),
+  );
   const dropped = meter.createObservableCounter(METRIC.logDropped, describe(METRIC.logDropped));
   const levelAttrs = LEVELS.map((l) => ({ 'log.level': l }));
   const fileAttrs = { 'log.sink': 'file' };

@@ -1,10 +1,22 @@
 import { context, diag, isSpanContextValid, trace, type Context } from '@opentelemetry/api';
-import { logs, SeverityNumber, type AnyValueMap, type Logger as OtelLogger, type LoggerProvider } from '@opentelemetry/api-logs';
+import {
+  logs,
+  SeverityNumber,
+  type AnyValueMap,
+  type Logger as OtelLogger,
+  type LoggerProvider,
+} from '@opentelemetry/api-logs';
 import { loadConfig } from './config.js';
 import type { Feature, SetupContext } from './feature.js';
 import { isMainThread, threadId } from 'node:worker_threads';
 import { createLogFileSink, type LogFileSink } from './log-file-sink.js';
-import { countDropped, createLogStats, LEVELS, setupLogMetrics, type LogStats } from './log-metrics.js';
+import {
+  countDropped,
+  createLogStats,
+  LEVELS,
+  setupLogMetrics,
+  type LogStats,
+} from './log-metrics.js';
 import { createRedactor, type Redactor } from './redact.js';
 import type { EchoesConfig, LogLevel } from './types.js';
 
@@ -109,14 +121,22 @@ function createCore(config: EchoesConfig, deps: CoreDeps): LogCore {
     maxStringChars: maxMessageBytes,
     onTruncated: () => {
       countDropped(stats, 'truncated');
-      warnOnce('truncated-meta', `echoes-otel: a log metadata string exceeded ECHOES_LOG_MAX_MESSAGE_BYTES (${maxMessageBytes}) and was truncated (counted in echoes.log.dropped{reason=truncated})`);
+      warnOnce(
+        'truncated-meta',
+        `echoes-otel: a log metadata string exceeded ECHOES_LOG_MAX_MESSAGE_BYTES (${maxMessageBytes}) and was truncated (counted in echoes.log.dropped{reason=truncated})`,
+      );
     },
     onUnserializable: (kind) => {
       countDropped(stats, 'unserializable');
-      warnOnce(`meta:${kind}`, `echoes-otel: log metadata held a ${kind.replace('_', ' ')} value; it was replaced so the line could be written (counted in echoes.log.dropped{reason=unserializable})`);
+      warnOnce(
+        `meta:${kind}`,
+        `echoes-otel: log metadata held a ${kind.replace('_', ' ')} value; it was replaced so the line could be written (counted in echoes.log.dropped{reason=unserializable})`,
+      );
     },
   });
-  const stdout = config.logs.console ? (deps.stdout ?? ((l: string) => process.stdout.write(l))) : undefined;
+  const stdout = config.logs.console
+    ? (deps.stdout ?? ((l: string) => process.stdout.write(l)))
+    : undefined;
   const stderr = deps.stderr ?? ((l: string) => process.stderr.write(l));
   const otel = config.logs.exporter === 'none' ? undefined : deps.otelLogger;
 
@@ -124,9 +144,13 @@ function createCore(config: EchoesConfig, deps: CoreDeps): LogCore {
   // Worker threads write no files: a second rotator on the same files would rotate and prune
   // the main thread's files under it (DRF keeps its state per instance). Their lines go to the
   // console, or to stderr when console output is off.
-  const workerFallback = config.logs.file.enabled && !isMainThread && stdout === undefined ? stderr : undefined;
+  const workerFallback =
+    config.logs.file.enabled && !isMainThread && stdout === undefined ? stderr : undefined;
   if (config.logs.file.enabled && !isMainThread) {
-    warnOnce('worker', `echoes-otel: the logger in worker thread ${threadId} does not write log files (only the main thread does); its lines go to ${stdout ? 'stdout' : 'stderr'}`);
+    warnOnce(
+      'worker',
+      `echoes-otel: the logger in worker thread ${threadId} does not write log files (only the main thread does); its lines go to ${stdout ? 'stdout' : 'stderr'}`,
+    );
   } else if (config.logs.file.enabled) {
     sink = createLogFileSink({
       dir: config.logs.file.dir,
@@ -153,13 +177,21 @@ function createCore(config: EchoesConfig, deps: CoreDeps): LogCore {
       if (msg.length * 3 > maxMessageBytes && Buffer.byteLength(msg) > maxMessageBytes) {
         msg = truncateUtf8(msg, maxMessageBytes);
         countDropped(stats, 'truncated');
-        warnOnce('truncated', `echoes-otel: a log message exceeded ECHOES_LOG_MAX_MESSAGE_BYTES (${maxMessageBytes} bytes) and was truncated (counted in echoes.log.dropped{reason=truncated})`);
+        warnOnce(
+          'truncated',
+          `echoes-otel: a log message exceeded ECHOES_LOG_MAX_MESSAGE_BYTES (${maxMessageBytes} bytes) and was truncated (counted in echoes.log.dropped{reason=truncated})`,
+        );
       }
       msg = redactor.redactString(msg);
 
       let m: Record<string, unknown> | undefined;
       if (meta !== undefined && meta !== null) {
-        const shaped = typeof meta !== 'object' || Array.isArray(meta) ? { meta } : meta instanceof Error ? { error: meta } : meta;
+        const shaped =
+          typeof meta !== 'object' || Array.isArray(meta)
+            ? { meta }
+            : meta instanceof Error
+              ? { error: meta }
+              : meta;
         m = redactor.redactValue(shaped) as Record<string, unknown>;
       }
       let metaJson = '';
@@ -169,7 +201,10 @@ function createCore(config: EchoesConfig, deps: CoreDeps): LogCore {
           s = JSON.stringify(m);
         } catch {
           countDropped(stats, 'unserializable');
-          warnOnce('meta:stringify', 'echoes-otel: log metadata could not be serialised (a throwing toJSON?); it was replaced by "[Unserializable]"');
+          warnOnce(
+            'meta:stringify',
+            'echoes-otel: log metadata could not be serialised (a throwing toJSON?); it was replaced by "[Unserializable]"',
+          );
           s = '{"meta":"[Unserializable]"}';
           m = { meta: '[Unserializable]' };
         }
@@ -191,7 +226,8 @@ function createCore(config: EchoesConfig, deps: CoreDeps): LogCore {
       const span = trace.getSpan(ctx);
       if (span !== undefined) {
         const sc = span.spanContext();
-        if (isSpanContextValid(sc)) traceJson = `,"trace_id":"${sc.traceId}","span_id":"${sc.spanId}"`;
+        if (isSpanContextValid(sc))
+          traceJson = `,"trace_id":"${sc.traceId}","span_id":"${sc.spanId}"`;
       }
       const now = Date.now();
       if (now !== lastMs) {
@@ -204,7 +240,9 @@ function createCore(config: EchoesConfig, deps: CoreDeps): LogCore {
       if (stdout !== undefined) stdout(line);
       if (otel !== undefined) {
         let attributes: AnyValueMap | undefined;
-        if (b.obj !== undefined) attributes = m !== undefined ? ({ ...b.obj, ...m } as AnyValueMap) : (b.obj as AnyValueMap);
+        if (b.obj !== undefined)
+          attributes =
+            m !== undefined ? ({ ...b.obj, ...m } as AnyValueMap) : (b.obj as AnyValueMap);
         else if (m !== undefined) attributes = m as AnyValueMap;
         otel.emit({
           timestamp: now,
@@ -219,7 +257,10 @@ function createCore(config: EchoesConfig, deps: CoreDeps): LogCore {
       }
     } catch (err) {
       countDropped(stats, 'sink_error');
-      warnOnce('write', `echoes-otel: a log record could not be written (${(err as Error)?.message}); counted in echoes.log.dropped{reason=sink_error}`);
+      warnOnce(
+        'write',
+        `echoes-otel: a log record could not be written (${(err as Error)?.message}); counted in echoes.log.dropped{reason=sink_error}`,
+      );
     }
   }
 
@@ -246,7 +287,10 @@ function lazyCore(): LogCore | undefined {
     active = createCore(config, { otelLogger: logs.getLogger('echoes-otel') });
   } catch (err) {
     lazyFailed = true;
-    warnOnce('lazy', `echoes-otel: the logger could not start (${(err as Error)?.message}); log calls are ignored`);
+    warnOnce(
+      'lazy',
+      `echoes-otel: the logger could not start (${(err as Error)?.message}); log calls are ignored`,
+    );
   }
   return active;
 }
@@ -299,8 +343,11 @@ export const logger: EchoesLogger = makeLogger(NO_BINDINGS, undefined);
  * for this logger only, in either direction (e.g. `debug` for one noisy module while the rest
  * stays at `info`).
  */
-export function createLogger(options: { name?: string; level?: LogLevel; meta?: object } = {}): EchoesLogger {
-  const meta = options.name !== undefined ? { 'logger.name': options.name, ...options.meta } : options.meta;
+export function createLogger(
+  options: { name?: string; level?: LogLevel; meta?: object } = {},
+): EchoesLogger {
+  const meta =
+    options.name !== undefined ? { 'logger.name': options.name, ...options.meta } : options.meta;
   const own = options.level !== undefined ? levelIndex(options.level, 2) : undefined;
   return makeLogger(bind(NO_BINDINGS, meta), own);
 }
@@ -314,7 +361,11 @@ export function setupLogging(ctx: SetupContext, deps: Omit<CoreDeps, 'otelLogger
     const provider: LoggerProvider = ctx.loggerProvider;
     const previous = active;
     // Counters continue across a switch from the lazy logger, so nothing counted is lost.
-    const core = createCore(ctx.config, { ...deps, stats: deps.stats ?? previous?.stats, otelLogger: provider.getLogger('echoes-otel') });
+    const core = createCore(ctx.config, {
+      ...deps,
+      stats: deps.stats ?? previous?.stats,
+      otelLogger: provider.getLogger('echoes-otel'),
+    });
     active = core;
     if (previous !== undefined) void previous.close().catch(() => undefined);
     // The callbacks stay registered: counters report until the meter provider shuts down.
@@ -335,7 +386,10 @@ export function setupLogging(ctx: SetupContext, deps: Omit<CoreDeps, 'otelLogger
       },
     };
   } catch (err) {
-    warnOnce('setup', `echoes-otel: structured logging could not start (${(err as Error)?.message}); log calls are ignored`);
+    warnOnce(
+      'setup',
+      `echoes-otel: structured logging could not start (${(err as Error)?.message}); log calls are ignored`,
+    );
     return { name: 'logging', shutdown: () => undefined };
   }
 }

@@ -47,7 +47,9 @@ export function normaliseKey(key: string): string {
 
 export interface RedactorOptions {
   /** Told each time a value had to be replaced to stay serialisable (the logger counts these). */
-  readonly onUnserializable?: (kind: 'circular' | 'bigint' | 'max_depth' | 'throwing_getter') => void;
+  readonly onUnserializable?: (
+    kind: 'circular' | 'bigint' | 'max_depth' | 'throwing_getter',
+  ) => void;
   /** `redactValue` cuts strings longer than this (UTF-16 units) and marks them `…[truncated]`. */
   readonly maxStringChars?: number;
   /** Told each time `maxStringChars` cut a string. */
@@ -146,7 +148,11 @@ export function createRedactor(keys: readonly string[], options: RedactorOptions
       for (const key in src) {
         if (!Object.prototype.hasOwnProperty.call(src, key)) continue;
         const item = src[key];
-        const r = isSecretKey(key) ? (item === undefined || item === null ? item : REDACTED) : walk(item, depth + 1, ancestors);
+        const r = isSecretKey(key)
+          ? item === undefined || item === null
+            ? item
+            : REDACTED
+          : walk(item, depth + 1, ancestors);
         if (r !== item) {
           copy ??= { ...src };
           copy[key] = r;
@@ -170,7 +176,10 @@ export function createRedactor(keys: readonly string[], options: RedactorOptions
         message: redactString(bound(String(err.message))),
       };
       if (typeof err.stack === 'string') {
-        const stack = err.stack.length > MAX_STACK_CHARS ? `${err.stack.slice(0, MAX_STACK_CHARS)}…` : err.stack;
+        const stack =
+          err.stack.length > MAX_STACK_CHARS
+            ? `${err.stack.slice(0, MAX_STACK_CHARS)}…`
+            : err.stack;
         out['stack'] = redactString(stack);
       }
       for (const key of Object.keys(err)) {
@@ -178,7 +187,8 @@ export function createRedactor(keys: readonly string[], options: RedactorOptions
         out[key] = isSecretKey(key) ? REDACTED : walk(item, depth + 1, ancestors);
       }
       const cause = (err as { cause?: unknown }).cause;
-      if (cause !== undefined && !('cause' in out)) out['cause'] = walk(cause, depth + 1, ancestors);
+      if (cause !== undefined && !('cause' in out))
+        out['cause'] = walk(cause, depth + 1, ancestors);
       return out;
     } catch {
       return { name: 'Error', message: '[Unserializable]' };

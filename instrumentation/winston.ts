@@ -30,8 +30,12 @@ interface TransportProto {
 function patchTransportRedaction(redactor: Redactor): void {
   try {
     // Resolved from instrumentation-winston's own location, so we patch the very module it loads.
-    const fromInstrumentation = createRequire(createRequire(import.meta.url).resolve('@opentelemetry/instrumentation-winston'));
-    const mod = fromInstrumentation('@opentelemetry/winston-transport') as { OpenTelemetryTransportV3: { prototype: TransportProto } };
+    const fromInstrumentation = createRequire(
+      createRequire(import.meta.url).resolve('@opentelemetry/instrumentation-winston'),
+    );
+    const mod = fromInstrumentation('@opentelemetry/winston-transport') as {
+      OpenTelemetryTransportV3: { prototype: TransportProto };
+    };
     const proto = mod.OpenTelemetryTransportV3.prototype;
     const state = proto[PATCHED];
     if (state) {
@@ -53,7 +57,9 @@ function patchTransportRedaction(redactor: Redactor): void {
     };
     Object.defineProperty(proto, PATCHED, { value: holder, enumerable: false });
   } catch (err) {
-    diag.warn(`echoes-otel: could not install redaction on @opentelemetry/winston-transport (${(err as Error)?.message}); app winston records are not shipped over OTLP`);
+    diag.warn(
+      `echoes-otel: could not install redaction on @opentelemetry/winston-transport (${(err as Error)?.message}); app winston records are not shipped over OTLP`,
+    );
     throw err;
   }
 }

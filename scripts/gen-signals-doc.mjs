@@ -88,9 +88,7 @@ async function main() {
       current = readFileSync(target, 'utf8');
     } catch {}
     if (current !== doc) {
-      console.error(
-        'docs/signals.md is out of date: run `npm run signals`',
-      );
+      console.error('docs/signals.md is out of date: run `npm run signals`');
       process.exit(1);
     }
     return;

