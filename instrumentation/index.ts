@@ -3,6 +3,7 @@ export { logger, createLogger } from './logger.js';
 export type { EchoesLogger } from './logger.js';
 export { createCache, instrumentCache } from './cache.js';
 export type { BoundedCache, CacheOptions } from './cache.js';
+export { setHttpRoute, UNTRACED_SERVER } from './http.js';
 export { startEchoes, shutdownEchoes } from './sdk.js';
 export type { EchoesHandle } from './sdk.js';
 export { loadConfig } from './config.js';

@@ -165,6 +165,9 @@ export function createPrometheusEndpoint(
   });
   // Never keep the app alive just to serve metrics.
   server.unref();
+  // Scrapes of our own endpoint are not the app's traffic: http.ts skips servers carrying this mark
+  // (a global symbol, so http.ts need not be loaded here).
+  (server as unknown as Record<symbol, boolean>)[Symbol.for('echoes-otel.http.untraced')] = true;
   const ready = new Promise<number | undefined>((resolve) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       diag.warn(
