@@ -77,8 +77,14 @@ function installExitHandling({ currentEchoes, shutdownEchoes }: typeof Sdk): voi
   const flushOnSignal = (signal: 'SIGTERM' | 'SIGINT'): void => {
     // Decided when the signal arrives: the app may have added its own handler after we loaded.
     const appHandles = process.listenerCount(signal) > 1;
+    if (appHandles) {
+      // The app decides when to exit and may drain for a while (finish requests, log, call out):
+      // flush what we hold now but keep every signal working; the final shutdown runs at
+      // beforeExit, when the drained app's loop empties.
+      void currentEchoes()?.flush();
+      return;
+    }
     void shutdownEchoes().finally(() => {
-      if (appHandles) return; // the app decides when to exit; we only flushed alongside
       process.removeListener(signal, handlers[signal]);
       // Re-raise with no listener left: the default action ends the process exactly as it
       // would have ended without us (killed by the signal, same exit status).

@@ -253,6 +253,28 @@ describe.each(NODE_BINARIES)('register preload under $label', ({ path: node }) =
     ).toBe(true);
   });
 
+  it('keeps instrumenting an app that drains after SIGTERM, and flushes what the drain produced at exit', async () => {
+    const s = await start(node, 'app.mjs', {
+      env: { FIXTURE_DRAIN: '1', OTEL_METRIC_EXPORT_INTERVAL: '60000' },
+    });
+    await get(s.port, `/log?id=${randomUUID()}`);
+    s.app.kill('SIGTERM');
+    await s.app.waitFor(/APP_STILL_SERVING/, 10_000);
+    // A request served during the drain: its span and its log record must still be exported.
+    const id = randomUUID();
+    await get(s.port, `/log?id=${id}`);
+    const exit = await s.app.exited;
+    expect(exit).toMatchObject({ code: 0, signal: null });
+    expect(s.app.stdout()).toMatch(/APP_DRAINED/);
+    const record = rx
+      .logRecords()
+      .find((l) => ofService(s.service)(l) && l.attributes['order.id'] === id);
+    expect(record).toBeDefined();
+    expect(
+      rx.spans().some((sp) => ofService(s.service)(sp) && sp.traceId === record!.traceId),
+    ).toBe(true);
+  });
+
   it('with the collector down: one warning per signal, not a stream, and exit within the deadline', async () => {
     const down = await startOtlpReceiver();
     down.setDown(true);
