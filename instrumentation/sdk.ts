@@ -48,6 +48,13 @@ type FeatureLoader = {
 
 // Loaded on demand, so a switched-off feature costs nothing at startup.
 const FEATURES: readonly FeatureLoader[] = [
+  // fs first: the log file sink opens its file while starting, and fs.ts learns an fd's path group
+  // from its open; started later, every log write would be counted under `other`.
+  {
+    name: 'fs',
+    when: (c) => c.instrumentations.fs,
+    load: async () => (await import('./fs.js')).setupFsMetrics,
+  },
   {
     name: 'logging',
     when: () => true,
@@ -62,11 +69,6 @@ const FEATURES: readonly FeatureLoader[] = [
     name: 'cache',
     when: () => true,
     load: async () => (await import('./cache.js')).setupCacheMetrics,
-  },
-  {
-    name: 'fs',
-    when: (c) => c.instrumentations.fs,
-    load: async () => (await import('./fs.js')).setupFsMetrics,
   },
   {
     name: 'dirs',

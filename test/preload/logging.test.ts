@@ -237,6 +237,20 @@ describe.each(NODE_BINARIES)(
       expect(sample(text, 'echoes_log_records_total', { log_level: 'error' })).toBe(7);
       expect(sample(text, 'echoes_log_dropped_total', { reason: 'truncated' })).toBe(1);
       expect(sample(text, 'echoes_log_rotations_total', {})).toBeGreaterThan(5);
+      // The sink's own writes are disk I/O of the `logs` path group (fs learns an fd's group from
+      // its open, so fs must be patched before the sink opens its first file), never `other`.
+      expect(
+        sample(text, 'echoes_fs_operations_total', {
+          fs_operation: 'write',
+          fs_path_group: 'logs',
+        }),
+      ).toBeGreaterThan(0);
+      expect(
+        sample(text, 'echoes_fs_operations_total', {
+          fs_operation: 'write',
+          fs_path_group: 'other',
+        }),
+      ).toBeUndefined();
       r.child.kill('SIGTERM');
       await r.exited;
     });
