@@ -79,9 +79,10 @@ function installExitHandling({ currentEchoes, shutdownEchoes }: typeof Sdk): voi
     const appHandles = process.listenerCount(signal) > 1;
     if (appHandles) {
       // The app decides when to exit and may drain for a while (finish requests, log, call out):
-      // flush what we hold now but keep every signal working; the final shutdown runs at
-      // beforeExit, when the drained app's loop empties.
-      void currentEchoes()?.flush();
+      // flush what we hold now but keep instrumenting; the final shutdown runs at beforeExit,
+      // when the drained app's loop empties. A collector that does not answer within the
+      // deadline is cut off here, so its pending requests cannot hold that exit.
+      void currentEchoes()?.flushForExit();
       return;
     }
     void shutdownEchoes().finally(() => {

@@ -34,6 +34,12 @@ export interface EchoesHandle {
   readonly prometheusPort: Promise<number | undefined>;
   /** Flushes traces, metrics, logs and log files; never rejects. */
   flush(): Promise<void>;
+  /**
+   * The app got a termination signal and drains on its own: flush within the shutdown deadline,
+   * and if the collector did not answer in time, stop exporting (open export sockets destroyed),
+   * so a silent collector cannot hold the app's exit. Log files are not affected. Never rejects.
+   */
+  flushForExit(): Promise<void>;
   /** Idempotent; settles within the shutdown deadline; never rejects. */
   shutdown(): Promise<StepResult[]>;
 }
@@ -129,6 +135,7 @@ export async function startFromConfig(
       started: [],
       prometheusPort: Promise.resolve(undefined),
       flush: async () => {},
+      flushForExit: async () => {},
       shutdown: async () => [],
     };
     return noop;
@@ -237,8 +244,8 @@ export async function startFromConfig(
     }
   }
 
-  const flush = async (): Promise<void> => {
-    await runPhases(
+  const flush = async (): Promise<StepResult[]> =>
+    runPhases(
       [
         {
           name: 'flush-features',
@@ -255,6 +262,11 @@ export async function startFromConfig(
       ],
       config.shutdownTimeoutMs,
     );
+
+  const flushForExit = async (): Promise<void> => {
+    exportControl.stopRetries();
+    const results = await flush();
+    if (results.some((r) => r.outcome !== 'done')) exportControl.release();
   };
 
   const shutdown = once(async (): Promise<StepResult[]> => {
@@ -320,7 +332,12 @@ export async function startFromConfig(
     problems,
     started,
     prometheusPort: prometheus?.ready ?? Promise.resolve(undefined),
-    flush: () => flush().catch(() => undefined),
+    flush: () =>
+      flush().then(
+        () => undefined,
+        () => undefined,
+      ),
+    flushForExit: () => flushForExit().catch(() => undefined),
     shutdown,
   };
   current = handle;

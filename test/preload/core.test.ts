@@ -275,6 +275,36 @@ describe.each(NODE_BINARIES)('register preload under $label', ({ path: node }) =
     ).toBe(true);
   });
 
+  it('does not let a collector that never answers hold the exit of an app that drains after SIGTERM', async () => {
+    // Accepts connections and never answers: exports hang until their own timeout (10 s).
+    const held: import('node:net').Socket[] = [];
+    const blackhole = createServer((sock) => {
+      held.push(sock);
+      sock.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => blackhole.listen(0, '127.0.0.1', r));
+    const { port } = blackhole.address() as { port: number };
+    try {
+      const s = await start(node, 'app.mjs', {
+        env: {
+          FIXTURE_DRAIN: '1',
+          OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+          OTEL_METRIC_EXPORT_INTERVAL: '60000',
+        },
+      });
+      await get(s.port, `/log?id=${randomUUID()}`);
+      s.app.markTime();
+      s.app.kill('SIGTERM');
+      const exit = await s.app.exited;
+      expect(exit).toMatchObject({ code: 0, signal: null });
+      // The app drains for 900 ms; our flush gives up on the collector at the 2000 ms deadline.
+      expect(exit.ms).toBeLessThan(4000);
+    } finally {
+      for (const sock of held) sock.destroy();
+      blackhole.close();
+    }
+  });
+
   it('with the collector down: one warning per signal, not a stream, and exit within the deadline', async () => {
     const down = await startOtlpReceiver();
     down.setDown(true);
