@@ -1,5 +1,5 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -277,7 +277,7 @@ describe.each(NODE_BINARIES)('register preload under $label', ({ path: node }) =
 
   it('does not let a collector that never answers hold the exit of an app that drains after SIGTERM', async () => {
     // Accepts connections and never answers: exports hang until their own timeout (10 s).
-    const held: import('node:net').Socket[] = [];
+    const held: Socket[] = [];
     const blackhole = createServer((sock) => {
       held.push(sock);
       sock.on('error', () => undefined);
