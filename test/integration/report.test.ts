@@ -7,7 +7,7 @@ import { METRIC, catalogEntry } from '../../instrumentation/catalog.js';
 import { backendsMissing, startStack } from '../helpers/backends.js';
 import type { Stack } from '../helpers/backends.js';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
-import { CLI_MAIN, buildMissing, startService } from '../fixtures/service/harness.js';
+import { CLI_MAIN, buildMissing, startService, timedChat } from '../fixtures/service/harness.js';
 import type { ServiceProcess } from '../fixtures/service/harness.js';
 
 /**
@@ -26,23 +26,6 @@ const node = NODE_BINARIES[0]!;
 let stack: Stack | undefined;
 let svc: ServiceProcess | undefined;
 let cwd: string | undefined;
-
-async function chat(
-  url: string,
-  session: string,
-  model: string,
-  latencyMs: number,
-): Promise<number> {
-  const t0 = performance.now();
-  const r = await fetch(`${url}/chat?latency_ms=${latencyMs}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ session_id: session, model, message: `hello from ${session}` }),
-  });
-  await r.arrayBuffer();
-  if (r.status !== 200) throw new Error(`chat answered ${r.status}`);
-  return (performance.now() - t0) / 1000;
-}
 
 function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -98,12 +81,12 @@ describe.skipIf(skip)(
       // The warm-up runs at the load's latency: increase() clamps its extrapolation where a series
       // would reach zero, and duration sum and count only clamp alike if they grew alike.
       const latencyMs = 60;
-      for (const s of sessions) await chat(svc!.url, s, 'gpt-4o', latencyMs);
+      for (const s of sessions) await timedChat(svc!.url, s, 'gpt-4o', latencyMs);
       const total = async (q: string) => Number((await prom.query(q))[0]?.value[1] ?? NaN);
       await prom.waitFor(`sum(${countSeries}${sel})`, (r) => Number(r[0]?.value[1]) === 4, 90_000);
       await prom.waitFor(`sum(${cacheSeries}${sel})`, (r) => Number(r[0]?.value[1]) === 4, 30_000);
       const fs0 = await total(`sum(${fsSeries}{job="echoes-api",fs_path_group="sessions"})`);
-      for (const s of sessions) await chat(svc!.url, s, 'gpt-4o', latencyMs);
+      for (const s of sessions) await timedChat(svc!.url, s, 'gpt-4o', latencyMs);
       await prom.waitFor(`sum(${countSeries}${sel})`, (r) => Number(r[0]?.value[1]) === 8, 30_000);
       // Every warm-up request was answered and exported before this instant; the report's window
       // will open after it.
@@ -122,7 +105,7 @@ describe.skipIf(skip)(
       let clientSeconds = 0;
       for (let i = 0; i < 40; i++) {
         const model = i === 10 ? 'gpt-4' : i === 20 ? 'gpt-3.5-turbo' : 'gpt-4o';
-        clientSeconds += await chat(svc!.url, sessions[i % 4]!, model, latencyMs);
+        clientSeconds += await timedChat(svc!.url, sessions[i % 4]!, model, latencyMs);
       }
       await prom.waitFor(`sum(${countSeries}${sel})`, (r) => Number(r[0]?.value[1]) === 48, 30_000);
       await prom.waitFor(`sum(${cacheSeries}${sel})`, (r) => Number(r[0]?.value[1]) === 48, 30_000);

@@ -8,7 +8,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { METRIC } from '../../instrumentation/catalog.js';
 import { embeddedCandidates } from '../../src/cli/report.js';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
-import { CLI_MAIN, buildMissing, scrapeSum, startService } from '../fixtures/service/harness.js';
+import {
+  CLI_MAIN,
+  buildMissing,
+  scrapeSum,
+  startService,
+  timedChat,
+} from '../fixtures/service/harness.js';
 import type { ServiceProcess } from '../fixtures/service/harness.js';
 
 /**
@@ -23,23 +29,6 @@ const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-async function chat(
-  url: string,
-  session: string,
-  model: string,
-  latencyMs: number,
-): Promise<number> {
-  const t0 = performance.now();
-  const r = await fetch(`${url}/chat?latency_ms=${latencyMs}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ session_id: session, model, message: `hello from ${session}` }),
-  });
-  await r.arrayBuffer();
-  if (r.status !== 200) throw new Error(`chat answered ${r.status}`);
-  return (performance.now() - t0) / 1000;
-}
 
 describe.skipIf(buildMissing(true))('echoes-otel report (embedded /metrics)', () => {
   describe.each(NODE_BINARIES)('$label', (node) => {
@@ -79,9 +68,9 @@ describe.skipIf(buildMissing(true))('echoes-otel report (embedded /metrics)', ()
       // Warm up: create the four sessions and load gpt-4o into the model cache, then measure what
       // one immediate session write costs in counted fs operations.
       const sessions = ['w0', 'w1', 'w2', 'w3'];
-      for (const s of sessions) await chat(svc.url, s, 'gpt-4o', 0);
+      for (const s of sessions) await timedChat(svc.url, s, 'gpt-4o', 0);
       const before = await scrapeSum(metricsUrl, fsOps, { fs_path_group: 'sessions' });
-      for (const s of sessions) await chat(svc.url, s, 'gpt-4o', 0);
+      for (const s of sessions) await timedChat(svc.url, s, 'gpt-4o', 0);
       const opsPerUpdate =
         ((await scrapeSum(metricsUrl, fsOps, { fs_path_group: 'sessions' })) - before) / 8;
       expect(opsPerUpdate).toBeGreaterThanOrEqual(1);
@@ -119,7 +108,7 @@ describe.skipIf(buildMissing(true))('echoes-otel report (embedded /metrics)', ()
       for (let i = 0; i < 40; i++) {
         const model =
           i === 10 || i === 11 ? 'gpt-4' : i === 20 || i === 21 ? 'gpt-3.5-turbo' : 'gpt-4o';
-        clientSeconds += await chat(svc.url, sessions[i % 4]!, model, latencyMs);
+        clientSeconds += await timedChat(svc.url, sessions[i % 4]!, model, latencyMs);
       }
       const clientAvg = clientSeconds / 40;
       // The report takes 11 samples; the load must have ended before the last one.
