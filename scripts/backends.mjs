@@ -22,7 +22,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const tools = resolve(process.env.ECHOES_TOOLS_DIR || join(root, '.tools'));
 
 export const VERSIONS = Object.freeze({
-  builder: 'v0.165.0',
+  builder: 'v0.160.0',
   // Go module v0.316.0 is Prometheus 3.16.0 (its Go module tags are v0.3XY.Z for release 3.XY.Z;
   // the module's VERSION file says 3.16.0); compose pins the same 3.16 image.
   prometheusModule: 'v0.316.0',
@@ -234,9 +234,9 @@ async function buildCollector() {
   writeFileSync(tmpManifest, built);
 
   // 1. Sources and go.mod. ocb then runs `go mod tidy`, which also resolves the *tests* of the
-  // components' packages; the proxy refuses one of those test-only modules at this release
-  // (go.opentelemetry.io/collector/scraper/scrapertest v0.165.0: 403 "not available"), so
-  // ocb's tidy fails although nothing the binary links is missing. We tolerate exactly that
+  // components' packages; the proxy has refused such a test-only module before (v0.165's
+  // go.opentelemetry.io/collector/scraper/scrapertest: 403 "not available"; v0.160 passes), and
+  // then ocb's tidy fails although nothing the binary links is missing. We tolerate exactly that
   // (go.mod written), and tidy again with -e, which skips what cannot be fetched.
   say('  1/3 ocb: generating sources and go.mod');
   const gen = await run(PATHS.builder, ['--config', tmpManifest, '--skip-compilation'], {

@@ -83,7 +83,12 @@ describe.skipIf(skipReason !== undefined)(
       beforeAll(async () => {
         loki = await startOtlpReceiver();
         tempo = await startOtlpReceiver();
-        stack = await startStack({ loki: `${loki.url}/otlp`, tempo: tempo.url });
+        stack = await startStack({
+          loki: `${loki.url}/otlp`,
+          tempo: tempo.url,
+          // As compose sets it (ECHOES_HOST_NAME): the env detector names the host.
+          env: { OTEL_RESOURCE_ATTRIBUTES: 'host.name=configured-host' },
+        });
       });
       afterAll(async () => {
         await stack?.stop();
@@ -102,6 +107,13 @@ describe.skipIf(skipReason !== undefined)(
         const traceId = hex(32);
         const spanId = hex(16);
         const resource = { attributes: [{ key: 'service.name', value: str('collector-direct') }] };
+        // A sender that set its own host: resource_detection (override false) must keep it.
+        const ownHost = {
+          attributes: [
+            { key: 'service.name', value: str('collector-direct') },
+            { key: 'host.name', value: str('sender-host') },
+          ],
+        };
         const now = `${Date.now() * 1_000_000}`;
         const post = (path: string, body: unknown) =>
           fetch(`${stack.collector.otlpHttpUrl}${path}`, {
@@ -181,23 +193,45 @@ describe.skipIf(skipReason !== undefined)(
           ],
         });
         expect(l.status).toBe(200);
+        const own = await post('/v1/logs', {
+          resourceLogs: [
+            {
+              resource: ownHost,
+              scopeLogs: [
+                {
+                  scope: { name: 'l' },
+                  logRecords: [{ timeUnixNano: now, severityNumber: 9, body: str('own host') }],
+                },
+              ],
+            },
+          ],
+        });
+        expect(own.status).toBe(200);
 
         const [span] = await tempo.waitForSpans((s) => s.traceId === traceId, 1, 30_000);
-        const logs = await loki.waitForLogs(
+        const received = await loki.waitForLogs(
           (r) => r.resource['service.name'] === 'collector-direct',
-          2,
+          3,
           30_000,
         );
+        const ownHostLog = received.find((r) => r.body === 'own host');
+        const logs = received.filter((r) => r !== ownHostLog);
         const shipped = JSON.stringify({ span, logs });
         for (const secret of [SECRET_KEY, 'abc.collector-secret.xyz', 'hunter2', 't0ps3cret']) {
           expect(shipped, `${secret} reached a backend`).not.toContain(secret);
         }
         expect(span.attributes['app.harmless']).toBe('keep me');
-        // The resource processor filled in host.name, which these senders did not set.
-        expect(span.resource['host.name']).toEqual(expect.any(String));
-        expect(logs[0].resource['host.name']).toEqual(expect.any(String));
+        // resource_detection filled in the host where the sender set none: host.name from the env
+        // detector (listed first, so it wins over the system detector's OS hostname), os.type from
+        // the system detector; and it kept the sender's own host.name (override: false).
+        for (const r of [span.resource, logs[0].resource]) {
+          expect(r['host.name']).toBe('configured-host');
+          expect(r['os.type']).toBe('linux');
+        }
+        expect(ownHostLog?.resource['host.name']).toBe('sender-host');
         expect(logs[0].attributes['app.harmless']).toBe('keep me');
-        expect(String(logs.find((r) => r.severityText === 'WARN')?.body)).toContain('[REDACTED]');
+        // v0.160's redaction mask.
+        expect(String(logs.find((r) => r.severityText === 'WARN')?.body)).toContain('****');
         // Paths Loki and Tempo serve.
         expect(loki.requests.some((r) => r.path === '/otlp/v1/logs')).toBe(true);
         expect(tempo.requests.some((r) => r.path === '/v1/traces')).toBe(true);

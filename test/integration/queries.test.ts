@@ -147,7 +147,7 @@ describe.skipIf(skipReason !== undefined)(
       loki = await startOtlpReceiver();
       tempo = await startOtlpReceiver();
       // Short or no retries to the Loki and Tempo stand-ins: once the test stops them, sends fail
-      // and the collector counts them (otelcol_exporter_send_failed_*; v0.165 emits those series
+      // and the collector counts them (otelcol_exporter_send_failed_*; the collector emits those series
       // only after a failure). Loki's queue is tiny and each request retries for 2 s, so the queue
       // fills and the collector also counts log records it could not enqueue.
       const overlay = join(dir, 'failing-backends.yaml');

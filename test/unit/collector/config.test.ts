@@ -23,14 +23,14 @@ const PROVIDER: Record<string, string> = {
   host_metrics: 'receiver/hostmetricsreceiver',
   memory_limiter: 'go.opentelemetry.io/collector/processor/memorylimiterprocessor',
   redaction: 'processor/redactionprocessor',
-  resource: 'processor/resourceprocessor',
+  resource_detection: 'processor/resourcedetectionprocessor',
   otlp_http: 'go.opentelemetry.io/collector/exporter/otlphttpexporter',
   debug: 'go.opentelemetry.io/collector/exporter/debugexporter',
   span_metrics: 'connector/spanmetricsconnector',
   health_check: 'extension/healthcheckextension',
   file_storage: 'extension/storage/filestorage',
 };
-/** Aliases v0.165 still accepts but logs as deprecated. */
+/** Aliases the pinned release still accepts but logs as deprecated. */
 const DEPRECATED = [
   'otlphttp',
   'spanmetrics',
@@ -47,18 +47,29 @@ const gomods = (): string[] =>
   );
 
 describe('collector/manifest.yaml', () => {
-  it('pins one release: core v0.165.0 (stable modules v1.71.0) and contrib v0.165.1', () => {
+  it('pins one release: v0.160.0 for core and contrib (stable core modules v1.66.0)', () => {
     for (const g of gomods()) {
       const [path, version] = g.split(' ');
       if (path.startsWith('go.opentelemetry.io/collector/confmap/'))
-        expect(version, g).toBe('v1.71.0');
+        expect(version, g).toBe('v1.66.0');
       else if (path.startsWith('go.opentelemetry.io/collector/'))
-        expect(version, g).toBe('v0.165.0');
+        expect(version, g).toBe('v0.160.0');
       else if (path.startsWith('github.com/open-telemetry/opentelemetry-collector-contrib/'))
-        expect(version, g).toBe('v0.165.1');
+        expect(version, g).toBe('v0.160.0');
       else throw new Error(`unexpected module ${g}`);
     }
-    expect(manifest.dist.version).toBe('0.165.0');
+    expect(manifest.dist.version).toBe('0.160.0');
+  });
+
+  it('is built by the same ocb release in the tests, the image and compose', () => {
+    const ocb = /builder: '(v[0-9.]+)'/.exec(
+      readFileSync(join(REPO_ROOT, 'scripts/backends.mjs'), 'utf8'),
+    )?.[1];
+    expect(ocb).toBe(`v${manifest.dist.version}`);
+    const dockerfile = readFileSync(join(REPO_ROOT, 'collector/Dockerfile'), 'utf8');
+    expect(/^ARG OCB_VERSION=(\S+)$/m.exec(dockerfile)?.[1]).toBe(ocb);
+    const compose = parse(readFileSync(join(REPO_ROOT, 'compose.yaml'), 'utf8')) as Obj;
+    expect(compose.services.collector.image).toBe(`echoes-otel/collector:${manifest.dist.version}`);
   });
 
   it('builds exactly the components the config uses (and the debug exporter for troubleshooting)', () => {
@@ -79,7 +90,7 @@ describe('collector/manifest.yaml', () => {
 });
 
 describe('collector/config.yaml', () => {
-  it('uses the type names v0.165 expects, never a deprecated alias', () => {
+  it('uses the type names the pinned release expects, never a deprecated alias', () => {
     for (const section of ['receivers', 'processors', 'exporters', 'connectors', 'extensions']) {
       for (const id of Object.keys(config[section] ?? {}))
         expect(DEPRECATED, `${section}.${id}`).not.toContain(typeOf(id));

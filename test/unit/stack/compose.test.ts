@@ -121,6 +121,13 @@ describe('compose.yaml', () => {
     expect(example).toMatch(/^GF_ADMIN_PASSWORD=$/m);
   });
 
+  it("names the host for the collector's resource_detection (env detector) from .env, with a default", () => {
+    const c = env(compose.services.collector!);
+    expect(c.OTEL_RESOURCE_ATTRIBUTES).toBe('host.name=${ECHOES_HOST_NAME:-docker-host}');
+    const example = readFileSync(join(ROOT, '.env.example'), 'utf8');
+    expect(example).toMatch(/^ECHOES_HOST_NAME=$/m);
+  });
+
   it('mounts only files and directories that exist in the repository, and declares its named volumes', () => {
     const declared = new Set(Object.keys(compose.volumes ?? {}));
     let binds = 0;
