@@ -8,6 +8,10 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { credentials } from '@grpc/grpc-js';
+import { OTLPTraceExporter as GrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CATALOG } from '../../instrumentation/catalog.js';
 import {
@@ -235,6 +239,33 @@ describe.skipIf(skipReason !== undefined)(
         // Paths Loki and Tempo serve.
         expect(loki.requests.some((r) => r.path === '/otlp/v1/logs')).toBe(true);
         expect(tempo.requests.some((r) => r.path === '/v1/traces')).toBe(true);
+      });
+
+      it('takes OTLP over gRPC on its 4317 listener too (the SDK speaks http/protobuf; other senders may not)', async () => {
+        const provider = new BasicTracerProvider({
+          resource: resourceFromAttributes({ 'service.name': 'grpc-sender' }),
+          spanProcessors: [
+            new SimpleSpanProcessor(
+              new GrpcTraceExporter({
+                url: `http://${stack.collector.otlpGrpcEndpoint}`,
+                credentials: credentials.createInsecure(),
+              }),
+            ),
+          ],
+        });
+        const span = provider.getTracer('grpc-test').startSpan('over grpc', {
+          attributes: { 'app.note': `holds ${SECRET_KEY}` },
+        });
+        const traceId = span.spanContext().traceId;
+        span.end();
+        await provider.forceFlush();
+        await provider.shutdown();
+        const [got] = await tempo.waitForSpans((s) => s.traceId === traceId, 1, 30_000);
+        expect(got.name).toBe('over grpc');
+        expect(got.resource['service.name']).toBe('grpc-sender');
+        // Same pipeline as HTTP: redacted, host filled in.
+        expect(JSON.stringify(got)).not.toContain(SECRET_KEY);
+        expect(got.resource['host.name']).toBe('configured-host');
       });
 
       it("puts host filesystem utilization and the collector's own metrics into Prometheus under the catalog's names", async () => {
