@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { readdir, rename, unlink } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { open as openFile, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
+import { createGzip, type Gzip } from 'node:zlib';
 import { createRequire } from 'node:module';
 import type DailyRotateFileType from 'winston-daily-rotate-file';
 
@@ -73,6 +73,7 @@ export interface LogFileSink {
 }
 
 const CHUNK_CHARS = 64 * 1024;
+const GZIP_READ_BYTES = 64 * 1024;
 const MAX_RETRY_MS = 60_000;
 
 interface RotatorProxy {
@@ -92,6 +93,38 @@ interface LogicalFile {
   counter: number;
   raw: boolean;
   gz: boolean;
+}
+
+/**
+ * Gzips `fh` into `dest` reading through ONE reused buffer. A `createReadStream` pipeline
+ * allocates a fresh 64 KiB Buffer per read: 10 MiB of ArrayBuffer garbage per rotated file, which
+ * V8 collects only under external-memory pressure (tens of MiB later) because it barely touches
+ * the JS heap. Measured with bench/logger.mjs: +25-33 MiB peak RSS while archives are gzipped.
+ */
+async function gzipFrom(fh: FileHandle, dest: string): Promise<void> {
+  const gz = createGzip();
+  const out = pipeline(gz, createWriteStream(dest));
+  // Rejections are awaited below; this keeps an early throw from leaving one unhandled.
+  out.catch(() => undefined);
+  const buf = Buffer.allocUnsafe(GZIP_READ_BYTES);
+  try {
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      // zlib calls back once it has consumed the whole input chunk: only then is `buf` reused.
+      await writeChunk(gz, buf.subarray(0, bytesRead));
+    }
+    gz.end();
+  } catch (err) {
+    gz.destroy(err as Error);
+  }
+  await out;
+}
+
+function writeChunk(gz: Gzip, chunk: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    gz.write(chunk, (err) => (err ? reject(err) : resolve()));
+  });
 }
 
 export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
@@ -431,11 +464,16 @@ export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
   async function gzipFile(base: string): Promise<void> {
     const src = join(opts.dir, base);
     const tmp = join(opts.dir, `${base}.gz.tmp`);
+    let fh: FileHandle | undefined;
     try {
-      await pipeline(createReadStream(src), createGzip(), createWriteStream(tmp));
+      fh = await openFile(src, 'r');
+      await gzipFrom(fh, tmp);
+      await fh.close();
+      fh = undefined;
       await rename(tmp, `${src}.gz`);
       await unlink(src);
     } catch (err) {
+      await fh?.close().catch(() => undefined);
       await unlink(tmp).catch(() => undefined);
       const e = err as NodeJS.ErrnoException;
       if (e?.code !== 'ENOENT') {
