@@ -107,7 +107,7 @@ async function child(variant, workload, dir) {
       maxBytes: MAX_BYTES,
       backupCount: 1000,
       gzip: true,
-      ...(variant === 'sink-per-line' ? { chunkChars: 1 } : {}),
+      ...(variant === 'sink-per-line' ? { chunkBytes: 1 } : {}),
     });
     log = (i) =>
       sink.write(

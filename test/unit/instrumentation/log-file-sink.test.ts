@@ -194,6 +194,30 @@ describe('createLogFileSink', () => {
     expect(grown).toBeLessThan(3 * 1024 * 1024);
   });
 
+  it('writes lines byte for byte in order: multi-byte characters at batch edges, lines larger than a batch, small turns', async () => {
+    const dir = tempDir();
+    // 8 KiB batches, one file (no rotation).
+    const [opts, rec] = sinkOptions(dir, { maxBytes: 2 ** 30, chunkBytes: 8 * 1024 });
+    const sink = createLogFileSink(opts);
+    const expected: string[] = [];
+    const put = (l: string): void => {
+      expected.push(l);
+      sink.write(l);
+    };
+    for (let i = 0; i < 3000; i++) {
+      // Widths vary so batch edges fall inside multi-byte characters and surrogate pairs.
+      put(`{"id":${i},"s":"${'é'.repeat(i % 37)}${'😀'.repeat(i % 11)}${'x'.repeat(i % 97)}"}\n`);
+      if (i % 500 === 7) put(`{"big":"${'ü'.repeat(50_000)}${'a'.repeat(i)}"}\n`); // > one batch
+      if (i % 300 === 0) put(`{"lone":"\ud800"}\n`); // written as U+FFFD, as Buffer.from does
+      if (i % 250 === 0) await new Promise((r) => setImmediate(r)); // small batches, copied out
+    }
+    await sink.close();
+    const onDisk = readFileSync(join(dir, logFiles(dir)[0]!));
+    expect(logFiles(dir)).toHaveLength(1);
+    expect(onDisk.equals(Buffer.from(expected.join(''), 'utf8'))).toBe(true);
+    expect(rec.written).toBe(onDisk.length);
+  });
+
   it('creates a missing log directory', async () => {
     const dir = join(tempDir(), 'a', 'b', 'logs');
     const [opts, rec] = sinkOptions(dir);
