@@ -274,6 +274,7 @@ function median(xs) {
 async function main() {
   const results = {}; // workload -> variant -> [{ms, maxRssMiB, ratio}]
   let lost = 0;
+  const loadBefore = os.loadavg()[0];
   for (let round = 0; round < ROUNDS; round++) {
     for (const workload of WORKLOADS) {
       const order = VARIANTS.map((_, k) => VARIANTS[(k + round) % VARIANTS.length]);
@@ -345,7 +346,7 @@ async function main() {
     '  constant parts and stringifies only the metadata, and adds redaction, trace context, level',
     '  dispatch and counters — which is why it can beat `sink-batched`.',
     '',
-    `Machine: ${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM; Node ${process.versions.node}; ${new Date().toISOString().slice(0, 10)}.`,
+    `Machine: ${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM; Node ${process.versions.node}; ${new Date().toISOString().slice(0, 10)}; load average (1 min) ${loadBefore.toFixed(2)} at the start, ${os.loadavg()[0].toFixed(2)} at the end (the benchmark itself keeps about one core busy).`,
     '',
     '| workload | variant | lines/s (median) | ratio vs pino (median) | peak RSS MiB (max) |',
     '|---|---|---:|---:|---:|',
