@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { readdir, rename, unlink } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { open as openFile, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
+import { createGzip, type Gzip } from 'node:zlib';
 import { createRequire } from 'node:module';
 import type DailyRotateFileType from 'winston-daily-rotate-file';
 
@@ -31,8 +31,8 @@ const DailyRotateFile = createRequire(import.meta.url)(
  * - `auditFile` is pinned (`.<name>-audit.json` in the log dir) so changing options never orphans
  *   files; `maxFiles` is `backupCount + 1` because DRF counts the active file.
  *
- * Lines are batched (pino/sonic-boom style): `write()` appends to an array; one `logStream.write`
- * per 64 KiB or per event-loop turn. Every fs write goes through a wrapped `fs` implementation
+ * Lines are batched (pino/sonic-boom style): `write()` encodes the line as UTF-8 into a 64 KiB
+ * Buffer; one `logStream.write` of that Buffer when it is full or at the end of the event-loop turn. Every fs write goes through a wrapped `fs` implementation
  * (`fs.createWriteStream`'s `fs` option, passed through DRF), which is how `flush()` knows when
  * every accepted byte is on disk and how `echoes.log.written{log.sink=file}` counts real bytes.
  */
@@ -53,8 +53,8 @@ export interface LogFileSinkOptions {
   readonly fsImpl?: Partial<Pick<typeof fs, 'open' | 'write' | 'writev' | 'close'>>;
   /** Delay before reopening after a write error (doubles up to 60 s). Default 5000. */
   readonly retryMs?: number;
-  /** Batch size in characters (bench seam: 1 writes every line on its own). */
-  readonly chunkChars?: number;
+  /** Batch size in bytes (bench seam: 1 writes every line on its own). */
+  readonly chunkBytes?: number;
 }
 
 /** `closed`: a line arrived after `close()` (e.g. logged during the app's own exit handling). */
@@ -72,11 +72,14 @@ export interface LogFileSink {
   readonly healthy: boolean;
 }
 
-const CHUNK_CHARS = 64 * 1024;
+const CHUNK_BYTES = 64 * 1024;
+/** A batch this small is copied out so that its slab is reused (no 64 KiB allocation per turn). */
+const SLAB_KEEP_BYTES = 8 * 1024;
+const GZIP_READ_BYTES = 64 * 1024;
 const MAX_RETRY_MS = 60_000;
 
 interface RotatorProxy {
-  write(chunk: string): void;
+  write(chunk: Buffer): void;
   end(): void;
   on(event: string, fn: (...args: never[]) => void): unknown;
   auditLog?: { files?: Array<{ name: string }> } | null;
@@ -92,6 +95,38 @@ interface LogicalFile {
   counter: number;
   raw: boolean;
   gz: boolean;
+}
+
+/**
+ * Gzips `fh` into `dest` reading through ONE reused buffer. A `createReadStream` pipeline
+ * allocates a fresh 64 KiB Buffer per read: 10 MiB of ArrayBuffer garbage per rotated file, which
+ * V8 collects only under external-memory pressure (tens of MiB later) because it barely touches
+ * the JS heap. Measured with bench/logger.mjs: +25-33 MiB peak RSS while archives are gzipped.
+ */
+async function gzipFrom(fh: FileHandle, dest: string): Promise<void> {
+  const gz = createGzip();
+  const out = pipeline(gz, createWriteStream(dest));
+  // Rejections are awaited below; this keeps an early throw from leaving one unhandled.
+  out.catch(() => undefined);
+  const buf = Buffer.allocUnsafe(GZIP_READ_BYTES);
+  try {
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      // zlib calls back once it has consumed the whole input chunk: only then is `buf` reused.
+      await writeChunk(gz, buf.subarray(0, bytesRead));
+    }
+    gz.end();
+  } catch (err) {
+    gz.destroy(err as Error);
+  }
+  await out;
+}
+
+function writeChunk(gz: Gzip, chunk: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    gz.write(chunk, (err) => (err ? reject(err) : resolve()));
+  });
 }
 
 export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
@@ -110,12 +145,13 @@ export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
   );
   const retryBase = opts.retryMs ?? 5000;
   // DRF checks the size before each write, so a file overshoots maxBytes by at most one chunk.
-  const chunkChars =
-    opts.chunkChars ?? Math.max(1024, Math.min(CHUNK_CHARS, Math.floor(opts.maxBytes / 8)));
+  const chunkBytes =
+    opts.chunkBytes ?? Math.max(1024, Math.min(CHUNK_BYTES, Math.floor(opts.maxBytes / 8)));
 
-  let pending: string[] = [];
-  let pendingChars = 0;
-  let pendingLines = 0;
+  // Lines waiting for the next batch, UTF-8 encoded into `slab[0, used)`.
+  let slab: Buffer | undefined;
+  let used = 0;
+  let slabLines = 0;
   let scheduled = false;
   let proxy: RotatorProxy | undefined;
   let broken: DropReason | undefined;
@@ -293,25 +329,35 @@ export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
 
   function drain(): void {
     scheduled = false;
-    if (pending.length === 0) return;
-    const chunk = pending.length === 1 ? pending[0]! : pending.join('');
-    const lines = pendingLines;
-    pending = [];
-    pendingChars = 0;
-    pendingLines = 0;
+    if (used === 0) return;
+    // A small batch is copied out (pooled allocation) and the slab kept for the next turn; a big
+    // one hands the slab itself to the stream, which holds it until written.
+    let chunk: Buffer;
+    if (used <= SLAB_KEEP_BYTES) {
+      chunk = Buffer.from(slab!.subarray(0, used));
+    } else {
+      chunk = slab!.subarray(0, used);
+      slab = undefined;
+    }
+    const lines = slabLines;
+    used = 0;
+    slabLines = 0;
+    submit(chunk, lines);
+  }
+
+  function submit(chunk: Buffer, lines: number): void {
     if (proxy === undefined || ending) {
       dropped(ending || closed ? 'closed' : (broken ?? 'sink_error'), lines);
       if (opts.fallback) {
         try {
-          opts.fallback(chunk);
+          opts.fallback(chunk.toString('utf8'));
         } catch {
           // ignore
         }
       }
       return;
     }
-    const bytes = Buffer.byteLength(chunk);
-    submitted += bytes;
+    submitted += chunk.length;
     linesSubmitted += lines;
     try {
       proxy.write(chunk);
@@ -321,10 +367,29 @@ export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
   }
 
   function write(line: string): void {
-    pending.push(line);
-    pendingChars += line.length;
-    pendingLines++;
-    if (pendingChars >= chunkChars) {
+    // Encoded at once: pending lines live outside the JS heap, not as (cons) strings that every
+    // scavenge in a burst copies and promotes, then joined and encoded again by the stream.
+    // Measured on a 200 000-line burst: 8 -> 3 MiB of scavenge survivors, peak RSS -7 MiB.
+    if (slab === undefined) {
+      slab = Buffer.allocUnsafe(chunkBytes);
+      used = 0;
+    }
+    // UTF-8 needs at most 3 bytes per UTF-16 unit: only a long or near-full line is measured.
+    if (line.length * 3 > chunkBytes - used) {
+      const n = Buffer.byteLength(line);
+      if (n > chunkBytes - used) {
+        drain();
+        if (n >= chunkBytes) {
+          // Larger than a batch: written on its own (keeps the per-file overshoot to one batch).
+          submit(Buffer.from(line, 'utf8'), 1);
+          return;
+        }
+        slab ??= Buffer.allocUnsafe(chunkBytes);
+      }
+    }
+    used += slab.write(line, used, 'utf8');
+    slabLines++;
+    if (used >= chunkBytes) {
       drain();
     } else if (!scheduled) {
       scheduled = true;
@@ -431,11 +496,16 @@ export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
   async function gzipFile(base: string): Promise<void> {
     const src = join(opts.dir, base);
     const tmp = join(opts.dir, `${base}.gz.tmp`);
+    let fh: FileHandle | undefined;
     try {
-      await pipeline(createReadStream(src), createGzip(), createWriteStream(tmp));
+      fh = await openFile(src, 'r');
+      await gzipFrom(fh, tmp);
+      await fh.close();
+      fh = undefined;
       await rename(tmp, `${src}.gz`);
       await unlink(src);
     } catch (err) {
+      await fh?.close().catch(() => undefined);
       await unlink(tmp).catch(() => undefined);
       const e = err as NodeJS.ErrnoException;
       if (e?.code !== 'ENOENT') {

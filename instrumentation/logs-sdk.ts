@@ -2,13 +2,13 @@ import { createRequire } from 'node:module';
 import type { Resource } from '@opentelemetry/resources';
 import type * as LogsProto from '@opentelemetry/exporter-logs-otlp-proto';
 import {
-  BatchLogRecordProcessor,
   ConsoleLogRecordExporter,
   LoggerProvider,
   type LogRecordExporter,
   type LogRecordProcessor,
 } from '@opentelemetry/sdk-logs';
 import { watchExporter } from './diag.js';
+import { QueueGatedBatchLogRecordProcessor } from './log-batch-processor.js';
 import type { ExportControl } from './export-transport.js';
 import { otlpExporterOptions } from './traces.js';
 import type { EchoesConfig } from './types.js';
@@ -50,7 +50,9 @@ export function createLoggerProvider(
   const exporter = createLogExporter(config, control);
   if (exporter !== undefined) {
     processors.push(
-      new BatchLogRecordProcessor({
+      // The SDK's batch processor; it tells the Logger when its queue is full, so a record it
+      // would drop is not built (log-batch-processor.ts).
+      new QueueGatedBatchLogRecordProcessor({
         exporter,
         // Bounded like the span queue; the files keep every line regardless.
         maxQueueSize: 4096,

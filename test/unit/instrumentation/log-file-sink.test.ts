@@ -155,6 +155,69 @@ describe('createLogFileSink', () => {
     expect(ids).toContain(8);
   });
 
+  it('gzips a rotated file of many read chunks byte for byte, and keeps it plain when the archive cannot be written', async () => {
+    const dir = tempDir();
+    // ~1.5 MB: the gzip reads it in 64 KiB pieces through one reused buffer.
+    let text = '';
+    for (let i = 0; i < 20_000; i++) text += `${line(i).slice(0, -1)} ${(i * 7919) % 104729}\n`;
+    writeFileSync(join(dir, 'app-2020-01-01.log.1'), text);
+    writeFileSync(join(dir, 'app-2020-01-01.log.2'), text);
+    // The archive for .2 cannot be created: its temp path is a directory.
+    mkdirSync(join(dir, 'app-2020-01-01.log.2.gz.tmp'));
+    const [opts, rec] = sinkOptions(dir, { backupCount: 10 });
+    const sink = createLogFileSink(opts);
+    await sink.sweep();
+    await sink.close();
+    expect(gunzipSync(readFileSync(join(dir, 'app-2020-01-01.log.1.gz'))).toString('utf8')).toBe(
+      text,
+    );
+    expect(readdirSync(dir)).not.toContain('app-2020-01-01.log.1');
+    expect(readFileSync(join(dir, 'app-2020-01-01.log.2'), 'utf8')).toBe(text);
+    expect(readdirSync(dir)).not.toContain('app-2020-01-01.log.2.gz');
+    expect(rec.warnings.some((w) => /could not gzip rotated log .*log\.2/.test(w))).toBe(true);
+  });
+
+  it('gzips a 10 MiB rotated file without allocating a buffer per read (ArrayBuffers grow by far less than the file)', async () => {
+    const dir = tempDir();
+    const chunk = Buffer.from(line(1).repeat(1024));
+    const parts: Buffer[] = [];
+    for (let n = 0; n < (10 * 1024 * 1024) / chunk.length; n++) parts.push(chunk);
+    writeFileSync(join(dir, 'app-2020-01-01.log.1'), Buffer.concat(parts));
+    parts.length = 0;
+    const [opts] = sinkOptions(dir, { backupCount: 10 });
+    const before = process.memoryUsage().arrayBuffers;
+    // The sweep at start gzips the leftover; close waits for it.
+    await createLogFileSink(opts).close();
+    const grown = process.memoryUsage().arrayBuffers - before;
+    expect(readdirSync(dir)).toContain('app-2020-01-01.log.1.gz');
+    // A read stream allocates a fresh 64 KiB buffer per read (10 MiB here) that V8 frees late.
+    expect(grown).toBeLessThan(3 * 1024 * 1024);
+  });
+
+  it('writes lines byte for byte in order: multi-byte characters at batch edges, lines larger than a batch, small turns', async () => {
+    const dir = tempDir();
+    // 8 KiB batches, one file (no rotation).
+    const [opts, rec] = sinkOptions(dir, { maxBytes: 2 ** 30, chunkBytes: 8 * 1024 });
+    const sink = createLogFileSink(opts);
+    const expected: string[] = [];
+    const put = (l: string): void => {
+      expected.push(l);
+      sink.write(l);
+    };
+    for (let i = 0; i < 3000; i++) {
+      // Widths vary so batch edges fall inside multi-byte characters and surrogate pairs.
+      put(`{"id":${i},"s":"${'é'.repeat(i % 37)}${'😀'.repeat(i % 11)}${'x'.repeat(i % 97)}"}\n`);
+      if (i % 500 === 7) put(`{"big":"${'ü'.repeat(50_000)}${'a'.repeat(i)}"}\n`); // > one batch
+      if (i % 300 === 0) put(`{"lone":"\ud800"}\n`); // written as U+FFFD, as Buffer.from does
+      if (i % 250 === 0) await new Promise((r) => setImmediate(r)); // small batches, copied out
+    }
+    await sink.close();
+    const onDisk = readFileSync(join(dir, logFiles(dir)[0]!));
+    expect(logFiles(dir)).toHaveLength(1);
+    expect(onDisk.equals(Buffer.from(expected.join(''), 'utf8'))).toBe(true);
+    expect(rec.written).toBe(onDisk.length);
+  });
+
   it('creates a missing log directory', async () => {
     const dir = join(tempDir(), 'a', 'b', 'logs');
     const [opts, rec] = sinkOptions(dir);

@@ -1,0 +1,62 @@
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import {
+  BatchLogRecordProcessor,
+  LoggerProvider,
+  type LogRecordExporter,
+  type ReadableLogRecord,
+} from '@opentelemetry/sdk-logs';
+import { describe, expect, it, vi } from 'vitest';
+import { QueueGatedBatchLogRecordProcessor } from '../../../instrumentation/log-batch-processor.js';
+
+/** Records what it is given and answers on a later turn, as an exporter on the network does. */
+function slowExporter(): LogRecordExporter & { bodies: unknown[] } {
+  const bodies: unknown[] = [];
+  return {
+    bodies,
+    export(records: ReadableLogRecord[], done: (r: ExportResult) => void): void {
+      for (const r of records) bodies.push(r.body);
+      setImmediate(() => done({ code: ExportResultCode.SUCCESS }));
+    },
+    shutdown: async () => undefined,
+    forceFlush: async () => undefined,
+  };
+}
+
+const OPTIONS = { maxQueueSize: 64, maxExportBatchSize: 16, scheduledDelayMillis: 10 };
+
+async function burst(
+  Processor: typeof BatchLogRecordProcessor,
+  lines: number,
+): Promise<{ exported: unknown[]; handed: number; after: unknown[] }> {
+  const exporter = slowExporter();
+  const processor = new Processor({ exporter, ...OPTIONS });
+  const onEmit = vi.spyOn(processor, 'onEmit');
+  const provider = new LoggerProvider({ processors: [processor] });
+  const logger = provider.getLogger('test');
+  for (let i = 0; i < lines; i++) logger.emit({ body: i });
+  const handed = onEmit.mock.calls.length;
+  await processor.forceFlush();
+  const exported = [...exporter.bodies];
+  // The queue has room again: later records are taken.
+  logger.emit({ body: 'later' });
+  await provider.shutdown();
+  return { exported, handed, after: exporter.bodies.slice(exported.length) };
+}
+
+describe('QueueGatedBatchLogRecordProcessor', () => {
+  it('exports exactly what the stock processor exports from a one-tick burst, without building the records it drops', async () => {
+    const stock = await burst(BatchLogRecordProcessor, 1000);
+    const gated = await burst(QueueGatedBatchLogRecordProcessor, 1000);
+    expect(gated.exported).toEqual(stock.exported);
+    // One batch taken out for export plus a full queue; the rest dropped.
+    expect(stock.exported).toHaveLength(OPTIONS.maxExportBatchSize + OPTIONS.maxQueueSize);
+    expect(stock.handed).toBe(1000);
+    expect(gated.handed).toBe(stock.exported.length);
+    expect(gated.after).toEqual(['later']);
+    expect(stock.after).toEqual(['later']);
+  });
+
+  it('says enabled when the SDK internals it reads are not there (behaves as the stock processor)', () => {
+    expect(QueueGatedBatchLogRecordProcessor.prototype.enabled.call({})).toBe(true);
+  });
+});
