@@ -1,5 +1,7 @@
-import { Agent as HttpAgent, type AgentOptions } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import type * as Http from 'node:http';
+import type { Agent as HttpAgent, AgentOptions } from 'node:http';
+import type * as Https from 'node:https';
+import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 
 /**
@@ -42,11 +44,34 @@ interface Transport {
   shutdown(): void;
 }
 
+// Loaded when the first agent is made, by `require`: an ESM import of node:http costs +13 MiB on
+// Node 24 (it evaluates the module's lazy undici exports), and node:https (tls, crypto) about
+// +6 MiB on both versions, which a plain-http collector endpoint never needs.
+const require = createRequire(import.meta.url);
+
 const MAX_ATTEMPTS = 5;
 const INITIAL_BACKOFF = 1000;
 const MAX_BACKOFF = 5000;
 const BACKOFF_MULTIPLIER = 1.5;
 const JITTER = 0.2;
+
+/**
+ * Upstream's HTTP transport loads `http` or `https` with a dynamic `import()` at its first export
+ * and asks the agent factory then. On Node 24 an ESM import of node:http costs +13 MiB (see above),
+ * so it is handed the same two things up front: our agent and the module's `request`, by require.
+ * Its `_utils` slot is what it fills itself (pinned exporter 0.223); any other shape is left alone.
+ */
+function primeHttpTransport(inner: object, agentFactory: (protocol: string) => HttpAgent): void {
+  const t = inner as { _utils?: unknown; _parameters?: { url?: unknown } };
+  if (t._utils !== null || typeof t._parameters?.url !== 'string') return;
+  try {
+    const protocol = new URL(t._parameters.url).protocol;
+    const { request } = require(protocol === 'http:' ? 'node:http' : 'node:https') as typeof Http;
+    t._utils = { agent: agentFactory(protocol), request };
+  } catch {
+    // left to load its own on the first export
+  }
+}
 
 export function createExportControl(): ExportControl {
   const sockets = new Set<Socket>();
@@ -136,8 +161,8 @@ export function createExportControl(): ExportControl {
         const opts: AgentOptions = { keepAlive: true };
         agent = track(
           protocol === 'https:'
-            ? (new HttpsAgent(opts) as unknown as HttpAgent)
-            : new HttpAgent(opts),
+            ? (new (require('node:https') as typeof Https).Agent(opts) as unknown as HttpAgent)
+            : new (require('node:http') as typeof Http).Agent(opts),
         );
         agents.set(protocol, agent);
       }
@@ -158,6 +183,7 @@ export function createExportControl(): ExportControl {
         typeof inner.send !== 'function'
       )
         return false;
+      primeHttpTransport(inner, this.agentFactory.bind(this));
       delegate._transport = new QuietRetryingTransport(inner) as unknown as typeof retrying;
       return true;
     },

@@ -1,5 +1,5 @@
 import dc from 'node:diagnostics_channel';
-import http from 'node:http';
+import type * as Http from 'node:http';
 import type { ClientRequest, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { createRequire } from 'node:module';
@@ -22,6 +22,11 @@ import {
 import { isTracingSuppressed } from '@opentelemetry/core';
 import { METRIC } from './catalog.js';
 import type { BoundHistogram, Feature, FastHistogram, SetupContext } from './feature.js';
+
+// `require`, not `import`: on Node 24 an ESM import of node:http evaluates every lazy export of the
+// module (its undici WebSocket classes, http2), +13 MiB RSS at startup (bench/results/startup.md).
+const requireBuiltin = createRequire(import.meta.url);
+const http = requireBuiltin('node:http') as typeof Http;
 
 /**
  * HTTP server and client spans plus the stable `http.*.request.duration` histograms, fed by
@@ -189,7 +194,6 @@ function upstreamServerPatched(server: Server): boolean {
   // Through the instance, so https servers (upstream wraps https.Server.prototype.emit) count too.
   return (server.emit as { __wrapped?: boolean }).__wrapped === true;
 }
-const requireBuiltin = createRequire(import.meta.url);
 let httpsModule: { request: unknown } | undefined;
 function upstreamClientPatched(protocol: string): boolean {
   if (protocol === 'https:') {

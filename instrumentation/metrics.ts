@@ -1,4 +1,5 @@
-import { createServer, type Server } from 'node:http';
+import type * as Http from 'node:http';
+import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { diag } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
@@ -141,6 +142,8 @@ export function createPrometheusEndpoint(
     metricProducers: producers,
   });
   const serializer = new PrometheusSerializer('', false);
+  // `require`, not `import`: see http.ts (an ESM import of node:http costs +13 MiB on Node 24).
+  const { createServer } = require('node:http') as typeof Http;
   const server: Server = createServer((req, res) => {
     try {
       const path = (req.url ?? '/').split('?')[0];

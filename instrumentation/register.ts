@@ -1,15 +1,14 @@
 /**
  * `node --import echoes-otel/register app.js`: the only module that acts at import time.
  *
- * In order: load config once; install the diag logger (WARN by default, so problems reach stderr);
- * decide whether this thread/process should start at all (main thread only, not in a child that
- * inherited the preload, unless config says so); register import-in-the-middle's ESM hook on the
+ * In order: load config once; decide whether this thread/process should start at all (main
+ * thread only, not in a child that inherited the preload, unless config says so); install the diag
+ * logger (WARN by default, so problems reach stderr); register import-in-the-middle's ESM hook on the
  * main thread (as elastic-otel-node's import.mjs does) so ESM apps get the winston and lru-cache
  * hooks from this one flag; start the SDK; wait for the hook to acknowledge the modules to patch;
  * then install exit handling. If anything throws, the app runs uninstrumented with one warning.
  */
 import * as nodeModule from 'node:module';
-import { isMainThread } from 'node:worker_threads';
 // Only type imports are static: a module that fails to load must end up in the catch below,
 // not abort the application before its first line runs.
 import type { DiagLogger } from '@opentelemetry/api';
@@ -119,15 +118,19 @@ function installExitHandling({ currentEchoes, shutdownEchoes }: typeof Sdk): voi
 async function main(): Promise<void> {
   const { formatProblem, inheritedPreloadParent, loadConfig, markPreloadParent } =
     await import('./config.js');
+  const loaded = loadConfig();
+  const { config } = loaded;
+  // Decided before anything else loads: a process we do not instrument (disabled, or a child or
+  // worker that inherited the preload) pays for reading its config only, not for the OTel API
+  // and core (about 12 MiB and 40 ms, bench/results/startup.md).
+  if (!config.enabled) return;
+  if (inheritedPreloadParent() !== undefined && !config.inChildren) return;
+  const { isMainThread } = await import('node:worker_threads');
+  if (!isMainThread && !config.inWorkers) return;
+
   const { setupDiag } = await import('./diag.js');
   const { diag } = await import('@opentelemetry/api');
-  const loaded = loadConfig();
   setupDiag(loaded.diagLogLevel);
-  const { config } = loaded;
-  if (!config.enabled) return;
-  if (!isMainThread && !config.inWorkers) return;
-  if (inheritedPreloadParent() !== undefined && !config.inChildren) return;
-
   for (const p of loaded.problems) diag.warn(formatProblem(p));
   // Children inherit NODE_OPTIONS (and so this preload): tell them they are children.
   markPreloadParent();

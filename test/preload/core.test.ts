@@ -431,6 +431,21 @@ describe.each(NODE_BINARIES)('register preload under $label', ({ path: node }) =
     ).toBe(true);
   });
 
+  it('loads no OpenTelemetry module in a process it does not instrument (disabled, or a child that inherited the preload)', async () => {
+    // What the process loaded, from its own view; plain CommonJS eval, so nothing of the app's own.
+    const probe =
+      "process.on('exit', () => console.log('LOADED ' + Object.keys(require.cache).filter((k) => k.includes('@opentelemetry')).length))";
+    for (const env of [{ OTEL_SDK_DISABLED: 'true' }, { ECHOES_PRELOAD_PARENT_PID: '1' }]) {
+      const app = spawnNode(node, ['--import', REGISTER, '-e', probe], {
+        cwd: tmp,
+        env: { PATH: process.env.PATH, ...env },
+      });
+      expect((await app.exited).code).toBe(0);
+      expect(app.stdout().trim(), JSON.stringify(env)).toBe('LOADED 0');
+      expect(app.stderr()).toBe('');
+    }
+  });
+
   it('does nothing at all with OTEL_SDK_DISABLED=true', async () => {
     const s = await start(node, 'app.mjs', { env: { OTEL_SDK_DISABLED: 'true' } });
     expect(s.state).toBe('NoopTracerProvider');

@@ -1,4 +1,4 @@
-import { request } from 'node:http';
+import { createServer as createHttpServer, request } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
@@ -82,6 +82,38 @@ describe('createExportControl', () => {
     for (const e of [new OTLPTraceExporter(), new OTLPMetricExporter(), new OTLPLogExporter()]) {
       expect(control.adopt(e), e.constructor.name).toBe(true);
       await e.shutdown();
+    }
+  });
+
+  it("hands upstream's HTTP transport our agent and node:http's request up front (no dynamic import of http at the first export)", async () => {
+    const received: string[] = [];
+    const sink = createHttpServer((req, res) => {
+      received.push(req.url ?? '');
+      req.resume();
+      req.on('end', () => res.writeHead(200).end());
+    });
+    await new Promise<void>((r) => sink.listen(0, '127.0.0.1', () => r()));
+    try {
+      const control = createExportControl();
+      const url = `http://127.0.0.1:${(sink.address() as { port: number }).port}/v1/traces`;
+      const exporter = new OTLPTraceExporter({ url });
+      expect(control.adopt(exporter)).toBe(true);
+      const inner = (
+        exporter as unknown as {
+          _delegate: { _transport: { _inner: { _utils: { agent: unknown; request: unknown } } } };
+        }
+      )._delegate._transport._inner;
+      expect(inner._utils.agent).toBe(control.agentFactory('http:'));
+      expect(inner._utils.request).toBe(request);
+      const code = await new Promise<number>((resolve) =>
+        exporter.export([], (r) => resolve(r.code)),
+      );
+      expect(code).toBe(0);
+      expect(received).toEqual(['/v1/traces']);
+      await exporter.shutdown();
+    } finally {
+      sink.closeAllConnections();
+      await new Promise((r) => sink.close(r));
     }
   });
 
