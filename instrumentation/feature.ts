@@ -14,6 +14,8 @@ export interface SetupContext {
   readonly tracerProvider: TracerProvider;
   readonly tracer: Tracer;
   readonly loggerProvider: LoggerProvider;
+  /** The OTLP log batch processor's count of records refused for a full queue (none: no OTLP). */
+  readonly otlpLogQueue?: { readonly droppedQueueFull: number } | undefined;
   /** Hot-path metrics (HTTP, fs): pre-bound attribute sets, exported through `producer`. */
   readonly fastMetrics: FastMetrics;
 }

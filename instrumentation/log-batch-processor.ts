@@ -1,4 +1,4 @@
-import { BatchLogRecordProcessor } from '@opentelemetry/sdk-logs';
+import { BatchLogRecordProcessor, type ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
 
 /** The two fields of the SDK's batch processor that say whether its queue has room. */
 interface QueueState {
@@ -17,11 +17,34 @@ interface QueueState {
  *
  * The queue is the processor's private state (@opentelemetry/sdk-logs 0.2xx); if its shape ever
  * changes, `enabled()` answers true and the processor behaves as the stock one.
+ *
+ * `droppedQueueFull` counts the records refused for a full queue (the stock processor drops them
+ * without a trace): the SDK's Logger asks `enabled()` once per `emit`, so each refusal is one
+ * record that never leaves over OTLP. (A caller asking `logger.enabled()` without emitting would
+ * be counted too; neither our logger nor instrumentation-winston does.)
  */
 export class QueueGatedBatchLogRecordProcessor extends BatchLogRecordProcessor {
+  droppedQueueFull = 0;
+
   enabled(): boolean {
-    const { _finishedLogRecords: queue, _maxQueueSize: max } = this as unknown as QueueState;
-    if (!Array.isArray(queue) || typeof max !== 'number') return true;
-    return queue.length < max;
+    if (!queueFull(this)) return true;
+    this.droppedQueueFull++;
+    return false;
   }
+
+  onEmit(logRecord: ReadWriteLogRecord): void {
+    // A record that reached the processor without asking first (another Logger implementation):
+    // the stock processor would drop it silently here.
+    if (queueFull(this)) {
+      this.droppedQueueFull++;
+      return;
+    }
+    super.onEmit(logRecord);
+  }
+}
+
+function queueFull(p: object): boolean {
+  const { _finishedLogRecords: queue, _maxQueueSize: max } = p as QueueState;
+  if (!Array.isArray(queue) || typeof max !== 'number') return false;
+  return queue.length >= max;
 }

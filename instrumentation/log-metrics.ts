@@ -17,7 +17,14 @@ export const LEVELS: readonly LogLevel[] = [
   'silly',
 ];
 
-export type LogDropReason = 'truncated' | 'sink_error' | 'disk_full' | 'unserializable' | 'closed';
+export type LogDropReason =
+  | 'truncated'
+  | 'sink_error'
+  | 'disk_full'
+  | 'unserializable'
+  | 'closed'
+  // Not written to OTLP (the files have the line): the SDK's export queue was full.
+  | 'otlp_queue_full';
 
 export interface LogStats {
   /** Records accepted, indexed like `LEVELS`. */
@@ -48,7 +55,12 @@ function describe(name: string): { unit: string; description: string } {
 }
 
 /** Registers the four log-growth instruments on `meter`; `stop()` detaches the callbacks. */
-export function setupLogMetrics(meter: Meter, stats: () => LogStats): { stop(): void } {
+export function setupLogMetrics(
+  meter: Meter,
+  stats: () => LogStats,
+  /** OTLP records refused for a full export queue, the app's own winston records included. */
+  otlpQueueFull: () => number = () => 0,
+): { stop(): void } {
   const records = meter.createObservableCounter(METRIC.logRecords, describe(METRIC.logRecords));
   const written = meter.createObservableCounter(METRIC.logWritten, describe(METRIC.logWritten));
   const rotations = meter.createObservableCounter(
@@ -77,6 +89,8 @@ export function setupLogMetrics(meter: Meter, stats: () => LogStats): { stop(): 
   };
   const onDropped = (r: ObservableResult): void => {
     for (const [reason, n] of stats().dropped) r.observe(n, { reason });
+    const refused = otlpQueueFull();
+    if (refused > 0) r.observe(refused, { reason: 'otlp_queue_full' });
   };
   records.addCallback(onRecords);
   written.addCallback(onWritten);

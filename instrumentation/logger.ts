@@ -78,6 +78,8 @@ interface LogCore {
 
 interface CoreDeps {
   readonly otelLogger?: OtelLogger | undefined;
+  /** The OTLP batch processor's drop count (logs-sdk.ts), read around each emit. */
+  readonly otlpGate?: { readonly droppedQueueFull: number } | undefined;
   readonly stdout?: (line: string) => void;
   readonly stderr?: (line: string) => void;
   readonly stats?: LogStats;
@@ -139,6 +141,7 @@ function createCore(config: EchoesConfig, deps: CoreDeps): LogCore {
     : undefined;
   const stderr = deps.stderr ?? ((l: string) => process.stderr.write(l));
   const otel = config.logs.exporter === 'none' ? undefined : deps.otelLogger;
+  const gate = deps.otlpGate;
 
   let sink: LogFileSink | undefined;
   // Worker threads write no files: a second rotator on the same files would rotate and prune
@@ -244,6 +247,7 @@ function createCore(config: EchoesConfig, deps: CoreDeps): LogCore {
           attributes =
             m !== undefined ? ({ ...b.obj, ...m } as AnyValueMap) : (b.obj as AnyValueMap);
         else if (m !== undefined) attributes = m as AnyValueMap;
+        const refusedBefore = gate?.droppedQueueFull;
         otel.emit({
           timestamp: now,
           severityNumber: SEVERITY[lvl]!,
@@ -252,8 +256,16 @@ function createCore(config: EchoesConfig, deps: CoreDeps): LogCore {
           attributes,
           context: ctx,
         });
-        // Approximate: the JSON line's length stands in for the bytes the exporter will encode.
-        stats.writtenOtlp += line.length;
+        if (gate !== undefined && gate.droppedQueueFull !== refusedBefore) {
+          // Counted by the processor (echoes.log.dropped{reason=otlp_queue_full}); the files have it.
+          warnOnce(
+            'otlp-queue-full',
+            'echoes-otel: the OTLP log export queue is full (a burst faster than the exporter); records past it are not shipped over OTLP (the log files keep every line); counted in echoes.log.dropped{reason=otlp_queue_full}',
+          );
+        } else {
+          // Approximate: the JSON line's length stands in for the bytes the exporter will encode.
+          stats.writtenOtlp += line.length;
+        }
       }
     } catch (err) {
       countDropped(stats, 'sink_error');
@@ -365,12 +377,18 @@ export function setupLogging(ctx: SetupContext, deps: Omit<CoreDeps, 'otelLogger
       ...deps,
       stats: deps.stats ?? previous?.stats,
       otelLogger: provider.getLogger('echoes-otel'),
+      otlpGate: ctx.otlpLogQueue,
     });
     active = core;
     if (previous !== undefined) void previous.close().catch(() => undefined);
     // The callbacks stay registered: counters report until the meter provider shuts down.
     try {
-      setupLogMetrics(ctx.meter, () => core.stats);
+      const gate = ctx.otlpLogQueue;
+      setupLogMetrics(
+        ctx.meter,
+        () => core.stats,
+        () => gate?.droppedQueueFull ?? 0,
+      );
     } catch (err) {
       warnOnce('metrics', `echoes-otel: log metrics unavailable (${(err as Error)?.message})`);
     }

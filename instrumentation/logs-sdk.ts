@@ -41,6 +41,16 @@ function createLogExporter(
   return exporter;
 }
 
+/** The gated processor of each provider we built, for its drop count. */
+const gates = new WeakMap<LoggerProvider, QueueGatedBatchLogRecordProcessor>();
+
+/** What counts the OTLP log records `provider` refused for a full export queue (ours only). */
+export function otlpQueueGate(
+  provider: LoggerProvider,
+): { readonly droppedQueueFull: number } | undefined {
+  return gates.get(provider);
+}
+
 export function createLoggerProvider(
   config: EchoesConfig,
   resource: Resource,
@@ -48,19 +58,21 @@ export function createLoggerProvider(
 ): LoggerProvider {
   const processors: LogRecordProcessor[] = [];
   const exporter = createLogExporter(config, control);
+  let gate: QueueGatedBatchLogRecordProcessor | undefined;
   if (exporter !== undefined) {
-    processors.push(
-      // The SDK's batch processor; it tells the Logger when its queue is full, so a record it
-      // would drop is not built (log-batch-processor.ts).
-      new QueueGatedBatchLogRecordProcessor({
-        exporter,
-        // Bounded like the span queue; the files keep every line regardless.
-        maxQueueSize: 4096,
-        maxExportBatchSize: 512,
-        scheduledDelayMillis: 1000,
-        exportTimeoutMillis: config.logs.otlp.timeoutMs,
-      }),
-    );
+    // The SDK's batch processor; it tells the Logger when its queue is full, so a record it
+    // would drop is not built, and counts it (log-batch-processor.ts).
+    gate = new QueueGatedBatchLogRecordProcessor({
+      exporter,
+      // Bounded like the span queue; the files keep every line regardless.
+      maxQueueSize: 4096,
+      maxExportBatchSize: 512,
+      scheduledDelayMillis: 1000,
+      exportTimeoutMillis: config.logs.otlp.timeoutMs,
+    });
+    processors.push(gate);
   }
-  return new LoggerProvider({ resource, processors });
+  const provider = new LoggerProvider({ resource, processors });
+  if (gate !== undefined) gates.set(provider, gate);
+  return provider;
 }

@@ -27,7 +27,7 @@ const OPTIONS = { maxQueueSize: 64, maxExportBatchSize: 16, scheduledDelayMillis
 async function burst(
   Processor: typeof BatchLogRecordProcessor,
   lines: number,
-): Promise<{ exported: unknown[]; handed: number; after: unknown[] }> {
+): Promise<{ exported: unknown[]; handed: number; after: unknown[]; counted: unknown }> {
   const exporter = slowExporter();
   const processor = new Processor({ exporter, ...OPTIONS });
   const onEmit = vi.spyOn(processor, 'onEmit');
@@ -40,7 +40,12 @@ async function burst(
   // The queue has room again: later records are taken.
   logger.emit({ body: 'later' });
   await provider.shutdown();
-  return { exported, handed, after: exporter.bodies.slice(exported.length) };
+  return {
+    exported,
+    handed,
+    after: exporter.bodies.slice(exported.length),
+    counted: (processor as Partial<QueueGatedBatchLogRecordProcessor>).droppedQueueFull,
+  };
 }
 
 describe('QueueGatedBatchLogRecordProcessor', () => {
@@ -54,6 +59,20 @@ describe('QueueGatedBatchLogRecordProcessor', () => {
     expect(gated.handed).toBe(stock.exported.length);
     expect(gated.after).toEqual(['later']);
     expect(stock.after).toEqual(['later']);
+    // Every record the stock processor drops silently is counted.
+    expect(gated.counted).toBe(1000 - stock.exported.length);
+  });
+
+  it('counts a record handed to onEmit while the queue is full (a Logger that did not ask first)', () => {
+    const processor = new QueueGatedBatchLogRecordProcessor({
+      exporter: slowExporter(),
+      ...OPTIONS,
+    });
+    const state = processor as unknown as { _finishedLogRecords: unknown[] };
+    state._finishedLogRecords.push(...Array.from({ length: OPTIONS.maxQueueSize }, () => ({})));
+    processor.onEmit({} as never);
+    expect(processor.droppedQueueFull).toBe(1);
+    expect(state._finishedLogRecords).toHaveLength(OPTIONS.maxQueueSize);
   });
 
   it('says enabled when the SDK internals it reads are not there (behaves as the stock processor)', () => {

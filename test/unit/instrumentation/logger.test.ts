@@ -25,6 +25,7 @@ import {
   resetLoggingForTests,
   setupLogging,
 } from '../../../instrumentation/logger.js';
+import { QueueGatedBatchLogRecordProcessor } from '../../../instrumentation/log-batch-processor.js';
 import type { EchoesConfig, EchoesOptions } from '../../../instrumentation/types.js';
 
 const contextManager = new AsyncLocalStorageContextManager();
@@ -68,7 +69,8 @@ afterEach(async () => {
   diag.disable();
 });
 
-function start(options: EchoesOptions = {}): Harness {
+/** `otlpQueue`: ship through echoes' queue-gated batch processor with this queue (as sdk.ts does). */
+function start(options: EchoesOptions = {}, otlpQueue?: number): Harness {
   const dir = mkdtempSync(join(tmpdir(), 'echoes-logger-'));
   const base: EchoesOptions = {
     serviceName: 'echoes-test',
@@ -81,8 +83,17 @@ function start(options: EchoesOptions = {}): Harness {
   };
   const { config } = loadConfig(merged, { env: {}, cwd: dir });
   const logs = new InMemoryLogRecordExporter();
+  const gate =
+    otlpQueue === undefined
+      ? undefined
+      : new QueueGatedBatchLogRecordProcessor({
+          exporter: logs,
+          maxQueueSize: otlpQueue,
+          maxExportBatchSize: otlpQueue,
+          scheduledDelayMillis: 10,
+        });
   const loggerProvider = new LoggerProvider({
-    processors: [new SimpleLogRecordProcessor({ exporter: logs })],
+    processors: [gate ?? new SimpleLogRecordProcessor({ exporter: logs })],
   });
   const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
   const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
@@ -96,6 +107,7 @@ function start(options: EchoesOptions = {}): Harness {
     tracerProvider,
     tracer: tracerProvider.getTracer('test'),
     loggerProvider,
+    otlpLogQueue: gate,
     fastMetrics: undefined as never,
   };
   const feature = setupLogging(ctx, { stdout: (l) => stdout.push(l) });
@@ -297,6 +309,42 @@ describe('logger', () => {
     expect(value(m['echoes.log.written'], { 'log.sink': 'file' })).toBe(onDisk);
     expect(value(m['echoes.log.written'], { 'log.sink': 'otlp' })).toBeGreaterThan(0);
     expect(m['echoes.log.rotations']![0]!.value).toBeGreaterThan(0);
+  });
+
+  it('counts OTLP records refused by a full export queue, warns once, and keeps every line in the files', async () => {
+    const h = start({}, 64);
+    // One tick: no export can finish, so the queue fills and refuses the rest.
+    for (let i = 0; i < 1000; i++) logger.info('burst', { i });
+    await h.feature.flush!();
+    await new Promise((r) => setTimeout(r, 100));
+    const shipped = h.logs.getFinishedLogRecords().map((r) => r.attributes['i'] as number);
+    expect(shipped.length).toBeGreaterThanOrEqual(64);
+    expect(shipped.length).toBeLessThan(1000);
+    const m = await h.collect();
+    expect(value(m['echoes.log.dropped'], { reason: 'otlp_queue_full' })).toBe(
+      1000 - shipped.length,
+    );
+    expect(warnings.filter((w) => /OTLP log export queue is full/.test(w))).toHaveLength(1);
+    // Every line is in the files; OTLP bytes count exactly the lines handed on, not the refused.
+    const text = readdirSync(h.dir)
+      .filter((f) => f.startsWith('app-') && f.endsWith('.log'))
+      .map((f) => readFileSync(join(h.dir, f), 'utf8'))
+      .join('');
+    const byId = new Map<number, number>();
+    for (const l of text.split('\n').filter(Boolean))
+      byId.set((JSON.parse(l) as { i: number }).i, l.length + 1);
+    expect(byId.size).toBe(1000);
+    expect(value(m['echoes.log.written'], { 'log.sink': 'otlp' })).toBe(
+      shipped.reduce((n, i) => n + byId.get(i)!, 0),
+    );
+    // The queue drained: a later record ships again and nothing more is counted.
+    logger.info('after');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(h.logs.getFinishedLogRecords().at(-1)!.body).toBe('after');
+    const m2 = await h.collect();
+    expect(value(m2['echoes.log.dropped'], { reason: 'otlp_queue_full' })).toBe(
+      1000 - shipped.length,
+    );
   });
 
   it('child loggers and createLogger carry their bindings, serialised once, redacted', async () => {
