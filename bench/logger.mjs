@@ -21,6 +21,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gunzipSync } from 'node:zlib';
+import { median } from './common.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -38,6 +39,20 @@ const VARIANTS = [
 ];
 const WORKLOADS = ['batched', 'burst', 'disabled'];
 const MAX_BYTES = 10 * 1024 * 1024;
+
+/** Both winston variants write through the same winston-daily-rotate-file transport. */
+async function winstonFileTransport(dir) {
+  const { default: DailyRotateFile } = await import('winston-daily-rotate-file');
+  const transport = new DailyRotateFile({
+    dirname: dir,
+    filename: 'winston-%DATE%.log',
+    maxSize: MAX_BYTES,
+    maxFiles: 1000,
+    auditFile: join(dir, '.audit.json'),
+  });
+  transport.logStream.on('error', () => {});
+  return transport;
+}
 
 async function child(variant, workload, dir) {
   const meta = (i) => ({ id: i, route: '/api/chat', ms: 12.5, user: 'ada' });
@@ -64,16 +79,8 @@ async function child(variant, workload, dir) {
     // Step 1: winston's Logger + DRF, but one format that builds the line with one JSON.stringify
     // (no logform timestamp/json chain).
     const { default: winston } = await import('winston');
-    const { default: DailyRotateFile } = await import('winston-daily-rotate-file');
     const { MESSAGE } = await import('triple-beam');
-    const transport = new DailyRotateFile({
-      dirname: dir,
-      filename: 'winston-%DATE%.log',
-      maxSize: MAX_BYTES,
-      maxFiles: 1000,
-      auditFile: join(dir, '.audit.json'),
-    });
-    transport.logStream.on('error', () => {});
+    const transport = await winstonFileTransport(dir);
     const oneStringify = winston.format((info) => {
       info[MESSAGE] = JSON.stringify({
         timestamp: new Date().toISOString(),
@@ -127,15 +134,7 @@ async function child(variant, workload, dir) {
     };
   } else if (variant === 'winston') {
     const { default: winston } = await import('winston');
-    const { default: DailyRotateFile } = await import('winston-daily-rotate-file');
-    const transport = new DailyRotateFile({
-      dirname: dir,
-      filename: 'winston-%DATE%.log',
-      maxSize: MAX_BYTES,
-      maxFiles: 1000,
-      auditFile: join(dir, '.audit.json'),
-    });
-    transport.logStream.on('error', () => {});
+    const transport = await winstonFileTransport(dir);
     const w = winston.createLogger({
       level: 'info',
       format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
@@ -264,11 +263,6 @@ function countIds(dir) {
     else if (c > 1) dup++;
   }
   return { missing, dup, bad };
-}
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 async function main() {

@@ -14,6 +14,7 @@ import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { median } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 for (const f of [
@@ -177,12 +178,6 @@ async function round(mode) {
     rmSync(cwd, { recursive: true, force: true });
   }
 }
-
-const median = (xs) => {
-  const s = [...xs].sort((x, y) => x - y);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 const loadBefore = loadavg()[0];
 const results = [];

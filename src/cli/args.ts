@@ -95,6 +95,20 @@ export function parsePositive(
   return n;
 }
 
+/** An optional number from 0 to `max` (undefined when the flag was not given). */
+export function parseFromZero(
+  raw: string | undefined,
+  flag: string,
+  max: number,
+): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (raw.trim() === '' || !(n >= 0 && n <= max)) {
+    throw new UsageError(`${flag} ${JSON.stringify(raw)} must be a number from 0 to ${max}`);
+  }
+  return n;
+}
+
 /** An http(s) URL; a trailing slash is removed so paths can be appended. */
 export function parseHttpUrl(raw: string | undefined, flag: string): URL {
   if (raw === undefined || raw.trim() === '')

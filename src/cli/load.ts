@@ -99,22 +99,22 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
   const query = new URLSearchParams();
   if (opts.latencyMs !== undefined) query.set('latency_ms', String(opts.latencyMs));
   if (opts.failureRate !== undefined) query.set('failure_rate', String(opts.failureRate));
+  const chatSearch = query.toString();
 
   function fire(): Promise<void> {
     const read = chatted.length > 0 && Math.random() < 0.1;
     let chatSession: string | undefined;
-    let path: string;
     let body: string | undefined;
-    if (read) {
-      path = `/sessions/${pick(chatted)}`;
-    } else {
-      const session = `load-${Math.floor(Math.random() * opts.sessions)}`;
-      path = `/chat${query.size > 0 ? `?${query}` : ''}`;
-      body = JSON.stringify({ session_id: session, model: pick(MODELS), message: pick(PHRASES) });
-      chatSession = session;
+    if (!read) {
+      chatSession = `load-${Math.floor(Math.random() * opts.sessions)}`;
+      body = JSON.stringify({
+        session_id: chatSession,
+        model: pick(MODELS),
+        message: pick(PHRASES),
+      });
     }
-    const u = joinUrl(opts.url, path.split('?')[0]!);
-    u.search = path.includes('?') ? path.slice(path.indexOf('?')) : '';
+    const u = joinUrl(opts.url, read ? `/sessions/${pick(chatted)}` : '/chat');
+    u.search = read ? '' : chatSearch;
     const t0 = performance.now();
     inFlight++;
     sent++;
@@ -165,6 +165,15 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
     });
   }
 
+  const progress = (elapsedMs: number): LoadProgress => ({
+    elapsedMs,
+    durationMs: opts.durationMs,
+    sent,
+    ok,
+    errors,
+    inFlight,
+  });
+
   const pending = new Set<Promise<void>>();
   const start = performance.now();
   const intervalMs = 1000 / opts.rate;
@@ -190,14 +199,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
       }
       if (opts.onProgress && elapsed - lastProgress >= 200) {
         lastProgress = elapsed;
-        opts.onProgress({
-          elapsedMs: Math.min(elapsed, opts.durationMs),
-          durationMs: opts.durationMs,
-          sent,
-          ok,
-          errors,
-          inFlight,
-        });
+        opts.onProgress(progress(Math.min(elapsed, opts.durationMs)));
       }
       if (elapsed >= opts.durationMs) {
         clearInterval(timer);
@@ -210,14 +212,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
   await Promise.all(pending);
   agent.destroy();
   const wall = performance.now() - start;
-  opts.onProgress?.({
-    elapsedMs: opts.durationMs,
-    durationMs: opts.durationMs,
-    sent,
-    ok,
-    errors,
-    inFlight,
-  });
+  opts.onProgress?.(progress(opts.durationMs));
 
   const sorted = latencies.slice().sort((a, b) => a - b);
   const round = (n: number) => Math.round(n * 100) / 100;

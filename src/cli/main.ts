@@ -10,6 +10,7 @@ import {
   UsageError,
   parseCommand,
   parseDuration,
+  parseFromZero,
   parseHttpUrl,
   parsePositive,
 } from './args.js';
@@ -18,7 +19,7 @@ import { CHECK_NAMES, formatChecks, runCheck } from './doctor.js';
 import type { CheckName, Target } from './doctor.js';
 import { formatSummary, progressBar, runLoad } from './load.js';
 import { collectEmbedded, collectPrometheus, evaluate, formatReport } from './report.js';
-import type { Report, ReportFormat } from './report.js';
+import type { AuditInputs, Report, ReportFormat } from './report.js';
 
 const USAGE = `usage: echoes-otel <command> [options]
 
@@ -94,24 +95,8 @@ async function cmdLoad(argv: string[], io: CliIo): Promise<number> {
   });
   const sessions = parsePositive(str(v.sessions) ?? '20', '--sessions', 100_000, true);
   const concurrency = parsePositive(str(v.concurrency) ?? '256', '--concurrency', 10_000, true);
-  let failureRate: number | undefined;
-  if (v['failure-rate'] !== undefined) {
-    failureRate = Number(v['failure-rate']);
-    if (String(v['failure-rate']).trim() === '' || !(failureRate >= 0 && failureRate <= 1)) {
-      throw new UsageError(
-        `--failure-rate ${JSON.stringify(v['failure-rate'])} must be a number from 0 to 1`,
-      );
-    }
-  }
-  let latencyMs: number | undefined;
-  if (v['latency-ms'] !== undefined) {
-    latencyMs = Number(v['latency-ms']);
-    if (String(v['latency-ms']).trim() === '' || !(latencyMs >= 0 && latencyMs <= 60_000)) {
-      throw new UsageError(
-        `--latency-ms ${JSON.stringify(v['latency-ms'])} must be a number from 0 to 60000`,
-      );
-    }
-  }
+  const failureRate = parseFromZero(str(v['failure-rate']), '--failure-rate', 1);
+  const latencyMs = parseFromZero(str(v['latency-ms']), '--latency-ms', 60_000);
   let lastLine = -1;
   const summary = await runLoad({
     url,
@@ -162,44 +147,37 @@ async function cmdReport(argv: string[], io: CliIo): Promise<number> {
   }
   if (v.job !== undefined && v.prometheus === undefined)
     throw new UsageError('report: --job only applies with --prometheus');
-  let report: Report;
-  if (v.prometheus !== undefined) {
-    const url = parseHttpUrl(str(v.prometheus), '--prometheus');
-    const windowMs = parseDuration(str(v.window) ?? '5m', '--window', {
+  const source: Report['source'] = v.prometheus !== undefined ? 'prometheus' : 'embedded';
+  let url: URL;
+  let windowMs: number;
+  let inputs: AuditInputs;
+  if (source === 'prometheus') {
+    url = parseHttpUrl(str(v.prometheus), '--prometheus');
+    windowMs = parseDuration(str(v.window) ?? '5m', '--window', {
       minMs: 1000,
       maxMs: 30 * 86_400_000,
     });
-    const inputs = await collectPrometheus({
+    inputs = await collectPrometheus({
       url,
       windowMs,
       ...(typeof v.job === 'string' && { job: v.job }),
     });
-    report = {
-      source: 'prometheus',
-      url: url.href,
-      windowMs,
-      generatedAt: new Date().toISOString(),
-      rows: evaluate(inputs),
-    };
   } else {
-    const url = parseHttpUrl(
-      str(v['metrics-url']) ?? 'http://127.0.0.1:9464/metrics',
-      '--metrics-url',
-    );
-    const windowMs = parseDuration(str(v.window) ?? '30s', '--window', {
+    url = parseHttpUrl(str(v['metrics-url']) ?? 'http://127.0.0.1:9464/metrics', '--metrics-url');
+    windowMs = parseDuration(str(v.window) ?? '30s', '--window', {
       minMs: 1000,
       maxMs: 86_400_000,
     });
     if (io.isTTY) io.stderr(`report: sampling ${url.href} for ${(windowMs / 1000).toFixed(0)}s…\n`);
-    const inputs = await collectEmbedded({ url, windowMs });
-    report = {
-      source: 'embedded',
-      url: url.href,
-      windowMs,
-      generatedAt: new Date().toISOString(),
-      rows: evaluate(inputs),
-    };
+    inputs = await collectEmbedded({ url, windowMs });
   }
+  const report: Report = {
+    source,
+    url: url.href,
+    windowMs,
+    generatedAt: new Date().toISOString(),
+    rows: evaluate(inputs),
+  };
   io.stdout(formatReport(report, format));
   // --strict turns the table into a gate (CI): exit 3 when a target is missed.
   return v.strict && report.rows.some((r) => r.pass === false) ? 3 : 0;
@@ -250,16 +228,10 @@ async function cmdDoctor(argv: string[], io: CliIo): Promise<number> {
   }
   const targets: Target[] = names.map((name) => {
     const [flag, fallback] = defaults[name];
-    const raw =
-      str(v[flag.slice(2)]) ?? (name === 'otlp' && v.otlp === undefined ? otlpDefault : fallback);
-    return {
-      name,
-      flag,
-      url: parseHttpUrl(
-        raw,
-        name === 'otlp' && v.otlp === undefined ? 'OTEL_EXPORTER_OTLP_ENDPOINT' : flag,
-      ),
-    };
+    const given = str(v[flag.slice(2)]);
+    // Without --otlp the URL is the environment's, and a bad one is named after it.
+    const from = given === undefined && name === 'otlp' ? 'OTEL_EXPORTER_OTLP_ENDPOINT' : flag;
+    return { name, flag, url: parseHttpUrl(given ?? fallback, from) };
   });
   const results = await Promise.all(targets.map((t) => runCheck(t, timeoutMs)));
   io.stdout(

@@ -308,20 +308,19 @@ export function inputsFromSnapshots(snapshots: readonly Snapshot[]): AuditInputs
   const secs = (last.atMs - first.atMs) / 1000;
   const s = (name: string, suffix = '') =>
     resolveSeries(embeddedCandidates(name, suffix), snapshots);
+  /** How much a counter grew over the window. */
+  const grew = (name: string, match: Record<string, string> = {}) =>
+    delta(sumSamples(first.samples, name, match), sumSamples(last.samples, name, match));
 
   const fsName = s(METRIC.fsOperations);
-  const fsDelta = delta(sumSamples(first.samples, fsName), sumSamples(last.samples, fsName));
+  const fsDelta = grew(fsName);
   const byGroupA = sumBy(first.samples, fsName, 'fs_path_group');
   const byGroupB = sumBy(last.samples, fsName, 'fs_path_group');
   const fsOpsPerMinByGroup: Record<string, number> = {};
   for (const [g, v] of byGroupB)
     fsOpsPerMinByGroup[g] = (delta(byGroupA.get(g), v) ?? 0) * (60 / secs);
 
-  const logName = s(METRIC.logWritten);
-  const logDelta = delta(
-    sumSamples(first.samples, logName, { log_sink: 'file' }),
-    sumSamples(last.samples, logName, { log_sink: 'file' }),
-  );
+  const logDelta = grew(s(METRIC.logWritten), { log_sink: 'file' });
 
   // Memory: RSS when served, else the V8 heap; sampled over the whole window for a slope.
   let memSeries: string | null = null;
@@ -344,11 +343,9 @@ export function inputsFromSnapshots(snapshots: readonly Snapshot[]): AuditInputs
   const cacheRequests: Record<string, { hits: number; misses: number }> = {};
   const names = new Set([...sumBy(last.samples, reqName, 'cache_name').keys()]);
   for (const c of names) {
-    const get = (snap: Snapshot, result: string) =>
-      sumSamples(snap.samples, reqName, { cache_name: c, cache_result: result });
     cacheRequests[c] = {
-      hits: delta(get(first, 'hit'), get(last, 'hit')) ?? 0,
-      misses: delta(get(first, 'miss'), get(last, 'miss')) ?? 0,
+      hits: grew(reqName, { cache_name: c, cache_result: 'hit' }) ?? 0,
+      misses: grew(reqName, { cache_name: c, cache_result: 'miss' }) ?? 0,
     };
   }
 
@@ -365,13 +362,11 @@ export function inputsFromSnapshots(snapshots: readonly Snapshot[]): AuditInputs
           p99: bucketQuantile(0.99, buckets),
         }
       : undefined;
-  const durSum = s(METRIC.httpServerDuration, '_sum');
-  const durCount = s(METRIC.httpServerDuration, '_count');
   return {
     windowS: secs,
-    httpDurationSumS: delta(sumSamples(first.samples, durSum), sumSamples(last.samples, durSum)),
+    httpDurationSumS: grew(s(METRIC.httpServerDuration, '_sum')),
     ...(httpQuantilesS && { httpQuantilesS }),
-    httpCount: delta(sumSamples(first.samples, durCount), sumSamples(last.samples, durCount)),
+    httpCount: grew(s(METRIC.httpServerDuration, '_count')),
     fsOpsPerMin: fsDelta === null ? null : fsDelta * (60 / secs),
     fsOpsPerMinByGroup,
     logFileBytesPerDay: logDelta === null ? null : logDelta * (86_400 / secs),

@@ -12,6 +12,7 @@ import {
   type StartedDockerComposeEnvironment,
 } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pollUntil } from '../helpers/backends.js';
 import { ROOT } from '../unit/stack/stack-queries.js';
 
 function dockerProblem(): string | undefined {
@@ -32,26 +33,9 @@ if (problem !== undefined) {
   );
 }
 
-/** Poll until `check` returns a value, or fail with the last reason after the deadline. */
-async function eventually<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  timeoutMs = 180_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = 'no attempt finished';
-  while (Date.now() < deadline) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-      last = 'not there yet';
-    } catch (e) {
-      last = (e as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, 2000));
-  }
-  throw new Error(`${what}: gave up after ${timeoutMs} ms (${last})`);
-}
+/** Poll until `check` returns a value, for up to 3 minutes (images are pulled and built first). */
+const eventually = <T>(what: string, check: () => Promise<T | undefined>): Promise<T> =>
+  pollUntil(what, check, { timeoutMs: 180_000, intervalMs: 2000 });
 
 async function getJson<T>(url: string, headers: Record<string, string> = {}): Promise<T> {
   const res = await fetch(url, { headers });

@@ -55,27 +55,23 @@ export function backendsMissing(): string | undefined {
 const live = new Set<ChildProcess>();
 let hooksInstalled = false;
 
+function killLive(): void {
+  for (const c of live) {
+    try {
+      c.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
 function installExitHooks(): void {
   if (hooksInstalled) return;
   hooksInstalled = true;
-  process.on('exit', () => {
-    for (const c of live) {
-      try {
-        c.kill('SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  });
+  process.on('exit', killLive);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(sig, () => {
-      for (const c of live) {
-        try {
-          c.kill('SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
+      killLive();
       // Re-raise so the default action (exit) still happens.
       process.kill(process.pid, sig);
     });
@@ -294,6 +290,18 @@ class Managed implements ManagedProcess {
   }
 }
 
+/** Start a managed process; one that never became ready leaves no temp dir behind. */
+async function startManaged(spec: SpawnSpec): Promise<Managed> {
+  const m = new Managed(spec);
+  try {
+    await m.start();
+  } catch (e) {
+    await m.dispose();
+    throw e;
+  }
+  return m;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Collector
 
@@ -366,7 +374,7 @@ async function startCollectorOnce(opts: CollectorOptions): Promise<CollectorHand
     ...opts.env,
   };
   const configs = opts.configs ?? [COLLECTOR_CONFIG];
-  const m = new Managed({
+  const m = await startManaged({
     name: 'otelcol',
     bin: BINARIES.otelcol,
     args: configs.map((c) => `--config=${resolve(c)}`),
@@ -375,12 +383,6 @@ async function startCollectorOnce(opts: CollectorOptions): Promise<CollectorHand
     readyUrl: `http://127.0.0.1:${health}/`,
     readyTimeoutMs: opts.readyTimeoutMs ?? 60_000,
   });
-  try {
-    await m.start();
-  } catch (e) {
-    await m.dispose();
-    throw e;
-  }
   return Object.assign(m, {
     otlpHttpUrl: `http://127.0.0.1:${http}`,
     otlpGrpcEndpoint: `127.0.0.1:${grpc}`,
@@ -429,7 +431,7 @@ async function startPrometheusOnce(opts: PrometheusOptions): Promise<PrometheusH
   const dir = tempDir('prometheus');
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const m = new Managed({
+  const m = await startManaged({
     name: 'prometheus',
     bin: BINARIES.prometheus,
     args: [
@@ -444,12 +446,6 @@ async function startPrometheusOnce(opts: PrometheusOptions): Promise<PrometheusH
     readyUrl: `${url}/-/ready`,
     readyTimeoutMs: opts.readyTimeoutMs ?? 60_000,
   });
-  try {
-    await m.start();
-  } catch (e) {
-    await m.dispose();
-    throw e;
-  }
   const query = async (promql: string): Promise<PromSample[]> => {
     const r = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`, {
       signal: AbortSignal.timeout(10_000),

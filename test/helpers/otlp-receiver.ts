@@ -117,6 +117,12 @@ const REQUEST_TYPES: Record<Signal, any> = {
   logs: v1.logs.v1.ExportLogsServiceRequest,
 };
 const ID_FIELDS = new Set(['traceId', 'spanId', 'parentSpanId']);
+/** Where each signal nests its items: resource list, scope list, item list. */
+const NESTING: Record<Signal, readonly [string, string, string]> = {
+  traces: ['resourceSpans', 'scopeSpans', 'spans'],
+  metrics: ['resourceMetrics', 'scopeMetrics', 'metrics'],
+  logs: ['resourceLogs', 'scopeLogs', 'logRecords'],
+};
 
 /** Turns protobufjs output into JSON-like data: bytes to hex, Long to string. */
 function normalise(value: any, key?: string): any {
@@ -251,8 +257,21 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     });
   }
 
-  function ofSignal(signal: Signal): any[] {
-    return requests.filter((r) => r.signal === signal).map((r) => r.body);
+  /** Every span, metric or log record received, with its resource's attributes and scope name. */
+  function items(signal: Signal): Array<{ resource: Attrs; scope: string; item: any }> {
+    const [resources, scopes, list] = NESTING[signal];
+    const out: Array<{ resource: Attrs; scope: string; item: any }> = [];
+    for (const r of requests) {
+      if (r.signal !== signal) continue;
+      for (const rx of r.body[resources] ?? []) {
+        const resource = attrs(rx.resource?.attributes);
+        for (const sx of rx[scopes] ?? []) {
+          for (const item of sx[list] ?? [])
+            out.push({ resource, scope: sx.scope?.name ?? '', item });
+        }
+      }
+    }
+    return out;
   }
 
   const receiver: OtlpReceiver = {
@@ -270,84 +289,46 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       down = d;
     },
     spans() {
-      const out: FlatSpan[] = [];
-      for (const body of ofSignal('traces')) {
-        for (const rs of body.resourceSpans ?? []) {
-          const resource = attrs(rs.resource?.attributes);
-          for (const ss of rs.scopeSpans ?? []) {
-            for (const s of ss.spans ?? []) {
-              out.push({
-                resource,
-                scope: ss.scope?.name ?? '',
-                name: s.name,
-                traceId: s.traceId ?? '',
-                spanId: s.spanId ?? '',
-                parentSpanId: s.parentSpanId ?? '',
-                kind: Number(s.kind ?? 0),
-                attributes: attrs(s.attributes),
-                events: (s.events ?? []).map((e: any) => ({
-                  name: e.name,
-                  attributes: attrs(e.attributes),
-                })),
-                status: s.status ?? {},
-              });
-            }
-          }
-        }
-      }
-      return out;
+      return items('traces').map(({ resource, scope, item: s }): FlatSpan => ({
+        resource,
+        scope,
+        name: s.name,
+        traceId: s.traceId ?? '',
+        spanId: s.spanId ?? '',
+        parentSpanId: s.parentSpanId ?? '',
+        kind: Number(s.kind ?? 0),
+        attributes: attrs(s.attributes),
+        events: (s.events ?? []).map((e: any) => ({
+          name: e.name,
+          attributes: attrs(e.attributes),
+        })),
+        status: s.status ?? {},
+      }));
     },
     logRecords() {
-      const out: FlatLogRecord[] = [];
-      for (const body of ofSignal('logs')) {
-        for (const rl of body.resourceLogs ?? []) {
-          const resource = attrs(rl.resource?.attributes);
-          for (const sl of rl.scopeLogs ?? []) {
-            for (const l of sl.logRecords ?? []) {
-              out.push({
-                resource,
-                scope: sl.scope?.name ?? '',
-                body: anyValue(l.body),
-                severityText: l.severityText ?? '',
-                severityNumber: Number(l.severityNumber ?? 0),
-                attributes: attrs(l.attributes),
-                traceId: l.traceId ?? '',
-                spanId: l.spanId ?? '',
-              });
-            }
-          }
-        }
-      }
-      return out;
+      return items('logs').map(({ resource, scope, item: l }): FlatLogRecord => ({
+        resource,
+        scope,
+        body: anyValue(l.body),
+        severityText: l.severityText ?? '',
+        severityNumber: Number(l.severityNumber ?? 0),
+        attributes: attrs(l.attributes),
+        traceId: l.traceId ?? '',
+        spanId: l.spanId ?? '',
+      }));
     },
     metrics() {
-      const out: FlatMetric[] = [];
-      for (const body of ofSignal('metrics')) {
-        for (const rm of body.resourceMetrics ?? []) {
-          const resource = attrs(rm.resource?.attributes);
-          for (const sm of rm.scopeMetrics ?? []) {
-            for (const m of sm.metrics ?? []) {
-              const type =
-                ['sum', 'gauge', 'histogram', 'exponentialHistogram', 'summary'].find(
-                  (t) => m[t] !== undefined,
-                ) ?? 'unknown';
-              const points = (m[type]?.dataPoints ?? []).map((p: any) => ({
-                attributes: attrs(p.attributes),
-                value: p.asDouble ?? (p.asInt !== undefined ? Number(p.asInt) : p),
-              }));
-              out.push({
-                resource,
-                scope: sm.scope?.name ?? '',
-                name: m.name,
-                unit: m.unit ?? '',
-                type,
-                dataPoints: points,
-              });
-            }
-          }
-        }
-      }
-      return out;
+      return items('metrics').map(({ resource, scope, item: m }): FlatMetric => {
+        const type =
+          ['sum', 'gauge', 'histogram', 'exponentialHistogram', 'summary'].find(
+            (t) => m[t] !== undefined,
+          ) ?? 'unknown';
+        const points = (m[type]?.dataPoints ?? []).map((p: any) => ({
+          attributes: attrs(p.attributes),
+          value: p.asDouble ?? (p.asInt !== undefined ? Number(p.asInt) : p),
+        }));
+        return { resource, scope, name: m.name, unit: m.unit ?? '', type, dataPoints: points };
+      });
     },
     metricNames() {
       return new Set(receiver.metrics().map((m) => m.name));

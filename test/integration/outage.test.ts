@@ -16,22 +16,17 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  REPO_ROOT,
-  backendsMissing,
-  pollUntil,
-  startStack,
-  tempDir,
-  type Stack,
-} from '../helpers/backends.js';
+import { REPO_ROOT, pollUntil, startStack, tempDir, type Stack } from '../helpers/backends.js';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver.js';
-import { REGISTER, startPipelineApp, type AppRun, type Stats } from '../fixtures/pipeline/run.js';
-import { existsSync } from 'node:fs';
+import {
+  pipelineMissing,
+  startPipelineApp,
+  type AppRun,
+  type Stats,
+} from '../fixtures/pipeline/run.js';
 
-const skipReason =
-  backendsMissing() ??
-  (existsSync(REGISTER) ? undefined : `${REGISTER} is missing (npm test builds it)`);
+const skipReason = pipelineMissing();
 if (skipReason !== undefined)
   console.warn(`SKIPPED test/integration/outage.test.ts: ${skipReason}`);
 

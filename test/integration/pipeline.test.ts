@@ -10,33 +10,24 @@
  *   resource service.name (Loki's service_name label), trace_id/span_id on request logs, severity;
  * - the secrets the app puts into logs and span attributes are absent there.
  */
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CATALOG, type CatalogEntry } from '../../instrumentation/catalog.js';
-import {
-  backendsMissing,
-  pollUntil,
-  startStack,
-  tempDir,
-  type Stack,
-} from '../helpers/backends.js';
+import { pollUntil, startStack, tempDir, type Stack } from '../helpers/backends.js';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver.js';
-import { REGISTER, SECRETS, startPipelineApp, type AppRun } from '../fixtures/pipeline/run.js';
+import {
+  SECRETS,
+  pipelineMissing,
+  startPipelineApp,
+  type AppRun,
+} from '../fixtures/pipeline/run.js';
 
 const SERVICE = 'echoes-pipeline';
 const ENVIRONMENT = 'integration';
 
-function whyNot(): string | undefined {
-  return (
-    backendsMissing() ??
-    (existsSync(REGISTER)
-      ? undefined
-      : `${REGISTER} is missing (npx tsc -p tsconfig.build.json; npm test builds it)`)
-  );
-}
-const skipReason = whyNot();
+const skipReason = pipelineMissing();
 if (skipReason !== undefined)
   console.warn(`SKIPPED test/integration/pipeline.test.ts: ${skipReason}`);
 

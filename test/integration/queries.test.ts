@@ -16,13 +16,12 @@
  * is the right-hand side of a comparison, so only its left side is required to.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   COLLECTOR_CONFIG,
-  backendsMissing,
   pollUntil,
   startStack,
   tempDir,
@@ -31,6 +30,7 @@ import {
 } from '../helpers/backends.js';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver.js';
+import { pipelineMissing } from '../fixtures/pipeline/run.js';
 import {
   ROOT,
   alertOperands,
@@ -44,14 +44,7 @@ const SERVICE = 'echoes-queries-workload';
 const ENVIRONMENT = 'integration';
 const DIST = join(ROOT, 'dist/instrumentation');
 
-function whyNot(): string | undefined {
-  const b = backendsMissing();
-  if (b !== undefined) return b;
-  if (!existsSync(join(DIST, 'register.js')))
-    return 'dist/instrumentation/register.js is missing (run `npx tsc -p tsconfig.build.json`; npm test does)';
-  return undefined;
-}
-const skipReason = whyNot();
+const skipReason = pipelineMissing();
 if (skipReason !== undefined)
   console.warn(`SKIPPED test/integration/queries.test.ts: ${skipReason}`);
 

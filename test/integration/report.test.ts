@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,8 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METRIC, catalogEntry } from '../../instrumentation/catalog.js';
 import { backendsMissing, startStack } from '../helpers/backends.js';
 import type { Stack } from '../helpers/backends.js';
+import { runCli } from '../helpers/cli.js';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
-import { CLI_MAIN, buildMissing, startService, timedChat } from '../fixtures/service/harness.js';
+import { buildMissing, startService, timedChat } from '../fixtures/service/harness.js';
 import type { ServiceProcess } from '../fixtures/service/harness.js';
 
 /**
@@ -27,19 +27,18 @@ let stack: Stack | undefined;
 let svc: ServiceProcess | undefined;
 let cwd: string | undefined;
 
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(node.path, [CLI_MAIN, ...args], {
-      env: { PATH: process.env.PATH ?? '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** `report --prometheus` against the stack's Prometheus over `window`, for one job. */
+const report = (window: string, job: string, ...args: string[]) =>
+  runCli(node.path, [
+    'report',
+    '--prometheus',
+    stack!.prometheus.url,
+    '--window',
+    window,
+    '--job',
+    job,
+    ...args,
+  ]);
 
 describe.skipIf(skip)(
   `echoes-otel report --prometheus (real collector and Prometheus)${skip ? `: skipped, ${skip}` : ''}`,
@@ -111,20 +110,10 @@ describe.skipIf(skip)(
       await prom.waitFor(`sum(${cacheSeries}${sel})`, (r) => Number(r[0]?.value[1]) === 48, 30_000);
       const windowS = Math.floor((Date.now() - tWarmEnd) / 1000);
 
-      const r = await runCli([
-        'report',
-        '--prometheus',
-        prom.url,
-        '--window',
-        `${windowS}s`,
-        '--job',
-        'echoes-api',
-        '--format',
-        'json',
-      ]);
+      const r = await report(`${windowS}s`, 'echoes-api', '--format', 'json');
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
-      const report = JSON.parse(r.stdout) as {
+      const json = JSON.parse(r.stdout) as {
         source: string;
         rows: Array<{
           key: string;
@@ -133,8 +122,8 @@ describe.skipIf(skip)(
           breakdown?: Record<string, number>;
         }>;
       };
-      expect(report.source).toBe('prometheus');
-      const row = (k: string) => report.rows.find((x) => x.key === k)!;
+      expect(json.source).toBe('prometheus');
+      const row = (k: string) => json.rows.find((x) => x.key === k)!;
 
       const clientAvg = clientSeconds / 40;
       const avg = row('avg_response_time').value!;
@@ -160,16 +149,7 @@ describe.skipIf(skip)(
 
       // As a gate: 40 immediate session writes in a few seconds are far above ~20 operations/min.
       expect(row('disk_io_per_min').pass).toBe(false);
-      const gate = await runCli([
-        'report',
-        '--prometheus',
-        prom.url,
-        '--window',
-        `${windowS}s`,
-        '--job',
-        'echoes-api',
-        '--strict',
-      ]);
+      const gate = await report(`${windowS}s`, 'echoes-api', '--strict');
       expect(gate.code).toBe(3);
       expect(gate.stdout).toMatch(/Disk I\/O operations\/min\s+~100\s+~20\s+\d+\s+FAIL/);
     });
@@ -177,7 +157,7 @@ describe.skipIf(skip)(
     // Here because the real stack is up: the fakes in test/preload/cli-doctor.test.ts copy these answers.
     it('doctor recognises the real collector (health_check and OTLP receiver) and the real Prometheus', async () => {
       const c = stack!.collector;
-      const r = await runCli([
+      const r = await runCli(node.path, [
         'doctor',
         '--format',
         'json',
@@ -202,7 +182,7 @@ describe.skipIf(skip)(
       expect(body.checks.find((x) => x.name === 'collector')!.summary).toMatch(/Server available/);
 
       // And the wrong way round: Prometheus where the collector should be, the collector's OTLP port as Prometheus.
-      const wrong = await runCli([
+      const wrong = await runCli(node.path, [
         'doctor',
         '--format',
         'json',
@@ -222,30 +202,13 @@ describe.skipIf(skip)(
     });
 
     it('says clearly when Prometheus has no data for the job', async () => {
-      const r = await runCli([
-        'report',
-        '--prometheus',
-        stack!.prometheus.url,
-        '--window',
-        '1m',
-        '--job',
-        'no-such-service',
-      ]);
+      const r = await report('1m', 'no-such-service');
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(
         /Average response time\s+1\.18 s\s+< 1\.0 s\s+no requests\s+NO DATA/,
       );
       // Nothing measured is not a missed target: --strict passes.
-      const gate = await runCli([
-        'report',
-        '--prometheus',
-        stack!.prometheus.url,
-        '--window',
-        '1m',
-        '--job',
-        'no-such-service',
-        '--strict',
-      ]);
+      const gate = await report('1m', 'no-such-service', '--strict');
       expect(gate.code).toBe(0);
     });
   },
