@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hostNode } from './common.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ORDER = ['http', 'startup', 'exit', 'logger', 'fs', 'cache', 'sessions'];
@@ -24,7 +25,8 @@ if (!assembleOnly) {
       continue;
     }
     console.log(`\n== bench ${name}`);
-    const r = spawnSync(process.execPath, [script], { stdio: 'inherit', cwd: join(here, '..') });
+    // Each script runs on this machine's Node (not the Node 24 npm may have put first on PATH).
+    const r = spawnSync(hostNode(), [script], { stdio: 'inherit', cwd: join(here, '..') });
     if (r.status !== 0) {
       console.error(`bench ${name}: exit ${r.status}`);
       process.exitCode = 1;
