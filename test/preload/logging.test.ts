@@ -1,26 +1,21 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver.js';
+import { killAll, REGISTER, requireBuilt, ROOT, spawnNode } from '../helpers/spawn.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
-const REGISTER = join(ROOT, 'dist/instrumentation/register.js');
 const FIXTURES = join(ROOT, 'test/fixtures/logging');
 
-const children = new Set<ChildProcess>();
 const dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
-afterAll(() => {
-  for (const c of children) c.kill('SIGKILL');
-});
+afterAll(killAll);
 
 function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), 'echoes-preload-log-'));
@@ -28,70 +23,18 @@ function tempDir(): string {
   return d;
 }
 
-interface Run {
-  child: ChildProcess;
-  out: () => string;
-  err: () => string;
-  waitFor(re: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
+/** The fixture `script` with only PATH and `env` in its environment, under the preload unless `preload` is false. */
 function run(
   node: string,
   script: string,
   env: Record<string, string>,
   cwd: string,
   preload = true,
-): Run {
-  const child = spawn(node, [...(preload ? ['--import', REGISTER] : []), script], {
+) {
+  return spawnNode(node, [...(preload ? ['--import', REGISTER] : []), script], {
     cwd,
     env: { PATH: process.env['PATH'] ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  children.add(child);
-  let out = '';
-  let err = '';
-  const wake = new Set<() => void>();
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    out += d;
-    for (const w of [...wake]) w();
-  });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => {
-      children.delete(child);
-      for (const w of [...wake]) w();
-      resolve({ code, signal });
-    }),
-  );
-  return {
-    child,
-    out: () => out,
-    err: () => err,
-    exited,
-    waitFor(re, timeoutMs = 20_000) {
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          wake.delete(check);
-          reject(new Error(`timed out waiting for ${re} on stdout; stderr: ${err}`));
-        }, timeoutMs);
-        const check = (): void => {
-          const m = re.exec(out);
-          if (m) {
-            clearTimeout(timer);
-            wake.delete(check);
-            resolve(m);
-          } else if (child.exitCode !== null || child.signalCode !== null) {
-            clearTimeout(timer);
-            wake.delete(check);
-            reject(new Error(`exited before ${re}; stderr: ${err}`));
-          }
-        };
-        wake.add(check);
-        check();
-      });
-    },
-  };
 }
 
 /** Numbered ids found in the log files of `dir` (active, rotated and gzipped), with their counts. */
@@ -122,10 +65,7 @@ const quietEnv = (logDir: string): Record<string, string> => ({
   ECHOES_LOG_BACKUP_COUNT: '1000',
 });
 
-beforeAll(() => {
-  if (!existsSync(REGISTER))
-    throw new Error(`${REGISTER} is missing: run npx tsc -p tsconfig.build.json`);
-});
+beforeAll(requireBuilt);
 
 describe.each(NODE_BINARIES)('logging through the preload ($label)', ({ path: node }) => {
   it('keeps every line logged before SIGTERM on disk (no app handler: the preload flushes, then re-raises)', async () => {
@@ -134,13 +74,13 @@ describe.each(NODE_BINARIES)('logging through the preload ($label)', ({ path: no
     // Let it log (and rotate) for a while, then signal: every id below the last printed count was logged before.
     const m = await r.waitFor(/logged (\d{5,})\n/);
     const before = Number(m[1]);
-    const t0 = Date.now();
-    r.child.kill('SIGTERM');
+    r.markTime();
+    r.kill('SIGTERM');
     const exit = await r.exited;
     // Killed by the re-raised signal, as without us, and well inside the 2 s deadline although
     // the app keeps logging during the flush.
     expect(exit.signal).toBe('SIGTERM');
-    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(exit.ms).toBeLessThan(2000);
     const seen = idsOnDisk(dir);
     const missing: number[] = [];
     for (let id = 0; id < before; id++) if (seen.get(id) !== 1) missing.push(id);
@@ -161,9 +101,9 @@ describe.each(NODE_BINARIES)('logging through the preload ($label)', ({ path: no
       dir,
     );
     await r.waitFor(/logged (\d{5,})\n/);
-    r.child.kill('SIGTERM');
+    r.kill('SIGTERM');
     const exit = await r.exited;
-    expect(exit).toEqual({ code: 0, signal: null });
+    expect(exit).toMatchObject({ code: 0, signal: null });
     const count = Number(readFileSync(countFile, 'utf8'));
     const seen = idsOnDisk(dir);
     expect(seen.size).toBe(count);
@@ -251,7 +191,7 @@ describe.each(NODE_BINARIES)(
           .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
       expect(fsWritten('logs')).toBeGreaterThanOrEqual(onDisk());
       expect(fsWritten('other')).toBe(0);
-      r.child.kill('SIGTERM');
+      r.kill('SIGTERM');
       await r.exited;
     });
   },
@@ -270,7 +210,7 @@ describe.each(NODE_BINARIES)('the logger in worker threads ($label)', ({ path: n
     expect(fileText.match(/"message":"main line"/g)).toHaveLength(100);
     expect(fileText).toContain('"message":"worker done"');
     expect(fileText).not.toContain('worker line');
-    expect(r.err().match(/"message":"worker line"/g)).toHaveLength(50);
+    expect(r.stderr().match(/"message":"worker line"/g)).toHaveLength(50);
   });
 });
 
@@ -327,12 +267,12 @@ describe.each(NODE_BINARIES)('log file faults through the preload ($label)', ({ 
     writeFileSync(notADir, 'a regular file');
     const r = run(node, join(FIXTURES, 'sigterm-app.mjs'), quietEnv(notADir), dir);
     await r.waitFor(/logged \d{5,}\n/);
-    const progressed = Number(/logged (\d+)\n$/.exec(r.out())?.[1]);
+    const progressed = Number(/logged (\d+)\n$/.exec(r.stdout())?.[1]);
     await r.waitFor(new RegExp(`logged ${progressed + 2000}\n`));
-    r.child.kill('SIGTERM');
+    r.kill('SIGTERM');
     await r.exited;
-    expect(fileWarnings(r.err())).toHaveLength(1);
-    expect(r.err()).toMatch(/"message":"numbered line"/);
+    expect(fileWarnings(r.stderr())).toHaveLength(1);
+    expect(r.stderr()).toMatch(/"message":"numbered line"/);
     expect(readFileSync(notADir, 'utf8')).toBe('a regular file');
   });
 
@@ -353,10 +293,10 @@ describe.each(NODE_BINARIES)('log file faults through the preload ($label)', ({ 
         // ~100 bytes a line: 20 000 lines are far more than 256 KiB.
         await r.waitFor(/logged [2-9]\d{4}\n/);
         await r.waitFor(/logged \d{6}\n/);
-        r.child.kill('SIGTERM');
+        r.kill('SIGTERM');
         const exit = await r.exited;
         expect(exit.signal).toBe('SIGTERM');
-        const warnings = fileWarnings(r.err());
+        const warnings = fileWarnings(r.stderr());
         expect(warnings).toHaveLength(1);
         expect(warnings[0]).toMatch(/ENOSPC.*disk_full/);
       } finally {
