@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/backends.js';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
 import {
   startOtlpReceiver,
@@ -109,15 +110,6 @@ const ofService = (service: string) => (l: { resource: Record<string, unknown> }
 
 function warnings(stderr: string, re: RegExp): string[] {
   return stderr.split('\n').filter((l) => re.test(l));
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
 }
 
 describe.each(NODE_BINARIES)('register preload under $label', ({ path: node }) => {

@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/backends.js';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver.js';
 import { killAll, REGISTER, requireBuilt, ROOT, spawnNode } from '../helpers/spawn.js';
@@ -111,17 +111,6 @@ describe.each(NODE_BINARIES)('logging through the preload ($label)', ({ path: no
       if (seen.get(id) !== 1) throw new Error(`id ${id} seen ${seen.get(id) ?? 0} times`);
   });
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** The value of the first sample of `series` whose labels include every `labels` pair. */
 function sample(text: string, series: string, labels: Record<string, string>): number | undefined {

@@ -1,9 +1,9 @@
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CATALOG, catalogEntry, METRIC } from '../../instrumentation/catalog.js';
+import { freePort } from '../helpers/backends.js';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
 import { killAll, REGISTER, requireBuilt, ROOT, spawnNode } from '../helpers/spawn.js';
 
@@ -34,16 +34,6 @@ afterAll(() => {
   killAll();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
-}
 
 interface Sample {
   readonly name: string;
