@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseExposition, sumSamples, type Sample } from '../../src/cli/prom-text.js';
 import { freePort } from '../helpers/backends.js';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver.js';
@@ -112,16 +113,6 @@ describe.each(NODE_BINARIES)('logging through the preload ($label)', ({ path: no
   });
 });
 
-/** The value of the first sample of `series` whose labels include every `labels` pair. */
-function sample(text: string, series: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${series}{`) && !line.startsWith(`${series} `)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
-      return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return undefined;
-}
-
 describe.each(NODE_BINARIES)(
   'log-growth metrics on the embedded Prometheus endpoint ($label)',
   ({ path: node }) => {
@@ -150,34 +141,31 @@ describe.each(NODE_BINARIES)(
           .reduce((n, f) => n + readFileSync(join(dir, f)).length, 0);
       // Poll until the file bytes counted equal the bytes on disk (the last batch lands asynchronously).
       const deadline = Date.now() + 20_000;
-      let text = '';
+      let samples: readonly Sample[] = [];
       for (;;) {
-        text = await fetch(`http://127.0.0.1:${port}/metrics`).then(
-          (res) => res.text(),
-          () => '',
+        samples = parseExposition(
+          await fetch(`http://127.0.0.1:${port}/metrics`).then(
+            (res) => res.text(),
+            () => '',
+          ),
         );
-        const written = sample(text, 'echoes_log_written_bytes_total', { log_sink: 'file' });
+        const written = sumSamples(samples, 'echoes_log_written_bytes_total', { log_sink: 'file' });
         if (written !== undefined && written === onDisk()) break;
         if (Date.now() > deadline)
           throw new Error(`file bytes never matched: metric ${written}, on disk ${onDisk()}`);
         await new Promise((res) => setTimeout(res, 50));
       }
-      expect(sample(text, 'echoes_log_records_total', { log_level: 'info' })).toBe(2001);
-      expect(sample(text, 'echoes_log_records_total', { log_level: 'error' })).toBe(7);
-      expect(sample(text, 'echoes_log_dropped_total', { reason: 'truncated' })).toBe(1);
-      expect(sample(text, 'echoes_log_rotations_total', {})).toBeGreaterThan(5);
+      expect(sumSamples(samples, 'echoes_log_records_total', { log_level: 'info' })).toBe(2001);
+      expect(sumSamples(samples, 'echoes_log_records_total', { log_level: 'error' })).toBe(7);
+      expect(sumSamples(samples, 'echoes_log_dropped_total', { reason: 'truncated' })).toBe(1);
+      expect(sumSamples(samples, 'echoes_log_rotations_total', {})).toBeGreaterThan(5);
       // The sink's own writes are disk I/O of the `logs` path group (fs learns an fd's group from
       // its open, so fs must be patched before the sink opens its first file), never `other`.
       const fsWritten = (group: string): number =>
-        text
-          .split('\n')
-          .filter(
-            (l) =>
-              l.startsWith('echoes_fs_io_bytes_total{') &&
-              l.includes('fs_direction="write"') &&
-              l.includes(`fs_path_group="${group}"`),
-          )
-          .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+        sumSamples(samples, 'echoes_fs_io_bytes_total', {
+          fs_direction: 'write',
+          fs_path_group: group,
+        }) ?? 0;
       expect(fsWritten('logs')).toBeGreaterThanOrEqual(onDisk());
       expect(fsWritten('other')).toBe(0);
       r.kill('SIGTERM');
