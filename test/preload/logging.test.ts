@@ -6,6 +6,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseExposition, sumSamples, type Sample } from '../../src/cli/prom-text.js';
 import { freePort } from '../helpers/backends.js';
+import { canMountTmpfs } from '../helpers/mount.js';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver.js';
 import { killAll, REGISTER, requireBuilt, ROOT, spawnNode } from '../helpers/spawn.js';
@@ -220,20 +221,6 @@ describe.each(NODE_BINARIES)('the logger without the preload ($label)', ({ path:
   });
 });
 
-const canMount = ((): boolean => {
-  if (process.platform !== 'linux' || process.getuid?.() !== 0) return false;
-  const probe = mkdtempSync(join(tmpdir(), 'echoes-mount-probe-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe], { stdio: 'ignore' });
-    execFileSync('umount', [probe], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  } finally {
-    rmSync(probe, { recursive: true, force: true });
-  }
-})();
-
 const fileWarnings = (stderr: string): string[] =>
   stderr.split('\n').filter((l) => /^echoes-otel: .*log file/.test(l));
 
@@ -253,7 +240,7 @@ describe.each(NODE_BINARIES)('log file faults through the preload ($label)', ({ 
     expect(readFileSync(notADir, 'utf8')).toBe('a regular file');
   });
 
-  it.skipIf(!canMount)(
+  it.skipIf(!canMountTmpfs)(
     'keeps the app logging on a full disk (256 KiB tmpfs): one ENOSPC warning',
     async () => {
       const dir = tempDir();
