@@ -7,7 +7,8 @@ import type { Server as TcpServer, Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
-import { CLI_MAIN, buildMissing, freePort } from '../fixtures/service/harness.js';
+import { CLI_MAIN, buildMissing } from '../fixtures/service/harness.js';
+import { freePort } from '../helpers/backends.js';
 
 /**
  * `echoes-otel doctor` and the CLI's network failures, run as the built bin. Each fake server

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/backends.js';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
 import {
   startOtlpReceiver,
@@ -111,21 +112,12 @@ function warnings(stderr: string, re: RegExp): string[] {
   return stderr.split('\n').filter((l) => re.test(l));
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
 describe.each(NODE_BINARIES)('register preload under $label', ({ path: node }) => {
   describe.each([
     ['ESM', 'app.mjs'],
     ['CommonJS', 'app.cjs'],
   ])('%s fixture', (_kind, fixture) => {
-    it('exports spans, metrics and logs with the right resource; log records carry the request trace id, once each', async () => {
+    it("exports spans, metrics and logs with the right resource; log records, the app's own winston ones too, carry the request trace id, once each", async () => {
       const s = await start(node, fixture);
       expect(s.state).toBe('NodeTracerProvider');
       const id = randomUUID();
@@ -169,6 +161,12 @@ describe.each(NODE_BINARIES)('register preload under $label', ({ path: node }) =
       });
       expect(String(rec.resource['service.instance.id'])).toMatch(/^[0-9a-f-]{36}$/);
       expect(JSON.stringify(records)).not.toContain('hunter2');
+      // The app's own winston logger is shipped over OTLP too, once, with the same trace id.
+      const winstonRecords = rx
+        .logRecords()
+        .filter((l) => ofService(s.service)(l) && l.body === 'app winston line');
+      expect(winstonRecords, `stderr: ${s.app.stderr()}`).toHaveLength(1);
+      expect(winstonRecords[0]?.traceId).toBe(traceId);
 
       // The same line is on disk, with the trace id.
       const files = readdirSync(s.logDir).filter((f) => f.endsWith('.log'));
@@ -178,19 +176,6 @@ describe.each(NODE_BINARIES)('register preload under $label', ({ path: node }) =
       expect(lines.length).toBeGreaterThanOrEqual(1);
       expect(lines.some((l) => l.includes(traceId))).toBe(true);
       expect(s.app.stderr()).toBe('');
-    });
-
-    it("ships the app's own winston logger over OTLP once, with the request trace id", async () => {
-      const s = await start(node, fixture);
-      const id = randomUUID();
-      const { traceId } = await get(s.port, `/log?id=${id}`);
-      s.app.kill('SIGTERM');
-      await s.app.exited;
-      const winstonRecords = rx
-        .logRecords()
-        .filter((l) => ofService(s.service)(l) && l.body === 'app winston line');
-      expect(winstonRecords, `stderr: ${s.app.stderr()}`).toHaveLength(1);
-      expect(winstonRecords[0]?.traceId).toBe(traceId);
     });
 
     it('flushes on a natural exit (beforeExit) and keeps the exit code', async () => {

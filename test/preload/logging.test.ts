@@ -1,26 +1,23 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseExposition, sumSamples, type Sample } from '../../src/cli/prom-text.js';
+import { freePort } from '../helpers/backends.js';
+import { canMountTmpfs } from '../helpers/mount.js';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver.js';
+import { killAll, REGISTER, requireBuilt, ROOT, spawnNode } from '../helpers/spawn.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
-const REGISTER = join(ROOT, 'dist/instrumentation/register.js');
 const FIXTURES = join(ROOT, 'test/fixtures/logging');
 
-const children = new Set<ChildProcess>();
 const dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
-afterAll(() => {
-  for (const c of children) c.kill('SIGKILL');
-});
+afterAll(killAll);
 
 function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), 'echoes-preload-log-'));
@@ -28,70 +25,18 @@ function tempDir(): string {
   return d;
 }
 
-interface Run {
-  child: ChildProcess;
-  out: () => string;
-  err: () => string;
-  waitFor(re: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
+/** The fixture `script` with only PATH and `env` in its environment, under the preload unless `preload` is false. */
 function run(
   node: string,
   script: string,
   env: Record<string, string>,
   cwd: string,
   preload = true,
-): Run {
-  const child = spawn(node, [...(preload ? ['--import', REGISTER] : []), script], {
+) {
+  return spawnNode(node, [...(preload ? ['--import', REGISTER] : []), script], {
     cwd,
     env: { PATH: process.env['PATH'] ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  children.add(child);
-  let out = '';
-  let err = '';
-  const wake = new Set<() => void>();
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    out += d;
-    for (const w of [...wake]) w();
-  });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => {
-      children.delete(child);
-      for (const w of [...wake]) w();
-      resolve({ code, signal });
-    }),
-  );
-  return {
-    child,
-    out: () => out,
-    err: () => err,
-    exited,
-    waitFor(re, timeoutMs = 20_000) {
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          wake.delete(check);
-          reject(new Error(`timed out waiting for ${re} on stdout; stderr: ${err}`));
-        }, timeoutMs);
-        const check = (): void => {
-          const m = re.exec(out);
-          if (m) {
-            clearTimeout(timer);
-            wake.delete(check);
-            resolve(m);
-          } else if (child.exitCode !== null || child.signalCode !== null) {
-            clearTimeout(timer);
-            wake.delete(check);
-            reject(new Error(`exited before ${re}; stderr: ${err}`));
-          }
-        };
-        wake.add(check);
-        check();
-      });
-    },
-  };
 }
 
 /** Numbered ids found in the log files of `dir` (active, rotated and gzipped), with their counts. */
@@ -122,10 +67,7 @@ const quietEnv = (logDir: string): Record<string, string> => ({
   ECHOES_LOG_BACKUP_COUNT: '1000',
 });
 
-beforeAll(() => {
-  if (!existsSync(REGISTER))
-    throw new Error(`${REGISTER} is missing: run npx tsc -p tsconfig.build.json`);
-});
+beforeAll(requireBuilt);
 
 describe.each(NODE_BINARIES)('logging through the preload ($label)', ({ path: node }) => {
   it('keeps every line logged before SIGTERM on disk (no app handler: the preload flushes, then re-raises)', async () => {
@@ -134,13 +76,13 @@ describe.each(NODE_BINARIES)('logging through the preload ($label)', ({ path: no
     // Let it log (and rotate) for a while, then signal: every id below the last printed count was logged before.
     const m = await r.waitFor(/logged (\d{5,})\n/);
     const before = Number(m[1]);
-    const t0 = Date.now();
-    r.child.kill('SIGTERM');
+    r.markTime();
+    r.kill('SIGTERM');
     const exit = await r.exited;
     // Killed by the re-raised signal, as without us, and well inside the 2 s deadline although
     // the app keeps logging during the flush.
     expect(exit.signal).toBe('SIGTERM');
-    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(exit.ms).toBeLessThan(2000);
     const seen = idsOnDisk(dir);
     const missing: number[] = [];
     for (let id = 0; id < before; id++) if (seen.get(id) !== 1) missing.push(id);
@@ -161,9 +103,9 @@ describe.each(NODE_BINARIES)('logging through the preload ($label)', ({ path: no
       dir,
     );
     await r.waitFor(/logged (\d{5,})\n/);
-    r.child.kill('SIGTERM');
+    r.kill('SIGTERM');
     const exit = await r.exited;
-    expect(exit).toEqual({ code: 0, signal: null });
+    expect(exit).toMatchObject({ code: 0, signal: null });
     const count = Number(readFileSync(countFile, 'utf8'));
     const seen = idsOnDisk(dir);
     expect(seen.size).toBe(count);
@@ -171,27 +113,6 @@ describe.each(NODE_BINARIES)('logging through the preload ($label)', ({ path: no
       if (seen.get(id) !== 1) throw new Error(`id ${id} seen ${seen.get(id) ?? 0} times`);
   });
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** The value of the first sample of `series` whose labels include every `labels` pair. */
-function sample(text: string, series: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${series}{`) && !line.startsWith(`${series} `)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
-      return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return undefined;
-}
 
 describe.each(NODE_BINARIES)(
   'log-growth metrics on the embedded Prometheus endpoint ($label)',
@@ -221,37 +142,34 @@ describe.each(NODE_BINARIES)(
           .reduce((n, f) => n + readFileSync(join(dir, f)).length, 0);
       // Poll until the file bytes counted equal the bytes on disk (the last batch lands asynchronously).
       const deadline = Date.now() + 20_000;
-      let text = '';
+      let samples: readonly Sample[] = [];
       for (;;) {
-        text = await fetch(`http://127.0.0.1:${port}/metrics`).then(
-          (res) => res.text(),
-          () => '',
+        samples = parseExposition(
+          await fetch(`http://127.0.0.1:${port}/metrics`).then(
+            (res) => res.text(),
+            () => '',
+          ),
         );
-        const written = sample(text, 'echoes_log_written_bytes_total', { log_sink: 'file' });
+        const written = sumSamples(samples, 'echoes_log_written_bytes_total', { log_sink: 'file' });
         if (written !== undefined && written === onDisk()) break;
         if (Date.now() > deadline)
           throw new Error(`file bytes never matched: metric ${written}, on disk ${onDisk()}`);
         await new Promise((res) => setTimeout(res, 50));
       }
-      expect(sample(text, 'echoes_log_records_total', { log_level: 'info' })).toBe(2001);
-      expect(sample(text, 'echoes_log_records_total', { log_level: 'error' })).toBe(7);
-      expect(sample(text, 'echoes_log_dropped_total', { reason: 'truncated' })).toBe(1);
-      expect(sample(text, 'echoes_log_rotations_total', {})).toBeGreaterThan(5);
+      expect(sumSamples(samples, 'echoes_log_records_total', { log_level: 'info' })).toBe(2001);
+      expect(sumSamples(samples, 'echoes_log_records_total', { log_level: 'error' })).toBe(7);
+      expect(sumSamples(samples, 'echoes_log_dropped_total', { reason: 'truncated' })).toBe(1);
+      expect(sumSamples(samples, 'echoes_log_rotations_total', {})).toBeGreaterThan(5);
       // The sink's own writes are disk I/O of the `logs` path group (fs learns an fd's group from
       // its open, so fs must be patched before the sink opens its first file), never `other`.
       const fsWritten = (group: string): number =>
-        text
-          .split('\n')
-          .filter(
-            (l) =>
-              l.startsWith('echoes_fs_io_bytes_total{') &&
-              l.includes('fs_direction="write"') &&
-              l.includes(`fs_path_group="${group}"`),
-          )
-          .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+        sumSamples(samples, 'echoes_fs_io_bytes_total', {
+          fs_direction: 'write',
+          fs_path_group: group,
+        }) ?? 0;
       expect(fsWritten('logs')).toBeGreaterThanOrEqual(onDisk());
       expect(fsWritten('other')).toBe(0);
-      r.child.kill('SIGTERM');
+      r.kill('SIGTERM');
       await r.exited;
     });
   },
@@ -270,7 +188,7 @@ describe.each(NODE_BINARIES)('the logger in worker threads ($label)', ({ path: n
     expect(fileText.match(/"message":"main line"/g)).toHaveLength(100);
     expect(fileText).toContain('"message":"worker done"');
     expect(fileText).not.toContain('worker line');
-    expect(r.err().match(/"message":"worker line"/g)).toHaveLength(50);
+    expect(r.stderr().match(/"message":"worker line"/g)).toHaveLength(50);
   });
 });
 
@@ -303,20 +221,6 @@ describe.each(NODE_BINARIES)('the logger without the preload ($label)', ({ path:
   });
 });
 
-const canMount = ((): boolean => {
-  if (process.platform !== 'linux' || process.getuid?.() !== 0) return false;
-  const probe = mkdtempSync(join(tmpdir(), 'echoes-mount-probe-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe], { stdio: 'ignore' });
-    execFileSync('umount', [probe], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  } finally {
-    rmSync(probe, { recursive: true, force: true });
-  }
-})();
-
 const fileWarnings = (stderr: string): string[] =>
   stderr.split('\n').filter((l) => /^echoes-otel: .*log file/.test(l));
 
@@ -327,16 +231,16 @@ describe.each(NODE_BINARIES)('log file faults through the preload ($label)', ({ 
     writeFileSync(notADir, 'a regular file');
     const r = run(node, join(FIXTURES, 'sigterm-app.mjs'), quietEnv(notADir), dir);
     await r.waitFor(/logged \d{5,}\n/);
-    const progressed = Number(/logged (\d+)\n$/.exec(r.out())?.[1]);
+    const progressed = Number(/logged (\d+)\n$/.exec(r.stdout())?.[1]);
     await r.waitFor(new RegExp(`logged ${progressed + 2000}\n`));
-    r.child.kill('SIGTERM');
+    r.kill('SIGTERM');
     await r.exited;
-    expect(fileWarnings(r.err())).toHaveLength(1);
-    expect(r.err()).toMatch(/"message":"numbered line"/);
+    expect(fileWarnings(r.stderr())).toHaveLength(1);
+    expect(r.stderr()).toMatch(/"message":"numbered line"/);
     expect(readFileSync(notADir, 'utf8')).toBe('a regular file');
   });
 
-  it.skipIf(!canMount)(
+  it.skipIf(!canMountTmpfs)(
     'keeps the app logging on a full disk (256 KiB tmpfs): one ENOSPC warning',
     async () => {
       const dir = tempDir();
@@ -353,10 +257,10 @@ describe.each(NODE_BINARIES)('log file faults through the preload ($label)', ({ 
         // ~100 bytes a line: 20 000 lines are far more than 256 KiB.
         await r.waitFor(/logged [2-9]\d{4}\n/);
         await r.waitFor(/logged \d{6}\n/);
-        r.child.kill('SIGTERM');
+        r.kill('SIGTERM');
         const exit = await r.exited;
         expect(exit.signal).toBe('SIGTERM');
-        const warnings = fileWarnings(r.err());
+        const warnings = fileWarnings(r.stderr());
         expect(warnings).toHaveLength(1);
         expect(warnings[0]).toMatch(/ENOSPC.*disk_full/);
       } finally {

@@ -1,11 +1,19 @@
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CATALOG, catalogEntry, METRIC } from '../../instrumentation/catalog.js';
+import { parseExposition, sumSamples, type Sample } from '../../src/cli/prom-text.js';
+import { freePort } from '../helpers/backends.js';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
-import { killAll, REGISTER, requireBuilt, ROOT, spawnNode } from '../helpers/spawn.js';
+import {
+  killAll,
+  REGISTER,
+  requireBuilt,
+  ROOT,
+  spawnNode,
+  type Spawned,
+} from '../helpers/spawn.js';
 
 // Black box: the built register preloaded into the metrics fixtures (ESM and CJS) under Node 20
 // and 24; the cache and fs figures at the embedded Prometheus endpoint must be exactly what
@@ -35,61 +43,43 @@ afterAll(() => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
+/** `file` under the preload with the embedded Prometheus endpoint on a free port and no OTLP export. */
+async function startApp(
+  node: string,
+  file: string,
+  cwd: string,
+  env: Record<string, string>,
+): Promise<{ app: Spawned; port: number }> {
+  const port = await freePort();
+  const app = spawnNode(node, ['--import', REGISTER, file], {
+    cwd,
+    env: {
+      PATH: process.env.PATH,
+      OTEL_TRACES_EXPORTER: 'none',
+      OTEL_METRICS_EXPORTER: 'none',
+      OTEL_LOGS_EXPORTER: 'none',
+      ECHOES_PROMETHEUS: 'on',
+      OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+      ECHOES_LOG_CONSOLE: 'off',
+      ECHOES_LOG_DIR: join(cwd, 'logs'),
+      ...env,
+    },
   });
-}
-
-interface Sample {
-  readonly name: string;
-  readonly labels: Record<string, string>;
-  readonly value: number;
-}
-
-/** Prometheus text format → samples (enough of the grammar for exporter-prometheus output). */
-function parse(text: string): Sample[] {
-  const out: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
-    if (m === null) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
-      labels[l[1]!] = l[2]!;
-    out.push({ name: m[1]!, labels, value: Number(m[3]) });
-  }
-  return out;
-}
-
-function value(
-  samples: Sample[],
-  name: string,
-  labels: Record<string, string>,
-): number | undefined {
-  const hits = samples.filter(
-    (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
-  );
-  if (hits.length === 0) return undefined;
-  return hits.reduce((a, s) => a + s.value, 0);
+  return { app, port };
 }
 
 async function scrape(
   port: number,
-  until: (s: Sample[]) => boolean,
+  until: (s: readonly Sample[]) => boolean,
   timeoutMs = 20_000,
-): Promise<Sample[]> {
+): Promise<readonly Sample[]> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   for (;;) {
     try {
       const res = await fetch(`http://127.0.0.1:${port}/metrics`);
       last = await res.text();
-      const samples = parse(last);
+      const samples = parseExposition(last);
       if (until(samples)) return samples;
     } catch {
       // not listening yet
@@ -110,61 +100,50 @@ describe.each(NODE_BINARIES)('cache and fs metrics under $label', ({ path: node 
     it('reports exactly the hits, misses, evictions, fs operations and bytes the app did, its directory size, and runtime metrics', async () => {
       const cwd = mkdtempSync(join(tmp, 'cwd-'));
       const dir = mkdtempSync(join(tmp, 'fx-'));
-      const port = await freePort();
-      const app = spawnNode(node, ['--import', REGISTER, join(FIXTURES, fixture)], {
-        cwd,
-        env: {
-          PATH: process.env.PATH,
-          OTEL_SERVICE_NAME: 'metrics-fixture',
-          OTEL_TRACES_EXPORTER: 'none',
-          OTEL_METRICS_EXPORTER: 'none',
-          OTEL_LOGS_EXPORTER: 'none',
-          ECHOES_PROMETHEUS: 'on',
-          OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
-          ECHOES_FS_PATH_GROUPS: `fx=${dir}`,
-          ECHOES_DIRS: `fx=${dir}`,
-          ECHOES_DIR_INTERVAL_MS: '100',
-          ECHOES_LOG_CONSOLE: 'off',
-          ECHOES_LOG_DIR: join(cwd, 'logs'),
-          FIXTURE_DIR: dir,
-        },
+      const { app, port } = await startApp(node, join(FIXTURES, fixture), cwd, {
+        OTEL_SERVICE_NAME: 'metrics-fixture',
+        ECHOES_FS_PATH_GROUPS: `fx=${dir}`,
+        ECHOES_DIRS: `fx=${dir}`,
+        ECHOES_DIR_INTERVAL_MS: '100',
+        FIXTURE_DIR: dir,
       });
       try {
         await app.waitFor(/READY/, 30_000);
         const s = await scrape(
           port,
-          (x) => value(x, CACHE_REQ, { cache_name: 'fx-bounded' }) !== undefined,
+          (x) => sumSamples(x, CACHE_REQ, { cache_name: 'fx-bounded' }) !== undefined,
         );
 
         const req = (cache: string, result: string) =>
-          value(s, CACHE_REQ, { cache_name: cache, cache_result: result });
+          sumSamples(s, CACHE_REQ, { cache_name: cache, cache_result: result });
         // lru-cache, through the module hook (require-in-the-middle / import-in-the-middle)
         expect(req('fx-lru', 'hit')).toBe(2);
         expect(req('fx-lru', 'miss')).toBe(1);
         expect(
-          value(s, CACHE_EVICT, { cache_name: 'fx-lru', cache_eviction_reason: 'capacity' }),
+          sumSamples(s, CACHE_EVICT, { cache_name: 'fx-lru', cache_eviction_reason: 'capacity' }),
         ).toBe(1);
-        expect(value(s, CACHE_ENTRIES, { cache_name: 'fx-lru' })).toBe(3);
-        expect(value(s, CACHE_CAP, { cache_name: 'fx-lru' })).toBe(3);
+        expect(sumSamples(s, CACHE_ENTRIES, { cache_name: 'fx-lru' })).toBe(3);
+        expect(sumSamples(s, CACHE_CAP, { cache_name: 'fx-lru' })).toBe(3);
         // instrumentCache(Map): unbounded, so no capacity series
         expect(req('fx-map', 'hit')).toBe(1);
         expect(req('fx-map', 'miss')).toBe(2);
-        expect(value(s, CACHE_ENTRIES, { cache_name: 'fx-map' })).toBe(1);
-        expect(value(s, CACHE_CAP, { cache_name: 'fx-map' })).toBeUndefined();
+        expect(sumSamples(s, CACHE_ENTRIES, { cache_name: 'fx-map' })).toBe(1);
+        expect(sumSamples(s, CACHE_CAP, { cache_name: 'fx-map' })).toBeUndefined();
         // createCache
         expect(req('fx-bounded', 'hit')).toBe(3);
         expect(req('fx-bounded', 'miss')).toBe(1);
-        expect(value(s, CACHE_CAP, { cache_name: 'fx-bounded' })).toBe(2);
+        expect(sumSamples(s, CACHE_CAP, { cache_name: 'fx-bounded' })).toBe(2);
 
         // fs, filtered by the fixture's path group
         const fx = { fs_path_group: 'fx' };
-        const io = (api: string) => value(s, FS_IO, { ...fx, fs_direction: 'write', fs_api: api });
+        const io = (api: string) =>
+          sumSamples(s, FS_IO, { ...fx, fs_direction: 'write', fs_api: api });
         expect(io('sync')).toBe(1000 + 18);
         expect(io('promise')).toBe(2345);
         expect(io('callback')).toBe(77);
         expect(io('stream')).toBe(100);
         const ops = (op: string, api: string) =>
-          value(s, FS_OPS, { ...fx, fs_operation: op, fs_api: api });
+          sumSamples(s, FS_OPS, { ...fx, fs_operation: op, fs_api: api });
         expect(ops('writeFile', 'sync')).toBe(1);
         expect(ops('writeFile', 'promise')).toBe(1);
         expect(ops('writeFile', 'callback')).toBe(1);
@@ -182,15 +161,17 @@ describe.each(NODE_BINARIES)('cache and fs metrics under $label', ({ path: node 
             x.labels['fs_api'] !== 'stream',
         );
         expect(nonStream.reduce((a, x) => a + x.value, 0)).toBe(7);
-        expect(value(s, `${FS_DUR}_count`, { ...fx, fs_operation: 'writeFile' })).toBe(3);
-        expect(value(s, `${FS_DUR}_sum`, { ...fx, fs_operation: 'writeFile' })).toBeGreaterThan(0);
+        expect(sumSamples(s, `${FS_DUR}_count`, { ...fx, fs_operation: 'writeFile' })).toBe(3);
+        expect(
+          sumSamples(s, `${FS_DUR}_sum`, { ...fx, fs_operation: 'writeFile' }),
+        ).toBeGreaterThan(0);
         // the directory monitor: exact size and file count of the watched dir, utilization of its volume
-        const d = await scrape(port, (x) => value(x, DIR_SIZE, { dir_name: 'fx' }) === 3540);
-        expect(value(d, DIR_FILES, { dir_name: 'fx' })).toBe(5);
-        const util = value(d, DISK_UTIL, { dir_name: 'fx' })!;
+        const d = await scrape(port, (x) => sumSamples(x, DIR_SIZE, { dir_name: 'fx' }) === 3540);
+        expect(sumSamples(d, DIR_FILES, { dir_name: 'fx' })).toBe(5);
+        const util = sumSamples(d, DISK_UTIL, { dir_name: 'fx' })!;
         expect(util).toBeGreaterThan(0);
         expect(util).toBeLessThanOrEqual(1);
-        expect(value(d, FS_OPS, { ...fx, fs_api: 'promise' })).toBe(1); // still only the app's writeFile
+        expect(sumSamples(d, FS_OPS, { ...fx, fs_api: 'promise' })).toBe(1); // still only the app's writeFile
 
         // runtime: every catalog series from runtime-node (GC pauses need a collection, not guaranteed here) and process RSS
         const runtime = CATALOG.filter(
@@ -201,7 +182,7 @@ describe.each(NODE_BINARIES)('cache and fs metrics under $label', ({ path: node 
         const r = await scrape(port, (x) =>
           runtime.every((e) => x.some((y) => y.name === e.embedded)),
         );
-        expect(value(r, series(METRIC.processMemory), {})).toBeGreaterThan(10 * 1024 * 1024);
+        expect(sumSamples(r, series(METRIC.processMemory), {})).toBeGreaterThan(10 * 1024 * 1024);
         expect(app.stderr()).not.toMatch(/TypeError|ReferenceError|uncaught/i);
       } finally {
         app.kill('SIGKILL');
@@ -218,36 +199,27 @@ describe.each(NODE_BINARIES)('a watched directory that vanishes under $label', (
     const gone = join(tmp, `gone-${Date.now()}`);
     mkdirSync(gone);
     writeFileSync(join(gone, 'a'), 'abcdefg');
-    const port = await freePort();
-    const app = spawnNode(node, ['--import', REGISTER, join(FIXTURES, 'app.mjs')], {
-      cwd,
-      env: {
-        PATH: process.env.PATH,
-        OTEL_SERVICE_NAME: 'metrics-fixture',
-        OTEL_TRACES_EXPORTER: 'none',
-        OTEL_METRICS_EXPORTER: 'none',
-        OTEL_LOGS_EXPORTER: 'none',
-        ECHOES_PROMETHEUS: 'on',
-        OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
-        ECHOES_FS_PATH_GROUPS: `fx=${dir}`,
-        ECHOES_DIRS: `gone=${gone}`,
-        ECHOES_DIR_INTERVAL_MS: '100',
-        ECHOES_LOG_CONSOLE: 'off',
-        ECHOES_LOG_DIR: join(cwd, 'logs'),
-        FIXTURE_DIR: dir,
-      },
+    const { app, port } = await startApp(node, join(FIXTURES, 'app.mjs'), cwd, {
+      OTEL_SERVICE_NAME: 'metrics-fixture',
+      ECHOES_FS_PATH_GROUPS: `fx=${dir}`,
+      ECHOES_DIRS: `gone=${gone}`,
+      ECHOES_DIR_INTERVAL_MS: '100',
+      FIXTURE_DIR: dir,
     });
     try {
       await app.waitFor(/READY/, 30_000);
-      await scrape(port, (x) => value(x, DIR_SIZE, { dir_name: 'gone' }) === 7);
+      await scrape(port, (x) => sumSamples(x, DIR_SIZE, { dir_name: 'gone' }) === 7);
       rmSync(gone, { recursive: true });
-      const s = await scrape(port, (x) => Number.isNaN(value(x, DIR_SIZE, { dir_name: 'gone' })));
-      expect(value(s, DIR_FILES, { dir_name: 'gone' })).toBeNaN();
+      const s = await scrape(port, (x) =>
+        Number.isNaN(sumSamples(x, DIR_SIZE, { dir_name: 'gone' })),
+      );
+      expect(sumSamples(s, DIR_FILES, { dir_name: 'gone' })).toBeNaN();
       const errors = series(METRIC.monitorErrors);
       await scrape(
         port,
         (x) =>
-          (value(x, errors, { echoes_component: 'dir-monitor', error_type: 'ENOENT' }) ?? 0) >= 3,
+          (sumSamples(x, errors, { echoes_component: 'dir-monitor', error_type: 'ENOENT' }) ?? 0) >=
+          3,
       );
       // the app is alive and still answers, and said it once per kind (size, volume), not per tick
       expect(app.child.exitCode).toBeNull();
@@ -305,36 +277,24 @@ describe.each(NODE_BINARIES)(
         cpSync(from, join(proj, 'node_modules/lru-cache'), { recursive: true });
         writeFileSync(join(proj, file), LRU_APP[file]);
         const name = `v${version}-${file}`;
-        const port = await freePort();
-        const app = spawnNode(node, ['--import', REGISTER, join(proj, file)], {
-          cwd: proj,
-          env: {
-            PATH: process.env.PATH,
-            OTEL_SERVICE_NAME: 'lru-fixture',
-            OTEL_TRACES_EXPORTER: 'none',
-            OTEL_METRICS_EXPORTER: 'none',
-            OTEL_LOGS_EXPORTER: 'none',
-            ECHOES_PROMETHEUS: 'on',
-            OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
-            ECHOES_DIRS: 'none',
-            ECHOES_LOG_CONSOLE: 'off',
-            ECHOES_LOG_DIR: join(proj, 'logs'),
-            CACHE_NAME: name,
-          },
+        const { app, port } = await startApp(node, join(proj, file), proj, {
+          OTEL_SERVICE_NAME: 'lru-fixture',
+          ECHOES_DIRS: 'none',
+          CACHE_NAME: name,
         });
         try {
           await app.waitFor(/READY/, 30_000);
           const s = await scrape(
             port,
-            (x) => value(x, CACHE_REQ, { cache_name: name }) !== undefined,
+            (x) => sumSamples(x, CACHE_REQ, { cache_name: name }) !== undefined,
           );
-          expect(value(s, CACHE_REQ, { cache_name: name, cache_result: 'hit' })).toBe(2);
-          expect(value(s, CACHE_REQ, { cache_name: name, cache_result: 'miss' })).toBe(1);
+          expect(sumSamples(s, CACHE_REQ, { cache_name: name, cache_result: 'hit' })).toBe(2);
+          expect(sumSamples(s, CACHE_REQ, { cache_name: name, cache_result: 'miss' })).toBe(1);
           expect(
-            value(s, CACHE_EVICT, { cache_name: name, cache_eviction_reason: 'capacity' }),
+            sumSamples(s, CACHE_EVICT, { cache_name: name, cache_eviction_reason: 'capacity' }),
           ).toBe(1);
-          expect(value(s, CACHE_ENTRIES, { cache_name: name })).toBe(2);
-          expect(value(s, CACHE_CAP, { cache_name: name })).toBe(2);
+          expect(sumSamples(s, CACHE_ENTRIES, { cache_name: name })).toBe(2);
+          expect(sumSamples(s, CACHE_CAP, { cache_name: name })).toBe(2);
         } finally {
           app.kill('SIGKILL');
           await app.exited;

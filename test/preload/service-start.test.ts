@@ -8,7 +8,8 @@ import { METRIC } from '../../instrumentation/catalog.js';
 import { embeddedCandidates } from '../../src/cli/report.js';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
 import { startOtlpReceiver } from '../helpers/otlp-receiver.js';
-import { REPO, buildMissing, freePort, readSessions } from '../fixtures/service/harness.js';
+import { REPO, buildMissing, readSessions } from '../fixtures/service/harness.js';
+import { freePort } from '../helpers/backends.js';
 
 /** `npm start`'s script (after the build): banner, embedded default or shipping, clean Ctrl-C. */
 

@@ -10,6 +10,7 @@ import {
   type DropReason,
   type LogFileSinkOptions,
 } from '../../../instrumentation/log-file-sink.js';
+import { canMountTmpfs } from '../../helpers/mount.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -309,21 +310,7 @@ describe('createLogFileSink', () => {
     expect(readAllLines(dir)[0]).toBe(line(0).trimEnd());
   });
 
-  const canMount = (() => {
-    if (process.platform !== 'linux' || process.getuid?.() !== 0) return false;
-    const probe = mkdtempSync(join(tmpdir(), 'echoes-mount-probe-'));
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe], { stdio: 'ignore' });
-      execFileSync('umount', [probe], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    } finally {
-      rmSync(probe, { recursive: true, force: true });
-    }
-  })();
-
-  it.skipIf(!canMount)(
+  it.skipIf(!canMountTmpfs)(
     'survives a real full disk (512 KiB tmpfs): one warning, disk_full counted, recovers when space frees',
     async () => {
       const dir = tempDir();
@@ -352,7 +339,7 @@ describe('createLogFileSink', () => {
     },
   );
 
-  it.skipIf(!canMount)(
+  it.skipIf(!canMountTmpfs)(
     'survives a read-only log directory (ro tmpfs, which stops root too): one warning, sink_error counted',
     async () => {
       const dir = tempDir();
