@@ -9,12 +9,14 @@ export interface CliRun {
 
 /**
  * Run the built `echoes-otel` CLI (dist/src/cli/main.js) under `node`, with nothing from this
- * environment but PATH (plus `env`), and collect its output.
+ * environment but PATH (plus `env`), and collect its output. `killAfterMs`: SIGKILL a run that
+ * has not ended by then (it resolves with code null), so a hung CLI fails its test, not the tier.
  */
 export function runCli(
   node: string,
   args: readonly string[],
   env: Record<string, string> = {},
+  killAfterMs?: number,
 ): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const p = spawn(node, [CLI_MAIN, ...args], {
@@ -25,7 +27,12 @@ export function runCli(
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const t =
+      killAfterMs === undefined ? undefined : setTimeout(() => p.kill('SIGKILL'), killAfterMs);
     p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
+    p.on('close', (code) => {
+      clearTimeout(t);
+      resolve({ code, stdout, stderr });
+    });
   });
 }

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -6,6 +5,7 @@ import { createServer as createTcpServer } from 'node:net';
 import type { Server as TcpServer, Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, type CliRun } from '../helpers/cli.js';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
 import { CLI_MAIN, buildMissing } from '../fixtures/service/harness.js';
 import { freePort } from '../helpers/backends.js';
@@ -136,29 +136,9 @@ beforeAll(async () => {
 });
 afterAll(() => closers.forEach((c) => c()));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-function run(node: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(node, [CLI_MAIN, ...args], {
-      env: { PATH: process.env.PATH ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const t = setTimeout(() => p.kill('SIGKILL'), 30_000);
-    p.on('error', reject);
-    p.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+/** The CLI, SIGKILLed if it has not ended within 30 s. */
+const run = (node: string, args: string[], env: Record<string, string> = {}): Promise<CliRun> =>
+  runCli(node, args, env, 30_000);
 
 interface Check {
   name: string;

@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { runCli as run } from '../helpers/cli.js';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
-import { CLI_MAIN, buildMissing, startService } from '../fixtures/service/harness.js';
+import { buildMissing, startService } from '../fixtures/service/harness.js';
 import type { ServiceProcess } from '../fixtures/service/harness.js';
 
 /** `echoes-otel load` against the real service: the rate it was asked for, and an honest summary. */
@@ -13,23 +13,6 @@ const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-function run(
-  node: string,
-  args: string[],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(node, [CLI_MAIN, ...args], {
-      env: { PATH: process.env.PATH ?? '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe.skipIf(buildMissing())('echoes-otel load', () => {
   describe.each(NODE_BINARIES)('$label', (node) => {
