@@ -1,5 +1,5 @@
 import type { Meter, ObservableResult } from '@opentelemetry/api';
-import { CATALOG, METRIC } from './catalog.js';
+import { catalogEntry, METRIC } from './catalog.js';
 import type { LogLevel } from './types.js';
 
 /**
@@ -50,7 +50,7 @@ export function countDropped(stats: LogStats, reason: LogDropReason, n = 1): voi
 }
 
 function describe(name: string): { unit: string; description: string } {
-  const e = CATALOG.find((c) => c.name === name);
+  const e = catalogEntry(name);
   return { unit: e?.unit ?? '', description: e?.description ?? '' };
 }
 
