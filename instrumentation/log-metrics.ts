@@ -1,5 +1,6 @@
 import type { Meter, ObservableResult } from '@opentelemetry/api';
 import { catalogEntry, METRIC } from './catalog.js';
+import { LOG_LEVELS } from './config.js';
 import type { LogLevel } from './types.js';
 
 /**
@@ -7,15 +8,7 @@ import type { LogLevel } from './types.js';
  * through observable counters: no attribute hashing per log line. Cumulative, so they are the same
  * series whichever reader collects them (OTLP, Prometheus).
  */
-export const LEVELS: readonly LogLevel[] = [
-  'error',
-  'warn',
-  'info',
-  'http',
-  'verbose',
-  'debug',
-  'silly',
-];
+export const LEVELS: readonly LogLevel[] = LOG_LEVELS;
 
 export type LogDropReason =
   | 'truncated'
