@@ -145,7 +145,7 @@ class OpRecorder {
    * A span for a call already finished, parented to the active span (fs callbacks and promise
    * reactions run in the context of the call). Calls outside any span get none: no root spans.
    */
-  #span(group: string, t0: number, err: unknown): void {
+  #span(group: string, t0: number, errorType: string | undefined): void {
     const parent = context.active();
     if (trace.getSpan(parent) === undefined) return;
     const span = this.tracer!.startSpan(
@@ -157,12 +157,8 @@ class OpRecorder {
       },
       parent,
     );
-    if (err !== undefined) {
-      const code = (err as { code?: unknown } | null)?.code;
-      span.setAttribute(
-        'error.type',
-        typeof code === 'string' ? code : String((err as Error | null)?.name ?? 'Error'),
-      );
+    if (errorType !== undefined) {
+      span.setAttribute('error.type', errorType);
       span.setStatus({ code: SpanStatusCode.ERROR });
     }
     span.end(performance.timeOrigin + performance.now());
@@ -233,7 +229,7 @@ class OpRecorder {
     }
     s.ops.add(1);
     s.duration.record((performance.now() - t0) / 1000);
-    if (this.tracer !== undefined) this.#span(group, t0, err ?? new Error('unknown'));
+    if (this.tracer !== undefined) this.#span(group, t0, type);
   }
 }
 
