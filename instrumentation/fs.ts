@@ -473,6 +473,22 @@ function wrapCallback(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
   return wrapped as AnyFn;
 }
 
+/**
+ * Calls a promise-returning original as one measured operation: its synchronous internal steps
+ * see `depth`, the ones it chains after an await see `inPromiseOp`, so neither counts again.
+ */
+function callPromiseOp(self: unknown, orig: AnyFn, args: IArguments): Promise<unknown> {
+  depth = 1;
+  try {
+    return inPromiseOp.run(
+      true,
+      () => orig.apply(self, args as unknown as unknown[]) as Promise<unknown>,
+    );
+  } finally {
+    depth = 0;
+  }
+}
+
 function wrapPromise(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
   const spec = rec.spec;
   const wrapped = function (this: unknown) {
@@ -480,16 +496,7 @@ function wrapPromise(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
     if (nested()) return orig.apply(this, args as unknown as unknown[]);
     const t0 = performance.now();
     // A synchronous throw (invalid argument) is not measured: it is no fs operation.
-    let p: Promise<unknown>;
-    depth = 1;
-    try {
-      p = inPromiseOp.run(
-        true,
-        () => orig.apply(this, args as unknown as unknown[]) as Promise<unknown>,
-      );
-    } finally {
-      depth = 0;
-    }
+    const p = callPromiseOp(this, orig, args);
     // Never turn an odd return value into an error of ours.
     if (typeof (p as { then?: unknown } | null)?.then !== 'function') return p;
     promisesInFlight++;
@@ -507,11 +514,7 @@ function wrapPromise(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
       },
       (err: unknown) => {
         promisesInFlight--;
-        try {
-          rec.failed(groupFor(state, spec.target, args[0]), t0, err);
-        } catch {
-          // never reaches the app
-        }
+        failedSafely(state, rec, spec.target, args[0], t0, err);
         throw err;
       },
     );
@@ -579,16 +582,7 @@ function wrapHandleMethod(
     const a0 = args[0];
     const a1 = args[1];
     const t0 = performance.now();
-    let p: Promise<unknown>;
-    depth = 1;
-    try {
-      p = inPromiseOp.run(
-        true,
-        () => orig.apply(this, args as unknown as unknown[]) as Promise<unknown>,
-      );
-    } finally {
-      depth = 0;
-    }
+    const p = callPromiseOp(this, orig, args);
     // Never turn an odd return value into an error of ours.
     if (typeof (p as { then?: unknown } | null)?.then !== 'function') return p;
     promisesInFlight++;
