@@ -14,7 +14,7 @@ import { createLoggerProvider, otlpQueueGate } from './logs-sdk.js';
 import { createMeterProvider } from './metrics.js';
 import { createRedactor } from './redact.js';
 import { createResource } from './resource.js';
-import { once, runPhases, type StepResult } from './shutdown.js';
+import { once, runPhases, type Phase, type StepResult } from './shutdown.js';
 import { createTracerProvider } from './traces.js';
 import type { EchoesConfig, EchoesOptions } from './types.js';
 
@@ -245,24 +245,23 @@ export async function startFromConfig(
     }
   }
 
-  const flush = async (): Promise<StepResult[]> =>
-    runPhases(
-      [
-        {
-          name: 'flush-features',
-          steps: features.map((f) => ({ name: f.name, run: () => f.flush?.() })),
-        },
-        {
-          name: 'flush-providers',
-          steps: [
-            { name: 'traces', run: () => tracerProvider.forceFlush() },
-            { name: 'metrics', run: () => meterProvider.forceFlush() },
-            { name: 'logs', run: () => loggerProvider.forceFlush() },
-          ],
-        },
+  // 1. Features write out what they buffer (the logger finishes its files and emits its last
+  //    records into the logger provider). 2. The providers export it.
+  const flushPhases: readonly Phase[] = [
+    {
+      name: 'flush-features',
+      steps: features.map((f) => ({ name: f.name, run: () => f.flush?.() })),
+    },
+    {
+      name: 'flush-providers',
+      steps: [
+        { name: 'traces', run: () => tracerProvider.forceFlush() },
+        { name: 'metrics', run: () => meterProvider.forceFlush() },
+        { name: 'logs', run: () => loggerProvider.forceFlush() },
       ],
-      config.shutdownTimeoutMs,
-    );
+    },
+  ];
+  const flush = async (): Promise<StepResult[]> => runPhases(flushPhases, config.shutdownTimeoutMs);
 
   const flushForExit = async (): Promise<void> => {
     exportControl.stopRetries();
@@ -275,22 +274,10 @@ export async function startFromConfig(
     exportControl.stopRetries();
     const results = await runPhases(
       [
-        // 1. Features write out what they buffer (the logger finishes its files and emits its
-        //    last records into the logger provider).
-        {
-          name: 'flush-features',
-          steps: features.map((f) => ({ name: f.name, run: () => f.flush?.() })),
-        },
-        // 2. Export while every feature is still live: observable instruments (cache sizes,
-        //    directory sizes, runtime) lose their callbacks once their feature shuts down.
-        {
-          name: 'flush-providers',
-          steps: [
-            { name: 'traces', run: () => tracerProvider.forceFlush() },
-            { name: 'metrics', run: () => meterProvider.forceFlush() },
-            { name: 'logs', run: () => loggerProvider.forceFlush() },
-          ],
-        },
+        // 1-2. Flush as above, while every feature is still live: observable instruments (cache
+        //    sizes, directory sizes, runtime) lose their callbacks once their feature shuts down.
+        ...flushPhases,
+        // 3. Instrumentations and features stop.
         {
           name: 'features',
           steps: [
