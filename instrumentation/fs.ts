@@ -523,58 +523,49 @@ function wrapPromise(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
   return wrapped as AnyFn;
 }
 
-/** FileHandle methods (fs.promises.open's result): what they move and where the bytes are. */
-const HANDLE_OPS: readonly {
-  readonly method: string;
-  readonly spec: OpSpec;
-  readonly bytes: 'none' | 'bytesRead' | 'bytesWritten' | 'data' | 'arg0';
-}[] = [
-  { method: 'read', spec: spec('read', 'fd', 'resultRead'), bytes: 'bytesRead' },
-  { method: 'readv', spec: spec('readv', 'fd', 'resultRead'), bytes: 'bytesRead' },
-  { method: 'write', spec: spec('write', 'fd', 'resultWrite'), bytes: 'bytesWritten' },
-  { method: 'writev', spec: spec('writev', 'fd', 'resultWrite'), bytes: 'bytesWritten' },
-  { method: 'readFile', spec: spec('readFile', 'fd', 'dataRead'), bytes: 'data' },
-  { method: 'writeFile', spec: spec('writeFile', 'fd', 'argWrite'), bytes: 'arg0' },
-  { method: 'appendFile', spec: spec('appendFile', 'fd', 'argWrite'), bytes: 'arg0' },
-  { method: 'sync', spec: spec('fsync', 'fd'), bytes: 'none' },
-  { method: 'datasync', spec: spec('fdatasync', 'fd'), bytes: 'none' },
-  { method: 'stat', spec: spec('fstat', 'fd'), bytes: 'none' },
-  { method: 'truncate', spec: spec('ftruncate', 'fd'), bytes: 'none' },
+/** FileHandle methods (fs.promises.open's result) and what they move (see handleBytes). */
+const HANDLE_OPS: readonly { readonly method: string; readonly spec: OpSpec }[] = [
+  { method: 'read', spec: spec('read', 'fd', 'resultRead') },
+  { method: 'readv', spec: spec('readv', 'fd', 'resultRead') },
+  { method: 'write', spec: spec('write', 'fd', 'resultWrite') },
+  { method: 'writev', spec: spec('writev', 'fd', 'resultWrite') },
+  { method: 'readFile', spec: spec('readFile', 'fd', 'dataRead') },
+  { method: 'writeFile', spec: spec('writeFile', 'fd', 'argWrite') },
+  { method: 'appendFile', spec: spec('appendFile', 'fd', 'argWrite') },
+  { method: 'sync', spec: spec('fsync', 'fd') },
+  { method: 'datasync', spec: spec('fdatasync', 'fd') },
+  { method: 'stat', spec: spec('fstat', 'fd') },
+  { method: 'truncate', spec: spec('ftruncate', 'fd') },
 ];
 /** `close` is an own arrow-function property of each FileHandle (not on the prototype): wrapped per handle. */
 const HANDLE_CLOSE = spec('close', 'fd', 'none', 'close');
 
-function handleBytes(
-  kind: (typeof HANDLE_OPS)[number]['bytes'],
-  a0: unknown,
-  a1: unknown,
-  result: unknown,
-): number {
-  switch (kind) {
+/**
+ * Bytes a FileHandle method moved: like bytesOf, but a handle's read/write resolve to
+ * `{ bytesRead }` / `{ bytesWritten }` and its data is the first argument (no fd before it).
+ */
+function handleBytes(bytes: Bytes, a0: unknown, a1: unknown, result: unknown): number {
+  switch (bytes) {
     case 'none':
       return 0;
-    case 'bytesRead': {
+    case 'resultRead': {
       const n = (result as { bytesRead?: unknown } | null)?.bytesRead;
       return typeof n === 'number' ? n : 0;
     }
-    case 'bytesWritten': {
+    case 'resultWrite': {
       const n = (result as { bytesWritten?: unknown } | null)?.bytesWritten;
       return typeof n === 'number' ? n : 0;
     }
-    case 'data':
+    case 'dataRead':
       return sizeOf(result, encodingOf(a0));
-    case 'arg0':
+    case 'argWrite':
       return sizeOf(a0, encodingOf(a1));
   }
 }
 
 /** A FileHandle method, recorded as api=promise in the group its fd was opened in. */
-function wrapHandleMethod(
-  state: State,
-  rec: OpRecorder,
-  kind: (typeof HANDLE_OPS)[number]['bytes'],
-  orig: AnyFn,
-): AnyFn {
+function wrapHandleMethod(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
+  const bytes = rec.spec.bytes;
   const wrapped = function (this: { fd?: unknown }) {
     const args = arguments;
     if (!state.active || nested()) return orig.apply(this, args as unknown as unknown[]);
@@ -591,7 +582,7 @@ function wrapHandleMethod(
         promisesInFlight--;
         try {
           const group = groupFor(state, 'fd', fd);
-          rec.ok(group, t0, handleBytes(kind, a0, a1, result));
+          rec.ok(group, t0, handleBytes(bytes, a0, a1, result));
           if (rec.spec.fd === 'close' && typeof fd === 'number') state.fdGroups[fd] = undefined;
         } catch {
           // never reaches the app
@@ -701,7 +692,7 @@ export function setupFsMetrics(ctx: SetupContext): Feature {
     if (proto === null || proto === Object.prototype) return;
     for (const h of HANDLE_OPS) {
       patch(proto, h.method, (o) =>
-        wrapHandleMethod(state, new OpRecorder(h.spec, 'promise', instruments, tracer), h.bytes, o),
+        wrapHandleMethod(state, new OpRecorder(h.spec, 'promise', instruments, tracer), o),
       );
     }
   };
@@ -710,7 +701,7 @@ export function setupFsMetrics(ctx: SetupContext): Feature {
     const h = handle as { close?: unknown };
     if (typeof h.close === 'function' && Object.prototype.hasOwnProperty.call(h, 'close')) {
       // A handle still open at shutdown keeps this wrapper, which then only forwards (state.active).
-      h.close = wrapHandleMethod(state, closeRecorder, 'none', h.close as AnyFn);
+      h.close = wrapHandleMethod(state, closeRecorder, h.close as AnyFn);
     }
   };
   // What ReadStream/WriteStream call through `options.fs`: the originals, recorded as `stream`.
