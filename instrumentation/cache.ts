@@ -1,6 +1,6 @@
 import { diag, metrics } from '@opentelemetry/api';
 import type { BatchObservableCallback, Meter, MeterProvider, Observable } from '@opentelemetry/api';
-import { CATALOG, METRIC } from './catalog.js';
+import { catalogEntry, METRIC } from './catalog.js';
 import type { Feature, SetupContext } from './feature.js';
 
 /**
@@ -432,7 +432,7 @@ function instrumentObject<O extends Record<string, unknown>>(obj: O, name: strin
 const EVICTION_REASONS = ['capacity', 'ttl', 'manual'] as const;
 
 function describe(name: string): string {
-  return CATALOG.find((e) => e.name === name)?.description ?? name;
+  return catalogEntry(name)?.description ?? name;
 }
 
 interface Registration {

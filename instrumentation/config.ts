@@ -373,7 +373,8 @@ const SAMPLERS = [
   'parentbased_always_off',
   'parentbased_traceidratio',
 ] as const;
-const LOG_LEVELS: readonly LogLevel[] = [
+/** Winston's levels, most severe first (log-metrics.ts indexes its per-level counts by this order). */
+export const LOG_LEVELS: readonly LogLevel[] = [
   'error',
   'warn',
   'info',

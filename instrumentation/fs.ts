@@ -145,7 +145,7 @@ class OpRecorder {
    * A span for a call already finished, parented to the active span (fs callbacks and promise
    * reactions run in the context of the call). Calls outside any span get none: no root spans.
    */
-  #span(group: string, t0: number, err: unknown): void {
+  #span(group: string, t0: number, errorType: string | undefined): void {
     const parent = context.active();
     if (trace.getSpan(parent) === undefined) return;
     const span = this.tracer!.startSpan(
@@ -157,12 +157,8 @@ class OpRecorder {
       },
       parent,
     );
-    if (err !== undefined) {
-      const code = (err as { code?: unknown } | null)?.code;
-      span.setAttribute(
-        'error.type',
-        typeof code === 'string' ? code : String((err as Error | null)?.name ?? 'Error'),
-      );
+    if (errorType !== undefined) {
+      span.setAttribute('error.type', errorType);
       span.setStatus({ code: SpanStatusCode.ERROR });
     }
     span.end(performance.timeOrigin + performance.now());
@@ -233,7 +229,7 @@ class OpRecorder {
     }
     s.ops.add(1);
     s.duration.record((performance.now() - t0) / 1000);
-    if (this.tracer !== undefined) this.#span(group, t0, err ?? new Error('unknown'));
+    if (this.tracer !== undefined) this.#span(group, t0, type);
   }
 }
 
@@ -477,6 +473,22 @@ function wrapCallback(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
   return wrapped as AnyFn;
 }
 
+/**
+ * Calls a promise-returning original as one measured operation: its synchronous internal steps
+ * see `depth`, the ones it chains after an await see `inPromiseOp`, so neither counts again.
+ */
+function callPromiseOp(self: unknown, orig: AnyFn, args: IArguments): Promise<unknown> {
+  depth = 1;
+  try {
+    return inPromiseOp.run(
+      true,
+      () => orig.apply(self, args as unknown as unknown[]) as Promise<unknown>,
+    );
+  } finally {
+    depth = 0;
+  }
+}
+
 function wrapPromise(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
   const spec = rec.spec;
   const wrapped = function (this: unknown) {
@@ -484,16 +496,7 @@ function wrapPromise(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
     if (nested()) return orig.apply(this, args as unknown as unknown[]);
     const t0 = performance.now();
     // A synchronous throw (invalid argument) is not measured: it is no fs operation.
-    let p: Promise<unknown>;
-    depth = 1;
-    try {
-      p = inPromiseOp.run(
-        true,
-        () => orig.apply(this, args as unknown as unknown[]) as Promise<unknown>,
-      );
-    } finally {
-      depth = 0;
-    }
+    const p = callPromiseOp(this, orig, args);
     // Never turn an odd return value into an error of ours.
     if (typeof (p as { then?: unknown } | null)?.then !== 'function') return p;
     promisesInFlight++;
@@ -511,11 +514,7 @@ function wrapPromise(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
       },
       (err: unknown) => {
         promisesInFlight--;
-        try {
-          rec.failed(groupFor(state, spec.target, args[0]), t0, err);
-        } catch {
-          // never reaches the app
-        }
+        failedSafely(state, rec, spec.target, args[0], t0, err);
         throw err;
       },
     );
@@ -524,58 +523,49 @@ function wrapPromise(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
   return wrapped as AnyFn;
 }
 
-/** FileHandle methods (fs.promises.open's result): what they move and where the bytes are. */
-const HANDLE_OPS: readonly {
-  readonly method: string;
-  readonly spec: OpSpec;
-  readonly bytes: 'none' | 'bytesRead' | 'bytesWritten' | 'data' | 'arg0';
-}[] = [
-  { method: 'read', spec: spec('read', 'fd', 'resultRead'), bytes: 'bytesRead' },
-  { method: 'readv', spec: spec('readv', 'fd', 'resultRead'), bytes: 'bytesRead' },
-  { method: 'write', spec: spec('write', 'fd', 'resultWrite'), bytes: 'bytesWritten' },
-  { method: 'writev', spec: spec('writev', 'fd', 'resultWrite'), bytes: 'bytesWritten' },
-  { method: 'readFile', spec: spec('readFile', 'fd', 'dataRead'), bytes: 'data' },
-  { method: 'writeFile', spec: spec('writeFile', 'fd', 'argWrite'), bytes: 'arg0' },
-  { method: 'appendFile', spec: spec('appendFile', 'fd', 'argWrite'), bytes: 'arg0' },
-  { method: 'sync', spec: spec('fsync', 'fd'), bytes: 'none' },
-  { method: 'datasync', spec: spec('fdatasync', 'fd'), bytes: 'none' },
-  { method: 'stat', spec: spec('fstat', 'fd'), bytes: 'none' },
-  { method: 'truncate', spec: spec('ftruncate', 'fd'), bytes: 'none' },
+/** FileHandle methods (fs.promises.open's result) and what they move (see handleBytes). */
+const HANDLE_OPS: readonly { readonly method: string; readonly spec: OpSpec }[] = [
+  { method: 'read', spec: spec('read', 'fd', 'resultRead') },
+  { method: 'readv', spec: spec('readv', 'fd', 'resultRead') },
+  { method: 'write', spec: spec('write', 'fd', 'resultWrite') },
+  { method: 'writev', spec: spec('writev', 'fd', 'resultWrite') },
+  { method: 'readFile', spec: spec('readFile', 'fd', 'dataRead') },
+  { method: 'writeFile', spec: spec('writeFile', 'fd', 'argWrite') },
+  { method: 'appendFile', spec: spec('appendFile', 'fd', 'argWrite') },
+  { method: 'sync', spec: spec('fsync', 'fd') },
+  { method: 'datasync', spec: spec('fdatasync', 'fd') },
+  { method: 'stat', spec: spec('fstat', 'fd') },
+  { method: 'truncate', spec: spec('ftruncate', 'fd') },
 ];
 /** `close` is an own arrow-function property of each FileHandle (not on the prototype): wrapped per handle. */
 const HANDLE_CLOSE = spec('close', 'fd', 'none', 'close');
 
-function handleBytes(
-  kind: (typeof HANDLE_OPS)[number]['bytes'],
-  a0: unknown,
-  a1: unknown,
-  result: unknown,
-): number {
-  switch (kind) {
+/**
+ * Bytes a FileHandle method moved: like bytesOf, but a handle's read/write resolve to
+ * `{ bytesRead }` / `{ bytesWritten }` and its data is the first argument (no fd before it).
+ */
+function handleBytes(bytes: Bytes, a0: unknown, a1: unknown, result: unknown): number {
+  switch (bytes) {
     case 'none':
       return 0;
-    case 'bytesRead': {
+    case 'resultRead': {
       const n = (result as { bytesRead?: unknown } | null)?.bytesRead;
       return typeof n === 'number' ? n : 0;
     }
-    case 'bytesWritten': {
+    case 'resultWrite': {
       const n = (result as { bytesWritten?: unknown } | null)?.bytesWritten;
       return typeof n === 'number' ? n : 0;
     }
-    case 'data':
+    case 'dataRead':
       return sizeOf(result, encodingOf(a0));
-    case 'arg0':
+    case 'argWrite':
       return sizeOf(a0, encodingOf(a1));
   }
 }
 
 /** A FileHandle method, recorded as api=promise in the group its fd was opened in. */
-function wrapHandleMethod(
-  state: State,
-  rec: OpRecorder,
-  kind: (typeof HANDLE_OPS)[number]['bytes'],
-  orig: AnyFn,
-): AnyFn {
+function wrapHandleMethod(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
+  const bytes = rec.spec.bytes;
   const wrapped = function (this: { fd?: unknown }) {
     const args = arguments;
     if (!state.active || nested()) return orig.apply(this, args as unknown as unknown[]);
@@ -583,16 +573,7 @@ function wrapHandleMethod(
     const a0 = args[0];
     const a1 = args[1];
     const t0 = performance.now();
-    let p: Promise<unknown>;
-    depth = 1;
-    try {
-      p = inPromiseOp.run(
-        true,
-        () => orig.apply(this, args as unknown as unknown[]) as Promise<unknown>,
-      );
-    } finally {
-      depth = 0;
-    }
+    const p = callPromiseOp(this, orig, args);
     // Never turn an odd return value into an error of ours.
     if (typeof (p as { then?: unknown } | null)?.then !== 'function') return p;
     promisesInFlight++;
@@ -601,7 +582,7 @@ function wrapHandleMethod(
         promisesInFlight--;
         try {
           const group = groupFor(state, 'fd', fd);
-          rec.ok(group, t0, handleBytes(kind, a0, a1, result));
+          rec.ok(group, t0, handleBytes(bytes, a0, a1, result));
           if (rec.spec.fd === 'close' && typeof fd === 'number') state.fdGroups[fd] = undefined;
         } catch {
           // never reaches the app
@@ -711,7 +692,7 @@ export function setupFsMetrics(ctx: SetupContext): Feature {
     if (proto === null || proto === Object.prototype) return;
     for (const h of HANDLE_OPS) {
       patch(proto, h.method, (o) =>
-        wrapHandleMethod(state, new OpRecorder(h.spec, 'promise', instruments, tracer), h.bytes, o),
+        wrapHandleMethod(state, new OpRecorder(h.spec, 'promise', instruments, tracer), o),
       );
     }
   };
@@ -720,7 +701,7 @@ export function setupFsMetrics(ctx: SetupContext): Feature {
     const h = handle as { close?: unknown };
     if (typeof h.close === 'function' && Object.prototype.hasOwnProperty.call(h, 'close')) {
       // A handle still open at shutdown keeps this wrapper, which then only forwards (state.active).
-      h.close = wrapHandleMethod(state, closeRecorder, 'none', h.close as AnyFn);
+      h.close = wrapHandleMethod(state, closeRecorder, h.close as AnyFn);
     }
   };
   // What ReadStream/WriteStream call through `options.fs`: the originals, recorded as `stream`.

@@ -1,5 +1,6 @@
 import type { Meter, ObservableResult } from '@opentelemetry/api';
-import { CATALOG, METRIC } from './catalog.js';
+import { catalogEntry, METRIC } from './catalog.js';
+import { LOG_LEVELS } from './config.js';
 import type { LogLevel } from './types.js';
 
 /**
@@ -7,15 +8,7 @@ import type { LogLevel } from './types.js';
  * through observable counters: no attribute hashing per log line. Cumulative, so they are the same
  * series whichever reader collects them (OTLP, Prometheus).
  */
-export const LEVELS: readonly LogLevel[] = [
-  'error',
-  'warn',
-  'info',
-  'http',
-  'verbose',
-  'debug',
-  'silly',
-];
+export const LEVELS: readonly LogLevel[] = LOG_LEVELS;
 
 export type LogDropReason =
   | 'truncated'
@@ -50,7 +43,7 @@ export function countDropped(stats: LogStats, reason: LogDropReason, n = 1): voi
 }
 
 function describe(name: string): { unit: string; description: string } {
-  const e = CATALOG.find((c) => c.name === name);
+  const e = catalogEntry(name);
   return { unit: e?.unit ?? '', description: e?.description ?? '' };
 }
 

@@ -7,10 +7,9 @@ import {
   type LogRecordExporter,
   type LogRecordProcessor,
 } from '@opentelemetry/sdk-logs';
-import { watchExporter } from './diag.js';
 import { QueueGatedBatchLogRecordProcessor } from './log-batch-processor.js';
 import type { ExportControl } from './export-transport.js';
-import { otlpExporterOptions } from './traces.js';
+import { createOtlpExporter } from './traces.js';
 import type { EchoesConfig } from './types.js';
 
 /**
@@ -30,15 +29,12 @@ function createLogExporter(
   if (l.exporter === 'console') {
     return new ConsoleLogRecordExporter();
   }
-  const pkg =
-    l.otlp.protocol === 'http/json'
+  return createOtlpExporter('logs', l.otlp, control, (json) => {
+    const pkg = json
       ? '@opentelemetry/exporter-logs-otlp-http'
       : '@opentelemetry/exporter-logs-otlp-proto';
-  const { OTLPLogExporter } = require(pkg) as typeof LogsProto;
-  const exporter = new OTLPLogExporter(otlpExporterOptions(l.otlp, control));
-  control?.adopt(exporter);
-  watchExporter('logs', l.otlp.url, exporter);
-  return exporter;
+    return (require(pkg) as typeof LogsProto).OTLPLogExporter;
+  });
 }
 
 /** The gated processor of each provider we built, for its drop count. */

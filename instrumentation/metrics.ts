@@ -17,9 +17,8 @@ import {
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { watchExporter } from './diag.js';
 import type { ExportControl } from './export-transport.js';
-import { otlpExporterOptions } from './traces.js';
+import { createOtlpExporter } from './traces.js';
 import type { EchoesConfig } from './types.js';
 
 /**
@@ -54,15 +53,12 @@ function createPushExporter(
   if (m.exporter === 'console') {
     return new ConsoleMetricExporter();
   }
-  const pkg =
-    m.otlp.protocol === 'http/json'
+  return createOtlpExporter('metrics', m.otlp, control, (json) => {
+    const pkg = json
       ? '@opentelemetry/exporter-metrics-otlp-http'
       : '@opentelemetry/exporter-metrics-otlp-proto';
-  const { OTLPMetricExporter } = require(pkg) as typeof MetricsProto;
-  const exporter = new OTLPMetricExporter(otlpExporterOptions(m.otlp, control));
-  control?.adopt(exporter);
-  watchExporter('metrics', m.otlp.url, exporter);
-  return exporter;
+    return (require(pkg) as typeof MetricsProto).OTLPMetricExporter;
+  });
 }
 
 /** Unit words Prometheus' OTLP translation appends (UnderscoreEscapingWithSuffixes). */

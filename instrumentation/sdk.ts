@@ -14,7 +14,7 @@ import { createLoggerProvider, otlpQueueGate } from './logs-sdk.js';
 import { createMeterProvider } from './metrics.js';
 import { createRedactor } from './redact.js';
 import { createResource } from './resource.js';
-import { once, runPhases, type StepResult } from './shutdown.js';
+import { once, runPhases, type Phase, type StepResult } from './shutdown.js';
 import { createTracerProvider } from './traces.js';
 import type { EchoesConfig, EchoesOptions } from './types.js';
 
@@ -46,14 +46,15 @@ export interface EchoesHandle {
 
 let current: EchoesHandle | undefined;
 
-type FeatureLoader = {
+/** A module loaded on demand, so a switched-off one costs nothing at startup. */
+type Loader<A, R> = {
   name: string;
   when: (c: EchoesConfig) => boolean;
-  load: () => Promise<(ctx: SetupContext) => Feature>;
+  /** Resolves to its start function. */
+  load: () => Promise<(arg: A) => R>;
 };
 
-// Loaded on demand, so a switched-off feature costs nothing at startup.
-const FEATURES: readonly FeatureLoader[] = [
+const FEATURES: readonly Loader<SetupContext, Feature>[] = [
   // fs first: the log file sink opens its file while starting, and fs.ts learns an fd's path group
   // from its open; started later, every log write would be counted under `other`.
   {
@@ -88,13 +89,7 @@ const FEATURES: readonly FeatureLoader[] = [
   },
 ];
 
-type InstrumentationLoader = {
-  name: string;
-  when: (c: EchoesConfig) => boolean;
-  load: () => Promise<(c: EchoesConfig) => Instrumentation>;
-};
-
-const INSTRUMENTATIONS: readonly InstrumentationLoader[] = [
+const INSTRUMENTATIONS: readonly Loader<EchoesConfig, Instrumentation>[] = [
   {
     name: 'winston',
     when: (c) => c.instrumentations.winston,
@@ -109,6 +104,35 @@ const INSTRUMENTATIONS: readonly InstrumentationLoader[] = [
 
 function reason(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/**
+ * Starts the wanted modules in order, each on its own: one that failed to load or to start warns
+ * once and the others still start. Names of those that started are appended to `started`.
+ */
+function startEach<A, R>(
+  kind: 'feature' | 'instrumentation',
+  wanted: readonly Loader<A, R>[],
+  loaded: readonly Settled<(arg: A) => R>[],
+  arg: A,
+  started: string[],
+): R[] {
+  const out: R[] = [];
+  wanted.forEach((w, n) => {
+    const loadedModule = loaded[n]!;
+    try {
+      if (!loadedModule.ok) throw loadedModule.error;
+      out.push(loadedModule.value(arg));
+      started.push(w.name);
+    } catch (err) {
+      diag.warn(
+        `echoes-otel: the ${w.name} ${kind} did not start (${reason(err)}); everything else runs`,
+      );
+    }
+  });
+  return out;
 }
 
 /** Loads config (printing its problems once via diag) and starts. Returns the running handle if already started. */
@@ -192,9 +216,7 @@ export async function startFromConfig(
   };
 
   // Modules load in parallel (their file reads overlap), then features start in a fixed order.
-  const settle = <T>(
-    p: Promise<T>,
-  ): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> =>
+  const settle = <T>(p: Promise<T>): Promise<Settled<T>> =>
     p.then(
       (value) => ({ ok: true as const, value }),
       (error: unknown) => ({ ok: false as const, error }),
@@ -207,33 +229,14 @@ export async function startFromConfig(
   ]);
 
   const started: string[] = [];
-  const features: Feature[] = [];
-  wantedFeatures.forEach((f, n) => {
-    const loadedModule = featureModules[n]!;
-    try {
-      if (!loadedModule.ok) throw loadedModule.error;
-      features.push(loadedModule.value(ctx));
-      started.push(f.name);
-    } catch (err) {
-      diag.warn(
-        `echoes-otel: the ${f.name} feature did not start (${reason(err)}); everything else runs`,
-      );
-    }
-  });
-
-  const instrumentations: Instrumentation[] = [];
-  wantedInstrumentations.forEach((i, n) => {
-    const loadedModule = instrumentationModules[n]!;
-    try {
-      if (!loadedModule.ok) throw loadedModule.error;
-      instrumentations.push(loadedModule.value(config));
-      started.push(i.name);
-    } catch (err) {
-      diag.warn(
-        `echoes-otel: the ${i.name} instrumentation did not start (${reason(err)}); everything else runs`,
-      );
-    }
-  });
+  const features = startEach('feature', wantedFeatures, featureModules, ctx, started);
+  const instrumentations = startEach(
+    'instrumentation',
+    wantedInstrumentations,
+    instrumentationModules,
+    config,
+    started,
+  );
   if (instrumentations.length > 0) {
     try {
       const { registerInstrumentations } = await import('@opentelemetry/instrumentation');
@@ -245,24 +248,23 @@ export async function startFromConfig(
     }
   }
 
-  const flush = async (): Promise<StepResult[]> =>
-    runPhases(
-      [
-        {
-          name: 'flush-features',
-          steps: features.map((f) => ({ name: f.name, run: () => f.flush?.() })),
-        },
-        {
-          name: 'flush-providers',
-          steps: [
-            { name: 'traces', run: () => tracerProvider.forceFlush() },
-            { name: 'metrics', run: () => meterProvider.forceFlush() },
-            { name: 'logs', run: () => loggerProvider.forceFlush() },
-          ],
-        },
+  // 1. Features write out what they buffer (the logger finishes its files and emits its last
+  //    records into the logger provider). 2. The providers export it.
+  const flushPhases: readonly Phase[] = [
+    {
+      name: 'flush-features',
+      steps: features.map((f) => ({ name: f.name, run: () => f.flush?.() })),
+    },
+    {
+      name: 'flush-providers',
+      steps: [
+        { name: 'traces', run: () => tracerProvider.forceFlush() },
+        { name: 'metrics', run: () => meterProvider.forceFlush() },
+        { name: 'logs', run: () => loggerProvider.forceFlush() },
       ],
-      config.shutdownTimeoutMs,
-    );
+    },
+  ];
+  const flush = async (): Promise<StepResult[]> => runPhases(flushPhases, config.shutdownTimeoutMs);
 
   const flushForExit = async (): Promise<void> => {
     exportControl.stopRetries();
@@ -275,22 +277,10 @@ export async function startFromConfig(
     exportControl.stopRetries();
     const results = await runPhases(
       [
-        // 1. Features write out what they buffer (the logger finishes its files and emits its
-        //    last records into the logger provider).
-        {
-          name: 'flush-features',
-          steps: features.map((f) => ({ name: f.name, run: () => f.flush?.() })),
-        },
-        // 2. Export while every feature is still live: observable instruments (cache sizes,
-        //    directory sizes, runtime) lose their callbacks once their feature shuts down.
-        {
-          name: 'flush-providers',
-          steps: [
-            { name: 'traces', run: () => tracerProvider.forceFlush() },
-            { name: 'metrics', run: () => meterProvider.forceFlush() },
-            { name: 'logs', run: () => loggerProvider.forceFlush() },
-          ],
-        },
+        // 1-2. Flush as above, while every feature is still live: observable instruments (cache
+        //    sizes, directory sizes, runtime) lose their callbacks once their feature shuts down.
+        ...flushPhases,
+        // 3. Instrumentations and features stop.
         {
           name: 'features',
           steps: [

@@ -62,6 +62,25 @@ export function otlpExporterOptions(
   };
 }
 
+/**
+ * The OTLP exporter of one signal (traces, metrics, logs), built the one way all three are: the
+ * class `exporterClass` loads for the configured protocol (http/json or protobuf, each its own
+ * package, required on demand), the shared options, its sockets adopted by `control` (shutdown
+ * frees them) and its failures watched (diag.ts).
+ */
+export function createOtlpExporter<E extends Parameters<typeof watchExporter>[2]>(
+  signal: string,
+  o: OtlpSignalConfig,
+  control: ExportControl | undefined,
+  exporterClass: (json: boolean) => new (options: Record<string, unknown>) => E,
+): E {
+  const Exporter = exporterClass(o.protocol === 'http/json');
+  const exporter = new Exporter(otlpExporterOptions(o, control));
+  control?.adopt(exporter);
+  watchExporter(signal, o.url, exporter);
+  return exporter;
+}
+
 function createSpanExporter(
   config: EchoesConfig,
   control?: ExportControl,
@@ -71,15 +90,12 @@ function createSpanExporter(
   if (t.exporter === 'console') {
     return new ConsoleSpanExporter();
   }
-  const pkg =
-    t.otlp.protocol === 'http/json'
+  return createOtlpExporter('traces', t.otlp, control, (json) => {
+    const pkg = json
       ? '@opentelemetry/exporter-trace-otlp-http'
       : '@opentelemetry/exporter-trace-otlp-proto';
-  const { OTLPTraceExporter } = require(pkg) as typeof TraceProto;
-  const exporter = new OTLPTraceExporter(otlpExporterOptions(t.otlp, control));
-  control?.adopt(exporter);
-  watchExporter('traces', t.otlp.url, exporter);
-  return exporter;
+    return (require(pkg) as typeof TraceProto).OTLPTraceExporter;
+  });
 }
 
 /**
