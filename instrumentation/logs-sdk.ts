@@ -37,21 +37,15 @@ function createLogExporter(
   });
 }
 
-/** The gated processor of each provider we built, for its drop count. */
-const gates = new WeakMap<LoggerProvider, QueueGatedBatchLogRecordProcessor>();
-
-/** What counts the OTLP log records `provider` refused for a full export queue (ours only). */
-export function otlpQueueGate(
-  provider: LoggerProvider,
-): { readonly droppedQueueFull: number } | undefined {
-  return gates.get(provider);
-}
-
+/**
+ * The provider, and its OTLP batch processor's count of records refused for a full queue
+ * (undefined when logs are not shipped over OTLP).
+ */
 export function createLoggerProvider(
   config: EchoesConfig,
   resource: Resource,
   control?: ExportControl,
-): LoggerProvider {
+): { provider: LoggerProvider; otlpQueue: { readonly droppedQueueFull: number } | undefined } {
   const processors: LogRecordProcessor[] = [];
   const exporter = createLogExporter(config, control);
   let gate: QueueGatedBatchLogRecordProcessor | undefined;
@@ -68,7 +62,5 @@ export function createLoggerProvider(
     });
     processors.push(gate);
   }
-  const provider = new LoggerProvider({ resource, processors });
-  if (gate !== undefined) gates.set(provider, gate);
-  return provider;
+  return { provider: new LoggerProvider({ resource, processors }), otlpQueue: gate };
 }

@@ -10,7 +10,7 @@ import { formatProblem, loadConfig, type ConfigProblem, type ConfigSource } from
 import { createExportControl } from './export-transport.js';
 import { createFastMetrics } from './fast-metrics.js';
 import type { Feature, SetupContext } from './feature.js';
-import { createLoggerProvider, otlpQueueGate } from './logs-sdk.js';
+import { createLoggerProvider } from './logs-sdk.js';
 import { createMeterProvider } from './metrics.js';
 import { createRedactor } from './redact.js';
 import { createResource } from './resource.js';
@@ -178,7 +178,11 @@ export async function startFromConfig(
     fastMetrics.producer,
     exportControl,
   );
-  const loggerProvider = createLoggerProvider(config, resource, exportControl);
+  const { provider: loggerProvider, otlpQueue } = createLoggerProvider(
+    config,
+    resource,
+    exportControl,
+  );
 
   const shutdownProviders = (): Promise<unknown> =>
     Promise.allSettled([
@@ -211,7 +215,7 @@ export async function startFromConfig(
     tracerProvider,
     tracer: tracerProvider.getTracer('echoes-otel'),
     loggerProvider,
-    otlpLogQueue: otlpQueueGate(loggerProvider),
+    otlpLogQueue: otlpQueue,
     fastMetrics,
   };
 
