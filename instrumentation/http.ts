@@ -20,7 +20,7 @@ import {
   type Tracer,
 } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
-import { METRIC } from './catalog.js';
+import { METRIC, catalogEntry } from './catalog.js';
 import type { BoundHistogram, Feature, FastHistogram, SetupContext } from './feature.js';
 
 // `require`, not `import`: on Node 24 an ESM import of node:http evaluates every lazy export of the
@@ -333,16 +333,15 @@ export function setHttpRoute(route: string): void {
 
 export function setupHttp(ctx: SetupContext): Feature {
   const tracer: Tracer = ctx.tracer;
-  const serverHistogram = ctx.fastMetrics.histogram(METRIC.httpServerDuration, {
-    unit: 's',
-    description: 'Duration of HTTP server requests.',
-    boundaries: HTTP_DURATION_BUCKETS,
-  });
-  const clientHistogram = ctx.fastMetrics.histogram(METRIC.httpClientDuration, {
-    unit: 's',
-    description: 'Duration of HTTP client requests.',
-    boundaries: HTTP_DURATION_BUCKETS,
-  });
+  // Unit and description as the catalog documents them (docs/signals.md is generated from it).
+  const durationHistogram = (name: string): FastHistogram =>
+    ctx.fastMetrics.histogram(name, {
+      unit: catalogEntry(name)?.unit ?? 's',
+      description: catalogEntry(name)?.description ?? '',
+      boundaries: HTTP_DURATION_BUCKETS,
+    });
+  const serverHistogram = durationHistogram(METRIC.httpServerDuration);
+  const clientHistogram = durationHistogram(METRIC.httpClientDuration);
   const serverSlots = new ServerSlots(serverHistogram);
   const clientSlots = new ClientSlots(clientHistogram);
 

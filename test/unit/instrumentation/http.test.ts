@@ -18,6 +18,7 @@ import {
   SimpleSpanProcessor,
   type ReadableSpan,
 } from '@opentelemetry/sdk-trace-base';
+import { METRIC, catalogEntry } from '../../../instrumentation/catalog.js';
 import { createFastMetrics } from '../../../instrumentation/fast-metrics.js';
 import { setHttpRoute, setupHttp, UNTRACED_SERVER } from '../../../instrumentation/http.js';
 import type { Feature, SetupContext } from '../../../instrumentation/feature.js';
@@ -270,6 +271,7 @@ describe('setupHttp (server side)', () => {
       .flatMap((s) => s.metrics)
       .find((x) => x.descriptor.name === 'http.server.request.duration') as HistogramMetricData;
     expect(m.descriptor.unit).toBe('s');
+    expect(m.descriptor.description).toBe(catalogEntry(METRIC.httpServerDuration)!.description);
     expect(m.dataPoints[0]!.value.buckets.boundaries).toEqual([
       0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
     ]);
