@@ -33,6 +33,7 @@ commands:
                   --metrics-url URL    else sample the embedded endpoint (http://127.0.0.1:9464/metrics)
                   --window 30s         sampling window (Prometheus: range of the queries, default 5m)
                   --job NAME           Prometheus only: restrict to one service (its job label)
+                  --timeout 5s         most one read may take (default 5s; 10s with --prometheus)
                   --strict             exit 3 when a target is missed (a gate for CI)
                   --format text|markdown|json
   doctor        check the collector, Prometheus, Loki, Tempo, Grafana and the embedded endpoint
@@ -136,6 +137,7 @@ async function cmdReport(argv: string[], io: CliIo): Promise<number> {
     'metrics-url': { type: 'string' },
     window: { type: 'string' },
     job: { type: 'string' },
+    timeout: { type: 'string' },
     strict: { type: 'boolean' },
     format: { type: 'string' },
     help: { type: 'boolean' },
@@ -148,6 +150,11 @@ async function cmdReport(argv: string[], io: CliIo): Promise<number> {
   if (v.job !== undefined && v.prometheus === undefined)
     throw new UsageError('report: --job only applies with --prometheus');
   const source: Report['source'] = v.prometheus !== undefined ? 'prometheus' : 'embedded';
+  const timeoutMs = parseDuration(
+    str(v.timeout) ?? (source === 'prometheus' ? '10s' : '5s'),
+    '--timeout',
+    { minMs: 50, maxMs: 300_000 },
+  );
   let url: URL;
   let windowMs: number;
   let inputs: AuditInputs;
@@ -160,6 +167,7 @@ async function cmdReport(argv: string[], io: CliIo): Promise<number> {
     inputs = await collectPrometheus({
       url,
       windowMs,
+      timeoutMs,
       ...(typeof v.job === 'string' && { job: v.job }),
     });
   } else {
@@ -169,7 +177,7 @@ async function cmdReport(argv: string[], io: CliIo): Promise<number> {
       maxMs: 86_400_000,
     });
     if (io.isTTY) io.stderr(`report: sampling ${url.href} for ${(windowMs / 1000).toFixed(0)}s…\n`);
-    inputs = await collectEmbedded({ url, windowMs });
+    inputs = await collectEmbedded({ url, windowMs, timeoutMs });
   }
   const report: Report = {
     source,

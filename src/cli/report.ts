@@ -403,6 +403,8 @@ export async function scrapeEmbedded(url: URL, timeoutMs = 5000): Promise<Snapsh
 export interface EmbeddedOptions {
   readonly url: URL;
   readonly windowMs: number;
+  /** Most one scrape may take (default 5 s). */
+  readonly timeoutMs?: number;
   readonly samples?: number;
   readonly onTick?: (elapsedMs: number) => void;
   readonly sleep?: (ms: number) => Promise<void>;
@@ -411,12 +413,12 @@ export interface EmbeddedOptions {
 export async function collectEmbedded(opts: EmbeddedOptions): Promise<AuditInputs> {
   const n = Math.max(2, opts.samples ?? 11);
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const snaps: Snapshot[] = [await scrapeEmbedded(opts.url)];
+  const snaps: Snapshot[] = [await scrapeEmbedded(opts.url, opts.timeoutMs)];
   const start = snaps[0]!.atMs;
   for (let i = 1; i < n; i++) {
     const due = start + (opts.windowMs * i) / (n - 1);
     await sleep(Math.max(0, due - Date.now()));
-    snaps.push(await scrapeEmbedded(opts.url));
+    snaps.push(await scrapeEmbedded(opts.url, opts.timeoutMs));
     opts.onTick?.(Date.now() - start);
   }
   return inputsFromSnapshots(snaps);

@@ -284,7 +284,15 @@ describe.skipIf(noBuild)('echoes-otel (built bin)', () => {
           /answered HTTP 404, not a metrics page/,
         ],
         [
-          ['report', '--metrics-url', `http://127.0.0.1:${silentPort}/metrics`, '--window', '1s'],
+          [
+            'report',
+            '--metrics-url',
+            `http://127.0.0.1:${silentPort}/metrics`,
+            '--window',
+            '1s',
+            '--timeout',
+            '300ms',
+          ],
           /did not answer in time/,
         ],
         [
@@ -297,7 +305,10 @@ describe.skipIf(noBuild)('echoes-otel (built bin)', () => {
         ],
       ];
       for (const [args, message] of cases) {
+        const t0 = Date.now();
         const r = await run(node.path, args);
+        // --timeout bounds the wait for a silent endpoint (the default is 5 s)
+        if (args.includes('--timeout')) expect(Date.now() - t0, args.join(' ')).toBeLessThan(4000);
         expect(r.code, args.join(' ')).toBe(1);
         expect(r.stderr, args.join(' ')).toMatch(message);
         expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);

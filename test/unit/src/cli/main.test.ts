@@ -48,6 +48,7 @@ describe('echoes-otel bad input', () => {
     [['report', '--job', 'x'], /--job only applies with --prometheus/],
     [['doctor', '--only', 'collector,mongo'], /unknown: mongo/],
     [['doctor', '--timeout', 'soon'], /--timeout "soon"/],
+    [['report', '--timeout', '0s'], /--timeout "0s"/],
     [['doctor', '--grafana', '://'], /--grafana ":\/\/" is not a URL/],
     [['check-config', '--format', 'yaml'], /--format must be one of text, json/],
   ])('%j exits 2 with one clear line', async (args, message) => {
