@@ -236,7 +236,7 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze([
     'counter',
     'echoes_log_dropped_total',
     ['reason'],
-    'Log records dropped or altered (truncated, unserializable, sink_error, disk_full, closed; otlp_queue_full: not shipped over OTLP, still in the files).',
+    'Log records dropped or altered (truncated, unserializable, sink_error, disk_full, closed; otlp_queue_full, otlp_export_failed: not shipped over OTLP, still in the files).',
   ),
 
   // Runtime (instrumentation-runtime-node, plus process memory from us)

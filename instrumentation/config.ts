@@ -276,6 +276,12 @@ export const ENV_VARIABLES = [
       'Most attribute sets kept per metric instrument; the rest fold into one overflow series.',
   },
   {
+    name: 'ECHOES_OTLP_RETRY_BUFFER',
+    default: '4096',
+    description:
+      'Log records, and spans, held per signal for a resend when an OTLP export fails after its retries (collector restarting); the oldest past it are dropped and counted. 0 turns this off.',
+  },
+  {
     name: 'ECHOES_SHUTDOWN_TIMEOUT_MS',
     default: '2000',
     description: 'Deadline for flushing traces, metrics, logs and log files at exit.',
@@ -1056,6 +1062,9 @@ export function loadConfig(options: EchoesOptions = {}, src: ConfigSource = {}):
     environment,
     production,
     resourceAttributes,
+    otlpRetryBuffer:
+      r.int('ECHOES_OTLP_RETRY_BUFFER', r.raw('ECHOES_OTLP_RETRY_BUFFER'), 4096, 0, 1_000_000) ??
+      4096,
     shutdownTimeoutMs:
       r.int(
         'ECHOES_SHUTDOWN_TIMEOUT_MS',

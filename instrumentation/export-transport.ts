@@ -3,6 +3,7 @@ import type { Agent as HttpAgent, AgentOptions } from 'node:http';
 import type * as Https from 'node:https';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
+import { markRetryable } from './export-spool.js';
 
 /**
  * Keeps OTLP exports from holding the process at exit.
@@ -32,6 +33,8 @@ export interface ExportControl {
   /** The deadline has passed: stop everything and destroy open export sockets. */
   release(): void;
   readonly released: boolean;
+  /** Shutdown has begun (`stopRetries` or `release`): an export failure is final from now on. */
+  readonly stopping: boolean;
 }
 
 interface Response {
@@ -146,6 +149,13 @@ export function createExportControl(): ExportControl {
         if (released || !retrying) break;
         result = await this._inner.send(data, deadline - Date.now());
       }
+      // Out of attempts on an answer worth retrying: say so, for the export spool (it holds the
+      // batch for a later resend instead of dropping it).
+      if (result.status === 'retryable')
+        return {
+          ...result,
+          error: markRetryable(result.error ?? new Error('export failed with a retryable status')),
+        };
       return result;
     }
 
@@ -201,6 +211,9 @@ export function createExportControl(): ExportControl {
     },
     get released() {
       return released;
+    },
+    get stopping() {
+      return !retrying || released;
     },
   };
 }

@@ -2,6 +2,7 @@ import type { Attributes, Meter, MeterProvider, Tracer, TracerProvider } from '@
 import type { LoggerProvider } from '@opentelemetry/api-logs';
 import type { MetricProducer } from '@opentelemetry/sdk-metrics';
 import type { EchoesConfig } from './types.js';
+import type { OtlpLogDrops } from './logs-sdk.js';
 
 /**
  * What `sdk.ts` hands each feature module (http, logger, cache, fs, dirs, runtime) when it starts
@@ -15,7 +16,7 @@ export interface SetupContext {
   readonly tracer: Tracer;
   readonly loggerProvider: LoggerProvider;
   /** The OTLP log batch processor's count of records refused for a full queue (none: no OTLP). */
-  readonly otlpLogQueue?: { readonly droppedQueueFull: number } | undefined;
+  readonly otlpLogQueue?: OtlpLogDrops | undefined;
   /** Hot-path metrics (HTTP, fs): pre-bound attribute sets, exported through `producer`. */
   readonly fastMetrics: FastMetrics;
 }

@@ -51,8 +51,8 @@ function describe(name: string): { unit: string; description: string } {
 export function setupLogMetrics(
   meter: Meter,
   stats: () => LogStats,
-  /** OTLP records refused for a full export queue, the app's own winston records included. */
-  otlpQueueFull: () => number = () => 0,
+  /** What the OTLP path dropped, the app's own winston records included (logs-sdk.ts). */
+  otlp?: { readonly droppedQueueFull: number; readonly droppedExportFailed: number },
 ): { stop(): void } {
   const records = meter.createObservableCounter(METRIC.logRecords, describe(METRIC.logRecords));
   const written = meter.createObservableCounter(METRIC.logWritten, describe(METRIC.logWritten));
@@ -82,8 +82,10 @@ export function setupLogMetrics(
   };
   const onDropped = (r: ObservableResult): void => {
     for (const [reason, n] of stats().dropped) r.observe(n, { reason });
-    const refused = otlpQueueFull();
-    if (refused > 0) r.observe(refused, { reason: 'otlp_queue_full' });
+    if (otlp === undefined) return;
+    if (otlp.droppedQueueFull > 0) r.observe(otlp.droppedQueueFull, { reason: 'otlp_queue_full' });
+    if (otlp.droppedExportFailed > 0)
+      r.observe(otlp.droppedExportFailed, { reason: 'otlp_export_failed' });
   };
   records.addCallback(onRecords);
   written.addCallback(onWritten);

@@ -19,6 +19,7 @@ import {
 } from './log-metrics.js';
 import { createRedactor, type Redactor } from './redact.js';
 import type { EchoesConfig, LogLevel } from './types.js';
+import type { OtlpLogDrops } from './logs-sdk.js';
 
 /**
  * The structured logger: one JSON line per record
@@ -79,7 +80,7 @@ interface LogCore {
 interface CoreDeps {
   readonly otelLogger?: OtelLogger | undefined;
   /** The OTLP batch processor's drop count (logs-sdk.ts), read around each emit. */
-  readonly otlpGate?: { readonly droppedQueueFull: number } | undefined;
+  readonly otlpGate?: OtlpLogDrops | undefined;
   readonly stdout?: (line: string) => void;
   readonly stderr?: (line: string) => void;
   readonly stats?: LogStats;
@@ -384,11 +385,7 @@ export function setupLogging(ctx: SetupContext, deps: Omit<CoreDeps, 'otelLogger
     // The callbacks stay registered: counters report until the meter provider shuts down.
     try {
       const gate = ctx.otlpLogQueue;
-      setupLogMetrics(
-        ctx.meter,
-        () => core.stats,
-        () => gate?.droppedQueueFull ?? 0,
-      );
+      setupLogMetrics(ctx.meter, () => core.stats, gate);
     } catch (err) {
       warnOnce('metrics', `echoes-otel: log metrics unavailable (${(err as Error)?.message})`);
     }

@@ -6,10 +6,12 @@ import {
   LoggerProvider,
   type LogRecordExporter,
   type LogRecordProcessor,
+  type ReadableLogRecord,
 } from '@opentelemetry/sdk-logs';
+import { ExportSpool } from './export-spool.js';
 import { QueueGatedBatchLogRecordProcessor } from './log-batch-processor.js';
 import type { ExportControl } from './export-transport.js';
-import { createOtlpExporter } from './traces.js';
+import { createOtlpExporter, spooled } from './traces.js';
 import type { EchoesConfig } from './types.js';
 
 /**
@@ -37,23 +39,34 @@ function createLogExporter(
   });
 }
 
+/** Records that never left over OTLP (they are in the log files): counted for echoes.log.dropped. */
+export interface OtlpLogDrops {
+  /** Refused by the batch processor's full queue (reason `otlp_queue_full`). */
+  readonly droppedQueueFull: number;
+  /** Given up after failed exports: past the retry buffer, refused, or at shutdown (`otlp_export_failed`). */
+  readonly droppedExportFailed: number;
+}
+
 /**
- * The provider, and its OTLP batch processor's count of records refused for a full queue
- * (undefined when logs are not shipped over OTLP).
+ * The provider, and what its OTLP path dropped (undefined when logs are not shipped over OTLP).
  */
 export function createLoggerProvider(
   config: EchoesConfig,
   resource: Resource,
   control?: ExportControl,
-): { provider: LoggerProvider; otlpQueue: { readonly droppedQueueFull: number } | undefined } {
+): { provider: LoggerProvider; otlpQueue: OtlpLogDrops | undefined } {
   const processors: LogRecordProcessor[] = [];
   const exporter = createLogExporter(config, control);
-  let gate: QueueGatedBatchLogRecordProcessor | undefined;
+  let drops: OtlpLogDrops | undefined;
   if (exporter !== undefined) {
+    const held =
+      config.logs.exporter === 'otlp'
+        ? spooled<ReadableLogRecord, LogRecordExporter>(exporter, config, 'log records', control)
+        : exporter;
     // The SDK's batch processor; it tells the Logger when its queue is full, so a record it
     // would drop is not built, and counts it (log-batch-processor.ts).
-    gate = new QueueGatedBatchLogRecordProcessor({
-      exporter,
+    const gate = new QueueGatedBatchLogRecordProcessor({
+      exporter: held as LogRecordExporter,
       // Bounded like the span queue; the files keep every line regardless.
       maxQueueSize: 4096,
       maxExportBatchSize: 512,
@@ -61,6 +74,15 @@ export function createLoggerProvider(
       exportTimeoutMillis: config.logs.otlp.timeoutMs,
     });
     processors.push(gate);
+    const spool = held instanceof ExportSpool ? held : undefined;
+    drops = {
+      get droppedQueueFull() {
+        return gate.droppedQueueFull;
+      },
+      get droppedExportFailed() {
+        return spool?.dropped ?? 0;
+      },
+    };
   }
-  return { provider: new LoggerProvider({ resource, processors }), otlpQueue: gate };
+  return { provider: new LoggerProvider({ resource, processors }), otlpQueue: drops };
 }

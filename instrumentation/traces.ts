@@ -16,6 +16,7 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { watchExporter } from './diag.js';
+import { ExportSpool, type BatchExporter } from './export-spool.js';
 import type { ExportControl } from './export-transport.js';
 import type { Redactor } from './redact.js';
 import type { EchoesConfig, OtlpSignalConfig } from './types.js';
@@ -138,6 +139,27 @@ export function redactingExporter(inner: SpanExporter, redactor: Redactor): Span
   return inner;
 }
 
+/**
+ * The OTLP exporter behind a spool that holds what a failed export could not deliver, for a resend
+ * once the collector is back (export-spool.ts). Without `control` (or with the buffer at 0, or for
+ * the console exporter) the exporter is returned as it is.
+ */
+export function spooled<T, E extends BatchExporter<T>>(
+  exporter: E,
+  config: EchoesConfig,
+  what: string,
+  control: ExportControl | undefined,
+): E | ExportSpool<T> {
+  if (control === undefined || config.otlpRetryBuffer === 0) return exporter;
+  return new ExportSpool<T>(exporter, {
+    maxItems: config.otlpRetryBuffer,
+    maxBatch: 512,
+    retryMs: 5000,
+    stopping: () => control.stopping,
+    what,
+  });
+}
+
 export function createTracerProvider(
   config: EchoesConfig,
   resource: Resource,
@@ -147,8 +169,13 @@ export function createTracerProvider(
   const spanProcessors: SpanProcessor[] = [];
   const exporter = createSpanExporter(config, control);
   if (exporter !== undefined) {
+    const held =
+      config.traces.exporter === 'otlp'
+        ? (spooled<ReadableSpan, SpanExporter>(exporter, config, 'spans', control) as SpanExporter)
+        : exporter;
     spanProcessors.push(
-      new BatchSpanProcessor(redactingExporter(exporter, redactor), {
+      // Redacted before the spool: a held span is already clean.
+      new BatchSpanProcessor(redactingExporter(held, redactor), {
         // Bounded: with the collector down, memory stays capped and the oldest spans are dropped.
         maxQueueSize: 2048,
         maxExportBatchSize: 512,

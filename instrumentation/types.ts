@@ -40,6 +40,11 @@ export interface EchoesConfig {
   readonly production: boolean;
   /** Extra resource attributes from `OTEL_RESOURCE_ATTRIBUTES`. */
   readonly resourceAttributes: Readonly<Record<string, string>>;
+  /**
+   * Log records, and spans, held per signal for a resend when an OTLP export fails after its
+   * retries (`ECHOES_OTLP_RETRY_BUFFER`, default 4096; 0: none). export-spool.ts.
+   */
+  readonly otlpRetryBuffer: number;
   /** Deadline for flushing everything at exit (`ECHOES_SHUTDOWN_TIMEOUT_MS`, default 2000). */
   readonly shutdownTimeoutMs: number;
   /** Start the SDK in worker threads too (`ECHOES_IN_WORKERS`, default false). */

@@ -107,7 +107,12 @@ function start(options: EchoesOptions = {}, otlpQueue?: number): Harness {
     tracerProvider,
     tracer: tracerProvider.getTracer('test'),
     loggerProvider,
-    otlpLogQueue: gate,
+    otlpLogQueue: gate && {
+      get droppedQueueFull() {
+        return gate.droppedQueueFull;
+      },
+      droppedExportFailed: 0,
+    },
     fastMetrics: undefined as never,
   };
   const feature = setupLogging(ctx, { stdout: (l) => stdout.push(l) });

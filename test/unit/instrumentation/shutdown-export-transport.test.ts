@@ -5,6 +5,7 @@ import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createExportControl } from '../../../instrumentation/export-transport.js';
+import { isRetryable } from '../../../instrumentation/export-spool.js';
 
 type Result = { status: 'success' | 'retryable' | 'failure'; retryInMillis?: number };
 
@@ -46,7 +47,11 @@ describe('createExportControl', () => {
     const t0 = Date.now();
     const pending = f.send();
     setTimeout(() => control.release(), 20);
-    expect(await pending).toEqual({ status: 'retryable', retryInMillis: 5000 });
+    const r = (await pending) as Result & { error?: unknown };
+    expect(r).toMatchObject({ status: 'retryable', retryInMillis: 5000 });
+    // Out of attempts on a retryable answer: marked so for the export spool.
+    expect(isRetryable(r.error)).toBe(true);
+    expect(control.stopping).toBe(true);
     expect(Date.now() - t0).toBeLessThan(1000);
     expect(f.sends).toHaveLength(1);
     expect(control.released).toBe(true);
