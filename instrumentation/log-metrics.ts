@@ -16,8 +16,10 @@ export type LogDropReason =
   | 'disk_full'
   | 'unserializable'
   | 'closed'
-  // Not written to OTLP (the files have the line): the SDK's export queue was full.
-  | 'otlp_queue_full';
+  // Not written to OTLP (the files have the line): the SDK's export queue was full, or the export
+  // failed for good (export spool full, refused, or at shutdown). Reported from logs-sdk.ts' counts.
+  | 'otlp_queue_full'
+  | 'otlp_export_failed';
 
 export interface LogStats {
   /** Records accepted, indexed like `LEVELS`. */

@@ -11,7 +11,10 @@ import {
   markRetryable,
   type BatchExporter,
 } from '../../../instrumentation/export-spool.js';
+import { loadConfig } from '../../../instrumentation/config.js';
 import { createExportControl } from '../../../instrumentation/export-transport.js';
+import { createLoggerProvider } from '../../../instrumentation/logs-sdk.js';
+import { createResource } from '../../../instrumentation/resource.js';
 
 /** An exporter that answers each export with the next scripted outcome and records what it got. */
 function scripted(outcomes: Array<'ok' | 'retry' | 'refuse'>) {
@@ -215,5 +218,40 @@ describe('ExportSpool with the real OTLP exporter and transport', () => {
     control.stopRetries();
     await provider.shutdown();
     control.release();
+  });
+});
+
+describe('createLoggerProvider with the spool', () => {
+  it('holds up to ECHOES_OTLP_RETRY_BUFFER records while the collector refuses connections and counts the rest as otlp_export_failed', async () => {
+    vi.spyOn(diag, 'warn').mockImplementation(() => {});
+    // A port nothing listens on: bound, then closed.
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((r) => probe.close(r));
+    const { config } = loadConfig(
+      {},
+      {
+        env: {
+          OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+          OTEL_EXPORTER_OTLP_TIMEOUT: '300', // no backoff fits: one attempt per export
+          ECHOES_OTLP_RETRY_BUFFER: '2',
+        },
+        cwd: process.cwd(),
+      },
+    );
+    expect(config.otlpRetryBuffer).toBe(2);
+    const control = createExportControl();
+    const { provider, otlpQueue } = createLoggerProvider(config, createResource(config), control);
+    const logger = provider.getLogger('t');
+    for (let i = 0; i < 5; i++) logger.emit({ body: `r${i}` });
+    await provider.forceFlush();
+    await until(() => otlpQueue!.droppedExportFailed === 3, 5000);
+    expect(otlpQueue!.droppedQueueFull).toBe(0);
+    // At shutdown the two held records get their last attempt, fail, and are counted too.
+    control.stopRetries();
+    await provider.shutdown();
+    control.release();
+    expect(otlpQueue!.droppedExportFailed).toBe(5);
   });
 });
