@@ -142,7 +142,7 @@ export class ExportSpool<T> implements BatchExporter<T> {
     if (!this._warned) {
       this._warned = true;
       diag.warn(
-        `echoes-otel: dropped ${n} ${this._opts.what} that could not be exported (collector unreachable for longer than the retry buffer of ${this._opts.maxItems} holds, or the export was refused); further drops are counted quietly`,
+        `echoes-otel: dropped ${n} ${this._opts.what} that could not be exported (the collector was unreachable for longer than ECHOES_OTLP_RETRY_BUFFER=${this._opts.maxItems} ${this._opts.what} last, or refused them); further drops are counted quietly`,
       );
     }
   }

@@ -141,8 +141,8 @@ export function redactingExporter(inner: SpanExporter, redactor: Redactor): Span
 
 /**
  * The OTLP exporter behind a spool that holds what a failed export could not deliver, for a resend
- * once the collector is back (export-spool.ts). Without `control` (or with the buffer at 0, or for
- * the console exporter) the exporter is returned as it is.
+ * once the collector is back (export-spool.ts); with the buffer at 0 it holds nothing and only
+ * counts what is lost. Without `control` the exporter is returned as it is.
  */
 export function spooled<T, E extends BatchExporter<T>>(
   exporter: E,
@@ -150,7 +150,7 @@ export function spooled<T, E extends BatchExporter<T>>(
   what: string,
   control: ExportControl | undefined,
 ): E | ExportSpool<T> {
-  if (control === undefined || config.otlpRetryBuffer === 0) return exporter;
+  if (control === undefined) return exporter;
   return new ExportSpool<T>(exporter, {
     maxItems: config.otlpRetryBuffer,
     maxBatch: 512,
