@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { diag, metrics } from '@opentelemetry/api';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { QUIET_SDK_ENV } from '../../helpers/sdk-env.js';
 import { shutdownEchoes, startEchoes } from '../../../instrumentation/sdk.js';
 
 // One feature that throws while starting, one whose module fails to load, one instrumentation
@@ -29,15 +30,9 @@ describe('startEchoes when a part fails', () => {
     const warn = vi.spyOn(diag, 'warn').mockImplementation(() => {});
     try {
       const env = {
-        OTEL_TRACES_EXPORTER: 'none',
-        OTEL_METRICS_EXPORTER: 'none',
-        OTEL_LOGS_EXPORTER: 'none',
-        ECHOES_PROMETHEUS: 'off',
-        ECHOES_LOG_FILE: 'off',
-        ECHOES_LOG_CONSOLE: 'off',
+        ...QUIET_SDK_ENV,
         ECHOES_DIRS: `data=${dir}`,
         ECHOES_INSTRUMENTATIONS: 'http,runtime,winston,lru-cache',
-        ECHOES_SHUTDOWN_TIMEOUT_MS: '1000',
       };
       const handle = await startEchoes({}, { env, cwd: dir });
       const warnings = warn.mock.calls.map((c) => String(c[0]));

@@ -8,6 +8,7 @@ import {
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { QUIET_SDK_ENV } from '../../helpers/sdk-env.js';
 import { createCollapsingLogger, watchExporter } from '../../../instrumentation/diag.js';
 import { prometheusBaseName } from '../../../instrumentation/metrics.js';
 import { createRedactor } from '../../../instrumentation/redact.js';
@@ -126,15 +127,9 @@ describe('startEchoes / shutdownEchoes', () => {
 
   it('registers the providers, starts once, and shuts down idempotently within the deadline', async () => {
     const env = {
-      OTEL_TRACES_EXPORTER: 'none',
-      OTEL_METRICS_EXPORTER: 'none',
-      OTEL_LOGS_EXPORTER: 'none',
-      ECHOES_PROMETHEUS: 'off',
-      ECHOES_LOG_FILE: 'off',
-      ECHOES_LOG_CONSOLE: 'off',
+      ...QUIET_SDK_ENV,
       ECHOES_DIRS: 'none',
       ECHOES_INSTRUMENTATIONS: 'http',
-      ECHOES_SHUTDOWN_TIMEOUT_MS: '1000',
     };
     const handle = await startEchoes({}, { env, cwd: dir });
     expect(await startEchoes({}, { env, cwd: dir })).toBe(handle);
