@@ -52,8 +52,10 @@ export interface SpoolOptions {
   readonly retryMs: number;
   /** True once shutdown has begun: failures are final from then on. */
   readonly stopping: () => boolean;
-  /** For the one warning when items are dropped: "log records", "spans". */
+  /** For the warnings when items are dropped: "log records", "spans". */
   readonly what: string;
+  /** Appended to those warnings: where the items still are (" (the log files have them)"). */
+  readonly kept?: string;
 }
 
 export class ExportSpool<T> implements BatchExporter<T> {
@@ -62,7 +64,8 @@ export class ExportSpool<T> implements BatchExporter<T> {
   private _timer: NodeJS.Timeout | undefined;
   /** The resend in flight, if any (one at a time). */
   private _resending: Promise<void> | undefined;
-  private _warned = false;
+  private readonly _warned = new Set<'full' | 'refused'>();
+  private _droppedAtExit = 0;
   /** Items given up on: held past `maxItems`, refused for good, or failed during shutdown. */
   dropped = 0;
   /** Held items that a later export delivered. */
@@ -118,7 +121,11 @@ export class ExportSpool<T> implements BatchExporter<T> {
         done(true, result);
         return;
       }
-      this._drop(batch.length);
+      this._drop(
+        batch.length,
+        this._opts.stopping() ? 'exit' : isRetryable(result.error) ? 'full' : 'refused',
+        result.error,
+      );
       done(false, result);
     };
     try {
@@ -132,19 +139,28 @@ export class ExportSpool<T> implements BatchExporter<T> {
     const over = this._held.length - this._opts.maxItems;
     if (over > 0) {
       this._held.splice(0, over);
-      this._drop(over);
+      this._drop(over, 'full');
     }
   }
 
-  private _drop(n: number): void {
+  /** Counts `n` lost items; the first loss of each kind says why, once. */
+  private _drop(n: number, kind: 'full' | 'refused' | 'exit', error?: unknown): void {
     if (n <= 0) return;
     this.dropped += n;
-    if (!this._warned) {
-      this._warned = true;
-      diag.warn(
-        `echoes-otel: dropped ${n} ${this._opts.what} that could not be exported (the collector was unreachable for longer than ECHOES_OTLP_RETRY_BUFFER=${this._opts.maxItems} ${this._opts.what} last, or refused them); further drops are counted quietly`,
-      );
+    if (kind === 'exit') {
+      // Said once, with the total, when shutdown ends.
+      this._droppedAtExit += n;
+      return;
     }
+    if (this._warned.has(kind)) return;
+    this._warned.add(kind);
+    const { what, maxItems } = this._opts;
+    const kept = this._opts.kept ?? '';
+    diag.warn(
+      kind === 'full'
+        ? `echoes-otel: the OTLP retry buffer is full (ECHOES_OTLP_RETRY_BUFFER=${maxItems} ${what}): the collector has been unreachable too long, so the oldest held ${what} are dropped${kept}; further drops are counted quietly`
+        : `echoes-otel: the collector refused ${n} ${what} (${error instanceof Error ? error.message : String(error)}); a refused batch is not retried${kept}; further drops are counted quietly`,
+    );
   }
 
   /** Resends held items after `ms` unless a resend is pending or running. Never holds the process. */
@@ -194,8 +210,12 @@ export class ExportSpool<T> implements BatchExporter<T> {
       if (this._timer !== undefined) clearTimeout(this._timer);
       this._timer = undefined;
       // Whatever is still held (the deadline passed mid-resend) is lost with the process.
-      this._drop(this._held.length);
+      this._drop(this._held.length, 'exit');
       this._held = [];
+      if (this._droppedAtExit > 0)
+        diag.warn(
+          `echoes-otel: ${this._droppedAtExit} ${this._opts.what} were not shipped before exit: the collector did not take them${this._opts.kept ?? ''}`,
+        );
       await this._inner.shutdown();
     }
   }

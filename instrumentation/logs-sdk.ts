@@ -61,7 +61,13 @@ export function createLoggerProvider(
   if (exporter !== undefined) {
     const held =
       config.logs.exporter === 'otlp'
-        ? spooled<ReadableLogRecord, LogRecordExporter>(exporter, config, 'log records', control)
+        ? spooled<ReadableLogRecord, LogRecordExporter>(
+            exporter,
+            config,
+            'log records',
+            control,
+            ' (the log files have them)',
+          )
         : exporter;
     // The SDK's batch processor; it tells the Logger when its queue is full, so a record it
     // would drop is not built, and counts it (log-batch-processor.ts).

@@ -149,6 +149,7 @@ export function spooled<T, E extends BatchExporter<T>>(
   config: EchoesConfig,
   what: string,
   control: ExportControl | undefined,
+  kept?: string,
 ): E | ExportSpool<T> {
   if (control === undefined) return exporter;
   return new ExportSpool<T>(exporter, {
@@ -157,6 +158,7 @@ export function spooled<T, E extends BatchExporter<T>>(
     retryMs: 5000,
     stopping: () => control.stopping,
     what,
+    ...(kept !== undefined && { kept }),
   });
 }
 
