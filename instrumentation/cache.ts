@@ -171,6 +171,12 @@ class LruTtlCache<K, V> implements BoundedCache<K, V>, CacheMember {
     return ex !== undefined && ex[slot]! <= now;
   }
 
+  /** `#expired` at this instant; the clock is read only when entries have a ttl. */
+  #expiredNow(slot: number): boolean {
+    const ex = this.#expires;
+    return ex !== undefined && ex[slot]! <= Date.now();
+  }
+
   #unlink(slot: number): void {
     const p = this.#prev[slot]!;
     const n = this.#next[slot]!;
@@ -202,7 +208,7 @@ class LruTtlCache<K, V> implements BoundedCache<K, V>, CacheMember {
       this.#stats.misses++;
       return undefined;
     }
-    if (this.#expires !== undefined && this.#expires[slot]! <= Date.now()) {
+    if (this.#expiredNow(slot)) {
       this.#remove(slot);
       this.#stats.evictTtl++;
       this.#stats.misses++;
@@ -218,13 +224,12 @@ class LruTtlCache<K, V> implements BoundedCache<K, V>, CacheMember {
 
   has(key: K): boolean {
     const slot = this.#index.get(key);
-    return slot !== undefined && !this.#expired(slot, this.#expires === undefined ? 0 : Date.now());
+    return slot !== undefined && !this.#expiredNow(slot);
   }
 
   peek(key: K): V | undefined {
     const slot = this.#index.get(key);
-    if (slot === undefined || this.#expired(slot, this.#expires === undefined ? 0 : Date.now()))
-      return undefined;
+    if (slot === undefined || this.#expiredNow(slot)) return undefined;
     return this.#values[slot];
   }
 
@@ -242,7 +247,7 @@ class LruTtlCache<K, V> implements BoundedCache<K, V>, CacheMember {
     }
     if (this.#index.size >= this.maxEntries) {
       const oldest = this.#head;
-      const ttlExpired = this.#expired(oldest, expires === undefined ? 0 : Date.now());
+      const ttlExpired = this.#expiredNow(oldest);
       this.#remove(oldest);
       if (ttlExpired) this.#stats.evictTtl++;
       else this.#stats.evictCapacity++;
@@ -259,7 +264,7 @@ class LruTtlCache<K, V> implements BoundedCache<K, V>, CacheMember {
   delete(key: K): boolean {
     const slot = this.#index.get(key);
     if (slot === undefined) return false;
-    const ttlExpired = this.#expired(slot, this.#expires === undefined ? 0 : Date.now());
+    const ttlExpired = this.#expiredNow(slot);
     this.#remove(slot);
     if (ttlExpired) this.#stats.evictTtl++;
     else this.#stats.evictManual++;
