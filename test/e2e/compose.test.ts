@@ -13,7 +13,7 @@ import {
 } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pollUntil } from '../helpers/backends.js';
-import { ROOT } from '../unit/stack/stack-queries.js';
+import { REPO_ROOT } from '../helpers/paths.js';
 
 function dockerProblem(): string | undefined {
   const r = spawnSync('docker', ['info', '--format', '{{.ServerVersion}}'], {
@@ -52,7 +52,7 @@ describe.skipIf(problem !== undefined)('docker compose stack (compose.yaml, --pr
   };
 
   beforeAll(async () => {
-    env = await new DockerComposeEnvironment(ROOT, 'compose.yaml')
+    env = await new DockerComposeEnvironment(REPO_ROOT, 'compose.yaml')
       .withProfiles('app')
       .withBuild()
       .withEnvironment({ GF_ADMIN_PASSWORD: password })

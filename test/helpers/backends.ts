@@ -18,16 +18,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdtempSync, rmSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { PATHS } from '../../scripts/backends.mjs';
+import { REPO_ROOT } from './paths.js';
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const TOOLS = resolve(process.env.ECHOES_TOOLS_DIR || join(REPO_ROOT, '.tools'));
-
+/** Where `npm run backends` puts the binaries (ECHOES_TOOLS_DIR moves them): its own PATHS. */
 export const BINARIES = Object.freeze({
-  otelcol: join(TOOLS, 'otelcol', 'otelcol-echoes'),
-  prometheus: join(TOOLS, 'prometheus', 'prometheus'),
-  promtool: join(TOOLS, 'prometheus', 'promtool'),
+  otelcol: PATHS.otelcol,
+  prometheus: PATHS.prometheus,
+  promtool: PATHS.promtool,
 });
 
 export const COLLECTOR_CONFIG = join(REPO_ROOT, 'collector/config.yaml');

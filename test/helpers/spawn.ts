@@ -1,11 +1,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-/** Repo root, and the built preload the black-box tests run (scripts/test.mjs builds it first). */
-export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
-export const REGISTER = join(ROOT, 'dist/instrumentation/register.js');
+import { REGISTER } from './paths.js';
 
 export function requireBuilt(): void {
   if (!existsSync(REGISTER)) {

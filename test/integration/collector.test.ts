@@ -14,14 +14,9 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CATALOG } from '../../instrumentation/catalog.js';
-import {
-  REPO_ROOT,
-  backendsMissing,
-  startStack,
-  tempDir,
-  type Stack,
-} from '../helpers/backends.js';
+import { backendsMissing, startStack, tempDir, type Stack } from '../helpers/backends.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver.js';
+import { REPO_ROOT } from '../helpers/paths.js';
 
 const skipReason = backendsMissing();
 if (skipReason !== undefined)

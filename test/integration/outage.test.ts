@@ -16,7 +16,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { REPO_ROOT, pollUntil, startStack, tempDir, type Stack } from '../helpers/backends.js';
+import { pollUntil, startStack, tempDir, type Stack } from '../helpers/backends.js';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver.js';
 import {
@@ -25,6 +25,7 @@ import {
   type AppRun,
   type Stats,
 } from '../fixtures/pipeline/run.js';
+import { REPO_ROOT } from '../helpers/paths.js';
 
 const skipReason = pipelineMissing();
 if (skipReason !== undefined)

@@ -29,10 +29,10 @@ import {
   type Stack,
 } from '../helpers/backends.js';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
+import { DIST } from '../helpers/paths.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver.js';
 import { pipelineMissing } from '../fixtures/pipeline/run.js';
 import {
-  ROOT,
   alertOperands,
   dashboardQueries,
   interpolate,
@@ -42,7 +42,6 @@ import {
 
 const SERVICE = 'echoes-queries-workload';
 const ENVIRONMENT = 'integration';
-const DIST = join(ROOT, 'dist/instrumentation');
 
 const skipReason = pipelineMissing();
 if (skipReason !== undefined)

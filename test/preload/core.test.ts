@@ -11,19 +11,13 @@ import {
   type FlatLogRecord,
   type OtlpReceiver,
 } from '../helpers/otlp-receiver.js';
-import {
-  killAll,
-  REGISTER,
-  requireBuilt,
-  ROOT,
-  spawnNode,
-  type Spawned,
-} from '../helpers/spawn.js';
+import { killAll, requireBuilt, spawnNode, type Spawned } from '../helpers/spawn.js';
+import { REGISTER, REPO_ROOT } from '../helpers/paths.js';
 
 // Black box: the built register preloaded into fixture apps (ESM and CJS) under Node 20 and 24,
 // exporting to an in-test OTLP receiver that decodes with the official protobuf definitions.
 
-const FIXTURES = join(ROOT, 'test/fixtures/core');
+const FIXTURES = join(REPO_ROOT, 'test/fixtures/core');
 let rx: OtlpReceiver;
 let tmp: string;
 let seq = 0;

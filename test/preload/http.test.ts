@@ -5,13 +5,14 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
 import { startOtlpReceiver, type FlatSpan, type OtlpReceiver } from '../helpers/otlp-receiver.js';
-import { killAll, REGISTER, requireBuilt, ROOT, spawnNode } from '../helpers/spawn.js';
+import { killAll, requireBuilt, spawnNode } from '../helpers/spawn.js';
+import { REGISTER, REPO_ROOT } from '../helpers/paths.js';
 
 // Black box for the diagnostics-channel HTTP instrumentation: the built register preloaded into
 // an ESM and a CJS fixture server under Node 20 and Node 24, spans and the duration histogram
 // checked at an OTLP receiver that decodes with the official protobuf definitions.
 
-const FIXTURES = join(ROOT, 'test/fixtures/http');
+const FIXTURES = join(REPO_ROOT, 'test/fixtures/http');
 const SERVER = 2;
 const CLIENT = 3;
 const STATUS_ERROR = 2;

@@ -9,9 +9,10 @@ import { freePort } from '../helpers/backends.js';
 import { canMountTmpfs } from '../helpers/mount.js';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver.js';
-import { killAll, REGISTER, requireBuilt, ROOT, spawnNode } from '../helpers/spawn.js';
+import { killAll, requireBuilt, spawnNode } from '../helpers/spawn.js';
+import { REGISTER, REPO_ROOT } from '../helpers/paths.js';
 
-const FIXTURES = join(ROOT, 'test/fixtures/logging');
+const FIXTURES = join(REPO_ROOT, 'test/fixtures/logging');
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -6,20 +6,14 @@ import { CATALOG, catalogEntry, METRIC } from '../../instrumentation/catalog.js'
 import { parseExposition, sumSamples, type Sample } from '../../src/cli/prom-text.js';
 import { freePort } from '../helpers/backends.js';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
-import {
-  killAll,
-  REGISTER,
-  requireBuilt,
-  ROOT,
-  spawnNode,
-  type Spawned,
-} from '../helpers/spawn.js';
+import { killAll, requireBuilt, spawnNode, type Spawned } from '../helpers/spawn.js';
+import { REGISTER, REPO_ROOT } from '../helpers/paths.js';
 
 // Black box: the built register preloaded into the metrics fixtures (ESM and CJS) under Node 20
 // and 24; the cache and fs figures at the embedded Prometheus endpoint must be exactly what
 // test/fixtures/metrics/workload.cjs did.
 
-const FIXTURES = join(ROOT, 'test/fixtures/metrics');
+const FIXTURES = join(REPO_ROOT, 'test/fixtures/metrics');
 /** Series names as the embedded endpoint serves them, from the catalog (the one source). */
 const series = (metric: string): string => catalogEntry(metric)!.embedded!;
 const CACHE_REQ = series(METRIC.cacheRequests);
@@ -239,8 +233,8 @@ describe.each(NODE_BINARIES)('a watched directory that vanishes under $label', (
 // hook rightly ignores: here each is copied into a throwaway project as `node_modules/lru-cache`,
 // so require-in-the-middle and import-in-the-middle meet them under their real name.
 const LRU_VERSIONS = [
-  { version: '7', from: join(ROOT, 'node_modules/lru-cache-7') },
-  { version: '10', from: join(ROOT, 'node_modules/lru-cache-10') },
+  { version: '7', from: join(REPO_ROOT, 'node_modules/lru-cache-7') },
+  { version: '10', from: join(REPO_ROOT, 'node_modules/lru-cache-10') },
 ];
 const LRU_APP = {
   'app.mjs': [

@@ -8,8 +8,9 @@ import { METRIC } from '../../instrumentation/catalog.js';
 import { embeddedCandidates } from '../../src/cli/report.js';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
 import { startOtlpReceiver } from '../helpers/otlp-receiver.js';
-import { REPO, buildMissing, readSessions } from '../fixtures/service/harness.js';
+import { buildMissing, readSessions } from '../fixtures/service/harness.js';
 import { freePort } from '../helpers/backends.js';
+import { REPO_ROOT } from '../helpers/paths.js';
 
 /** `npm start`'s script (after the build): banner, embedded default or shipping, clean Ctrl-C. */
 
@@ -26,7 +27,7 @@ interface Started {
 }
 
 async function start(node: string, cwd: string, env: Record<string, string>): Promise<Started> {
-  const proc = spawn(node, [join(REPO, 'scripts/start.mjs')], {
+  const proc = spawn(node, [join(REPO_ROOT, 'scripts/start.mjs')], {
     cwd,
     env: {
       PATH: process.env.PATH ?? '',

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../helpers/backends.js';
+import { REPO_ROOT } from '../../helpers/paths.js';
 
 const tools = mkdtempSync(join(tmpdir(), 'echoes-tools-'));
 afterAll(() => rmSync(tools, { recursive: true, force: true }));

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { REPO_ROOT } from '../../helpers/backends.js';
+import { REPO_ROOT } from '../../helpers/paths.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed YAML, shape asserted by the tests
 type Obj = Record<string, any>;

@@ -1,5 +1,6 @@
-import { diag, DiagLogLevel, metrics } from '@opentelemetry/api';
+import { diag, metrics } from '@opentelemetry/api';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { captureDiagWarnings } from '../../helpers/diag.js';
 import {
   createCache,
   instrumentCache,
@@ -282,17 +283,7 @@ describe('instrumentCache', () => {
   });
 
   it('a cache whose size throws: one warning, the error counted, NaN entries instead of a stale value', async () => {
-    const warnings: string[] = [];
-    diag.setLogger(
-      {
-        warn: (m: string) => warnings.push(m),
-        error: () => {},
-        info: () => {},
-        debug: () => {},
-        verbose: () => {},
-      },
-      DiagLogLevel.WARN,
-    );
+    const warnings = captureDiagWarnings();
     let broken = false;
     class Fragile extends Map<string, number> {
       override get size(): number {

@@ -1,8 +1,9 @@
 import { mkdirSync, mkdtempSync, promises as fsp, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { diag, DiagLogLevel } from '@opentelemetry/api';
+import { diag } from '@opentelemetry/api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { captureDiagWarnings } from '../../helpers/diag.js';
 import {
   setupDirMonitor,
   type DirMonitor,
@@ -28,17 +29,7 @@ describe('setupDirMonitor', () => {
   beforeEach(() => {
     root = mkdtempSync(join(tmpdir(), 'echoes-dirs-'));
     t = createTestMetrics();
-    warnings = [];
-    diag.setLogger(
-      {
-        warn: (m: string) => warnings.push(m),
-        error: () => {},
-        info: () => {},
-        debug: () => {},
-        verbose: () => {},
-      },
-      DiagLogLevel.WARN,
-    );
+    warnings = captureDiagWarnings();
   });
   afterEach(async () => {
     await monitor?.shutdown();

@@ -1,4 +1,4 @@
-import { context, diag, DiagLogLevel, trace } from '@opentelemetry/api';
+import { context, diag, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
   InMemoryLogRecordExporter,
@@ -17,6 +17,7 @@ import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { captureDiagWarnings } from '../../helpers/diag.js';
 import { loadConfig } from '../../../instrumentation/config.js';
 import type { Feature, SetupContext } from '../../../instrumentation/feature.js';
 import {
@@ -39,16 +40,7 @@ afterAll(() => {
 const warnings: string[] = [];
 beforeEach(() => {
   warnings.length = 0;
-  diag.setLogger(
-    {
-      error: () => undefined,
-      warn: (m: string) => warnings.push(m),
-      info: () => undefined,
-      debug: () => undefined,
-      verbose: () => undefined,
-    },
-    { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true },
-  );
+  captureDiagWarnings(warnings);
 });
 
 interface Harness {

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { ROOT } from './stack-queries.js';
+import { REPO_ROOT } from '../../helpers/paths.js';
 
 interface Service {
   image?: string;
@@ -15,7 +15,7 @@ interface Service {
   profiles?: string[];
 }
 
-const composeText = readFileSync(join(ROOT, 'compose.yaml'), 'utf8');
+const composeText = readFileSync(join(REPO_ROOT, 'compose.yaml'), 'utf8');
 const compose = parseYaml(composeText) as {
   services: Record<string, Service>;
   volumes?: Record<string, unknown>;
@@ -42,7 +42,7 @@ function env(s: Service): Record<string, string> {
 function dockerfileOf(s: Service): string | undefined {
   if (s.build === undefined) return undefined;
   const b = typeof s.build === 'string' ? { context: s.build } : s.build;
-  return resolve(ROOT, b.context ?? '.', b.dockerfile ?? 'Dockerfile');
+  return resolve(REPO_ROOT, b.context ?? '.', b.dockerfile ?? 'Dockerfile');
 }
 
 describe('compose.yaml', () => {
@@ -117,14 +117,14 @@ describe('compose.yaml', () => {
     expect(composeText).not.toMatch(/GF_ADMIN_PASSWORD:-/);
     expect(g.GF_AUTH_ANONYMOUS_ENABLED).toBe('false');
     expect(g.GF_SNAPSHOTS_EXTERNAL_ENABLED).toBe('false');
-    const example = readFileSync(join(ROOT, '.env.example'), 'utf8');
+    const example = readFileSync(join(REPO_ROOT, '.env.example'), 'utf8');
     expect(example).toMatch(/^GF_ADMIN_PASSWORD=$/m);
   });
 
   it("names the host for the collector's resource_detection (env detector) from .env, with a default", () => {
     const c = env(compose.services.collector!);
     expect(c.OTEL_RESOURCE_ATTRIBUTES).toBe('host.name=${ECHOES_HOST_NAME:-docker-host}');
-    const example = readFileSync(join(ROOT, '.env.example'), 'utf8');
+    const example = readFileSync(join(REPO_ROOT, '.env.example'), 'utf8');
     expect(example).toMatch(/^ECHOES_HOST_NAME=$/m);
   });
 
@@ -136,7 +136,9 @@ describe('compose.yaml', () => {
         const source = typeof v === 'string' ? v.split(':')[0]! : (v.source ?? '');
         if (source.startsWith('./')) {
           binds++;
-          expect(existsSync(join(ROOT, source)), `${name}: ${source} does not exist`).toBe(true);
+          expect(existsSync(join(REPO_ROOT, source)), `${name}: ${source} does not exist`).toBe(
+            true,
+          );
         } else if (source.startsWith('/')) {
           // Host paths outside the repo: only the read-only host root for the hostmetrics scraper.
           expect(`${name} ${String(v)}`).toBe('collector /:/hostfs:ro');
@@ -162,14 +164,14 @@ describe('compose.yaml', () => {
         './prometheus/rules:/etc/prometheus/rules:ro',
       ]),
     );
-    const backends = readFileSync(join(ROOT, 'scripts/backends.mjs'), 'utf8');
+    const backends = readFileSync(join(REPO_ROOT, 'scripts/backends.mjs'), 'utf8');
     const version = /prometheus:\s*'(\d+\.\d+\.\d+)'/.exec(backends)?.[1];
     expect(version, 'scripts/backends.mjs names no Prometheus version').toBeDefined();
     expect(p.image).toBe(`prom/prometheus:v${version}`);
   });
 
   it('builds the collector from collector/manifest.yaml with ocb', () => {
-    const text = readFileSync(join(ROOT, 'collector/Dockerfile'), 'utf8');
+    const text = readFileSync(join(REPO_ROOT, 'collector/Dockerfile'), 'utf8');
     expect(text).toMatch(/COPY collector\/manifest\.yaml/);
     expect(text).toMatch(/builder --config manifest\.yaml/);
     expect(text).toMatch(/^FROM gcr\.io\/distroless\//m);
@@ -205,7 +207,7 @@ interface TempoConfig {
 }
 
 describe('loki/config.yaml', () => {
-  const loki = parseYaml(readFileSync(join(ROOT, 'loki/config.yaml'), 'utf8')) as LokiConfig;
+  const loki = parseYaml(readFileSync(join(REPO_ROOT, 'loki/config.yaml'), 'utf8')) as LokiConfig;
 
   it('stores on the filesystem with the tsdb store and schema v13', () => {
     const configs = loki.schema_config.configs;
@@ -244,7 +246,9 @@ describe('loki/config.yaml', () => {
 });
 
 describe('tempo/config.yaml', () => {
-  const tempo = parseYaml(readFileSync(join(ROOT, 'tempo/config.yaml'), 'utf8')) as TempoConfig;
+  const tempo = parseYaml(
+    readFileSync(join(REPO_ROOT, 'tempo/config.yaml'), 'utf8'),
+  ) as TempoConfig;
 
   it('receives OTLP on all interfaces (Tempo defaults to localhost) and stores locally', () => {
     expect(tempo.distributor.receivers.otlp.protocols.http.endpoint).toBe('0.0.0.0:4318');

@@ -3,11 +3,12 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { ROOT, readAlertRules } from './stack-queries.js';
+import { readAlertRules } from './stack-queries.js';
+import { REPO_ROOT } from '../../helpers/paths.js';
 
 /** promtool from `node scripts/backends.mjs prometheus` (ECHOES_TOOLS_DIR moves it, as in that script). */
 function promtoolPath(): string | undefined {
-  const r = spawnSync(process.execPath, [join(ROOT, 'scripts/backends.mjs'), 'paths'], {
+  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'scripts/backends.mjs'), 'paths'], {
     encoding: 'utf8',
     env: process.env,
   });
@@ -17,7 +18,7 @@ function promtoolPath(): string | undefined {
 }
 
 const promtool = promtoolPath();
-const TEST_FILES = readdirSync(join(ROOT, 'prometheus/tests'))
+const TEST_FILES = readdirSync(join(REPO_ROOT, 'prometheus/tests'))
   .filter((f) => f.endsWith('.test.yml'))
   .sort()
   .map((f) => `prometheus/tests/${f}`);
@@ -29,7 +30,7 @@ if (promtool === undefined) {
 }
 
 function run(...args: string[]): { code: number | null; out: string } {
-  const r = spawnSync(promtool!, args, { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(promtool!, args, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
   return { code: r.status, out: `${r.stdout}\n${r.stderr}` };
 }
 
@@ -67,7 +68,7 @@ describe('alert rules: annotations', () => {
 
   it('each have a promtool unit test that fires them and one that keeps them quiet', () => {
     const cases = TEST_FILES.flatMap((f) => {
-      const doc = parseYaml(readFileSync(join(ROOT, f), 'utf8')) as {
+      const doc = parseYaml(readFileSync(join(REPO_ROOT, f), 'utf8')) as {
         tests: Array<{ alert_rule_test?: Array<{ alertname: string; exp_alerts?: unknown[] }> }>;
       };
       return doc.tests.flatMap((t) => t.alert_rule_test ?? []);

@@ -4,14 +4,17 @@
  * tests check them statically; test/integration/queries.test.ts runs the PromQL ones for real.
  */
 import { readFileSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 
-export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../../..');
-export const DASHBOARD_DIR = join(ROOT, 'grafana/dashboards');
-export const RULES_DIR = join(ROOT, 'prometheus/rules');
-export const DATASOURCES_FILE = join(ROOT, 'grafana/provisioning/datasources/datasources.yaml');
+import { REPO_ROOT } from '../../helpers/paths.js';
+
+export const DASHBOARD_DIR = join(REPO_ROOT, 'grafana/dashboards');
+export const RULES_DIR = join(REPO_ROOT, 'prometheus/rules');
+export const DATASOURCES_FILE = join(
+  REPO_ROOT,
+  'grafana/provisioning/datasources/datasources.yaml',
+);
 
 export interface DatasourceRef {
   type?: string;

@@ -1,0 +1,13 @@
+// Types for test/helpers/backends.ts, which takes the binaries' paths from the script that builds them.
+export declare const VERSIONS: Readonly<{
+  builder: string;
+  prometheusModule: string;
+  prometheus: string;
+}>;
+export declare const PATHS: Readonly<{
+  tools: string;
+  builder: string;
+  otelcol: string;
+  prometheus: string;
+  promtool: string;
+}>;
