@@ -55,6 +55,12 @@ export function setupLogMetrics(
   stats: () => LogStats,
   /** What the OTLP path dropped, the app's own winston records included (logs-sdk.ts). */
   otlp?: { readonly droppedQueueFull: number; readonly droppedExportFailed: number },
+  /**
+   * Loss reasons reported from the start, at 0 until something is lost: `increase()` does not
+   * count a series' first sample, so an alert on a series born with its first loss would miss it
+   * (prometheus/rules/echoes.yml: LogRecordsLost, LogRecordsNotShipped).
+   */
+  lossReasons: readonly LogDropReason[] = [],
 ): { stop(): void } {
   const records = meter.createObservableCounter(METRIC.logRecords, describe(METRIC.logRecords));
   const written = meter.createObservableCounter(METRIC.logWritten, describe(METRIC.logWritten));
@@ -82,12 +88,15 @@ export function setupLogMetrics(
   const onRotations = (r: ObservableResult): void => {
     r.observe(stats().rotations);
   };
+  const lossAttrs = new Map(lossReasons.map((reason) => [reason, { reason }]));
   const onDropped = (r: ObservableResult): void => {
-    for (const [reason, n] of stats().dropped) r.observe(n, { reason });
-    if (otlp === undefined) return;
-    if (otlp.droppedQueueFull > 0) r.observe(otlp.droppedQueueFull, { reason: 'otlp_queue_full' });
-    if (otlp.droppedExportFailed > 0)
-      r.observe(otlp.droppedExportFailed, { reason: 'otlp_export_failed' });
+    const counts = new Map<LogDropReason, number>(stats().dropped);
+    if (otlp !== undefined) {
+      if (otlp.droppedQueueFull > 0) counts.set('otlp_queue_full', otlp.droppedQueueFull);
+      if (otlp.droppedExportFailed > 0) counts.set('otlp_export_failed', otlp.droppedExportFailed);
+    }
+    for (const [reason, attrs] of lossAttrs) r.observe(counts.get(reason) ?? 0, attrs);
+    for (const [reason, n] of counts) if (!lossAttrs.has(reason)) r.observe(n, { reason });
   };
   records.addCallback(onRecords);
   written.addCallback(onWritten);

@@ -15,6 +15,7 @@ import {
   createLogStats,
   LEVELS,
   setupLogMetrics,
+  type LogDropReason,
   type LogStats,
 } from './log-metrics.js';
 import { createRedactor, type Redactor } from './redact.js';
@@ -385,7 +386,12 @@ export function setupLogging(ctx: SetupContext, deps: Omit<CoreDeps, 'otelLogger
     // The callbacks stay registered: counters report until the meter provider shuts down.
     try {
       const gate = ctx.otlpLogQueue;
-      setupLogMetrics(ctx.meter, () => core.stats, gate);
+      // The reasons that mean a line is missing somewhere are reported from the start (0).
+      const lossReasons: LogDropReason[] = [
+        ...(ctx.config.logs.file.enabled ? (['sink_error', 'disk_full'] as const) : []),
+        ...(gate !== undefined ? (['otlp_queue_full', 'otlp_export_failed'] as const) : []),
+      ];
+      setupLogMetrics(ctx.meter, () => core.stats, gate, lossReasons);
     } catch (err) {
       warnOnce('metrics', `echoes-otel: log metrics unavailable (${(err as Error)?.message})`);
     }

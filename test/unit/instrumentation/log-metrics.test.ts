@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogStats, setupLogMetrics } from '../../../instrumentation/log-metrics.js';
 
 describe('setupLogMetrics', () => {
-  it('reports what the OTLP path dropped under its two reasons, beside the sink reasons', async () => {
+  it('reports what the OTLP path dropped under its two reasons, beside the sink reasons, and the loss reasons from zero', async () => {
     const reader = new PeriodicExportingMetricReader({
       exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
       exportIntervalMillis: 3_600_000,
@@ -17,7 +17,10 @@ describe('setupLogMetrics', () => {
     const stats = createLogStats();
     stats.dropped.set('truncated', 2);
     const otlp = { droppedQueueFull: 0, droppedExportFailed: 0 };
-    setupLogMetrics(provider.getMeter('t'), () => stats, otlp);
+    setupLogMetrics(provider.getMeter('t'), () => stats, otlp, [
+      'otlp_queue_full',
+      'otlp_export_failed',
+    ]);
     const dropped = async () => {
       const { resourceMetrics } = await reader.collect();
       const m = resourceMetrics.scopeMetrics
@@ -27,8 +30,8 @@ describe('setupLogMetrics', () => {
         (m?.dataPoints ?? []).map((p) => [String(p.attributes['reason']), p.value as number]),
       );
     };
-    // Nothing dropped over OTLP yet: no zero series for those reasons.
-    expect(await dropped()).toEqual({ truncated: 2 });
+    // Nothing dropped over OTLP yet: the loss reasons are there at zero, from the first export.
+    expect(await dropped()).toEqual({ truncated: 2, otlp_queue_full: 0, otlp_export_failed: 0 });
     otlp.droppedQueueFull = 3;
     otlp.droppedExportFailed = 7;
     expect(await dropped()).toEqual({ truncated: 2, otlp_queue_full: 3, otlp_export_failed: 7 });

@@ -415,7 +415,11 @@ describe('logger', () => {
     expect(seen.every((c) => c === 1)).toBe(true);
     const m = await h.collect();
     expect(value(m['echoes.log.records'], { 'log.level': 'info' })).toBe(200_000);
-    expect(m['echoes.log.dropped'] ?? []).toEqual([]);
+    // Nothing lost: the loss reasons are reported, at zero (so alerts see the first loss).
+    expect(m['echoes.log.dropped']).toEqual([
+      { attributes: { reason: 'sink_error' }, value: 0 },
+      { attributes: { reason: 'disk_full' }, value: 0 },
+    ]);
   }, 60_000);
 
   it('never throws from a log call, whatever the arguments', () => {

@@ -51,6 +51,8 @@ describe('alert rules: annotations', () => {
         'LatencyDegradedVsYesterday',
         'LatencyP95AboveTarget',
         'LogGrowthAboveTarget',
+        'LogRecordsLost',
+        'LogRecordsNotShipped',
         'MemoryLeakSuspected',
         'UnboundedCacheGrowing',
       ].sort(),
