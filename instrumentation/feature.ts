@@ -15,8 +15,8 @@ export interface SetupContext {
   readonly tracerProvider: TracerProvider;
   readonly tracer: Tracer;
   readonly loggerProvider: LoggerProvider;
-  /** The OTLP log batch processor's count of records refused for a full queue (none: no OTLP). */
-  readonly otlpLogQueue?: OtlpLogDrops | undefined;
+  /** What the OTLP log path dropped: full queue, failed exports (undefined: no OTLP logs). */
+  readonly otlpLogDrops?: OtlpLogDrops | undefined;
   /** Hot-path metrics (HTTP, fs): pre-bound attribute sets, exported through `producer`. */
   readonly fastMetrics: FastMetrics;
 }

@@ -80,8 +80,8 @@ interface LogCore {
 
 interface CoreDeps {
   readonly otelLogger?: OtelLogger | undefined;
-  /** The OTLP batch processor's drop count (logs-sdk.ts), read around each emit. */
-  readonly otlpGate?: OtlpLogDrops | undefined;
+  /** What the OTLP log path dropped (logs-sdk.ts); its queue count is read around each emit. */
+  readonly otlpDrops?: OtlpLogDrops | undefined;
   readonly stdout?: (line: string) => void;
   readonly stderr?: (line: string) => void;
   readonly stats?: LogStats;
@@ -143,7 +143,7 @@ function createCore(config: EchoesConfig, deps: CoreDeps): LogCore {
     : undefined;
   const stderr = deps.stderr ?? ((l: string) => process.stderr.write(l));
   const otel = config.logs.exporter === 'none' ? undefined : deps.otelLogger;
-  const gate = deps.otlpGate;
+  const otlpDrops = deps.otlpDrops;
 
   let sink: LogFileSink | undefined;
   // Worker threads write no files: a second rotator on the same files would rotate and prune
@@ -249,7 +249,7 @@ function createCore(config: EchoesConfig, deps: CoreDeps): LogCore {
           attributes =
             m !== undefined ? ({ ...b.obj, ...m } as AnyValueMap) : (b.obj as AnyValueMap);
         else if (m !== undefined) attributes = m as AnyValueMap;
-        const refusedBefore = gate?.droppedQueueFull;
+        const refusedBefore = otlpDrops?.droppedQueueFull;
         otel.emit({
           timestamp: now,
           severityNumber: SEVERITY[lvl]!,
@@ -258,7 +258,7 @@ function createCore(config: EchoesConfig, deps: CoreDeps): LogCore {
           attributes,
           context: ctx,
         });
-        if (gate !== undefined && gate.droppedQueueFull !== refusedBefore) {
+        if (otlpDrops !== undefined && otlpDrops.droppedQueueFull !== refusedBefore) {
           // Counted by the processor (echoes.log.dropped{reason=otlp_queue_full}); the files have it.
           warnOnce(
             'otlp-queue-full',
@@ -379,19 +379,19 @@ export function setupLogging(ctx: SetupContext, deps: Omit<CoreDeps, 'otelLogger
       ...deps,
       stats: deps.stats ?? previous?.stats,
       otelLogger: provider.getLogger('echoes-otel'),
-      otlpGate: ctx.otlpLogQueue,
+      otlpDrops: ctx.otlpLogDrops,
     });
     active = core;
     if (previous !== undefined) void previous.close().catch(() => undefined);
     // The callbacks stay registered: counters report until the meter provider shuts down.
     try {
-      const gate = ctx.otlpLogQueue;
+      const otlpDrops = ctx.otlpLogDrops;
       // The reasons that mean a line is missing somewhere are reported from the start (0).
       const lossReasons: LogDropReason[] = [
         ...(ctx.config.logs.file.enabled ? (['sink_error', 'disk_full'] as const) : []),
-        ...(gate !== undefined ? (['otlp_queue_full', 'otlp_export_failed'] as const) : []),
+        ...(otlpDrops !== undefined ? (['otlp_queue_full', 'otlp_export_failed'] as const) : []),
       ];
-      setupLogMetrics(ctx.meter, () => core.stats, gate, lossReasons);
+      setupLogMetrics(ctx.meter, () => core.stats, otlpDrops, lossReasons);
     } catch (err) {
       warnOnce('metrics', `echoes-otel: log metrics unavailable (${(err as Error)?.message})`);
     }

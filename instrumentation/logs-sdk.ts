@@ -31,12 +31,19 @@ function createLogExporter(
   if (l.exporter === 'console') {
     return new ConsoleLogRecordExporter();
   }
-  return createOtlpExporter('logs', l.otlp, control, (json) => {
+  const otlp = createOtlpExporter('logs', l.otlp, control, (json) => {
     const pkg = json
       ? '@opentelemetry/exporter-logs-otlp-http'
       : '@opentelemetry/exporter-logs-otlp-proto';
     return (require(pkg) as typeof LogsProto).OTLPLogExporter;
   });
+  return spooled<ReadableLogRecord, LogRecordExporter>(
+    otlp,
+    config,
+    'log records',
+    control,
+    ' (the log files have them)',
+  );
 }
 
 /** Records that never left over OTLP (they are in the log files): counted for echoes.log.dropped. */
@@ -54,25 +61,15 @@ export function createLoggerProvider(
   config: EchoesConfig,
   resource: Resource,
   control?: ExportControl,
-): { provider: LoggerProvider; otlpQueue: OtlpLogDrops | undefined } {
+): { provider: LoggerProvider; otlpDrops: OtlpLogDrops | undefined } {
   const processors: LogRecordProcessor[] = [];
   const exporter = createLogExporter(config, control);
   let drops: OtlpLogDrops | undefined;
   if (exporter !== undefined) {
-    const held =
-      config.logs.exporter === 'otlp'
-        ? spooled<ReadableLogRecord, LogRecordExporter>(
-            exporter,
-            config,
-            'log records',
-            control,
-            ' (the log files have them)',
-          )
-        : exporter;
     // The SDK's batch processor; it tells the Logger when its queue is full, so a record it
     // would drop is not built, and counts it (log-batch-processor.ts).
     const gate = new QueueGatedBatchLogRecordProcessor({
-      exporter: held as LogRecordExporter,
+      exporter,
       // Bounded like the span queue; the files keep every line regardless.
       maxQueueSize: 4096,
       maxExportBatchSize: 512,
@@ -80,7 +77,7 @@ export function createLoggerProvider(
       exportTimeoutMillis: config.logs.otlp.timeoutMs,
     });
     processors.push(gate);
-    const spool = held instanceof ExportSpool ? held : undefined;
+    const spool = exporter instanceof ExportSpool ? exporter : undefined;
     drops = {
       get droppedQueueFull() {
         return gate.droppedQueueFull;
@@ -90,5 +87,5 @@ export function createLoggerProvider(
       },
     };
   }
-  return { provider: new LoggerProvider({ resource, processors }), otlpQueue: drops };
+  return { provider: new LoggerProvider({ resource, processors }), otlpDrops: drops };
 }

@@ -178,7 +178,7 @@ export async function startFromConfig(
     fastMetrics.producer,
     exportControl,
   );
-  const { provider: loggerProvider, otlpQueue } = createLoggerProvider(
+  const { provider: loggerProvider, otlpDrops } = createLoggerProvider(
     config,
     resource,
     exportControl,
@@ -215,7 +215,7 @@ export async function startFromConfig(
     tracerProvider,
     tracer: tracerProvider.getTracer('echoes-otel'),
     loggerProvider,
-    otlpLogQueue: otlpQueue,
+    otlpLogDrops: otlpDrops,
     fastMetrics,
   };
 

@@ -91,12 +91,13 @@ function createSpanExporter(
   if (t.exporter === 'console') {
     return new ConsoleSpanExporter();
   }
-  return createOtlpExporter('traces', t.otlp, control, (json) => {
+  const otlp = createOtlpExporter('traces', t.otlp, control, (json) => {
     const pkg = json
       ? '@opentelemetry/exporter-trace-otlp-http'
       : '@opentelemetry/exporter-trace-otlp-proto';
     return (require(pkg) as typeof TraceProto).OTLPTraceExporter;
   });
+  return spooled<ReadableSpan, SpanExporter>(otlp, config, 'spans', control);
 }
 
 /**
@@ -171,13 +172,9 @@ export function createTracerProvider(
   const spanProcessors: SpanProcessor[] = [];
   const exporter = createSpanExporter(config, control);
   if (exporter !== undefined) {
-    const held =
-      config.traces.exporter === 'otlp'
-        ? (spooled<ReadableSpan, SpanExporter>(exporter, config, 'spans', control) as SpanExporter)
-        : exporter;
     spanProcessors.push(
       // Redacted before the spool: a held span is already clean.
-      new BatchSpanProcessor(redactingExporter(held, redactor), {
+      new BatchSpanProcessor(redactingExporter(exporter, redactor), {
         // Bounded: with the collector down, memory stays capped and the oldest spans are dropped.
         maxQueueSize: 2048,
         maxExportBatchSize: 512,

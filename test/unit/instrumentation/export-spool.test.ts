@@ -249,16 +249,16 @@ describe('createLoggerProvider with the spool', () => {
     );
     expect(config.otlpRetryBuffer).toBe(2);
     const control = createExportControl();
-    const { provider, otlpQueue } = createLoggerProvider(config, createResource(config), control);
+    const { provider, otlpDrops } = createLoggerProvider(config, createResource(config), control);
     const logger = provider.getLogger('t');
     for (let i = 0; i < 5; i++) logger.emit({ body: `r${i}` });
     await provider.forceFlush();
-    await until(() => otlpQueue!.droppedExportFailed === 3, 5000);
-    expect(otlpQueue!.droppedQueueFull).toBe(0);
+    await until(() => otlpDrops!.droppedExportFailed === 3, 5000);
+    expect(otlpDrops!.droppedQueueFull).toBe(0);
     // At shutdown the two held records get their last attempt, fail, and are counted too.
     control.stopRetries();
     await provider.shutdown();
     control.release();
-    expect(otlpQueue!.droppedExportFailed).toBe(5);
+    expect(otlpDrops!.droppedExportFailed).toBe(5);
   });
 });

@@ -99,7 +99,7 @@ function start(options: EchoesOptions = {}, otlpQueue?: number): Harness {
     tracerProvider,
     tracer: tracerProvider.getTracer('test'),
     loggerProvider,
-    otlpLogQueue: gate && {
+    otlpLogDrops: gate && {
       get droppedQueueFull() {
         return gate.droppedQueueFull;
       },
