@@ -14,12 +14,19 @@ export function bundledNode() {
   return existsSync(bin) ? bin : undefined;
 }
 
-/** ECHOES_HOST_NODE, else the Node npm runs on, else this process' Node: the first that is not the bundled one. */
+/**
+ * The first that is not the bundled Node: ECHOES_HOST_NODE, the Node npm runs on, this process'
+ * Node, a `node` on PATH outside node_modules. This process' Node when there is none.
+ */
 export function hostNode() {
   const bin = bundledNode();
   const bundled = bin && realpathSync(bin);
+  const onPath = (process.env.PATH ?? '')
+    .split(':')
+    .filter((dir) => dir !== '' && !dir.includes('node_modules'))
+    .map((dir) => join(dir, 'node'));
   return (
-    [process.env.ECHOES_HOST_NODE, process.env.npm_node_execpath, process.execPath].find(
+    [process.env.ECHOES_HOST_NODE, process.env.npm_node_execpath, process.execPath, ...onPath].find(
       (c) => c && existsSync(c) && realpathSync(c) !== bundled,
     ) ?? process.execPath
   );
