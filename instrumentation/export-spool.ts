@@ -105,7 +105,7 @@ export class ExportSpool<T> implements BatchExporter<T> {
       settled = true;
       if (result.code === ExportResultCode.SUCCESS) {
         this.delivered += fromHeld;
-        if (this._held.length > 0) this._schedule(0);
+        this._schedule(0);
         done(true, result);
         return;
       }

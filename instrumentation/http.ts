@@ -334,12 +334,14 @@ export function setHttpRoute(route: string): void {
 export function setupHttp(ctx: SetupContext): Feature {
   const tracer: Tracer = ctx.tracer;
   // Unit and description as the catalog documents them (docs/signals.md is generated from it).
-  const durationHistogram = (name: string): FastHistogram =>
-    ctx.fastMetrics.histogram(name, {
-      unit: catalogEntry(name)?.unit ?? 's',
-      description: catalogEntry(name)?.description ?? '',
+  const durationHistogram = (name: string): FastHistogram => {
+    const entry = catalogEntry(name);
+    return ctx.fastMetrics.histogram(name, {
+      unit: entry?.unit ?? 's',
+      description: entry?.description ?? '',
       boundaries: HTTP_DURATION_BUCKETS,
     });
+  };
   const serverHistogram = durationHistogram(METRIC.httpServerDuration);
   const clientHistogram = durationHistogram(METRIC.httpClientDuration);
   const serverSlots = new ServerSlots(serverHistogram);

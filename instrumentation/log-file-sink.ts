@@ -32,9 +32,10 @@ const DailyRotateFile = createRequire(import.meta.url)(
  *   files; `maxFiles` is `backupCount + 1` because DRF counts the active file.
  *
  * Lines are batched (pino/sonic-boom style): `write()` encodes the line as UTF-8 into a 64 KiB
- * Buffer; one `logStream.write` of that Buffer when it is full or at the end of the event-loop turn. Every fs write goes through a wrapped `fs` implementation
- * (`fs.createWriteStream`'s `fs` option, passed through DRF), which is how `flush()` knows when
- * every accepted byte is on disk and how `echoes.log.written{log.sink=file}` counts real bytes.
+ * Buffer; one `logStream.write` of that Buffer when it is full or at the end of the event-loop
+ * turn. Every fs write goes through a wrapped `fs` implementation (`fs.createWriteStream`'s `fs`
+ * option, passed through DRF), which is how `flush()` knows when every accepted byte is on disk
+ * and how `echoes.log.written{log.sink=file}` counts real bytes.
  */
 export interface LogFileSinkOptions {
   readonly dir: string;

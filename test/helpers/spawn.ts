@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
-
 import { REGISTER } from './paths.js';
 
 export function requireBuilt(): void {
