@@ -57,28 +57,27 @@ const APP =
 const IDLE_APP = `process.stdout.write('FIRST\\n'); setTimeout(() => process.stdout.write('IDLE ' + process.resourceUsage().maxRSS + '\\n'), ${IDLE_MS})`;
 
 const UPSTREAM = require.resolve('@opentelemetry/auto-instrumentations-node/register');
+// `-e` code is CommonJS, so `echoes` runs without the ESM import hook (ECHOES_ESM_HOOK=auto leaves
+// it out for a CommonJS entry); `echoes-hook-on` forces it, as for a CommonJS app that import()s
+// winston or lru-cache. The -esm pair runs the same code as an ES module (`--input-type=module`),
+// where the hook is registered: an ESM app's cost, measured against plain node running ESM.
+const ESM = ['--input-type=module'];
 const VARIANTS = {
   plain: { args: [] },
   echoes: { args: ['--import', REGISTER] },
-  // The same without the winston and lru-cache instrumentations, hence without the ESM import hook
-  // (on Node 20 that hook is a loader thread; upstream's register installs none, so ESM apps get
-  // no module patching from it).
-  'echoes-no-hook': {
-    args: ['--import', REGISTER],
-    env: { ECHOES_DISABLED_INSTRUMENTATIONS: 'winston,lru-cache' },
-  },
+  'echoes-hook-on': { args: ['--import', REGISTER], env: { ECHOES_ESM_HOOK: 'on' } },
   // Resolved here: the runs' working directory is a temp dir outside the repo.
   upstream: { args: ['--import', UPSTREAM] },
+  'plain-esm': { args: ESM },
+  'echoes-esm': { args: [...ESM, '--import', REGISTER], base: 'plain-esm' },
   ...(process.env.BENCH_BEFORE
     ? { 'echoes-before': { args: ['--import', process.env.BENCH_BEFORE] } }
     : {}),
 };
+const baseOf = (v) => VARIANTS[v].base ?? 'plain';
 
 // BENCH_BREAKDOWN: echoes with one part off at a time; "saves" = echoes minus the row.
 const PARTS = {
-  'ESM import hook (winston, lru-cache instrumentations)': {
-    ECHOES_DISABLED_INSTRUMENTATIONS: 'winston,lru-cache',
-  },
   'OTLP exporters (all three signals)': {
     OTEL_TRACES_EXPORTER: 'none',
     OTEL_METRICS_EXPORTER: 'none',
@@ -207,11 +206,12 @@ for (const node of NODES) {
   const s = await startupRounds(node.path, VARIANTS, ROUNDS);
   const idle = await idleRounds(node.path, IDLE_ROUNDS);
   for (const v of Object.keys(VARIANTS)) {
-    const r = { node: node.label, variant: v, ...s[v], ...idle[v] };
-    r.addMs = r.ms - s.plain.ms;
-    r.addFirst = r.firstMs - s.plain.firstMs;
-    r.addRss = r.rss - s.plain.rss;
-    r.addIdle = r.idle - idle.plain.idle;
+    const b = baseOf(v);
+    const r = { node: node.label, variant: v, base: b, ...s[v], ...idle[v] };
+    r.addMs = r.ms - s[b].ms;
+    r.addFirst = r.firstMs - s[b].firstMs;
+    r.addRss = r.rss - s[b].rss;
+    r.addIdle = r.idle - idle[b].idle;
     rows.push(r);
     console.log(
       `${node.label} ${v}: ${fmt(r.ms)} ms (${plus(r.addMs)}), first line ${fmt(r.firstMs)} ms (${plus(r.addFirst)}), ` +
@@ -256,15 +256,18 @@ const lines = [
   `for ${IDLE_MS / 1000} s, with \`OTEL_METRIC_EXPORT_INTERVAL=${IDLE_METRIC_INTERVAL_MS}\` so that by then it has exported metrics several times: its`,
   'peak RSS at 5 s, so a cost deferred past startup (to the first export) shows there. Variants: plain node; echoes',
   '(`--import dist/instrumentation/register.js`, all defaults: traces, metrics, logs over OTLP, log files, embedded Prometheus',
-  'endpoint on a free port, every feature on); echoes-no-hook (the same with `ECHOES_DISABLED_INSTRUMENTATIONS=winston,lru-cache`,',
-  'so no ESM import hook is registered); upstream (`--import @opentelemetry/auto-instrumentations-node/register` 0.81, resource',
-  'detectors limited to env,host,os,process so no cloud probe leaves the machine)' +
+  'endpoint on a free port, every feature on; `-e` code is CommonJS, so `ECHOES_ESM_HOOK=auto` registers no ESM import hook);',
+  'echoes-hook-on (the same with `ECHOES_ESM_HOOK=on`: the hook a CommonJS app that `import()`s winston or lru-cache asks for);',
+  'upstream (`--import @opentelemetry/auto-instrumentations-node/register` 0.81, resource detectors limited to',
+  'env,host,os,process so no cloud probe leaves the machine); plain-esm and echoes-esm (the same code run as an ES module with',
+  '`--input-type=module`, so echoes registers its ESM import hook: what an ESM app pays, against plain-esm)' +
     (process.env.BENCH_BEFORE
       ? '; echoes-before (the register of an earlier build, `BENCH_BEFORE`, same defaults).'
       : '.') +
     ' All export to a local sink answering 200.',
   `Startup: one warm-up run per variant, then ${ROUNDS} rounds with the variants interleaved in rotating order; medians. Idle:`,
-  `${IDLE_ROUNDS} rounds, the variants of a round side by side; medians. Added figures are against plain node of the same run.`,
+  `${IDLE_ROUNDS} rounds, the variants of a round side by side; medians. Added figures are against plain node of the same run`,
+  '(plain-esm for echoes-esm).',
   '',
   `Machine: ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${cpus().length} vCPU, ${(totalmem() / 2 ** 30).toFixed(0)} GiB (shared with other work; 1-min load average ${loadBefore.toFixed(2)} at the start, ${loadAfter.toFixed(2)} at the end). Run ${new Date().toISOString()}.`,
   '',
@@ -272,7 +275,7 @@ const lines = [
   '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
 ];
 for (const r of rows) {
-  const p = r.variant === 'plain';
+  const p = r.variant.startsWith('plain');
   lines.push(
     `| ${r.node} | ${r.variant} | ${fmt(r.ms)} | ${p ? '—' : plus(r.addMs)} | ${fmt(r.firstMs)} | ${p ? '—' : plus(r.addFirst)} | ${fmt(r.cpuMs)} | ${fmt(r.rss, 1)} | ${p ? '—' : plus(r.addRss, 1)} | ${fmt(r.idle, 1)} | ${p ? '—' : plus(r.addIdle, 1)} | ${p ? '—' : r.exports} |`,
   );
@@ -291,7 +294,7 @@ lines.push(
   'and it registers no ESM hook. A `config/config.yaml` would add the `yaml` package (about 8 MiB); these runs have none.',
   '',
 );
-for (const r of rows.filter((x) => x.variant === 'echoes')) {
+for (const r of rows.filter((x) => x.variant === 'echoes' || x.variant === 'echoes-esm')) {
   const t = r.addMs <= 150;
   const m = r.addRss <= 30;
   const verdict =
@@ -299,7 +302,7 @@ for (const r of rows.filter((x) => x.variant === 'echoes')) {
       ? 'meets both targets'
       : `MISSES ${[!t && 'the time target', !m && 'the memory target'].filter(Boolean).join(' and ')}`;
   lines.push(
-    `- ${r.node}: ${plus(r.addMs)} ms, ${plus(r.addRss, 1)} MiB — ${verdict}. First line ${plus(r.addFirst)} ms after plain's; idle at 5 s ${plus(r.addIdle, 1)} MiB.`,
+    `- ${r.node}, ${r.variant === 'echoes' ? '`-e 0` (CommonJS)' : 'the same as ESM (hook registered)'}: ${plus(r.addMs)} ms, ${plus(r.addRss, 1)} MiB — ${verdict}. First line ${plus(r.addFirst)} ms after plain's; idle at 5 s ${plus(r.addIdle, 1)} MiB.`,
   );
 }
 if (breakdown.length > 0) {

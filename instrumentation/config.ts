@@ -2,10 +2,12 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import type * as Yaml from 'yaml';
+import type { EntryProbe } from './entry-format.js';
 import type {
   DeepPartial,
   EchoesConfig,
   EchoesOptions,
+  EsmHookMode,
   LogLevel,
   OtlpProtocol,
   OtlpSignalConfig,
@@ -298,6 +300,12 @@ export const ENV_VARIABLES = [
       'Also start an SDK in child processes that inherited `--import echoes-otel/register` through NODE_OPTIONS.',
   },
   {
+    name: 'ECHOES_ESM_HOOK',
+    default: 'auto',
+    description:
+      'ESM import hook for winston and lru-cache: `auto` omits it when the entry is CommonJS, `on` always registers it (a CommonJS app that `import()`s them), `off` never.',
+  },
+  {
     name: 'ECHOES_PRELOAD_PARENT_PID',
     default: '(set by echoes-otel)',
     description:
@@ -371,6 +379,7 @@ export const DEFAULT_REDACT_KEYS: readonly string[] = [
 
 const MiB = 1024 * 1024;
 type Signal = 'traces' | 'metrics' | 'logs';
+const ESM_HOOK_MODES: readonly EsmHookMode[] = ['auto', 'on', 'off'];
 const SAMPLERS = [
   'always_on',
   'always_off',
@@ -420,6 +429,14 @@ export function inheritedPreloadParent(env: NodeJS.ProcessEnv = process.env): nu
   if (raw === undefined || raw.trim() === '') return undefined;
   const pid = Number(raw);
   return Number.isInteger(pid) && pid > 0 && pid !== process.pid ? pid : undefined;
+}
+
+/**
+ * What entry-format.ts needs to tell a CommonJS entry from an ESM one: the entry, and the flags
+ * (`--eval`, `--input-type`) from the command line and from `NODE_OPTIONS`.
+ */
+export function entryProbe(env: NodeJS.ProcessEnv = process.env): EntryProbe {
+  return { argv: process.argv, execArgv: process.execArgv, nodeOptions: env.NODE_OPTIONS };
 }
 
 /** Marks the environment children inherit, so a child started with our NODE_OPTIONS knows it is one. */
@@ -1076,6 +1093,7 @@ export function loadConfig(options: EchoesOptions = {}, src: ConfigSource = {}):
       ) ?? 2000,
     inWorkers: r.bool('ECHOES_IN_WORKERS', r.raw('ECHOES_IN_WORKERS'), false) ?? false,
     inChildren: r.bool('ECHOES_IN_CHILDREN', r.raw('ECHOES_IN_CHILDREN'), false) ?? false,
+    esmHook: r.oneOf('ECHOES_ESM_HOOK', r.raw('ECHOES_ESM_HOOK'), ESM_HOOK_MODES, 'auto') ?? 'auto',
     traces: {
       exporter: tracesExp.exporter ?? 'otlp',
       otlp: otlpFor(r, 'traces'),

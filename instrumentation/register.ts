@@ -13,6 +13,7 @@ import * as nodeModule from 'node:module';
 // not abort the application before its first line runs.
 import type { DiagLogger } from '@opentelemetry/api';
 import type * as Sdk from './sdk.js';
+import type { EsmHookMode } from './types.js';
 
 const DISABLED = (why: string): string =>
   `echoes-otel: telemetry disabled: ${why}; your application is running without instrumentation`;
@@ -70,6 +71,29 @@ async function prepareEsmHook(
       return waitForAllMessagesAcknowledged();
     },
   };
+}
+
+/**
+ * ECHOES_ESM_HOOK: `auto` leaves the hook out for a CommonJS entry (entry-format.ts), whose
+ * `require` calls require-in-the-middle sees without it; said at debug level, with the reason.
+ */
+async function wantsEsmHook(
+  diag: DiagLogger,
+  mode: EsmHookMode,
+  include: readonly string[],
+): Promise<boolean> {
+  if (include.length === 0 || mode === 'off') return false;
+  if (mode === 'on') return true;
+  const [{ entryFormat }, { entryProbe }] = await Promise.all([
+    import('./entry-format.js'),
+    import('./config.js'),
+  ]);
+  const entry = entryFormat(entryProbe());
+  if (entry.format !== 'commonjs') return true;
+  diag.debug(
+    `echoes-otel: no ESM import hook (${entry.why}): require() of ${include.join(' and ')} is instrumented, import() of them is not unless ECHOES_ESM_HOOK=on`,
+  );
+  return false;
 }
 
 function installExitHandling({ currentEchoes, shutdownEchoes }: typeof Sdk): void {
@@ -140,7 +164,10 @@ async function main(): Promise<void> {
     ...(config.instrumentations.winston ? ['winston'] : []),
     ...(config.instrumentations.lruCache ? ['lru-cache'] : []),
   ];
-  const esmHook = isMainThread ? await prepareEsmHook(diag, hooked) : undefined;
+  const esmHook =
+    isMainThread && (await wantsEsmHook(diag, config.esmHook, hooked))
+      ? await prepareEsmHook(diag, hooked)
+      : undefined;
   const sdk = await import('./sdk.js');
   try {
     await sdk.startFromConfig(config, loaded.problems);

@@ -6,6 +6,7 @@
 export type LogLevel = 'error' | 'warn' | 'info' | 'http' | 'verbose' | 'debug' | 'silly';
 export type SignalExporter = 'otlp' | 'console' | 'none';
 export type OtlpProtocol = 'http/protobuf' | 'http/json';
+export type EsmHookMode = 'auto' | 'on' | 'off';
 
 export interface OtlpSignalConfig {
   /** Full URL of this signal's endpoint, `/v1/<signal>` already appended where the spec says so. */
@@ -51,6 +52,12 @@ export interface EchoesConfig {
   readonly inWorkers: boolean;
   /** Start the SDK in child processes that inherit NODE_OPTIONS (`ECHOES_IN_CHILDREN`, default false). */
   readonly inChildren: boolean;
+  /**
+   * The ESM import hook for the winston and lru-cache instrumentations (`ECHOES_ESM_HOOK`):
+   * `auto` (default) leaves it out when the app's entry is CommonJS (entry-format.ts), `on`
+   * always registers it, `off` never.
+   */
+  readonly esmHook: EsmHookMode;
 
   readonly traces: {
     readonly exporter: SignalExporter;

@@ -297,3 +297,57 @@ describe.each(NODE_BINARIES)(
     );
   },
 );
+
+// ECHOES_ESM_HOOK: a CommonJS entry gets no ESM import hook by default (entry-format.ts). Its
+// require() of lru-cache is still instrumented (the CommonJS cases above run with the default);
+// what it gives up is import() of it, which gets lru-cache 10's ESM build. `on` brings that back.
+// On Node 20 the hook is a loader thread, so the default also runs one thread fewer.
+const IMPORTING_CJS_APP = [
+  "import('lru-cache').then((ns) => {",
+  '  const c = new ns.LRUCache({ max: 2, name: process.env.CACHE_NAME });',
+  "  c.set('a', 1); c.get('a'); c.get('b');",
+  '  globalThis.keep = c;',
+  "  const threads = require('node:fs').readdirSync('/proc/self/task').length;",
+  "  setTimeout(() => console.log('READY threads=' + threads), 0);",
+  '  setInterval(() => {}, 1000);',
+  '});',
+].join('\n');
+
+describe.each(NODE_BINARIES)('ECHOES_ESM_HOOK for a CommonJS entry under $label', (n) => {
+  const moduleRegisterThread = Number(n.version.split('.')[0]) < 22;
+
+  it("default (auto): no hook, so import() of lru-cache is not instrumented; 'on': it is", async () => {
+    const proj = mkdtempSync(join(tmp, 'esm-hook-'));
+    cpSync(join(REPO_ROOT, 'node_modules/lru-cache-10'), join(proj, 'node_modules/lru-cache'), {
+      recursive: true,
+    });
+    writeFileSync(join(proj, 'app.cjs'), IMPORTING_CJS_APP);
+    const runs: Record<string, { hit: number | undefined; threads: number }> = {};
+    for (const mode of ['auto', 'on'] as const) {
+      const name = `import-${mode}`;
+      const { app, port } = await startApp(n.path, join(proj, 'app.cjs'), proj, {
+        OTEL_SERVICE_NAME: 'esm-hook-fixture',
+        ECHOES_DIRS: 'none',
+        CACHE_NAME: name,
+        ...(mode === 'on' ? { ECHOES_ESM_HOOK: 'on' } : {}),
+      });
+      try {
+        const ready = await app.waitFor(/READY threads=(\d+)/, 30_000);
+        // The cache was used before READY, and the endpoint collects on each scrape: one scrape
+        // that has the app's fs calls (the readdirSync above) shows whether it was instrumented.
+        const s = await scrape(port, (x) => sumSamples(x, FS_OPS, {}) !== undefined);
+        runs[mode] = {
+          hit: sumSamples(s, CACHE_REQ, { cache_name: name, cache_result: 'hit' }),
+          threads: Number(ready[1]),
+        };
+      } finally {
+        app.kill('SIGKILL');
+        await app.exited;
+      }
+    }
+    expect(runs.auto!.hit).toBeUndefined();
+    expect(runs.on!.hit).toBe(1);
+    // Node 20: module.register's loader thread; Node 24: in-thread hooks, no thread either way.
+    expect(runs.on!.threads - runs.auto!.threads).toBe(moduleRegisterThread ? 1 : 0);
+  });
+});

@@ -66,6 +66,7 @@ describe('loadConfig defaults', () => {
     expect(c.shutdownTimeoutMs).toBe(2000);
     expect(c.inWorkers).toBe(false);
     expect(c.inChildren).toBe(false);
+    expect(c.esmHook).toBe('auto');
     expect(c.instrumentations).toEqual({
       http: true,
       fs: true,
@@ -244,6 +245,7 @@ describe('loadConfig problems', () => {
       ['ECHOES_SHUTDOWN_TIMEOUT_MS', 'soon', '2000'],
       ['ECHOES_IN_WORKERS', 'y', 'off'],
       ['ECHOES_IN_CHILDREN', 'n', 'off'],
+      ['ECHOES_ESM_HOOK', 'sometimes', 'auto'],
       ['ECHOES_FS_SPANS', 'si', 'off'],
       ['ECHOES_DIR_INTERVAL_MS', '5', '30000'],
       ['ECHOES_DIR_MAX_ENTRIES', '0', '10000'],
@@ -434,6 +436,7 @@ describe('loadConfig ECHOES_ variables', () => {
       ECHOES_SHUTDOWN_TIMEOUT_MS: '500',
       ECHOES_IN_WORKERS: 'true',
       ECHOES_IN_CHILDREN: '1',
+      ECHOES_ESM_HOOK: ' ON ',
       ECHOES_CARDINALITY_LIMIT: '50',
     });
     expect(problems).toEqual([]);
@@ -449,6 +452,7 @@ describe('loadConfig ECHOES_ variables', () => {
     expect(c.shutdownTimeoutMs).toBe(500);
     expect(c.inWorkers).toBe(true);
     expect(c.inChildren).toBe(true);
+    expect(c.esmHook).toBe('on');
     expect(c.metrics.cardinalityLimit).toBe(50);
   });
 
