@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { benchNodes, median } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const REGISTER = join(root, 'dist/instrumentation/register.js');
+const REGISTER = join(root, 'dist/bundle/register.js');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CAP_MS = 15_000;
 
@@ -143,7 +143,7 @@ const lines = [
   '# exit: time from SIGTERM to process exit with the collector down',
   '',
   `Method: \`node bench/exit.mjs\` (run from the repo after \`npm run build\`). A small HTTP service (serves one request, logs it,`,
-  'then prints READY) is started plain, with `--import dist/instrumentation/register.js` (echoes, default 2000 ms shutdown deadline) and with',
+  'then prints READY) is started plain, with `--import dist/bundle/register.js` (echoes, default 2000 ms shutdown deadline) and with',
   '`--import @opentelemetry/auto-instrumentations-node/register` (upstream 0.81, resource detectors limited to env,host,os,process so',
   "cloud probes do not count). SIGTERM is sent once READY is printed; the time to the process' exit is measured. The collector is",
   '"refused" (nothing listens on the OTLP port) or "blackhole" (accepts TCP and never answers). The app either has no SIGTERM handler',

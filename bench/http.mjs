@@ -30,7 +30,7 @@ const OUT = process.env.BENCH_OUT ?? join(here, 'results', 'http.md');
 
 const NODES = wantedNodes('node 24');
 
-const register = join(root, 'dist', 'instrumentation', 'register.js');
+const register = join(root, 'dist', 'bundle', 'register.js');
 const LOG_DIR = join(os.tmpdir(), `echoes-bench-http-${process.pid}`);
 const haveRegister = existsSync(register) && process.env.BENCH_MINIMAL !== '1';
 const minimal = join(here, 'http-minimal-sdk.mjs');
@@ -300,7 +300,7 @@ async function main() {
     '## HTTP server overhead',
     '',
     `Run: ${new Date().toISOString()} · ${cpus.length} × ${cpus[0]?.model ?? 'cpu'} · ${fmt(os.totalmem() / 2 ** 30, 1)} GiB · ${os.type()} ${os.release()} · load average ${fmt(load0, 1)} at start, ${fmt(load1, 1)} at end (other work shared the machine)`,
-    `Node: ${NODES.map((n) => n.label).join(', ')} · ours = ${haveRegister ? '`--import dist/instrumentation/register.js` (the real preload)' : '`bench/http-minimal-sdk.mjs` (stock SDK pipelines + our http module; the register had not landed)'}`,
+    `Node: ${NODES.map((n) => n.label).join(', ')} · ours = ${haveRegister ? '`--import dist/bundle/register.js` (the real preload)' : '`bench/http-minimal-sdk.mjs` (stock SDK pipelines + our http module; the register had not landed)'}`,
     '',
     `Method: \`node bench/http.mjs\`. A plain node:http server (\`bench/http-server.cjs\`, CommonJS, small JSON answer)`,
     `runs in its own process per run; a keep-alive load generator in the driver process sends ${WARMUP} warm-up`,

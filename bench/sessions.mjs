@@ -17,11 +17,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { median } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-for (const f of [
-  'dist/instrumentation/register.js',
-  'dist/src/service/main.js',
-  'dist/src/cli/load.js',
-]) {
+for (const f of ['dist/bundle/register.js', 'dist/src/service/main.js', 'dist/src/cli/load.js']) {
   if (!existsSync(join(root, f))) {
     console.error(`bench sessions: ${f} missing; run npm run build`);
     process.exit(1);
@@ -210,7 +206,7 @@ const md = [
   '',
   '### Method',
   '',
-  `- The reference service (\`dist/src/service/main.js\`) under \`--import dist/instrumentation/register.js\`, both from one snapshot of \`dist/\` taken at the start (built from the working tree at git ${gitHead()}), a fresh temp working directory per round, metrics on the embedded endpoint, no OTLP export.`,
+  `- The reference service (\`dist/src/service/main.js\`) under \`--import dist/bundle/register.js\`, both from one snapshot of \`dist/\` taken at the start (built from the working tree at git ${gitHead()}), a fresh temp working directory per round, metrics on the embedded endpoint, no OTLP export.`,
   `- Load: \`echoes-otel load\`'s open-loop generator, ${RATE} requests/s for ${SECONDS} s after a 2 s warm-up, ${SESSIONS} sessions, 90 % \`POST /chat\` (2 session updates each) and 10 % \`GET /sessions/:id\`, simulated model latency ${LATENCY_MS} ms.`,
   '- immediate: every update written (temp file, fsync, rename) before the answer: the audit\'s "before".',
   '- batched: write-behind, flush when 100 updates are pending or 1 s after the first, same atomic write per dirty session (the defaults).',

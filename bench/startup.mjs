@@ -21,7 +21,7 @@ import { benchNodes, median as medianOf } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
-const REGISTER = join(root, 'dist/instrumentation/register.js');
+const REGISTER = join(root, 'dist/bundle/register.js');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
 const IDLE_ROUNDS = Number(process.env.BENCH_IDLE_ROUNDS ?? 5);
 const BREAKDOWN = process.env.BENCH_BREAKDOWN === '1';
@@ -255,7 +255,7 @@ const lines = [
   'less sensitive to other load on the machine than wall time. **idle @5 s** is a separate run of an app that does nothing',
   `for ${IDLE_MS / 1000} s, with \`OTEL_METRIC_EXPORT_INTERVAL=${IDLE_METRIC_INTERVAL_MS}\` so that by then it has exported metrics several times: its`,
   'peak RSS at 5 s, so a cost deferred past startup (to the first export) shows there. Variants: plain node; echoes',
-  '(`--import dist/instrumentation/register.js`, all defaults: traces, metrics, logs over OTLP, log files, embedded Prometheus',
+  '(`--import dist/bundle/register.js`, all defaults: traces, metrics, logs over OTLP, log files, embedded Prometheus',
   'endpoint on a free port, every feature on; `-e` code is CommonJS, so `ECHOES_ESM_HOOK=auto` registers no ESM import hook);',
   'echoes-hook-on (the same with `ECHOES_ESM_HOOK=on`: the hook a CommonJS app that `import()`s winston or lru-cache asks for);',
   'upstream (`--import @opentelemetry/auto-instrumentations-node/register` 0.81, resource detectors limited to',

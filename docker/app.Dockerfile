@@ -7,7 +7,8 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY instrumentation ./instrumentation
 COPY src ./src
-RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev --no-audit --no-fund
+COPY scripts/bundle.mjs ./scripts/bundle.mjs
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:24.19.0-alpine
 ENV NODE_ENV=production
@@ -19,4 +20,4 @@ RUN mkdir -p logs data .cache && chown -R node:node /app
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --retries=6 CMD ["node", "-e", "fetch('http://127.0.0.1:8080/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-CMD ["node", "--import", "./dist/instrumentation/register.js", "dist/src/service/main.js"]
+CMD ["node", "--import", "./dist/bundle/register.js", "dist/src/service/main.js"]

@@ -89,6 +89,21 @@ export function setupDiag(
   });
 }
 
+/**
+ * register's last word when setup failed: the one warning, through a plain console logger at
+ * WARN (whatever logger setup got as far as installing is replaced).
+ */
+export function warnDisabled(message: string): void {
+  diag.setLogger(new DiagConsoleLogger(), {
+    logLevel: DiagLogLevel.WARN,
+    suppressOverrideMessage: true,
+  });
+  diag.warn(message);
+}
+
+/** The API's diag, for register (its imports of OTel packages all go through our modules). */
+export { diag };
+
 function safeJson(v: unknown): string {
   try {
     return JSON.stringify(v);

@@ -10,9 +10,9 @@ import type DailyRotateFileType from 'winston-daily-rotate-file';
 // The transport module itself, not the package index: the index `require('winston')`s to register
 // itself on `winston.transports`, which would load winston's logger.js before
 // instrumentation-winston is enabled and leave the app's winston loggers unpatched.
-const DailyRotateFile = createRequire(import.meta.url)(
-  'winston-daily-rotate-file/daily-rotate-file.js',
-) as typeof DailyRotateFileType;
+const require = createRequire(import.meta.url);
+const DailyRotateFile =
+  require('winston-daily-rotate-file/daily-rotate-file.js') as typeof DailyRotateFileType;
 
 /**
  * Local JSON log files: winston-daily-rotate-file (DRF 5.0) as the file writer, with the

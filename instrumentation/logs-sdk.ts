@@ -32,10 +32,13 @@ function createLogExporter(
     return new ConsoleLogRecordExporter();
   }
   const otlp = createOtlpExporter('logs', l.otlp, control, (json) => {
-    const pkg = json
-      ? '@opentelemetry/exporter-logs-otlp-http'
-      : '@opentelemetry/exporter-logs-otlp-proto';
-    return (require(pkg) as typeof LogsProto).OTLPLogExporter;
+    // Literal specifiers, so scripts/bundle.mjs bundles both (each still loads on demand).
+    const mod = (
+      json
+        ? require('@opentelemetry/exporter-logs-otlp-http')
+        : require('@opentelemetry/exporter-logs-otlp-proto')
+    ) as typeof LogsProto;
+    return mod.OTLPLogExporter;
   });
   return spooled<ReadableLogRecord, LogRecordExporter>(
     otlp,

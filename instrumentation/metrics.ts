@@ -54,10 +54,13 @@ function createPushExporter(
     return new ConsoleMetricExporter();
   }
   return createOtlpExporter('metrics', m.otlp, control, (json) => {
-    const pkg = json
-      ? '@opentelemetry/exporter-metrics-otlp-http'
-      : '@opentelemetry/exporter-metrics-otlp-proto';
-    return (require(pkg) as typeof MetricsProto).OTLPMetricExporter;
+    // Literal specifiers, so scripts/bundle.mjs bundles both (each still loads on demand).
+    const mod = (
+      json
+        ? require('@opentelemetry/exporter-metrics-otlp-http')
+        : require('@opentelemetry/exporter-metrics-otlp-proto')
+    ) as typeof MetricsProto;
+    return mod.OTLPMetricExporter;
   });
 }
 

@@ -243,7 +243,7 @@ export async function startFromConfig(
   );
   if (instrumentations.length > 0) {
     try {
-      const { registerInstrumentations } = await import('@opentelemetry/instrumentation');
+      const { registerInstrumentations } = await import('./instrumentations.js');
       registerInstrumentations({ instrumentations, tracerProvider, meterProvider, loggerProvider });
     } catch (err) {
       diag.warn(

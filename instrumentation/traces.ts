@@ -92,10 +92,13 @@ function createSpanExporter(
     return new ConsoleSpanExporter();
   }
   const otlp = createOtlpExporter('traces', t.otlp, control, (json) => {
-    const pkg = json
-      ? '@opentelemetry/exporter-trace-otlp-http'
-      : '@opentelemetry/exporter-trace-otlp-proto';
-    return (require(pkg) as typeof TraceProto).OTLPTraceExporter;
+    // Literal specifiers, so scripts/bundle.mjs bundles both (each still loads on demand).
+    const mod = (
+      json
+        ? require('@opentelemetry/exporter-trace-otlp-http')
+        : require('@opentelemetry/exporter-trace-otlp-proto')
+    ) as typeof TraceProto;
+    return mod.OTLPTraceExporter;
   });
   return spooled<ReadableSpan, SpanExporter>(otlp, config, 'spans', control);
 }

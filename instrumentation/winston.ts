@@ -20,6 +20,7 @@ import type { EchoesConfig } from './types.js';
  * (instrumentation-winston adds it in `configure`, which runs once per logger unless the app calls
  * `configure` again, in which case the transport list is replaced, not extended).
  */
+const require = createRequire(import.meta.url);
 const PATCHED = Symbol.for('echoes-otel.winston-transport.redacted');
 
 interface TransportProto {
@@ -29,11 +30,9 @@ interface TransportProto {
 
 function patchTransportRedaction(redactor: Redactor): void {
   try {
-    // Resolved from instrumentation-winston's own location, so we patch the very module it loads.
-    const fromInstrumentation = createRequire(
-      createRequire(import.meta.url).resolve('@opentelemetry/instrumentation-winston'),
-    );
-    const mod = fromInstrumentation('@opentelemetry/winston-transport') as {
+    // The very module instrumentation-winston loads: a direct dependency of ours, pinned to the
+    // version it wants and so hoisted beside it (and one module in the bundle).
+    const mod = require('@opentelemetry/winston-transport') as {
       OpenTelemetryTransportV3: { prototype: TransportProto };
     };
     const proto = mod.OpenTelemetryTransportV3.prototype;

@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { hostNode } from './host-node.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const register = join(root, 'dist/instrumentation/register.js');
+const register = join(root, 'dist/bundle/register.js');
 const main = join(root, 'dist/src/service/main.js');
 const cli = relative(process.cwd(), join(root, 'dist/src/cli/main.js')) || 'dist/src/cli/main.js';
 

@@ -33,6 +33,9 @@ if (
     join(root, 'node_modules/typescript/bin/tsc'),
     '-p',
     'tsconfig.build.json',
+  ]) !== 0 ||
+  step('build (bundle: dist/bundle, what the package exports)', process.execPath, [
+    'scripts/bundle.mjs',
   ]) !== 0
 ) {
   process.exit(1);

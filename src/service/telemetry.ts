@@ -1,10 +1,9 @@
 /**
  * The service's only door to echoes-otel: the logger, bounded caches and the HTTP route setter.
  *
- * Loaded by relative path (`../../instrumentation/*.js`) so the same code works from the
- * TypeScript sources under vitest and from `dist/` after `tsc`, and resolves to the very modules
- * the `--import` preload already loaded (one logger, one meter provider). Each piece is looked up
- * separately and degrades on its own: a service that cannot load a telemetry module still serves.
+ * Loaded by package name (`echoes-otel`, the bundle the `--import` preload runs: one logger, one
+ * meter provider). Each piece is looked up separately and degrades on its own: a service that
+ * cannot load the package, or finds a piece missing, still serves.
  */
 
 export interface ServiceLogger {
@@ -35,11 +34,15 @@ export interface ServiceTelemetry {
 
 type AnyFn = (...args: unknown[]) => unknown;
 
-async function tryImport(specifier: string): Promise<Record<string, unknown> | undefined> {
+/** The package's API, or undefined when it cannot be loaded (the service must still start). */
+async function tryImportEchoes(): Promise<Record<string, unknown> | undefined> {
   try {
-    // A computed specifier: the modules are built by other parts of the project and may be absent
-    // in a partial build; the service must still start.
-    return (await import(new URL(specifier, import.meta.url).href)) as Record<string, unknown>;
+    // By package name: the very module the `--import echoes-otel/register` preload runs
+    // (dist/bundle/index.js), so the service logs through the preload's logger and its caches
+    // reach the preload's meter provider. A computed specifier: the bundle is built by another
+    // step and may be absent in a partial build.
+    const specifier = ['echoes', 'otel'].join('-');
+    return (await import(specifier)) as Record<string, unknown>;
   } catch {
     return undefined;
   }
@@ -94,16 +97,12 @@ function wrapLogger(candidate: unknown): ServiceLogger | undefined {
 }
 
 export async function loadServiceTelemetry(): Promise<ServiceTelemetry> {
-  const [loggerMod, cacheMod, httpMod] = await Promise.all([
-    tryImport('../../instrumentation/logger.js'),
-    tryImport('../../instrumentation/cache.js'),
-    tryImport('../../instrumentation/http.js'),
-  ]);
-  const logger = wrapLogger(loggerMod?.logger);
+  const echoes = await tryImportEchoes();
+  const logger = wrapLogger(echoes?.logger);
   const createCacheFn =
-    typeof cacheMod?.createCache === 'function' ? (cacheMod.createCache as AnyFn) : undefined;
+    typeof echoes?.createCache === 'function' ? (echoes.createCache as AnyFn) : undefined;
   const setRouteFn =
-    typeof httpMod?.setHttpRoute === 'function' ? (httpMod.setHttpRoute as AnyFn) : undefined;
+    typeof echoes?.setHttpRoute === 'function' ? (echoes.setHttpRoute as AnyFn) : undefined;
 
   return {
     logger: logger ?? silentLogger,

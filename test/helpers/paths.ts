@@ -5,5 +5,7 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** The built instrumentation (scripts/test.mjs builds it before the tests). */
 export const DIST = join(REPO_ROOT, 'dist/instrumentation');
-/** The built preload, as users give it to `--import`. */
-export const REGISTER = join(DIST, 'register.js');
+/** The package as it ships (scripts/bundle.mjs): `echoes-otel` is index.js, the preload register.js. */
+export const BUNDLE = join(REPO_ROOT, 'dist/bundle');
+/** The built preload, as users give it to `--import` (`echoes-otel/register`). */
+export const REGISTER = join(BUNDLE, 'register.js');

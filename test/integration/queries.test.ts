@@ -29,7 +29,7 @@ import {
   type Stack,
 } from '../helpers/backends.js';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
-import { DIST } from '../helpers/paths.js';
+import { BUNDLE, REGISTER } from '../helpers/paths.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver.js';
 import { pipelineMissing } from '../fixtures/pipeline/run.js';
 import {
@@ -54,8 +54,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import { join } from 'node:path';
 const dist = process.env.WORKLOAD_DIST;
-const { logger, createCache, instrumentCache } = await import(dist + '/index.js');
-const { setHttpRoute } = await import(dist + '/http.js');
+const { logger, createCache, instrumentCache, setHttpRoute } = await import(dist + '/index.js');
 const dir = process.cwd();
 for (const d of ['data/memory', '.cache/embeddings']) fs.mkdirSync(join(dir, d), { recursive: true });
 
@@ -166,33 +165,29 @@ describe.skipIf(skipReason !== undefined)(
       for (const [i, node] of NODE_BINARIES.entries()) {
         const cwd = join(dir, `app-${i}`);
         mkdirSync(cwd, { recursive: true });
-        const child = spawn(
-          node.path,
-          ['--import', pathToFileURL(join(DIST, 'register.js')).href, script],
-          {
-            cwd,
-            stdio: ['ignore', 'pipe', 'pipe'],
-            env: {
-              ...process.env,
-              WORKLOAD_DIST: pathToFileURL(DIST).href,
-              OTEL_SERVICE_NAME: SERVICE,
-              OTEL_RESOURCE_ATTRIBUTES: `deployment.environment.name=${ENVIRONMENT}`,
-              OTEL_EXPORTER_OTLP_ENDPOINT: stack.collector.otlpHttpUrl,
-              // Seconds, not the production minute: the test reads what arrived.
-              OTEL_METRIC_EXPORT_INTERVAL: '1000',
-              OTEL_METRIC_EXPORT_TIMEOUT: '900',
-              OTEL_BSP_SCHEDULE_DELAY: '500',
-              OTEL_BLRP_SCHEDULE_DELAY: '500',
-              // Small files and messages: rotations and truncations within seconds.
-              ECHOES_LOG_MAX_BYTES: '32k',
-              ECHOES_LOG_BACKUP_COUNT: '3',
-              ECHOES_LOG_MAX_MESSAGE_BYTES: '1024',
-              ECHOES_LOG_CONSOLE: 'off',
-              ECHOES_DIR_INTERVAL_MS: '1000',
-              ECHOES_PROMETHEUS: 'off',
-            },
+        const child = spawn(node.path, ['--import', pathToFileURL(REGISTER).href, script], {
+          cwd,
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: {
+            ...process.env,
+            WORKLOAD_DIST: pathToFileURL(BUNDLE).href,
+            OTEL_SERVICE_NAME: SERVICE,
+            OTEL_RESOURCE_ATTRIBUTES: `deployment.environment.name=${ENVIRONMENT}`,
+            OTEL_EXPORTER_OTLP_ENDPOINT: stack.collector.otlpHttpUrl,
+            // Seconds, not the production minute: the test reads what arrived.
+            OTEL_METRIC_EXPORT_INTERVAL: '1000',
+            OTEL_METRIC_EXPORT_TIMEOUT: '900',
+            OTEL_BSP_SCHEDULE_DELAY: '500',
+            OTEL_BLRP_SCHEDULE_DELAY: '500',
+            // Small files and messages: rotations and truncations within seconds.
+            ECHOES_LOG_MAX_BYTES: '32k',
+            ECHOES_LOG_BACKUP_COUNT: '3',
+            ECHOES_LOG_MAX_MESSAGE_BYTES: '1024',
+            ECHOES_LOG_CONSOLE: 'off',
+            ECHOES_DIR_INTERVAL_MS: '1000',
+            ECHOES_PROMETHEUS: 'off',
           },
-        );
+        });
         child.stdout?.on('data', (d: Buffer) => appOutput.push(`[${node.label}] ${d.toString()}`));
         child.stderr?.on('data', (d: Buffer) => appOutput.push(`[${node.label}] ${d.toString()}`));
         apps.push(child);

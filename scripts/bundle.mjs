@@ -1,0 +1,122 @@
+#!/usr/bin/env node
+// `npm run build`, second step: bundles what `tsc` emitted in dist/instrumentation, with the
+// OpenTelemetry packages and the other runtime dependencies, into dist/bundle/: register.js and
+// index.js, the package's two entry points, both on one core.js, so the preload and
+// `import ... from 'echoes-otel'` see one SDK, one logger, one set of caches.
+//
+// Why: a preload that loads ~370 small CommonJS files makes Node's module loader hot enough to be
+// compiled by Maglev and TurboFan, and each file costs its own resolution, read and wrapper.
+// Bundled, startup is about 60 ms shorter on Node 20 and 24 and peak RSS about 10 MiB lower on
+// Node 24 (bench/RESULTS.md, startup).
+//
+// Kept outside the bundle, loaded from node_modules at run time:
+//   - import-in-the-middle: its hook module is registered with Node by specifier;
+//   - yaml: loaded only when a config.yaml exists (about 8 MiB).
+// Our sources load some packages on demand with `const require = createRequire(import.meta.url)`;
+// that line is dropped from the bundle's input, so esbuild sees plain `require('literal')` calls
+// and bundles those packages too (still evaluated on first use). The output is then checked: any
+// other package it would still load from node_modules fails the build.
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { builtinModules } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const src = join(root, 'dist/instrumentation');
+const out = join(root, 'dist/bundle');
+const EXTERNAL = ['import-in-the-middle', 'import-in-the-middle/*', 'yaml'];
+const LOCAL_REQUIRE = 'const require = createRequire(import.meta.url);';
+
+// Node builtins and the declared externals: all the bundle may load at run time.
+const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+const allowed = (spec) =>
+  builtins.has(spec) ||
+  spec.startsWith('node:') ||
+  EXTERNAL.some((e) => (e.endsWith('/*') ? spec.startsWith(e.slice(0, -1)) : spec === e));
+/** Our emitted modules, with the local `require` binding dropped (see above). */
+const freeRequire = {
+  name: 'echoes-free-require',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]dist[\\/]instrumentation[\\/][^\\/]+\.js$/ }, (args) => {
+      const text = readFileSync(args.path, 'utf8');
+      // esbuild turns a dynamic import() of a bundled CommonJS package into a chunk with only a
+      // default export: `const { diag } = await import('@opentelemetry/api')` would get undefined.
+      // Such imports go through a module of ours that imports the package statically.
+      const dynamic = [...text.matchAll(/\bimport\(\s*['"]([^'"./][^'"]*)['"]\s*\)/g)]
+        .map((m) => m[1])
+        .filter((spec) => !allowed(spec));
+      const errors = dynamic.map((spec) => ({
+        text: `dynamic import('${spec}') of a bundled package: import it statically in a module of ours and import() that`,
+      }));
+      return { contents: text.split(LOCAL_REQUIRE).join(''), loader: 'js', errors };
+    });
+  },
+};
+
+const common = {
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20.6',
+  // The CommonJS builds of the OTel packages, as Node itself loads them from our dist.
+  mainFields: ['main'],
+  conditions: ['node', 'require'],
+  // Bundled CommonJS code calls require() for Node's builtins (and the externals above).
+  banner: {
+    js: "import { createRequire as __echoesCreateRequire } from 'node:module'; const require = __echoesCreateRequire(import.meta.url);",
+  },
+  sourcemap: 'linked',
+  legalComments: 'linked',
+  // Class and function names as in the packages (OTel's diag messages and users' checks use them).
+  keepNames: true,
+  metafile: true,
+  logLevel: 'warning',
+  plugins: [freeRequire],
+};
+
+rmSync(out, { recursive: true, force: true });
+// core.js: register-main (SDK, hook, exit handling) and the public API, everything they load.
+// One file, no code splitting: on Node 24 each extra ESM chunk costs memory (37 chunks measured
+// +7 MiB peak RSS over one file).
+const core = await build({
+  ...common,
+  entryPoints: [join(src, 'core.js')],
+  outfile: join(out, 'core.js'),
+  external: EXTERNAL,
+});
+// register.js: reads the config and decides; it loads ./core.js only to instrument (so a child
+// process that inherited the preload pays for the config alone) and shares it with index.js.
+const register = await build({
+  ...common,
+  entryPoints: [join(src, 'register.js')],
+  outfile: join(out, 'register.js'),
+  external: [...EXTERNAL, './core.js'],
+});
+// index.js: the package's public API, the very module instance the preload runs.
+const internal = new Set(['runRegister', 'warnDisabled']);
+const coreExports = core.metafile.outputs[relative(root, join(out, 'core.js'))].exports;
+const publicNames = coreExports.filter((n) => !internal.has(n));
+writeFileSync(
+  join(out, 'index.js'),
+  `// The public API of echoes-otel (instrumentation/index.ts), from the one core module.\nexport { ${publicNames.join(', ')} } from './core.js';\n`,
+);
+
+const stray = new Set();
+for (const result of [core, register]) {
+  for (const [file, meta] of Object.entries(result.metafile.outputs)) {
+    if (!file.endsWith('.js')) continue;
+    // esbuild lists every import, dynamic import() and require('literal') it left external.
+    for (const imp of meta.imports) {
+      if (imp.external && !allowed(imp.path) && imp.path !== './core.js') stray.add(imp.path);
+    }
+  }
+}
+if (stray.size > 0) {
+  console.error(`bundle: would load from node_modules at run time: ${[...stray].join(', ')}`);
+  process.exit(1);
+}
+const inputs = Object.keys(core.metafile.inputs).length;
+console.log(
+  `bundle: dist/bundle/core.js (${inputs} modules), register.js, index.js (${publicNames.length} exports)`,
+);
