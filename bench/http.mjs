@@ -9,7 +9,8 @@
 // Env: BENCH_ROUNDS (5), BENCH_REQUESTS (20000 measured per run), BENCH_WARMUP (3000),
 //      BENCH_CONCURRENCY (16), BENCH_STEPS=1 adds the decomposition variants,
 //      BENCH_NODES=20,24 (which binaries), BENCH_VARIANTS (name filter), BENCH_OUT (result file),
-//      BENCH_ECHOES_VARIANTS (extra register variants with env settings, see variants()).
+//      BENCH_ECHOES_VARIANTS (extra register variants with env settings, see variants()),
+//      BENCH_BEFORE (another register.js, measured as variant echoes-before).
 import { fork, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -79,6 +80,16 @@ function variants(sink) {
       },
     },
   ];
+  // BENCH_BEFORE=<path of another register.js> adds it as `echoes-before`, same settings (e.g. the
+  // unbundled dist/instrumentation/register.js against the shipped bundle, or an older build).
+  const echoes = list.find((v) => v.name === 'echoes-otel');
+  if (process.env.BENCH_BEFORE && echoes !== undefined) {
+    list.push({
+      name: 'echoes-before',
+      args: ['--import', process.env.BENCH_BEFORE],
+      env: echoes.env,
+    });
+  }
   // BENCH_ECHOES_VARIANTS='ECHOES_DISABLED_INSTRUMENTATIONS=runtime;ECHOES_DISABLED_INSTRUMENTATIONS=fs'
   // adds one register variant per entry with those env settings (what does each feature cost?).
   const base = list.find((v) => v.name === 'echoes-otel');

@@ -11,7 +11,7 @@
 //   BENCH_BREAKDOWN=1      also: what each part adds (echoes with one part switched off), and how
 //                          much of the total is V8 tiering up (the same pair under --no-opt --no-maglev)
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -96,13 +96,18 @@ let runSeq = 0;
 function runOnce(node, args, extraEnv, app) {
   return new Promise((resolve, reject) => {
     const service = `bench-${process.pid}-${++runSeq}`;
+    // Each run starts in a fresh directory with an empty log dir, as a service's first start
+    // does: a log dir shared by all runs would hold hundreds of other runs' files by the end,
+    // and the directory-size monitor's first scan of them would be measured as startup cost.
+    const cwd = join(tmp, service);
+    mkdirSync(cwd);
     const env = {
       PATH: process.env.PATH,
       OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
       OTEL_SERVICE_NAME: service,
       // Upstream's default detectors probe cloud metadata endpoints off this machine; keep to local ones.
       OTEL_NODE_RESOURCE_DETECTORS: 'env,host,os,process',
-      ECHOES_LOG_DIR: join(tmp, 'logs'),
+      ECHOES_LOG_DIR: join(cwd, 'logs'),
       ECHOES_LOG_CONSOLE: 'off',
       // Default on, but a fixed port would collide between back-to-back runs' TIME_WAIT: any free port.
       OTEL_EXPORTER_PROMETHEUS_PORT: '0',
@@ -111,7 +116,7 @@ function runOnce(node, args, extraEnv, app) {
     const t0 = performance.now();
     let tFirst = NaN;
     const child = spawn(node, [...args, '-e', app], {
-      cwd: tmp,
+      cwd,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -125,6 +130,7 @@ function runOnce(node, args, extraEnv, app) {
     child.on('error', reject);
     child.on('close', (code) => {
       const ms = performance.now() - t0;
+      rmSync(cwd, { recursive: true, force: true });
       if (code !== 0) return reject(new Error(`exited ${code}: ${err}`));
       const num = (re) => Number(re.exec(out)?.[1] ?? NaN);
       resolve({
@@ -247,7 +253,9 @@ rmSync(tmp, { recursive: true, force: true });
 const lines = [
   '# startup: `node --import <preload> -e <noop>` time and peak memory',
   '',
-  'Method: `node bench/startup.mjs` (after `npm run build`). Each startup run spawns a fresh process whose only code writes',
+  'Method: `node bench/startup.mjs` (after `npm run build`). Each startup run spawns a fresh process, in a fresh working',
+  "directory with an empty log dir (a service's first start; until 2026-11-25 all runs shared one log dir, whose hundreds",
+  "of files the directory-size monitor's first scan then paid for: +8 MiB on Node 24 by the end of a run), whose only code writes",
   'one line first and reports its peak RSS (`process.resourceUsage().maxRSS`) and CPU time on exit. **spawn→exit** is the wall',
   "time to the process' end, so it includes loading the preload, starting the SDK and its exit flush (one metric export at",
   "least); **first line** is the wall time from spawn until the app's first line of code ran (its output reaching the bench),",
@@ -287,8 +295,11 @@ lines.push(
   '',
   "Reading the table: spawn→exit minus first line is what happens after the app's code ran: the startup work still in flight",
   '(log file open, Prometheus listen, first directory scan), then the exit flush (the first metric export is cold: its',
-  'serialiser compiles and a connection opens), then teardown. Nothing the preload loads is deferred past the first line,',
-  'so the idle column is the startup peak plus what the periodic exports add; the metric exports column counts, per idle',
+  'serialiser compiles and a connection opens), then teardown. That first export is most of the OTLP exporters row below',
+  '(measured 400 ms after start, before any export, echoes with and without the metrics exporter are 0.5 MiB apart on',
+  'Node 20; at exit, 6.6 MiB). Nothing the preload loads is deferred past the first line, so the idle column is the startup',
+  "peak plus what the periodic exports add (on Node 24 they grow V8's young generation to 8 MiB by 5 s at one export a",
+  "second; the previous build's startup had already grown it to 16 MiB); the metric exports column counts, per idle",
   "run, the exports the sink received (about one a second, plus the exit flush). Upstream here is far below the issue's",
   '+560 ms / +60 MiB because its cloud resource detectors are off (they would probe metadata endpoints off this machine),',
   'and it registers no ESM hook. A `config/config.yaml` would add the `yaml` package (about 8 MiB); these runs have none.',

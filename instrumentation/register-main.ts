@@ -6,7 +6,7 @@
  */
 import * as nodeModule from 'node:module';
 import type { DiagLogger } from '@opentelemetry/api';
-import { formatProblem, markPreloadParent, type LoadedConfig } from './config.js';
+import { entryProbe, formatProblem, markPreloadParent, type LoadedConfig } from './config.js';
 import { diag, setupDiag } from './diag.js';
 import * as sdkModule from './sdk.js';
 import type { EsmHookMode } from './types.js';
@@ -26,9 +26,9 @@ function supportsModuleRegister(): boolean {
  * is started; elsewhere the off-thread loader as in elastic-otel-node's import.mjs.
  *
  * Two steps: `prepare` runs before the SDK starts (the instrumentations' Hook() calls must find
- * the message channel, their messages wait in it), `activate` after, so the SDK's own ~200
- * modules load without passing through the hook (on Node 20 each would be a round trip to the
- * loader thread); the app's modules, loaded after this preload, all do.
+ * the message channel, their messages wait in it), `activate` after, so nothing the SDK loads
+ * passes through the hook (unbundled, ~200 modules, each a round trip to Node 20's loader
+ * thread); the app's modules, loaded after this preload, all do.
  */
 interface EsmHook {
   /** Registers the hook; resolves once the loader has acknowledged the modules to patch. */
@@ -77,10 +77,7 @@ async function wantsEsmHook(
 ): Promise<boolean> {
   if (include.length === 0 || mode === 'off') return false;
   if (mode === 'on') return true;
-  const [{ entryFormat }, { entryProbe }] = await Promise.all([
-    import('./entry-format.js'),
-    import('./config.js'),
-  ]);
+  const { entryFormat } = await import('./entry-format.js');
   const entry = entryFormat(entryProbe());
   if (entry.format !== 'commonjs') return true;
   diag.debug(
