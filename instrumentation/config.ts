@@ -380,6 +380,8 @@ export const DEFAULT_REDACT_KEYS: readonly string[] = [
 const MiB = 1024 * 1024;
 type Signal = 'traces' | 'metrics' | 'logs';
 const ESM_HOOK_MODES: readonly EsmHookMode[] = ['auto', 'on', 'off'];
+/** How the fallback of a bad list entry begins (it says what happens, not a value used). */
+const ENTRY_OUTCOME = 'the entry is ';
 const SAMPLERS = [
   'always_on',
   'always_off',
@@ -467,12 +469,14 @@ class Reader {
     severity: 'warning' | 'error' = 'error',
   ): void {
     const fb = typeof fallback === 'string' ? fallback : JSON.stringify(fallback);
+    // A list entry has no fallback value, only an outcome: "...; the entry is skipped".
+    const outcome = fb.startsWith(ENTRY_OUTCOME) ? fb : `using ${fb}`;
     this.problems.push({
       source,
       value,
       fallback: fb,
       severity,
-      message: `${source}=${JSON.stringify(value)} ${why}; using ${fb}`,
+      message: `${source}=${JSON.stringify(value)} ${why}; ${outcome}`,
     });
   }
 

@@ -273,7 +273,9 @@ describe('loadConfig problems', () => {
       expect(problems[0], name).toMatchObject({ source: name, value, fallback });
       expect(problems[0]?.message, name).toContain(name);
       expect(problems[0]?.message, name).toContain(JSON.stringify(value));
-      expect(problems[0]?.message, name).toContain(`using ${fallback}`);
+      expect(problems[0]?.message, name).toContain(
+        fallback.startsWith('the entry is ') ? `; ${fallback}` : `; using ${fallback}`,
+      );
     }
   });
 
