@@ -27,7 +27,8 @@ export interface DirMonitorFs {
  * Directory and disk monitor: size and file count of each watched directory, and utilization of the
  * volume holding it. Runs on an unref'd interval, never on the app's hot path, and visits at most
  * `maxEntriesPerTick` entries per tick: a walk of a huge cache directory resumes on the next tick
- * (the gauges keep the last complete walk's totals until the new one finishes).
+ * (the gauges keep the last complete walk's totals until the new one finishes). Within a tick it
+ * pauses every WALK_SLICE entries on an unref'd timer, so it never keeps a finished process alive.
  *
  * What cannot be measured is counted in `echoes.monitor.errors{echoes.component, error.type}` and
  * warned about once per directory; the gauges of a directory that vanished are absent if it was never
@@ -156,15 +157,40 @@ export function setupDirMonitor(ctx: SetupContext, fs: DirMonitorFs = defaultFs(
     }
   }
 
+  let stopped = false;
+  // Between slices of a walk nothing holds the event loop: one fs request after another would
+  // keep a process that has finished its own work alive until the walk ends (5000 files: about
+  // 200 ms). The pause is an unref'd timer, and shutdown ends it at once.
+  let wake: (() => void) | undefined;
+  const pause = (): Promise<void> =>
+    new Promise((resolve) => {
+      const done = (): void => {
+        wake = undefined;
+        clearTimeout(t);
+        resolve();
+      };
+      const t = setTimeout(done, 0);
+      t.unref();
+      wake = done;
+    });
+
   /** Spends up to `budget` entries on this dir's walk; returns the budget left. */
   async function walk(s: DirState, budget: number): Promise<number> {
+    let sinceYield = 0;
     if (!s.walking) {
       s.walking = true;
       s.pending = [s.watched.path];
       s.walkSize = 0;
       s.walkFiles = 0;
     }
-    while (budget > 0) {
+    // Shutdown stops a walk between two entries: the process must not wait for a big
+    // directory's walk to end (the figures would never be exported anyway).
+    while (budget > 0 && !stopped) {
+      if (++sinceYield > WALK_SLICE) {
+        sinceYield = 0;
+        await pause();
+        continue;
+      }
       if (s.open === undefined) {
         const next = s.pending.pop();
         if (next === undefined) {
@@ -239,7 +265,6 @@ export function setupDirMonitor(ctx: SetupContext, fs: DirMonitorFs = defaultFs(
 
   let running: Promise<void> | undefined;
   let next = 0;
-  let stopped = false;
 
   async function tickOnce(): Promise<void> {
     let budget = budgetPerTick;
@@ -283,6 +308,7 @@ export function setupDirMonitor(ctx: SetupContext, fs: DirMonitorFs = defaultFs(
     tick,
     async shutdown() {
       stopped = true;
+      wake?.();
       if (timer !== undefined) clearInterval(timer);
       try {
         if (states.length > 0) ctx.meter.removeBatchObservableCallback(observe, observables);
@@ -298,6 +324,9 @@ export function setupDirMonitor(ctx: SetupContext, fs: DirMonitorFs = defaultFs(
     },
   };
 }
+
+/** Entries a walk visits between two pauses (see `pause`). */
+export const WALK_SLICE = 64;
 
 function errorType(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;

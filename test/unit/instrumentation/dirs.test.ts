@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, promises as fsp, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, promises as fsp, rmSync, writeFileSync, type Dir } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { diag } from '@opentelemetry/api';
@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { captureDiagWarnings } from '../../helpers/diag.js';
 import {
   setupDirMonitor,
+  WALK_SLICE,
   type DirMonitor,
   type DirMonitorFs,
 } from '../../../instrumentation/dirs.js';
@@ -161,6 +162,64 @@ describe('setupDirMonitor', () => {
     data = await t.collect();
     expect(valueOf(data, 'echoes.dir.size', { 'dir.name': 'later' })).toBe(5);
     expect(valueOf(data, 'echoes.disk.utilization', { 'dir.name': 'later' })).toBeGreaterThan(0);
+  });
+
+  it('shutdown stops a walk in progress between two entries instead of waiting for its end', async () => {
+    for (let i = 0; i < 200; i++) writeFileSync(join(root, `f${i}`), 'x');
+    let lstats = 0;
+    const slow: DirMonitorFs = {
+      ...realFs,
+      lstat: async (p) => {
+        lstats++;
+        await new Promise((r) => setTimeout(r, 2));
+        return realFs.lstat(p);
+      },
+    };
+    const m = start([{ name: 'big', path: root }], 10_000, slow);
+    const ticking = m.tick();
+    while (lstats < 5) await new Promise((r) => setTimeout(r, 1));
+    await m.shutdown();
+    await ticking;
+    // Without the stop the shutdown waited for all 200 (about 0.5 s of lstat).
+    expect(lstats).toBeLessThan(20);
+    monitor = undefined;
+  });
+
+  it('pauses every WALK_SLICE entries on a timer that does not hold the process open', async () => {
+    // Entries served at once (no fs request in flight): between slices only the pause is pending,
+    // and an app that has finished may exit then instead of waiting for the walk.
+    const names = Array.from({ length: 3 * WALK_SLICE + 10 }, (_, i) => `f${i}`);
+    let lstats = 0;
+    const instant: DirMonitorFs = {
+      opendir: async () => {
+        let i = 0;
+        return {
+          read: async () =>
+            i < names.length
+              ? { name: names[i++]!, isDirectory: () => false, isFile: () => true }
+              : null,
+          close: async () => undefined,
+        } as unknown as Dir;
+      },
+      lstat: async () => {
+        lstats++;
+        return { size: 1 };
+      },
+      statfs: realFs.statfs,
+    };
+    const timeouts = (): number =>
+      process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timeouts();
+    const m = start([{ name: 'many', path: root }], 10_000, instant);
+    const ticking = m.tick();
+    await new Promise((r) => setImmediate(r));
+    expect(lstats).toBe(WALK_SLICE);
+    expect(timeouts()).toBe(before);
+    await ticking;
+    expect(lstats).toBe(names.length);
+    expect(valueOf(await t.collect(), 'echoes.dir.files', { 'dir.name': 'many' })).toBe(
+      names.length,
+    );
   });
 
   it('a failing statfs: no utilization gauge, the error counted, sizes still reported', async () => {
