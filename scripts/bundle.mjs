@@ -6,8 +6,8 @@
 //
 // Why: a preload that loads ~370 small CommonJS files makes Node's module loader hot enough to be
 // compiled by Maglev and TurboFan, and each file costs its own resolution, read and wrapper.
-// Bundled, `node --import echoes-otel/register -e 0` is 55-66 ms faster on Node 20 and 24 and
-// peak RSS 4.9 MiB (Node 20) and 11.1 MiB (Node 24) lower (bench/results/startup.md).
+// Bundled, `node --import echoes-otel/register -e 0` is 50-63 ms faster on Node 20 and 24 and
+// peak RSS 4.8 MiB (Node 20) and 11.3 MiB (Node 24) lower (bench/results/startup.md).
 //
 // Kept outside the bundle, loaded from node_modules at run time:
 //   - import-in-the-middle: its hook module is registered with Node by specifier;
