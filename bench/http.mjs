@@ -80,19 +80,19 @@ function variants(sink) {
       },
     },
   ];
+  // The variants below are the real register's, with its settings.
+  const base = list.find((v) => v.name === 'echoes-otel');
   // BENCH_BEFORE=<path of another register.js> adds it as `echoes-before`, same settings (e.g. the
   // unbundled dist/instrumentation/register.js against the shipped bundle, or an older build).
-  const echoes = list.find((v) => v.name === 'echoes-otel');
-  if (process.env.BENCH_BEFORE && echoes !== undefined) {
+  if (process.env.BENCH_BEFORE && base !== undefined) {
     list.push({
       name: 'echoes-before',
       args: ['--import', process.env.BENCH_BEFORE],
-      env: echoes.env,
+      env: base.env,
     });
   }
   // BENCH_ECHOES_VARIANTS='ECHOES_DISABLED_INSTRUMENTATIONS=runtime;ECHOES_DISABLED_INSTRUMENTATIONS=fs'
   // adds one register variant per entry with those env settings (what does each feature cost?).
-  const base = list.find((v) => v.name === 'echoes-otel');
   for (const spec of (process.env.BENCH_ECHOES_VARIANTS ?? '').split(';').filter(Boolean)) {
     if (base === undefined) break;
     const extra = Object.fromEntries(

@@ -380,8 +380,6 @@ export const DEFAULT_REDACT_KEYS: readonly string[] = [
 const MiB = 1024 * 1024;
 type Signal = 'traces' | 'metrics' | 'logs';
 const ESM_HOOK_MODES: readonly EsmHookMode[] = ['auto', 'on', 'off'];
-/** How the fallback of a bad list entry begins (it says what happens, not a value used). */
-const ENTRY_OUTCOME = 'the entry is ';
 const SAMPLERS = [
   'always_on',
   'always_off',
@@ -469,14 +467,28 @@ class Reader {
     severity: 'warning' | 'error' = 'error',
   ): void {
     const fb = typeof fallback === 'string' ? fallback : JSON.stringify(fallback);
-    // A list entry has no fallback value, only an outcome: "...; the entry is skipped".
-    const outcome = fb.startsWith(ENTRY_OUTCOME) ? fb : `using ${fb}`;
+    this.record(source, value, fb, why, `using ${fb}`, severity);
+  }
+
+  /** A bad entry of a list: it has no fallback value, only an outcome ("...; the entry is skipped"). */
+  entryProblem(source: string, value: string, outcome: string, why: string): void {
+    this.record(source, value, outcome, why, outcome, 'error');
+  }
+
+  private record(
+    source: string,
+    value: string,
+    fallback: string,
+    why: string,
+    tail: string,
+    severity: 'warning' | 'error',
+  ): void {
     this.problems.push({
       source,
       value,
-      fallback: fb,
+      fallback,
       severity,
-      message: `${source}=${JSON.stringify(value)} ${why}; ${outcome}`,
+      message: `${source}=${JSON.stringify(value)} ${why}; ${tail}`,
     });
   }
 
@@ -555,7 +567,7 @@ class Reader {
       const key = eq > 0 ? item.slice(0, eq).trim() : '';
       let value = eq > 0 ? item.slice(eq + 1).trim() : '';
       if (key === '') {
-        this.problem(source, item, 'the entry is skipped', 'is not a key=value pair');
+        this.entryProblem(source, item, 'the entry is skipped', 'is not a key=value pair');
         continue;
       }
       if (decode) {
@@ -1028,7 +1040,7 @@ export function loadConfig(options: EchoesOptions = {}, src: ConfigSource = {}):
       if ((INSTRUMENTATION_NAMES as readonly string[]).includes(n))
         ok.push(n as InstrumentationName);
       else
-        r.problem(
+        r.entryProblem(
           source,
           n,
           'the entry is ignored',

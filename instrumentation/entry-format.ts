@@ -100,10 +100,13 @@ function resolveEntry(entry: string): string | undefined {
   }
 }
 
+const tooLarge = (what: string): EntryInfo => ({
+  format: 'unknown',
+  why: `${what}: larger than ${MAX_PARSED_ENTRY_BYTES} bytes`,
+});
+
+/** An untyped source: CommonJS if it parses as such (callers check its size first). */
 function sourceFormat(source: string, filename: string, what: string): EntryInfo {
-  if (Buffer.byteLength(source) > MAX_PARSED_ENTRY_BYTES) {
-    return { format: 'unknown', why: `${what}: larger than ${MAX_PARSED_ENTRY_BYTES} bytes` };
-  }
   return parsesAsCommonJs(source, filename)
     ? { format: 'commonjs', why: `${what}: no "type", parses as CommonJS` }
     : { format: 'unknown', why: `${what}: no "type", not valid CommonJS (ESM syntax?)` };
@@ -124,6 +127,7 @@ export function entryFormat(probe: EntryProbe): EntryInfo {
       return { format: 'commonjs', why: '--eval with --input-type=commonjs' };
     }
     const code = evalEq?.slice(evalEq.indexOf('=') + 1) ?? probe.execArgv[evalAt + 1] ?? '';
+    if (Buffer.byteLength(code) > MAX_PARSED_ENTRY_BYTES) return tooLarge('--eval');
     return sourceFormat(code, '[eval]', '--eval');
   }
   const entry = probe.argv[1];
@@ -144,9 +148,7 @@ export function entryFormat(probe: EntryProbe): EntryInfo {
   }
   let source: string;
   try {
-    if (statSync(file).size > MAX_PARSED_ENTRY_BYTES) {
-      return { format: 'unknown', why: `${file}: larger than ${MAX_PARSED_ENTRY_BYTES} bytes` };
-    }
+    if (statSync(file).size > MAX_PARSED_ENTRY_BYTES) return tooLarge(file);
     source = readFileSync(file, 'utf8');
   } catch (err) {
     return { format: 'unknown', why: `${file}: ${(err as Error).message}` };

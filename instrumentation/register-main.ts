@@ -5,7 +5,6 @@
  * 'echoes-otel'` share one SDK.
  */
 import * as nodeModule from 'node:module';
-import type { DiagLogger } from '@opentelemetry/api';
 import { entryProbe, formatProblem, markPreloadParent, type LoadedConfig } from './config.js';
 import { diag, setupDiag } from './diag.js';
 import * as sdkModule from './sdk.js';
@@ -35,11 +34,7 @@ interface EsmHook {
   activate(): Promise<void>;
 }
 
-async function prepareEsmHook(
-  diag: DiagLogger,
-  include: readonly string[],
-): Promise<EsmHook | undefined> {
-  if (include.length === 0) return undefined;
+async function prepareEsmHook(include: readonly string[]): Promise<EsmHook | undefined> {
   if (typeof (nodeModule as { registerHooks?: unknown }).registerHooks === 'function') {
     const sync = await import('import-in-the-middle/register-hooks.mjs');
     if (sync.supportsSyncHooks()) {
@@ -70,11 +65,7 @@ async function prepareEsmHook(
  * ECHOES_ESM_HOOK: `auto` leaves the hook out for a CommonJS entry (entry-format.ts), whose
  * `require` calls require-in-the-middle sees without it; said at debug level, with the reason.
  */
-async function wantsEsmHook(
-  diag: DiagLogger,
-  mode: EsmHookMode,
-  include: readonly string[],
-): Promise<boolean> {
+async function wantsEsmHook(mode: EsmHookMode, include: readonly string[]): Promise<boolean> {
   if (include.length === 0 || mode === 'off') return false;
   if (mode === 'on') return true;
   const { entryFormat } = await import('./entry-format.js');
@@ -142,8 +133,8 @@ export async function runRegister(loaded: LoadedConfig, isMainThread: boolean): 
     ...(config.instrumentations.lruCache ? ['lru-cache'] : []),
   ];
   const esmHook =
-    isMainThread && (await wantsEsmHook(diag, config.esmHook, hooked))
-      ? await prepareEsmHook(diag, hooked)
+    isMainThread && (await wantsEsmHook(config.esmHook, hooked))
+      ? await prepareEsmHook(hooked)
       : undefined;
   try {
     await sdkModule.startFromConfig(config, loaded.problems);

@@ -39,8 +39,9 @@ async function tryImportEchoes(): Promise<Record<string, unknown> | undefined> {
   try {
     // By package name: the very module the `--import echoes-otel/register` preload runs
     // (dist/bundle/index.js), so the service logs through the preload's logger and its caches
-    // reach the preload's meter provider. A computed specifier: the bundle is built by another
-    // step and may be absent in a partial build.
+    // reach the preload's meter provider. A computed specifier, so tsc does not resolve the
+    // package's own types while building them; at run time a missing bundle (a partial build)
+    // lands in the catch.
     const specifier = ['echoes', 'otel'].join('-');
     return (await import(specifier)) as Record<string, unknown>;
   } catch {

@@ -3,8 +3,6 @@ import { fileURLToPath } from 'node:url';
 
 /** The repository root, for every test and helper. */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-/** The built instrumentation (scripts/test.mjs builds it before the tests). */
-export const DIST = join(REPO_ROOT, 'dist/instrumentation');
 /** The package as it ships (scripts/bundle.mjs): `echoes-otel` is index.js, the preload register.js. */
 export const BUNDLE = join(REPO_ROOT, 'dist/bundle');
 /** The built preload, as users give it to `--import` (`echoes-otel/register`). */

@@ -5,7 +5,7 @@ import { REGISTER } from './paths.js';
 export function requireBuilt(): void {
   if (!existsSync(REGISTER)) {
     throw new Error(
-      `${REGISTER} is missing: run \`npx tsc -p tsconfig.build.json\` (npm test builds before running vitest)`,
+      `${REGISTER} is missing: run \`npm run build\` (npm test builds before running vitest)`,
     );
   }
 }
