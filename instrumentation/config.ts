@@ -9,6 +9,7 @@ import type {
   EchoesOptions,
   EsmHookMode,
   LogLevel,
+  PropagatorName,
   OtlpProtocol,
   OtlpSignalConfig,
   PathGroup,
@@ -312,14 +313,43 @@ export const ENV_VARIABLES = [
       'Set by register for child processes: the pid of the instrumented parent. Not meant to be set by hand.',
   },
   {
+    name: 'OTEL_NODE_ENABLED_INSTRUMENTATIONS',
+    default: '(all)',
+    description:
+      'The instrumentations to turn on (replaces the default list), with upstream names: `http`, `undici`, `express`, `fastify`, `koa`, `pg`, `mysql2`, `ioredis`, `redis`, `mongodb`, `openai`, `winston`, `fs`, `runtime-node`, `lru-cache`, `cache`, `dirs`.',
+  },
+  {
+    name: 'OTEL_NODE_DISABLED_INSTRUMENTATIONS',
+    default: '(none)',
+    description: 'Instrumentations to turn off, e.g. `pg,fs`.',
+  },
+  {
     name: 'ECHOES_INSTRUMENTATIONS',
-    default: 'http,fs,lru-cache,winston,runtime',
-    description: 'The instrumentations to turn on (replaces the default list).',
+    default: '(all)',
+    description: 'Alias of `OTEL_NODE_ENABLED_INSTRUMENTATIONS` (used when that is unset).',
   },
   {
     name: 'ECHOES_DISABLED_INSTRUMENTATIONS',
     default: '(none)',
-    description: 'Instrumentations to turn off, e.g. `fs,runtime`.',
+    description: 'Alias of `OTEL_NODE_DISABLED_INSTRUMENTATIONS` (both lists are applied).',
+  },
+  {
+    name: 'OTEL_PROPAGATORS',
+    default: 'tracecontext,baggage',
+    description:
+      'Context propagators, in order: `tracecontext`, `baggage`, `b3` (single header), `b3multi`, or `none`.',
+  },
+  {
+    name: 'ECHOES_HTTP_IGNORE_PATHS',
+    default: '(none)',
+    description:
+      'Inbound paths that get no span (health checks), comma-separated: exact paths, or prefixes ending in `*` (e.g. `/healthz,/internal/*`). Their duration is still recorded.',
+  },
+  {
+    name: 'OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT',
+    default: 'false',
+    description:
+      '`true` records prompt and completion content on model-call spans (redacted); off by default.',
   },
   {
     name: 'ECHOES_FS_PATH_GROUPS',
@@ -357,8 +387,33 @@ export const ENV_VARIABLES = [
 
 export type EnvName = (typeof ENV_VARIABLES)[number]['name'];
 
-export const INSTRUMENTATION_NAMES = ['http', 'fs', 'lru-cache', 'winston', 'runtime'] as const;
+/** Upstream's names (`OTEL_NODE_ENABLED_INSTRUMENTATIONS`), then ours. */
+export const INSTRUMENTATION_NAMES = [
+  'http',
+  'undici',
+  'express',
+  'fastify',
+  'koa',
+  'pg',
+  'mysql2',
+  'ioredis',
+  'redis',
+  'mongodb',
+  'openai',
+  'winston',
+  'fs',
+  'runtime-node',
+  'lru-cache',
+  'cache',
+  'dirs',
+] as const;
 export type InstrumentationName = (typeof INSTRUMENTATION_NAMES)[number];
+/** Other spellings accepted in the lists. */
+const INSTRUMENTATION_ALIASES: Readonly<Record<string, InstrumentationName>> = {
+  runtime: 'runtime-node',
+  fetch: 'undici',
+};
+const PROPAGATOR_NAMES: readonly PropagatorName[] = ['tracecontext', 'baggage', 'b3', 'b3multi'];
 
 export const DEFAULT_REDACT_KEYS: readonly string[] = [
   'authorization',
@@ -1036,9 +1091,12 @@ export function loadConfig(options: EchoesOptions = {}, src: ConfigSource = {}):
   ): InstrumentationName[] | undefined => {
     if (names === undefined) return undefined;
     const ok: InstrumentationName[] = [];
-    for (const n of names.map((s) => s.toLowerCase())) {
-      if ((INSTRUMENTATION_NAMES as readonly string[]).includes(n))
-        ok.push(n as InstrumentationName);
+    for (let n of names.map((s) => s.toLowerCase())) {
+      // Upstream also accepts the package name's tail with its prefix.
+      if (n.startsWith('@opentelemetry/instrumentation-')) n = n.slice(31);
+      const name = INSTRUMENTATION_ALIASES[n] ?? n;
+      if ((INSTRUMENTATION_NAMES as readonly string[]).includes(name))
+        ok.push(name as InstrumentationName);
       else
         r.entryProblem(
           source,
@@ -1050,14 +1108,53 @@ export function loadConfig(options: EchoesOptions = {}, src: ConfigSource = {}):
     return ok;
   };
   const on = new Set<InstrumentationName>(
-    known('ECHOES_INSTRUMENTATIONS', list(r.raw('ECHOES_INSTRUMENTATIONS'))) ??
+    known(
+      'OTEL_NODE_ENABLED_INSTRUMENTATIONS',
+      list(r.raw('OTEL_NODE_ENABLED_INSTRUMENTATIONS')),
+    ) ??
+      known('ECHOES_INSTRUMENTATIONS', list(r.raw('ECHOES_INSTRUMENTATIONS'))) ??
       INSTRUMENTATION_NAMES,
   );
-  for (const n of known(
+  for (const source of [
+    'OTEL_NODE_DISABLED_INSTRUMENTATIONS',
     'ECHOES_DISABLED_INSTRUMENTATIONS',
-    list(r.raw('ECHOES_DISABLED_INSTRUMENTATIONS')),
-  ) ?? [])
-    on.delete(n);
+  ] as const) {
+    for (const n of known(source, list(r.raw(source))) ?? []) on.delete(n);
+  }
+
+  // --- propagators
+  const propagators = ((): PropagatorName[] => {
+    const names = list(r.raw('OTEL_PROPAGATORS'));
+    if (names === undefined) return ['tracecontext', 'baggage'];
+    const out: PropagatorName[] = [];
+    for (const n of names.map((s) => s.toLowerCase())) {
+      if (n === 'none') continue;
+      if ((PROPAGATOR_NAMES as readonly string[]).includes(n)) {
+        if (!out.includes(n as PropagatorName)) out.push(n as PropagatorName);
+      } else {
+        r.entryProblem(
+          'OTEL_PROPAGATORS',
+          n,
+          'the entry is skipped',
+          `is not a supported propagator (${PROPAGATOR_NAMES.join(', ')}, none)`,
+        );
+      }
+    }
+    return names.some((n) => n.toLowerCase() === 'none') && out.length === 0 ? [] : out;
+  })();
+
+  // --- inbound paths without spans
+  const ignorePaths: string[] = [];
+  for (const p of list(r.raw('ECHOES_HTTP_IGNORE_PATHS')) ?? []) {
+    if (p.startsWith('/')) ignorePaths.push(p);
+    else
+      r.entryProblem(
+        'ECHOES_HTTP_IGNORE_PATHS',
+        p,
+        'the entry is skipped',
+        'is not a path (it must start with /)',
+      );
+  }
 
   // --- fs path groups and watched dirs
   const pathGroups: PathGroup[] = namedPaths(r, 'ECHOES_FS_PATH_GROUPS', cwd)?.map((g) => ({
@@ -1110,6 +1207,7 @@ export function loadConfig(options: EchoesOptions = {}, src: ConfigSource = {}):
     inWorkers: r.bool('ECHOES_IN_WORKERS', r.raw('ECHOES_IN_WORKERS'), false) ?? false,
     inChildren: r.bool('ECHOES_IN_CHILDREN', r.raw('ECHOES_IN_CHILDREN'), false) ?? false,
     esmHook: r.oneOf('ECHOES_ESM_HOOK', r.raw('ECHOES_ESM_HOOK'), ESM_HOOK_MODES, 'auto') ?? 'auto',
+    propagators,
     traces: {
       exporter: tracesExp.exporter ?? 'otlp',
       otlp: otlpFor(r, 'traces'),
@@ -1141,10 +1239,31 @@ export function loadConfig(options: EchoesOptions = {}, src: ConfigSource = {}):
     },
     instrumentations: {
       http: on.has('http'),
+      undici: on.has('undici'),
+      express: on.has('express'),
+      fastify: on.has('fastify'),
+      koa: on.has('koa'),
+      pg: on.has('pg'),
+      mysql2: on.has('mysql2'),
+      ioredis: on.has('ioredis'),
+      redis: on.has('redis'),
+      mongodb: on.has('mongodb'),
+      openai: on.has('openai'),
       fs: on.has('fs'),
       lruCache: on.has('lru-cache'),
       winston: on.has('winston'),
-      runtime: on.has('runtime'),
+      runtime: on.has('runtime-node'),
+      cache: on.has('cache'),
+      dirs: on.has('dirs'),
+    },
+    http: { ignorePaths },
+    genai: {
+      captureContent:
+        r.bool(
+          'OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT',
+          r.raw('OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT'),
+          false,
+        ) ?? false,
     },
     fs: {
       pathGroups,

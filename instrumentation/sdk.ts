@@ -74,12 +74,12 @@ const FEATURES: readonly Loader<SetupContext, Feature>[] = [
   },
   {
     name: 'cache',
-    when: () => true,
+    when: (c) => c.instrumentations.cache,
     load: async () => (await import('./cache.js')).setupCacheMetrics,
   },
   {
     name: 'dirs',
-    when: (c) => c.dirs.enabled,
+    when: (c) => c.dirs.enabled && c.instrumentations.dirs,
     load: async () => (await import('./dirs.js')).setupDirMonitor,
   },
   {

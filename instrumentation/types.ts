@@ -7,6 +7,8 @@ export type LogLevel = 'error' | 'warn' | 'info' | 'http' | 'verbose' | 'debug' 
 export type SignalExporter = 'otlp' | 'console' | 'none';
 export type OtlpProtocol = 'http/protobuf' | 'http/json';
 export type EsmHookMode = 'auto' | 'on' | 'off';
+/** `OTEL_PROPAGATORS` entries we support (`none` is the empty list). */
+export type PropagatorName = 'tracecontext' | 'baggage' | 'b3' | 'b3multi';
 
 export interface OtlpSignalConfig {
   /** Full URL of this signal's endpoint, `/v1/<signal>` already appended where the spec says so. */
@@ -58,6 +60,8 @@ export interface EchoesConfig {
    * always registers it, `off` never.
    */
   readonly esmHook: EsmHookMode;
+  /** `OTEL_PROPAGATORS`, in order (default tracecontext, baggage; `none`: empty). */
+  readonly propagators: readonly PropagatorName[];
 
   readonly traces: {
     readonly exporter: SignalExporter;
@@ -102,12 +106,50 @@ export interface EchoesConfig {
     readonly maxMessageBytes: number;
   };
 
+  /**
+   * Which instrumentations run: `OTEL_NODE_ENABLED_INSTRUMENTATIONS` /
+   * `OTEL_NODE_DISABLED_INSTRUMENTATIONS` with upstream's names (`ECHOES_INSTRUMENTATIONS` /
+   * `ECHOES_DISABLED_INSTRUMENTATIONS` are aliases). All on by default; a library's hooks are
+   * installed only when the app loads it.
+   */
   readonly instrumentations: {
     readonly http: boolean;
+    /** Global `fetch` and undici, through undici's diagnostics channels. */
+    readonly undici: boolean;
+    readonly express: boolean;
+    readonly fastify: boolean;
+    readonly koa: boolean;
+    readonly pg: boolean;
+    readonly mysql2: boolean;
+    readonly ioredis: boolean;
+    readonly redis: boolean;
+    readonly mongodb: boolean;
+    readonly openai: boolean;
     readonly fs: boolean;
     readonly lruCache: boolean;
     readonly winston: boolean;
+    /** `runtime-node` (upstream's name); `runtime` is accepted too. */
     readonly runtime: boolean;
+    /** Our cache metrics (`createCache`, `instrumentCache`). */
+    readonly cache: boolean;
+    /** The directory-size monitor (also off when no directory is watched). */
+    readonly dirs: boolean;
+  };
+
+  readonly http: {
+    /**
+     * Inbound request paths that get no span (health checks), `ECHOES_HTTP_IGNORE_PATHS`: exact
+     * paths, or prefixes ending in `*`. Their duration is still recorded. Default none.
+     */
+    readonly ignorePaths: readonly string[];
+  };
+
+  readonly genai: {
+    /**
+     * Capture prompt and completion content on GenAI spans/events
+     * (`OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`, default false); redacted when on.
+     */
+    readonly captureContent: boolean;
   };
 
   readonly fs: {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_REDACT_KEYS,
   ENV_VARIABLES,
+  INSTRUMENTATION_NAMES,
   inheritedPreloadParent,
   loadConfig,
   signalUrl,
@@ -67,13 +68,11 @@ describe('loadConfig defaults', () => {
     expect(c.inWorkers).toBe(false);
     expect(c.inChildren).toBe(false);
     expect(c.esmHook).toBe('auto');
-    expect(c.instrumentations).toEqual({
-      http: true,
-      fs: true,
-      lruCache: true,
-      winston: true,
-      runtime: true,
-    });
+    expect(Object.values(c.instrumentations).every((on) => on)).toBe(true);
+    expect(Object.keys(c.instrumentations)).toHaveLength(INSTRUMENTATION_NAMES.length);
+    expect(c.propagators).toEqual(['tracecontext', 'baggage']);
+    expect(c.http.ignorePaths).toEqual([]);
+    expect(c.genai.captureContent).toBe(false);
     expect(c.fs.pathGroups.map((g) => [g.name, g.prefix])).toEqual([
       ['logs', join(emptyDir, 'logs')],
       ['sessions', join(emptyDir, 'data/memory')],
@@ -265,7 +264,12 @@ describe('loadConfig problems', () => {
       ['OTEL_TRACES_SAMPLER_ARG', '1.5', '1'],
       ['OTEL_TRACES_EXPORTER', 'zipkin', 'otlp'],
       ['OTEL_LOG_LEVEL', 'chatty', 'warn'],
-      ['ECHOES_INSTRUMENTATIONS', 'express', 'the entry is ignored'],
+      ['ECHOES_INSTRUMENTATIONS', 'jquery', 'the entry is ignored'],
+      ['OTEL_NODE_ENABLED_INSTRUMENTATIONS', 'jquery', 'the entry is ignored'],
+      ['OTEL_NODE_DISABLED_INSTRUMENTATIONS', 'jquery', 'the entry is ignored'],
+      ['OTEL_PROPAGATORS', 'jaeger', 'the entry is skipped'],
+      ['ECHOES_HTTP_IGNORE_PATHS', 'healthz', 'the entry is skipped'],
+      ['OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT', 'maybe', 'off'],
     ];
     for (const [name, value, fallback] of cases) {
       const { problems } = load({ [name]: value });
@@ -459,16 +463,50 @@ describe('loadConfig ECHOES_ variables', () => {
   });
 
   it('selects instrumentations by list and by exclusion', () => {
-    expect(load({ ECHOES_INSTRUMENTATIONS: 'http,winston' }).config.instrumentations).toEqual({
-      http: true,
-      fs: false,
-      lruCache: false,
-      winston: true,
-      runtime: false,
+    const onOf = (env: Record<string, string>): string[] =>
+      Object.entries(load(env).config.instrumentations)
+        .filter(([, on]) => on)
+        .map(([name]) => name);
+    expect(onOf({ ECHOES_INSTRUMENTATIONS: 'http,winston' })).toEqual(['http', 'winston']);
+    const all = onOf({});
+    expect(onOf({ ECHOES_DISABLED_INSTRUMENTATIONS: 'fs, lru-cache' })).toEqual(
+      all.filter((n) => n !== 'fs' && n !== 'lruCache'),
+    );
+  });
+
+  it('reads the upstream instrumentation lists, which win over the ECHOES_ aliases', () => {
+    const on = (env: Record<string, string>) => load(env).config.instrumentations;
+    const c = on({
+      OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,@opentelemetry/instrumentation-pg,runtime-node',
+      ECHOES_INSTRUMENTATIONS: 'fs',
+    });
+    expect([c.http, c.pg, c.runtime, c.fs, c.express]).toEqual([true, true, true, false, false]);
+    // Both disabled lists apply; `runtime` and `fetch` are accepted spellings.
+    const d = on({
+      OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'pg,fetch',
+      ECHOES_DISABLED_INSTRUMENTATIONS: 'runtime',
+    });
+    expect([d.pg, d.undici, d.runtime, d.http, d.openai]).toEqual([
+      false,
+      false,
+      false,
+      true,
+      true,
+    ]);
+  });
+
+  it('reads OTEL_PROPAGATORS, the ignored paths and GenAI content capture', () => {
+    expect(load({ OTEL_PROPAGATORS: 'b3, tracecontext,b3' }).config.propagators).toEqual([
+      'b3',
+      'tracecontext',
+    ]);
+    expect(load({ OTEL_PROPAGATORS: 'none' }).config.propagators).toEqual([]);
+    expect(load({ ECHOES_HTTP_IGNORE_PATHS: '/healthz, /internal/*' }).config.http).toEqual({
+      ignorePaths: ['/healthz', '/internal/*'],
     });
     expect(
-      load({ ECHOES_DISABLED_INSTRUMENTATIONS: 'fs, lru-cache' }).config.instrumentations,
-    ).toEqual({ http: true, fs: false, lruCache: false, winston: true, runtime: true });
+      load({ OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'true' }).config.genai,
+    ).toEqual({ captureContent: true });
   });
 
   it('reads path groups, watched dirs, scan limits, fs spans and redaction keys', () => {

@@ -32,7 +32,7 @@ describe('startEchoes when a part fails', () => {
       const env = {
         ...QUIET_SDK_ENV,
         ECHOES_DIRS: `data=${dir}`,
-        ECHOES_INSTRUMENTATIONS: 'http,runtime,winston,lru-cache',
+        ECHOES_INSTRUMENTATIONS: 'http,runtime,winston,lru-cache,cache,dirs',
       };
       const handle = await startEchoes({}, { env, cwd: dir });
       const warnings = warn.mock.calls.map((c) => String(c[0]));
