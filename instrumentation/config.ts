@@ -122,7 +122,7 @@ export const ENV_VARIABLES = [
     name: 'OTEL_EXPORTER_OTLP_PROTOCOL',
     default: 'http/protobuf',
     description:
-      '`http/protobuf` or `http/json` (`grpc` is not bundled: falls back to `http/protobuf`).',
+      '`http/protobuf`, `http/json` or `grpc` (then the endpoint defaults to http://localhost:4317 and is used without a `/v1/...` path).',
   },
   {
     name: 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
@@ -778,11 +778,24 @@ export function signalUrl(base: string, signal: Signal): string {
 
 function otlpFor(r: Reader, signal: Signal): OtlpSignalConfig {
   const S = signal.toUpperCase() as 'TRACES' | 'METRICS' | 'LOGS';
-  const defaultBase = 'http://localhost:4318';
+  const protoOf = (name: EnvName, fallback: OtlpProtocol): OtlpProtocol | undefined => {
+    const raw = r.raw(name);
+    if (raw === undefined) return undefined;
+    const s = raw.toLowerCase();
+    if (s === 'http/protobuf' || s === 'http/json' || s === 'grpc') return s;
+    r.problem(name, raw, fallback, 'is not http/protobuf, http/json or grpc');
+    return undefined;
+  };
+  const genericProto = protoOf('OTEL_EXPORTER_OTLP_PROTOCOL', 'http/protobuf') ?? 'http/protobuf';
+  const protocol = protoOf(`OTEL_EXPORTER_OTLP_${S}_PROTOCOL`, genericProto) ?? genericProto;
+
+  // OTLP/gRPC has no per-signal path: the endpoint is used as is, by default port 4317.
+  const grpc = protocol === 'grpc';
+  const defaultBase = grpc ? 'http://localhost:4317' : 'http://localhost:4318';
   const base =
     validUrl(r, 'OTEL_EXPORTER_OTLP_ENDPOINT', r.raw('OTEL_EXPORTER_OTLP_ENDPOINT'), defaultBase) ??
     defaultBase;
-  const derived = signalUrl(base, signal);
+  const derived = grpc ? base : signalUrl(base, signal);
   const url =
     validUrl(
       r,
@@ -790,24 +803,6 @@ function otlpFor(r: Reader, signal: Signal): OtlpSignalConfig {
       r.raw(`OTEL_EXPORTER_OTLP_${S}_ENDPOINT`),
       derived,
     ) ?? derived;
-
-  const protoOf = (name: EnvName, fallback: OtlpProtocol): OtlpProtocol | undefined => {
-    const raw = r.raw(name);
-    if (raw === undefined) return undefined;
-    const s = raw.toLowerCase();
-    if (s === 'http/protobuf' || s === 'http/json') return s;
-    r.problem(
-      name,
-      raw,
-      fallback,
-      s === 'grpc'
-        ? 'is not bundled with echoes-otel (OTLP/gRPC)'
-        : 'is not http/protobuf or http/json',
-    );
-    return undefined;
-  };
-  const genericProto = protoOf('OTEL_EXPORTER_OTLP_PROTOCOL', 'http/protobuf') ?? 'http/protobuf';
-  const protocol = protoOf(`OTEL_EXPORTER_OTLP_${S}_PROTOCOL`, genericProto) ?? genericProto;
 
   const headers = {
     ...(r.pairs('OTEL_EXPORTER_OTLP_HEADERS', r.raw('OTEL_EXPORTER_OTLP_HEADERS'), true) ?? {}),

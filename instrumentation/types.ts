@@ -5,13 +5,16 @@
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'http' | 'verbose' | 'debug' | 'silly';
 export type SignalExporter = 'otlp' | 'console' | 'none';
-export type OtlpProtocol = 'http/protobuf' | 'http/json';
+export type OtlpProtocol = 'http/protobuf' | 'http/json' | 'grpc';
 export type EsmHookMode = 'auto' | 'on' | 'off';
 /** `OTEL_PROPAGATORS` entries we support (`none` is the empty list). */
 export type PropagatorName = 'tracecontext' | 'baggage' | 'b3' | 'b3multi';
 
 export interface OtlpSignalConfig {
-  /** Full URL of this signal's endpoint, `/v1/<signal>` already appended where the spec says so. */
+  /**
+   * Full URL of this signal's endpoint, `/v1/<signal>` already appended where the spec says so;
+   * for `grpc`, the collector's gRPC endpoint (`http://host:4317`), no path.
+   */
   readonly url: string;
   readonly protocol: OtlpProtocol;
   readonly headers: Readonly<Record<string, string>>;

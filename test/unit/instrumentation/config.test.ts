@@ -257,7 +257,7 @@ describe('loadConfig problems', () => {
       ['OTEL_EXPORTER_OTLP_TIMEOUT', '-5', '10000'],
       ['OTEL_EXPORTER_OTLP_LOGS_TIMEOUT', 'x', '10000'],
       ['OTEL_EXPORTER_OTLP_COMPRESSION', 'zstd', 'none'],
-      ['OTEL_EXPORTER_OTLP_PROTOCOL', 'grpc', 'http/protobuf'],
+      ['OTEL_EXPORTER_OTLP_PROTOCOL', 'thrift', 'http/protobuf'],
       ['OTEL_EXPORTER_OTLP_ENDPOINT', 'not a url', 'http://localhost:4318'],
       ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'ftp://x', 'http://localhost:4318/v1/traces'],
       ['OTEL_TRACES_SAMPLER', 'jaeger_remote', 'parentbased_always_on'],
@@ -493,6 +493,20 @@ describe('loadConfig ECHOES_ variables', () => {
       true,
       true,
     ]);
+  });
+
+  it('takes OTLP/gRPC with its own default endpoint and no signal path', () => {
+    const g = load({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }).config;
+    expect(g.traces.otlp).toMatchObject({ protocol: 'grpc', url: 'http://localhost:4317' });
+    const h = load({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:5317',
+      OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'grpc',
+    }).config;
+    expect(h.logs.otlp).toMatchObject({ protocol: 'grpc', url: 'http://127.0.0.1:5317' });
+    expect(h.traces.otlp).toMatchObject({
+      protocol: 'http/protobuf',
+      url: 'http://127.0.0.1:5317/v1/traces',
+    });
   });
 
   it('reads OTEL_PROPAGATORS, the ignored paths and GenAI content capture', () => {
