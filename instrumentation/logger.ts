@@ -415,6 +415,22 @@ export function setupLogging(ctx: SetupContext, deps: Omit<CoreDeps, 'otelLogger
   }
 }
 
+/**
+ * Without the preload, the logger built itself lazily and nothing owns its files: write out and
+ * close them (`shutdownEchoes()` calls this when no SDK was started). Loggers used afterwards
+ * build a fresh core on their next line. Never rejects.
+ */
+export async function closeStandaloneLogging(): Promise<void> {
+  const core = active;
+  if (core === undefined) return;
+  active = undefined;
+  try {
+    await core.close();
+  } catch {
+    // the sink reports its own errors; closing never throws to the app
+  }
+}
+
 /** Test seam: forget the active core (unit tests that build several configurations). */
 export function resetLoggingForTests(): void {
   active = undefined;

@@ -339,10 +339,21 @@ export async function startFromConfig(
   return handle;
 }
 
-/** Flushes and stops everything started by `startEchoes`; idempotent, never rejects. */
+/**
+ * Flushes and stops everything started by `startEchoes` (without it, the standalone logger's
+ * files); idempotent, never rejects.
+ */
 export async function shutdownEchoes(): Promise<void> {
   const h = current;
-  if (h === undefined) return;
+  if (h === undefined) {
+    // No SDK: the app used `logger` on its own; its files still need writing out and closing.
+    try {
+      await (await import('./logger.js')).closeStandaloneLogging();
+    } catch {
+      // never rejects
+    }
+    return;
+  }
   try {
     await h.shutdown();
   } catch {

@@ -222,6 +222,24 @@ describe.each(NODE_BINARIES)('the logger without the preload ($label)', ({ path:
   });
 });
 
+describe.each(NODE_BINARIES)('shutdownEchoes without the preload ($label)', ({ path: node }) => {
+  it('flushes and closes the logger, so process.exit() right after it loses no line', async () => {
+    const dir = tempDir();
+    const r = run(
+      node,
+      join(FIXTURES, 'exit-app.mjs'),
+      { ...quietEnv(dir), LINES: '50000' },
+      dir,
+      false,
+    );
+    const exit = await r.exited;
+    expect(exit.code).toBe(0);
+    const seen = idsOnDisk(dir);
+    expect(seen.size).toBe(50_000);
+    for (const c of seen.values()) expect(c).toBe(1);
+  });
+});
+
 const fileWarnings = (stderr: string): string[] =>
   stderr.split('\n').filter((l) => /^echoes-otel: .*log file/.test(l));
 
