@@ -16,7 +16,7 @@ const DailyRotateFile =
 
 /**
  * Local JSON log files: winston-daily-rotate-file (DRF 5.0) as the file writer, with the
- * workarounds DESIGN.md measured:
+ * workarounds measured here (docs/logging.md, "Faults" and "Shutdown"):
  *
  * - DRF's constructor throws on a bad `dirname` (a path under a regular file): caught, the sink
  *   starts broken (lines go to `fallback`, counted as dropped) and warns once.
@@ -531,7 +531,7 @@ export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
         ending = true;
         await new Promise<void>((resolve) => {
           // Waiting on the proxy's close (every inner stream closed), not the transport's
-          // 'finish', is what loses no lines (DESIGN.md).
+          // 'finish', is what loses no lines (docs/logging.md, "Shutdown").
           const check = (): void => {
             if (streamsClosed >= streamsCreated) resolve();
           };

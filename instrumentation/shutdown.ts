@@ -1,6 +1,6 @@
 /**
  * Deadline helpers for exit: telemetry must never hold the process. `sdk.shutdown()` took 7.5 s to
- * reject with the collector down (DESIGN.md), so every step is raced against what is left of one
+ * reject with the collector down (README's exit row, bench/exit.mjs), so every step is raced against what is left of one
  * deadline, and no rejection escapes.
  */
 
