@@ -13,21 +13,41 @@ export class CliError extends Error {
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
-/** `parseArgs` with its errors turned into one readable line, never a stack trace. */
+/**
+ * `parseArgs` with its errors turned into one readable line, never a stack trace. Every command
+ * takes `-h`/`--help`. A string option's value may start with `-` when it looks like a number
+ * (`--rate -1`), so the range check below it answers instead of parseArgs' "ambiguous" error.
+ * Messages do not name the command: `runCli` prefixes `echoes-otel <command>: `.
+ */
 export function parseCommand(
-  command: string,
   argv: string[],
   options: Options,
 ): Record<string, string | boolean | undefined> {
+  const all: Options = { help: { type: 'boolean', short: 'h' }, ...options };
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    const name = a.startsWith('--') && !a.includes('=') ? a.slice(2) : undefined;
+    if (
+      name !== undefined &&
+      all[name]?.type === 'string' &&
+      next !== undefined &&
+      /^-\.?\d/.test(next)
+    ) {
+      args.push(`${a}=${next}`);
+      i++;
+    } else args.push(a);
+  }
   try {
     const { values, positionals } = parseArgs({
-      args: argv,
-      options,
+      args,
+      options: all,
       strict: true,
       allowPositionals: true,
     });
     if (positionals.length > 0) {
-      throw new UsageError(`${command}: unexpected argument ${JSON.stringify(positionals[0])}`);
+      throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
     }
     return values as Record<string, string | boolean | undefined>;
   } catch (err) {
@@ -35,7 +55,7 @@ export function parseCommand(
     const e = err as Error & { code?: string };
     // Node's messages are clear but long ("Unknown option '--x'. To specify a positional ...").
     const first = e.message.split('. ')[0] ?? e.message;
-    throw new UsageError(`${command}: ${first}`);
+    throw new UsageError(first);
   }
 }
 

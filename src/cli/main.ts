@@ -21,31 +21,67 @@ import { formatSummary, progressBar, runLoad } from './load.js';
 import { collectEmbedded, collectPrometheus, evaluate, formatReport } from './report.js';
 import type { AuditInputs, Report, ReportFormat } from './report.js';
 
+// One help text per command (`echoes-otel <command> --help`), and the overview without one.
+const COMMAND_HELP = {
+  load: `usage: echoes-otel load [options]
+
+drive the reference service at a fixed rate (open loop) for a duration
+
+  --url URL             the service (http://127.0.0.1:8080)
+  --rate N              requests per second (20)
+  --duration D          how long, e.g. 30s, 2m (30s)
+  --sessions N          distinct chat sessions (20)
+  --concurrency N       most requests in flight; what the cap skips is counted (256)
+  --latency-ms N        ask the service to add this model latency
+  --failure-rate F      ask the service to fail this share of model calls (0..1)
+  --format text|json
+  -h, --help            this text`,
+  report: `usage: echoes-otel report [options]
+
+the audit's before/after table (section 8), measured
+
+  --prometheus URL      query Prometheus (windowed PromQL)
+  --metrics-url URL     else sample the embedded endpoint (http://127.0.0.1:9464/metrics)
+  --window D            sampling window (Prometheus: range of the queries, default 5m; else 30s)
+  --job NAME            Prometheus only: restrict to one service (its job label)
+  --timeout D           most one read may take (default 5s; 10s with --prometheus)
+  --strict              exit 3 when a target is missed (a gate for CI)
+  --format text|markdown|json
+  -h, --help            this text`,
+  doctor: `usage: echoes-otel doctor [options]
+
+check the collector, Prometheus, Loki, Tempo, Grafana and the embedded endpoint
+
+  --collector URL       (http://127.0.0.1:13133)
+  --otlp URL            (OTEL_EXPORTER_OTLP_ENDPOINT, else http://127.0.0.1:4318)
+  --prometheus URL      (http://127.0.0.1:9090)
+  --loki URL            (http://127.0.0.1:3100)
+  --tempo URL           (http://127.0.0.1:3200)
+  --grafana URL         (http://127.0.0.1:3000)
+  --metrics-url URL     (http://127.0.0.1:9464/metrics)
+  --only a,b            only these checks
+  --timeout D           per check (3s)
+  --format text|json
+  -h, --help            this text`,
+  'check-config': `usage: echoes-otel check-config [options]
+
+print the effective configuration (secrets masked); exit 1 on errors
+
+  --format text|json
+  -h, --help            this text`,
+} as const;
+type CommandName = keyof typeof COMMAND_HELP;
+
 const USAGE = `usage: echoes-otel <command> [options]
 
 commands:
   load          drive the reference service at a rate for a duration
-                  --url URL (http://127.0.0.1:8080)  --rate N/s (20)  --duration 30s
-                  --sessions N (20)  --concurrency N (256)  --latency-ms N  --failure-rate 0..1
-                  --format text|json
   report        the audit's before/after table (section 8), measured
-                  --prometheus URL     query Prometheus (windowed PromQL)
-                  --metrics-url URL    else sample the embedded endpoint (http://127.0.0.1:9464/metrics)
-                  --window 30s         sampling window (Prometheus: range of the queries, default 5m)
-                  --job NAME           Prometheus only: restrict to one service (its job label)
-                  --timeout 5s         most one read may take (default 5s; 10s with --prometheus)
-                  --strict             exit 3 when a target is missed (a gate for CI)
-                  --format text|markdown|json
   doctor        check the collector, Prometheus, Loki, Tempo, Grafana and the embedded endpoint
-                  --collector URL (http://127.0.0.1:13133)  --otlp URL (http://127.0.0.1:4318)
-                  --prometheus URL (http://127.0.0.1:9090)  --loki URL (http://127.0.0.1:3100)
-                  --tempo URL (http://127.0.0.1:3200)  --grafana URL (http://127.0.0.1:3000)
-                  --metrics-url URL (http://127.0.0.1:9464/metrics)  --only a,b  --timeout 3s
-                  --format text|json
   check-config  print the effective configuration (secrets masked); non-zero exit on errors
-                  --format text|json
 
-  echoes-otel <command> --help   this text;  echoes-otel --version`;
+  echoes-otel <command> -h|--help    that command's options
+  echoes-otel -V|--version           the version`;
 
 type Out = (s: string) => void;
 
@@ -57,16 +93,10 @@ export interface CliIo {
   readonly isTTY: boolean;
 }
 
-function formatFlag(
-  raw: string | boolean | undefined,
-  allowed: readonly string[],
-  command: string,
-): string {
+function formatFlag(raw: string | boolean | undefined, allowed: readonly string[]): string {
   const v = typeof raw === 'string' ? raw : allowed[0]!;
   if (!allowed.includes(v))
-    throw new UsageError(
-      `${command}: --format must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`,
-    );
+    throw new UsageError(`--format must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -75,7 +105,7 @@ function str(v: string | boolean | undefined): string | undefined {
 }
 
 async function cmdLoad(argv: string[], io: CliIo): Promise<number> {
-  const v = parseCommand('load', argv, {
+  const v = parseCommand(argv, {
     url: { type: 'string' },
     rate: { type: 'string' },
     duration: { type: 'string' },
@@ -84,10 +114,9 @@ async function cmdLoad(argv: string[], io: CliIo): Promise<number> {
     'latency-ms': { type: 'string' },
     'failure-rate': { type: 'string' },
     format: { type: 'string' },
-    help: { type: 'boolean' },
   });
-  if (v.help) return usage(io);
-  const format = formatFlag(v.format, ['text', 'json'], 'load');
+  if (v.help) return usage(io, 'load');
+  const format = formatFlag(v.format, ['text', 'json']);
   const url = parseHttpUrl(str(v.url) ?? 'http://127.0.0.1:8080', '--url');
   const rate = parsePositive(str(v.rate) ?? '20', '--rate', 10_000);
   const durationMs = parseDuration(str(v.duration) ?? '30s', '--duration', {
@@ -125,14 +154,13 @@ async function cmdLoad(argv: string[], io: CliIo): Promise<number> {
   });
   io.stdout(format === 'json' ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary));
   if (summary.ok === 0) {
-    io.stderr('load: no request succeeded\n');
-    return 1;
+    throw new CliError('no request succeeded');
   }
   return 0;
 }
 
 async function cmdReport(argv: string[], io: CliIo): Promise<number> {
-  const v = parseCommand('report', argv, {
+  const v = parseCommand(argv, {
     prometheus: { type: 'string' },
     'metrics-url': { type: 'string' },
     window: { type: 'string' },
@@ -140,15 +168,14 @@ async function cmdReport(argv: string[], io: CliIo): Promise<number> {
     timeout: { type: 'string' },
     strict: { type: 'boolean' },
     format: { type: 'string' },
-    help: { type: 'boolean' },
   });
-  if (v.help) return usage(io);
-  const format = formatFlag(v.format, ['text', 'markdown', 'json'], 'report') as ReportFormat;
+  if (v.help) return usage(io, 'report');
+  const format = formatFlag(v.format, ['text', 'markdown', 'json']) as ReportFormat;
   if (v.prometheus !== undefined && v['metrics-url'] !== undefined) {
-    throw new UsageError('report: give either --prometheus or --metrics-url, not both');
+    throw new UsageError('give either --prometheus or --metrics-url, not both');
   }
   if (v.job !== undefined && v.prometheus === undefined)
-    throw new UsageError('report: --job only applies with --prometheus');
+    throw new UsageError('--job only applies with --prometheus');
   const source: Report['source'] = v.prometheus !== undefined ? 'prometheus' : 'embedded';
   const timeoutMs = parseDuration(
     str(v.timeout) ?? (source === 'prometheus' ? '10s' : '5s'),
@@ -192,7 +219,7 @@ async function cmdReport(argv: string[], io: CliIo): Promise<number> {
 }
 
 async function cmdDoctor(argv: string[], io: CliIo): Promise<number> {
-  const v = parseCommand('doctor', argv, {
+  const v = parseCommand(argv, {
     collector: { type: 'string' },
     otlp: { type: 'string' },
     prometheus: { type: 'string' },
@@ -203,10 +230,9 @@ async function cmdDoctor(argv: string[], io: CliIo): Promise<number> {
     only: { type: 'string' },
     timeout: { type: 'string' },
     format: { type: 'string' },
-    help: { type: 'boolean' },
   });
-  if (v.help) return usage(io);
-  const format = formatFlag(v.format, ['text', 'json'], 'doctor');
+  if (v.help) return usage(io, 'doctor');
+  const format = formatFlag(v.format, ['text', 'json']);
   const timeoutMs = parseDuration(str(v.timeout) ?? '3s', '--timeout', {
     minMs: 50,
     maxMs: 60_000,
@@ -230,7 +256,7 @@ async function cmdDoctor(argv: string[], io: CliIo): Promise<number> {
     const bad = names.filter((n) => !CHECK_NAMES.includes(n));
     if (bad.length > 0 || names.length === 0) {
       throw new UsageError(
-        `doctor: --only takes a comma-separated list of ${CHECK_NAMES.join(', ')}${bad.length ? `; unknown: ${bad.join(', ')}` : ''}`,
+        `--only takes a comma-separated list of ${CHECK_NAMES.join(', ')}${bad.length ? `; unknown: ${bad.join(', ')}` : ''}`,
       );
     }
   }
@@ -251,35 +277,44 @@ async function cmdDoctor(argv: string[], io: CliIo): Promise<number> {
 }
 
 function cmdCheckConfig(argv: string[], io: CliIo): number {
-  const v = parseCommand('check-config', argv, {
+  const v = parseCommand(argv, {
     format: { type: 'string' },
-    help: { type: 'boolean' },
   });
-  if (v.help) return usage(io);
-  const format = formatFlag(v.format, ['text', 'json'], 'check-config') as 'text' | 'json';
+  if (v.help) return usage(io, 'check-config');
+  const format = formatFlag(v.format, ['text', 'json']) as 'text' | 'json';
   const r = checkConfig(format, io.env, io.cwd);
   io.stdout(r.output);
   return r.exitCode;
 }
 
-function usage(io: CliIo): number {
-  io.stdout(`${USAGE}\n`);
+function usage(io: CliIo, command?: CommandName): number {
+  io.stdout(`${command === undefined ? USAGE : COMMAND_HELP[command]}\n`);
   return 0;
 }
 
+/** This package's version: the nearest package.json above this module (src/ or dist/src/). */
 function version(): string {
-  try {
-    const pkg = JSON.parse(
-      readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
-    ) as { version?: string };
-    return pkg.version ?? 'unknown';
-  } catch {
-    return 'unknown';
+  for (let up = '../'; up.length <= 12; up += '../') {
+    try {
+      const pkg = JSON.parse(
+        readFileSync(new URL(`${up}package.json`, import.meta.url), 'utf8'),
+      ) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === 'echoes-otel') return pkg.version ?? 'unknown';
+    } catch {
+      // not here: one folder up
+    }
   }
+  return 'unknown';
 }
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
+  const known = command !== undefined && Object.hasOwn(COMMAND_HELP, command);
+  // One format for every failure: `echoes-otel <command>: <message>`.
+  const prefix = known ? `echoes-otel ${command}` : 'echoes-otel';
   try {
     switch (command) {
       case 'load':
@@ -294,28 +329,36 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       case 'help':
       case '--help':
       case '-h':
-        return usage(io);
+        return usage(
+          io,
+          rest[0] !== undefined && Object.hasOwn(COMMAND_HELP, rest[0])
+            ? (rest[0] as CommandName)
+            : undefined,
+        );
       case '--version':
+      case '-V':
       case '-v':
         io.stdout(`${version()}\n`);
         return 0;
       default:
         throw new UsageError(
-          `unknown command ${JSON.stringify(command)}; commands: load, report, doctor, check-config`,
+          `unknown command ${JSON.stringify(command)}; commands: ${Object.keys(COMMAND_HELP).join(', ')}`,
         );
     }
   } catch (err) {
     if (err instanceof UsageError) {
-      io.stderr(`echoes-otel: ${err.message}\nrun \`echoes-otel --help\` for usage\n`);
+      io.stderr(
+        `${prefix}: ${err.message}\nrun \`${known ? `echoes-otel ${command} --help` : 'echoes-otel --help'}\` for usage\n`,
+      );
       return 2;
     }
     if (err instanceof CliError) {
-      io.stderr(`echoes-otel: ${err.message}\n`);
+      io.stderr(`${prefix}: ${err.message}\n`);
       return 1;
     }
     // Anything else is our bug; still one line, with a hint for reporting it.
     io.stderr(
-      `echoes-otel: unexpected error: ${err instanceof Error ? err.message : String(err)} (set ECHOES_CLI_DEBUG=1 for the stack)\n`,
+      `${prefix}: unexpected error: ${err instanceof Error ? err.message : String(err)} (set ECHOES_CLI_DEBUG=1 for the stack)\n`,
     );
     if (io.env.ECHOES_CLI_DEBUG === '1' && err instanceof Error) io.stderr(`${err.stack}\n`);
     return 1;

@@ -319,7 +319,7 @@ describe.skipIf(noBuild)('echoes-otel (built bin)', () => {
     it('bad input through the real bin exits 2', async () => {
       const r = await run(node.path, ['load', '--rate', 'lots']);
       expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(/^echoes-otel: --rate "lots" must be a number/);
+      expect(r.stderr).toMatch(/^echoes-otel load: --rate "lots" must be a number/);
     });
   });
 });

@@ -65,11 +65,21 @@ describe('parseHttpUrl', () => {
 describe('parseCommand', () => {
   const opts = { rate: { type: 'string' as const } };
   it('returns the flags', () => {
-    expect(parseCommand('load', ['--rate', '5'], opts)).toEqual({ rate: '5' });
+    expect(parseCommand(['--rate', '5'], opts)).toEqual({ rate: '5' });
   });
   it('turns unknown flags and stray arguments into one-line usage errors', () => {
-    expect(() => parseCommand('load', ['--nope'], opts)).toThrow(/^load: Unknown option '--nope'$/);
-    expect(() => parseCommand('load', ['extra'], opts)).toThrow(/unexpected argument "extra"/);
-    expect(() => parseCommand('load', ['--rate'], opts)).toThrow(UsageError);
+    expect(() => parseCommand(['--nope'], opts)).toThrow(/^Unknown option '--nope'$/);
+    expect(() => parseCommand(['extra'], opts)).toThrow(/unexpected argument "extra"/);
+    expect(() => parseCommand(['--rate'], opts)).toThrow(UsageError);
+  });
+  it('takes -h and --help on every command', () => {
+    expect(parseCommand(['-h'], opts)).toEqual({ help: true });
+    expect(parseCommand(['--help'], opts)).toEqual({ help: true });
+  });
+  it('hands a negative number to the option, so the range check can refuse it', () => {
+    expect(parseCommand(['--rate', '-1'], opts)).toEqual({ rate: '-1' });
+    expect(parseCommand(['--rate', '-.5'], opts)).toEqual({ rate: '-.5' });
+    // Anything else that starts with a dash is still an option.
+    expect(() => parseCommand(['--rate', '--nope'], opts)).toThrow(UsageError);
   });
 });

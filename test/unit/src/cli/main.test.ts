@@ -28,7 +28,9 @@ describe('echoes-otel bad input', () => {
     [['load', '--rate', 'fast'], /--rate "fast" must be a number above 0/],
     [['load', '--rate', '0'], /--rate "0" must be a number above 0/],
     [['load', '--rate=-3'], /--rate "-3" must be a number above 0/],
-    [['load', '--rate', '-3'], /Option '--rate' argument is ambiguous/],
+    [['load', '--rate', '-3'], /^echoes-otel load: --rate "-3" must be a number above 0/],
+    [['load', '--rate', '-1e3'], /--rate "-1e3" must be a number above 0/],
+    [['report', '-x'], /^echoes-otel report: Unknown option '-x'/],
     [['load', '--duration', 'forever'], /--duration "forever" is not a duration/],
     [['load', '--duration', '0s'], /--duration "0s" is out of range/],
     [['load', '--url', 'not a url'], /--url "not a url" is not a URL/],
@@ -55,7 +57,10 @@ describe('echoes-otel bad input', () => {
     const r = await cli(args);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
-    expect(r.stderr).toMatch(/run `echoes-otel --help` for usage/);
+    // Unknown commands have no command of their own to name.
+    const command = args[0] === 'frobnicate' ? '' : ` ${args[0]}`;
+    expect(r.stderr).toMatch(new RegExp(`^echoes-otel${command}: `));
+    expect(r.stderr).toMatch(new RegExp(`run \`echoes-otel${command} --help\` for usage`));
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(r.stdout).toBe('');
   });
@@ -68,12 +73,39 @@ describe('echoes-otel bad input', () => {
     expect(r.stderr).toMatch(/OTEL_EXPORTER_OTLP_ENDPOINT "collector:4318" must start with http/);
   });
 
-  it('prints usage for --help and no arguments', async () => {
-    for (const args of [[], ['--help'], ['load', '--help']]) {
+  it('prints the overview for --help, -h and no arguments', async () => {
+    for (const args of [[], ['--help'], ['-h'], ['help']]) {
       const r = await cli(args);
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/usage: echoes-otel <command>/);
     }
+  });
+
+  it.each(['load', 'report', 'doctor', 'check-config'])(
+    'prints only its own options for `%s -h` and `--help`',
+    async (command) => {
+      for (const flag of ['-h', '--help']) {
+        const r = await cli([command, flag]);
+        expect(r.code).toBe(0);
+        expect(r.stdout).toMatch(new RegExp(`^usage: echoes-otel ${command} \\[options\\]`));
+        expect(r.stdout).not.toMatch(/commands:/);
+      }
+      expect((await cli(['help', command])).stdout).toMatch(new RegExp(`echoes-otel ${command} `));
+    },
+  );
+
+  it('prints the version for -V and --version', async () => {
+    for (const flag of ['-V', '--version']) {
+      const r = await cli([flag]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^\d+\.\d+\.\d+/);
+    }
+  });
+
+  it('names an unknown command with the same prefix', async () => {
+    const r = await cli(['lode']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^echoes-otel: unknown command "lode"; commands: load, report/);
   });
 });
 
