@@ -1,5 +1,6 @@
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { build as buildHistogram } from 'hdr-histogram-js';
 import { CliError, formatMs, joinUrl } from './args.js';
 import { describeFailure, httpCall } from './http-client.js';
 
@@ -7,6 +8,12 @@ import { describeFailure, httpCall } from './http-client.js';
  * `echoes-otel load`: an open-loop load generator for the reference service. Requests are sent on
  * schedule whatever the latency (so slow answers show up as latency, not as a lower rate), up to a
  * cap on requests in flight; what the cap skips is reported, never hidden.
+ *
+ * Coordinated omission: each latency is measured from the moment the request was DUE, not from
+ * when it went out, so a stall that delays the sends (the event loop blocked, a slow tick) counts
+ * against the stalled requests instead of vanishing. Requests sent more than `LATE_MS` after they
+ * were due are counted as `late`. Latencies go into an HDR histogram (hdr-histogram-js, 3
+ * significant digits, microseconds up to one hour): constant memory whatever the rate.
  */
 
 export interface LoadOptions {
@@ -42,14 +49,11 @@ export interface LoadSummary {
   readonly errorsByKind: Readonly<Record<string, number>>;
   /** Scheduled requests not sent because `concurrency` requests were already in flight. */
   readonly skipped: number;
+  /** Requests sent more than `LATE_MS` after they were due (their latency counts from then). */
+  readonly late: number;
   readonly achievedRate: number;
-  readonly latencyMs: {
-    readonly p50: number;
-    readonly p95: number;
-    readonly p99: number;
-    readonly max: number;
-    readonly mean: number;
-  } | null;
+  /** From each request's due time (coordinated omission corrected); null when none completed. */
+  readonly latencyMs: LatencySummary | null;
 }
 
 const MODELS = ['gpt-4o', 'gpt-4o', 'gpt-4', 'gpt-3.5-turbo', 'gpt-3.5-turbo'];
@@ -60,10 +64,48 @@ const PHRASES = Array.from(
     `question ${i}: what does the audit say about ${['logs', 'caches', 'disk', 'memory'][i % 4]}?`,
 );
 
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[idx]!;
+/** A request going out later than this after it was due is counted as late. */
+export const LATE_MS = 100;
+
+export interface LatencySummary {
+  readonly p50: number;
+  readonly p95: number;
+  readonly p99: number;
+  readonly max: number;
+  readonly mean: number;
+}
+
+/** Latencies in an HDR histogram (ms in, µs inside, 3 significant digits). */
+export function createLatencyRecorder(): {
+  record(ms: number): void;
+  readonly count: number;
+  summary(): LatencySummary | null;
+} {
+  const h = buildHistogram({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 3_600_000_000,
+    numberOfSignificantValueDigits: 3,
+    useWebAssembly: false,
+  });
+  const round = (us: number): number => Math.round(us / 10) / 100;
+  return {
+    record(ms: number): void {
+      h.recordValue(Math.min(3_600_000_000, Math.max(1, Math.round(ms * 1000))));
+    },
+    get count(): number {
+      return h.totalCount;
+    },
+    summary(): LatencySummary | null {
+      if (h.totalCount === 0) return null;
+      return {
+        p50: round(h.getValueAtPercentile(50)),
+        p95: round(h.getValueAtPercentile(95)),
+        p99: round(h.getValueAtPercentile(99)),
+        max: round(h.maxValue),
+        mean: round(h.mean),
+      };
+    },
+  };
 }
 
 function pick<T>(list: readonly T[]): T {
@@ -86,13 +128,14 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
   }
 
   const agent = new Agent({ keepAlive: true, maxSockets: opts.concurrency });
-  const latencies: number[] = [];
+  const latencies = createLatencyRecorder();
   const errorsByKind: Record<string, number> = {};
   const chatted: string[] = [];
   let sent = 0;
   let ok = 0;
   let errors = 0;
   let skipped = 0;
+  let late = 0;
   let inFlight = 0;
   const timeoutMs = opts.timeoutMs ?? 30_000;
 
@@ -101,7 +144,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
   if (opts.failureRate !== undefined) query.set('failure_rate', String(opts.failureRate));
   const chatSearch = query.toString();
 
-  function fire(): Promise<void> {
+  /** Sends one request that was due at `dueAt` (performance.now() time). */
+  function fire(dueAt: number): Promise<void> {
     const read = chatted.length > 0 && Math.random() < 0.1;
     let chatSession: string | undefined;
     let body: string | undefined;
@@ -115,13 +159,13 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
     }
     const u = joinUrl(opts.url, read ? `/sessions/${pick(chatted)}` : '/chat');
     u.search = read ? '' : chatSearch;
-    const t0 = performance.now();
+    if (performance.now() - dueAt > LATE_MS) late++;
     inFlight++;
     sent++;
     return new Promise<void>((resolve) => {
       const done = (kind: string | undefined) => {
         inFlight--;
-        latencies.push(performance.now() - t0);
+        latencies.record(performance.now() - dueAt);
         if (kind === undefined) {
           ok++;
           // Reads only target sessions the service has acknowledged, so they never 404 by design.
@@ -193,7 +237,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
           skipped++;
           continue;
         }
-        const p = fire();
+        const p = fire(start + (scheduled - 1) * intervalMs);
         pending.add(p);
         void p.then(() => pending.delete(p));
       }
@@ -214,7 +258,6 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
   const wall = performance.now() - start;
   opts.onProgress?.(progress(opts.durationMs));
 
-  const sorted = latencies.slice().sort((a, b) => a - b);
   const round = (n: number) => Math.round(n * 100) / 100;
   return {
     url: opts.url.href,
@@ -226,17 +269,9 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
     errors,
     errorsByKind,
     skipped,
+    late,
     achievedRate: round(sent / (wall / 1000)),
-    latencyMs:
-      sorted.length === 0
-        ? null
-        : {
-            p50: round(percentile(sorted, 50)),
-            p95: round(percentile(sorted, 95)),
-            p99: round(percentile(sorted, 99)),
-            max: round(sorted[sorted.length - 1]!),
-            mean: round(sorted.reduce((a, b) => a + b, 0) / sorted.length),
-          },
+    latencyMs: latencies.summary(),
   };
 }
 
@@ -255,12 +290,14 @@ export function formatSummary(s: LoadSummary): string {
             .map(([k, v]) => `${k}: ${v}`)
             .join(', ')})`
         : ''
-    }${s.skipped > 0 ? `, skipped ${s.skipped} (more than the --concurrency limit in flight)` : ''}`,
+    }${s.skipped > 0 ? `, skipped ${s.skipped} (more than the --concurrency limit in flight)` : ''}${
+      s.late > 0 ? `, ${s.late} sent over ${LATE_MS} ms late (latency counts from when due)` : ''
+    }`,
   ];
   if (s.latencyMs) {
     const l = s.latencyMs;
     lines.push(
-      `  latency ms: p50 ${l.p50}  p95 ${l.p95}  p99 ${l.p99}  max ${l.max}  mean ${l.mean}`,
+      `  latency ms (from when due): p50 ${l.p50}  p95 ${l.p95}  p99 ${l.p99}  max ${l.max}  mean ${l.mean}`,
     );
   }
   return `${lines.join('\n')}\n`;
