@@ -71,7 +71,9 @@ describe.skipIf(buildMissing())('echoes-otel load', () => {
       expect(text.stdout).toMatch(
         /^load: 10 requests to http:\/\/127\.0\.0\.1:\d+\/ in 1s \(asked 10\/s, achieved [\d.]+\/s\)$/m,
       );
-      expect(text.stdout).toMatch(/latency ms \(from when due\): p50 [\d.]+ {2}p95 [\d.]+ {2}p99 [\d.]+/);
+      expect(text.stdout).toMatch(
+        /latency ms \(from when due\): p50 [\d.]+ {2}p95 [\d.]+ {2}p99 [\d.]+/,
+      );
     });
   });
 });
