@@ -49,7 +49,16 @@ interface Harness {
   feature: Feature;
   logs: InMemoryLogRecordExporter;
   stdout: string[];
-  collect(): Promise<Record<string, Array<{ attributes: Record<string, unknown>; value: number }>>>;
+  collect(): Promise<
+    Record<
+      string,
+      Array<{
+        attributes: Record<string, unknown>;
+        value: number; /** Waits until every record handed to the OTLP processor has been exported. */
+        flushOtlp(): Promise<void>;
+      }>
+    >
+  >;
   lines(): Array<Record<string, unknown>>;
   close(): Promise<void>;
 }
@@ -114,6 +123,7 @@ function start(options: EchoesOptions = {}, otlpQueue?: number): Harness {
     feature,
     logs,
     stdout,
+    flushOtlp: () => loggerProvider.forceFlush(),
     async collect() {
       const { resourceMetrics } = await reader.collect();
       const out: Record<string, Array<{ attributes: Record<string, unknown>; value: number }>> = {};
@@ -313,7 +323,7 @@ describe('logger', () => {
     // One tick: no export can finish, so the queue fills and refuses the rest.
     for (let i = 0; i < 1000; i++) logger.info('burst', { i });
     await h.feature.flush!();
-    await new Promise((r) => setTimeout(r, 100));
+    await h.flushOtlp();
     const shipped = h.logs.getFinishedLogRecords().map((r) => r.attributes['i'] as number);
     expect(shipped.length).toBeGreaterThanOrEqual(64);
     expect(shipped.length).toBeLessThan(1000);
@@ -336,7 +346,7 @@ describe('logger', () => {
     );
     // The queue drained: a later record ships again and nothing more is counted.
     logger.info('after');
-    await new Promise((r) => setTimeout(r, 100));
+    await h.flushOtlp();
     expect(h.logs.getFinishedLogRecords().at(-1)!.body).toBe('after');
     const m2 = await h.collect();
     expect(value(m2['echoes.log.dropped'], { reason: 'otlp_queue_full' })).toBe(
