@@ -36,6 +36,9 @@ if (
   ]) !== 0 ||
   step('build (bundle: dist/bundle, what the package exports)', process.execPath, [
     'scripts/bundle.mjs',
+  ]) !== 0 ||
+  step('build (package: the CLI bundle and the public types)', process.execPath, [
+    'scripts/package-extras.mjs',
   ]) !== 0
 ) {
   process.exit(1);

@@ -8,7 +8,7 @@ export interface CliRun {
 }
 
 /**
- * Run the built `echoes-otel` CLI (dist/src/cli/main.js) under `node`, with nothing from this
+ * Run the built `echoes-otel` CLI as it ships (dist/bundle/cli.js) under `node`, with nothing from this
  * environment but PATH (plus `env`), and collect its output. `killAfterMs`: SIGKILL a run that
  * has not ended by then (it resolves with code null), so a hung CLI fails its test, not the tier.
  */
