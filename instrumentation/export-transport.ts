@@ -4,6 +4,7 @@ import type * as Https from 'node:https';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { markRetryable } from './export-spool.js';
+import { httpTransportSlots, retryingTransport } from './sdk-internals.js';
 
 /**
  * Keeps OTLP exports from holding the process at exit.
@@ -65,12 +66,12 @@ const JITTER = 0.2;
  * Its `_utils` slot is what it fills itself (pinned exporter 0.223); any other shape is left alone.
  */
 function primeHttpTransport(inner: object, agentFactory: (protocol: string) => HttpAgent): void {
-  const t = inner as { _utils?: unknown; _parameters?: { url?: unknown } };
-  if (t._utils !== null || typeof t._parameters?.url !== 'string') return;
+  const slots = httpTransportSlots(inner);
+  if (slots === undefined) return;
   try {
-    const protocol = new URL(t._parameters.url).protocol;
+    const protocol = new URL(slots.url).protocol;
     const { request } = require(protocol === 'http:' ? 'node:http' : 'node:https') as typeof Http;
-    t._utils = { agent: agentFactory(protocol), request };
+    slots.fill({ agent: agentFactory(protocol), request });
   } catch {
     // left to load its own on the first export
   }
@@ -179,22 +180,12 @@ export function createExportControl(): ExportControl {
       return agent;
     },
     adopt(exporter: object): boolean {
-      // OTLPExporterBase._delegate._transport is upstream's RetryingTransport around the HTTP
-      // transport (pinned exporter 0.223). If the shape differs, leave the exporter as it is.
-      const delegate = (
-        exporter as { _delegate?: { _transport?: { _transport?: Transport } & Partial<Transport> } }
-      )._delegate;
-      const retrying = delegate?._transport;
-      const inner = retrying?._transport;
-      if (
-        delegate === undefined ||
-        retrying === undefined ||
-        inner === undefined ||
-        typeof inner.send !== 'function'
-      )
-        return false;
-      primeHttpTransport(inner, this.agentFactory.bind(this));
-      delegate._transport = new QuietRetryingTransport(inner) as unknown as typeof retrying;
+      // Upstream's RetryingTransport around the HTTP transport (sdk-internals.ts). If the shape
+      // differs, leave the exporter as it is.
+      const found = retryingTransport(exporter);
+      if (found === undefined) return false;
+      primeHttpTransport(found.inner, this.agentFactory.bind(this));
+      found.replace(new QuietRetryingTransport(found.inner as Transport));
       return true;
     },
     stopRetries(): void {

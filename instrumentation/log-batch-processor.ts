@@ -1,10 +1,5 @@
 import { BatchLogRecordProcessor, type ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
-
-/** The two fields of the SDK's batch processor that say whether its queue has room. */
-interface QueueState {
-  readonly _finishedLogRecords?: unknown;
-  readonly _maxQueueSize?: unknown;
-}
+import { batchLogQueueFull } from './sdk-internals.js';
 
 /**
  * The SDK's BatchLogRecordProcessor, unchanged, plus `enabled()`: false while its queue is full.
@@ -15,8 +10,8 @@ interface QueueState {
  * them, and that allocation was what grew V8's young generation (bench/logger.mjs: `echoes+otlp`
  * burst). Which records are exported and which are dropped is exactly as before.
  *
- * The queue is the processor's private state (@opentelemetry/sdk-logs 0.2xx); if its shape ever
- * changes, `enabled()` answers true and the processor behaves as the stock one.
+ * The queue is the processor's private state (sdk-internals.ts); if its shape ever changes,
+ * `enabled()` answers true and the processor behaves as the stock one.
  *
  * `droppedQueueFull` counts the records refused for a full queue (the stock processor drops them
  * without a trace): the SDK's Logger asks `enabled()` once per `emit`, so each refusal is one
@@ -44,7 +39,5 @@ export class QueueGatedBatchLogRecordProcessor extends BatchLogRecordProcessor {
 }
 
 function queueFull(p: object): boolean {
-  const { _finishedLogRecords: queue, _maxQueueSize: max } = p as QueueState;
-  if (!Array.isArray(queue) || typeof max !== 'number') return false;
-  return queue.length >= max;
+  return batchLogQueueFull(p) === true;
 }

@@ -49,13 +49,14 @@ interface Harness {
   feature: Feature;
   logs: InMemoryLogRecordExporter;
   stdout: string[];
+  /** Waits until every record handed to the OTLP processor has been exported. */
+  flushOtlp(): Promise<void>;
   collect(): Promise<
     Record<
       string,
       Array<{
         attributes: Record<string, unknown>;
-        value: number; /** Waits until every record handed to the OTLP processor has been exported. */
-        flushOtlp(): Promise<void>;
+        value: number;
       }>
     >
   >;
