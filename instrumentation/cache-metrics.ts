@@ -1,6 +1,6 @@
 import { diag, metrics } from '@opentelemetry/api';
 import type { BatchObservableCallback, Meter, MeterProvider, Observable } from '@opentelemetry/api';
-import { catalogEntry, METRIC } from './catalog.js';
+import { instrumentOptions, METRIC } from './catalog.js';
 import type { Feature, SetupContext } from './feature.js';
 import { onCacheRegistered, registeredCaches } from './cache-registry.js';
 
@@ -15,10 +15,6 @@ import { onCacheRegistered, registeredCaches } from './cache-registry.js';
 
 const EVICTION_REASONS = ['capacity', 'ttl', 'manual'] as const;
 
-function describe(name: string): string {
-  return catalogEntry(name)?.description ?? name;
-}
-
 interface Registration {
   readonly meter: Meter;
   readonly observables: Observable[];
@@ -29,26 +25,23 @@ interface Registration {
 export const CACHE_COMPONENT = 'cache-metrics';
 
 function registerObservers(meter: Meter): Registration {
-  const requests = meter.createObservableCounter(METRIC.cacheRequests, {
-    unit: '{request}',
-    description: describe(METRIC.cacheRequests),
-  });
-  const evictions = meter.createObservableCounter(METRIC.cacheEvictions, {
-    unit: '{entry}',
-    description: describe(METRIC.cacheEvictions),
-  });
-  const entries = meter.createObservableGauge(METRIC.cacheEntries, {
-    unit: '{entry}',
-    description: describe(METRIC.cacheEntries),
-  });
-  const capacity = meter.createObservableGauge(METRIC.cacheCapacity, {
-    unit: '{entry}',
-    description: describe(METRIC.cacheCapacity),
-  });
-  const errors = meter.createCounter(METRIC.monitorErrors, {
-    unit: '{error}',
-    description: describe(METRIC.monitorErrors),
-  });
+  const requests = meter.createObservableCounter(
+    METRIC.cacheRequests,
+    instrumentOptions(METRIC.cacheRequests),
+  );
+  const evictions = meter.createObservableCounter(
+    METRIC.cacheEvictions,
+    instrumentOptions(METRIC.cacheEvictions),
+  );
+  const entries = meter.createObservableGauge(
+    METRIC.cacheEntries,
+    instrumentOptions(METRIC.cacheEntries),
+  );
+  const capacity = meter.createObservableGauge(
+    METRIC.cacheCapacity,
+    instrumentOptions(METRIC.cacheCapacity),
+  );
+  const errors = meter.createCounter(METRIC.monitorErrors, instrumentOptions(METRIC.monitorErrors));
   const onMemberError = (name: string, err: unknown): void => {
     const code = (err as { code?: unknown } | null)?.code;
     const type = typeof code === 'string' ? code : String((err as Error | null)?.name ?? 'Error');

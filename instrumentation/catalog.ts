@@ -476,3 +476,17 @@ export function catalogSeriesNames(): Set<string> {
 export function catalogEntry(name: string): CatalogEntry | undefined {
   return CATALOG.find((e) => e.name === name);
 }
+
+/** A metric name we emit (one of METRIC's values). */
+export type MetricName = (typeof METRIC)[keyof typeof METRIC];
+
+/**
+ * The unit and description of one of our instruments, from its catalog row: every feature makes
+ * its instruments with these, so what is exported is what docs/signals.md says
+ * (`meter.createCounter(METRIC.x, instrumentOptions(METRIC.x))`). Typed to METRIC's names; a
+ * unit test checks each has its row.
+ */
+export function instrumentOptions(name: MetricName): { unit: string; description: string } {
+  const e = catalogEntry(name);
+  return { unit: e?.unit ?? '', description: e?.description ?? '' };
+}

@@ -2,7 +2,7 @@ import type { Dir } from 'node:fs';
 import { join } from 'node:path';
 import { diag } from '@opentelemetry/api';
 import type { Counter } from '@opentelemetry/api';
-import { catalogEntry, METRIC } from './catalog.js';
+import { instrumentOptions, METRIC } from './catalog.js';
 import type { Feature, SetupContext } from './feature.js';
 import { unpatchedPromises } from './fs.js';
 import type { WatchedDir } from './types.js';
@@ -79,22 +79,22 @@ export function setupDirMonitor(ctx: SetupContext, fs: DirMonitorFs = defaultFs(
     warned: new Set(),
   }));
 
-  const errors: Counter = ctx.meter.createCounter(METRIC.monitorErrors, {
-    unit: '{error}',
-    description: catalogEntry(METRIC.monitorErrors)?.description ?? '',
-  });
-  const sizeGauge = ctx.meter.createObservableGauge(METRIC.dirSize, {
-    unit: 'By',
-    description: catalogEntry(METRIC.dirSize)?.description ?? '',
-  });
-  const filesGauge = ctx.meter.createObservableGauge(METRIC.dirFiles, {
-    unit: '{file}',
-    description: catalogEntry(METRIC.dirFiles)?.description ?? '',
-  });
-  const utilGauge = ctx.meter.createObservableGauge(METRIC.diskUtilization, {
-    unit: '1',
-    description: catalogEntry(METRIC.diskUtilization)?.description ?? '',
-  });
+  const errors: Counter = ctx.meter.createCounter(
+    METRIC.monitorErrors,
+    instrumentOptions(METRIC.monitorErrors),
+  );
+  const sizeGauge = ctx.meter.createObservableGauge(
+    METRIC.dirSize,
+    instrumentOptions(METRIC.dirSize),
+  );
+  const filesGauge = ctx.meter.createObservableGauge(
+    METRIC.dirFiles,
+    instrumentOptions(METRIC.dirFiles),
+  );
+  const utilGauge = ctx.meter.createObservableGauge(
+    METRIC.diskUtilization,
+    instrumentOptions(METRIC.diskUtilization),
+  );
   // The SDK keeps re-exporting a cumulative gauge's last value once an attribute set was seen, so
   // "absent" is only possible before the first measurement. After that, a value we cannot measure
   // any more is reported as NaN (a gap in Prometheus/Grafana, and false in `> 0.8` alerts) instead

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { context, diag, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
-import { catalogEntry, METRIC } from './catalog.js';
+import { instrumentOptions, METRIC } from './catalog.js';
 import type {
   BoundCounter,
   BoundHistogram,
@@ -631,19 +631,15 @@ export function setupFsMetrics(ctx: SetupContext): Feature {
     return { name: 'fs', shutdown() {} };
   }
   const instruments: Instruments = {
-    operations: ctx.fastMetrics.counter(METRIC.fsOperations, {
-      unit: '{operation}',
-      description: catalogEntry(METRIC.fsOperations)?.description ?? '',
-    }),
+    operations: ctx.fastMetrics.counter(
+      METRIC.fsOperations,
+      instrumentOptions(METRIC.fsOperations),
+    ),
     duration: ctx.fastMetrics.histogram(METRIC.fsDuration, {
-      unit: 's',
-      description: catalogEntry(METRIC.fsDuration)?.description ?? '',
+      ...instrumentOptions(METRIC.fsDuration),
       boundaries: FS_DURATION_BUCKETS,
     }),
-    io: ctx.fastMetrics.counter(METRIC.fsIo, {
-      unit: 'By',
-      description: catalogEntry(METRIC.fsIo)?.description ?? '',
-    }),
+    io: ctx.fastMetrics.counter(METRIC.fsIo, instrumentOptions(METRIC.fsIo)),
   };
   const state: State = {
     onHandle: undefined,

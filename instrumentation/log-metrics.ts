@@ -1,5 +1,5 @@
 import type { Meter, ObservableResult } from '@opentelemetry/api';
-import { catalogEntry, METRIC } from './catalog.js';
+import { instrumentOptions, METRIC } from './catalog.js';
 import { LOG_LEVELS } from './config.js';
 import type { LogLevel } from './types.js';
 
@@ -44,11 +44,6 @@ export function countDropped(stats: LogStats, reason: LogDropReason, n = 1): voi
   stats.dropped.set(reason, (stats.dropped.get(reason) ?? 0) + n);
 }
 
-function describe(name: string): { unit: string; description: string } {
-  const e = catalogEntry(name);
-  return { unit: e?.unit ?? '', description: e?.description ?? '' };
-}
-
 /** Registers the four log-growth instruments on `meter`; `stop()` detaches the callbacks. */
 export function setupLogMetrics(
   meter: Meter,
@@ -62,13 +57,22 @@ export function setupLogMetrics(
    */
   lossReasons: readonly LogDropReason[] = [],
 ): { stop(): void } {
-  const records = meter.createObservableCounter(METRIC.logRecords, describe(METRIC.logRecords));
-  const written = meter.createObservableCounter(METRIC.logWritten, describe(METRIC.logWritten));
+  const records = meter.createObservableCounter(
+    METRIC.logRecords,
+    instrumentOptions(METRIC.logRecords),
+  );
+  const written = meter.createObservableCounter(
+    METRIC.logWritten,
+    instrumentOptions(METRIC.logWritten),
+  );
   const rotations = meter.createObservableCounter(
     METRIC.logRotations,
-    describe(METRIC.logRotations),
+    instrumentOptions(METRIC.logRotations),
   );
-  const dropped = meter.createObservableCounter(METRIC.logDropped, describe(METRIC.logDropped));
+  const dropped = meter.createObservableCounter(
+    METRIC.logDropped,
+    instrumentOptions(METRIC.logDropped),
+  );
   const levelAttrs = LEVELS.map((l) => ({ 'log.level': l }));
   const fileAttrs = { 'log.sink': 'file' };
   const otlpAttrs = { 'log.sink': 'otlp' };

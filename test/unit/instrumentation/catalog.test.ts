@@ -5,7 +5,10 @@ import { PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { describe, expect, it } from 'vitest';
 import {
   CATALOG,
+  catalogEntry,
   catalogSeriesNames,
+  instrumentOptions,
+  METRIC,
   stockExporterName,
   type CatalogEntry,
 } from '../../../instrumentation/catalog.js';
@@ -91,5 +94,24 @@ describe('signal catalog', () => {
     };
     const committed = readFileSync(join(root, 'docs/signals.md'), 'utf8');
     expect(committed).toBe(renderSignalsDoc(CATALOG));
+  });
+});
+
+describe('instrumentOptions', () => {
+  it('gives every METRIC name its catalog row, so no instrument is made without one', () => {
+    for (const name of Object.values(METRIC)) {
+      const o = instrumentOptions(name);
+      expect(o.description, name).not.toBe('');
+      expect(o.unit, name).toBe(catalogEntry(name)!.unit);
+    }
+  });
+
+  it('keeps the units the features used to write by hand', () => {
+    expect(instrumentOptions(METRIC.fsDuration).unit).toBe('s');
+    expect(instrumentOptions(METRIC.fsIo).unit).toBe('By');
+    expect(instrumentOptions(METRIC.dirFiles).unit).toBe('{file}');
+    expect(instrumentOptions(METRIC.diskUtilization).unit).toBe('1');
+    expect(instrumentOptions(METRIC.cacheRequests).unit).toBe('{request}');
+    expect(instrumentOptions(METRIC.monitorErrors).unit).toBe('{error}');
   });
 });
