@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import * as api from '../../../instrumentation/index.js';
-import { BUNDLE } from '../../helpers/paths.js';
+import * as api from '../../instrumentation/index.js';
+import { BUNDLE } from '../helpers/paths.js';
 
-// The package ships dist/bundle (scripts/bundle.mjs; npm test builds it before this tier).
+// The package ships dist/bundle (scripts/bundle.mjs); this tier runs after npm test's build.
 // Its index.js is generated from the core bundle's exports: it must be exactly index.ts' API.
 describe('dist/bundle', () => {
   const index = join(BUNDLE, 'index.js');
