@@ -18,13 +18,13 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { median, wantedNodes } from './common.mjs';
+import { median, wantedNodes, envInt } from './common.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
 const require = createRequire(import.meta.url);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
-const GETS = Number(process.env.BENCH_GETS ?? 2_000_000);
+const ROUNDS = envInt('BENCH_ROUNDS', 7);
+const GETS = envInt('BENCH_GETS', 2_000_000);
 const BATCHES = 8;
 const KEYS = 1000;
 // [variant, baseline it is compared with]

@@ -27,3 +27,19 @@ export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
+
+/**
+ * A whole number from the environment (`BENCH_ROUNDS=5`), `fallback` when unset or blank. A value
+ * that is not a whole number from `min` to `max` stops the benchmark with one line naming the
+ * variable, rather than running with NaN rounds or a silently clamped count.
+ */
+export function envInt(name, fallback, { min = 1, max = Number.MAX_SAFE_INTEGER } = {}) {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const n = Number(raw.replace(/_/g, ''));
+  if (!Number.isInteger(n) || n < min || n > max) {
+    console.error(`${name}=${JSON.stringify(raw)} is not a whole number from ${min} to ${max}`);
+    process.exit(2);
+  }
+  return n;
+}

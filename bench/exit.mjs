@@ -7,11 +7,11 @@ import { createServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { benchNodes, median } from './common.mjs';
+import { benchNodes, median, envInt } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const REGISTER = join(root, 'dist/bundle/register.js');
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const ROUNDS = envInt('BENCH_ROUNDS', 5);
 const CAP_MS = 15_000;
 
 const NODES = benchNodes();

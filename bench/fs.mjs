@@ -19,13 +19,13 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { median, wantedNodes } from './common.mjs';
+import { median, wantedNodes, envInt } from './common.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
 const require = createRequire(import.meta.url);
-const CALLS = Number(process.env.BENCH_CALLS ?? 200_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const CALLS = envInt('BENCH_CALLS', 200_000);
+const ROUNDS = envInt('BENCH_ROUNDS', 7);
 const BATCHES = 10;
 const VARIANTS = ['bare', 'echoes', 'upstream'];
 const WORKLOADS = ['statSync', 'write+readFileSync', 'writeSync(fd)'].filter((w) =>

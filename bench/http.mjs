@@ -17,15 +17,15 @@ import http from 'node:http';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { median, wantedNodes } from './common.mjs';
+import { median, wantedNodes, envInt } from './common.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20_000);
-const WARMUP = Number(process.env.BENCH_WARMUP ?? 3_000);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const ROUNDS = envInt('BENCH_ROUNDS', 5);
+const REQUESTS = envInt('BENCH_REQUESTS', 20_000);
+const WARMUP = envInt('BENCH_WARMUP', 3_000, { min: 0 });
+const CONCURRENCY = envInt('BENCH_CONCURRENCY', 16);
 const RUN_DEADLINE_MS = 60_000;
 const OUT = process.env.BENCH_OUT ?? join(here, 'results', 'http.md');
 

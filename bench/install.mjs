@@ -19,14 +19,10 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { median } from './common.mjs';
+import { median, envInt } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-if (!Number.isInteger(rounds) || rounds < 1) {
-  console.error(`BENCH_ROUNDS=${process.env.BENCH_ROUNDS} is not a whole number >= 1`);
-  process.exit(2);
-}
+const rounds = envInt('BENCH_ROUNDS', 3);
 const upstreamVersion = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
   .devDependencies['@opentelemetry/auto-instrumentations-node'];
 const work = mkdtempSync(join(tmpdir(), 'echoes-install-bench-'));

@@ -21,12 +21,12 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gunzipSync } from 'node:zlib';
-import { median } from './common.mjs';
+import { median, envInt } from './common.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
-const LINES = Number(process.env.BENCH_LINES ?? 200_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const LINES = envInt('BENCH_LINES', 200_000);
+const ROUNDS = envInt('BENCH_ROUNDS', 5);
 const VARIANTS = [
   'pino',
   'echoes',

@@ -14,7 +14,7 @@ import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { median } from './common.mjs';
+import { median, envInt } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 for (const f of ['dist/bundle/register.js', 'dist/src/service/main.js', 'dist/src/cli/load.js']) {
@@ -40,10 +40,10 @@ const { bucketQuantile, embeddedCandidates } = await import(
   pathToFileURL(dist('src/cli/report.js')).href
 );
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const RATE = Number(process.env.BENCH_RATE ?? 50);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
-const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 20);
+const ROUNDS = envInt('BENCH_ROUNDS', 3);
+const RATE = envInt('BENCH_RATE', 50);
+const SECONDS = envInt('BENCH_SECONDS', 20);
+const SESSIONS = envInt('BENCH_SESSIONS', 20);
 const LATENCY_MS = 20;
 // Catalog names, as the embedded endpoint serves them (with or without unit suffixes).
 let FS_OPS = '';

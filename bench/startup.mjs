@@ -17,13 +17,13 @@ import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { benchNodes, median as medianOf } from './common.mjs';
+import { benchNodes, median as medianOf, envInt } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const REGISTER = join(root, 'dist/bundle/register.js');
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
-const IDLE_ROUNDS = Number(process.env.BENCH_IDLE_ROUNDS ?? 5);
+const ROUNDS = envInt('BENCH_ROUNDS', 15);
+const IDLE_ROUNDS = envInt('BENCH_IDLE_ROUNDS', 5, { min: 0 });
 const BREAKDOWN = process.env.BENCH_BREAKDOWN === '1';
 const IDLE_MS = 5000;
 const IDLE_METRIC_INTERVAL_MS = 1000;
