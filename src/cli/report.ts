@@ -1,5 +1,6 @@
 import { CATALOG, METRIC } from '../../instrumentation/catalog.js';
 import type { CatalogEntry } from '../../instrumentation/catalog.js';
+import { TARGET, durationSeconds, passes } from '../../instrumentation/targets.js';
 import { CliError, formatMs, joinUrl } from './args.js';
 import { describeFailure, httpCall } from './http-client.js';
 import { ExpositionError, parseExposition, sumBy, sumSamples } from './prom-text.js';
@@ -59,16 +60,17 @@ export interface AuditInputs {
   readonly cacheRequests: Readonly<Record<string, { hits: number; misses: number }>>;
 }
 
-export const TARGETS = {
-  avgResponseTimeS: 1.0,
-  diskIoPerMin: 20,
-  logGrowthBytesPerDay: 500_000,
-  /** Memory counts as bounded when it would grow less than this fraction per hour. */
-  memoryGrowthPerHour: 0.25,
-  /** Shorter windows see start-up growth and GC sawtooth, not a trend: only caches are judged. */
-  memoryTrendMinWindowS: 300,
-  cacheHitRate: 0.7,
+/** The success-metric targets the five rows judge (values in instrumentation/targets.ts). */
+const T = {
+  avg: TARGET.latencyAvg,
+  io: TARGET.diskOpsPerMin,
+  log: TARGET.logGrowthPerDay,
+  memory: TARGET.memoryGrowth,
+  uncapped: TARGET.unboundedCaches,
+  cache: TARGET.cacheHitRate,
 } as const;
+/** Shorter windows see start-up growth and GC sawtooth, not a trend: only caches are judged. */
+const MEMORY_TREND_MIN_WINDOW_S = durationSeconds(T.memory.minWindow ?? T.memory.window);
 
 function entry(name: string): CatalogEntry {
   const e = CATALOG.find((c) => c.name === name);
@@ -164,12 +166,12 @@ export function evaluate(inputs: AuditInputs): ReportRow[] {
   rows.push({
     key: 'avg_response_time',
     metric: 'Average response time',
-    before: '1.18 s',
-    target: `< ${TARGETS.avgResponseTimeS.toFixed(1)} s`,
+    before: T.avg.before ?? '',
+    target: T.avg.text,
     value: avg,
     unit: 's',
     measured: avg === null ? 'no requests' : `${avg.toFixed(3)} s`,
-    pass: avg === null ? null : avg < TARGETS.avgResponseTimeS,
+    pass: avg === null ? null : passes(T.avg, avg),
     ...(inputs.httpCount !== null && {
       detail:
         `${Math.round(inputs.httpCount)} requests in the window` +
@@ -188,12 +190,12 @@ export function evaluate(inputs: AuditInputs): ReportRow[] {
   rows.push({
     key: 'disk_io_per_min',
     metric: 'Disk I/O operations/min',
-    before: '~100',
-    target: `~${TARGETS.diskIoPerMin}`,
+    before: T.io.before ?? '',
+    target: T.io.text,
     value: io,
     unit: '{operation}/min',
     measured: io === null ? 'no data' : fmtNum(io),
-    pass: io === null ? null : io <= TARGETS.diskIoPerMin,
+    pass: io === null ? null : passes(T.io, io),
     ...(groups && { detail: `by path group: ${groups}`, breakdown: inputs.fsOpsPerMinByGroup }),
   });
 
@@ -201,12 +203,12 @@ export function evaluate(inputs: AuditInputs): ReportRow[] {
   rows.push({
     key: 'log_growth_per_day',
     metric: 'Log file growth/day',
-    before: '~1-5 MB',
-    target: '< 500 KB',
+    before: T.log.before ?? '',
+    target: T.log.text,
     value: lg,
     unit: 'By/d',
     measured: lg === null ? 'no data' : fmtBytes(lg),
-    pass: lg === null ? null : lg < TARGETS.logGrowthBytesPerDay,
+    pass: lg === null ? null : passes(T.log, lg),
     detail: 'bytes written to local log files, projected from the window to a day',
   });
 
@@ -214,30 +216,29 @@ export function evaluate(inputs: AuditInputs): ReportRow[] {
   const uncapped = m.caches.filter((c) => !m.cappedCaches.includes(c));
   const growth =
     m.slopeBytesPerS !== null && m.meanBytes ? (m.slopeBytesPerS * 3600) / m.meanBytes : null;
-  const trendJudged = inputs.windowS >= TARGETS.memoryTrendMinWindowS;
+  const trendJudged = inputs.windowS >= MEMORY_TREND_MIN_WINDOW_S;
+  const capsOk = passes(T.uncapped, uncapped.length);
   const capText = `${m.cappedCaches.filter((c) => m.caches.includes(c)).length}/${m.caches.length} caches capped`;
   let memPass: boolean | null;
-  if (trendJudged)
-    memPass =
-      growth === null ? null : growth < TARGETS.memoryGrowthPerHour && uncapped.length === 0;
-  else memPass = m.caches.length === 0 && growth === null ? null : uncapped.length === 0;
+  if (trendJudged) memPass = growth === null ? null : passes(T.memory, growth) && capsOk;
+  else memPass = m.caches.length === 0 && growth === null ? null : capsOk;
   const pct = growth === null ? '' : `${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)} %/h`;
   // A short window's slope is start-up growth and GC noise: shown in the notes, not in the table.
   const trend = growth === null ? 'no memory series' : trendJudged ? pct : 'trend not judged';
   rows.push({
     key: 'memory',
     metric: 'Memory usage',
-    before: 'unbounded',
-    target: 'bounded',
+    before: T.memory.before ?? '',
+    target: `bounded (${T.memory.text}, every cache capped)`,
     value: growth,
     unit: '1/h',
     measured: `${trend}, ${capText}`,
     pass: memPass,
     detail:
-      `${m.series ?? 'no memory series'}: growth per hour relative to its mean, bounded below ${TARGETS.memoryGrowthPerHour * 100} %/h` +
+      `${m.series ?? 'no memory series'}: growth per hour relative to its mean, bounded below ${T.memory.value * 100} %/h` +
       (trendJudged
         ? ''
-        : `; over this ${Math.round(inputs.windowS)} s window it moved ${pct || 'n/a'}, but so short a window shows start-up growth and GC swings, not a trend, so only cache capacities are judged (use --window 5m or more)`) +
+        : `; over this ${Math.round(inputs.windowS)} s window it moved ${pct || 'n/a'}, but so short a window shows start-up growth and GC swings, not a trend, so only cache capacities are judged (use --window ${T.memory.minWindow ?? T.memory.window} or more)`) +
       (uncapped.length > 0 ? `; caches without a capacity: ${uncapped.join(', ')}` : ''),
   });
 
@@ -260,13 +261,13 @@ export function evaluate(inputs: AuditInputs): ReportRow[] {
   rows.push({
     key: 'cache_hit_rate',
     metric: 'Cache hit rate',
-    before: 'unknown',
-    target: `> ${TARGETS.cacheHitRate * 100} %`,
+    before: T.cache.before ?? '',
+    target: T.cache.text,
     value: rate,
     unit: '1',
     measured: rate === null ? 'no lookups' : `${(rate * 100).toFixed(1)} %`,
     // Every cache must meet the target, not just the blend of them.
-    pass: worst === null ? null : worst > TARGETS.cacheHitRate,
+    pass: worst === null ? null : passes(T.cache, worst),
     ...(per.length > 0 && { detail: `per cache: ${per.join(', ')}`, breakdown: rates }),
   });
   return rows;
