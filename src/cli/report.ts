@@ -36,6 +36,11 @@ export interface Report {
   readonly url: string;
   readonly windowMs: number;
   readonly generatedAt: string;
+  /**
+   * Set when the sampled window saw no traffic and the figures are what the process counted
+   * since it started (embedded endpoint only).
+   */
+  readonly sinceStart?: { readonly startedAt: string; readonly coveredMs: number };
   readonly rows: readonly ReportRow[];
 }
 
@@ -43,6 +48,8 @@ export interface Report {
 export interface AuditInputs {
   /** Seconds the figures cover. */
   readonly windowS: number;
+  /** The counters cover the life of the process, not the window (see collectEmbedded). */
+  readonly sinceStart?: boolean;
   readonly httpDurationSumS: number | null;
   readonly httpCount: number | null;
   /** Latency quantiles (seconds) from the duration histogram's buckets, when there were requests. */
@@ -174,7 +181,7 @@ export function evaluate(inputs: AuditInputs): ReportRow[] {
     pass: avg === null ? null : passes(T.avg, avg),
     ...(inputs.httpCount !== null && {
       detail:
-        `${Math.round(inputs.httpCount)} requests in the window` +
+        `${Math.round(inputs.httpCount)} requests ${inputs.sinceStart ? 'since the process started' : 'in the window'}` +
         (inputs.httpQuantilesS
           ? `; p50 ${fmtSeconds(inputs.httpQuantilesS.p50)}, p95 ${fmtSeconds(inputs.httpQuantilesS.p95)}, p99 ${fmtSeconds(inputs.httpQuantilesS.p99)} (from histogram buckets)`
           : ''),
@@ -209,7 +216,7 @@ export function evaluate(inputs: AuditInputs): ReportRow[] {
     unit: 'By/d',
     measured: lg === null ? 'no data' : fmtBytes(lg),
     pass: lg === null ? null : passes(T.log, lg),
-    detail: 'bytes written to local log files, projected from the window to a day',
+    detail: `bytes written to local log files, projected from ${inputs.sinceStart ? 'the life of the process' : 'the window'} to a day`,
   });
 
   const m = inputs.memory;
@@ -293,6 +300,33 @@ export function slope(points: ReadonlyArray<readonly [number, number]>): number 
 export interface Snapshot {
   readonly atMs: number;
   readonly samples: readonly Sample[];
+  /** When the process serving the page started (its start header), if it says. */
+  readonly processStartMs?: number;
+}
+
+/** The header instrumentation/metrics.ts sets on /metrics (kept literal: the CLI loads no SDK). */
+export const PROCESS_START_HEADER = 'x-echoes-process-start';
+
+/** No request and no cache lookup in the window: nothing happened to measure. */
+export function noTraffic(inputs: AuditInputs): boolean {
+  const lookups = Object.values(inputs.cacheRequests).reduce((a, c) => a + c.hits + c.misses, 0);
+  return (inputs.httpCount ?? 0) === 0 && lookups === 0;
+}
+
+/**
+ * What the process counted from its start to the last snapshot: counters from zero at
+ * `processStartMs` (so rates are over the whole life of the process), memory still from the
+ * window's samples (a slope needs points).
+ */
+export function inputsSinceStart(
+  snapshots: readonly Snapshot[],
+  processStartMs: number,
+): AuditInputs {
+  const last = snapshots[snapshots.length - 1]!;
+  const life = inputsFromSnapshots([{ atMs: processStartMs, samples: [] }, last]);
+  const window = inputsFromSnapshots(snapshots);
+  // The memory trend is judged over the sampled window, so its length stays the window's.
+  return { ...life, windowS: window.windowS, sinceStart: true, memory: window.memory };
 }
 
 function delta(a: number | undefined, b: number | undefined): number | null {
@@ -394,7 +428,12 @@ export async function scrapeEmbedded(url: URL, timeoutMs = 5000): Promise<Snapsh
   if (answer.status !== 200)
     throw new CliError(`${url.href} answered HTTP ${answer.status}, not a metrics page`);
   try {
-    return { atMs: Date.now(), samples: parseExposition(answer.body) };
+    const start = Number(answer.headers[PROCESS_START_HEADER]);
+    return {
+      atMs: Date.now(),
+      samples: parseExposition(answer.body),
+      ...(Number.isFinite(start) && start > 0 && { processStartMs: start }),
+    };
   } catch (err) {
     const why = err instanceof ExpositionError ? err.message : String(err);
     throw new CliError(`${url.href} does not serve Prometheus text metrics (${why})`);
@@ -411,7 +450,18 @@ export interface EmbeddedOptions {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-export async function collectEmbedded(opts: EmbeddedOptions): Promise<AuditInputs> {
+export interface EmbeddedResult {
+  readonly inputs: AuditInputs;
+  /** Set when the window saw no traffic and `inputs` cover the life of the process instead. */
+  readonly sinceStart?: { readonly startedAt: string; readonly coveredMs: number };
+}
+
+/**
+ * Sample the endpoint over the window. When nothing happened in it (no request, no cache
+ * lookup) and the endpoint says when its process started, report what the process counted since
+ * then instead: `report` right after `load` then shows the load, not NO DATA.
+ */
+export async function collectEmbedded(opts: EmbeddedOptions): Promise<EmbeddedResult> {
   const n = Math.max(2, opts.samples ?? 11);
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const snaps: Snapshot[] = [await scrapeEmbedded(opts.url, opts.timeoutMs)];
@@ -422,7 +472,20 @@ export async function collectEmbedded(opts: EmbeddedOptions): Promise<AuditInput
     snaps.push(await scrapeEmbedded(opts.url, opts.timeoutMs));
     opts.onTick?.(Date.now() - start);
   }
-  return inputsFromSnapshots(snaps);
+  const inputs = inputsFromSnapshots(snaps);
+  const last = snaps[snaps.length - 1]!;
+  const processStartMs = last.processStartMs;
+  if (!noTraffic(inputs) || processStartMs === undefined || processStartMs >= last.atMs)
+    return { inputs };
+  const life = inputsSinceStart(snaps, processStartMs);
+  if (noTraffic(life)) return { inputs };
+  return {
+    inputs: life,
+    sinceStart: {
+      startedAt: new Date(processStartMs).toISOString(),
+      coveredMs: last.atMs - processStartMs,
+    },
+  };
 }
 
 // ---------- Prometheus source ----------
@@ -585,8 +648,15 @@ export function formatReport(report: Report, format: ReportFormat): string {
     r.measured,
     resultText(r.pass),
   ]);
-  const title = `echoes-otel report: ${report.source === 'prometheus' ? 'Prometheus' : 'embedded /metrics'} ${report.url}, window ${formatMs(report.windowMs)}, ${report.generatedAt}`;
+  const scope = report.sinceStart
+    ? `since the process started (${report.sinceStart.startedAt}, ${formatMs(Math.round(report.sinceStart.coveredMs / 1000) * 1000)} ago): the ${formatMs(report.windowMs)} window sampled saw no traffic`
+    : `window ${formatMs(report.windowMs)}`;
+  const title = `echoes-otel report: ${report.source === 'prometheus' ? 'Prometheus' : 'embedded /metrics'} ${report.url}, ${scope}, ${report.generatedAt}`;
   const notes = report.rows.filter((r) => r.detail).map((r) => `- ${r.metric}: ${r.detail}`);
+  if (report.sinceStart)
+    notes.unshift(
+      '- Counted since the process started, not in the sampled window (which saw no requests and no cache lookups): rates are averages over the life of the process. Sample while traffic runs (e.g. `echoes-otel load` in another terminal) to measure a window.',
+    );
   notes.push('', verdict(report.rows));
   if (format === 'markdown') {
     const line = (cells: string[]) =>
