@@ -7,7 +7,9 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
-const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser'];
+// Debian's chromium first; Google Chrome where a hosted CI image ships it instead (GitHub's
+// ubuntu runners: not root, so nothing is installed there).
+const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
 
 function found(): string | undefined {
   return CANDIDATES.find((p) => existsSync(p));
