@@ -31,6 +31,9 @@ import type { EchoesConfig } from './types.js';
 
 const require = createRequire(import.meta.url);
 
+/** Response header on /metrics: the process start time, ms since the epoch. */
+export const PROCESS_START_HEADER = 'x-echoes-process-start';
+
 export interface MetricsSetup {
   readonly meterProvider: MeterProvider;
   /** The embedded endpoint, once listening (undefined when disabled or the port was taken). */
@@ -149,7 +152,12 @@ export function createPrometheusEndpoint(
       if (path === '/metrics') {
         exporter.collect().then(
           ({ resourceMetrics }) => {
-            res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+            res.writeHead(200, {
+              'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+              // When this process started (ms since the epoch): counters count from here, so
+              // `echoes-otel report` and the live page can turn totals into rates.
+              [PROCESS_START_HEADER]: String(Math.round(performance.timeOrigin)),
+            });
             res.end(serializer.serialize(withUnitSuffixes(resourceMetrics)));
           },
           (err: unknown) => {
@@ -158,8 +166,14 @@ export function createPrometheusEndpoint(
               .end(`# failed to collect metrics: ${String(err)}\n`);
           },
         );
+      } else if (path === '/') {
+        // The live page: its module loads on the first visit only (nothing at startup).
+        import('./live-page.js').then(
+          ({ serveLivePage }) => serveLivePage(req, res),
+          () => void res.writeHead(500).end(),
+        );
       } else {
-        res.writeHead(404).end('not found: the metrics are at /metrics\n');
+        res.writeHead(404).end('not found: the metrics are at /metrics, a live page at /\n');
       }
     } catch {
       if (!res.headersSent) res.writeHead(500).end();

@@ -8,7 +8,12 @@ import * as loki from '@grafana/grafana-foundation-sdk/loki';
 import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
 
 /** The uids `grafana/provisioning/datasources/datasources.yaml` gives; links and panels rely on them. */
-export const DATASOURCE_UIDS = { prometheus: 'prometheus', loki: 'loki', tempo: 'tempo' } as const;
+export const DATASOURCE_UIDS = {
+  prometheus: 'prometheus',
+  loki: 'loki',
+  tempo: 'tempo',
+  alertmanager: 'alertmanager',
+} as const;
 
 export const PROMETHEUS: dashboard.DataSourceRef = {
   type: 'prometheus',

@@ -2,7 +2,8 @@
  * The real backends for integration tests: the bundled collector (built from collector/manifest.yaml)
  * and Prometheus 3 (built from its Go module), both from `node scripts/backends.mjs ensure`, run on
  * 127.0.0.1 with free random ports and per-test temp dirs, loading the very config files compose
- * ships (collector/config.yaml, prometheus/prometheus.yml) with the same flags.
+ * ships (collector/config.yaml, prometheus/prometheus.yml) with the same flags; only
+ * prometheus.yml's Alertmanager target is moved to loopback (see loopbackConfig).
  *
  *   const stack = await startStack({ loki: receiver.url + '/otlp', tempo: receiver.url });
  *   await stack.prometheus.waitFor('up', (r) => r.length > 0);
@@ -15,10 +16,19 @@
  * SIGKILLed (vitest worker killed on timeout or interrupt).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, rmSync, type WriteStream } from 'node:fs';
+import {
+  createWriteStream,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  type WriteStream,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { PATHS } from '../../scripts/backends.mjs';
 import { REPO_ROOT } from './paths.js';
 
@@ -27,10 +37,12 @@ export const BINARIES = Object.freeze({
   otelcol: PATHS.otelcol,
   prometheus: PATHS.prometheus,
   promtool: PATHS.promtool,
+  alertmanager: PATHS.alertmanager,
 });
 
 export const COLLECTOR_CONFIG = join(REPO_ROOT, 'collector/config.yaml');
 export const PROMETHEUS_CONFIG = join(REPO_ROOT, 'prometheus/prometheus.yml');
+export const ALERTMANAGER_CONFIG = join(REPO_ROOT, 'alertmanager/alertmanager.yml');
 
 /** The flags compose runs Prometheus with, minus the ports and paths (set per test). */
 export const PROMETHEUS_FLAGS: readonly string[] = Object.freeze([
@@ -426,15 +438,36 @@ export function startPrometheus(opts: PrometheusOptions = {}): Promise<Prometheu
   return withFreshPorts(() => startPrometheusOnce(opts));
 }
 
+/**
+ * The shipped prometheus.yml with only its Alertmanager target moved to a loopback port nobody
+ * listens on (and its rule_files made absolute, as the copy lives in the temp dir): the shipped
+ * `alertmanager:9093` is compose's service name, and resolving it here would send DNS queries off
+ * the machine whenever a rule fires. Tests that want delivery pass their own config.
+ */
+async function loopbackConfig(dir: string): Promise<string> {
+  const doc = parseYaml(readFileSync(PROMETHEUS_CONFIG, 'utf8')) as {
+    rule_files?: string[];
+    alerting?: { alertmanagers?: Array<{ static_configs?: Array<{ targets: string[] }> }> };
+  };
+  doc.rule_files = (doc.rule_files ?? []).map((f) => resolve(dirname(PROMETHEUS_CONFIG), f));
+  const nobody = `127.0.0.1:${await freePort()}`;
+  for (const am of doc.alerting?.alertmanagers ?? [])
+    for (const sc of am.static_configs ?? []) sc.targets = sc.targets.map(() => nobody);
+  const file = join(dir, 'prometheus.yml');
+  writeFileSync(file, stringifyYaml(doc));
+  return file;
+}
+
 async function startPrometheusOnce(opts: PrometheusOptions): Promise<PrometheusHandle> {
   const dir = tempDir('prometheus');
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
+  const config = opts.config !== undefined ? resolve(opts.config) : await loopbackConfig(dir);
   const m = await startManaged({
     name: 'prometheus',
     bin: BINARIES.prometheus,
     args: [
-      `--config.file=${resolve(opts.config ?? PROMETHEUS_CONFIG)}`,
+      `--config.file=${config}`,
       `--web.listen-address=127.0.0.1:${port}`,
       `--storage.tsdb.path=${join(dir, 'data')}`,
       ...PROMETHEUS_FLAGS,
@@ -511,4 +544,46 @@ export async function startStack(
       await prometheus.dispose();
     },
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alertmanager
+
+export interface AlertmanagerOptions {
+  /** Config file (YAML text is written to the temp dir); default alertmanager/alertmanager.yml. */
+  configText?: string;
+  readyTimeoutMs?: number;
+}
+
+export interface AlertmanagerHandle extends ManagedProcess {
+  readonly url: string;
+  /** host:port, what Prometheus' `alerting.alertmanagers[].static_configs[].targets` takes. */
+  readonly target: string;
+}
+
+export function startAlertmanager(opts: AlertmanagerOptions = {}): Promise<AlertmanagerHandle> {
+  return withFreshPorts(() => startAlertmanagerOnce(opts));
+}
+
+async function startAlertmanagerOnce(opts: AlertmanagerOptions): Promise<AlertmanagerHandle> {
+  const dir = tempDir('alertmanager');
+  const port = await freePort();
+  const config = join(dir, 'alertmanager.yml');
+  writeFileSync(config, opts.configText ?? readFileSync(ALERTMANAGER_CONFIG, 'utf8'));
+  const m = await startManaged({
+    name: 'alertmanager',
+    bin: BINARIES.alertmanager,
+    args: [
+      `--config.file=${config}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      `--storage.path=${join(dir, 'data')}`,
+      // No gossip: a single instance, and its default 0.0.0.0:9094 would leave loopback.
+      '--cluster.listen-address=',
+    ],
+    env: {},
+    dir,
+    readyUrl: `http://127.0.0.1:${port}/-/ready`,
+    readyTimeoutMs: opts.readyTimeoutMs ?? 30_000,
+  });
+  return Object.assign(m, { url: `http://127.0.0.1:${port}`, target: `127.0.0.1:${port}` });
 }
