@@ -204,15 +204,17 @@ async function cmdReport(argv: string[], io: CliIo): Promise<number> {
       minMs: 1000,
       maxMs: 86_400_000,
     });
-    // Say that it samples (and for how long) always; redraw a progress bar on a terminal.
+    // Say that it samples (and for how long) once the endpoint answered; redraw a progress bar on
+    // a terminal. An endpoint that does not answer gets its one error line and nothing else.
     const secs = (windowMs / 1000).toFixed(0);
-    io.stderr(
-      `report: sampling ${url.href} for ${secs}s (counters over the window; --window to change)…\n`,
-    );
     const got = await collectEmbedded({
       url,
       windowMs,
       timeoutMs,
+      onStart: () =>
+        io.stderr(
+          `report: sampling ${url.href} for ${secs}s (counters over the window; --window to change)…\n`,
+        ),
       onTick: (elapsedMs) => {
         if (!io.isTTY) return;
         const done = Math.min(1, elapsedMs / windowMs);

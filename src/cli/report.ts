@@ -446,6 +446,8 @@ export interface EmbeddedOptions {
   /** Most one scrape may take (default 5 s). */
   readonly timeoutMs?: number;
   readonly samples?: number;
+  /** Called once the first scrape answered, before the window is sampled. */
+  readonly onStart?: () => void;
   readonly onTick?: (elapsedMs: number) => void;
   readonly sleep?: (ms: number) => Promise<void>;
 }
@@ -466,6 +468,7 @@ export async function collectEmbedded(opts: EmbeddedOptions): Promise<EmbeddedRe
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const snaps: Snapshot[] = [await scrapeEmbedded(opts.url, opts.timeoutMs)];
   const start = snaps[0]!.atMs;
+  opts.onStart?.();
   for (let i = 1; i < n; i++) {
     const due = start + (opts.windowMs * i) / (n - 1);
     await sleep(Math.max(0, due - Date.now()));
