@@ -36,6 +36,9 @@ export const PROMETHEUS_CONFIG = join(REPO_ROOT, 'prometheus/prometheus.yml');
 export const PROMETHEUS_FLAGS: readonly string[] = Object.freeze([
   '--web.enable-otlp-receiver',
   '--web.enable-lifecycle',
+  // Exemplars (trace ids on histogram buckets) from OTLP, and Tempo's service-graph metrics.
+  '--enable-feature=exemplar-storage',
+  '--web.enable-remote-write-receiver',
 ]);
 
 /** Are the backends built? Integration suites skip with this reason when they are not. */

@@ -3,14 +3,16 @@ import { join } from 'node:path';
 import { parser as logqlParser } from '@grafana/lezer-logql';
 import { describe, expect, it } from 'vitest';
 import { buildDashboards, serializeDashboard } from '../../../grafana/src/dashboards.js';
-import { DATASOURCE_UIDS } from '../../../grafana/src/common.js';
+import { ALL_ENVIRONMENTS, ALL_SERVICES, DATASOURCE_UIDS } from '../../../grafana/src/common.js';
 import { catalogSeriesNames } from '../../../instrumentation/catalog.js';
 import {
   DASHBOARD_DIR,
   alertOperands,
   dashboardQueries,
   datasourceLogQueries,
+  datasourceMetricQueries,
   interpolate,
+  panelsOf,
   promqlMetricNames,
   provisionedDatasources,
   readDashboards,
@@ -77,7 +79,7 @@ describe('generated dashboards', () => {
     }
   });
 
-  it('cover the seven views with stable, unique uids', () => {
+  it('cover the eight views with stable, unique uids', () => {
     const uids = committed.map((d) => d.json.uid);
     expect(new Set(uids).size).toBe(uids.length);
     expect(uids.sort()).toEqual(
@@ -87,24 +89,139 @@ describe('generated dashboards', () => {
         'echoes-collector',
         'echoes-disk-io',
         'echoes-logs',
+        'echoes-model-calls',
         'echoes-runtime',
         'echoes-service-overview',
       ].sort(),
     );
   });
 
-  it('each have the service and environment variables, with "All" usable in a Loki selector', () => {
+  it('list services from target_info (every OTel SDK sends it), and "All" environments keeps series without one', () => {
     for (const { file, json } of committed) {
-      const vars = json.templating?.list ?? [];
-      const names = vars.map((v) => v.name);
-      expect(names, file).toEqual(expect.arrayContaining(['service', 'environment']));
-      for (const v of vars) expect(v.allValue, `${file} ${v.name}`).toBe('.+');
+      const vars = new Map((json.templating?.list ?? []).map((v) => [v.name, v]));
+      // Collector health lists collectors under their own name: the links carry $service along.
+      const svc = file === 'collector-health.json' ? 'collector' : 'service';
+      expect([...vars.keys()].sort(), file).toEqual([svc, 'environment'].sort());
+      // Loki rejects a selector whose every matcher matches "": the service's All must not.
+      expect(vars.get(svc)!.allValue, file).toBe('.+');
+      expect(vars.get('environment')!.allValue, file).toBe('.*');
+      if (svc === 'service')
+        expect(vars.get('service')!.query, file).toBe('label_values(target_info, service_name)');
     }
+    expect('').toMatch(new RegExp(`^(?:${ALL_ENVIRONMENTS})$`));
+    expect('').not.toMatch(new RegExp(`^(?:${ALL_SERVICES})$`));
+  });
+
+  it('filter every app query on both variables, and Collector health on its own', () => {
+    for (const q of dashboardQueries()) {
+      if (q.where.includes('› variable')) continue;
+      const file = q.where.split(' › ')[0]!;
+      // Backends: Prometheus, Loki and Tempo are not services of the app (their own metrics).
+      if (/^(up|prometheus_|loki_|tempo_)/.test(promqlMetricNames(q.expr)[0] ?? '')) continue;
+      if (/system_filesystem_utilization_ratio/.test(q.expr)) continue; // the host, not a service
+      if (file === 'collector-health.json') {
+        expect(q.expr, q.where).toContain('service_name=~"$collector"');
+      } else {
+        expect(q.expr, q.where).toContain('service_name=~"$service"');
+      }
+      expect(q.expr, q.where).toContain('deployment_environment_name=~"$environment"');
+    }
+  });
+
+  it('never group or label series by instance (a new id after every restart)', () => {
+    for (const { file, json } of committed) {
+      const text = JSON.stringify(json);
+      expect(text, file).not.toMatch(/\{\{instance\}\}|by \((?:[^)]*, )?instance\b/);
+    }
+  });
+
+  it('share the crosshair, and give every graph and stat a unit; no rate is shown as "short"', () => {
+    for (const { file, json } of committed) {
+      expect((json as { graphTooltip?: number }).graphTooltip, file).toBe(1);
+      for (const p of panelsOf(json)) {
+        if (p.type !== 'timeseries' && p.type !== 'stat') continue;
+        const unit = p.fieldConfig?.defaults?.unit;
+        expect(unit, `${file} › ${p.title}`).toBeTruthy();
+        for (const t of p.targets ?? []) {
+          const perTime = /\brate\(/.test(t.expr ?? '') && !/\) \/ /.test(t.expr ?? '');
+          if (perTime)
+            expect(unit, `${file} › ${p.title}: a rate shown as ${unit}`).not.toBe('short');
+          if (perTime && /\* 60\b/.test(t.expr ?? ''))
+            expect(unit, `${file} › ${p.title}: per minute`).toMatch(
+              /^(opm|cpm|rpm|wpm|suffix:.*\/min)$/,
+            );
+        }
+      }
+    }
+  });
+
+  it('show exemplars on every latency graph, and link each per-service one to the traces in Tempo', () => {
+    let linked = 0;
+    for (const { file, json } of committed) {
+      for (const p of panelsOf(json)) {
+        if (p.type !== 'timeseries' || !/latency/i.test(p.title ?? '')) continue;
+        const where = `${file} › ${p.title}`;
+        expect(
+          (p.targets ?? []).some((t) => t.exemplar === true),
+          where,
+        ).toBe(true);
+        if (!(p.targets ?? []).some((t) => /by \([^)]*service_name/.test(t.expr ?? ''))) continue;
+        const links = p.fieldConfig?.defaults?.links ?? [];
+        expect(links.length, where).toBeGreaterThan(0);
+        const url = decodeURIComponent(links[0]!.url.replace(/\$\{[^}]*\}/g, 'X'));
+        expect(url, where).toMatch(/^\/explore\?schemaVersion=1&panes=/);
+        const panes = JSON.parse(url.slice(url.indexOf('panes=') + 6)) as Record<
+          string,
+          { datasource: string; queries: Array<{ query: string }> }
+        >;
+        expect(Object.values(panes)[0]!.datasource, where).toBe('tempo');
+        expect(Object.values(panes)[0]!.queries[0]!.query, where).toMatch(
+          /^\{resource\.service\.name="X" && kind=(server|client)\}$/,
+        );
+        expect(links[0]!.url, where).toContain('${__field.labels.service_name:percentencode}');
+        linked++;
+      }
+    }
+    expect(linked).toBeGreaterThanOrEqual(4);
+  });
+
+  it('put an alert list from the Alertmanager datasource on Service overview', () => {
+    const so = committed.find((d) => d.file === 'service-overview.json')!.json;
+    const list = panelsOf(so).find((p) => p.type === 'alertlist');
+    expect(list?.datasource).toEqual({ type: 'alertmanager', uid: 'alertmanager' });
+    expect(JSON.stringify(list)).toContain('$service');
+  });
+
+  it('use instant queries over the selected range for the Audit targets stats', () => {
+    const at = committed.find((d) => d.file === 'audit-targets.json')!.json;
+    const stats = panelsOf(at).filter((p) => p.type === 'stat');
+    expect(stats.length).toBeGreaterThanOrEqual(9);
+    for (const p of stats) {
+      for (const t of p.targets ?? []) {
+        expect(t.instant, `${p.title} [${t.refId}]`).toBe(true);
+        expect(t.range, `${p.title} [${t.refId}]`).not.toBe(true);
+        // No fixed window: a range function over a stat looks at exactly the selected range.
+        for (const w of (t.expr ?? '').matchAll(/\[([^\]]+)\]/g))
+          expect(w[1], `${p.title}: ${t.expr}`).toBe('$__range');
+      }
+    }
+    const titles = stats.map((p) => p.title);
+    expect(titles).toEqual(
+      expect.arrayContaining([
+        'Average response time',
+        'Disk I/O operations per minute',
+        'Log file growth per day',
+        'Memory growth (RSS per hour)',
+        'Cache hit rate',
+        'Latency p50 / p95 / p99',
+        'Disk utilization',
+      ]),
+    );
   });
 
   it('reference only the provisioned datasource uids, with matching types', () => {
     const provisioned = new Map(provisionedDatasources().map((d) => [d.uid, d.type]));
-    expect([...provisioned.keys()].sort()).toEqual(Object.values(DATASOURCE_UIDS).sort());
+    expect([...provisioned.keys()]).toEqual(expect.arrayContaining(Object.values(DATASOURCE_UIDS)));
     const queries = dashboardQueries();
     expect(queries.length).toBeGreaterThan(40);
     for (const q of queries) {
@@ -174,6 +291,20 @@ describe('datasource provisioning', () => {
     expect(ex).toContainEqual(
       expect.objectContaining({ name: 'trace_id', datasourceUid: 'tempo' }),
     );
+  });
+});
+
+describe('Tempo trace-to-metrics queries', () => {
+  it("filter on the span's service through $__tags and name only catalog series", () => {
+    const queries = datasourceMetricQueries();
+    expect(queries.length).toBeGreaterThanOrEqual(3);
+    const allowed = catalogSeriesNames();
+    for (const q of queries) {
+      expect(q.expr, q.where).toContain('{$__tags}');
+      for (const n of promqlMetricNames(interpolate(q.expr)))
+        expect(allowed.has(n), q.where).toBe(true);
+    }
+    expect(interpolate(queries[0]!.expr, { service: 'svc' })).toContain('{service_name="svc"}');
   });
 });
 
