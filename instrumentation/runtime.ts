@@ -1,4 +1,4 @@
-import { diag } from '@opentelemetry/api';
+import { diag, type Attributes } from '@opentelemetry/api';
 import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
 import { catalogEntry, METRIC } from './catalog.js';
 import type { Feature, SetupContext } from './feature.js';
@@ -42,9 +42,9 @@ export function setupRuntimeMetrics(ctx: SetupContext): Feature {
     unit: 's',
     description: catalogEntry(METRIC.processCpu)?.description ?? '',
   });
-  const USER = Object.freeze({ 'cpu.mode': 'user' });
-  const SYSTEM = Object.freeze({ 'cpu.mode': 'system' });
-  const observeCpu = (result: { observe(v: number, a: typeof USER): void }): void => {
+  const USER: Attributes = Object.freeze({ 'cpu.mode': 'user' });
+  const SYSTEM: Attributes = Object.freeze({ 'cpu.mode': 'system' });
+  const observeCpu = (result: { observe(v: number, a: Attributes): void }): void => {
     try {
       const u = process.cpuUsage();
       result.observe(u.user / 1e6, USER);

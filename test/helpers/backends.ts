@@ -15,10 +15,19 @@
  * SIGKILLed (vitest worker killed on timeout or interrupt).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, rmSync, type WriteStream } from 'node:fs';
+import {
+  createWriteStream,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  type WriteStream,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { PATHS } from '../../scripts/backends.mjs';
 import { REPO_ROOT } from './paths.js';
 
@@ -429,6 +438,27 @@ export function startPrometheus(opts: PrometheusOptions = {}): Promise<Prometheu
   return withFreshPorts(() => startPrometheusOnce(opts));
 }
 
+/**
+ * The config as compose runs it, but scraping itself where this test's Prometheus listens: the
+ * `prometheus` job's `localhost:9090` becomes the random port (rule paths made absolute, as the
+ * copy lives in the temp dir). Everything else, Loki's and Tempo's jobs included (they are not
+ * here: those scrapes fail, `up` 0), is the shipped file.
+ */
+function configForPort(config: string, dir: string, port: number): string {
+  const doc = parseYaml(readFileSync(config, 'utf8')) as {
+    rule_files?: string[];
+    scrape_configs?: Array<{ job_name: string; static_configs?: Array<{ targets: string[] }> }>;
+  };
+  const self = doc.scrape_configs?.find((j) => j.job_name === 'prometheus');
+  if (self === undefined) return config;
+  for (const sc of self.static_configs ?? [])
+    sc.targets = sc.targets.map((t) => (t === 'localhost:9090' ? `127.0.0.1:${port}` : t));
+  doc.rule_files = (doc.rule_files ?? []).map((r) => resolve(dirname(config), r));
+  const out = join(dir, 'prometheus.yml');
+  writeFileSync(out, stringifyYaml(doc));
+  return out;
+}
+
 async function startPrometheusOnce(opts: PrometheusOptions): Promise<PrometheusHandle> {
   const dir = tempDir('prometheus');
   const port = await freePort();
@@ -437,7 +467,7 @@ async function startPrometheusOnce(opts: PrometheusOptions): Promise<PrometheusH
     name: 'prometheus',
     bin: BINARIES.prometheus,
     args: [
-      `--config.file=${resolve(opts.config ?? PROMETHEUS_CONFIG)}`,
+      `--config.file=${configForPort(resolve(opts.config ?? PROMETHEUS_CONFIG), dir, port)}`,
       `--web.listen-address=127.0.0.1:${port}`,
       `--storage.tsdb.path=${join(dir, 'data')}`,
       ...PROMETHEUS_FLAGS,
