@@ -32,6 +32,9 @@ import type { EchoesConfig } from './types.js';
 
 const require = createRequire(import.meta.url);
 
+/** Response header on /metrics: the process start time, ms since the epoch. */
+export const PROCESS_START_HEADER = 'x-echoes-process-start';
+
 export interface MetricsSetup {
   readonly meterProvider: MeterProvider;
   /** The embedded endpoint, once listening (undefined when disabled or the port was taken). */
@@ -154,7 +157,12 @@ export function createPrometheusEndpoint(
       if (path === '/metrics') {
         exporter.collect().then(
           ({ resourceMetrics }) => {
-            res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+            res.writeHead(200, {
+              'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+              // When this process started (ms since the epoch): counters count from here, so
+              // `echoes-otel report` and the live page can turn totals into rates.
+              [PROCESS_START_HEADER]: String(Math.round(performance.timeOrigin)),
+            });
             res.end(serializer.serialize(withUnitSuffixes(resourceMetrics)));
           },
           (err: unknown) => {

@@ -3,6 +3,7 @@ export declare const VERSIONS: Readonly<{
   builder: string;
   prometheusModule: string;
   prometheus: string;
+  alertmanager: string;
 }>;
 export declare const PATHS: Readonly<{
   tools: string;
@@ -10,4 +11,6 @@ export declare const PATHS: Readonly<{
   otelcol: string;
   prometheus: string;
   promtool: string;
+  alertmanager: string;
+  amtool: string;
 }>;

@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // The real backends the integration tests run: the bundled collector (built with ocb from
-// collector/manifest.yaml) and Prometheus 3 with promtool (built from their Go module), both under
+// collector/manifest.yaml), Prometheus 3 with promtool and Alertmanager (built from their Go
+// modules), all under
 // the ignored .tools/ folder, with visible progress, and reused while nothing that shapes them
 // changed (a stamp file holds a hash of the manifest or version, the Go version and this recipe).
 //
-//   node scripts/backends.mjs ensure            build whatever is missing or stale (both)
+//   node scripts/backends.mjs ensure            build whatever is missing or stale (all three)
 //   node scripts/backends.mjs collector         the collector only
 //   node scripts/backends.mjs prometheus        Prometheus and promtool only
+//   node scripts/backends.mjs alertmanager      Alertmanager and amtool only
 //   node scripts/backends.mjs paths             print the binaries as JSON (building nothing)
 //   node scripts/backends.mjs validate <file>.. run the built collector's `validate` on configs
 //
@@ -14,7 +16,15 @@
 // passed through to go (point them at empty folders to measure a truly cold build).
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -27,20 +37,25 @@ export const VERSIONS = Object.freeze({
   // the module's VERSION file says 3.16.0); compose pins the same 3.16 image.
   prometheusModule: 'v0.316.0',
   prometheus: '3.16.0',
+  // Go module tag = release; compose pins the prom/alertmanager image of the same version.
+  alertmanager: 'v0.35.0',
 });
 
 // Bump when a recipe below changes in a way that should rebuild existing binaries.
-const RECIPE = Object.freeze({ prometheus: '3', otelcol: '1' });
+const RECIPE = Object.freeze({ prometheus: '3', otelcol: '1', alertmanager: '1' });
 
 const manifest = join(root, 'collector/manifest.yaml');
 const otelcolDir = join(tools, 'otelcol');
 const prometheusDir = join(tools, 'prometheus');
+const alertmanagerDir = join(tools, 'alertmanager');
 export const PATHS = Object.freeze({
   tools,
   builder: join(tools, 'bin', 'builder'),
   otelcol: join(otelcolDir, 'otelcol-echoes'),
   prometheus: join(prometheusDir, 'prometheus'),
   promtool: join(prometheusDir, 'promtool'),
+  alertmanager: join(alertmanagerDir, 'alertmanager'),
+  amtool: join(alertmanagerDir, 'amtool'),
 });
 
 const t0 = Date.now();
@@ -56,7 +71,7 @@ function goVersion() {
   const r = spawnSync('go', ['version'], { encoding: 'utf8' });
   if (r.error || r.status !== 0) {
     throw new BuildError(
-      'Go is needed to build the collector and Prometheus (https://go.dev/dl/, >= 1.26); `go version` failed: ' +
+      'Go is needed to build the collector, Prometheus and Alertmanager (https://go.dev/dl/, >= 1.26); `go version` failed: ' +
         (r.error?.message ?? r.stderr),
     );
   }
@@ -193,6 +208,80 @@ async function buildPrometheus() {
   say(`prometheus built: ${PATHS.prometheus}, ${PATHS.promtool}`);
 }
 
+async function buildAlertmanager() {
+  const gov = goVersion();
+  const stamp = stampOf(['alertmanager', VERSIONS.alertmanager, gov, RECIPE.alertmanager]);
+  if (upToDate(alertmanagerDir, stamp, [PATHS.alertmanager, PATHS.amtool])) {
+    say(`alertmanager ${VERSIONS.alertmanager} and amtool: up to date in ${alertmanagerDir}`);
+    return;
+  }
+  say(`alertmanager ${VERSIONS.alertmanager} + amtool: building from their Go module with ${gov}`);
+  say('  (cold: a few minutes on 2 cores)');
+  mkdirSync(alertmanagerDir, { recursive: true });
+  // `go install module@version` cannot build it: ui/web.go embeds app/dist, the compiled web UI,
+  // which the module zip does not carry (it is built by npm in upstream's release). So: the module
+  // source (go mod download, verified against go.sum) copied to a fresh folder, a one-page
+  // placeholder where the UI would be, and go build there. The API, routing, grouping and
+  // receivers (what compose and the tests use) are the release's code; the compose image has the UI.
+  const mod = `github.com/prometheus/alertmanager@${VERSIONS.alertmanager}`;
+  say(`  1/2 go mod download ${mod}`);
+  const dl = spawnSync('go', ['mod', 'download', '-json', mod], {
+    cwd: tools,
+    encoding: 'utf8',
+    env: { ...process.env, GOFLAGS: '-mod=mod' },
+  });
+  let modDir;
+  try {
+    modDir = JSON.parse(dl.stdout).Dir;
+  } catch {
+    // reported below
+  }
+  if (dl.status !== 0 || !modDir)
+    throw new BuildError(`go mod download ${mod} failed:\n${dl.stdout}${dl.stderr}`);
+  const srcDir = join(alertmanagerDir, 'src');
+  rmSync(srcDir, { recursive: true, force: true });
+  cpSync(modDir, srcDir, { recursive: true });
+  // The module cache is read-only; the copy must be writable to add the placeholder (and to be removed).
+  spawnSync('chmod', ['-R', 'u+w', srcDir]);
+  const placeholder =
+    '<!doctype html><title>Alertmanager</title><p>Built from the Go module by echoes-otel without the web UI; the API is at /api/v2.</p>\n';
+  for (const ui of ['elm', 'mantine']) {
+    mkdirSync(join(srcDir, 'ui/app/dist', ui), { recursive: true });
+    writeFileSync(join(srcDir, 'ui/app/dist', ui, 'index.html'), placeholder);
+  }
+  const v = 'github.com/prometheus/common/version';
+  const release = VERSIONS.alertmanager.replace(/^v/, '');
+  const ldflags = `-s -w -X ${v}.Version=${release} -X ${v}.Revision=${VERSIONS.alertmanager} -X ${v}.Branch=HEAD -X ${v}.BuildUser=echoes-otel`;
+  say('  2/2 go build alertmanager amtool');
+  mkdirSync(join(alertmanagerDir, '.new'), { recursive: true });
+  const r = await run(
+    'go',
+    [
+      'build',
+      '-v',
+      '-trimpath',
+      `-ldflags=${ldflags}`,
+      '-o',
+      join(alertmanagerDir, '.new') + '/',
+      './cmd/alertmanager',
+      './cmd/amtool',
+    ],
+    {
+      cwd: srcDir,
+      // Into a side folder, then renamed: a test running meanwhile never sees a half-written binary.
+      env: { CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false -mod=mod' },
+      label: 'go build alertmanager amtool',
+    },
+  );
+  if (r.code !== 0)
+    throw new BuildError(`building Alertmanager failed (exit ${r.code}):\n${r.tail}`);
+  for (const b of [PATHS.alertmanager, PATHS.amtool])
+    renameSync(join(alertmanagerDir, '.new', basename(b)), b);
+  rmSync(srcDir, { recursive: true, force: true });
+  writeFileSync(join(alertmanagerDir, '.stamp'), stamp + '\n');
+  say(`alertmanager built: ${PATHS.alertmanager}, ${PATHS.amtool}`);
+}
+
 async function buildCollector() {
   const gov = goVersion();
   const manifestText = readFileSync(manifest, 'utf8');
@@ -313,6 +402,7 @@ async function main() {
     case 'ensure':
       // Prometheus first: it is quicker and promtool unblocks rule checks.
       await buildPrometheus();
+      await buildAlertmanager();
       await buildCollector();
       say('all backends ready');
       return 0;
@@ -321,6 +411,9 @@ async function main() {
       return 0;
     case 'collector':
       await buildCollector();
+      return 0;
+    case 'alertmanager':
+      await buildAlertmanager();
       return 0;
     case 'paths':
       process.stdout.write(JSON.stringify(PATHS, null, 2) + '\n');
@@ -331,7 +424,7 @@ async function main() {
       return validate(rest);
     default:
       throw new BuildError(
-        `unknown command "${cmd}" (ensure | collector | prometheus | paths | validate <file>...)`,
+        `unknown command "${cmd}" (ensure | collector | prometheus | alertmanager | paths | validate <file>...)`,
       );
   }
 }

@@ -8,7 +8,12 @@ import * as loki from '@grafana/grafana-foundation-sdk/loki';
 import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
 
 /** The uids `grafana/provisioning/datasources/datasources.yaml` gives; links and panels rely on them. */
-export const DATASOURCE_UIDS = { prometheus: 'prometheus', loki: 'loki', tempo: 'tempo' } as const;
+export const DATASOURCE_UIDS = {
+  prometheus: 'prometheus',
+  loki: 'loki',
+  tempo: 'tempo',
+  alertmanager: 'alertmanager',
+} as const;
 
 export const PROMETHEUS: dashboard.DataSourceRef = {
   type: 'prometheus',
@@ -16,8 +21,11 @@ export const PROMETHEUS: dashboard.DataSourceRef = {
 };
 export const LOKI: dashboard.DataSourceRef = { type: 'loki', uid: DATASOURCE_UIDS.loki };
 
-/** The Alertmanager datasource (grafana/provisioning/datasources, from the alerts work). */
-export const ALERTMANAGER: dashboard.DataSourceRef = { type: 'alertmanager', uid: 'alertmanager' };
+/** Alertmanager (Prometheus sends its alerts there): Service overview's alert list reads it. */
+export const ALERTMANAGER: dashboard.DataSourceRef = {
+  type: 'alertmanager',
+  uid: DATASOURCE_UIDS.alertmanager,
+};
 
 /**
  * Label selector for the two variables. Prometheus promotes `service.name` and

@@ -158,6 +158,7 @@ async function cmdReport(argv: string[], io: CliIo): Promise<number> {
   let url: URL;
   let windowMs: number;
   let inputs: AuditInputs;
+  let sinceStart: Report['sinceStart'];
   if (source === 'prometheus') {
     url = parseHttpUrl(str(v.prometheus), '--prometheus');
     windowMs = parseDuration(str(v.window) ?? '5m', '--window', {
@@ -176,14 +177,37 @@ async function cmdReport(argv: string[], io: CliIo): Promise<number> {
       minMs: 1000,
       maxMs: 86_400_000,
     });
-    if (io.isTTY) io.stderr(`report: sampling ${url.href} for ${(windowMs / 1000).toFixed(0)}s…\n`);
-    inputs = await collectEmbedded({ url, windowMs, timeoutMs });
+    // Say that it samples (and for how long) always; redraw a progress bar on a terminal.
+    const secs = (windowMs / 1000).toFixed(0);
+    io.stderr(
+      `report: sampling ${url.href} for ${secs}s (counters over the window; --window to change)…\n`,
+    );
+    const got = await collectEmbedded({
+      url,
+      windowMs,
+      timeoutMs,
+      onTick: (elapsedMs) => {
+        if (!io.isTTY) return;
+        const done = Math.min(1, elapsedMs / windowMs);
+        const width = 30;
+        const bar = '#'.repeat(Math.round(done * width)).padEnd(width, '.');
+        io.stderr(`\rreport: [${bar}] ${(elapsedMs / 1000).toFixed(0)}/${secs}s\x1b[K`);
+        if (done >= 1) io.stderr('\n');
+      },
+    });
+    inputs = got.inputs;
+    sinceStart = got.sinceStart;
+    if (sinceStart)
+      io.stderr(
+        'report: no requests or cache lookups in the window: reporting what the process counted since it started\n',
+      );
   }
   const report: Report = {
     source,
     url: url.href,
     windowMs,
     generatedAt: new Date().toISOString(),
+    ...(sinceStart && { sinceStart }),
     rows: evaluate(inputs),
   };
   io.stdout(formatReport(report, format));

@@ -1,5 +1,6 @@
 import { CATALOG, METRIC } from '../../instrumentation/catalog.js';
 import type { CatalogEntry } from '../../instrumentation/catalog.js';
+import { TARGET, durationSeconds, passes } from '../../instrumentation/targets.js';
 import { CliError, formatMs, joinUrl } from './args.js';
 import { describeFailure, httpCall } from './http-client.js';
 import { ExpositionError, parseExposition, sumBy, sumSamples } from './prom-text.js';
@@ -35,6 +36,11 @@ export interface Report {
   readonly url: string;
   readonly windowMs: number;
   readonly generatedAt: string;
+  /**
+   * Set when the sampled window saw no traffic and the figures are what the process counted
+   * since it started (embedded endpoint only).
+   */
+  readonly sinceStart?: { readonly startedAt: string; readonly coveredMs: number };
   readonly rows: readonly ReportRow[];
 }
 
@@ -42,6 +48,8 @@ export interface Report {
 export interface AuditInputs {
   /** Seconds the figures cover. */
   readonly windowS: number;
+  /** The counters cover the life of the process, not the window (see collectEmbedded). */
+  readonly sinceStart?: boolean;
   readonly httpDurationSumS: number | null;
   readonly httpCount: number | null;
   /** Latency quantiles (seconds) from the duration histogram's buckets, when there were requests. */
@@ -59,16 +67,17 @@ export interface AuditInputs {
   readonly cacheRequests: Readonly<Record<string, { hits: number; misses: number }>>;
 }
 
-export const TARGETS = {
-  avgResponseTimeS: 1.0,
-  diskIoPerMin: 20,
-  logGrowthBytesPerDay: 500_000,
-  /** Memory counts as bounded when it would grow less than this fraction per hour. */
-  memoryGrowthPerHour: 0.25,
-  /** Shorter windows see start-up growth and GC sawtooth, not a trend: only caches are judged. */
-  memoryTrendMinWindowS: 300,
-  cacheHitRate: 0.7,
+/** The success-metric targets the five rows judge (values in instrumentation/targets.ts). */
+const T = {
+  avg: TARGET.latencyAvg,
+  io: TARGET.diskOpsPerMin,
+  log: TARGET.logGrowthPerDay,
+  memory: TARGET.memoryGrowth,
+  uncapped: TARGET.unboundedCaches,
+  cache: TARGET.cacheHitRate,
 } as const;
+/** Shorter windows see start-up growth and GC sawtooth, not a trend: only caches are judged. */
+const MEMORY_TREND_MIN_WINDOW_S = durationSeconds(T.memory.minWindow ?? T.memory.window);
 
 function entry(name: string): CatalogEntry {
   const e = CATALOG.find((c) => c.name === name);
@@ -164,15 +173,15 @@ export function evaluate(inputs: AuditInputs): ReportRow[] {
   rows.push({
     key: 'avg_response_time',
     metric: 'Average response time',
-    before: '1.18 s',
-    target: `< ${TARGETS.avgResponseTimeS.toFixed(1)} s`,
+    before: T.avg.before ?? '',
+    target: T.avg.text,
     value: avg,
     unit: 's',
     measured: avg === null ? 'no requests' : `${avg.toFixed(3)} s`,
-    pass: avg === null ? null : avg < TARGETS.avgResponseTimeS,
+    pass: avg === null ? null : passes(T.avg, avg),
     ...(inputs.httpCount !== null && {
       detail:
-        `${Math.round(inputs.httpCount)} requests in the window` +
+        `${Math.round(inputs.httpCount)} requests ${inputs.sinceStart ? 'since the process started' : 'in the window'}` +
         (inputs.httpQuantilesS
           ? `; p50 ${fmtSeconds(inputs.httpQuantilesS.p50)}, p95 ${fmtSeconds(inputs.httpQuantilesS.p95)}, p99 ${fmtSeconds(inputs.httpQuantilesS.p99)} (from histogram buckets)`
           : ''),
@@ -188,12 +197,12 @@ export function evaluate(inputs: AuditInputs): ReportRow[] {
   rows.push({
     key: 'disk_io_per_min',
     metric: 'Disk I/O operations/min',
-    before: '~100',
-    target: `~${TARGETS.diskIoPerMin}`,
+    before: T.io.before ?? '',
+    target: T.io.text,
     value: io,
     unit: '{operation}/min',
     measured: io === null ? 'no data' : fmtNum(io),
-    pass: io === null ? null : io <= TARGETS.diskIoPerMin,
+    pass: io === null ? null : passes(T.io, io),
     ...(groups && { detail: `by path group: ${groups}`, breakdown: inputs.fsOpsPerMinByGroup }),
   });
 
@@ -201,43 +210,42 @@ export function evaluate(inputs: AuditInputs): ReportRow[] {
   rows.push({
     key: 'log_growth_per_day',
     metric: 'Log file growth/day',
-    before: '~1-5 MB',
-    target: '< 500 KB',
+    before: T.log.before ?? '',
+    target: T.log.text,
     value: lg,
     unit: 'By/d',
     measured: lg === null ? 'no data' : fmtBytes(lg),
-    pass: lg === null ? null : lg < TARGETS.logGrowthBytesPerDay,
-    detail: 'bytes written to local log files, projected from the window to a day',
+    pass: lg === null ? null : passes(T.log, lg),
+    detail: `bytes written to local log files, projected from ${inputs.sinceStart ? 'the life of the process' : 'the window'} to a day`,
   });
 
   const m = inputs.memory;
   const uncapped = m.caches.filter((c) => !m.cappedCaches.includes(c));
   const growth =
     m.slopeBytesPerS !== null && m.meanBytes ? (m.slopeBytesPerS * 3600) / m.meanBytes : null;
-  const trendJudged = inputs.windowS >= TARGETS.memoryTrendMinWindowS;
+  const trendJudged = inputs.windowS >= MEMORY_TREND_MIN_WINDOW_S;
+  const capsOk = passes(T.uncapped, uncapped.length);
   const capText = `${m.cappedCaches.filter((c) => m.caches.includes(c)).length}/${m.caches.length} caches capped`;
   let memPass: boolean | null;
-  if (trendJudged)
-    memPass =
-      growth === null ? null : growth < TARGETS.memoryGrowthPerHour && uncapped.length === 0;
-  else memPass = m.caches.length === 0 && growth === null ? null : uncapped.length === 0;
+  if (trendJudged) memPass = growth === null ? null : passes(T.memory, growth) && capsOk;
+  else memPass = m.caches.length === 0 && growth === null ? null : capsOk;
   const pct = growth === null ? '' : `${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)} %/h`;
   // A short window's slope is start-up growth and GC noise: shown in the notes, not in the table.
   const trend = growth === null ? 'no memory series' : trendJudged ? pct : 'trend not judged';
   rows.push({
     key: 'memory',
     metric: 'Memory usage',
-    before: 'unbounded',
-    target: 'bounded',
+    before: T.memory.before ?? '',
+    target: `bounded (${T.memory.text}, every cache capped)`,
     value: growth,
     unit: '1/h',
     measured: `${trend}, ${capText}`,
     pass: memPass,
     detail:
-      `${m.series ?? 'no memory series'}: growth per hour relative to its mean, bounded below ${TARGETS.memoryGrowthPerHour * 100} %/h` +
+      `${m.series ?? 'no memory series'}: growth per hour relative to its mean, bounded below ${T.memory.value * 100} %/h` +
       (trendJudged
         ? ''
-        : `; over this ${Math.round(inputs.windowS)} s window it moved ${pct || 'n/a'}, but so short a window shows start-up growth and GC swings, not a trend, so only cache capacities are judged (use --window 5m or more)`) +
+        : `; over this ${Math.round(inputs.windowS)} s window it moved ${pct || 'n/a'}, but so short a window shows start-up growth and GC swings, not a trend, so only cache capacities are judged (use --window ${T.memory.minWindow ?? T.memory.window} or more)`) +
       (uncapped.length > 0 ? `; caches without a capacity: ${uncapped.join(', ')}` : ''),
   });
 
@@ -260,13 +268,13 @@ export function evaluate(inputs: AuditInputs): ReportRow[] {
   rows.push({
     key: 'cache_hit_rate',
     metric: 'Cache hit rate',
-    before: 'unknown',
-    target: `> ${TARGETS.cacheHitRate * 100} %`,
+    before: T.cache.before ?? '',
+    target: T.cache.text,
     value: rate,
     unit: '1',
     measured: rate === null ? 'no lookups' : `${(rate * 100).toFixed(1)} %`,
     // Every cache must meet the target, not just the blend of them.
-    pass: worst === null ? null : worst > TARGETS.cacheHitRate,
+    pass: worst === null ? null : passes(T.cache, worst),
     ...(per.length > 0 && { detail: `per cache: ${per.join(', ')}`, breakdown: rates }),
   });
   return rows;
@@ -292,6 +300,33 @@ export function slope(points: ReadonlyArray<readonly [number, number]>): number 
 export interface Snapshot {
   readonly atMs: number;
   readonly samples: readonly Sample[];
+  /** When the process serving the page started (its start header), if it says. */
+  readonly processStartMs?: number;
+}
+
+/** The header instrumentation/metrics.ts sets on /metrics (kept literal: the CLI loads no SDK). */
+export const PROCESS_START_HEADER = 'x-echoes-process-start';
+
+/** No request and no cache lookup in the window: nothing happened to measure. */
+export function noTraffic(inputs: AuditInputs): boolean {
+  const lookups = Object.values(inputs.cacheRequests).reduce((a, c) => a + c.hits + c.misses, 0);
+  return (inputs.httpCount ?? 0) === 0 && lookups === 0;
+}
+
+/**
+ * What the process counted from its start to the last snapshot: counters from zero at
+ * `processStartMs` (so rates are over the whole life of the process), memory still from the
+ * window's samples (a slope needs points).
+ */
+export function inputsSinceStart(
+  snapshots: readonly Snapshot[],
+  processStartMs: number,
+): AuditInputs {
+  const last = snapshots[snapshots.length - 1]!;
+  const life = inputsFromSnapshots([{ atMs: processStartMs, samples: [] }, last]);
+  const window = inputsFromSnapshots(snapshots);
+  // The memory trend is judged over the sampled window, so its length stays the window's.
+  return { ...life, windowS: window.windowS, sinceStart: true, memory: window.memory };
 }
 
 function delta(a: number | undefined, b: number | undefined): number | null {
@@ -393,7 +428,12 @@ export async function scrapeEmbedded(url: URL, timeoutMs = 5000): Promise<Snapsh
   if (answer.status !== 200)
     throw new CliError(`${url.href} answered HTTP ${answer.status}, not a metrics page`);
   try {
-    return { atMs: Date.now(), samples: parseExposition(answer.body) };
+    const start = Number(answer.headers[PROCESS_START_HEADER]);
+    return {
+      atMs: Date.now(),
+      samples: parseExposition(answer.body),
+      ...(Number.isFinite(start) && start > 0 && { processStartMs: start }),
+    };
   } catch (err) {
     const why = err instanceof ExpositionError ? err.message : String(err);
     throw new CliError(`${url.href} does not serve Prometheus text metrics (${why})`);
@@ -410,7 +450,18 @@ export interface EmbeddedOptions {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-export async function collectEmbedded(opts: EmbeddedOptions): Promise<AuditInputs> {
+export interface EmbeddedResult {
+  readonly inputs: AuditInputs;
+  /** Set when the window saw no traffic and `inputs` cover the life of the process instead. */
+  readonly sinceStart?: { readonly startedAt: string; readonly coveredMs: number };
+}
+
+/**
+ * Sample the endpoint over the window. When nothing happened in it (no request, no cache
+ * lookup) and the endpoint says when its process started, report what the process counted since
+ * then instead: `report` right after `load` then shows the load, not NO DATA.
+ */
+export async function collectEmbedded(opts: EmbeddedOptions): Promise<EmbeddedResult> {
   const n = Math.max(2, opts.samples ?? 11);
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const snaps: Snapshot[] = [await scrapeEmbedded(opts.url, opts.timeoutMs)];
@@ -421,7 +472,20 @@ export async function collectEmbedded(opts: EmbeddedOptions): Promise<AuditInput
     snaps.push(await scrapeEmbedded(opts.url, opts.timeoutMs));
     opts.onTick?.(Date.now() - start);
   }
-  return inputsFromSnapshots(snaps);
+  const inputs = inputsFromSnapshots(snaps);
+  const last = snaps[snaps.length - 1]!;
+  const processStartMs = last.processStartMs;
+  if (!noTraffic(inputs) || processStartMs === undefined || processStartMs >= last.atMs)
+    return { inputs };
+  const life = inputsSinceStart(snaps, processStartMs);
+  if (noTraffic(life)) return { inputs };
+  return {
+    inputs: life,
+    sinceStart: {
+      startedAt: new Date(processStartMs).toISOString(),
+      coveredMs: last.atMs - processStartMs,
+    },
+  };
 }
 
 // ---------- Prometheus source ----------
@@ -584,8 +648,15 @@ export function formatReport(report: Report, format: ReportFormat): string {
     r.measured,
     resultText(r.pass),
   ]);
-  const title = `echoes-otel report: ${report.source === 'prometheus' ? 'Prometheus' : 'embedded /metrics'} ${report.url}, window ${formatMs(report.windowMs)}, ${report.generatedAt}`;
+  const scope = report.sinceStart
+    ? `since the process started (${report.sinceStart.startedAt}, ${formatMs(Math.round(report.sinceStart.coveredMs / 1000) * 1000)} ago): the ${formatMs(report.windowMs)} window sampled saw no traffic`
+    : `window ${formatMs(report.windowMs)}`;
+  const title = `echoes-otel report: ${report.source === 'prometheus' ? 'Prometheus' : 'embedded /metrics'} ${report.url}, ${scope}, ${report.generatedAt}`;
   const notes = report.rows.filter((r) => r.detail).map((r) => `- ${r.metric}: ${r.detail}`);
+  if (report.sinceStart)
+    notes.unshift(
+      '- Counted since the process started, not in the sampled window (which saw no requests and no cache lookups): rates are averages over the life of the process. Sample while traffic runs (e.g. `echoes-otel load` in another terminal) to measure a window.',
+    );
   notes.push('', verdict(report.rows));
   if (format === 'markdown') {
     const line = (cells: string[]) =>

@@ -68,6 +68,7 @@ describe.skipIf(problem !== undefined)('docker compose stack (compose.yaml, --pr
     url.prometheus = at('prometheus', 9090);
     url.loki = at('loki', 3100);
     url.tempo = at('tempo', 3200);
+    url.alertmanager = at('alertmanager', 9093);
     url.app = at('echoes-api', 8080);
     // Traffic; every fourth request fails for sure (failure_rate=1), and the service logs those
     // at error level, which production (NODE_ENV=production: level warn) keeps.
@@ -99,8 +100,8 @@ describe.skipIf(problem !== undefined)('docker compose stack (compose.yaml, --pr
       `${url.grafana}/api/datasources`,
       grafanaAuth,
     );
-    expect(ds.map((d) => d.uid).sort()).toEqual(['loki', 'prometheus', 'tempo']);
-    for (const uid of ['loki', 'prometheus', 'tempo']) {
+    expect(ds.map((d) => d.uid).sort()).toEqual(['alertmanager', 'loki', 'prometheus', 'tempo']);
+    for (const uid of ['alertmanager', 'loki', 'prometheus', 'tempo']) {
       const health = await getJson<{ status: string; message: string }>(
         `${url.grafana}/api/datasources/uid/${uid}/health`,
         grafanaAuth,
@@ -170,5 +171,20 @@ describe.skipIf(problem !== undefined)('docker compose stack (compose.yaml, --pr
       `${url.prometheus}/api/v1/rules`,
     );
     expect(rules.data.groups.flatMap((g) => g.rules.map((r) => r.name))).toContain('DiskUsageHigh');
+  });
+
+  it('Alertmanager is up with the shipped route, and Prometheus sends to it', async () => {
+    const status = await getJson<{ config: { original: string }; cluster: { status: string } }>(
+      `${url.alertmanager}/api/v2/status`,
+    );
+    expect(status.config.original).toMatch(/group_by:\s*\n?\s*-?\s*\[?service_name/);
+    expect(status.config.original).toContain('/etc/alertmanager/webhook-url');
+    const ams = await eventually('Prometheus to discover Alertmanager', async () => {
+      const r = await getJson<{ data: { activeAlertmanagers: Array<{ url: string }> } }>(
+        `${url.prometheus}/api/v1/alertmanagers`,
+      );
+      return r.data.activeAlertmanagers.length > 0 ? r.data.activeAlertmanagers : undefined;
+    });
+    expect(ams[0]!.url).toContain('alertmanager:9093');
   });
 });

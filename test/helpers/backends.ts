@@ -36,10 +36,12 @@ export const BINARIES = Object.freeze({
   otelcol: PATHS.otelcol,
   prometheus: PATHS.prometheus,
   promtool: PATHS.promtool,
+  alertmanager: PATHS.alertmanager,
 });
 
 export const COLLECTOR_CONFIG = join(REPO_ROOT, 'collector/config.yaml');
 export const PROMETHEUS_CONFIG = join(REPO_ROOT, 'prometheus/prometheus.yml');
+export const ALERTMANAGER_CONFIG = join(REPO_ROOT, 'alertmanager/alertmanager.yml');
 
 /** The flags compose runs Prometheus with, minus the ports and paths (set per test). */
 export const PROMETHEUS_FLAGS: readonly string[] = Object.freeze([
@@ -544,4 +546,46 @@ export async function startStack(
       await prometheus.dispose();
     },
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alertmanager
+
+export interface AlertmanagerOptions {
+  /** Config file (YAML text is written to the temp dir); default alertmanager/alertmanager.yml. */
+  configText?: string;
+  readyTimeoutMs?: number;
+}
+
+export interface AlertmanagerHandle extends ManagedProcess {
+  readonly url: string;
+  /** host:port, what Prometheus' `alerting.alertmanagers[].static_configs[].targets` takes. */
+  readonly target: string;
+}
+
+export function startAlertmanager(opts: AlertmanagerOptions = {}): Promise<AlertmanagerHandle> {
+  return withFreshPorts(() => startAlertmanagerOnce(opts));
+}
+
+async function startAlertmanagerOnce(opts: AlertmanagerOptions): Promise<AlertmanagerHandle> {
+  const dir = tempDir('alertmanager');
+  const port = await freePort();
+  const config = join(dir, 'alertmanager.yml');
+  writeFileSync(config, opts.configText ?? readFileSync(ALERTMANAGER_CONFIG, 'utf8'));
+  const m = await startManaged({
+    name: 'alertmanager',
+    bin: BINARIES.alertmanager,
+    args: [
+      `--config.file=${config}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      `--storage.path=${join(dir, 'data')}`,
+      // No gossip: a single instance, and its default 0.0.0.0:9094 would leave loopback.
+      '--cluster.listen-address=',
+    ],
+    env: {},
+    dir,
+    readyUrl: `http://127.0.0.1:${port}/-/ready`,
+    readyTimeoutMs: opts.readyTimeoutMs ?? 30_000,
+  });
+  return Object.assign(m, { url: `http://127.0.0.1:${port}`, target: `127.0.0.1:${port}` });
 }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { METRIC } from '../../instrumentation/catalog.js';
 import { embeddedCandidates } from '../../src/cli/report.js';
+import { runCli } from '../helpers/cli.js';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
 import {
   CLI_MAIN,
@@ -115,7 +116,10 @@ describe.skipIf(buildMissing(true))('echoes-otel report (embedded /metrics)', ()
       expect(scrapes, 'the load outlasted the report window').toBeLessThan(11);
 
       expect(await exited).toBe(0);
-      expect(err).toBe('');
+      // It says it samples (one line off a terminal; no bar), and nothing else.
+      expect(err).toBe(
+        `report: sampling ${proxyUrl} for ${windowS}s (counters over the window; --window to change)…\n`,
+      );
       const report = JSON.parse(out) as {
         source: string;
         rows: Array<{
@@ -156,6 +160,74 @@ describe.skipIf(buildMissing(true))('echoes-otel report (embedded /metrics)', ()
 
       expect(row('log_growth_per_day').value).toBeGreaterThan(0);
       expect(row('memory').pass).toBe(true); // a short window judges cache capacities only
+    });
+
+    it('after `load`, with no traffic in its window, reports what the process counted since it started', async () => {
+      const cwd = mkdtempSync(join(tmpdir(), 'echoes-report-after-'));
+      cleanups.push(() => rmSync(cwd, { recursive: true, force: true }));
+      const svc: ServiceProcess = await startService({ node: node.path, cwd, withRegister: true });
+      cleanups.push(async () => {
+        svc.kill('SIGKILL');
+        await svc.exited;
+      });
+      // The order the banner suggests: load, then report.
+      const load = await runCli(node.path, [
+        'load',
+        '--url',
+        svc.url,
+        '--rate',
+        '20',
+        '--duration',
+        '1s',
+        '--format',
+        'json',
+      ]);
+      expect(load.code, load.stderr).toBe(0);
+      const summary = JSON.parse(load.stdout) as { sent: number; ok: number };
+      expect(summary.ok).toBeGreaterThan(0);
+
+      const r = await runCli(node.path, [
+        'report',
+        '--metrics-url',
+        svc.metricsUrl!,
+        '--window',
+        '2s',
+        '--format',
+        'json',
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/^report: sampling .* for 2s/);
+      expect(r.stderr).toMatch(
+        /no requests or cache lookups in the window: reporting what the process counted since it started/,
+      );
+      const report = JSON.parse(r.stdout) as {
+        sinceStart?: { startedAt: string; coveredMs: number };
+        rows: Array<{ key: string; pass: boolean | null; detail?: string }>;
+      };
+      expect(report.sinceStart).toBeDefined();
+      expect(Date.parse(report.sinceStart!.startedAt)).toBeLessThan(Date.now());
+      expect(report.sinceStart!.coveredMs).toBeGreaterThan(2000);
+      const avg = report.rows.find((x) => x.key === 'avg_response_time')!;
+      expect(avg.pass).not.toBeNull();
+      // The load's requests plus its /healthz probe.
+      const counted = Number(
+        /^(\d+) requests since the process started/.exec(avg.detail ?? '')?.[1],
+      );
+      expect(counted).toBeGreaterThanOrEqual(summary.ok);
+      expect(counted).toBeLessThanOrEqual(summary.sent + 1);
+      expect(report.rows.find((x) => x.key === 'cache_hit_rate')!.pass).not.toBeNull();
+
+      const text = await runCli(node.path, [
+        'report',
+        '--metrics-url',
+        svc.metricsUrl!,
+        '--window',
+        '1s',
+      ]);
+      expect(text.stdout).toMatch(
+        /since the process started \(.*\): the 1s window sampled saw no traffic/,
+      );
+      expect(text.stdout).not.toMatch(/NO DATA.*\n.*NO DATA/);
     });
   });
 });

@@ -32,6 +32,8 @@ describe('scripts/backends.mjs', () => {
       otelcol: join(tools, 'otelcol/otelcol-echoes'),
       prometheus: join(tools, 'prometheus/prometheus'),
       promtool: join(tools, 'prometheus/promtool'),
+      alertmanager: join(tools, 'alertmanager/alertmanager'),
+      amtool: join(tools, 'alertmanager/amtool'),
     });
   });
 
@@ -39,7 +41,7 @@ describe('scripts/backends.mjs', () => {
     const r = backends('bogus');
     expect(r.status).toBe(1);
     expect(r.err).toMatch(
-      /unknown command "bogus" \(ensure \| collector \| prometheus \| paths \| validate/,
+      /unknown command "bogus" \(ensure \| collector \| prometheus \| alertmanager \| paths \| validate/,
     );
   });
 

@@ -14,12 +14,18 @@ interface Service {
   healthcheck?: { test?: string | string[]; disable?: boolean };
   depends_on?: string[] | Record<string, { condition?: string }>;
   profiles?: string[];
+  command?: string[];
+  configs?: Array<{ source: string; target: string }>;
+  logging?: { driver?: string; options?: Record<string, string> };
+  deploy?: { resources?: { limits?: { cpus?: string; memory?: string } } };
 }
 
 const composeText = readFileSync(join(REPO_ROOT, 'compose.yaml'), 'utf8');
-const compose = parseYaml(composeText) as {
+// Compose applies YAML merge keys (`<<: *service`); so does this parse.
+const compose = parseYaml(composeText, { merge: true }) as {
   services: Record<string, Service>;
   volumes?: Record<string, unknown>;
+  configs?: Record<string, { content?: string; file?: string }>;
 };
 const services = Object.entries(compose.services);
 
@@ -47,12 +53,20 @@ function dockerfileOf(s: Service): string | undefined {
 }
 
 describe('compose.yaml', () => {
-  it('runs the collector, Prometheus, Loki, Tempo and Grafana, and the reference service under the app profile', () => {
+  it('runs the collector, Prometheus, Alertmanager, Loki, Tempo and Grafana, and the reference service under the app profile', () => {
     expect(Object.keys(compose.services)).toEqual(
-      expect.arrayContaining(['collector', 'prometheus', 'loki', 'tempo', 'grafana', 'echoes-api']),
+      expect.arrayContaining([
+        'collector',
+        'prometheus',
+        'alertmanager',
+        'loki',
+        'tempo',
+        'grafana',
+        'echoes-api',
+      ]),
     );
     expect(compose.services['echoes-api']!.profiles).toEqual(['app']);
-    for (const name of ['collector', 'prometheus', 'loki', 'tempo', 'grafana'])
+    for (const name of ['collector', 'prometheus', 'alertmanager', 'loki', 'tempo', 'grafana'])
       expect(compose.services[name]!.profiles, name).toBeUndefined();
   });
 
@@ -99,17 +113,78 @@ describe('compose.yaml', () => {
     );
   });
 
-  it('publishes every port on 127.0.0.1 only', () => {
+  it('publishes every port on 127.0.0.1 only; OTLP elsewhere only when .env opts in', () => {
     let count = 0;
     for (const [name, s] of services) {
       for (const p of s.ports ?? []) {
         count++;
-        if (typeof p === 'string')
+        // The collector's OTLP ports alone may move off loopback, and only by ECHOES_OTLP_BIND.
+        if (typeof p === 'string' && name === 'collector' && /:(4317|4318)$/.test(p))
+          expect(p).toMatch(/^\$\{ECHOES_OTLP_BIND:-127\.0\.0\.1\}:(4317|4318):\1$/);
+        else if (typeof p === 'string')
           expect(p, `${name}: ${p}`).toMatch(/^127\.0\.0\.1:\d+:\d+(\/(tcp|udp))?$/);
         else expect(p.host_ip, `${name}: ${JSON.stringify(p)}`).toBe('127.0.0.1');
       }
     }
-    expect(count).toBeGreaterThanOrEqual(6);
+    expect(count).toBeGreaterThanOrEqual(7);
+    expect(readFileSync(join(REPO_ROOT, '.env.example'), 'utf8')).toMatch(/^ECHOES_OTLP_BIND=$/m);
+  });
+
+  it('limits memory and CPU of every service and rotates its json-file logs', () => {
+    for (const [name, s] of services) {
+      const limits = s.deploy?.resources?.limits;
+      expect(limits?.memory, `${name}: no memory limit`).toMatch(/^\d+[MG]$/);
+      expect(Number(limits?.cpus), `${name}: no CPU limit`).toBeGreaterThan(0);
+      expect(s.logging?.driver, name).toBe('json-file');
+      expect(s.logging?.options?.['max-size'], name).toMatch(/^\d+m$/);
+      expect(Number(s.logging?.options?.['max-file']), name).toBeGreaterThan(0);
+    }
+  });
+
+  it('applies one retention from .env to Prometheus, Loki and Tempo', () => {
+    const r = '${ECHOES_RETENTION:-720h}';
+    expect(compose.services.prometheus!.command).toContain(`--storage.tsdb.retention.time=${r}`);
+    for (const name of ['loki', 'tempo']) {
+      expect(env(compose.services[name]!).ECHOES_RETENTION, name).toBe(r);
+      expect(compose.services[name]!.command, name).toContain('-config.expand-env=true');
+    }
+    expect(readFileSync(join(REPO_ROOT, 'loki/config.yaml'), 'utf8')).toContain(
+      `retention_period: ${r}`,
+    );
+    const tempo = readFileSync(join(REPO_ROOT, 'tempo/config.yaml'), 'utf8');
+    expect(tempo.match(/block_retention: \$\{ECHOES_RETENTION:-720h\}/g)?.length).toBe(2);
+    expect(readFileSync(join(REPO_ROOT, '.env.example'), 'utf8')).toMatch(
+      /^ECHOES_RETENTION=\d+h$/m,
+    );
+  });
+
+  it("runs Alertmanager at the tests' version on the shipped config, its webhook URL from .env, and Prometheus sends to it", () => {
+    const am = compose.services.alertmanager!;
+    const backends = readFileSync(join(REPO_ROOT, 'scripts/backends.mjs'), 'utf8');
+    const version = /alertmanager:\s*'(v\d+\.\d+\.\d+)'/.exec(backends)?.[1];
+    expect(am.image).toBe(`prom/alertmanager:${version}`);
+    expect(am.command).toContain('--config.file=/etc/alertmanager/alertmanager.yml');
+    expect(am.command).toContain('--cluster.listen-address=');
+    expect(am.volumes).toContain(
+      './alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro',
+    );
+    expect(am.volumes).toContain('alertmanager-data:/alertmanager');
+    const amConfig = parseYaml(
+      readFileSync(join(REPO_ROOT, 'alertmanager/alertmanager.yml'), 'utf8'),
+    ) as { receivers: Array<{ webhook_configs?: Array<{ url_file?: string }> }> };
+    const file = amConfig.receivers[0]!.webhook_configs![0]!.url_file;
+    const mount = am.configs!.find((c) => c.target === file);
+    expect(mount, 'the url_file is mounted').toBeDefined();
+    expect(compose.configs![mount!.source]!.content).toBe('${ALERTMANAGER_WEBHOOK_URL:-}');
+    expect(readFileSync(join(REPO_ROOT, '.env.example'), 'utf8')).toMatch(
+      /^ALERTMANAGER_WEBHOOK_URL=$/m,
+    );
+    const prom = parseYaml(readFileSync(join(REPO_ROOT, 'prometheus/prometheus.yml'), 'utf8')) as {
+      alerting: { alertmanagers: Array<{ static_configs: Array<{ targets: string[] }> }> };
+    };
+    expect(prom.alerting.alertmanagers[0]!.static_configs[0]!.targets).toEqual([
+      'alertmanager:9093',
+    ]);
   });
 
   it('takes the Grafana admin password from .env with no working default, and turns anonymous access and external snapshots off', () => {
@@ -237,7 +312,7 @@ describe('loki/config.yaml', () => {
       retention_enabled: true,
       delete_request_store: 'filesystem',
     });
-    expect(loki.limits_config.retention_period).toMatch(/^\d+[hd]$/);
+    expect(loki.limits_config.retention_period).toMatch(/^(\d+[hd]|\$\{ECHOES_RETENTION:-\d+h\})$/);
   });
 
   it('raises the limits that would reject lines carrying long stack traces', () => {

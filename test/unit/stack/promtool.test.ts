@@ -44,10 +44,12 @@ describe('alert rules: annotations', () => {
         'CollectorDroppingData',
         'CollectorQueueNearlyFull',
         'CollectorRefusingData',
+        'DiskOpsAboveTarget',
         'DiskUsageHigh',
         'ErrorRateHigh',
         'HeapGrowthSustained',
         'HostDiskUsageHigh',
+        'LatencyAvgAboveTarget',
         'LatencyDegradedVsYesterday',
         'LatencyP95AboveTarget',
         'LogGrowthAboveTarget',
@@ -59,12 +61,29 @@ describe('alert rules: annotations', () => {
     );
   });
 
-  it('each carry a severity, a summary, a description and runbook text', () => {
+  it('each carry a severity, a summary, a description with the measured value and a runbook link', () => {
+    const doc = readFileSync(join(REPO_ROOT, 'docs/alerts.md'), 'utf8');
+    // GitHub's heading anchors: lower case, spaces to dashes, punctuation dropped.
+    const anchors = new Set(
+      [...doc.matchAll(/^#{2,4} (.+)$/gm)].map((m) =>
+        m[1]!
+          .trim()
+          .toLowerCase()
+          .replace(/[^a-z0-9 _-]/g, '')
+          .replace(/ /g, '-'),
+      ),
+    );
     for (const r of rules) {
       expect(['warning', 'critical'], r.alert).toContain(r.labels?.severity);
-      for (const key of ['summary', 'description', 'runbook']) {
+      for (const key of ['summary', 'description']) {
         expect(r.annotations?.[key]?.length ?? 0, `${r.alert}.${key}`).toBeGreaterThan(20);
       }
+      expect(r.annotations?.description, `${r.alert}.description`).toContain('$value');
+      const url = r.annotations?.runbook_url ?? '';
+      expect(url, `${r.alert}.runbook_url`).toBe(`docs/alerts.md#${r.alert.toLowerCase()}`);
+      expect(anchors.has(r.alert.toLowerCase()), `docs/alerts.md has no section ${r.alert}`).toBe(
+        true,
+      );
     }
   });
 

@@ -6,6 +6,9 @@ import {
   formatReport,
   verdict,
   inputsFromSnapshots,
+  inputsSinceStart,
+  noTraffic,
+  PROCESS_START_HEADER,
   promQueries,
   seriesName,
   slope,
@@ -243,5 +246,68 @@ describe('formatReport', () => {
     const j = JSON.parse(formatReport(report, 'json'));
     expect(j.rows).toHaveLength(5);
     expect(j.rows[1]).toMatchObject({ key: 'disk_io_per_min', value: 15, pass: true });
+  });
+});
+
+describe('inputsSinceStart', () => {
+  const e = (n: string, suffix = '') => seriesName(n, 'embedded', suffix);
+  // A process that served 30 requests and 10 lookups in its first minute, then nothing.
+  const page = (atMs: number, rss: number): Snapshot =>
+    snap(atMs, [
+      [e(METRIC.httpServerDuration, '_sum'), {}, 3],
+      [e(METRIC.httpServerDuration, '_count'), {}, 30],
+      [e(METRIC.fsOperations), { fs_path_group: 'sessions' }, 60],
+      [e(METRIC.logWritten), { log_sink: 'file' }, 6000],
+      [e(METRIC.processMemory), {}, rss],
+      [e(METRIC.cacheRequests), { cache_name: 'm', cache_result: 'hit' }, 9],
+      [e(METRIC.cacheRequests), { cache_name: 'm', cache_result: 'miss' }, 1],
+    ]);
+  const start = 1_000_000;
+  const window = [page(start + 60_000, 50e6), page(start + 90_000, 50e6 + 30)];
+
+  it('sees no traffic in a window where nothing was counted', () => {
+    expect(noTraffic(inputsFromSnapshots(window))).toBe(true);
+  });
+
+  it('counts from zero at the process start, and judges memory over the window', () => {
+    const life = inputsSinceStart(window, start);
+    expect(noTraffic(life)).toBe(false);
+    expect(life.sinceStart).toBe(true);
+    expect(life.httpCount).toBe(30);
+    expect(life.httpDurationSumS).toBe(3);
+    // 60 operations over the 90 s the process has lived.
+    expect(life.fsOpsPerMin).toBeCloseTo(40);
+    expect(life.logFileBytesPerDay).toBeCloseTo(6000 * (86_400 / 90));
+    expect(life.cacheRequests).toEqual({ m: { hits: 9, misses: 1 } });
+    expect(life.windowS).toBe(30);
+    expect(life.memory.slopeBytesPerS).toBeCloseTo(1);
+    const avg = evaluate(life).find((r) => r.key === 'avg_response_time')!;
+    expect(avg.detail).toMatch(/^30 requests since the process started/);
+    expect(avg.value).toBeCloseTo(0.1);
+  });
+
+  it('names the header instrumentation/metrics.ts sets', async () => {
+    const metrics = await import('../../../../instrumentation/metrics.js');
+    expect(PROCESS_START_HEADER).toBe(metrics.PROCESS_START_HEADER);
+  });
+});
+
+describe('formatReport since the process started', () => {
+  it('says the figures are since the start, and why', () => {
+    const text = formatReport(
+      {
+        source: 'embedded',
+        url: 'http://127.0.0.1:9464/metrics',
+        windowMs: 30_000,
+        generatedAt: '2026-12-03T10:00:00.000Z',
+        sinceStart: { startedAt: '2026-12-03T09:58:00.000Z', coveredMs: 120_000 },
+        rows: evaluate(base),
+      },
+      'text',
+    );
+    expect(text).toMatch(
+      /since the process started \(2026-12-03T09:58:00\.000Z, 2m ago\): the 30s window sampled saw no traffic/,
+    );
+    expect(text).toMatch(/Counted since the process started, not in the sampled window/);
   });
 });
