@@ -28,20 +28,41 @@ import {
   thresholds,
   tracesLink,
 } from './common.js';
+import { TARGET, type Target } from '../../instrumentation/targets.js';
 
 const R = '$__rate_interval';
-/** The audit's targets (section 8); alert rules in prometheus/rules use the same numbers. */
-export const TARGETS = {
-  avgResponseSeconds: 1.0,
-  fsOpsPerMinute: 20,
-  logBytesPerDay: 500_000,
-  cacheHitRatio: 0.7,
-  diskUtilization: 0.8,
-  memoryGrowthBytesPerHour: 10_000_000,
-} as const;
-
 const GREEN = 'green';
 const RED = 'red';
+/**
+ * Threshold steps drawing a target (instrumentation/targets.ts, the numbers the report CLI and the
+ * alert rules use): green where `passes(t, v)`, red elsewhere. Grafana colours a value by the last
+ * step at or below it, so an inclusive bound (`<=`, `>`) starts the next colour just above it.
+ */
+export function targetSteps(t: Target): Array<readonly [number | null, string]> {
+  const above = t.value + Math.max(Math.abs(t.value), 1) * 1e-9;
+  switch (t.comparison) {
+    case '<':
+      return [
+        [null, GREEN],
+        [t.value, RED],
+      ];
+    case '<=':
+      return [
+        [null, GREEN],
+        [above, RED],
+      ];
+    case '>':
+      return [
+        [null, RED],
+        [above, GREEN],
+      ];
+    case '>=':
+      return [
+        [null, RED],
+        [t.value, GREEN],
+      ];
+  }
+}
 
 function ts(title: string, unit: string, description: string): timeseries.PanelBuilder {
   return new timeseries.PanelBuilder()
@@ -171,11 +192,8 @@ function serviceOverview(): dashboard.DashboardBuilder {
       tsTarget(
         'Error rate (5xx share)',
         'percentunit',
-        'Share of requests answered with a 5xx status, per service (0 when there are none). The ErrorRateHigh alert fires above 5 %.',
-        [
-          [null, GREEN],
-          [0.05, RED],
-        ],
+        `Share of requests answered with a 5xx status, per service (0 when there are none). Target ${TARGET.errorRate.text}: the ErrorRateHigh alert fires above it.`,
+        targetSteps(TARGET.errorRate),
       ).withTarget(
         promQuery(
           // No 5xx series at all means 0 %, not "no data".
@@ -188,11 +206,8 @@ function serviceOverview(): dashboard.DashboardBuilder {
       tsTarget(
         'Latency p50 / p95 / p99',
         's',
-        'Server-side request duration quantiles per service. Audit target: average under 1 s; the p95 alert fires above 1.5 s. Dots are exemplars: sampled requests, each linked to its trace.',
-        [
-          [null, GREEN],
-          [TARGETS.avgResponseSeconds, RED],
-        ],
+        `Server-side request duration quantiles per service; red from the p95 target (${TARGET.latencyP95.text}; the average's is ${TARGET.latencyAvg.text}). Dots are exemplars: sampled requests, each linked to its trace.`,
+        targetSteps(TARGET.latencyP95),
       )
         .dataLinks([
           tracesLink('Server spans of ${__field.labels.service_name} in Tempo', 'server'),
@@ -205,11 +220,8 @@ function serviceOverview(): dashboard.DashboardBuilder {
       tsTarget(
         'Average response time',
         's',
-        'Sum of durations / number of requests: the audit measures "average response time" this way (target < 1.0 s).',
-        [
-          [null, GREEN],
-          [TARGETS.avgResponseSeconds, RED],
-        ],
+        `Sum of durations / number of requests: the audit measures "average response time" this way (target ${TARGET.latencyAvg.text}).`,
+        targetSteps(TARGET.latencyAvg),
       ).withTarget(
         promQuery(
           `sum by (service_name) (rate(http_server_request_duration_seconds_sum{${SEL}}[${R}])) / sum by (service_name) (rate(${count}[${R}]))`,
@@ -303,11 +315,8 @@ function caches(): dashboard.DashboardBuilder {
       tsTarget(
         'Hit ratio per cache',
         'percentunit',
-        'hits / (hits + misses) per cache. Audit target: above 70 % (dashed line); the CacheHitRateLow alert fires below it.',
-        [
-          [null, RED],
-          [TARGETS.cacheHitRatio, GREEN],
-        ],
+        `hits / (hits + misses) per cache. Audit target ${TARGET.cacheHitRate.text} (dashed line); the CacheHitRateLow alert fires below it.`,
+        targetSteps(TARGET.cacheHitRate),
       )
         .min(0)
         .max(1)
@@ -394,11 +403,8 @@ function diskIo(): dashboard.DashboardBuilder {
       tsTarget(
         'Operations per minute: sync vs async',
         'opm',
-        'node:fs calls per minute; async = callback, promise and stream APIs. Audit target: about 20 per minute (from about 100).',
-        [
-          [null, GREEN],
-          [TARGETS.fsOpsPerMinute * 5, RED],
-        ],
+        `node:fs calls per minute; async = callback, promise and stream APIs. Audit target for all of them together: ${TARGET.diskOpsPerMin.text} (was about 100).`,
+        targetSteps(TARGET.diskOpsPerMin),
       )
         .withTarget(
           promQuery(
@@ -490,11 +496,8 @@ function diskIo(): dashboard.DashboardBuilder {
       tsTarget(
         'Disk utilization',
         'percentunit',
-        'Used fraction of the volume holding each watched directory (from the app) and of the host filesystems (collector hostmetrics). The DiskUsageHigh alerts fire above 80 %.',
-        [
-          [null, GREEN],
-          [TARGETS.diskUtilization, RED],
-        ],
+        `Used fraction of the volume holding each watched directory (from the app) and of the host filesystems (collector hostmetrics). Target ${TARGET.diskUtilization.text}: the DiskUsageHigh alerts fire above it.`,
+        targetSteps(TARGET.diskUtilization),
       )
         .min(0)
         .max(1)
@@ -556,11 +559,8 @@ function logsDashboard(): dashboard.DashboardBuilder {
       tsTarget(
         'Log file growth per day',
         'decbytes',
-        "Bytes written to the local log files over the last 24 h (solid) and the last hour's rate projected to a day. Audit target: under 500 KB per day.",
-        [
-          [null, GREEN],
-          [TARGETS.logBytesPerDay, RED],
-        ],
+        `Bytes written to the local log files over the last 24 h (solid) and the last hour's rate projected to a day. Audit target: ${TARGET.logGrowthPerDay.text} per day.`,
+        targetSteps(TARGET.logGrowthPerDay),
       )
         .withTarget(
           promQuery(
@@ -720,6 +720,16 @@ function runtime(): dashboard.DashboardBuilder {
           ),
         ),
     )
+    .withPanel(
+      tsTarget(
+        'Memory growth against the target',
+        'percentunit',
+        `Resident memory growth per hour as a share of its mean over ${TARGET.memoryGrowth.window} (the fastest-growing process of each service): "bounded" is ${TARGET.memoryGrowth.text} (dashed), the MemoryLeakSuspected alert fires above it.`,
+        targetSteps(TARGET.memoryGrowth),
+      ).withTarget(
+        promQuery(`max by (service_name) (${TARGET.memoryGrowth.query(SEL)})`, '{{service_name}}'),
+      ),
+    )
     .withRow(row('Event loop and GC'))
     .withPanel(
       ts(
@@ -781,8 +791,29 @@ function runtime(): dashboard.DashboardBuilder {
 
 // ---------------------------------------------------------------- Audit targets
 
+/**
+ * A stat for one audit target: its own instant query (instrumentation/targets.ts, the one the
+ * report CLI and the alert rules evaluate) over the dashboard's selected range, its unit, and
+ * its threshold.
+ */
+function targetStat(t: Target, description: string, expr = t.query(SEL, '$__range')) {
+  return statPanel(
+    t.title,
+    t.grafanaUnit,
+    `Target ${t.text}${t.before ? ` (was ${t.before})` : ''}. ${description}`,
+    targetSteps(t),
+  ).withTarget(promStat(expr, '{{service_name}}'));
+}
+
+/** `a / b` as `(a or b * 0) / b`: a ratio whose numerator has no series yet is 0, not "no data". */
+function zeroWhenNone(ratio: string): string {
+  const i = ratio.indexOf(' / ');
+  if (i < 0) return ratio;
+  const [num, den] = [ratio.slice(0, i), ratio.slice(i + 3)];
+  return `(${num} or ${den} * 0) / ${den}`;
+}
+
 function auditTargets(): dashboard.DashboardBuilder {
-  const count = `http_server_request_duration_seconds_count{${SEL}}`;
   const bucket = `http_server_request_duration_seconds_bucket{${SEL}}`;
   const hits = `echoes_cache_requests_total{${SEL}, cache_result="hit"}`;
   const lookups = `echoes_cache_requests_total{${SEL}}`;
@@ -798,105 +829,48 @@ function auditTargets(): dashboard.DashboardBuilder {
       `p${Math.round(q * 100)}`,
       refId,
     );
+  const logs = TARGET.logGrowthPerDay;
   return baseDashboard(
     'echoes-audit-targets',
     'echoes-otel / Audit targets',
-    "The audit's success metrics (section 8) over the selected time range, each against its target (instrumentation/targets.ts, the same numbers the report CLI and the alert rules use), plus the latency quantiles, error rate and disk utilization its monitoring section asks for.",
+    "The audit's success metrics (section 8) over the selected time range, each against its target, measured by the very queries the report CLI and the alert rules use (instrumentation/targets.ts); plus the latency quantiles, error rate and disk utilization its monitoring section asks for. One value per service.",
   )
     .withRow(row('Success metrics (audit section 8), over the selected range'))
     .withPanel(
-      statPanel(
-        'Average response time',
-        's',
-        `Target < ${TARGETS.avgResponseSeconds} s (was 1.18 s). Sum of request durations / number of requests over the selected range.`,
-        [
-          [null, GREEN],
-          [TARGETS.avgResponseSeconds, RED],
-        ],
-      ).withTarget(
-        promStat(
-          `sum(increase(http_server_request_duration_seconds_sum{${SEL}}[$__range])) / sum(increase(${count}[$__range]))`,
-          'average',
-        ),
+      targetStat(
+        TARGET.latencyAvg,
+        'Sum of request durations / number of requests over the selected range.',
       ),
     )
     .withPanel(
-      statPanel(
-        'Disk I/O operations per minute',
-        'opm',
-        `Target about ${TARGETS.fsOpsPerMinute} per minute (was about 100): node:fs operations over the selected range, per minute.`,
-        [
-          [null, GREEN],
-          [TARGETS.fsOpsPerMinute, RED],
-        ],
-      ).withTarget(
-        promStat(`sum(rate(echoes_fs_operations_total{${SEL}}[$__range])) * 60`, 'ops/min'),
+      targetStat(
+        TARGET.diskOpsPerMin,
+        'node:fs operations per minute (every API, every path group) over the selected range.',
       ),
     )
     .withPanel(
-      statPanel(
-        'Log file growth per day',
-        'decbytes',
-        `Target < ${TARGETS.logBytesPerDay / 1000} KB per day (was 1–5 MB): bytes written to the local log files over the selected range, per day.`,
-        [
-          [null, GREEN],
-          [TARGETS.logBytesPerDay, RED],
-        ],
-      ).withTarget(
-        promStat(
-          `sum(rate(echoes_log_written_bytes_total{${SEL}, log_sink="file"}[$__range])) * 86400`,
-          'bytes/day',
-        ),
+      targetStat(
+        logs,
+        'Bytes written to the local log files over the selected range, per day (projected when the range is shorter or longer than a day).',
+        `${logs.query(SEL, '$__range')} * 86400 / $__range_s`,
       ),
     )
     .withPanel(
-      statPanel(
-        'Memory growth (RSS per hour)',
-        'si:B/h',
-        'Target: bounded (was unbounded). Slope of resident memory over the selected range, per hour, for the fastest-growing service; sustained growth above 10 MB per hour turns red.',
-        [
-          [null, GREEN],
-          [TARGETS.memoryGrowthBytesPerHour, RED],
-        ],
-      ).withTarget(
-        promStat(
-          `max(sum by (service_name) (deriv(process_memory_usage_bytes{${SEL}}[$__range]))) * 3600`,
-          'RSS/hour',
-        ),
+      targetStat(
+        TARGET.memoryGrowth,
+        'Resident memory growth per hour, as a share of its mean over the selected range (least-squares slope), per process. The other half of "bounded", every cache having a capacity, is the next panel.',
       ),
     )
     .withPanel(
-      statPanel(
-        'Unbounded caches',
-        'short',
-        'Target: 0 (every cache has a capacity). Caches that report entries but no capacity, now.',
-        [
-          [null, GREEN],
-          [1, RED],
-        ],
-      )
-        .noValue('0')
-        .withTarget(
-          promStat(
-            `count(echoes_cache_entries{${SEL}} unless on (job, instance, cache_name) echoes_cache_capacity)`,
-            'unbounded',
-          ),
-        ),
+      targetStat(
+        TARGET.unboundedCaches,
+        'Caches that report entries but no capacity, now.',
+      ).noValue('0'),
     )
     .withPanel(
-      statPanel(
-        'Cache hit rate',
-        'percentunit',
-        `Target > ${TARGETS.cacheHitRatio * 100} % (was unknown). Hits / lookups over all caches in the selected range.`,
-        [
-          [null, RED],
-          [TARGETS.cacheHitRatio, GREEN],
-        ],
-      ).withTarget(
-        promStat(
-          `sum(increase(${hits}[$__range])) / sum(increase(${lookups}[$__range]))`,
-          'hit rate',
-        ),
+      targetStat(
+        TARGET.cacheHitRate,
+        'Hits / lookups per cache over the selected range; the worst cache decides.',
       ),
     )
     .withRow(row('Monitoring requirements (audit section 8)'))
@@ -904,55 +878,33 @@ function auditTargets(): dashboard.DashboardBuilder {
       statPanel(
         'Latency p50 / p95 / p99',
         's',
-        `Request duration quantiles over the selected range. Red from ${TARGETS.avgResponseSeconds} s, the average-response target.`,
-        [
-          [null, GREEN],
-          [TARGETS.avgResponseSeconds, RED],
-        ],
+        `Request duration quantiles over the selected range, all selected services together; red from the p95 target (${TARGET.latencyP95.text}).`,
+        targetSteps(TARGET.latencyP95),
       )
         .withTarget(rangeQuantile(0.5, 'A'))
         .withTarget(rangeQuantile(0.95, 'B'))
         .withTarget(rangeQuantile(0.99, 'C')),
     )
     .withPanel(
-      statPanel(
-        'Error rate (5xx share)',
-        'percentunit',
-        'Share of requests answered with a 5xx status over the selected range. The ErrorRateHigh alert fires above 5 %.',
-        [
-          [null, GREEN],
-          [0.05, RED],
-        ],
-      ).withTarget(
-        promStat(
-          `(sum(increase(http_server_request_duration_seconds_count{${SEL}, http_response_status_code=~"5.."}[$__range])) or vector(0)) / sum(increase(${count}[$__range]))`,
-          '5xx share',
-        ),
+      targetStat(
+        TARGET.errorRate,
+        'Share of requests answered with a 5xx status over the selected range.',
+        zeroWhenNone(TARGET.errorRate.query(SEL, '$__range')),
       ),
     )
     .withPanel(
-      statPanel(
-        'Disk utilization',
-        'percentunit',
-        `Fullest volume now: those holding the watched directories (app) and the host filesystems (collector). Target: below ${TARGETS.diskUtilization * 100} %; the DiskUsageHigh alerts fire above it.`,
-        [
-          [null, GREEN],
-          [TARGETS.diskUtilization, RED],
-        ],
-      )
-        .withTarget(promStat(`max(echoes_disk_utilization_ratio{${SEL}})`, 'app volumes', 'A'))
-        .withTarget(promStat('max(system_filesystem_utilization_ratio)', 'host', 'B')),
+      targetStat(
+        TARGET.diskUtilization,
+        'Used share of the volume holding each watched directory, now (the host filesystems: the trend panel below).',
+      ),
     )
     .withRow(row('Trends'))
     .withPanel(
       tsTarget(
         'Latency p50 / p95 / p99 over time',
         's',
-        'Request duration quantiles (dashed: the 1 s target). Dots are exemplars linked to their traces.',
-        [
-          [null, GREEN],
-          [TARGETS.avgResponseSeconds, RED],
-        ],
+        `Request duration quantiles (dashed: the p95 target, ${TARGET.latencyP95.text}). Dots are exemplars linked to their traces.`,
+        targetSteps(TARGET.latencyP95),
       )
         .withTarget(trendQuantile(0.5, 'A'))
         .withTarget(trendQuantile(0.95, 'B'))
@@ -962,11 +914,8 @@ function auditTargets(): dashboard.DashboardBuilder {
       tsTarget(
         'Disk utilization over time',
         'percentunit',
-        `Fullest app volume and host filesystem (dashed: ${TARGETS.diskUtilization * 100} %).`,
-        [
-          [null, GREEN],
-          [TARGETS.diskUtilization, RED],
-        ],
+        `Fullest app volume and host filesystem (dashed: ${TARGET.diskUtilization.text}).`,
+        targetSteps(TARGET.diskUtilization),
       )
         .min(0)
         .max(1)
@@ -977,29 +926,29 @@ function auditTargets(): dashboard.DashboardBuilder {
       tsTarget(
         'Disk I/O operations per minute over time',
         'opm',
-        `node:fs operations per minute (dashed: the ~${TARGETS.fsOpsPerMinute} target).`,
-        [
-          [null, GREEN],
-          [TARGETS.fsOpsPerMinute, RED],
-        ],
+        `node:fs operations per minute (dashed: ${TARGET.diskOpsPerMin.text}).`,
+        targetSteps(TARGET.diskOpsPerMin),
       ).withTarget(
-        promQuery(`sum(rate(echoes_fs_operations_total{${SEL}}[${R}])) * 60`, 'ops/min'),
+        promQuery(
+          `sum by (service_name) (rate(echoes_fs_operations_total{${SEL}}[${R}])) * 60`,
+          '{{service_name}}',
+        ),
       ),
     )
     .withPanel(
       tsTarget(
         'Cache hit rate over time',
         'percentunit',
-        `Hits / lookups over all caches (dashed: the ${TARGETS.cacheHitRatio * 100} % target).`,
-        [
-          [null, RED],
-          [TARGETS.cacheHitRatio, GREEN],
-        ],
+        `Hits / lookups per cache (dashed: ${TARGET.cacheHitRate.text}).`,
+        targetSteps(TARGET.cacheHitRate),
       )
         .min(0)
         .max(1)
         .withTarget(
-          promQuery(`sum(rate(${hits}[${R}])) / sum(rate(${lookups}[${R}]))`, 'hit rate'),
+          promQuery(
+            `sum by (cache_name) (rate(${hits}[${R}])) / sum by (cache_name) (rate(${lookups}[${R}]))`,
+            '{{cache_name}}',
+          ),
         ),
     );
 }

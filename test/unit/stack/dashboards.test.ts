@@ -2,8 +2,24 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parser as logqlParser } from '@grafana/lezer-logql';
 import { describe, expect, it } from 'vitest';
-import { buildDashboards, serializeDashboard } from '../../../grafana/src/dashboards.js';
-import { ALL_ENVIRONMENTS, ALL_SERVICES, DATASOURCE_UIDS } from '../../../grafana/src/common.js';
+import {
+  buildDashboards,
+  serializeDashboard,
+  targetSteps,
+} from '../../../grafana/src/dashboards.js';
+import {
+  passes,
+  TARGET,
+  TARGETS,
+  type Target,
+  type TargetId,
+} from '../../../instrumentation/targets.js';
+import {
+  ALL_ENVIRONMENTS,
+  ALL_SERVICES,
+  DATASOURCE_UIDS,
+  SEL,
+} from '../../../grafana/src/common.js';
 import { catalogSeriesNames } from '../../../instrumentation/catalog.js';
 import {
   DASHBOARD_DIR,
@@ -14,6 +30,7 @@ import {
   interpolate,
   panelsOf,
   promqlMetricNames,
+  type Panel,
   provisionedDatasources,
   readDashboards,
   ruleQueries,
@@ -210,61 +227,131 @@ describe('generated dashboards', () => {
     const titles = stats.map((p) => p.title);
     expect(titles).toEqual(
       expect.arrayContaining([
-        'Average response time',
-        'Disk I/O operations per minute',
-        'Log file growth per day',
-        'Memory growth (RSS per hour)',
-        'Cache hit rate',
+        ...TARGETS.filter((t) => t.kind === 'success-metric').map((t) => t.title),
+        TARGET.errorRate.title,
+        TARGET.diskUtilization.title,
         'Latency p50 / p95 / p99',
-        'Disk utilization',
       ]),
     );
   });
+});
 
-  it('reference only the provisioned datasource uids, with matching types', () => {
-    const provisioned = new Map(provisionedDatasources().map((d) => [d.uid, d.type]));
-    expect([...provisioned.keys()].sort()).toEqual(Object.values(DATASOURCE_UIDS).sort());
-    const queries = dashboardQueries();
-    expect(queries.length).toBeGreaterThan(40);
-    for (const q of queries) {
-      expect(q.datasource?.uid, q.where).toBeDefined();
-      expect(provisioned.get(q.datasource!.uid!), `${q.where}: uid ${q.datasource?.uid}`).toBe(
-        q.datasource?.type,
-      );
+type Steps = Array<{ value: number | null; color: string }>;
+
+const asSteps = (pairs: ReadonlyArray<readonly [number | null, string]>): Steps =>
+  pairs.map(([value, color]) => ({ value, color }));
+
+/** The colour Grafana gives `v`: the last step at or below it (the first step is the base). */
+function colourOf(steps: Steps, v: number): string {
+  let colour = steps[0]!.color;
+  for (const s of steps) if (s.value === null || s.value <= v) colour = s.color;
+  return colour;
+}
+
+/** Does the panel colour values exactly as the target judges them, around its boundary? */
+function agrees(steps: Steps, t: Target): boolean {
+  const d = Math.max(Math.abs(t.value), 1) * 1e-6;
+  return [t.value - d, t.value, t.value + d, t.value * 2 + 1, t.value / 2 - 1].every(
+    (v) => (colourOf(steps, v) === 'green') === passes(t, v),
+  );
+}
+
+/** Panels that draw an audit target: file › title → the target (instrumentation/targets.ts). */
+const TARGET_PANELS: ReadonlyArray<readonly [string, string, TargetId]> = [
+  ...TARGETS.filter((t) => t.kind === 'success-metric').map(
+    (t) => ['audit-targets.json', t.title, t.id] as const,
+  ),
+  ['audit-targets.json', TARGET.errorRate.title, 'errorRate'],
+  ['audit-targets.json', TARGET.diskUtilization.title, 'diskUtilization'],
+  ['audit-targets.json', 'Latency p50 / p95 / p99', 'latencyP95'],
+  ['audit-targets.json', 'Latency p50 / p95 / p99 over time', 'latencyP95'],
+  ['audit-targets.json', 'Disk utilization over time', 'diskUtilization'],
+  ['audit-targets.json', 'Disk I/O operations per minute over time', 'diskOpsPerMin'],
+  ['audit-targets.json', 'Cache hit rate over time', 'cacheHitRate'],
+  ['service-overview.json', 'Error rate (5xx share)', 'errorRate'],
+  ['service-overview.json', 'Latency p50 / p95 / p99', 'latencyP95'],
+  ['service-overview.json', 'Average response time', 'latencyAvg'],
+  ['caches.json', 'Hit ratio per cache', 'cacheHitRate'],
+  ['disk-io.json', 'Operations per minute: sync vs async', 'diskOpsPerMin'],
+  ['disk-io.json', 'Disk utilization', 'diskUtilization'],
+  ['logs.json', 'Log file growth per day', 'logGrowthPerDay'],
+  ['runtime.json', 'Memory growth against the target', 'memoryGrowth'],
+];
+
+describe('dashboard thresholds against instrumentation/targets.ts', () => {
+  const committed = readDashboards();
+  const panel = (file: string, title: string) =>
+    panelsOf(committed.find((d) => d.file === file)!.json).find((p) => p.title === title);
+
+  it.each(TARGET_PANELS.map(([f, title, id]) => [`${f} › ${title}`, f, title, id] as const))(
+    'colour %s as the target judges it',
+    (_where, file, title, id) => {
+      const p = panel(file, title) as
+        (Panel & { fieldConfig?: { defaults?: { thresholds?: { steps: Steps } } } }) | undefined;
+      expect(p, `${file} has no panel "${title}"`).toBeDefined();
+      const t = TARGET[id];
+      expect(
+        agrees(p!.fieldConfig!.defaults!.thresholds!.steps, t),
+        `${file} › ${title} vs ${id} (${t.text})`,
+      ).toBe(true);
+      if (p!.type === 'stat' && file === 'audit-targets.json' && title === t.title)
+        expect(p!.fieldConfig?.defaults?.unit).toBe(t.grafanaUnit);
+    },
+  );
+
+  it("measures each success metric with the target's own query over the selected range", () => {
+    for (const t of TARGETS.filter((x) => x.kind === 'success-metric' || x.id === 'errorRate')) {
+      const p = panel('audit-targets.json', t.title)!;
+      const expr = p.targets![0]!.expr!;
+      const own = t.query(SEL, '$__range');
+      if (t.id === 'errorRate') expect(expr).toContain(own.slice(0, own.indexOf(' / ')));
+      else expect(expr.startsWith(own), `${t.title}: ${expr}`).toBe(true);
     }
   });
 
-  it('name only catalog series in their PromQL', () => {
-    const allowed = catalogSeriesNames();
-    const promql = dashboardQueries().filter((q) => q.language === 'promql');
-    let names = 0;
-    for (const q of promql) {
-      const found = promqlMetricNames(interpolate(q.expr));
-      expect(found.length, `${q.where}: no metric name found in ${q.expr}`).toBeGreaterThan(0);
-      for (const n of found) {
-        names++;
-        expect(allowed.has(n), `${q.where}: ${n} is not in instrumentation/catalog.ts`).toBe(true);
-      }
-    }
-    expect(names).toBeGreaterThan(40);
-  });
-
-  it("have LogQL that parses with Grafana's own grammar (@grafana/lezer-logql), after variable interpolation", () => {
-    const logql = [
-      ...dashboardQueries().filter((q) => q.language === 'logql'),
-      ...datasourceLogQueries(),
-    ];
-    expect(logql.length).toBeGreaterThanOrEqual(4);
-    for (const q of logql) {
-      const expr = interpolate(q.expr);
-      expect(logqlErrors(expr), `${q.where}: ${expr}`).toEqual([]);
-    }
-  });
-
-  it('the LogQL check itself rejects broken queries', () => {
-    expect(logqlErrors('{service_name=~".+"} | severity_text=~"(?i)error"')).toEqual([]);
-    expect(logqlErrors('{service_name=~".+" | severity_text=')).not.toEqual([]);
-    expect(logqlErrors('sum by (x) (count_over_time({a="b"} [$__auto]))')).not.toEqual([]);
+  it('the check itself catches a threshold off the target, or one on the wrong side', () => {
+    const t = TARGET.diskOpsPerMin; // <= 20
+    expect(agrees(asSteps(targetSteps(t)), t)).toBe(true);
+    const steps = (pairs: Array<[number | null, string]>) =>
+      pairs.map(([value, color]) => ({ value, color }));
+    expect(
+      agrees(
+        steps([
+          [null, 'green'],
+          [25, 'red'],
+        ]),
+        t,
+      ),
+    ).toBe(false);
+    expect(
+      agrees(
+        steps([
+          [null, 'green'],
+          [20, 'red'],
+        ]),
+        t,
+      ),
+    ).toBe(false); // 20 passes
+    expect(
+      agrees(
+        steps([
+          [null, 'red'],
+          [20, 'green'],
+        ]),
+        t,
+      ),
+    ).toBe(false);
+    const hit = TARGET.cacheHitRate; // > 0.7
+    expect(agrees(asSteps(targetSteps(hit)), hit)).toBe(true);
+    expect(
+      agrees(
+        steps([
+          [null, 'red'],
+          [0.7, 'green'],
+        ]),
+        hit,
+      ),
+    ).toBe(false); // 0.7 fails
   });
 });
 

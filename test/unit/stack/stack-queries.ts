@@ -7,6 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 
+import { durationSeconds } from '../../../instrumentation/targets.js';
 import { REPO_ROOT } from '../../helpers/paths.js';
 
 export const DASHBOARD_DIR = join(REPO_ROOT, 'grafana/dashboards');
@@ -226,6 +227,7 @@ export function interpolate(expr: string, opts: Interpolation = {}): string {
   const rate = opts.rateInterval ?? '1m';
   return expr
     .replace(/\$__rate_interval|\$__interval|\$__auto/g, rate)
+    .replace(/\$__range_s\b/g, String(durationSeconds(opts.range ?? '1h')))
     .replace(/\$__range/g, opts.range ?? '1h')
     .replace(/\$\{__tags\}|\$__tags/g, `service_name="${opts.service ?? 'echoes-api'}"`)
     .replace(/\$\{__trace\.traceId\}/g, '0af7651916cd43dd8448eb211c80319c')
