@@ -234,6 +234,52 @@ describe('generated dashboards', () => {
       ]),
     );
   });
+
+  it('reference only the provisioned datasource uids, with matching types', () => {
+    const provisioned = new Map(provisionedDatasources().map((d) => [d.uid, d.type]));
+    expect([...provisioned.keys()].sort()).toEqual(Object.values(DATASOURCE_UIDS).sort());
+    const queries = dashboardQueries();
+    expect(queries.length).toBeGreaterThan(40);
+    for (const q of queries) {
+      expect(q.datasource?.uid, q.where).toBeDefined();
+      expect(provisioned.get(q.datasource!.uid!), `${q.where}: uid ${q.datasource?.uid}`).toBe(
+        q.datasource?.type,
+      );
+    }
+  });
+
+  it('name only catalog series in their PromQL', () => {
+    const allowed = catalogSeriesNames();
+    const promql = dashboardQueries().filter((q) => q.language === 'promql');
+    let names = 0;
+    for (const q of promql) {
+      const found = promqlMetricNames(interpolate(q.expr));
+      expect(found.length, `${q.where}: no metric name found in ${q.expr}`).toBeGreaterThan(0);
+      for (const n of found) {
+        names++;
+        expect(allowed.has(n), `${q.where}: ${n} is not in instrumentation/catalog.ts`).toBe(true);
+      }
+    }
+    expect(names).toBeGreaterThan(40);
+  });
+
+  it("have LogQL that parses with Grafana's own grammar (@grafana/lezer-logql), after variable interpolation", () => {
+    const logql = [
+      ...dashboardQueries().filter((q) => q.language === 'logql'),
+      ...datasourceLogQueries(),
+    ];
+    expect(logql.length).toBeGreaterThanOrEqual(4);
+    for (const q of logql) {
+      const expr = interpolate(q.expr);
+      expect(logqlErrors(expr), `${q.where}: ${expr}`).toEqual([]);
+    }
+  });
+
+  it('the LogQL check itself rejects broken queries', () => {
+    expect(logqlErrors('{service_name=~".+"} | severity_text=~"(?i)error"')).toEqual([]);
+    expect(logqlErrors('{service_name=~".+" | severity_text=')).not.toEqual([]);
+    expect(logqlErrors('sum by (x) (count_over_time({a="b"} [$__auto]))')).not.toEqual([]);
+  });
 });
 
 type Steps = Array<{ value: number | null; color: string }>;
