@@ -15,6 +15,9 @@ export const DATASOURCE_UIDS = {
   alertmanager: 'alertmanager',
 } as const;
 
+/** The Prometheus datasource's provisioned name: the alert list names its rule source by name. */
+export const PROMETHEUS_NAME = 'Prometheus';
+
 export const PROMETHEUS: dashboard.DataSourceRef = {
   type: 'prometheus',
   uid: DATASOURCE_UIDS.prometheus,

@@ -16,6 +16,7 @@ import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import {
   ALERTMANAGER,
   LOKI,
+  PROMETHEUS_NAME,
   PROMETHEUS,
   SEL,
   baseDashboard,
@@ -130,28 +131,38 @@ function row(title: string): RowBuilder {
 // ---------------------------------------------------------------- Service overview
 
 /**
- * Grafana's alert-list panel (no foundation-SDK builder for it): firing and pending alerts of the
- * selected services, from the Alertmanager datasource (Prometheus sends its alerts there).
+ * Grafana's alert-list panel (no foundation-SDK builder for it): firing and pending instances of
+ * the alert rules for the selected services. The panel lists rules from a rule source, here the
+ * Prometheus datasource (`manageAlerts`), whose rules Prometheus sends to Alertmanager to notify;
+ * the panel's datasource is Alertmanager's, where their silences and notifications live.
  */
 function alertList(): cog.Builder<dashboard.Panel> {
   const panel = {
     type: 'alertlist',
     title: 'Firing alerts',
     description:
-      'Alerts Prometheus sent to Alertmanager for the selected services (grouped by service and severity there); docs/alerts.md has the runbook of each.',
+      'Firing and pending alerts of the selected services, grouped by service and severity (Prometheus rules; Alertmanager notifies). docs/alerts.md has the runbook of each.',
     datasource: ALERTMANAGER,
     gridPos: { h: 6, w: 24, x: 0, y: 0 },
     options: {
       viewMode: 'list',
-      groupMode: 'default',
+      groupMode: 'custom',
       groupBy: ['service_name', 'severity'],
       maxItems: 20,
-      sortOrder: 1,
+      sortOrder: 3, // importance
       dashboardAlerts: false,
       alertName: '',
+      showInstances: true,
       alertInstanceLabelFilter: '{service_name=~"$service"}',
-      datasource: ALERTMANAGER.uid,
-      stateFilter: { firing: true, pending: true, noData: false, normal: false, error: true },
+      datasource: PROMETHEUS_NAME,
+      stateFilter: {
+        firing: true,
+        pending: true,
+        recovering: true,
+        noData: false,
+        normal: false,
+        error: true,
+      },
     },
   } as unknown as dashboard.Panel;
   return { build: () => panel };

@@ -208,6 +208,13 @@ describe('generated dashboards', () => {
     expect(list?.datasource).toEqual({ type: 'alertmanager', uid: 'alertmanager' });
     const provisioned = provisionedDatasources().find((d) => d.uid === list!.datasource!.uid);
     expect(provisioned?.type).toBe('alertmanager');
+    // Its rules come from the Prometheus datasource, which manages the Prometheus rules.
+    const source = (list as unknown as { options: { datasource: string } }).options.datasource;
+    const rules = provisionedDatasources().find(
+      (d) => (d as unknown as { name: string }).name === source,
+    );
+    expect(rules?.type).toBe('prometheus');
+    expect(rules?.jsonData?.manageAlerts).toBe(true);
     expect(JSON.stringify(list)).toContain('$service');
   });
 
