@@ -300,6 +300,22 @@ function serviceOverview(): dashboard.DashboardBuilder {
     .withRow(row('Spans'))
     .withPanel(
       ts(
+        'Latency p95 of server spans (span_metrics)',
+        's',
+        "95th percentile duration of server spans by service and span name, from the collector's span_metrics connector: any service that exports traces has it. Dots are exemplars linked to their traces.",
+      )
+        .dataLinks([
+          tracesLink('Server spans of ${__field.labels.service_name} in Tempo', 'server'),
+        ])
+        .withTarget(
+          promExemplars(
+            `histogram_quantile(0.95, sum by (le, service_name, span_name) (rate(traces_span_metrics_duration_milliseconds_bucket{${SEL}, span_kind="SPAN_KIND_SERVER"}[${R}]))) / 1000`,
+            '{{service_name}} {{span_name}}',
+          ),
+        ),
+    )
+    .withPanel(
+      ts(
         'Server spans by status (span_metrics)',
         'reqps',
         "Span counts from the collector's span_metrics connector, by service, span name and status code.",

@@ -153,6 +153,39 @@ describe.skipIf(skipReason !== undefined)(
       },
     );
 
+    it("has exemplars on its span latency (span_metrics) that are its exported spans' trace ids", async () => {
+      const q = new URLSearchParams({
+        query: `traces_span_metrics_duration_milliseconds_bucket{service_name="${SERVICE}"}`,
+        start: String(Date.now() / 1000 - 600),
+        end: String(Date.now() / 1000 + 60),
+      });
+      const exemplars = await pollUntil(
+        'span_metrics exemplars of the plain service',
+        async () => {
+          const r = await fetch(`${stack!.prometheus.url}/api/v1/query_exemplars?${q}`);
+          const body = (await r.json()) as {
+            data: Array<{ exemplars: Array<{ labels: Record<string, string> }> }>;
+          };
+          const all = body.data.flatMap((s) => s.exemplars);
+          return all.length > 0 ? all : undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 1000 },
+      );
+      const spans = await pollUntil(
+        'the exemplars’ spans at the Tempo stand-in',
+        () => {
+          const ids = new Map(tempo!.spans().map((s) => [s.spanId, s] as const));
+          return exemplars.every((e) => ids.has(e.labels.span_id!)) ? ids : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 500 },
+      );
+      for (const e of exemplars) {
+        const span = spans.get(e.labels.span_id!)!;
+        expect(span.traceId).toBe(e.labels.trace_id);
+        expect(span.resource['service.name']).toBe(SERVICE);
+      }
+    });
+
     it('would be hidden by an "All" that requires the environment label (the old .+)', async () => {
       const expr = queries.find((q) => q.where.includes('Request rate by route'))!.expr;
       expect(await stack!.prometheus.query(asGrafanaSends(expr))).not.toEqual([]);
