@@ -171,8 +171,14 @@ export function createPrometheusEndpoint(
               .end(`# failed to collect metrics: ${String(err)}\n`);
           },
         );
+      } else if (path === '/') {
+        // The live page: its module loads on the first visit only (nothing at startup).
+        import('./live-page.js').then(
+          ({ serveLivePage }) => serveLivePage(req, res),
+          () => void res.writeHead(500).end(),
+        );
       } else {
-        res.writeHead(404).end('not found: the metrics are at /metrics\n');
+        res.writeHead(404).end('not found: the metrics are at /metrics, a live page at /\n');
       }
     } catch {
       if (!res.headersSent) res.writeHead(500).end();

@@ -219,10 +219,11 @@ async function buildAlertmanager() {
   say('  (cold: a few minutes on 2 cores)');
   mkdirSync(alertmanagerDir, { recursive: true });
   // `go install module@version` cannot build it: ui/web.go embeds app/dist, the compiled web UI,
-  // which the module zip does not carry (it is built by npm in upstream's release). So: the module
-  // source (go mod download, verified against go.sum) copied to a fresh folder, a one-page
-  // placeholder where the UI would be, and go build there. The API, routing, grouping and
-  // receivers (what compose and the tests use) are the release's code; the compose image has the UI.
+  // which the module zip does not carry (it is built by npm in upstream's release). So: the
+  // module source (go mod download, checked against the Go checksum database) copied to a fresh
+  // folder, a one-page placeholder where the UI would be, and go build there. The API, routing,
+  // grouping and receivers (what compose and the tests use) are the release's code; the compose
+  // image has the UI.
   const mod = `github.com/prometheus/alertmanager@${VERSIONS.alertmanager}`;
   say(`  1/2 go mod download ${mod}`);
   const dl = spawnSync('go', ['mod', 'download', '-json', mod], {

@@ -89,9 +89,12 @@ const logDir = cfg?.logs.file.enabled
   ? relative(process.cwd(), cfg.logs.file.dir) || '.'
   : undefined;
 const prom = cfg?.metrics.prometheus;
-const metricsUrl = prom?.enabled
-  ? `http://${prom.host.includes(':') ? `[${prom.host}]` : prom.host}:${prom.port}/metrics`
+const promBase = prom?.enabled
+  ? `http://${prom.host.includes(':') ? `[${prom.host}]` : prom.host}:${prom.port}`
   : undefined;
+const metricsUrl = promBase && `${promBase}/metrics`;
+// The live page (instrumentation/live-page.ts): the same server, at /.
+const liveUrl = promBase && `${promBase}/`;
 
 // The service runs on the user's own Node, not the bundled Node 24 (scripts/host-node.mjs).
 const child = spawn(hostNode(), ['--import', register, main], {
@@ -118,6 +121,7 @@ child.stdout.on('data', (chunk) => {
       ? `  telemetry  shipping traces, metrics and logs to the collector at ${endpoint}`
       : `  telemetry  embedded default: no collector at ${endpoint} (${shipping}); OTLP export off`,
     `  logs       ${logDir ? `${logDir}/ (JSON lines, rotated at ${Math.round(cfg.logs.file.maxBytes / 1048576)} MiB, ${cfg.logs.file.backupCount} backups, gzip)` : 'local log files are off'}`,
+    `  live page  ${liveUrl ? `${liveUrl}  (open it in a browser: rates, p50/p95/p99, caches, disk, logs, memory against the audit's targets)` : 'off with the /metrics endpoint'}`,
     `  metrics    ${metricsUrl ?? 'embedded /metrics endpoint is off'}`,
     `  try        node ${cli} load --url ${m[1]} --rate 20 --duration 30s`,
     metricsUrl

@@ -41,12 +41,15 @@ if (
   process.exit(1);
 }
 if (
-  step('backends: collector and Prometheus (built on first use, then reused)', process.execPath, [
-    'scripts/backends.mjs',
-    'ensure',
-  ]) !== 0
+  step(
+    'backends: collector, Prometheus and Alertmanager (built on first use, then reused)',
+    process.execPath,
+    ['scripts/backends.mjs', 'ensure'],
+  ) !== 0
 ) {
-  console.error('!! the real collector or Prometheus could not be built; see the output above');
+  console.error(
+    '!! the real collector, Prometheus or Alertmanager could not be built; see the output above',
+  );
   process.exit(1);
 }
 

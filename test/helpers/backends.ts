@@ -2,7 +2,8 @@
  * The real backends for integration tests: the bundled collector (built from collector/manifest.yaml)
  * and Prometheus 3 (built from its Go module), both from `node scripts/backends.mjs ensure`, run on
  * 127.0.0.1 with free random ports and per-test temp dirs, loading the very config files compose
- * ships (collector/config.yaml, prometheus/prometheus.yml) with the same flags.
+ * ships (collector/config.yaml, prometheus/prometheus.yml) with the same flags; only
+ * prometheus.yml's compose service names are moved to loopback (see loopbackConfig).
  *
  *   const stack = await startStack({ loki: receiver.url + '/otlp', tempo: receiver.url });
  *   await stack.prometheus.waitFor('up', (r) => r.length > 0);
@@ -441,35 +442,50 @@ export function startPrometheus(opts: PrometheusOptions = {}): Promise<Prometheu
 }
 
 /**
- * The config as compose runs it, but scraping itself where this test's Prometheus listens: the
- * `prometheus` job's `localhost:9090` becomes the random port (rule paths made absolute, as the
- * copy lives in the temp dir). Everything else, Loki's and Tempo's jobs included (they are not
- * here: those scrapes fail, `up` 0), is the shipped file.
+ * The given prometheus.yml (default: the shipped one) made safe to run here, and nothing else
+ * changed: every target that names a compose service (`alertmanager:9093`, `loki:3100`,
+ * `tempo:3200`) goes to a loopback port nobody listens on (resolving those names would send DNS
+ * queries off the machine; a test that wants delivery passes a config with its own loopback
+ * Alertmanager, which is kept), the `prometheus` job's `localhost:9090` scrapes this Prometheus
+ * at its own port (the Backends row's series), and rule_files are made absolute (the copy lives
+ * in the temp dir).
  */
-function configForPort(config: string, dir: string, port: number): string {
+async function loopbackConfig(config: string, dir: string, port: number): Promise<string> {
   const doc = parseYaml(readFileSync(config, 'utf8')) as {
     rule_files?: string[];
+    alerting?: { alertmanagers?: Array<{ static_configs?: Array<{ targets: string[] }> }> };
     scrape_configs?: Array<{ job_name: string; static_configs?: Array<{ targets: string[] }> }>;
   };
-  const self = doc.scrape_configs?.find((j) => j.job_name === 'prometheus');
-  if (self === undefined) return config;
-  for (const sc of self.static_configs ?? [])
-    sc.targets = sc.targets.map((t) => (t === 'localhost:9090' ? `127.0.0.1:${port}` : t));
-  doc.rule_files = (doc.rule_files ?? []).map((r) => resolve(dirname(config), r));
-  const out = join(dir, 'prometheus.yml');
-  writeFileSync(out, stringifyYaml(doc));
-  return out;
+  doc.rule_files = (doc.rule_files ?? []).map((f) => resolve(dirname(config), f));
+  const nobody = `127.0.0.1:${await freePort()}`;
+  const local = (t: string) => /^(127\.0\.0\.1|localhost|\[::1\]):\d+$/.test(t);
+  for (const am of doc.alerting?.alertmanagers ?? [])
+    for (const sc of am.static_configs ?? [])
+      sc.targets = sc.targets.map((t) => (local(t) ? t : nobody));
+  for (const job of doc.scrape_configs ?? [])
+    for (const sc of job.static_configs ?? [])
+      sc.targets = sc.targets.map((t) =>
+        job.job_name === 'prometheus' && t === 'localhost:9090'
+          ? `127.0.0.1:${port}`
+          : local(t)
+            ? t
+            : nobody,
+      );
+  const file = join(dir, 'prometheus.yml');
+  writeFileSync(file, stringifyYaml(doc));
+  return file;
 }
 
 async function startPrometheusOnce(opts: PrometheusOptions): Promise<PrometheusHandle> {
   const dir = tempDir('prometheus');
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
+  const config = await loopbackConfig(resolve(opts.config ?? PROMETHEUS_CONFIG), dir, port);
   const m = await startManaged({
     name: 'prometheus',
     bin: BINARIES.prometheus,
     args: [
-      `--config.file=${configForPort(resolve(opts.config ?? PROMETHEUS_CONFIG), dir, port)}`,
+      `--config.file=${config}`,
       `--web.listen-address=127.0.0.1:${port}`,
       `--storage.tsdb.path=${join(dir, 'data')}`,
       ...PROMETHEUS_FLAGS,

@@ -161,7 +161,7 @@ describe.skipIf(skip)(
       expect(row('disk_io_per_min').pass).toBe(false);
       const gate = await report(`${windowS}s`, 'echoes-api', '--strict');
       expect(gate.code).toBe(3);
-      expect(gate.stdout).toMatch(/Disk I\/O operations\/min\s+~100\s+~20\s+\d+\s+FAIL/);
+      expect(gate.stdout).toMatch(/Disk I\/O operations\/min\s+~100\s+≤ 20 \/min\s+\d+\s+FAIL/);
     });
 
     // Here because the real stack is up: the fakes in test/preload/cli-doctor.test.ts copy these answers.

@@ -88,6 +88,10 @@ describe.skipIf(buildMissing(true))('scripts/start.mjs (npm start)', () => {
       );
       expect(out).toMatch(/logs {7}logs\/ \(JSON lines, rotated at 10 MiB, 5 backups, gzip\)/);
       expect(out).toContain(`metrics    http://127.0.0.1:${metricsPort}/metrics`);
+      expect(out).toContain(`live page  http://127.0.0.1:${metricsPort}/ `);
+      const live = await fetch(`http://127.0.0.1:${metricsPort}/`);
+      expect(live.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(await live.text()).toContain('echoes-otel: live from this process');
       expect(out).toMatch(/report --metrics-url/);
       expect(await chat(s.serviceUrl)).toBe(200);
       const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();

@@ -195,6 +195,15 @@ describe('targets', () => {
     }
   });
 
+  it('are each documented in docs/alerts.md with the alerts that enforce them', () => {
+    const doc = readFileSync(join(REPO_ROOT, 'docs/alerts.md'), 'utf8');
+    for (const t of TARGETS) {
+      const line = doc.split('\n').find((l) => l.startsWith(`| \`${t.id}\``));
+      expect(line, `docs/alerts.md has no row for ${t.id}`).toBeDefined();
+      for (const a of t.alerts) expect(line, `${t.id} row names ${a.name}`).toContain(a.name);
+    }
+  });
+
   it('parse PromQL durations', () => {
     expect(durationSeconds('15m')).toBe(900);
     expect(durationSeconds('1h30m')).toBe(5400);

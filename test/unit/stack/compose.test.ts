@@ -175,7 +175,7 @@ describe('compose.yaml', () => {
     const file = amConfig.receivers[0]!.webhook_configs![0]!.url_file;
     const mount = am.configs!.find((c) => c.target === file);
     expect(mount, 'the url_file is mounted').toBeDefined();
-    expect(compose.configs![mount!.source]!.content).toBe('${ALERTMANAGER_WEBHOOK_URL:-}');
+    expect(compose.configs![mount!.source]!.content).toBe('${ALERTMANAGER_WEBHOOK_URL:- }');
     expect(readFileSync(join(REPO_ROOT, '.env.example'), 'utf8')).toMatch(
       /^ALERTMANAGER_WEBHOOK_URL=$/m,
     );
