@@ -141,7 +141,7 @@ function alertList(): cog.Builder<dashboard.Panel> {
     type: 'alertlist',
     title: 'Firing alerts',
     description:
-      'Firing and pending alerts of the selected services, grouped by service and severity (Prometheus rules; Alertmanager notifies). docs/alerts.md has the runbook of each.',
+      'Firing and pending alerts of the selected services and of their hosts, grouped by service and severity (Prometheus rules; Alertmanager notifies). docs/alerts.md has the runbook of each.',
     datasource: ALERTMANAGER,
     gridPos: { h: 6, w: 24, x: 0, y: 0 },
     options: {
@@ -153,7 +153,8 @@ function alertList(): cog.Builder<dashboard.Panel> {
       dashboardAlerts: false,
       alertName: '',
       showInstances: true,
-      alertInstanceLabelFilter: '{service_name=~"$service"}',
+      // `|`: alerts without a service (a host filesystem filling up) show with every service.
+      alertInstanceLabelFilter: '{service_name=~"$service|"}',
       datasource: PROMETHEUS_NAME,
       stateFilter: {
         firing: true,
