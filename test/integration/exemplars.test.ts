@@ -1,5 +1,5 @@
 /**
- * Exemplars end to end: a service under the preload handles requests (a file read inside each)
+ * Exemplars end to end, under Node 20 and Node 24: a service under the preload handles requests (a file read inside each)
  * and calls itself; its hot-path histograms carry the trace and span id of sampled requests as
  * OTLP exemplars through the real collector into the real Prometheus (exemplar storage on, the
  * flags compose runs). Prometheus' /api/v1/query_exemplars must return trace ids that are trace
@@ -7,7 +7,7 @@
  * the very span the measurement belongs to.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,7 +56,7 @@ interface ExemplarSeries {
 describe.skipIf(skipReason !== undefined)('exemplars from the hot-path histograms', () => {
   let stack: Stack | undefined;
   let tempo: OtlpReceiver | undefined;
-  let app: ChildProcess | undefined;
+  const apps: ChildProcess[] = [];
   let dir = '';
   const output: string[] = [];
   const started = Date.now() / 1000;
@@ -67,32 +67,41 @@ describe.skipIf(skipReason !== undefined)('exemplars from the hot-path histogram
     stack = await startStack({ tempo: tempo.url });
     const script = join(dir, 'app.mjs');
     writeFileSync(script, APP);
-    app = spawn(NODE_BINARIES[0]!.path, ['--import', pathToFileURL(REGISTER).href, script], {
-      cwd: dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        OTEL_SERVICE_NAME: SERVICE,
-        OTEL_EXPORTER_OTLP_ENDPOINT: stack.collector.otlpHttpUrl,
-        OTEL_METRIC_EXPORT_INTERVAL: '1000',
-        OTEL_METRIC_EXPORT_TIMEOUT: '900',
-        OTEL_BSP_SCHEDULE_DELAY: '200',
-        ECHOES_LOG_CONSOLE: 'off',
-        ECHOES_PROMETHEUS: 'off',
-      },
-    });
-    app.stdout?.on('data', (d: Buffer) => output.push(d.toString()));
-    app.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
+    // Under Node 20 and Node 24, each its own instance of the service.
+    for (const node of NODE_BINARIES) {
+      const cwd = join(dir, node.label.replace(/\W+/g, '-'));
+      mkdirSync(cwd, { recursive: true });
+      const app = spawn(node.path, ['--import', pathToFileURL(REGISTER).href, script], {
+        cwd,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: {
+          ...process.env,
+          OTEL_SERVICE_NAME: SERVICE,
+          OTEL_EXPORTER_OTLP_ENDPOINT: stack.collector.otlpHttpUrl,
+          OTEL_METRIC_EXPORT_INTERVAL: '1000',
+          OTEL_METRIC_EXPORT_TIMEOUT: '900',
+          OTEL_BSP_SCHEDULE_DELAY: '200',
+          ECHOES_LOG_CONSOLE: 'off',
+          ECHOES_PROMETHEUS: 'off',
+        },
+      });
+      app.stdout?.on('data', (d: Buffer) => output.push(`[${node.label}] ${d.toString()}`));
+      app.stderr?.on('data', (d: Buffer) => output.push(`[${node.label}] ${d.toString()}`));
+      apps.push(app);
+    }
   });
 
   afterAll(async () => {
-    if (app && app.exitCode === null && app.signalCode === null) {
-      const exited = new Promise((r) => app!.once('exit', r));
-      const kill = setTimeout(() => app!.kill('SIGKILL'), 10_000);
-      app.kill('SIGTERM');
-      await exited;
-      clearTimeout(kill);
-    }
+    await Promise.all(
+      apps.map(async (app) => {
+        if (app.exitCode !== null || app.signalCode !== null) return;
+        const exited = new Promise((r) => app.once('exit', r));
+        const kill = setTimeout(() => app.kill('SIGKILL'), 10_000);
+        app.kill('SIGTERM');
+        await exited;
+        clearTimeout(kill);
+      }),
+    );
     await stack?.stop();
     await tempo?.close();
     if (dir !== '' && !process.env.ECHOES_KEEP_TMP) rmSync(dir, { recursive: true, force: true });
@@ -148,6 +157,19 @@ describe.skipIf(skipReason !== undefined)('exemplars from the hot-path histogram
     }
     const traces = new Set(tempo!.spans().map((s) => s.traceId));
     expect(got.every(({ exemplar }) => traces.has(exemplar.labels.trace_id!))).toBe(true);
+    // Both processes (Node 20 and Node 24) attach them.
+    const instances = await pollUntil(
+      'server exemplars from every Node binary',
+      async () => {
+        const d = await exemplarsOf('http_server_request_duration_seconds_bucket');
+        const ids = new Set(
+          d.filter((x) => x.exemplars.length > 0).map((x) => x.seriesLabels.service_instance_id),
+        );
+        return ids.size >= NODE_BINARIES.length ? ids : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 1000 },
+    );
+    expect(instances.size).toBe(NODE_BINARIES.length);
   });
 
   it('puts the client span of each outbound call on http.client.request.duration', async () => {
