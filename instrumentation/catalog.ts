@@ -84,6 +84,7 @@ export const METRIC = {
   logRotations: 'echoes.log.rotations',
   logDropped: 'echoes.log.dropped',
   processMemory: 'process.memory.usage',
+  processCpu: 'process.cpu.time',
 } as const;
 
 export const CATALOG: readonly CatalogEntry[] = Object.freeze([
@@ -330,6 +331,14 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze([
     [],
     'Resident set size of the process.',
   ),
+  entry(
+    METRIC.processCpu,
+    's',
+    'counter',
+    'process_cpu_time_seconds_total',
+    ['cpu.mode'],
+    'CPU time of the process by mode (user, system), from process.cpuUsage() (semconv process.cpu.time).',
+  ),
 
   // Produced by the bundled collector
   entry(
@@ -441,6 +450,33 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze([
     'collector',
   ),
   entry(
+    'otelcol_process_uptime',
+    's',
+    'counter',
+    'otelcol_process_uptime_seconds_total',
+    [],
+    'Seconds since the collector started (lists the collectors on Collector health).',
+    'collector',
+  ),
+  entry(
+    'otelcol_process_cpu_seconds',
+    's',
+    'counter',
+    'otelcol_process_cpu_seconds_total',
+    [],
+    'CPU time the collector used.',
+    'collector',
+  ),
+  entry(
+    'otelcol_process_memory_rss',
+    'By',
+    'gauge',
+    'otelcol_process_memory_rss_bytes',
+    [],
+    'Resident memory of the collector.',
+    'collector',
+  ),
+  entry(
     'otelcol_exporter_queue_size',
     '{batch}',
     'gauge',
@@ -460,9 +496,143 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze([
   ),
 ]);
 
+/**
+ * Series a dashboard may read that no echoes-otel code emits: what Prometheus derives from every
+ * OTLP resource, the GenAI semantic-convention metrics any instrumented LLM client emits, the
+ * service graph Tempo's metrics generator writes, and the backends' own metrics (Prometheus
+ * scrapes itself, Loki and Tempo: prometheus/prometheus.yml). Not in `CATALOG`: nothing here is
+ * ours to emit, so the pipeline test does not expect them from our preload.
+ */
+export const EXTERNAL_SERIES: readonly {
+  readonly prometheus: string;
+  readonly type: InstrumentType;
+  readonly source: 'otlp' | 'gen-ai' | 'tempo' | 'loki' | 'prometheus';
+  readonly description: string;
+}[] = Object.freeze([
+  {
+    prometheus: 'target_info',
+    type: 'gauge',
+    source: 'otlp',
+    description:
+      'One series per OTLP resource (every OTel SDK sends one): its resource attributes as labels.',
+  },
+  {
+    prometheus: 'gen_ai_client_token_usage',
+    type: 'histogram',
+    source: 'gen-ai',
+    description:
+      'gen_ai.client.token.usage ({token}): tokens per model call, by gen_ai.token.type (input/output) and model.',
+  },
+  {
+    prometheus: 'gen_ai_client_operation_duration_seconds',
+    type: 'histogram',
+    source: 'gen-ai',
+    description:
+      'gen_ai.client.operation.duration (s): model call duration, error.type on failures.',
+  },
+  {
+    prometheus: 'traces_service_graph_request_total',
+    type: 'counter',
+    source: 'tempo',
+    description: "Calls between two services (Tempo's metrics generator, service_graphs).",
+  },
+  {
+    prometheus: 'traces_service_graph_request_failed_total',
+    type: 'counter',
+    source: 'tempo',
+    description: 'Failed calls between two services.',
+  },
+  {
+    prometheus: 'traces_service_graph_request_server_seconds',
+    type: 'histogram',
+    source: 'tempo',
+    description: 'Server-side duration of calls between two services.',
+  },
+  {
+    prometheus: 'traces_service_graph_request_client_seconds',
+    type: 'histogram',
+    source: 'tempo',
+    description: 'Client-side duration of calls between two services.',
+  },
+  {
+    prometheus: 'up',
+    type: 'gauge',
+    source: 'prometheus',
+    description:
+      "Whether Prometheus' last scrape of a backend (prometheus, loki, tempo) succeeded.",
+  },
+  {
+    prometheus: 'prometheus_tsdb_head_samples_appended_total',
+    type: 'counter',
+    source: 'prometheus',
+    description: 'Samples Prometheus appended to its head block (all ingestion: OTLP, scrapes).',
+  },
+  {
+    prometheus: 'prometheus_http_requests_total',
+    type: 'counter',
+    source: 'prometheus',
+    description: "Prometheus' HTTP requests by handler and code (OTLP and remote-write ingestion).",
+  },
+  {
+    prometheus: 'prometheus_rule_evaluation_failures_total',
+    type: 'counter',
+    source: 'prometheus',
+    description: 'Rule evaluations that failed.',
+  },
+  {
+    prometheus: 'loki_distributor_lines_received_total',
+    type: 'counter',
+    source: 'loki',
+    description: "Log lines Loki's distributor received.",
+  },
+  {
+    prometheus: 'loki_distributor_bytes_received_total',
+    type: 'counter',
+    source: 'loki',
+    description: "Log bytes Loki's distributor received.",
+  },
+  {
+    prometheus: 'loki_discarded_samples_total',
+    type: 'counter',
+    source: 'loki',
+    description: 'Log lines Loki discarded, by reason (rate limit, too old, too long...).',
+  },
+  {
+    prometheus: 'loki_request_duration_seconds',
+    type: 'histogram',
+    source: 'loki',
+    description: "Loki's HTTP/gRPC requests by route and status code.",
+  },
+  {
+    prometheus: 'tempo_distributor_spans_received_total',
+    type: 'counter',
+    source: 'tempo',
+    description: "Spans Tempo's distributor received.",
+  },
+  {
+    prometheus: 'tempo_discarded_spans_total',
+    type: 'counter',
+    source: 'tempo',
+    description: 'Spans Tempo discarded, by reason.',
+  },
+  {
+    prometheus: 'tempo_request_duration_seconds',
+    type: 'histogram',
+    source: 'tempo',
+    description: "Tempo's requests by route and status code.",
+  },
+]);
+
 /** Every series name a query may use: base names plus histogram suffixes. */
 export function catalogSeriesNames(): Set<string> {
   const names = new Set<string>();
+  for (const e of EXTERNAL_SERIES) {
+    if (e.type === 'histogram') {
+      for (const s of ['_bucket', '_sum', '_count']) names.add(e.prometheus + s);
+    } else {
+      names.add(e.prometheus);
+    }
+  }
   for (const e of CATALOG) {
     if (e.type === 'histogram') {
       for (const s of ['_bucket', '_sum', '_count']) names.add(e.prometheus + s);

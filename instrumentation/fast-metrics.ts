@@ -1,4 +1,5 @@
 import { diag, ValueType, type Attributes, type HrTime } from '@opentelemetry/api';
+import type { ExemplarData } from './exemplar-serializer.js';
 import { hrTime, millisToHrTime } from '@opentelemetry/core';
 import { emptyResource } from '@opentelemetry/resources';
 import {
@@ -14,6 +15,7 @@ import {
 import type {
   BoundCounter,
   BoundHistogram,
+  ExemplarSpan,
   FastCounter,
   FastHistogram,
   FastMetrics,
@@ -31,8 +33,16 @@ import type {
  * min and max, start time = first bind of the set, and the SDK's cardinality fence (limit - 1
  * distinct sets, then everything lands in `{ 'otel.metric.overflow': true }`).
  *
- * Limitation (documented in docs/performance.md): a reader configured for DELTA temporality still
- * gets cumulative points from this producer.
+ * Exemplars: `record(value, span)` with the span the measurement belongs to keeps, per bucket and
+ * per collection, the first value recorded inside a *sampled* span with that span's trace and span
+ * id (the spec's aligned-histogram-bucket reservoir, first-wins instead of random: no RNG per
+ * record). A record without a span, or once the bucket holds its exemplar, costs one comparison.
+ * `collect()` hands them out on the data points (`exemplars`) and starts the next interval empty;
+ * exemplar-serializer.ts writes them into the OTLP request (upstream's serializers drop them).
+ *
+ * Limitations (documented in docs/performance.md): a reader configured for DELTA temporality still
+ * gets cumulative points from this producer; with two readers (OTLP and the embedded /metrics),
+ * an interval's exemplars go to whichever collects first (the Prometheus text format shows none).
  */
 
 export interface FastMetricsOptions {
@@ -76,12 +86,17 @@ class CounterSlot implements BoundCounter {
   }
 }
 
+/** W3C trace flags: the sampled bit. */
+const SAMPLED = 1;
+
 class HistogramSlot implements BoundHistogram {
   count = 0;
   sum = 0;
   min = Infinity;
   max = -Infinity;
   readonly counts: Float64Array;
+  /** One per bucket for the current collection interval; allocated on the first sampled record. */
+  exemplars: Array<ExemplarData | undefined> | undefined = undefined;
   constructor(
     readonly attributes: Attributes,
     readonly startTime: HrTime,
@@ -89,7 +104,7 @@ class HistogramSlot implements BoundHistogram {
   ) {
     this.counts = new Float64Array(boundaries.length + 1);
   }
-  record(value: number): void {
+  record(value: number, span?: ExemplarSpan): void {
     // NaN is never counted (as in the SDK); values equal to a boundary go to that bucket (le).
     if (value !== value) return;
     this.count++;
@@ -105,6 +120,22 @@ class HistogramSlot implements BoundHistogram {
       else hi = mid;
     }
     this.counts[lo]!++;
+    if (span !== undefined && this.exemplars?.[lo] === undefined) this.offer(lo, value, span);
+  }
+  private offer(bucket: number, value: number, span: ExemplarSpan): void {
+    const sc = span.spanContext();
+    if ((sc.traceFlags & SAMPLED) === 0) return;
+    this.exemplars ??= new Array<ExemplarData | undefined>(this.counts.length);
+    this.exemplars[bucket] = { value, timeMs: Date.now(), traceId: sc.traceId, spanId: sc.spanId };
+  }
+  /** This interval's exemplars, oldest first; the next interval starts empty. */
+  takeExemplars(): ExemplarData[] | undefined {
+    const ex = this.exemplars;
+    if (ex === undefined) return undefined;
+    this.exemplars = undefined;
+    const out: ExemplarData[] = [];
+    for (const e of ex) if (e !== undefined) out.push(e);
+    return out.sort((a, b) => a.timeMs - b.timeMs);
   }
 }
 
@@ -186,7 +217,7 @@ class HistogramInstrument extends Instrument<HistogramSlot> implements FastHisto
     const dataPoints: DataPoint<Histogram>[] = [];
     for (const s of this.all()) {
       if (s.count === 0) continue;
-      dataPoints.push({
+      const point: DataPoint<Histogram> & { exemplars?: ExemplarData[] } = {
         attributes: s.attributes,
         startTime: s.startTime,
         endTime,
@@ -197,7 +228,10 @@ class HistogramInstrument extends Instrument<HistogramSlot> implements FastHisto
           min: s.min,
           max: s.max,
         },
-      });
+      };
+      const exemplars = s.takeExemplars();
+      if (exemplars !== undefined && exemplars.length > 0) point.exemplars = exemplars;
+      dataPoints.push(point);
     }
     if (dataPoints.length === 0) return undefined;
     return {

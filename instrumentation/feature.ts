@@ -1,4 +1,11 @@
-import type { Attributes, Meter, MeterProvider, Tracer, TracerProvider } from '@opentelemetry/api';
+import type {
+  Attributes,
+  Meter,
+  MeterProvider,
+  SpanContext,
+  Tracer,
+  TracerProvider,
+} from '@opentelemetry/api';
 import type { LoggerProvider } from '@opentelemetry/api-logs';
 import type { MetricProducer } from '@opentelemetry/sdk-metrics';
 import type { EchoesConfig } from './types.js';
@@ -55,5 +62,14 @@ export interface FastHistogram {
   bind(attributes: Attributes): BoundHistogram;
 }
 export interface BoundHistogram {
-  record(value: number): void;
+  /**
+   * `span`: the span the measurement belongs to (an `@opentelemetry/api` Span). When it is
+   * sampled, the value may become its bucket's exemplar for this collection interval, carrying
+   * the span's trace and span id. Omit it (or pass undefined) when there is none: no cost then.
+   */
+  record(value: number, span?: ExemplarSpan): void;
+}
+/** What an exemplar needs from a span: its context (`Span` from @opentelemetry/api has it). */
+export interface ExemplarSpan {
+  spanContext(): SpanContext;
 }

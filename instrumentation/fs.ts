@@ -201,7 +201,8 @@ class OpRecorder {
       this.#lastSlots = s;
     }
     s.ops.add(1);
-    s.duration.record((performance.now() - t0) / 1000);
+    // The active span (~20 ns to look up) lets a sampled call become its bucket's exemplar.
+    s.duration.record((performance.now() - t0) / 1000, trace.getSpan(context.active()));
     if (bytes > 0 && s.io !== undefined) s.io.add(bytes);
     if (this.tracer !== undefined) this.#span(group, t0, undefined);
   }
@@ -228,7 +229,7 @@ class OpRecorder {
       if (this.#failures.size < 256) this.#failures.set(key, s);
     }
     s.ops.add(1);
-    s.duration.record((performance.now() - t0) / 1000);
+    s.duration.record((performance.now() - t0) / 1000, trace.getSpan(context.active()));
     if (this.tracer !== undefined) this.#span(group, t0, type);
   }
 }

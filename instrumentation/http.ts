@@ -461,7 +461,7 @@ export function setupHttp(ctx: SetupContext): Feature {
       }
       span.end();
     }
-    serverSlots.get(state.method, route, aborted ? 0 : status).record(seconds);
+    serverSlots.get(state.method, route, aborted ? 0 : status).record(seconds, span);
   }
 
   function onSocketClose(this: WithInflight): void {
@@ -521,7 +521,7 @@ export function setupHttp(ctx: SetupContext): Feature {
     }
     clientSlots
       .get(state.method, state.serverAddress, state.serverPort, status, err)
-      .record(seconds);
+      .record(seconds, span);
   }
 
   function onClientRequestStart(message: unknown): void {

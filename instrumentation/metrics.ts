@@ -17,6 +17,7 @@ import {
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { sendExemplars } from './exemplar-serializer.js';
 import type { ExportControl } from './export-transport.js';
 import { createOtlpExporter } from './traces.js';
 import type { EchoesConfig } from './types.js';
@@ -56,7 +57,7 @@ function createPushExporter(
   if (m.exporter === 'console') {
     return new ConsoleMetricExporter();
   }
-  return createOtlpExporter('metrics', m.otlp, control, (json) => {
+  const exporter = createOtlpExporter('metrics', m.otlp, control, (json) => {
     // Literal specifiers, so scripts/bundle.mjs bundles both (each still loads on demand).
     const mod = (
       json
@@ -65,6 +66,10 @@ function createPushExporter(
     ) as typeof MetricsProto;
     return mod.OTLPMetricExporter;
   });
+  // The hot-path histograms' exemplars (trace ids) ride along: upstream's serializers drop them.
+  if (!sendExemplars(exporter, m.otlp.protocol === 'http/json'))
+    diag.debug('echoes-otel: this metric exporter sends no exemplars (unknown internals)');
+  return exporter;
 }
 
 /** Unit words Prometheus' OTLP translation appends (UnderscoreEscapingWithSuffixes). */

@@ -23,7 +23,7 @@ if (tsc.status !== 0) {
 }
 
 const { buildDashboards, serializeDashboard } = await import(
-  pathToFileURL(join(root, 'dist/grafana-gen/dashboards.js')).href
+  pathToFileURL(join(root, 'dist/grafana-gen/grafana/src/dashboards.js')).href
 );
 const outDir = join(root, 'grafana/dashboards');
 mkdirSync(outDir, { recursive: true });

@@ -11,7 +11,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const target = join(root, 'docs/signals.md');
 
 /** Renders the markdown; exported so the unit test can compare without the build. */
-export function renderSignalsDoc(catalog) {
+export function renderSignalsDoc(catalog, external = []) {
   const cell = (s) => String(s).replace(/\|/g, '\\|');
   const series = (e) =>
     e.type === 'histogram'
@@ -64,6 +64,29 @@ export function renderSignalsDoc(catalog) {
     }
     lines.push('');
   }
+  if (external.length > 0) {
+    const from = {
+      otlp: 'Prometheus (every OTLP resource)',
+      'gen-ai': 'any GenAI-instrumented client',
+      tempo: 'Tempo',
+      loki: 'Loki',
+      prometheus: 'Prometheus',
+    };
+    lines.push(
+      '## Read by the dashboards, produced elsewhere',
+      '',
+      "Not emitted by echoes-otel (so the pipeline test does not expect them from it): what Prometheus derives from every OTLP resource, the GenAI semantic-convention metrics, Tempo's service graph, and the backends' own metrics (Prometheus scrapes itself, Loki and Tempo).",
+      '',
+      '| Prometheus series | type | from | description |',
+      '|---|---|---|---|',
+    );
+    for (const e of external) {
+      lines.push(
+        `| ${series(e)} | ${e.type} | ${from[e.source] ?? e.source} | ${cell(e.description)} |`,
+      );
+    }
+    lines.push('');
+  }
   lines.push(
     '## Reading them',
     '',
@@ -78,10 +101,10 @@ export function renderSignalsDoc(catalog) {
 }
 
 async function main() {
-  const { CATALOG } = await import(
+  const { CATALOG, EXTERNAL_SERIES } = await import(
     pathToFileURL(join(root, 'dist/instrumentation/catalog.js')).href
   );
-  const doc = renderSignalsDoc(CATALOG);
+  const doc = renderSignalsDoc(CATALOG, EXTERNAL_SERIES);
   if (process.argv.includes('--check')) {
     let current = '';
     try {

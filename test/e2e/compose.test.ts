@@ -110,7 +110,7 @@ describe.skipIf(problem !== undefined)('docker compose stack (compose.yaml, --pr
     }
   });
 
-  it('Grafana has the seven provisioned dashboards', async () => {
+  it('Grafana has the eight provisioned dashboards', async () => {
     const found = await getJson<Array<{ uid: string }>>(
       `${url.grafana}/api/search?tag=echoes-otel`,
       grafanaAuth,
@@ -122,6 +122,7 @@ describe.skipIf(problem !== undefined)('docker compose stack (compose.yaml, --pr
         'echoes-collector',
         'echoes-disk-io',
         'echoes-logs',
+        'echoes-model-calls',
         'echoes-runtime',
         'echoes-service-overview',
       ].sort(),
@@ -150,6 +151,40 @@ describe.skipIf(problem !== undefined)('docker compose stack (compose.yaml, --pr
       return res.ok ? ((await res.json()) as unknown) : undefined;
     });
     expect(JSON.stringify(trace)).toContain('echoes-api');
+  });
+
+  it("Prometheus scrapes the backends' own metrics (Backends row) and stores the app's exemplars", async () => {
+    const query = async (promql: string) => {
+      const q = new URLSearchParams({ query: promql });
+      const r = await getJson<{ data: { result: Array<{ metric: Record<string, string> }> } }>(
+        `${url.prometheus}/api/v1/query?${q}`,
+      );
+      return r.data.result;
+    };
+    const up = await eventually('up of prometheus, loki and tempo', async () => {
+      const r = await query('up{job=~"prometheus|loki|tempo"} == 1');
+      return r.length === 3 ? r : undefined;
+    });
+    expect(up.map((s) => s.metric.job).sort()).toEqual(['loki', 'prometheus', 'tempo']);
+    for (const name of [
+      'loki_distributor_lines_received_total',
+      'tempo_distributor_spans_received_total',
+      'prometheus_tsdb_head_samples_appended_total',
+    ])
+      await eventually(name, async () => ((await query(name)).length > 0 ? true : undefined));
+    const exemplars = await eventually('exemplars on the HTTP histogram', async () => {
+      const q = new URLSearchParams({
+        query: 'http_server_request_duration_seconds_bucket{service_name="echoes-api"}',
+        start: String(Date.now() / 1000 - 600),
+        end: String(Date.now() / 1000 + 60),
+      });
+      const r = await getJson<{
+        data: Array<{ exemplars: Array<{ labels: Record<string, string> }> }>;
+      }>(`${url.prometheus}/api/v1/query_exemplars?${q}`);
+      const all = r.data.flatMap((s) => s.exemplars);
+      return all.length > 0 ? all : undefined;
+    });
+    expect(exemplars[0]!.labels.trace_id).toMatch(/^[0-9a-f]{32}$/);
   });
 
   it("Prometheus has the service's series under the promoted labels, and the alert rules loaded", async () => {

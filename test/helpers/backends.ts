@@ -3,7 +3,7 @@
  * and Prometheus 3 (built from its Go module), both from `node scripts/backends.mjs ensure`, run on
  * 127.0.0.1 with free random ports and per-test temp dirs, loading the very config files compose
  * ships (collector/config.yaml, prometheus/prometheus.yml) with the same flags; only
- * prometheus.yml's Alertmanager target is moved to loopback (see loopbackConfig).
+ * prometheus.yml's compose service names are moved to loopback (see loopbackConfig).
  *
  *   const stack = await startStack({ loki: receiver.url + '/otlp', tempo: receiver.url });
  *   await stack.prometheus.waitFor('up', (r) => r.length > 0);
@@ -48,6 +48,9 @@ export const ALERTMANAGER_CONFIG = join(REPO_ROOT, 'alertmanager/alertmanager.ym
 export const PROMETHEUS_FLAGS: readonly string[] = Object.freeze([
   '--web.enable-otlp-receiver',
   '--web.enable-lifecycle',
+  // Exemplars (trace ids on histogram buckets) from OTLP, and Tempo's service-graph metrics.
+  '--enable-feature=exemplar-storage',
+  '--web.enable-remote-write-receiver',
 ]);
 
 /** Are the backends built? Integration suites skip with this reason when they are not. */
@@ -439,20 +442,35 @@ export function startPrometheus(opts: PrometheusOptions = {}): Promise<Prometheu
 }
 
 /**
- * The shipped prometheus.yml with only its Alertmanager target moved to a loopback port nobody
- * listens on (and its rule_files made absolute, as the copy lives in the temp dir): the shipped
- * `alertmanager:9093` is compose's service name, and resolving it here would send DNS queries off
- * the machine whenever a rule fires. Tests that want delivery pass their own config.
+ * The given prometheus.yml (default: the shipped one) made safe to run here, and nothing else
+ * changed: every target that names a compose service (`alertmanager:9093`, `loki:3100`,
+ * `tempo:3200`) goes to a loopback port nobody listens on (resolving those names would send DNS
+ * queries off the machine; a test that wants delivery passes a config with its own loopback
+ * Alertmanager, which is kept), the `prometheus` job's `localhost:9090` scrapes this Prometheus
+ * at its own port (the Backends row's series), and rule_files are made absolute (the copy lives
+ * in the temp dir).
  */
-async function loopbackConfig(dir: string): Promise<string> {
-  const doc = parseYaml(readFileSync(PROMETHEUS_CONFIG, 'utf8')) as {
+async function loopbackConfig(config: string, dir: string, port: number): Promise<string> {
+  const doc = parseYaml(readFileSync(config, 'utf8')) as {
     rule_files?: string[];
     alerting?: { alertmanagers?: Array<{ static_configs?: Array<{ targets: string[] }> }> };
+    scrape_configs?: Array<{ job_name: string; static_configs?: Array<{ targets: string[] }> }>;
   };
-  doc.rule_files = (doc.rule_files ?? []).map((f) => resolve(dirname(PROMETHEUS_CONFIG), f));
+  doc.rule_files = (doc.rule_files ?? []).map((f) => resolve(dirname(config), f));
   const nobody = `127.0.0.1:${await freePort()}`;
+  const local = (t: string) => /^(127\.0\.0\.1|localhost|\[::1\]):\d+$/.test(t);
   for (const am of doc.alerting?.alertmanagers ?? [])
-    for (const sc of am.static_configs ?? []) sc.targets = sc.targets.map(() => nobody);
+    for (const sc of am.static_configs ?? [])
+      sc.targets = sc.targets.map((t) => (local(t) ? t : nobody));
+  for (const job of doc.scrape_configs ?? [])
+    for (const sc of job.static_configs ?? [])
+      sc.targets = sc.targets.map((t) =>
+        job.job_name === 'prometheus' && t === 'localhost:9090'
+          ? `127.0.0.1:${port}`
+          : local(t)
+            ? t
+            : nobody,
+      );
   const file = join(dir, 'prometheus.yml');
   writeFileSync(file, stringifyYaml(doc));
   return file;
@@ -462,7 +480,7 @@ async function startPrometheusOnce(opts: PrometheusOptions): Promise<PrometheusH
   const dir = tempDir('prometheus');
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const config = opts.config !== undefined ? resolve(opts.config) : await loopbackConfig(dir);
+  const config = await loopbackConfig(resolve(opts.config ?? PROMETHEUS_CONFIG), dir, port);
   const m = await startManaged({
     name: 'prometheus',
     bin: BINARIES.prometheus,

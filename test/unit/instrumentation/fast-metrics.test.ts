@@ -215,3 +215,35 @@ describe('createFastMetrics', () => {
     }
   });
 });
+
+describe('createFastMetrics exemplars', () => {
+  const TRACE = '0af7651916cd43dd8448eb211c80319c';
+  const spanOf = (spanId: string, sampled = true) => ({
+    spanContext: () => ({ traceId: TRACE, spanId, traceFlags: sampled ? 1 : 0 }),
+  });
+  type WithExemplars = { exemplars?: Array<{ value: number; traceId: string; spanId: string }> };
+
+  it('keeps the first sampled record of each bucket per collection, with its trace and span id', async () => {
+    const { fm, reader } = setup();
+    const slot = fm
+      .histogram('h.ex', { unit: 's', description: '', boundaries: BUCKETS })
+      .bind({ route: '/a' });
+    slot.record(0.003); // no span: counted, no exemplar
+    slot.record(0.004, spanOf('00000000000000a1', false)); // not sampled
+    slot.record(0.0045, spanOf('00000000000000a2'));
+    slot.record(0.0046, spanOf('00000000000000a3')); // same bucket: the first stays
+    slot.record(0.3, spanOf('00000000000000b1'));
+    let point = find(await reader.collect(), 'h.ex')!.dataPoints[0]! as WithExemplars;
+    expect((point as unknown as { value: { count: number } }).value.count).toBe(5);
+    expect(point.exemplars).toEqual([
+      expect.objectContaining({ value: 0.0045, traceId: TRACE, spanId: '00000000000000a2' }),
+      expect.objectContaining({ value: 0.3, traceId: TRACE, spanId: '00000000000000b1' }),
+    ]);
+    // The next interval starts empty, and fills again.
+    point = find(await reader.collect(), 'h.ex')!.dataPoints[0]! as WithExemplars;
+    expect(point.exemplars).toBeUndefined();
+    slot.record(0.0044, spanOf('00000000000000c1'));
+    point = find(await reader.collect(), 'h.ex')!.dataPoints[0]! as WithExemplars;
+    expect(point.exemplars?.map((e) => e.spanId)).toEqual(['00000000000000c1']);
+  });
+});

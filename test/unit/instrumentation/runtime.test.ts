@@ -29,6 +29,25 @@ describe('setupRuntimeMetrics', () => {
     expect(m.find((x) => x.descriptor.name === 'process.memory.usage')!.descriptor.unit).toBe('By');
   });
 
+  it('reports process CPU time by mode as process.cpu.time in seconds, growing with work', async () => {
+    const cpuOf = async (mode: string) => {
+      const m = await t.collect();
+      const metric = m.find((x) => x.descriptor.name === 'process.cpu.time');
+      expect(metric?.descriptor.unit).toBe('s');
+      const p = pointsOf(m, 'process.cpu.time').find((x) => x.attributes['cpu.mode'] === mode);
+      return p!.value as number;
+    };
+    const before = await cpuOf('user');
+    const own = process.cpuUsage().user / 1e6;
+    expect(Math.abs(before - own)).toBeLessThan(1);
+    let sink = 0;
+    const until = process.cpuUsage().user + 50_000;
+    while (process.cpuUsage().user < until) sink += Math.sqrt(sink + 1);
+    expect(sink).toBeGreaterThan(0);
+    expect(await cpuOf('user')).toBeGreaterThan(before + 0.04);
+    expect(await cpuOf('system')).toBeGreaterThanOrEqual(0);
+  });
+
   it('emits every runtime-node metric the catalog lists, with the catalog unit and attributes', async () => {
     // Event-loop delay gauges appear once the delay histogram has 5 samples (10 ms resolution):
     // poll with a deadline rather than sleeping a guessed time.

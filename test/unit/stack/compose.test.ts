@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../helpers/paths.js';
+import { PROMETHEUS_FLAGS } from '../../helpers/backends.js';
 
 interface Service {
   image?: string;
@@ -231,6 +232,8 @@ describe('compose.yaml', () => {
       expect.arrayContaining([
         '--web.enable-otlp-receiver',
         '--config.file=/etc/prometheus/prometheus.yml',
+        // the integration tests' flags (exemplar storage, remote write for Tempo) are compose's
+        ...PROMETHEUS_FLAGS,
       ]),
     );
     expect(p.volumes).toEqual(
@@ -330,6 +333,24 @@ describe('tempo/config.yaml', () => {
     expect(tempo.distributor.receivers.otlp.protocols.grpc.endpoint).toBe('0.0.0.0:4317');
     expect(tempo.storage.trace.backend).toBe('local');
     expect(tempo.server.http_listen_port).toBe(3200);
+  });
+
+  it("fills the service map: the metrics generator's service graphs, remote-written with exemplars to the Prometheus compose runs", () => {
+    const gen = tempo.metrics_generator as {
+      storage: { path: string; remote_write: Array<{ url: string; send_exemplars?: boolean }> };
+    };
+    expect(gen.storage.remote_write).toEqual([
+      { url: 'http://prometheus:9090/api/v1/write', send_exemplars: true },
+    ]);
+    expect(gen.storage.path.startsWith('/var/tempo/')).toBe(true); // on the tempo-data volume
+    const overrides = tempo.overrides as {
+      defaults: { metrics_generator: { processors: string[] } };
+    };
+    expect(overrides.defaults.metrics_generator.processors).toContain('service-graphs');
+    const p = parseYaml(readFileSync(join(REPO_ROOT, 'compose.yaml'), 'utf8')) as {
+      services: Record<string, { command?: string[] }>;
+    };
+    expect(p.services.prometheus!.command).toContain('--web.enable-remote-write-receiver');
   });
 
   it('has no Tempo 2.x blocks that 3.x refuses', () => {

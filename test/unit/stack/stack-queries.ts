@@ -7,6 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 
+import { durationSeconds } from '../../../instrumentation/targets.js';
 import { REPO_ROOT } from '../../helpers/paths.js';
 
 export const DASHBOARD_DIR = join(REPO_ROOT, 'grafana/dashboards');
@@ -31,12 +32,20 @@ export interface ShippedQuery {
   readonly instant: boolean;
 }
 
-interface Panel {
+export interface Panel {
   id?: number;
   type: string;
   title?: string;
   datasource?: DatasourceRef;
-  targets?: Array<{ expr?: string; refId?: string; datasource?: DatasourceRef; instant?: boolean }>;
+  targets?: Array<{
+    expr?: string;
+    refId?: string;
+    datasource?: DatasourceRef;
+    instant?: boolean;
+    range?: boolean;
+    exemplar?: boolean;
+  }>;
+  fieldConfig?: { defaults?: { unit?: string; links?: Array<{ title: string; url: string }> } };
   panels?: Panel[];
 }
 
@@ -57,6 +66,11 @@ export function readDashboards(): Array<{ file: string; json: DashboardJson }> {
       file,
       json: JSON.parse(readFileSync(join(DASHBOARD_DIR, file), 'utf8')) as DashboardJson,
     }));
+}
+
+/** Every panel of a dashboard, those inside collapsed rows included. */
+export function panelsOf(json: DashboardJson): Panel[] {
+  return flatPanels(json.panels);
 }
 
 function flatPanels(panels: Panel[] | undefined): Panel[] {
@@ -158,6 +172,29 @@ export function datasourceLogQueries(): ShippedQuery[] {
   return out;
 }
 
+/** PromQL in the datasource provisioning (Tempo's trace-to-metrics queries). */
+export function datasourceMetricQueries(): ShippedQuery[] {
+  const doc = parseYaml(readFileSync(DATASOURCES_FILE, 'utf8')) as {
+    datasources: Array<{
+      uid: string;
+      jsonData?: { tracesToMetrics?: { queries?: Array<{ name: string; query: string }> } };
+    }>;
+  };
+  const out: ShippedQuery[] = [];
+  for (const ds of doc.datasources) {
+    for (const q of ds.jsonData?.tracesToMetrics?.queries ?? []) {
+      out.push({
+        where: `datasources.yaml › ${ds.uid} tracesToMetrics › ${q.name}`,
+        language: 'promql',
+        expr: q.query.replaceAll('$$', '$'),
+        datasource: { type: 'prometheus', uid: 'prometheus' },
+        instant: false,
+      });
+    }
+  }
+  return out;
+}
+
 export function provisionedDatasources(): Array<{
   uid: string;
   type: string;
@@ -173,6 +210,8 @@ export interface Interpolation {
   /** Value for $service / $environment (a regex: the variables are multi-value). */
   readonly service?: string;
   readonly environment?: string;
+  /** Value for $collector (Collector health's own variable). */
+  readonly collector?: string;
   /** Range for $__rate_interval, $__interval and $__auto. */
   readonly rateInterval?: string;
   /** Range for $__range (the dashboard time range). */
@@ -181,17 +220,20 @@ export interface Interpolation {
 
 /**
  * What Grafana does before a query reaches Prometheus or Loki: replace its variables. The
- * defaults are Grafana's "All" (`.+`) and short ranges that the integration workload fills.
+ * defaults are Grafana's "All" (`.+` for services, `.*` for environments) and short ranges that
+ * the integration workload fills.
  */
 export function interpolate(expr: string, opts: Interpolation = {}): string {
   const rate = opts.rateInterval ?? '1m';
   return expr
     .replace(/\$__rate_interval|\$__interval|\$__auto/g, rate)
+    .replace(/\$__range_s\b/g, String(durationSeconds(opts.range ?? '1h')))
     .replace(/\$__range/g, opts.range ?? '1h')
-    .replace(/\$\{__tags\}/g, 'service_name="echoes-api"')
+    .replace(/\$\{__tags\}|\$__tags/g, `service_name="${opts.service ?? 'echoes-api'}"`)
     .replace(/\$\{__trace\.traceId\}/g, '0af7651916cd43dd8448eb211c80319c')
     .replace(/\$\{?service\}?/g, opts.service ?? '.+')
-    .replace(/\$\{?environment\}?/g, opts.environment ?? '.+');
+    .replace(/\$\{?collector\}?/g, opts.collector ?? '.+')
+    .replace(/\$\{?environment\}?/g, opts.environment ?? '.*');
 }
 
 const PROMQL_KEYWORDS = new Set([
