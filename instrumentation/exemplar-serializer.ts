@@ -1,4 +1,5 @@
 import { diag } from '@opentelemetry/api';
+import { exporterSerializer } from './sdk-internals.js';
 import { DataPointType, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 
 /**
@@ -237,15 +238,14 @@ export function exemplarSerializer(inner: Serializer, json: boolean): Serializer
 }
 
 /**
- * Makes an upstream OTLP metric exporter (otlp-exporter-base's delegate, 0.223) send exemplars.
+ * Makes an upstream OTLP metric exporter send exemplars (its serializer: sdk-internals.ts).
  * Returns false, and the exporter stays as it was, where its internals are not the known ones.
  */
 export function sendExemplars(exporter: object, json: boolean): boolean {
-  const delegate = (exporter as { _delegate?: { _serializer?: Serializer } })._delegate;
-  const inner = delegate?._serializer;
-  if (delegate === undefined || inner === undefined || typeof inner.serializeRequest !== 'function')
-    return false;
+  const found = exporterSerializer(exporter);
+  if (found === undefined) return false;
+  const inner = found.current as Serializer;
   if ((inner as { [WRAPPED]?: true })[WRAPPED]) return true;
-  delegate._serializer = Object.assign(exemplarSerializer(inner, json), { [WRAPPED]: true });
+  found.replace(Object.assign(exemplarSerializer(inner, json), { [WRAPPED]: true }));
   return true;
 }

@@ -12,6 +12,7 @@ import { context, type Context } from '@opentelemetry/api';
  * | contextEnter             | @opentelemetry/context-async-hooks 2.12 | enter a server span's context for the rest of a request without a closure per request |
  * | httpTransportSlots       | @opentelemetry/otlp-exporter-base 0.223 | hand the HTTP transport our agent and `request` (no ESM import of node:http: +13 MiB on Node 24) |
  * | retryingTransport        | @opentelemetry/otlp-exporter-base 0.223 | replace upstream's retry loop with one shutdown can stop |
+ * | exporterSerializer       | @opentelemetry/otlp-exporter-base 0.223 | add exemplars to OTLP metric requests (upstream's serializer drops them) |
  * | batchLogQueueFull        | @opentelemetry/sdk-logs 0.223    | refuse a record before it is built when the queue is full |
  */
 
@@ -98,4 +99,31 @@ export function batchLogQueueFull(processor: object): boolean | undefined {
   const max = p._maxQueueSize;
   if (!Array.isArray(queue) || typeof max !== 'number') return undefined;
   return queue.length >= max;
+}
+
+/** What an OTLP exporter's serializer does (otlp-exporter-base's ISerializer). */
+export interface OtlpSerializer {
+  serializeRequest(request: unknown): Uint8Array | undefined;
+  deserializeResponse(data: Uint8Array): unknown;
+}
+
+/** An OTLP exporter's serializer (`_delegate._serializer`), with a setter that replaces it. */
+export function exporterSerializer(
+  exporter: object,
+): { current: OtlpSerializer; replace(s: OtlpSerializer): void } | undefined {
+  const delegate = (exporter as { _delegate?: { _serializer?: Partial<OtlpSerializer> } })
+    ._delegate;
+  const current = delegate?._serializer;
+  if (
+    delegate === undefined ||
+    current === undefined ||
+    typeof current.serializeRequest !== 'function'
+  )
+    return undefined;
+  return {
+    current: current as OtlpSerializer,
+    replace(s) {
+      delegate._serializer = s;
+    },
+  };
 }

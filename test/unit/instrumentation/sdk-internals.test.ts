@@ -1,5 +1,6 @@
 import { context, ROOT_CONTEXT, createContextKey } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { OTLPMetricExporter as ProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { OTLPTraceExporter as ProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { OTLPLogExporter as JsonLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import {
@@ -12,6 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   batchLogQueueFull,
   contextEnter,
+  exporterSerializer,
   httpTransportSlots,
   retryingTransport,
 } from '../../../instrumentation/sdk-internals.js';
@@ -84,6 +86,17 @@ describe('sdk-internals against the pinned OpenTelemetry packages', () => {
     await new Promise((r) => setImmediate(r));
     expect(sent).toHaveLength(1);
     expect(sent[0]!.length).toBeGreaterThan(0);
+  });
+
+  it('exporterSerializer finds and replaces the OTLP metric exporter serializer', () => {
+    const exporter = new ProtoMetricExporter({ url: 'http://127.0.0.1:1/v1/metrics' });
+    const found = exporterSerializer(exporter);
+    expect(found, 'OTLPExporterBase._delegate._serializer').toBeDefined();
+    expect(found!.current.serializeRequest).toBeTypeOf('function');
+    const mine = { serializeRequest: () => new Uint8Array([1]), deserializeResponse: () => ({}) };
+    found!.replace(mine);
+    expect(exporterSerializer(exporter)!.current).toBe(mine);
+    expect(exporterSerializer({})).toBeUndefined();
   });
 
   it('batchLogQueueFull reads the batch processor queue against its bound', () => {
