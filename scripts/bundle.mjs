@@ -9,6 +9,9 @@
 // Bundled, `node --import echoes-otel/register -e 0` is 50-63 ms faster on Node 20 and 24 and
 // peak RSS 4.8 MiB (Node 20) and 11.3 MiB (Node 24) lower (bench/results/startup.md).
 //
+// @opentelemetry/api is the newest 1.x (an npm alias, see API_COPY below), not the 1.9 the SDK
+// packages' peer range allows: an app's own copy sees our providers only if ours is as new.
+//
 // Kept outside the bundle, loaded from node_modules at run time:
 //   - import-in-the-middle: its hook module is registered with Node by specifier;
 //   - yaml: loaded only when a config.yaml exists (about 8 MiB).
@@ -24,7 +27,14 @@ import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const src = join(root, 'dist/instrumentation');
-const out = join(root, 'dist/bundle');
+// ECHOES_BUNDLE_OUT and ECHOES_BUNDLE_API are for tests only: a bundle elsewhere, registering
+// through another API copy (test/preload/api-compat.test.ts builds one on an older API).
+const out = process.env.ECHOES_BUNDLE_OUT || join(root, 'dist/bundle');
+// The OpenTelemetry API we register the globals through: the newest 1.x, installed under an npm
+// alias (package.json) because the SDK packages' peer range stops below it. An app's copy accepts
+// a global registered by the same or a newer minor only, so every app on an older 1.x sees our
+// providers (docs/api-compat.md). All bundled packages get this one copy.
+const API_COPY = process.env.ECHOES_BUNDLE_API || 'otel-api-newest';
 const EXTERNAL = ['import-in-the-middle', 'import-in-the-middle/*', 'yaml'];
 const LOCAL_REQUIRE = 'const require = createRequire(import.meta.url);';
 
@@ -56,6 +66,8 @@ const freeRequire = {
 };
 
 const common = {
+  absWorkingDir: root,
+  alias: { '@opentelemetry/api': API_COPY },
   bundle: true,
   format: 'esm',
   platform: 'node',
