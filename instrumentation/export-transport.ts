@@ -52,6 +52,21 @@ interface Transport {
 // +6 MiB on both versions, which a plain-http collector endpoint never needs.
 const require = createRequire(import.meta.url);
 
+/**
+ * gRPC status codes the OTLP spec calls retryable (CANCELLED, DEADLINE_EXCEEDED, ABORTED,
+ * OUT_OF_RANGE, UNAVAILABLE, DATA_LOSS). Upstream's gRPC transport reports every error as a
+ * plain `failure`; ours retries these and hands them to the spool, as with HTTP 429/502/503/504.
+ */
+const GRPC_RETRYABLE = new Set([1, 4, 10, 11, 14, 15]);
+
+function grpcRetryable(result: Response): Response {
+  if (result.status !== 'failure') return result;
+  const code = (result.error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' && GRPC_RETRYABLE.has(code)
+    ? { ...result, status: 'retryable' }
+    : result;
+}
+
 const MAX_ATTEMPTS = 5;
 const INITIAL_BACKOFF = 1000;
 const MAX_BACKOFF = 5000;
@@ -106,7 +121,16 @@ export function createExportControl(): ExportControl {
   }
 
   class QuietRetryingTransport implements Transport {
-    constructor(private readonly _inner: Transport) {}
+    private readonly _send: (data: Uint8Array, timeoutMillis: number) => Promise<Response>;
+
+    constructor(
+      private readonly _inner: Transport,
+      grpc: boolean,
+    ) {
+      this._send = grpc
+        ? (data, timeoutMillis) => this._inner.send(data, timeoutMillis).then(grpcRetryable)
+        : (data, timeoutMillis) => this._inner.send(data, timeoutMillis);
+    }
 
     private _wait(ms: number): Promise<void> {
       return new Promise((resolve) => {
@@ -131,7 +155,7 @@ export function createExportControl(): ExportControl {
         };
       const deadline = Date.now() + timeoutMillis;
       let nextBackoff = INITIAL_BACKOFF;
-      let result = await this._inner.send(data, timeoutMillis);
+      let result = await this._send(data, timeoutMillis);
       for (
         let attempts = MAX_ATTEMPTS;
         result.status === 'retryable' && attempts > 0 && retrying && !released;
@@ -147,7 +171,7 @@ export function createExportControl(): ExportControl {
         if (retryIn > remaining) break;
         await this._wait(retryIn);
         if (released || !retrying) break;
-        result = await this._inner.send(data, deadline - Date.now());
+        result = await this._send(data, deadline - Date.now());
       }
       // Out of attempts on an answer worth retrying: say so, for the export spool (it holds the
       // batch for a later resend instead of dropping it).
@@ -180,21 +204,22 @@ export function createExportControl(): ExportControl {
     },
     adopt(exporter: object): boolean {
       // OTLPExporterBase._delegate._transport is upstream's RetryingTransport around the HTTP
-      // transport (pinned exporter 0.223). If the shape differs, leave the exporter as it is.
+      // transport (pinned exporter 0.223); the gRPC exporters have their transport there with
+      // no retrying wrapper at all. If the shape differs, leave the exporter as it is.
       const delegate = (
         exporter as { _delegate?: { _transport?: { _transport?: Transport } & Partial<Transport> } }
       )._delegate;
-      const retrying = delegate?._transport;
-      const inner = retrying?._transport;
-      if (
-        delegate === undefined ||
-        retrying === undefined ||
-        inner === undefined ||
-        typeof inner.send !== 'function'
-      )
-        return false;
-      primeHttpTransport(inner, this.agentFactory.bind(this));
-      delegate._transport = new QuietRetryingTransport(inner) as unknown as typeof retrying;
+      const outer = delegate?._transport;
+      if (delegate === undefined || outer === undefined) return false;
+      // The gRPC transport (an HTTP/2 channel of @grpc/grpc-js) takes no agent: the retry policy
+      // and the spool apply to it, not the socket tracking `release()` relies on.
+      const grpc =
+        typeof (outer as { _parameters?: { grpcName?: unknown } })._parameters?.grpcName ===
+        'string';
+      const inner = grpc ? (outer as Transport) : outer._transport;
+      if (inner === undefined || typeof inner.send !== 'function') return false;
+      if (!grpc) primeHttpTransport(inner, this.agentFactory.bind(this));
+      delegate._transport = new QuietRetryingTransport(inner, grpc) as unknown as typeof outer;
       return true;
     },
     stopRetries(): void {

@@ -18,7 +18,7 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import type { ExportControl } from './export-transport.js';
-import { createOtlpExporter } from './traces.js';
+import { createOtlpExporter } from './otlp-exporters.js';
 import type { EchoesConfig } from './types.js';
 
 /**

@@ -8,6 +8,7 @@ import { createFastMetrics } from './fast-metrics.js';
 import type { Feature, SetupContext } from './feature.js';
 import { createLoggerProvider } from './logs-sdk.js';
 import { createMeterProvider } from './metrics.js';
+import { prepareOtlpExporters } from './otlp-exporters.js';
 import { createPropagator } from './propagators.js';
 import { createRedactor } from './redact.js';
 import { createResource } from './resource.js';
@@ -162,6 +163,8 @@ export async function startFromConfig(
     return noop;
   }
 
+  // The gRPC exporters are a separate bundle file, loaded only when a signal uses OTLP/gRPC.
+  await prepareOtlpExporters(config);
   const redactor = createRedactor(config.redaction.keys);
   const resource = createResource(config);
   // One per start, before the readers: both readers export its hot-path data.

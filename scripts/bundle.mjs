@@ -96,6 +96,16 @@ const core = await build({
   ...common,
   entryPoints: [join(src, 'core.js')],
   outfile: join(out, 'core.js'),
+  external: [...EXTERNAL, './grpc.js'],
+});
+// grpc.js: the OTLP/gRPC exporters and @grpc/grpc-js, import()ed by core.js only when a signal's
+// protocol is grpc (otlp-exporters.ts), so core.js stays as it was for everyone else. It carries
+// its own copies of the few packages it shares with core.js (the exporter base, the transformer;
+// the API copy is the same version and shares the globals).
+const grpc = await build({
+  ...common,
+  entryPoints: [join(src, 'grpc.js')],
+  outfile: join(out, 'grpc.js'),
   external: EXTERNAL,
 });
 // register.js: reads the config and decides; it loads ./core.js only to instrument (so a child
@@ -116,12 +126,13 @@ writeFileSync(
 );
 
 const stray = new Set();
-for (const result of [core, register]) {
+const OUR_FILES = new Set(['./core.js', './grpc.js']);
+for (const result of [core, register, grpc]) {
   for (const [file, meta] of Object.entries(result.metafile.outputs)) {
     if (!file.endsWith('.js')) continue;
     // esbuild lists every import, dynamic import() and require('literal') it left external.
     for (const imp of meta.imports) {
-      if (imp.external && !allowed(imp.path) && imp.path !== './core.js') stray.add(imp.path);
+      if (imp.external && !allowed(imp.path) && !OUR_FILES.has(imp.path)) stray.add(imp.path);
     }
   }
 }
@@ -130,6 +141,7 @@ if (stray.size > 0) {
   process.exit(1);
 }
 const inputs = Object.keys(core.metafile.inputs).length;
+const grpcInputs = Object.keys(grpc.metafile.inputs).length;
 console.log(
-  `bundle: dist/bundle/core.js (${inputs} modules), register.js, index.js (${publicNames.length} exports)`,
+  `bundle: dist/bundle/core.js (${inputs} modules), register.js, index.js (${publicNames.length} exports), grpc.js (${grpcInputs} modules, loaded for OTLP/gRPC only)`,
 );
