@@ -46,11 +46,16 @@ export function otlpExporterOptions(
   };
 }
 
-/** Options of the OTLP/gRPC exporters: headers become metadata; TLS follows the URL's scheme. */
+/**
+ * Options of the OTLP/gRPC exporters: headers become metadata (a getter: the exporter reads it at
+ * its first export, so @grpc/grpc-js loads then, not at startup); TLS follows the URL's scheme.
+ */
 function grpcExporterOptions(o: OtlpSignalConfig, g: typeof Grpc): Record<string, unknown> {
   return {
     url: o.url,
-    metadata: g.createMetadata(o.headers),
+    get metadata() {
+      return g.createMetadata(o.headers);
+    },
     timeoutMillis: o.timeoutMs,
     compression: o.compression,
   };
