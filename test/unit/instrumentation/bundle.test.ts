@@ -22,4 +22,20 @@ describe('dist/bundle', () => {
     expect(text).toContain('import("./core.js")');
     expect(text).not.toMatch(/from ["']\.\/(?!core\.js)/);
   });
+
+  it("registers through the bundled newest API copy, never the repository's own @opentelemetry/api", () => {
+    const core = readFileSync(join(BUNDLE, 'core.js'), 'utf8');
+    // esbuild marks each bundled file with its path: the alias (docs/api-compat.md) took effect.
+    expect(core).toContain('// node_modules/otel-api-newest/');
+    expect(core).not.toContain('// node_modules/@opentelemetry/api/');
+  });
+
+  it('keeps the OTLP/gRPC exporters in grpc.js, which core.js import()s only on demand', () => {
+    const core = readFileSync(join(BUNDLE, 'core.js'), 'utf8');
+    const grpc = readFileSync(join(BUNDLE, 'grpc.js'), 'utf8');
+    expect(core).toContain('import("./grpc.js")');
+    expect(core).not.toContain('// node_modules/@grpc/grpc-js/');
+    expect(grpc).toContain('// node_modules/@grpc/grpc-js/');
+    expect(grpc).toContain('// node_modules/@opentelemetry/exporter-trace-otlp-grpc/');
+  });
 });
