@@ -1,33 +1,52 @@
+import { createRequire } from 'node:module';
+import type * as GrpcJs from '@grpc/grpc-js';
 import { diag } from '@opentelemetry/api';
+import type * as LogsGrpc from '@opentelemetry/exporter-logs-otlp-grpc';
+import type * as MetricsGrpc from '@opentelemetry/exporter-metrics-otlp-grpc';
+import type * as TraceGrpc from '@opentelemetry/exporter-trace-otlp-grpc';
 import { watchExporter } from './diag.js';
 import { ExportSpool, type BatchExporter } from './export-spool.js';
 import type { ExportControl } from './export-transport.js';
-import type * as Grpc from './grpc.js';
 import type { EchoesConfig, OtlpSignalConfig } from './types.js';
 
 /**
  * The one factory of OTLP exporters for traces, metrics and logs: http/protobuf and http/json
- * (each its own package, required on demand by the signal's module), or gRPC (grpc.ts, a separate
- * bundle file imported by `prepareOtlpExporters` only when a signal asks for it), with the shared
- * options, the export control (unref'd retries, shutdown) and the failure watch (diag.ts).
+ * (each its own package, required on demand by the signal's module), or gRPC: upstream's gRPC
+ * exporters, required here on demand, with @grpc/grpc-js from a separate bundle file (grpc.ts)
+ * that `prepareOtlpExporters` imports only when a signal asks for gRPC. Shared options, the export
+ * control (unref'd retries, shutdown) and the failure watch (diag.ts) for all three.
  */
+
+const require = createRequire(import.meta.url);
 
 export type Signal = 'traces' | 'metrics' | 'logs';
 
-let grpc: typeof Grpc | undefined;
+let grpcReady = false;
 
 /**
- * Loads the gRPC exporters when any signal exports over OTLP/gRPC; nothing otherwise. Called once
- * before the providers are made (their exporters are built synchronously).
+ * Loads @grpc/grpc-js' file when any signal exports over OTLP/gRPC; nothing otherwise. Called
+ * once before the providers are made (their exporters are built synchronously).
  */
 export async function prepareOtlpExporters(config: EchoesConfig): Promise<void> {
   const signals = [config.traces, config.metrics, config.logs];
-  if (
-    grpc !== undefined ||
-    !signals.some((s) => s.exporter === 'otlp' && s.otlp.protocol === 'grpc')
-  )
+  if (grpcReady || !signals.some((s) => s.exporter === 'otlp' && s.otlp.protocol === 'grpc'))
     return;
-  grpc = await import('./grpc.js');
+  await import('./grpc.js');
+  grpcReady = true;
+}
+
+/** The signal's gRPC exporter class. Literal specifiers: scripts/bundle.mjs bundles all three. */
+function grpcExporterClass(signal: Signal): new (options: Record<string, unknown>) => unknown {
+  switch (signal) {
+    case 'traces':
+      return (require('@opentelemetry/exporter-trace-otlp-grpc') as typeof TraceGrpc)
+        .OTLPTraceExporter;
+    case 'metrics':
+      return (require('@opentelemetry/exporter-metrics-otlp-grpc') as typeof MetricsGrpc)
+        .OTLPMetricExporter;
+    case 'logs':
+      return (require('@opentelemetry/exporter-logs-otlp-grpc') as typeof LogsGrpc).OTLPLogExporter;
+  }
 }
 
 /** Options every OTLP/HTTP exporter package takes (proto and http/json alike). */
@@ -50,11 +69,15 @@ export function otlpExporterOptions(
  * Options of the OTLP/gRPC exporters: headers become metadata (a getter: the exporter reads it at
  * its first export, so @grpc/grpc-js loads then, not at startup); TLS follows the URL's scheme.
  */
-function grpcExporterOptions(o: OtlpSignalConfig, g: typeof Grpc): Record<string, unknown> {
+function grpcExporterOptions(o: OtlpSignalConfig): Record<string, unknown> {
   return {
     url: o.url,
     get metadata() {
-      return g.createMetadata(o.headers);
+      const { Metadata } = require('@grpc/grpc-js') as typeof GrpcJs;
+      const metadata = new Metadata();
+      // gRPC metadata keys are lower-case.
+      for (const [k, v] of Object.entries(o.headers)) metadata.set(k.toLowerCase(), v);
+      return metadata;
     },
     timeoutMillis: o.timeoutMs,
     compression: o.compression,
@@ -75,15 +98,11 @@ export function createOtlpExporter<E extends Parameters<typeof watchExporter>[2]
 ): E {
   let exporter: E;
   if (o.protocol === 'grpc') {
-    if (grpc === undefined) {
-      throw new Error(
-        'echoes-otel: the OTLP/gRPC exporters were not loaded (prepareOtlpExporters)',
-      );
+    if (!grpcReady) {
+      throw new Error('echoes-otel: @grpc/grpc-js was not loaded (prepareOtlpExporters)');
     }
-    const Exporter = grpc.GRPC_EXPORTERS[signal] as unknown as new (
-      options: Record<string, unknown>,
-    ) => E;
-    exporter = new Exporter(grpcExporterOptions(o, grpc));
+    const Exporter = grpcExporterClass(signal) as new (options: Record<string, unknown>) => E;
+    exporter = new Exporter(grpcExporterOptions(o));
     diag.debug(`echoes-otel: ${signal} export over OTLP/gRPC to ${o.url}`);
   } else {
     const Exporter = httpExporterClass(o.protocol === 'http/json');

@@ -97,11 +97,13 @@ const core = await build({
   entryPoints: [join(src, 'core.js')],
   outfile: join(out, 'core.js'),
   external: [...EXTERNAL, './grpc.js'],
+  // The OTLP/gRPC exporters are bundled here (small; they share core.js' OTLP transformer and SDK,
+  // and are evaluated only when a signal asks for gRPC); @grpc/grpc-js (~700 KB) is not: their
+  // require of it gets the copy in grpc.js through this shim.
+  alias: { ...common.alias, '@grpc/grpc-js': './scripts/grpc-js-shim.cjs' },
 });
-// grpc.js: the OTLP/gRPC exporters and @grpc/grpc-js, import()ed by core.js only when a signal's
-// protocol is grpc (otlp-exporters.ts), so core.js stays as it was for everyone else. It carries
-// its own copies of the few packages it shares with core.js (the exporter base, the transformer;
-// the API copy is the same version and shares the globals).
+// grpc.js: @grpc/grpc-js, import()ed by core.js only when a signal's protocol is grpc
+// (otlp-exporters.ts), and evaluated only at the first gRPC export.
 const grpc = await build({
   ...common,
   entryPoints: [join(src, 'grpc.js')],
