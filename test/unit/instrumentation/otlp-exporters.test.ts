@@ -17,12 +17,38 @@ import {
 } from '../../../instrumentation/otlp-exporters.js';
 
 // The OTLP/gRPC branch of the shared exporter factory against real gRPC endpoints on loopback:
-// a closed port (UNAVAILABLE: retried by our transport, held by the spool), and a gRPC server
-// without the OTLP service (UNIMPLEMENTED: final, as the OTLP spec says).
+// a gRPC server answering the OTLP trace service (the metadata it gets), a closed port
+// (UNAVAILABLE: retried by our transport, held by the spool), and a gRPC server without the OTLP
+// service (UNIMPLEMENTED: final, as the OTLP spec says).
 
 let closedPort: number;
 let grpcServer: Server;
 let grpcPort: number;
+let otlpServer: Server;
+let otlpPort: number;
+const received: { metadata: Record<string, unknown>; bytes: number }[] = [];
+
+const identity = (b: Buffer): Buffer => b;
+/** The OTLP trace service's one method, raw bytes in and out (an empty response decodes fine). */
+const TRACE_SERVICE = {
+  Export: {
+    path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: identity,
+    requestDeserialize: identity,
+    responseSerialize: identity,
+    responseDeserialize: identity,
+  },
+};
+
+function bind(server: Server): Promise<number> {
+  return new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, port) =>
+      err ? reject(err) : resolve(port),
+    ),
+  );
+}
 
 beforeAll(async () => {
   const probe: NetServer = createServer();
@@ -31,20 +57,29 @@ beforeAll(async () => {
   );
   await new Promise((r) => probe.close(r));
   grpcServer = new Server();
-  grpcPort = await new Promise<number>((resolve, reject) =>
-    grpcServer.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, port) =>
-      err ? reject(err) : resolve(port),
-    ),
-  );
+  grpcPort = await bind(grpcServer);
+  otlpServer = new Server();
+  otlpServer.addService(TRACE_SERVICE, {
+    Export: (
+      call: { metadata: { getMap(): Record<string, unknown> }; request: Buffer },
+      cb: (err: null, res: Buffer) => void,
+    ) => {
+      received.push({ metadata: call.metadata.getMap(), bytes: call.request.length });
+      cb(null, Buffer.alloc(0));
+    },
+  });
+  otlpPort = await bind(otlpServer);
 });
 
 afterAll(() => {
   grpcServer?.forceShutdown();
+  otlpServer?.forceShutdown();
 });
 
-function grpcConfig(endpoint: string) {
+function grpcConfig(endpoint: string, headers?: string) {
   return loadConfig(undefined, {
     env: {
+      ...(headers !== undefined && { OTEL_EXPORTER_OTLP_HEADERS: headers }),
       OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
       OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
       OTEL_EXPORTER_OTLP_TIMEOUT: '800',
@@ -66,8 +101,8 @@ function exportOnce(
   return new Promise((resolve) => exporter.export(spans, resolve));
 }
 
-async function grpcTraceExporter(endpoint: string) {
-  const config = grpcConfig(endpoint);
+async function grpcTraceExporter(endpoint: string, headers?: string) {
+  const config = grpcConfig(endpoint, headers);
   expect(config.traces.otlp).toMatchObject({ protocol: 'grpc', url: endpoint });
   await prepareOtlpExporters(config);
   const control = createExportControl();
@@ -78,6 +113,23 @@ async function grpcTraceExporter(endpoint: string) {
 }
 
 describe('createOtlpExporter over gRPC', () => {
+  it('exports to an OTLP gRPC service, the OTLP headers sent as metadata', async () => {
+    const { exporter, control } = await grpcTraceExporter(
+      `http://127.0.0.1:${otlpPort}`,
+      'X-Tenant=acme,Authorization=Bearer%20t0ken',
+    );
+    const result = await exportOnce(exporter, [aSpan()]);
+    expect(result.code).toBe(ExportResultCode.SUCCESS);
+    expect(received).toHaveLength(1);
+    expect(received[0]!.bytes).toBeGreaterThan(0);
+    expect(received[0]!.metadata).toMatchObject({
+      'x-tenant': 'acme',
+      authorization: 'Bearer t0ken',
+    });
+    control.release();
+    await exporter.shutdown();
+  });
+
   it("builds upstream's gRPC exporter, whose failures our transport classifies", async () => {
     const { exporter, control } = await grpcTraceExporter(`http://127.0.0.1:${closedPort}`);
     expect(exporter.constructor.name).toBe('OTLPTraceExporter');
