@@ -152,7 +152,7 @@ export function setupApiCompat(
   const Module = require('node:module') as ModuleStatics;
   const original = Module._extensions['.js'];
   if (typeof original !== 'function') return () => undefined;
-  const wrapped: LoadFn = function (this: unknown, module, filename) {
+  const wrapped: LoadFn = function echoesOtelApiCheck(this: unknown, module, filename) {
     const result = original.call(this, module, filename);
     // Only the API's main files (a `.cjs` file loads through this '.js' handler too); every
     // other file costs this one test.
