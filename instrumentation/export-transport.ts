@@ -4,7 +4,7 @@ import type * as Https from 'node:https';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { markRetryable } from './export-spool.js';
-import { httpTransportSlots, retryingTransport } from './sdk-internals.js';
+import { grpcTransport, httpTransportSlots, retryingTransport } from './sdk-internals.js';
 
 /**
  * Keeps OTLP exports from holding the process at exit.
@@ -52,6 +52,21 @@ interface Transport {
 // Node 24 (it evaluates the module's lazy undici exports), and node:https (tls, crypto) about
 // +6 MiB on both versions, which a plain-http collector endpoint never needs.
 const require = createRequire(import.meta.url);
+
+/**
+ * gRPC status codes the OTLP spec calls retryable (CANCELLED, DEADLINE_EXCEEDED, ABORTED,
+ * OUT_OF_RANGE, UNAVAILABLE, DATA_LOSS). Upstream's gRPC transport reports every error as a
+ * plain `failure`; ours retries these and hands them to the spool, as with HTTP 429/502/503/504.
+ */
+const GRPC_RETRYABLE = new Set([1, 4, 10, 11, 14, 15]);
+
+function grpcRetryable(result: Response): Response {
+  if (result.status !== 'failure') return result;
+  const code = (result.error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' && GRPC_RETRYABLE.has(code)
+    ? { ...result, status: 'retryable' }
+    : result;
+}
 
 const MAX_ATTEMPTS = 5;
 const INITIAL_BACKOFF = 1000;
@@ -107,7 +122,16 @@ export function createExportControl(): ExportControl {
   }
 
   class QuietRetryingTransport implements Transport {
-    constructor(private readonly _inner: Transport) {}
+    private readonly _send: (data: Uint8Array, timeoutMillis: number) => Promise<Response>;
+
+    constructor(
+      private readonly _inner: Transport,
+      grpc: boolean,
+    ) {
+      this._send = grpc
+        ? (data, timeoutMillis) => this._inner.send(data, timeoutMillis).then(grpcRetryable)
+        : (data, timeoutMillis) => this._inner.send(data, timeoutMillis);
+    }
 
     private _wait(ms: number): Promise<void> {
       return new Promise((resolve) => {
@@ -132,7 +156,7 @@ export function createExportControl(): ExportControl {
         };
       const deadline = Date.now() + timeoutMillis;
       let nextBackoff = INITIAL_BACKOFF;
-      let result = await this._inner.send(data, timeoutMillis);
+      let result = await this._send(data, timeoutMillis);
       for (
         let attempts = MAX_ATTEMPTS;
         result.status === 'retryable' && attempts > 0 && retrying && !released;
@@ -148,7 +172,7 @@ export function createExportControl(): ExportControl {
         if (retryIn > remaining) break;
         await this._wait(retryIn);
         if (released || !retrying) break;
-        result = await this._inner.send(data, deadline - Date.now());
+        result = await this._send(data, deadline - Date.now());
       }
       // Out of attempts on an answer worth retrying: say so, for the export spool (it holds the
       // batch for a later resend instead of dropping it).
@@ -180,12 +204,19 @@ export function createExportControl(): ExportControl {
       return agent;
     },
     adopt(exporter: object): boolean {
-      // Upstream's RetryingTransport around the HTTP transport (sdk-internals.ts). If the shape
-      // differs, leave the exporter as it is.
+      // The gRPC exporters keep their transport (an HTTP/2 channel of @grpc/grpc-js) with no
+      // retrying wrapper: the retry policy and the spool apply to it, not the socket tracking
+      // `release()` relies on. The HTTP ones wrap theirs in upstream's RetryingTransport. Both
+      // shapes are named in sdk-internals.ts; any other leaves the exporter as it is.
+      const grpc = grpcTransport(exporter);
+      if (grpc !== undefined) {
+        grpc.replace(new QuietRetryingTransport(grpc.inner as Transport, true));
+        return true;
+      }
       const found = retryingTransport(exporter);
       if (found === undefined) return false;
       primeHttpTransport(found.inner, this.agentFactory.bind(this));
-      found.replace(new QuietRetryingTransport(found.inner as Transport));
+      found.replace(new QuietRetryingTransport(found.inner as Transport, false));
       return true;
     },
     stopRetries(): void {

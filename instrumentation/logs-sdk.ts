@@ -11,7 +11,7 @@ import {
 import { ExportSpool } from './export-spool.js';
 import { QueueGatedBatchLogRecordProcessor } from './log-batch-processor.js';
 import type { ExportControl } from './export-transport.js';
-import { createOtlpExporter, spooled } from './traces.js';
+import { createOtlpExporter, spooled } from './otlp-exporters.js';
 import type { EchoesConfig } from './types.js';
 
 /**

@@ -19,7 +19,7 @@ import {
 import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { sendExemplars } from './exemplar-serializer.js';
 import type { ExportControl } from './export-transport.js';
-import { createOtlpExporter } from './traces.js';
+import { createOtlpExporter } from './otlp-exporters.js';
 import type { EchoesConfig } from './types.js';
 
 /**

@@ -11,6 +11,7 @@ import { context, type Context } from '@opentelemetry/api';
  * | ------------------------ | -------------------------------- | ---------------------------------- |
  * | contextEnter             | @opentelemetry/context-async-hooks 2.12 | enter a server span's context for the rest of a request without a closure per request |
  * | httpTransportSlots       | @opentelemetry/otlp-exporter-base 0.223 | hand the HTTP transport our agent and `request` (no ESM import of node:http: +13 MiB on Node 24) |
+ * | grpcTransport            | @opentelemetry/otlp-grpc-exporter-base 0.223 | the same retry policy and spool for OTLP/gRPC (upstream's does not retry) |
  * | retryingTransport        | @opentelemetry/otlp-exporter-base 0.223 | replace upstream's retry loop with one shutdown can stop |
  * | exporterSerializer       | @opentelemetry/otlp-exporter-base 0.223 | add exemplars to OTLP metric requests (upstream's serializer drops them) |
  * | batchLogQueueFull        | @opentelemetry/sdk-logs 0.223    | refuse a record before it is built when the queue is full |
@@ -85,6 +86,31 @@ export function retryingTransport(
     inner: inner as OtlpTransport,
     replace(t) {
       (delegate as { _transport?: unknown })._transport = t;
+    },
+  };
+}
+
+/**
+ * A gRPC OTLP exporter's transport (`_delegate._transport`, its `_parameters.grpcName` names the
+ * service), with a setter that replaces it. Undefined for any other exporter or shape.
+ */
+export function grpcTransport(
+  exporter: object,
+): { inner: OtlpTransport; replace(t: OtlpTransport): void } | undefined {
+  const delegate = (
+    exporter as {
+      _delegate?: {
+        _transport?: Partial<OtlpTransport> & { _parameters?: { grpcName?: unknown } };
+      };
+    }
+  )._delegate;
+  const t = delegate?._transport;
+  if (delegate === undefined || t === undefined) return undefined;
+  if (typeof t._parameters?.grpcName !== 'string' || typeof t.send !== 'function') return undefined;
+  return {
+    inner: t as OtlpTransport,
+    replace(next) {
+      (delegate as { _transport?: unknown })._transport = next;
     },
   };
 }

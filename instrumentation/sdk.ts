@@ -1,17 +1,15 @@
 import { context, diag, metrics, propagation, trace } from '@opentelemetry/api';
 import { logs } from '@opentelemetry/api-logs';
-import {
-  CompositePropagator,
-  W3CBaggagePropagator,
-  W3CTraceContextPropagator,
-} from '@opentelemetry/core';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
+import { setupApiCompat } from './api-compat.js';
 import { formatProblem, loadConfig, type ConfigProblem, type ConfigSource } from './config.js';
 import { createExportControl } from './export-transport.js';
 import { createFastMetrics } from './fast-metrics.js';
 import type { Feature, SetupContext } from './feature.js';
 import { createLoggerProvider } from './logs-sdk.js';
 import { createMeterProvider } from './metrics.js';
+import { prepareOtlpExporters } from './otlp-exporters.js';
+import { createPropagator } from './propagators.js';
 import { createRedactor } from './redact.js';
 import { createResource } from './resource.js';
 import { once, runPhases, type Phase, type StepResult } from './shutdown.js';
@@ -165,6 +163,8 @@ export async function startFromConfig(
     return noop;
   }
 
+  // The gRPC exporters are a separate bundle file, loaded only when a signal uses OTLP/gRPC.
+  await prepareOtlpExporters(config);
   const redactor = createRedactor(config.redaction.keys);
   const resource = createResource(config);
   // One per start, before the readers: both readers export its hot-path data.
@@ -193,12 +193,8 @@ export async function startFromConfig(
     ]);
 
   try {
-    // Context manager (AsyncLocalStorage) and W3C tracecontext + baggage propagators.
-    tracerProvider.register({
-      propagator: new CompositePropagator({
-        propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
-      }),
-    });
+    // Context manager (AsyncLocalStorage) and the OTEL_PROPAGATORS propagators (null: none).
+    tracerProvider.register({ propagator: createPropagator(config.propagators) });
     metrics.setGlobalMeterProvider(meterProvider);
     logs.setGlobalLoggerProvider(loggerProvider);
   } catch (err) {
@@ -206,6 +202,13 @@ export async function startFromConfig(
     disableGlobals();
     void shutdownProviders();
     throw err;
+  }
+
+  // One warning if the app's own @opentelemetry/api is too new to see what we just registered.
+  try {
+    setupApiCompat();
+  } catch (err) {
+    diag.debug(`echoes-otel: the API version check is off (${reason(err)})`);
   }
 
   const ctx: SetupContext = {

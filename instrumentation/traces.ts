@@ -15,15 +15,15 @@ import {
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { watchExporter } from './diag.js';
-import { ExportSpool, type BatchExporter } from './export-spool.js';
 import type { ExportControl } from './export-transport.js';
+import { createOtlpExporter, spooled } from './otlp-exporters.js';
 import type { Redactor } from './redact.js';
-import type { EchoesConfig, OtlpSignalConfig } from './types.js';
+import type { EchoesConfig } from './types.js';
 
 /**
  * Tracer provider: sampler from config, a bounded batch processor, and the exporter the config
- * names (loaded on demand: an app that exports nothing does not pay for the protobuf encoder).
+ * names (loaded on demand: an app that exports nothing does not pay for the protobuf encoder;
+ * the OTLP factory is otlp-exporters.ts, shared by the three signals).
  * Spans are redacted on their way to the exporter, so no secret reaches OTLP or the console.
  */
 
@@ -45,41 +45,6 @@ export function createSampler(name: string, arg: number | undefined): Sampler {
     default:
       return new ParentBasedSampler({ root: new AlwaysOnSampler() });
   }
-}
-
-/** Options every OTLP exporter package takes (proto and http/json alike). */
-export function otlpExporterOptions(
-  o: OtlpSignalConfig,
-  control?: ExportControl,
-): Record<string, unknown> {
-  return {
-    url: o.url,
-    headers: { ...o.headers },
-    timeoutMillis: o.timeoutMs,
-    compression: o.compression,
-    ...(control !== undefined
-      ? { httpAgentOptions: (protocol: string) => control.agentFactory(protocol) }
-      : {}),
-  };
-}
-
-/**
- * The OTLP exporter of one signal (traces, metrics, logs), built the one way all three are: the
- * class `exporterClass` loads for the configured protocol (http/json or protobuf, each its own
- * package, required on demand), the shared options, its sockets adopted by `control` (shutdown
- * frees them) and its failures watched (diag.ts).
- */
-export function createOtlpExporter<E extends Parameters<typeof watchExporter>[2]>(
-  signal: string,
-  o: OtlpSignalConfig,
-  control: ExportControl | undefined,
-  exporterClass: (json: boolean) => new (options: Record<string, unknown>) => E,
-): E {
-  const Exporter = exporterClass(o.protocol === 'http/json');
-  const exporter = new Exporter(otlpExporterOptions(o, control));
-  control?.adopt(exporter);
-  watchExporter(signal, o.url, exporter);
-  return exporter;
 }
 
 function createSpanExporter(
@@ -141,29 +106,6 @@ export function redactingExporter(inner: SpanExporter, redactor: Redactor): Span
     original(out, cb);
   };
   return inner;
-}
-
-/**
- * The OTLP exporter behind a spool that holds what a failed export could not deliver, for a resend
- * once the collector is back (export-spool.ts); with the buffer at 0 it holds nothing and only
- * counts what is lost. Without `control` the exporter is returned as it is.
- */
-export function spooled<T, E extends BatchExporter<T>>(
-  exporter: E,
-  config: EchoesConfig,
-  what: string,
-  control: ExportControl | undefined,
-  kept?: string,
-): E | ExportSpool<T> {
-  if (control === undefined) return exporter;
-  return new ExportSpool<T>(exporter, {
-    maxItems: config.otlpRetryBuffer,
-    maxBatch: 512,
-    retryMs: 5000,
-    stopping: () => control.stopping,
-    what,
-    ...(kept !== undefined && { kept }),
-  });
 }
 
 export function createTracerProvider(

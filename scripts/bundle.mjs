@@ -9,6 +9,9 @@
 // Bundled, `node --import echoes-otel/register -e 0` is 50-63 ms faster on Node 20 and 24 and
 // peak RSS 4.8 MiB (Node 20) and 11.3 MiB (Node 24) lower (bench/results/startup.md).
 //
+// @opentelemetry/api is the newest 1.x (an npm alias, see API_COPY below), not the 1.9 the SDK
+// packages' peer range allows: an app's own copy sees our providers only if ours is as new.
+//
 // Kept outside the bundle, loaded from node_modules at run time:
 //   - import-in-the-middle: its hook module is registered with Node by specifier;
 //   - yaml: loaded only when a config.yaml exists (about 8 MiB).
@@ -24,7 +27,14 @@ import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const src = join(root, 'dist/instrumentation');
-const out = join(root, 'dist/bundle');
+// ECHOES_BUNDLE_OUT and ECHOES_BUNDLE_API are for tests only: a bundle elsewhere, registering
+// through another API copy (test/preload/api-compat.test.ts builds one on an older API).
+const out = process.env.ECHOES_BUNDLE_OUT || join(root, 'dist/bundle');
+// The OpenTelemetry API we register the globals through: the newest 1.x, installed under an npm
+// alias (package.json) because the SDK packages' peer range stops below it. An app's copy accepts
+// a global registered by the same or a newer minor only, so every app on an older 1.x sees our
+// providers (docs/api-compat.md). All bundled packages get this one copy.
+const API_COPY = process.env.ECHOES_BUNDLE_API || 'otel-api-newest';
 const EXTERNAL = ['import-in-the-middle', 'import-in-the-middle/*', 'yaml'];
 const LOCAL_REQUIRE = 'const require = createRequire(import.meta.url);';
 
@@ -56,6 +66,8 @@ const freeRequire = {
 };
 
 const common = {
+  absWorkingDir: root,
+  alias: { '@opentelemetry/api': API_COPY },
   bundle: true,
   format: 'esm',
   platform: 'node',
@@ -84,6 +96,18 @@ const core = await build({
   ...common,
   entryPoints: [join(src, 'core.js')],
   outfile: join(out, 'core.js'),
+  external: [...EXTERNAL, './grpc.js'],
+  // The OTLP/gRPC exporters are bundled here (small; they share core.js' OTLP transformer and SDK,
+  // and are evaluated only when a signal asks for gRPC); @grpc/grpc-js (~700 KB) is not: their
+  // require of it gets the copy in grpc.js through this shim.
+  alias: { ...common.alias, '@grpc/grpc-js': './scripts/grpc-js-shim.cjs' },
+});
+// grpc.js: @grpc/grpc-js, import()ed by core.js only when a signal's protocol is grpc
+// (otlp-exporters.ts), and evaluated only at the first gRPC export.
+const grpc = await build({
+  ...common,
+  entryPoints: [join(src, 'grpc.js')],
+  outfile: join(out, 'grpc.js'),
   external: EXTERNAL,
 });
 // register.js: reads the config and decides; it loads ./core.js only to instrument (so a child
@@ -104,12 +128,13 @@ writeFileSync(
 );
 
 const stray = new Set();
-for (const result of [core, register]) {
+const OUR_FILES = new Set(['./core.js', './grpc.js']);
+for (const result of [core, register, grpc]) {
   for (const [file, meta] of Object.entries(result.metafile.outputs)) {
     if (!file.endsWith('.js')) continue;
     // esbuild lists every import, dynamic import() and require('literal') it left external.
     for (const imp of meta.imports) {
-      if (imp.external && !allowed(imp.path) && imp.path !== './core.js') stray.add(imp.path);
+      if (imp.external && !allowed(imp.path) && !OUR_FILES.has(imp.path)) stray.add(imp.path);
     }
   }
 }
@@ -118,6 +143,7 @@ if (stray.size > 0) {
   process.exit(1);
 }
 const inputs = Object.keys(core.metafile.inputs).length;
+const grpcInputs = Object.keys(grpc.metafile.inputs).length;
 console.log(
-  `bundle: dist/bundle/core.js (${inputs} modules), register.js, index.js (${publicNames.length} exports)`,
+  `bundle: dist/bundle/core.js (${inputs} modules), register.js, index.js (${publicNames.length} exports), grpc.js (${grpcInputs} modules, loaded for OTLP/gRPC only)`,
 );

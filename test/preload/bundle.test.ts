@@ -22,4 +22,24 @@ describe('dist/bundle', () => {
     expect(text).toContain('import("./core.js")');
     expect(text).not.toMatch(/from ["']\.\/(?!core\.js)/);
   });
+
+  it("registers through the bundled newest API copy, never the repository's own @opentelemetry/api", () => {
+    const core = readFileSync(join(BUNDLE, 'core.js'), 'utf8');
+    // esbuild marks each bundled file with its path: the alias (docs/api-compat.md) took effect.
+    expect(core).toContain('// node_modules/otel-api-newest/');
+    expect(core).not.toContain('// node_modules/@opentelemetry/api/');
+  });
+
+  it('keeps @grpc/grpc-js in grpc.js, which core.js import()s only on demand', () => {
+    const core = readFileSync(join(BUNDLE, 'core.js'), 'utf8');
+    const grpc = readFileSync(join(BUNDLE, 'grpc.js'), 'utf8');
+    expect(core).toContain('import("./grpc.js")');
+    expect(core).not.toContain('// node_modules/@grpc/grpc-js/');
+    expect(grpc).toContain('// node_modules/@grpc/grpc-js/');
+    // The small exporter packages stay in core.js, sharing its OTLP transformer; grpc-js reaches
+    // them through the shim.
+    expect(core).toContain('// node_modules/@opentelemetry/exporter-trace-otlp-grpc/');
+    expect(core).toContain('// scripts/grpc-js-shim.cjs');
+    expect(grpc).not.toContain('// node_modules/@opentelemetry/otlp-transformer/');
+  });
 });

@@ -1,5 +1,6 @@
 import { context, ROOT_CONTEXT, createContextKey } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { OTLPTraceExporter as GrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPMetricExporter as ProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { OTLPTraceExporter as ProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { OTLPLogExporter as JsonLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
@@ -14,6 +15,7 @@ import {
   batchLogQueueFull,
   contextEnter,
   exporterSerializer,
+  grpcTransport,
   httpTransportSlots,
   retryingTransport,
 } from '../../../instrumentation/sdk-internals.js';
@@ -86,6 +88,17 @@ describe('sdk-internals against the pinned OpenTelemetry packages', () => {
     await new Promise((r) => setImmediate(r));
     expect(sent).toHaveLength(1);
     expect(sent[0]!.length).toBeGreaterThan(0);
+  });
+
+  it('grpcTransport finds the gRPC exporter transport, and only there', async () => {
+    const exporter = new GrpcTraceExporter({ url: 'http://127.0.0.1:1' });
+    const found = grpcTransport(exporter);
+    expect(found, 'OTLPGRPCExporter _delegate._transport._parameters.grpcName').toBeDefined();
+    expect(found!.inner.send).toBeTypeOf('function');
+    expect(
+      grpcTransport(new ProtoTraceExporter({ url: 'http://127.0.0.1:1/v1/traces' })),
+    ).toBeUndefined();
+    await exporter.shutdown();
   });
 
   it('exporterSerializer finds and replaces the OTLP metric exporter serializer', () => {
