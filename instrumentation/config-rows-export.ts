@@ -14,6 +14,7 @@ import type { OtlpProtocol, PropagatorName } from './types.js';
 
 const PROTOCOLS: readonly OtlpProtocol[] = ['http/protobuf', 'http/json', 'grpc'];
 
+/** One OTLP signal: each setting defaults to the generic one, read once (no re-reading per signal). */
 function otlpRows(signal: Signal): Setting[] {
   const S = signal.toUpperCase();
   const k = `${signal}.otlp`;
@@ -26,6 +27,7 @@ function otlpRows(signal: Signal): Setting[] {
       shownDefault: 'generic protocol',
       doc: `Protocol for ${signal}.`,
       group: 'otlp',
+      from: ['_otlp.protocol'],
     }),
     row<string>({
       key: `${k}.url`,
@@ -44,6 +46,7 @@ function otlpRows(signal: Signal): Setting[] {
       shownDefault: `base + \`/v1/${signal}\``,
       doc: `${signal[0]!.toUpperCase()}${signal.slice(1)} endpoint, used as is.`,
       group: 'otlp',
+      from: ['_otlp.endpoint', '_otlp.protocol'],
     }),
     row<Record<string, string>>({
       key: `${k}.headers`,
@@ -54,6 +57,7 @@ function otlpRows(signal: Signal): Setting[] {
       shownDefault: '(none)',
       doc: `Extra headers for ${signal} (win over the generic ones).`,
       group: 'otlp',
+      from: ['_otlp.headers'],
     }),
     row<number>({
       key: `${k}.timeoutMs`,
@@ -63,6 +67,7 @@ function otlpRows(signal: Signal): Setting[] {
       shownDefault: 'generic timeout',
       doc: `Timeout for ${signal} (ms).`,
       group: 'otlp',
+      from: ['_otlp.timeoutMs'],
     }),
     row<'gzip' | 'none'>({
       key: `${k}.compression`,
@@ -72,6 +77,7 @@ function otlpRows(signal: Signal): Setting[] {
       shownDefault: 'generic compression',
       doc: `Compression for ${signal}.`,
       group: 'otlp',
+      from: ['_otlp.compression'],
     }),
   ];
 }

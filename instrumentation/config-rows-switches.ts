@@ -61,6 +61,7 @@ function exporterRows(signal: Signal, doc: string): Setting[] {
       key: `${signal}.exporter`,
       type: oneOf(SIGNAL_EXPORTERS),
       default: (r) => r.get<Exporters>(internal).exporter ?? 'otlp',
+      shownDefault: 'otlp',
       doc: `Exporter for ${signal}.`,
       group: 'switches',
       from: [internal],
@@ -82,12 +83,7 @@ const instrumentation = (item: string, cx: Parameters<ValueType<unknown>['parse'
   );
   return undefined;
 };
-const instrumentationList = list(
-  `comma list of ${INSTRUMENTATION_NAMES.map((n) => `\`${n}\``).join(', ')}`,
-  instrumentation,
-);
-
-/** One OTLP signal: each setting defaults to the generic one, read once (no re-reading per signal). */
+const instrumentationList = list('comma list of instrumentation names', instrumentation);
 
 export const SWITCH_ROWS: readonly Setting[] = [
   // --- on and off
@@ -110,6 +106,7 @@ export const SWITCH_ROWS: readonly Setting[] = [
     shownDefault: 'true',
     doc: '`false` turns echoes-otel off (like `OTEL_SDK_DISABLED=true`).',
     group: 'switches',
+    from: ['_sdkDisabled'],
   }),
   ...exporterRows('traces', '`otlp`, `console` or `none`.'),
   ...exporterRows(
@@ -215,15 +212,6 @@ export const SWITCH_ROWS: readonly Setting[] = [
 
 export const RESOURCE_ROWS: readonly Setting[] = [
   // --- service and resource
-  row<Record<string, string>>({
-    key: 'resourceAttributes',
-    env: ['OTEL_RESOURCE_ATTRIBUTES'],
-    type: pairs(true),
-    default: {},
-    shownDefault: '(none)',
-    doc: 'Extra resource attributes, `key=value,key2=value2` (values percent-decoded).',
-    group: 'resource',
-  }),
   row<string>({
     key: 'serviceName',
     env: ['OTEL_SERVICE_NAME'],
@@ -234,6 +222,15 @@ export const RESOURCE_ROWS: readonly Setting[] = [
       'unknown_service:node',
     shownDefault: 'package.json `name` in the working directory, else `unknown_service:node`',
     doc: 'The `service.name` resource attribute.',
+    group: 'resource',
+  }),
+  row<Record<string, string>>({
+    key: 'resourceAttributes',
+    env: ['OTEL_RESOURCE_ATTRIBUTES'],
+    type: pairs(true),
+    default: {},
+    shownDefault: '(none)',
+    doc: 'Extra resource attributes, `key=value,key2=value2` (values percent-decoded).',
     group: 'resource',
   }),
   row<string>({

@@ -13,6 +13,7 @@ export {
   DOC_GROUPS,
   OTLP_GRPC_DEFAULT,
   OTLP_HTTP_DEFAULT,
+  shownDefaultOf,
   signalUrl,
   type DocGroup,
   type EnvEntry,

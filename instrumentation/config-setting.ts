@@ -79,3 +79,13 @@ export interface Merged {
   sourceOf(key: string): string | undefined;
   warn(source: string, value: string, fallback: string, why: string): void;
 }
+
+/** The default as the docs show it: the row's text, else the literal (booleans as on/off). */
+export function shownDefaultOf(s: Setting, entry?: EnvEntry): string {
+  const v = s.default;
+  return (
+    entry?.shownDefault ??
+    s.shownDefault ??
+    (typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v))
+  );
+}

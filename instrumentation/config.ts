@@ -1,5 +1,5 @@
 import type { EntryProbe } from './entry-format.js';
-import { DOC_GROUPS, SETTINGS } from './config-schema.js';
+import { DOC_GROUPS, SETTINGS, shownDefaultOf } from './config-schema.js';
 import { mergeSettings, type ConfigProblem } from './config-sources.js';
 import type { DiagLevelName } from './config-names.js';
 import type { EchoesConfig, EchoesOptions } from './types.js';
@@ -48,7 +48,7 @@ export const ENV_VARIABLES: readonly EnvVariable[] = DOC_GROUPS.flatMap((g) =>
       const entry = typeof e === 'string' ? { name: e } : e;
       return {
         name: entry.name,
-        default: entry.shownDefault ?? s.shownDefault ?? String(s.default),
+        default: shownDefaultOf(s, entry),
         description: entry.doc ?? s.doc,
       };
     }),
