@@ -229,6 +229,8 @@ export const RESOURCE_ROWS: readonly Setting[] = [
     env: ['OTEL_RESOURCE_ATTRIBUTES'],
     type: pairs(true),
     default: {},
+    // Attributes given in code are added to (and win over) the variable's.
+    combine: (below, v) => ({ ...below, ...v }),
     shownDefault: '(none)',
     doc: 'Extra resource attributes, `key=value,key2=value2` (values percent-decoded).',
     group: 'resource',
