@@ -221,7 +221,16 @@ export function list<T>(
   return {
     accepts,
     parse(raw, cx) {
-      const items = Array.isArray(raw) ? raw.map((v) => text(v) ?? '') : text(raw)?.split(',');
+      let items: string[] | undefined;
+      if (Array.isArray(raw)) {
+        items = [];
+        for (const v of raw as unknown[]) {
+          if (typeof v === 'string') items.push(v);
+          else cx.skip(JSON.stringify(v) ?? String(v), 'is not a string');
+        }
+      } else {
+        items = text(raw)?.split(',');
+      }
       if (items === undefined) return cx.fail('is not a comma-separated list');
       const out: T[] = [];
       for (const item of items.map((s) => s.trim()).filter((s) => s !== '')) {

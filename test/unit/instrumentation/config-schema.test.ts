@@ -75,6 +75,20 @@ describe('code options', () => {
     ]);
   });
 
+  it('check each entry of a list as the variable does', () => {
+    const { config: c, problems } = load({
+      propagators: ['b3', 7 as never, 'jaeger' as never],
+      http: { ignorePaths: ['/healthz', 'internal'] },
+    });
+    expect(c.propagators).toEqual(['b3']);
+    expect(c.http.ignorePaths).toEqual(['/healthz']);
+    expect(problems.map((p) => [p.source, p.value, p.fallback])).toEqual([
+      ['options.propagators', '7', 'the entry is skipped'],
+      ['options.propagators', 'jaeger', 'the entry is skipped'],
+      ['options.http.ignorePaths', 'internal', 'the entry is skipped'],
+    ]);
+  });
+
   it('report a key that is no setting, and ignore it', () => {
     const { config: c, problems } = load({
       metrics: { exportIntervalMS: 5 } as never,
