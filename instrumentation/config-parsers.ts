@@ -116,12 +116,17 @@ export const fileName: ValueType<string> = {
   },
 };
 
-/** The one place relative paths become absolute: against the working directory. */
+/** The one place relative paths become absolute (values from every source, and the defaults). */
+export function inCwd(cwd: string, p: string): string {
+  return resolve(cwd, p);
+}
+
+/** A path; relative to the working directory. */
 export const path: ValueType<string> = {
   accepts: 'path (relative: to the working directory)',
   parse(raw, cx) {
     const s = string.parse(raw, cx);
-    return s === undefined ? undefined : resolve(cx.cwd, s);
+    return s === undefined ? undefined : inCwd(cx.cwd, s);
   },
 };
 
@@ -259,7 +264,7 @@ export function namedPaths<F extends 'prefix' | 'path'>(
       if (allowNone && s !== undefined && ['none', 'off', 'false'].includes(s)) return [];
       const out: Entry[] = [];
       const add = (name: string, p: string): void => {
-        out.push({ name, [field]: resolve(cx.cwd, p) } as Entry);
+        out.push({ name, [field]: inCwd(cx.cwd, p) } as Entry);
       };
       if (Array.isArray(raw)) {
         for (const e of raw as unknown[]) {

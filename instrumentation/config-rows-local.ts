@@ -1,9 +1,9 @@
-import { resolve } from 'node:path';
 import { DEFAULT_REDACT_KEYS, DIAG_LEVELS } from './config-names.js';
 import {
   bool,
   bytes,
   fileName,
+  inCwd,
   int,
   list,
   logLevel,
@@ -69,7 +69,7 @@ export const LOCAL_ROWS: readonly Setting[] = [
     key: 'logs.file.dir',
     env: ['ECHOES_LOG_DIR'],
     type: path,
-    default: (r) => resolve(r.cwd, 'logs'),
+    default: (r) => inCwd(r.cwd, 'logs'),
     shownDefault: './logs',
     doc: 'Directory of the rotated JSON log files.',
     group: 'logs',
@@ -142,9 +142,9 @@ export const LOCAL_ROWS: readonly Setting[] = [
     type: namedPaths('prefix', false),
     default: (r) => [
       { name: 'logs', prefix: r.get<string>('logs.file.dir') },
-      { name: 'sessions', prefix: resolve(r.cwd, 'data/memory') },
-      { name: 'cache', prefix: resolve(r.cwd, '.cache') },
-      { name: 'config', prefix: resolve(r.cwd, 'config') },
+      { name: 'sessions', prefix: inCwd(r.cwd, 'data/memory') },
+      { name: 'cache', prefix: inCwd(r.cwd, '.cache') },
+      { name: 'config', prefix: inCwd(r.cwd, 'config') },
     ],
     shownDefault: 'logs=<log dir>,sessions=data/memory,cache=.cache,config=config',
     doc: '`name=prefix,...`: the `fs.path.group` of each path prefix (others are `other`).',
@@ -164,9 +164,9 @@ export const LOCAL_ROWS: readonly Setting[] = [
     type: namedPaths('path', true),
     default: (r) => [
       { name: 'logs', path: r.get<string>('logs.file.dir') },
-      { name: 'cache/embeddings', path: resolve(r.cwd, '.cache/embeddings') },
-      { name: 'cache/attention', path: resolve(r.cwd, '.cache/attention') },
-      { name: 'sessions', path: resolve(r.cwd, 'data/memory') },
+      { name: 'cache/embeddings', path: inCwd(r.cwd, '.cache/embeddings') },
+      { name: 'cache/attention', path: inCwd(r.cwd, '.cache/attention') },
+      { name: 'sessions', path: inCwd(r.cwd, 'data/memory') },
     ],
     shownDefault:
       'logs=<log dir>,cache/embeddings=.cache/embeddings,cache/attention=.cache/attention,sessions=data/memory',

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import type * as Yaml from 'yaml';
-import type { Layer, ParseContext } from './config-parsers.js';
+import { inCwd, type Layer, type ParseContext } from './config-parsers.js';
 import { AFTER_MERGE, SETTINGS, type Resolver, type Setting } from './config-schema.js';
 import type { EchoesConfig, EchoesOptions } from './types.js';
 
@@ -201,7 +201,7 @@ interface YamlLayer {
 const YAML_KEYS = SETTINGS.flatMap((s) => (s.yaml === undefined ? [] : [s.yaml]));
 
 function readYaml(given: string, explicit: boolean, cwd: string, problems: Problems): YamlLayer {
-  const file = resolve(cwd, given);
+  const file = inCwd(cwd, given);
   const rel = isAbsolute(file) && file.startsWith(cwd) ? relative(cwd, file) || file : file;
   const none: YamlLayer = { shown: given, values: new Map() };
   let text: string;
