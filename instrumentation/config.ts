@@ -41,11 +41,8 @@ export interface EnvVariable {
   readonly description: string;
 }
 
-/**
- * Every variable the schema reads, with its default and meaning, in the docs' order. Pure: the
- * bundle drops it (register never needs the docs).
- */
-export const ENV_VARIABLES: readonly EnvVariable[] = /* @__PURE__ */ DOC_GROUPS.flatMap((g) =>
+/** Every variable the schema reads, with its default and meaning, in the docs' order. */
+export const ENV_VARIABLES: readonly EnvVariable[] = DOC_GROUPS.flatMap((g) =>
   SETTINGS.filter((s) => s.group === g.id).flatMap((s) =>
     (s.env ?? []).map((e) => {
       const entry = typeof e === 'string' ? { name: e } : e;
