@@ -1,5 +1,5 @@
 import type { EntryProbe } from './entry-format.js';
-import { DOC_GROUPS, SETTINGS, shownDefaultOf } from './config-schema.js';
+import { SETTINGS, shownDefaultOf } from './config-schema.js';
 import { mergeSettings, type ConfigProblem } from './config-sources.js';
 import type { DiagLevelName } from './config-names.js';
 import type { EchoesConfig, EchoesOptions } from './types.js';
@@ -41,19 +41,24 @@ export interface EnvVariable {
   readonly description: string;
 }
 
-/** Every variable the schema reads, with its default and meaning, in the docs' order. */
-export const ENV_VARIABLES: readonly EnvVariable[] = DOC_GROUPS.flatMap((g) =>
-  SETTINGS.filter((s) => s.group === g.id).flatMap((s) =>
-    (s.env ?? []).map((e) => {
+/** Every variable the schema reads, with its default and meaning, in the rows' (the docs') order. */
+export const ENV_VARIABLES: readonly EnvVariable[] = envVariables();
+
+function envVariables(): EnvVariable[] {
+  // A plain loop: this runs in register at every startup.
+  const out: EnvVariable[] = [];
+  for (const s of SETTINGS) {
+    for (const e of s.env ?? []) {
       const entry = typeof e === 'string' ? { name: e } : e;
-      return {
+      out.push({
         name: entry.name,
         default: shownDefaultOf(s, entry),
         description: entry.doc ?? s.doc,
-      };
-    }),
-  ),
-);
+      });
+    }
+  }
+  return out;
+}
 export type EnvName = string;
 
 /** Env var that register sets for child processes so an inherited `--import` stays quiet there. */

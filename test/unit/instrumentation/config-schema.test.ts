@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../instrumentation/config.js';
-import { SETTINGS } from '../../../instrumentation/config-schema.js';
+import { DOC_GROUPS, SETTINGS } from '../../../instrumentation/config-schema.js';
 import type { EchoesOptions } from '../../../instrumentation/types.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'echoes-schema-'));
@@ -39,6 +39,12 @@ describe('the configuration schema', () => {
     );
     expect(new Set(names).size).toBe(names.length);
     for (const n of names) expect(n, n).toMatch(/^(OTEL_|ECHOES_|NODE_ENV$)/);
+  });
+
+  it('keeps its rows in the order of the docs sections', () => {
+    const order = DOC_GROUPS.map((g) => g.id);
+    const groups = SETTINGS.map((s) => order.indexOf(s.group));
+    expect(groups).toEqual([...groups].sort((a, b) => a - b));
   });
 
   it('has a row for every field of EchoesConfig, and no row outside it', () => {
