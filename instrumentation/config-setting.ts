@@ -60,6 +60,7 @@ export interface Setting<T = unknown> {
   readonly from?: readonly string[];
 }
 
+/** Checks a row against its own value type, then erases it so rows of every type share one list. */
 export const row = <T>(s: Setting<T>): Setting => s as unknown as Setting;
 
 export const OTLP_HTTP_DEFAULT = 'http://localhost:4318';
