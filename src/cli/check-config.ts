@@ -1,5 +1,6 @@
-import { formatProblem, loadConfig } from '../../instrumentation/config.js';
+import { DEFAULT_REDACT_KEYS, formatProblem, loadConfig } from '../../instrumentation/config.js';
 import type { LoadedConfig } from '../../instrumentation/config.js';
+import { normaliseKey } from '../../instrumentation/redact.js';
 
 /**
  * `echoes-otel check-config`: the effective configuration exactly as the preload would compute it
@@ -7,20 +8,32 @@ import type { LoadedConfig } from '../../instrumentation/config.js';
  * non-zero when a value was rejected, the same problems register warns about at startup.
  */
 
-const SECRET_KEY = /authorization|api[-_]?key|token|password|passwd|secret|cookie|credential/i;
+/**
+ * Whether a key names a secret, by the rule redaction applies (redact.ts): its normalised form
+ * equals or ends with one of the keys (the one list, DEFAULT_REDACT_KEYS, plus the configured ones).
+ */
+export function isSecretKey(key: string, keys: readonly string[] = DEFAULT_REDACT_KEYS): boolean {
+  const k = normaliseKey(key);
+  return k !== '' && keys.some((s) => k.endsWith(normaliseKey(s)));
+}
 
-export function maskSecrets(value: unknown, key = '', underHeaders = false): unknown {
-  if (Array.isArray(value)) return value.map((v) => maskSecrets(v, key, false));
+export function maskSecrets(
+  value: unknown,
+  key = '',
+  underHeaders = false,
+  keys: readonly string[] = DEFAULT_REDACT_KEYS,
+): unknown {
+  if (Array.isArray(value)) return value.map((v) => maskSecrets(v, key, false, keys));
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
       // Header values are credentials more often than not (api keys, bearer tokens): mask them all.
-      out[k] = underHeaders ? mask(v) : maskSecrets(v, k, k === 'headers');
+      out[k] = underHeaders ? mask(v) : maskSecrets(v, k, k === 'headers', keys);
     }
     return out;
   }
   if (typeof value === 'string') {
-    if (SECRET_KEY.test(key)) return mask(value);
+    if (isSecretKey(key, keys)) return mask(value);
     return maskUrl(value);
   }
   return value;
@@ -47,7 +60,9 @@ type Problem = LoadedConfig['problems'][number];
 
 /** A problem quotes the rejected value; for header or secret variables that value is masked. */
 export function maskProblem(p: Problem): Problem {
-  if (!(SECRET_KEY.test(p.source) || /HEADERS/i.test(p.source)) || p.value === '') return p;
+  // The source's last part: `OTEL_EXPORTER_OTLP_HEADERS`, `options.logs.otlp.headers`, a YAML key.
+  const last = p.source.split(/[.: ]/).pop() ?? p.source;
+  if (!(isSecretKey(last) || /HEADERS/i.test(p.source)) || p.value === '') return p;
   return { ...p, value: '****', message: p.message.split(p.value).join('****') };
 }
 
@@ -86,7 +101,7 @@ export function checkConfig(
 ): CheckConfigResult {
   const loaded: LoadedConfig = load({}, { env, cwd });
   const errors = loaded.problems.filter((p) => p.severity === 'error');
-  const masked = maskSecrets(loaded.config);
+  const masked = maskSecrets(loaded.config, '', false, loaded.config.redaction.keys);
   if (format === 'json') {
     const body = {
       config: masked,

@@ -1,5 +1,17 @@
-import { describe, expect, it } from 'vitest';
-import { flatten, maskProblem, maskSecrets } from '../../../../src/cli/check-config.js';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  checkConfig,
+  flatten,
+  isSecretKey,
+  maskProblem,
+  maskSecrets,
+} from '../../../../src/cli/check-config.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'echoes-check-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('maskSecrets', () => {
   it('masks every header value, secret-looking keys and URL passwords, and nothing else', () => {
@@ -63,5 +75,45 @@ describe('flatten', () => {
       ['e', 'x, y'],
       ['f', '(unset)'],
     ]);
+  });
+});
+
+describe('isSecretKey', () => {
+  it('names a secret by the redaction rule: equal to, or ending with, a listed key', () => {
+    for (const k of [
+      'authorization',
+      'apiKey',
+      'X-API-KEY',
+      'client_secret',
+      'accessToken',
+      'set-cookie',
+    ])
+      expect(isSecretKey(k), k).toBe(true);
+    for (const k of ['maxTokens', 'serviceName', 'url', 'keys', ''])
+      expect(isSecretKey(k), k).toBe(false);
+    expect(isSecretKey('ssn', ['ssn'])).toBe(true);
+  });
+});
+
+describe('checkConfig', () => {
+  it('exits 1 on an unknown config.yaml key and names it with the key it probably meant', () => {
+    mkdirSync(join(dir, 'config'), { recursive: true });
+    writeFileSync(join(dir, 'config', 'config.yaml'), 'logging:\n  levle: DEBUG\n');
+    const r = checkConfig('text', {}, dir);
+    expect(r.exitCode).toBe(1);
+    expect(r.output).toContain(
+      'echoes-otel: config error: config/config.yaml: logging.levle="DEBUG" is not a logging setting (did you mean level?); the key is ignored',
+    );
+    expect(r.output).toMatch(/logs\.level\s+info/);
+  });
+
+  it('masks values under the configured redaction keys too', () => {
+    const r = checkConfig(
+      'json',
+      { ECHOES_REDACT_KEYS: 'x-tenant', OTEL_RESOURCE_ATTRIBUTES: 'x-tenant=acme,team=search' },
+      dir,
+    );
+    const body = JSON.parse(r.output) as { config: { resourceAttributes: Record<string, string> } };
+    expect(body.config.resourceAttributes).toEqual({ 'x-tenant': '****', team: 'search' });
   });
 });
