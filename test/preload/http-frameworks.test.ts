@@ -238,3 +238,44 @@ describe.each(NODE_BINARIES.flatMap((node) => CASES.map((c) => ({ node, c }))))(
     });
   },
 );
+
+describe.each(NODE_BINARIES)('framework and fetch switches under $label', (node) => {
+  it('leaves routes and fetch alone when express and undici are disabled', async () => {
+    const service = `fw-off-${randomBytes(4).toString('hex')}`;
+    const cwd = mkdtempSync(join(tmp, 'cwd-'));
+    const app = spawnNode(node.path, ['--import', REGISTER, join(FIXTURES, 'express.mjs')], {
+      cwd,
+      env: {
+        PATH: process.env.PATH,
+        OTEL_SERVICE_NAME: service,
+        OTEL_EXPORTER_OTLP_ENDPOINT: rx.url,
+        OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'express,undici',
+        ECHOES_PROMETHEUS: 'off',
+        ECHOES_DIRS: 'none',
+        ECHOES_LOG_CONSOLE: 'off',
+        ECHOES_LOG_DIR: join(cwd, 'logs'),
+        DOWNSTREAM: `${downstreamUrl}/${service}`,
+      },
+    });
+    try {
+      const port = Number((await app.waitFor(/READY (\d+)/, 20_000))[1]);
+      expect((await fetch(`http://127.0.0.1:${port}/users/42`)).status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${port}/fetch`)).status).toBe(200);
+      const mine = (s: FlatSpan) => s.resource['service.name'] === service;
+      const spans = await rx.waitForSpans(mine, 2, 20_000);
+      // Server spans still come from the http instrumentation, without a route.
+      expect(spans.map((s) => [s.kind, s.name, attr(s, 'http.route')]).sort()).toEqual([
+        [SERVER, 'GET', undefined],
+        [SERVER, 'GET', undefined],
+      ]);
+      expect(seenByService.get(service)).toEqual([undefined]);
+    } finally {
+      app.kill('SIGTERM');
+      const deadline = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 5000).unref());
+      if ((await Promise.race([app.exited, deadline])) === 'timeout') {
+        app.kill('SIGKILL');
+        await app.exited;
+      }
+    }
+  });
+});
