@@ -25,8 +25,8 @@ import type { EchoesConfig } from './types.js';
  *   matched; an accessor on the app's context prototype hears that write. Nothing per request
  *   otherwise.
  * - fastify 4 and 5: fastify publishes `fastify.initialization` on diagnostics_channel for every
- *   instance it creates; we add one `onRequest` hook reading `request.routeOptions.url` (plugin
- *   prefix included). No module hook at all.
+ *   instance it creates; an `onRoute` hook then gives each declared route (plugin prefix included)
+ *   an `onRequest` hook naming its template. No module hook at all.
  *
  * The express and koa hooks run only when the app requires or imports the package (the ESM
  * hook's module list in register-main.ts names them).
@@ -256,25 +256,43 @@ export function createKoaInstrumentation(config: EchoesConfig): Instrumentation 
 
 // ---- fastify ----------------------------------------------------------------------------------
 
-interface FastifyRequest {
-  routeOptions?: { url?: unknown };
+type Hook = (...args: unknown[]) => unknown;
+interface FastifyRouteOptions {
+  url?: unknown;
+  onRequest?: Hook | Hook[] | null;
 }
 
-function onFastifyRequest(request: FastifyRequest, _reply: unknown, done: () => void): void {
+/**
+ * For every route the app declares (plugin prefixes included in `url`), a route-level `onRequest`
+ * hook that names it: the template is closed over once per route, so a request pays one call and
+ * no lookup (`request.routeOptions` builds a fresh object per read), and the not-found handler,
+ * which is no declared route, names nothing.
+ */
+function onFastifyRoute(routeOptions: FastifyRouteOptions): void {
   try {
-    // Undefined for the not-found handler: a 404 gets no route.
-    const url = request.routeOptions?.url;
-    if (typeof url === 'string' && url !== '') setHttpRoute(url);
+    const url = routeOptions.url;
+    if (typeof url !== 'string' || url === '') return;
+    const nameRoute: Hook = function (_request, _reply, done): void {
+      setHttpRoute(url);
+      (done as () => void)();
+    };
+    const existing = routeOptions.onRequest;
+    routeOptions.onRequest =
+      existing === undefined || existing === null
+        ? [nameRoute]
+        : Array.isArray(existing)
+          ? [nameRoute, ...existing]
+          : [nameRoute, existing];
   } catch (err) {
     warnOnce('fastify', err);
   }
-  done();
 }
 
 function onFastifyInit(message: unknown): void {
   try {
     const fastify = (message as { fastify?: { addHook?: (...a: unknown[]) => unknown } }).fastify;
-    fastify?.addHook?.('onRequest', onFastifyRequest);
+    // Added while fastify() builds the root instance: every route and plugin comes after it.
+    fastify?.addHook?.('onRoute', onFastifyRoute);
   } catch (err) {
     warnOnce('fastify', err);
   }
