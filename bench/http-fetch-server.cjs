@@ -1,5 +1,5 @@
 /* eslint-disable @typescript-eslint/no-require-imports -- a CommonJS app, on purpose */
-/* global require */
+/* global require, __filename */
 // Benchmark fixture for outbound HTTP (`BENCH_SERVER=http-fetch-server.cjs node bench/http.mjs`):
 // a node:http server whose handler makes one global fetch() to a downstream service per request,
 // as a handler calling the next service or a model API does. The downstream is a plain node:http

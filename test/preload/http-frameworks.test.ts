@@ -233,8 +233,9 @@ describe.each(NODE_BINARIES.flatMap((node) => CASES.map((c) => ({ node, c }))))(
           app.kill('SIGKILL');
           await app.exited;
         }
-        if (app.stderr().includes('route hook failed')) throw new Error(app.stderr());
       }
+      // A hook that threw warns once on stderr: the routes above may still have come out right.
+      expect(app.stderr()).not.toMatch(/route hook failed|instrumentation hook failed/);
     });
   },
 );
