@@ -61,13 +61,25 @@ interface Origin {
 
 /**
  * undici 6+ carries request headers as a flat array with `addHeader()`; undici 5 (an app's own
- * older copy) as one `name: value\r\n` string.
+ * older copy) as one `name: value\r\n` string. A header the app set itself (say, a traceparent it
+ * injected by hand) is replaced, as `setHeader` does on node:http: two values would reach the
+ * peer joined into one invalid header.
  */
 const headerSetter: TextMapSetter<UndiciRequest> = {
   set(request, key, value) {
+    const headers = request.headers;
+    if (Array.isArray(headers)) {
+      for (let i = 0; i < headers.length; i += 2) {
+        const name: unknown = headers[i];
+        if (typeof name === 'string' && name.length === key.length && name.toLowerCase() === key) {
+          headers[i + 1] = value;
+          return;
+        }
+      }
+    }
     if (typeof request.addHeader === 'function') request.addHeader(key, value);
-    else if (Array.isArray(request.headers)) request.headers.push(key, value);
-    else if (typeof request.headers === 'string') request.headers += `${key}: ${value}\r\n`;
+    else if (Array.isArray(headers)) headers.push(key, value);
+    else if (typeof headers === 'string') request.headers = `${headers}${key}: ${value}\r\n`;
   },
 };
 

@@ -39,6 +39,7 @@ const CASES: Case[] = [
   { name: 'fastify 5 (ESM)', fixture: 'fastify.mjs' },
   { name: 'fastify 4 (CJS)', fixture: 'fastify.cjs', alias: { from: 'fastify-4', pkg: 'fastify' } },
   { name: 'koa + @koa/router (CJS)', fixture: 'koa.cjs' },
+  { name: 'koa + @koa/router (ESM)', fixture: 'koa.mjs' },
 ];
 
 let rx: OtlpReceiver;

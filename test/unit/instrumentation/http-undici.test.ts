@@ -121,6 +121,21 @@ describe('setupUndici', () => {
     expect(seen.get('/a')).toBe(`00-${outer.traceId}-${span.spanContext().spanId}-01`);
   });
 
+  it('replaces a traceparent the app set itself instead of sending two', async () => {
+    const outer = trace.getTracer('t').startSpan('outer');
+    await context.with(trace.setSpan(context.active(), outer), async () => {
+      const stale = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+      await (
+        await fetch(`http://127.0.0.1:${port}/own`, { headers: { traceparent: stale } })
+      ).text();
+    });
+    outer.end();
+    const [span] = clientSpans();
+    expect(seen.get('/own')).toBe(
+      `00-${outer.spanContext().traceId}-${span!.spanContext().spanId}-01`,
+    );
+  });
+
   it('marks responses >= 400 as errors with the status as error.type', async () => {
     await fetchUnder('/missing?status=404');
     const [span] = clientSpans();
