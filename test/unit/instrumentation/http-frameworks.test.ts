@@ -136,8 +136,15 @@ for (const pkg of ['express-4', 'express']) {
       const orgs = express.Router({ mergeParams: true });
       orgs.get('/members/:member', ok);
       app.use('/orgs/:org', orgs);
+      // A whole app mounted under a prefix.
+      const sub = express();
+      sub.get('/ping/:n', ok);
+      app.use('/v1', sub);
       const port = await listen(http.createServer(app as unknown as http.RequestListener));
-      expectRoutes(await routesOf(port, PATHS));
+      const spans = await routesOf(port, [...PATHS, '/v1/ping/3', '/v1/nope']);
+      expectRoutes(spans);
+      expect(spans.get('/v1/ping/3')!.attributes['http.route']).toBe('/v1/ping/:n');
+      expect(spans.get('/v1/nope')!.attributes['http.route']).toBeUndefined();
     });
   });
 }
@@ -194,7 +201,17 @@ for (const pkg of ['fastify-4', 'fastify']) {
       const Fastify = require(pkg) as () => App;
       const app = Fastify();
       const ok: Route = async (req) => req.params;
-      app.get('/users/:id', ok);
+      // The app's own route-level onRequest hook still runs beside ours.
+      let ownHookRan = 0;
+      (app as unknown as { route(o: unknown): void }).route({
+        method: 'GET',
+        url: '/users/:id',
+        onRequest: (_req: unknown, _reply: unknown, done: () => void) => {
+          ownHookRan++;
+          done();
+        },
+        handler: ok,
+      });
       app.register(
         async (api) => {
           api.get('/items/:itemId', ok);
@@ -212,6 +229,7 @@ for (const pkg of ['fastify-4', 'fastify']) {
           if (path === '/api/') continue;
           expect(spans.get(path)!.attributes['http.route'], path).toBe(route);
         }
+        expect(ownHookRan).toBe(1);
       } finally {
         await app.close();
       }
