@@ -1,6 +1,7 @@
 import type { Attributes } from '@opentelemetry/api';
 import { METRIC, catalogEntry } from './catalog.js';
 import type { BoundHistogram, FastHistogram, SetupContext } from './feature.js';
+import { createRedactor } from './redact.js';
 
 /**
  * What the node:http instrumentation (http.ts), the fetch/undici one (http-undici.ts) and the
@@ -138,5 +139,54 @@ export function createPathMatcher(
     if (exact.has(path)) return true;
     for (let i = 0; i < prefixes.length; i++) if (path.startsWith(prefixes[i]!)) return true;
     return false;
+  };
+}
+
+/** Query parameters whose values semconv says `url.full` must not carry, whatever the config. */
+const URL_SENSITIVE_PARAMS = ['AWSAccessKeyId', 'Signature', 'sig', 'X-Goog-Signature'];
+const MAX_CACHED_PARAMS = 1024;
+
+/**
+ * For the `url.full` of client spans: the value of a query parameter named like a secret (a
+ * configured redaction key such as `api_key` or `token`, or one of semconv's signature parameters)
+ * becomes `REDACTED`, as semconv writes it. A URL without a query costs one `indexOf`.
+ */
+export function createUrlRedactor(keys: readonly string[] | undefined): (url: string) => string {
+  const redactor = createRedactor([...(keys ?? []), ...URL_SENSITIVE_PARAMS]);
+  const decided = new Map<string, boolean>();
+  const isSecret = (name: string): boolean => {
+    let secret = decided.get(name);
+    if (secret === undefined) {
+      let decoded = name;
+      try {
+        decoded = decodeURIComponent(name);
+      } catch {
+        // a malformed escape: judge the raw name
+      }
+      const probe = { [decoded]: 'x' };
+      secret = redactor.redactAttributes(probe) !== probe;
+      if (decided.size < MAX_CACHED_PARAMS) decided.set(name, secret);
+    }
+    return secret;
+  };
+  return (url) => {
+    const q = url.indexOf('?');
+    if (q === -1) return url;
+    const hash = url.indexOf('#', q);
+    const query = hash === -1 ? url.slice(q + 1) : url.slice(q + 1, hash);
+    const parts = query.split('&');
+    let changed = false;
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i]!;
+      const eq = part.indexOf('=');
+      if (eq === -1) continue;
+      const name = part.slice(0, eq);
+      if (isSecret(name)) {
+        parts[i] = `${name}=REDACTED`;
+        changed = true;
+      }
+    }
+    if (!changed) return url;
+    return `${url.slice(0, q + 1)}${parts.join('&')}${hash === -1 ? '' : url.slice(hash)}`;
   };
 }

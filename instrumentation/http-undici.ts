@@ -13,7 +13,7 @@ import {
 } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
 import type { Feature, SetupContext } from './feature.js';
-import { clientSlotsFor, errorType, normalizeMethod } from './http-common.js';
+import { clientSlotsFor, createUrlRedactor, errorType, normalizeMethod } from './http-common.js';
 
 /**
  * Client spans, `traceparent` and `http.client.request.duration` for global `fetch` and the
@@ -107,6 +107,7 @@ export function parseOrigin(origin: unknown): Origin | null {
 export function setupUndici(ctx: SetupContext): Feature {
   const tracer = ctx.tracer;
   const clientSlots = clientSlotsFor(ctx);
+  const redactUrl = createUrlRedactor(ctx.config.redaction?.keys);
   let warned = false;
   let stopped = false;
 
@@ -151,7 +152,7 @@ export function setupUndici(ctx: SetupContext): Feature {
         'http.request.method': method,
         'server.address': origin.address,
         'server.port': origin.port,
-        'url.full': origin.prefix + (request.path ?? '/'),
+        'url.full': redactUrl(origin.prefix + (request.path ?? '/')),
       };
       if (method === '_OTHER' && request.method !== undefined) {
         attributes['http.request.method_original'] = request.method;

@@ -25,6 +25,7 @@ import type { BoundHistogram, Feature, FastHistogram, SetupContext } from './fea
 import {
   clientSlotsFor,
   createPathMatcher,
+  createUrlRedactor,
   durationHistogram,
   errorType,
   MAX_CACHED_SLOTS,
@@ -266,6 +267,7 @@ export function setupHttp(ctx: SetupContext): Feature {
   // ECHOES_HTTP_IGNORE_PATHS: no span for health checks and the like, duration still recorded.
   const ignorePath = createPathMatcher(ctx.config.http?.ignorePaths);
   const SUPPRESSED = suppressTracing(ROOT_CONTEXT);
+  const redactUrl = createUrlRedactor(ctx.config.redaction?.keys);
 
   let enter = findContextEnter();
   let warnedNoContext = false;
@@ -502,7 +504,9 @@ export function setupHttp(ctx: SetupContext): Feature {
         'http.request.method': method,
         'server.address': serverAddress,
         'server.port': serverPort,
-        'url.full': `${protocol}//${typeof hostHeader === 'string' ? hostHeader : serverAddress}${path}`,
+        'url.full': redactUrl(
+          `${protocol}//${typeof hostHeader === 'string' ? hostHeader : serverAddress}${path}`,
+        ),
       };
       if (method === '_OTHER' && request.method !== undefined) {
         attributes['http.request.method_original'] = request.method;

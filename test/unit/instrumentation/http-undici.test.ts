@@ -32,6 +32,7 @@ const meterProvider = new MeterProvider({ readers: [reader] });
 const config = {
   metrics: { prometheus: { enabled: false, host: '127.0.0.1', port: 9464 } },
   http: { ignorePaths: [] },
+  redaction: { keys: ['api_key'] },
 } as unknown as EchoesConfig;
 
 let undici: Feature;
@@ -133,6 +134,14 @@ describe('setupUndici', () => {
     const [span] = clientSpans();
     expect(seen.get('/own')).toBe(
       `00-${outer.spanContext().traceId}-${span!.spanContext().spanId}-01`,
+    );
+  });
+
+  it('keeps secret query values out of url.full', async () => {
+    await fetchUnder('/keyed?api_key=s3cret&page=2');
+    const [span] = clientSpans().filter((s) => s.attributes['url.full'] !== undefined);
+    expect(span!.attributes['url.full']).toBe(
+      `http://127.0.0.1:${port}/keyed?api_key=REDACTED&page=2`,
     );
   });
 

@@ -309,6 +309,12 @@ describe('setupHttp (client side)', () => {
     expect(srv.parentSpanContext?.spanId).toBe(client.spanContext().spanId);
   });
 
+  it("keeps semconv's signature query values out of url.full", async () => {
+    await request('/signed?sig=abc&x=1', { headers: { 'x-id': 'signed' } });
+    const [client] = clientSpans(await waitForSpans((s) => clientSpans(s).length === 1));
+    expect(client!.attributes['url.full']).toBe(`http://127.0.0.1:${port}/signed?sig=REDACTED&x=1`);
+  });
+
   it('marks client spans with status >= 400 as errors', async () => {
     await request('/x?status=404', { headers: { 'x-id': 'c404' } });
     const [client] = clientSpans(await waitForSpans((s) => clientSpans(s).length === 1));
