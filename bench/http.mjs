@@ -10,7 +10,9 @@
 //      BENCH_CONCURRENCY (16), BENCH_STEPS=1 adds the decomposition variants,
 //      BENCH_NODES=20,24 (which binaries), BENCH_VARIANTS (name filter), BENCH_OUT (result file),
 //      BENCH_ECHOES_VARIANTS (extra register variants with env settings, see variants()),
-//      BENCH_BEFORE (another register.js, measured as variant echoes-before).
+//      BENCH_BEFORE (another register.js, measured as variant echoes-before),
+//      BENCH_SERVER (the app under test, a file in bench/: http-server.cjs, or http-fetch-server.cjs
+//      for a handler that fetch()es a downstream per request).
 import { fork, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -227,7 +229,12 @@ async function cpuOf(child) {
 }
 
 async function runOnce(node, variant) {
-  const child = start(join(here, 'http-server.cjs'), node.path, variant.args, variant.env);
+  const child = start(
+    join(here, process.env.BENCH_SERVER ?? 'http-server.cjs'),
+    node.path,
+    variant.args,
+    variant.env,
+  );
   try {
     const { port } = await waitMessage(child, 'ready');
     await load(port, WARMUP);

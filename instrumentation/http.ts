@@ -19,9 +19,24 @@ import {
   type TextMapSetter,
   type Tracer,
 } from '@opentelemetry/api';
-import { isTracingSuppressed } from '@opentelemetry/core';
-import { METRIC, catalogEntry } from './catalog.js';
+import { isTracingSuppressed, suppressTracing } from '@opentelemetry/core';
+import { METRIC } from './catalog.js';
 import type { BoundHistogram, Feature, FastHistogram, SetupContext } from './feature.js';
+import { contextEnter } from './sdk-internals.js';
+import {
+  clientSlotsFor,
+  createPathMatcher,
+  createUrlRedactor,
+  durationHistogram,
+  errorType,
+  MAX_CACHED_SLOTS,
+  normalizeMethod,
+  ROUTE_SETTER,
+  routeSlot,
+  type RouteSetter,
+} from './http-common.js';
+
+export { HTTP_DURATION_BUCKETS, setHttpRoute } from './http-common.js';
 
 // `require`, not `import`: on Node 24 an ESM import of node:http evaluates every lazy export of the
 // module (its undici WebSocket classes, http2), +13 MiB RSS at startup (bench/results/startup.md).
@@ -51,24 +66,6 @@ const http = requireBuiltin('node:http') as typeof Http;
  * right before `server.emit('request')`. Everything per request is bound or cached up front: the
  * histogram slot per method/route/status/error, the subscriber functions, the parsed host.
  */
-
-/** Semconv advice buckets for `http.*.request.duration` (seconds). */
-export const HTTP_DURATION_BUCKETS: readonly number[] = Object.freeze([
-  0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
-]);
-
-const KNOWN_METHODS = new Set([
-  'GET',
-  'HEAD',
-  'POST',
-  'PUT',
-  'DELETE',
-  'CONNECT',
-  'OPTIONS',
-  'TRACE',
-  'PATCH',
-  'QUERY',
-]);
 
 const kServer = Symbol('echoes.http.server');
 const kClient = Symbol('echoes.http.client');
@@ -139,13 +136,6 @@ const headerSetter: TextMapSetter<ClientRequest> = {
   },
 };
 
-function normalizeMethod(method: string | undefined): string {
-  if (method === undefined) return '_OTHER';
-  if (KNOWN_METHODS.has(method)) return method;
-  const upper = method.toUpperCase();
-  return KNOWN_METHODS.has(upper) ? upper : '_OTHER';
-}
-
 /** Split `host[:port]` (IPv6 in brackets); the port is undefined when absent. */
 function splitHost(host: string): [string, number | undefined] {
   if (host.startsWith('[')) {
@@ -160,34 +150,12 @@ function splitHost(host: string): [string, number | undefined] {
 }
 
 /**
- * Where the active context lives. The SDK's AsyncLocalStorageContextManager keeps its store in
- * `_asyncLocalStorage`; entering our context there is what makes `trace.getActiveSpan()` and log
- * correlation see the server span inside the handler. `attach()` is the newer public form.
+ * Where the active context lives: entering our context in the context manager's store is what
+ * makes `trace.getActiveSpan()` and log correlation see the server span inside the handler
+ * (sdk-internals.ts names the private shape).
  */
 type Enter = (ctx: Context) => void;
-function findContextEnter(): Enter | undefined {
-  try {
-    const cm = (
-      context as unknown as { _getContextManager?: () => unknown }
-    )._getContextManager?.() as
-      | {
-          _asyncLocalStorage?: { enterWith?: (store: unknown) => void };
-          attach?: (ctx: Context) => unknown;
-        }
-      | undefined;
-    const als = cm?._asyncLocalStorage;
-    if (als !== undefined && typeof als.enterWith === 'function') {
-      return (ctx) => als.enterWith!(ctx);
-    }
-    if (cm !== undefined && typeof cm.attach === 'function') {
-      const attach = cm.attach.bind(cm);
-      return (ctx) => void attach(ctx);
-    }
-  } catch {
-    // fall through: spans are still produced, just not active in the handler
-  }
-  return undefined;
-}
+const findContextEnter: () => Enter | undefined = contextEnter;
 
 /** True when upstream @opentelemetry/instrumentation-http has wrapped node:http (shimmer marks it). */
 function upstreamServerPatched(server: Server): boolean {
@@ -203,19 +171,6 @@ function upstreamClientPatched(protocol: string): boolean {
   }
   return (http.request as { __wrapped?: boolean }).__wrapped === true;
 }
-
-function errorType(err: unknown): string {
-  if (err !== null && typeof err === 'object') {
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string' && code !== '') return code;
-    const name = (err as { name?: unknown }).name;
-    if (typeof name === 'string' && name !== '') return name;
-  }
-  return '_OTHER';
-}
-
-/** Bound on cached slot lookups per direction (beyond it, binds are looked up by attribute hash). */
-const MAX_CACHED_SLOTS = 4096;
 
 /**
  * Bound histogram slots cached per attribute combination: after warm-up a record is a few Map
@@ -252,34 +207,6 @@ class ServerSlots {
   }
 }
 
-class ClientSlots {
-  private readonly byKey = new Map<string, BoundHistogram>();
-  constructor(private readonly histogram: FastHistogram) {}
-  get(
-    method: string,
-    address: string,
-    port: number,
-    status: number,
-    err: string | undefined,
-  ): BoundHistogram {
-    const key = `${method} ${address} ${port} ${status} ${err ?? ''}`;
-    let slot = this.byKey.get(key);
-    if (slot === undefined) {
-      const a: Attributes = {
-        'http.request.method': method,
-        'server.address': address,
-        'server.port': port,
-      };
-      if (status > 0) a['http.response.status_code'] = status;
-      if (err !== undefined) a['error.type'] = err;
-      slot = this.histogram.bind(a);
-      // Peers are chosen by the app's callers: bounded like the server cache.
-      if (this.byKey.size < MAX_CACHED_SLOTS) this.byKey.set(key, slot);
-    }
-    return slot;
-  }
-}
-
 /** Put the propagation headers on an outgoing request, unless its headers are already rendered. */
 function injectTraceparent(request: ClientRequest, ctx: Context): void {
   if ((request as { _header?: unknown })._header != null || request.headersSent) return;
@@ -310,42 +237,16 @@ function hookClientHeaderRender(onRender: (request: ClientRequest) => void): () 
   };
 }
 
-/**
- * The live route setter sits on a global symbol, not in module state, so that `setHttpRoute`
- * works from any copy of this module (the preload's and the app's may resolve to different files).
- */
-const ROUTE_SETTER = Symbol.for('echoes-otel.http.setRoute');
-type RouteSetter = (route: string) => void;
-const globalSlot = globalThis as { [ROUTE_SETTER]?: RouteSetter };
-
-/**
- * Set `http.route` (a low-cardinality template such as `/users/:id`) on the server request being
- * handled in the current async context: its span name and attributes and its duration metric.
- * Without a call, no `http.route` is recorded (never the raw path). Safe to call anywhere.
- */
-export function setHttpRoute(route: string): void {
-  try {
-    globalSlot[ROUTE_SETTER]?.(route);
-  } catch {
-    // never throw into the app
-  }
-}
-
 export function setupHttp(ctx: SetupContext): Feature {
   const tracer: Tracer = ctx.tracer;
   // Unit and description as the catalog documents them (docs/signals.md is generated from it).
-  const durationHistogram = (name: string): FastHistogram => {
-    const entry = catalogEntry(name);
-    return ctx.fastMetrics.histogram(name, {
-      unit: entry?.unit ?? 's',
-      description: entry?.description ?? '',
-      boundaries: HTTP_DURATION_BUCKETS,
-    });
-  };
-  const serverHistogram = durationHistogram(METRIC.httpServerDuration);
-  const clientHistogram = durationHistogram(METRIC.httpClientDuration);
-  const serverSlots = new ServerSlots(serverHistogram);
-  const clientSlots = new ClientSlots(clientHistogram);
+  const serverSlots = new ServerSlots(durationHistogram(ctx, METRIC.httpServerDuration));
+  // Shared with http-undici.ts: fetch and node:http requests are one metric stream.
+  const clientSlots = clientSlotsFor(ctx);
+  // ECHOES_HTTP_IGNORE_PATHS: no span for health checks and the like, duration still recorded.
+  const ignorePath = createPathMatcher(ctx.config.http?.ignorePaths);
+  const SUPPRESSED = suppressTracing(ROOT_CONTEXT);
+  const redactUrl = createUrlRedactor(ctx.config.redaction?.keys);
 
   let enter = findContextEnter();
   let warnedNoContext = false;
@@ -398,7 +299,17 @@ export function setupHttp(ctx: SetupContext): Feature {
       if (upstreamServerPatched(server) && backOffForUpstream()) return;
       if (isIgnored(server)) return;
       const method = normalizeMethod(request.method);
-      const parent = propagation.extract(ROOT_CONTEXT, request.headers, headerGetter);
+      const url = request.url ?? '/';
+      const q = url.indexOf('?');
+      const path = q === -1 ? url : url.slice(0, q);
+      // An ignored path (health check) still gets its state, so its duration is recorded and a
+      // route can be named, but runs with tracing suppressed: no span, no child spans, no
+      // traceparent on its outbound calls, and no context left over from the connection's
+      // previous request.
+      const ignored = ignorePath !== undefined && ignorePath(path);
+      const parent = ignored
+        ? SUPPRESSED
+        : propagation.extract(ROOT_CONTEXT, request.headers, headerGetter);
       const state = new ServerState(parent, method, performance.now());
       response[kServer] = state;
       // One 'close' listener per connection, not per request: keep-alive sockets carry many.
@@ -406,28 +317,9 @@ export function setupHttp(ctx: SetupContext): Feature {
       if (sock[kInflight] === undefined) sock.on('close', onSocketClose);
       sock[kInflight] = state;
 
-      const url = request.url ?? '/';
-      const q = url.indexOf('?');
-      const attributes: Attributes = {
-        'http.request.method': method,
-        'url.scheme': (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
-        'url.path': q === -1 ? url : url.slice(0, q),
-      };
-      if (q !== -1) attributes['url.query'] = url.slice(q + 1);
-      if (method === '_OTHER' && request.method !== undefined) {
-        attributes['http.request.method_original'] = request.method;
+      if (!ignored) {
+        state.span = startServerSpan(request, socket, method, url, q, path, parent);
       }
-      // server.address / server.port (semconv: recommended) are left off server spans: nearly
-      // constant per service, and every attribute is paid again in OTLP serialisation.
-      const ua = request.headers['user-agent'];
-      if (ua !== undefined) attributes['user_agent.original'] = ua;
-
-      const span = tracer.startSpan(
-        method === '_OTHER' ? 'HTTP' : method,
-        { kind: SpanKind.SERVER, attributes },
-        parent,
-      );
-      state.span = span;
       if (enter === undefined) {
         enter = findContextEnter();
         if (enter === undefined) {
@@ -444,6 +336,36 @@ export function setupHttp(ctx: SetupContext): Feature {
     } catch (err) {
       warnOnce('error', err);
     }
+  }
+
+  function startServerSpan(
+    request: IncomingMessage,
+    socket: Socket,
+    method: string,
+    url: string,
+    q: number,
+    path: string,
+    parent: Context,
+  ): Span {
+    const attributes: Attributes = {
+      'http.request.method': method,
+      'url.scheme': (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
+      'url.path': path,
+    };
+    if (q !== -1) attributes['url.query'] = url.slice(q + 1);
+    if (method === '_OTHER' && request.method !== undefined) {
+      attributes['http.request.method_original'] = request.method;
+    }
+    // server.address / server.port (semconv: recommended) are left off server spans: nearly
+    // constant per service, and every attribute is paid again in OTLP serialisation.
+    const ua = request.headers['user-agent'];
+    if (ua !== undefined) attributes['user_agent.original'] = ua;
+
+    return tracer.startSpan(
+      method === '_OTHER' ? 'HTTP' : method,
+      { kind: SpanKind.SERVER, attributes },
+      parent,
+    );
   }
 
   function endServer(state: ServerState, status: number, aborted: boolean): void {
@@ -492,7 +414,7 @@ export function setupHttp(ctx: SetupContext): Feature {
     state.route = route;
     state.span?.updateName(`${state.method === '_OTHER' ? 'HTTP' : state.method} ${route}`);
   };
-  globalSlot[ROUTE_SETTER] = routeSetter;
+  routeSlot[ROUTE_SETTER] = routeSetter;
 
   // ---- client ---------------------------------------------------------------------------------
 
@@ -561,7 +483,9 @@ export function setupHttp(ctx: SetupContext): Feature {
         'http.request.method': method,
         'server.address': serverAddress,
         'server.port': serverPort,
-        'url.full': `${protocol}//${typeof hostHeader === 'string' ? hostHeader : serverAddress}${path}`,
+        'url.full': redactUrl(
+          `${protocol}//${typeof hostHeader === 'string' ? hostHeader : serverAddress}${path}`,
+        ),
       };
       if (method === '_OTHER' && request.method !== undefined) {
         attributes['http.request.method_original'] = request.method;
@@ -643,7 +567,7 @@ export function setupHttp(ctx: SetupContext): Feature {
           // already gone
         }
       }
-      if (globalSlot[ROUTE_SETTER] === routeSetter) delete globalSlot[ROUTE_SETTER];
+      if (routeSlot[ROUTE_SETTER] === routeSetter) delete routeSlot[ROUTE_SETTER];
       try {
         unhookHeaders();
       } catch {

@@ -131,6 +131,9 @@ export async function runRegister(loaded: LoadedConfig, isMainThread: boolean): 
   const hooked = [
     ...(config.instrumentations.winston ? ['winston'] : []),
     ...(config.instrumentations.lruCache ? ['lru-cache'] : []),
+    // Route hooks (http-frameworks.ts); fastify needs none, it publishes a diagnostics channel.
+    ...(config.instrumentations.http && config.instrumentations.express ? ['express'] : []),
+    ...(config.instrumentations.http && config.instrumentations.koa ? ['koa'] : []),
   ];
   const esmHook =
     isMainThread && (await wantsEsmHook(config.esmHook, hooked))

@@ -71,6 +71,16 @@ const FEATURES: readonly Loader<SetupContext, Feature>[] = [
     load: async () => (await import('./http.js')).setupHttp,
   },
   {
+    name: 'undici',
+    when: (c) => c.instrumentations.undici,
+    load: async () => (await import('./http-undici.js')).setupUndici,
+  },
+  {
+    name: 'fastify',
+    when: (c) => c.instrumentations.http && c.instrumentations.fastify,
+    load: async () => (await import('./http-frameworks.js')).setupFastifyRoutes,
+  },
+  {
     name: 'cache',
     when: (c) => c.instrumentations.cache,
     load: async () => (await import('./cache.js')).setupCacheMetrics,
@@ -97,6 +107,16 @@ const INSTRUMENTATIONS: readonly Loader<EchoesConfig, Instrumentation>[] = [
     name: 'lru-cache',
     when: (c) => c.instrumentations.lruCache,
     load: async () => (await import('./lru-cache.js')).createLruCacheInstrumentation,
+  },
+  {
+    name: 'express',
+    when: (c) => c.instrumentations.http && c.instrumentations.express,
+    load: async () => (await import('./http-frameworks.js')).createExpressInstrumentation,
+  },
+  {
+    name: 'koa',
+    when: (c) => c.instrumentations.http && c.instrumentations.koa,
+    load: async () => (await import('./http-frameworks.js')).createKoaInstrumentation,
   },
 ];
 

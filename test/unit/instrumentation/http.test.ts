@@ -37,6 +37,7 @@ const fastMetrics = createFastMetrics({ cardinalityLimit: 2000 });
 const reader = new TestReader({ metricProducers: [fastMetrics.producer] });
 const meterProvider = new MeterProvider({ readers: [reader] });
 let feature: Feature;
+let setupContext: SetupContext;
 let server: http.Server;
 let port = 0;
 /** What the handler saw, keyed by the request's x-id header. */
@@ -90,7 +91,7 @@ const clientSpans = (spans: ReadableSpan[]) => spans.filter((s) => s.kind === Sp
 
 beforeAll(async () => {
   tracerProvider.register();
-  const ctx: SetupContext = {
+  setupContext = {
     config,
     meterProvider,
     meter: meterProvider.getMeter('test'),
@@ -99,7 +100,7 @@ beforeAll(async () => {
     loggerProvider: logs.getLoggerProvider(),
     fastMetrics,
   };
-  feature = setupHttp(ctx);
+  feature = setupHttp(setupContext);
   server = http.createServer((req, res) => {
     const id = String(req.headers['x-id'] ?? '');
     const span = trace.getActiveSpan();
@@ -308,6 +309,12 @@ describe('setupHttp (client side)', () => {
     expect(srv.parentSpanContext?.spanId).toBe(client.spanContext().spanId);
   });
 
+  it("keeps semconv's signature query values out of url.full", async () => {
+    await request('/signed?sig=abc&x=1', { headers: { 'x-id': 'signed' } });
+    const [client] = clientSpans(await waitForSpans((s) => clientSpans(s).length === 1));
+    expect(client!.attributes['url.full']).toBe(`http://127.0.0.1:${port}/signed?sig=REDACTED&x=1`);
+  });
+
   it('marks client spans with status >= 400 as errors', async () => {
     await request('/x?status=404', { headers: { 'x-id': 'c404' } });
     const [client] = clientSpans(await waitForSpans((s) => clientSpans(s).length === 1));
@@ -411,5 +418,45 @@ describe('setupHttp shutdown', () => {
     expect(
       (globalThis as Record<symbol, unknown>)[Symbol.for('echoes-otel.http.setRoute')],
     ).toBeUndefined();
+  });
+});
+
+describe('setupHttp with ECHOES_HTTP_IGNORE_PATHS', () => {
+  it('gives ignored paths no span and no traced children, and still records their duration', async () => {
+    await feature.shutdown();
+    feature = setupHttp({
+      ...setupContext,
+      config: { ...config, http: { ignorePaths: ['/healthz', '/internal/*'] } } as EchoesConfig,
+    });
+    const routeless200s = async (): Promise<number> => {
+      const res = await reader.collect();
+      const m = res.resourceMetrics.scopeMetrics
+        .flatMap((s) => s.metrics)
+        .find((x) => x.descriptor.name === 'http.server.request.duration') as
+        HistogramMetricData | undefined;
+      // The fixture names no route for these paths.
+      return (
+        m?.dataPoints.find(
+          (d) =>
+            d.attributes['http.route'] === undefined &&
+            d.attributes['http.response.status_code'] === 200 &&
+            d.attributes['http.request.method'] === 'GET',
+        )?.value.count ?? 0
+      );
+    };
+    const c0 = await routeless200s();
+    // Suppressed: our own client side would otherwise add a client span per request.
+    await context.with(suppressTracing(context.active()), async () => {
+      await request('/healthz', { headers: { 'x-id': 'hz' } });
+      await request('/internal/ready', { headers: { 'x-id': 'ready' } });
+      await request('/healthz/not-exact', { headers: { 'x-id': 'traced' } });
+    });
+    const spans = serverSpans(await waitForSpans((s) => serverSpans(s).length >= 1));
+    expect(spans.map((s) => s.attributes['url.path'])).toEqual(['/healthz/not-exact']);
+    // The handler saw no span of ours, nor one left over from an earlier request.
+    expect(seen.get('hz')?.spanId).toBeUndefined();
+    expect(seen.get('ready')?.spanId).toBeUndefined();
+    expect(seen.get('traced')?.spanId).toBe(spans[0]!.spanContext().spanId);
+    expect((await routeless200s()) - c0).toBe(3);
   });
 });
