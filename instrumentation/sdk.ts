@@ -15,6 +15,7 @@ import { createMeterProvider } from './metrics.js';
 import { createRedactor } from './redact.js';
 import { createResource } from './resource.js';
 import { once, runPhases, type Phase, type StepResult } from './shutdown.js';
+import { LIBRARIES } from './library-table.js';
 import { createTracerProvider } from './traces.js';
 import type { EchoesConfig, EchoesOptions } from './types.js';
 
@@ -100,6 +101,16 @@ const INSTRUMENTATIONS: readonly Loader<EchoesConfig, Instrumentation>[] = [
     when: (c) => c.instrumentations.lruCache,
     load: async () => (await import('./lru-cache.js')).createLruCacheInstrumentation,
   },
+  // Client libraries (library-table.ts): a stand-in each, which builds the upstream
+  // instrumentation only when the app loads the library (libraries.ts).
+  ...LIBRARIES.map((l): Loader<EchoesConfig, Instrumentation> => ({
+    name: l.name,
+    when: (c) => c.instrumentations[l.name],
+    load: async () => {
+      const { createLazyLibrary } = await import('./libraries.js');
+      return (c: EchoesConfig) => createLazyLibrary(l.name, c);
+    },
+  })),
 ];
 
 function reason(err: unknown): string {
