@@ -24,6 +24,12 @@ export const DEPS = [
     apt: 'postgresql',
     why: 'the real PostgreSQL of the real-services tests (test/helpers/postgres.ts)',
   },
+  {
+    bin: 'mariadbd',
+    dirs: ['/usr/sbin'],
+    apt: 'mariadb-server',
+    why: 'the real MariaDB of the mysql2 tests (test/helpers/mariadb.ts)',
+  },
 ];
 
 function expand(dir) {
