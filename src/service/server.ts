@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createEmbeddingsCache } from './embeddings.js';
 import type { EmbeddingsCache } from './embeddings.js';
+import { createModelClient, createModelEndpoint, ModelCallError } from './model.js';
 import { createSessionStore, isValidSessionId } from './sessions.js';
 import type { SessionStore, SessionWriteMode } from './sessions.js';
 import type { ServiceCache, ServiceTelemetry } from './telemetry.js';
@@ -12,7 +13,10 @@ import type { ServiceCache, ServiceTelemetry } from './telemetry.js';
 /**
  * The reference "Echoes" API: a simulated assistant in the spirit of the audit's application, with
  * no external calls. Every request touches the signals the audit cares about: HTTP latency, the
- * bounded model-info cache, the on-disk embeddings cache, session writes, and structured logs.
+ * bounded model-info cache, the on-disk embeddings cache, session writes, and structured logs. The
+ * model is simulated behind an OpenAI-compatible endpoint the service serves itself
+ * (`POST /v1/chat/completions`, model.ts) and called through the real `openai` client, so model
+ * latency, tokens and errors are traced as a real service's are.
  */
 
 export const MODELS = {
@@ -150,6 +154,13 @@ export function createEchoesService(
     return info;
   }
 
+  const modelEndpoint = createModelEndpoint(Object.keys(MODELS));
+  const modelClient = createModelClient(() => {
+    const a = server.address() as AddressInfo;
+    const host = a.address === '::1' ? '[::1]' : '127.0.0.1';
+    return `http://${host}:${a.port}/v1`;
+  }, modelEndpoint.apiKey);
+
   async function chat(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     telemetry.setHttpRoute('/chat');
     let body: Record<string, unknown> = {};
@@ -180,20 +191,24 @@ export function createEchoesService(
     const failRate =
       numberParam(url.searchParams.get('failure_rate'), 'failure_rate', 0, 1) ?? failureRate;
 
-    const info = await getModelInfo(model as ModelName);
+    await getModelInfo(model as ModelName);
     const { vector, hit } = await embeddings.embed(message);
-    await delay(Math.round(latencyMs));
-    if (random() < failRate) {
+    let reply: string;
+    try {
+      reply = await modelClient.chat(model, message, { latencyMs, failureRate: failRate });
+    } catch (err) {
       logger.error('model call failed', {
         model,
         session_id: sessionId,
-        reason: 'simulated upstream failure',
+        reason: err instanceof ModelCallError ? err.message : String(err),
       });
-      throw new HttpError(503, `simulated failure of ${model}`);
+      if (err instanceof ModelCallError && err.status === 503) {
+        throw new HttpError(503, `simulated failure of ${model}`);
+      }
+      throw new HttpError(502, `model call failed: ${(err as Error).message}`);
     }
     const now = new Date().toISOString();
     await sessions.append(sessionId, { role: 'user', content: message, at: now });
-    const reply = `echo from ${info.name}: ${message.slice(0, 200)}`;
     const session = await sessions.append(sessionId, {
       role: 'assistant',
       content: reply,
@@ -238,6 +253,18 @@ export function createEchoesService(
       const s = await sessions.get(id);
       if (!s) throw new HttpError(404, `no session ${id}`);
       send(res, 200, s);
+      return;
+    }
+    if (path === '/v1/chat/completions') {
+      telemetry.setHttpRoute('/v1/chat/completions');
+      if (req.method !== 'POST') throw new HttpError(405, 'use POST /v1/chat/completions');
+      let body: unknown;
+      try {
+        body = JSON.parse(await readBody(req));
+      } catch {
+        throw new HttpError(400, 'body is not valid JSON');
+      }
+      await modelEndpoint.handle(res, req.headers, body, random);
       return;
     }
     if (path === '/models') {

@@ -1,4 +1,4 @@
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, type Attributes } from '@opentelemetry/api';
 import {
   AggregationTemporality,
   InMemoryMetricExporter,
@@ -27,7 +27,7 @@ function setup(kind: 'sql' | 'redis' | 'none') {
       .flatMap((r) => r.scopeMetrics)
       .flatMap((s) => s.metrics)
       .filter((m) => m.descriptor.name === 'db.client.operation.duration')
-      .flatMap((m) => m.dataPoints);
+      .flatMap((m) => m.dataPoints as { attributes: Attributes; value: unknown }[]);
   };
   return { tracer, spans, points };
 }
