@@ -4,6 +4,12 @@ import { CliError, formatMs, joinUrl } from './args.js';
 import { describeFailure, httpCall } from './http-client.js';
 import { ExpositionError, parseExposition, sumBy, sumSamples } from './prom-text.js';
 import type { Sample } from './prom-text.js';
+import {
+  formatModelCalls,
+  modelCallsFromSnapshots,
+  queryModelCalls,
+  type ModelCallStats,
+} from './report-model.js';
 
 /**
  * `echoes-otel report`: the audit's before/after table (section 8), measured. Every series named
@@ -36,6 +42,7 @@ export interface Report {
   readonly windowMs: number;
   readonly generatedAt: string;
   readonly rows: readonly ReportRow[];
+  readonly modelCalls?: readonly ModelCallStats[];
 }
 
 /** What the five rows are computed from, whatever the source. Rates are over the window. */
@@ -57,6 +64,8 @@ export interface AuditInputs {
     readonly cappedCaches: readonly string[];
   };
   readonly cacheRequests: Readonly<Record<string, { hits: number; misses: number }>>;
+  /** Calls through the openai client per model (report-model.ts). */
+  readonly modelCalls?: readonly ModelCallStats[];
 }
 
 export const TARGETS = {
@@ -378,6 +387,7 @@ export function inputsFromSnapshots(snapshots: readonly Snapshot[]): AuditInputs
       cappedCaches: capped,
     },
     cacheRequests,
+    modelCalls: modelCallsFromSnapshots(snapshots),
   };
 }
 
@@ -527,6 +537,11 @@ export async function collectPrometheus(opts: PrometheusOptions): Promise<AuditI
     else if (x.metric.cache_result === 'miss') c.misses += Number(x.value[1]);
   }
   const rss = scalar(r.rssSlope) !== null;
+  const modelCalls = await queryModelCalls(
+    (promql) => queryPrometheus(opts.url, promql, opts.timeoutMs),
+    opts.windowMs,
+    opts.job,
+  );
   return {
     windowS: opts.windowMs / 1000,
     httpDurationSumS: scalar(r.httpSum),
@@ -553,6 +568,7 @@ export async function collectPrometheus(opts: PrometheusOptions): Promise<AuditI
       cappedCaches: r.capped.map((x) => x.metric.cache_name ?? ''),
     },
     cacheRequests,
+    modelCalls,
   };
 }
 
@@ -586,6 +602,7 @@ export function formatReport(report: Report, format: ReportFormat): string {
   ]);
   const title = `echoes-otel report: ${report.source === 'prometheus' ? 'Prometheus' : 'embedded /metrics'} ${report.url}, window ${formatMs(report.windowMs)}, ${report.generatedAt}`;
   const notes = report.rows.filter((r) => r.detail).map((r) => `- ${r.metric}: ${r.detail}`);
+  if (report.modelCalls !== undefined) notes.push(formatModelCalls(report.modelCalls));
   notes.push('', verdict(report.rows));
   if (format === 'markdown') {
     const line = (cells: string[]) =>
