@@ -1,119 +1,150 @@
 import { randomUUID } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
-import { setTimeout as delay } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
 import OpenAI from 'openai';
 
 /**
- * The service's simulated model, behind an OpenAI-compatible endpoint the service serves itself
- * (`POST /v1/chat/completions`), and the real `openai` client that calls it. So a chat request is
+ * The service's simulated model, behind an OpenAI-compatible server the service starts itself on
+ * a loopback port (`POST /v1/chat/completions`, in a worker thread), and the real `openai` client
+ * that calls it. So a chat request is
  * traced the way a real assistant's is: the `chat {model}` client span (gen_ai.* attributes,
  * token usage, errors) and the model's latency and tokens in gen_ai.client.* metrics, in the same
  * trace as the request, through the same client library a real service uses.
  *
- * The key is random per process and only ever sent to this loopback endpoint; the endpoint
- * checks it as OpenAI does (401 otherwise).
+ * The key is random per process and only ever sent to this loopback server, which checks it as
+ * OpenAI does (401 otherwise).
  */
 
-/** What the endpoint is told per call (headers the client sends; query overrides of /chat). */
+/** What the model server is told per call (headers the client sends). */
 export interface ModelCallTuning {
   readonly latencyMs: number;
-  readonly failureRate: number;
+  /** The caller rolled a failure: the model answers 503 after the latency. */
+  readonly fail: boolean;
 }
 
+/** How the caller tunes one call: the simulated latency, and whether it fails (rolled by the caller). */
 export const TUNING_HEADERS = {
   latencyMs: 'x-echoes-latency-ms',
-  failureRate: 'x-echoes-failure-rate',
+  fail: 'x-echoes-fail',
 } as const;
 
-/** Whitespace-separated words: the simulated tokenizer (stable, so usage is predictable). */
-export function countTokens(text: string): number {
-  const t = text.trim();
-  return t === '' ? 0 : t.split(/\s+/).length;
-}
-
-interface ChatMessage {
-  role?: unknown;
-  content?: unknown;
-}
-
-function openAiError(res: ServerResponse, status: number, message: string, type: string): void {
-  const text = JSON.stringify({ error: { message, type, param: null, code: null } });
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-  });
-  res.end(text);
-}
-
-export interface ModelEndpoint {
+export interface ModelServer {
+  /** `http://127.0.0.1:<port>/v1`: the openai client's `baseURL`. */
+  readonly baseURL: string;
   readonly apiKey: string;
-  /**
-   * Answers one `POST /v1/chat/completions` (body already read). `fail` is rolled here, after the
-   * latency, as a real upstream fails: 503 `{ error }` as OpenAI sends it.
-   */
-  handle(
-    res: ServerResponse,
-    headers: Record<string, string | string[] | undefined>,
-    body: unknown,
-    roll: () => number,
-  ): Promise<void>;
+  close(): Promise<void>;
 }
 
-export function createModelEndpoint(known: readonly string[]): ModelEndpoint {
-  const apiKey = `echoes-local-${randomUUID()}`;
-  return {
-    apiKey,
-    async handle(res, headers, body, roll) {
-      if (headers.authorization !== `Bearer ${apiKey}`) {
-        openAiError(res, 401, 'Incorrect API key provided', 'invalid_request_error');
+/**
+ * The model server's code, run in a worker thread (`eval`, CommonJS: `require` is the worker's).
+ * A worker, not a route on the service: requests to the model are then not requests to the
+ * service (its http.server.request.duration, the audit's response time, counts only its own),
+ * as with a remote model; and the preload starts no SDK in workers (ECHOES_IN_WORKERS off).
+ */
+/* eslint-disable @typescript-eslint/no-require-imports -- runs as a CommonJS eval worker */
+function modelServerMain(): void {
+  const req = require as (id: string) => unknown;
+  const http = req('node:http') as typeof import('node:http');
+  const { parentPort, workerData } = req(
+    'node:worker_threads',
+  ) as typeof import('node:worker_threads');
+  const { apiKey, known } = workerData as { apiKey: string; known: string[] };
+  const words = (t: string): number => (t.trim() === '' ? 0 : t.trim().split(/\s+/).length);
+  const reply = (res: import('node:http').ServerResponse, status: number, body: unknown): void => {
+    const text = JSON.stringify(body);
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+    });
+    res.end(text);
+  };
+  const fail = (
+    res: import('node:http').ServerResponse,
+    status: number,
+    message: string,
+    type: string,
+  ) => reply(res, status, { error: { message, type, param: null, code: null } });
+  const server = http.createServer((request, res) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (c: Buffer) => chunks.push(c));
+    request.on('end', () => {
+      if (request.method !== 'POST' || request.url !== '/v1/chat/completions') {
+        fail(res, 404, `no route ${request.method} ${request.url}`, 'invalid_request_error');
         return;
       }
-      const b = (body ?? {}) as { model?: unknown; messages?: unknown };
-      const model = String(b.model ?? '');
+      if (request.headers.authorization !== `Bearer ${apiKey}`) {
+        fail(res, 401, 'Incorrect API key provided', 'invalid_request_error');
+        return;
+      }
+      let body: { model?: unknown; messages?: Array<{ role?: unknown; content?: unknown }> };
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      } catch {
+        fail(res, 400, 'body is not valid JSON', 'invalid_request_error');
+        return;
+      }
+      const model = String(body.model ?? '');
       if (!known.includes(model)) {
-        openAiError(res, 404, `The model \`${model}\` does not exist`, 'invalid_request_error');
+        fail(res, 404, `The model \`${model}\` does not exist`, 'invalid_request_error');
         return;
       }
-      const messages = Array.isArray(b.messages) ? (b.messages as ChatMessage[]) : [];
+      const messages = Array.isArray(body.messages) ? body.messages : [];
       const last = messages.filter((m) => m.role === 'user').at(-1);
       const prompt = typeof last?.content === 'string' ? last.content : '';
-      const latencyMs = Number(headers[TUNING_HEADERS.latencyMs] ?? 0);
-      const failureRate = Number(headers[TUNING_HEADERS.failureRate] ?? 0);
-      await delay(Number.isFinite(latencyMs) ? Math.max(0, Math.round(latencyMs)) : 0);
-      if (roll() < failureRate) {
-        openAiError(res, 503, `simulated failure of ${model}`, 'server_error');
-        return;
-      }
-      const reply = `echo from ${model}: ${prompt.slice(0, 200)}`;
-      const inputTokens = messages.reduce(
-        (n, m) => n + (typeof m.content === 'string' ? countTokens(m.content) : 0),
-        0,
-      );
-      const outputTokens = countTokens(reply);
-      const text = JSON.stringify({
-        id: `chatcmpl-${randomUUID()}`,
-        object: 'chat.completion',
-        created: Math.floor(Date.now() / 1000),
-        model,
-        choices: [
-          {
-            index: 0,
-            message: { role: 'assistant', content: reply, refusal: null },
-            finish_reason: 'stop',
-            logprobs: null,
-          },
-        ],
-        usage: {
-          prompt_tokens: inputTokens,
-          completion_tokens: outputTokens,
-          total_tokens: inputTokens + outputTokens,
-        },
-      });
-      res.writeHead(200, {
-        'content-type': 'application/json',
-        'content-length': Buffer.byteLength(text),
-      });
-      res.end(text);
+      const latencyMs = Math.max(0, Number(request.headers['x-echoes-latency-ms'] ?? 0) || 0);
+      const failing = request.headers['x-echoes-fail'] === '1';
+      setTimeout(() => {
+        if (failing) {
+          fail(res, 503, `simulated failure of ${model}`, 'server_error');
+          return;
+        }
+        const content = `echo from ${model}: ${prompt.slice(0, 200)}`;
+        const input = messages.reduce(
+          (n, m) => n + (typeof m.content === 'string' ? words(m.content) : 0),
+          0,
+        );
+        const output = words(content);
+        reply(res, 200, {
+          id: `chatcmpl-${Date.now().toString(36)}${Math.random().toString(36).slice(2)}`,
+          object: 'chat.completion',
+          created: Math.floor(Date.now() / 1000),
+          model,
+          choices: [
+            {
+              index: 0,
+              message: { role: 'assistant', content, refusal: null },
+              finish_reason: 'stop',
+              logprobs: null,
+            },
+          ],
+          usage: { prompt_tokens: input, completion_tokens: output, total_tokens: input + output },
+        });
+      }, Math.round(latencyMs));
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+  server.listen(0, '127.0.0.1', () => {
+    parentPort!.postMessage((server.address() as import('node:net').AddressInfo).port);
+  });
+}
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/** Starts the simulated model's OpenAI-compatible server in a worker thread. */
+export async function startModelServer(known: readonly string[]): Promise<ModelServer> {
+  const apiKey = `echoes-local-${randomUUID()}`;
+  const worker = new Worker(`(${modelServerMain.toString()})()`, {
+    eval: true,
+    workerData: { apiKey, known: [...known] },
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    worker.once('message', (p: number) => resolve(p));
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`model worker exited (${code})`)));
+  });
+  return {
+    baseURL: `http://127.0.0.1:${port}/v1`,
+    apiKey,
+    close: async () => {
+      await worker.terminate();
     },
   };
 }
@@ -132,19 +163,22 @@ export class ModelCallError extends Error {
   }
 }
 
-/** The `openai` client against the endpoint at `baseURL` (built on first use: the port is known then). */
-export function createModelClient(baseURL: () => string, apiKey: string): ModelClient {
+/** The `openai` client against the model server (`server()` resolves once it listens). */
+export function createModelClient(server: () => Promise<ModelServer>): ModelClient {
   let client: OpenAI | undefined;
   return {
     async chat(model, message, tuning) {
-      client ??= new OpenAI({ baseURL: baseURL(), apiKey, maxRetries: 0, timeout: 65_000 });
+      if (client === undefined) {
+        const { baseURL, apiKey } = await server();
+        client = new OpenAI({ baseURL, apiKey, maxRetries: 0, timeout: 65_000 });
+      }
       try {
         const r = await client.chat.completions.create(
           { model, messages: [{ role: 'user', content: message }] },
           {
             headers: {
               [TUNING_HEADERS.latencyMs]: String(tuning.latencyMs),
-              [TUNING_HEADERS.failureRate]: String(tuning.failureRate),
+              [TUNING_HEADERS.fail]: tuning.fail ? '1' : '0',
             },
           },
         );

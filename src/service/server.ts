@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createEmbeddingsCache } from './embeddings.js';
 import type { EmbeddingsCache } from './embeddings.js';
-import { createModelClient, createModelEndpoint, ModelCallError } from './model.js';
+import { createModelClient, ModelCallError, startModelServer } from './model.js';
+import type { ModelServer } from './model.js';
 import { createSessionStore, isValidSessionId } from './sessions.js';
 import type { SessionStore, SessionWriteMode } from './sessions.js';
 import type { ServiceCache, ServiceTelemetry } from './telemetry.js';
@@ -14,9 +15,9 @@ import type { ServiceCache, ServiceTelemetry } from './telemetry.js';
  * The reference "Echoes" API: a simulated assistant in the spirit of the audit's application, with
  * no external calls. Every request touches the signals the audit cares about: HTTP latency, the
  * bounded model-info cache, the on-disk embeddings cache, session writes, and structured logs. The
- * model is simulated behind an OpenAI-compatible endpoint the service serves itself
- * (`POST /v1/chat/completions`, model.ts) and called through the real `openai` client, so model
- * latency, tokens and errors are traced as a real service's are.
+ * model is simulated behind an OpenAI-compatible server the service starts on a loopback port
+ * (model.ts, in a worker thread, as a remote model would be) and called through the real
+ * `openai` client, so model latency, tokens and errors are traced as a real service's are.
  */
 
 export const MODELS = {
@@ -154,12 +155,11 @@ export function createEchoesService(
     return info;
   }
 
-  const modelEndpoint = createModelEndpoint(Object.keys(MODELS));
-  const modelClient = createModelClient(() => {
-    const a = server.address() as AddressInfo;
-    const host = a.address === '::1' ? '[::1]' : '127.0.0.1';
-    return `http://${host}:${a.port}/v1`;
-  }, modelEndpoint.apiKey);
+  // Started with the service (listen), stopped with it (close).
+  let modelServer: Promise<ModelServer> | undefined;
+  const startModel = (): Promise<ModelServer> =>
+    (modelServer ??= startModelServer(Object.keys(MODELS)));
+  const modelClient = createModelClient(startModel);
 
   async function chat(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     telemetry.setHttpRoute('/chat');
@@ -195,7 +195,7 @@ export function createEchoesService(
     const { vector, hit } = await embeddings.embed(message);
     let reply: string;
     try {
-      reply = await modelClient.chat(model, message, { latencyMs, failureRate: failRate });
+      reply = await modelClient.chat(model, message, { latencyMs, fail: random() < failRate });
     } catch (err) {
       logger.error('model call failed', {
         model,
@@ -255,18 +255,6 @@ export function createEchoesService(
       send(res, 200, s);
       return;
     }
-    if (path === '/v1/chat/completions') {
-      telemetry.setHttpRoute('/v1/chat/completions');
-      if (req.method !== 'POST') throw new HttpError(405, 'use POST /v1/chat/completions');
-      let body: unknown;
-      try {
-        body = JSON.parse(await readBody(req));
-      } catch {
-        throw new HttpError(400, 'body is not valid JSON');
-      }
-      await modelEndpoint.handle(res, req.headers, body, random);
-      return;
-    }
     if (path === '/models') {
       telemetry.setHttpRoute('/models');
       send(res, 200, { models: Object.keys(MODELS) });
@@ -299,15 +287,21 @@ export function createEchoesService(
     sessions,
     embeddings,
     listen(port, host) {
-      return new Promise((resolve, reject) => {
+      return new Promise<AddressInfo>((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => {
           server.off('error', reject);
           resolve(server.address() as AddressInfo);
         });
+      }).then(async (address) => {
+        await startModel();
+        return address;
       });
     },
     async close() {
+      const model = modelServer;
+      modelServer = undefined;
+      await model?.then((m) => m.close()).catch(() => undefined);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

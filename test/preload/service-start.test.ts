@@ -118,7 +118,6 @@ describe.skipIf(buildMissing(true))('scripts/start.mjs (npm start)', () => {
       );
       expect(await chat(s.serviceUrl)).toBe(200);
       const spans = await receiver.waitForSpans(
-        // The /chat span: the model's own route (/v1/chat/completions) is served here too.
         (sp) =>
           sp.resource['service.name'] === 'echoes-api' &&
           sp.kind === 2 &&

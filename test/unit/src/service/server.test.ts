@@ -73,8 +73,7 @@ describe('createEchoesService', () => {
     });
     const saved = JSON.parse(readFileSync(join(dir, 'data', 'memory', 'a1.json'), 'utf8'));
     expect(saved.messages.map((m: { role: string }) => m.role)).toEqual(['user', 'assistant']);
-    // The chat calls the model through the openai client, on the service's own endpoint.
-    expect(tel.routes).toEqual(['/chat', '/v1/chat/completions']);
+    expect(tel.routes).toEqual(['/chat']);
     expect(tel.logs.find((l) => l[1] === 'chat answered')?.[2]).toMatchObject({
       model: 'gpt-4',
       session_id: 'a1',
@@ -85,7 +84,7 @@ describe('createEchoesService', () => {
     const s = await fetch(`${base}/sessions/a1`);
     expect(s.status).toBe(200);
     expect(((await s.json()) as { updates: number }).updates).toBe(2);
-    expect(tel.routes).toEqual(['/chat', '/v1/chat/completions', '/sessions/:id']);
+    expect(tel.routes).toEqual(['/chat', '/sessions/:id']);
   });
 
   it('fails at the configured rate with 503 and an error log, writing nothing', async () => {
@@ -135,18 +134,6 @@ describe('createEchoesService', () => {
       telemetry: { logger: 'fallback', cache: 'fallback', http: 'fallback' },
     });
     expect(tel.routes).toEqual(['/healthz']);
-  });
-
-  it('serves its model over an OpenAI-compatible endpoint that refuses a wrong key as OpenAI does', async () => {
-    const r = await fetch(`${base}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: 'Bearer sk-wrong' },
-      body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }),
-    });
-    expect(r.status).toBe(401);
-    expect(((await r.json()) as { error: { type: string } }).error.type).toBe(
-      'invalid_request_error',
-    );
   });
 
   it('serves model-info from the cache after the first lookup', async () => {
