@@ -4,6 +4,7 @@ import type { Logger, LoggerProvider, LogRecord } from '@opentelemetry/api-logs'
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { createRedactor, type Redactor } from './redact.js';
 import type { EchoesConfig } from './types.js';
+import type * as OpenAIModule from '@opentelemetry/instrumentation-openai';
 
 /**
  * The `openai` client (v4 to v6, any OpenAI-compatible baseURL) through
@@ -61,7 +62,7 @@ export function redactingLoggerProvider(lp: LoggerProvider, redactor: Redactor):
 
 export function createGenAiInstrumentation(config: EchoesConfig, p: Providers): Instrumentation {
   const { OpenAIInstrumentation } =
-    require('@opentelemetry/instrumentation-openai') as typeof import('@opentelemetry/instrumentation-openai');
+    require('@opentelemetry/instrumentation-openai') as typeof OpenAIModule;
   const i = new OpenAIInstrumentation();
   // Its constructor reads OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT itself; our config has
   // read the same variable (and code options may override it): ours decides.

@@ -12,6 +12,11 @@ import { withDbClientMetrics } from './db-metrics.js';
 import { createGenAiInstrumentation } from './genai.js';
 import { LIBRARIES, type LibraryName } from './library-table.js';
 import type { EchoesConfig } from './types.js';
+import type * as PgModule from '@opentelemetry/instrumentation-pg';
+import type * as Mysql2Module from '@opentelemetry/instrumentation-mysql2';
+import type * as IoredisModule from '@opentelemetry/instrumentation-ioredis';
+import type * as RedisModule from '@opentelemetry/instrumentation-redis';
+import type * as MongodbModule from '@opentelemetry/instrumentation-mongodb';
 
 /**
  * Pay only for what the app loads (issue 11.6). Each client library of library-table.ts gets a
@@ -65,8 +70,7 @@ const single = (i: Instrumentation): Built => ({
 /** Upstream instrumentations, each required only here, when its library loads. */
 const BUILDERS: Record<LibraryName, Builder> = {
   pg: (_config, p) => {
-    const { PgInstrumentation } =
-      require('@opentelemetry/instrumentation-pg') as typeof import('@opentelemetry/instrumentation-pg');
+    const { PgInstrumentation } = require('@opentelemetry/instrumentation-pg') as typeof PgModule;
     const i = new PgInstrumentation({
       // instrumentation-pg puts the raw text in db.query.text: replaced before the span ends.
       requestHook: (span, info) => {
@@ -86,7 +90,7 @@ const BUILDERS: Record<LibraryName, Builder> = {
   },
   mysql2: (_config, p) => {
     const { MySQL2Instrumentation } =
-      require('@opentelemetry/instrumentation-mysql2') as typeof import('@opentelemetry/instrumentation-mysql2');
+      require('@opentelemetry/instrumentation-mysql2') as typeof Mysql2Module;
     // Unmasked, mysql2's instrumentation formats the values INTO the text.
     const i = new MySQL2Instrumentation({ maskStatement: true, maskStatementHook: sanitizeSql });
     setProviders(i, p, 'sql');
@@ -94,7 +98,7 @@ const BUILDERS: Record<LibraryName, Builder> = {
   },
   ioredis: (_config, p) => {
     const { IORedisInstrumentation } =
-      require('@opentelemetry/instrumentation-ioredis') as typeof import('@opentelemetry/instrumentation-ioredis');
+      require('@opentelemetry/instrumentation-ioredis') as typeof IoredisModule;
     const i = new IORedisInstrumentation({
       dbStatementSerializer: (cmd, args) => redisQueryText(cmd, args),
     });
@@ -103,7 +107,7 @@ const BUILDERS: Record<LibraryName, Builder> = {
   },
   redis: (_config, p) => {
     const { RedisInstrumentation } =
-      require('@opentelemetry/instrumentation-redis') as typeof import('@opentelemetry/instrumentation-redis');
+      require('@opentelemetry/instrumentation-redis') as typeof RedisModule;
     const i = new RedisInstrumentation({
       dbStatementSerializer: (cmd, args) => redisQueryText(cmd, args),
     });
@@ -119,7 +123,7 @@ const BUILDERS: Record<LibraryName, Builder> = {
   },
   mongodb: (_config, p) => {
     const { MongoDBInstrumentation } =
-      require('@opentelemetry/instrumentation-mongodb') as typeof import('@opentelemetry/instrumentation-mongodb');
+      require('@opentelemetry/instrumentation-mongodb') as typeof MongodbModule;
     // Its default statement serializer already replaces every value with '?'.
     const i = new MongoDBInstrumentation({});
     setProviders(i, p, 'none');

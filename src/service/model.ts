@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import type * as Http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
+import type * as WorkerThreads from 'node:worker_threads';
 import OpenAI from 'openai';
 
 /**
@@ -40,16 +43,13 @@ export interface ModelServer {
  * service (its http.server.request.duration, the audit's response time, counts only its own),
  * as with a remote model; and the preload starts no SDK in workers (ECHOES_IN_WORKERS off).
  */
-/* eslint-disable @typescript-eslint/no-require-imports -- runs as a CommonJS eval worker */
 function modelServerMain(): void {
   const req = require as (id: string) => unknown;
-  const http = req('node:http') as typeof import('node:http');
-  const { parentPort, workerData } = req(
-    'node:worker_threads',
-  ) as typeof import('node:worker_threads');
+  const http = req('node:http') as typeof Http;
+  const { parentPort, workerData } = req('node:worker_threads') as typeof WorkerThreads;
   const { apiKey, known } = workerData as { apiKey: string; known: string[] };
   const words = (t: string): number => (t.trim() === '' ? 0 : t.trim().split(/\s+/).length);
-  const reply = (res: import('node:http').ServerResponse, status: number, body: unknown): void => {
+  const reply = (res: Http.ServerResponse, status: number, body: unknown): void => {
     const text = JSON.stringify(body);
     res.writeHead(status, {
       'content-type': 'application/json',
@@ -57,12 +57,8 @@ function modelServerMain(): void {
     });
     res.end(text);
   };
-  const fail = (
-    res: import('node:http').ServerResponse,
-    status: number,
-    message: string,
-    type: string,
-  ) => reply(res, status, { error: { message, type, param: null, code: null } });
+  const fail = (res: Http.ServerResponse, status: number, message: string, type: string) =>
+    reply(res, status, { error: { message, type, param: null, code: null } });
   const server = http.createServer((request, res) => {
     const chunks: Buffer[] = [];
     request.on('data', (c: Buffer) => chunks.push(c));
@@ -123,10 +119,9 @@ function modelServerMain(): void {
   });
   server.keepAliveTimeout = 5_000;
   server.listen(0, '127.0.0.1', () => {
-    parentPort!.postMessage((server.address() as import('node:net').AddressInfo).port);
+    parentPort!.postMessage((server.address() as AddressInfo).port);
   });
 }
-/* eslint-enable @typescript-eslint/no-require-imports */
 
 /** Starts the simulated model's OpenAI-compatible server in a worker thread. */
 export async function startModelServer(known: readonly string[]): Promise<ModelServer> {
