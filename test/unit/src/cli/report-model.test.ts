@@ -88,3 +88,25 @@ describe('modelCallQueries', () => {
     );
   });
 });
+
+describe('formatReport with model calls', () => {
+  it('prints the model calls line above the verdict, and keeps it in the JSON', async () => {
+    const { formatReport } = await import('../../../../src/cli/report.js');
+    const modelCalls = [
+      { model: 'gpt-4', calls: 3, errors: 1, p95S: 0.2, inputTokens: 6, outputTokens: 12 },
+    ];
+    const report = {
+      source: 'embedded' as const,
+      url: 'http://127.0.0.1:9464/metrics',
+      windowMs: 30_000,
+      generatedAt: '2026-12-03T00:00:00.000Z',
+      rows: [],
+      modelCalls,
+    };
+    const text = formatReport(report, 'text');
+    expect(text).toContain(
+      'Model calls: gpt-4 3 calls, p95 0.200 s, 6 in / 12 out tokens, 1 error\n\n0 of 0 audit targets met',
+    );
+    expect(JSON.parse(formatReport(report, 'json')).modelCalls).toEqual(modelCalls);
+  });
+});
