@@ -1,6 +1,11 @@
 import { createRequire } from 'node:module';
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
-import type { Logger, LoggerProvider, LogRecord } from '@opentelemetry/api-logs';
+import {
+  createNoopLogger,
+  type Logger,
+  type LoggerProvider,
+  type LogRecord,
+} from '@opentelemetry/api-logs';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { createRedactor, type Redactor } from './redact.js';
 import type { EchoesConfig } from './types.js';
@@ -17,7 +22,8 @@ import type * as OpenAIModule from '@opentelemetry/instrumentation-openai';
  *
  * Content: prompts and completions are log events, emitted only when
  * `config.genai.captureContent` (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT), and then
- * redacted with the configured keys and credential patterns before any exporter sees them.
+ * redacted with the configured keys and credential patterns before any exporter sees them
+ * (without it, the instrumentation's content-less events are not emitted at all).
  * The API key is never put on a span or metric by the instrumentation (it reads the model, the
  * response and the server address only); spans are redacted on export anyway (traces.ts).
  */
@@ -69,7 +75,12 @@ export function createGenAiInstrumentation(config: EchoesConfig, p: Providers): 
   i.setConfig({ captureMessageContent: config.genai.captureContent });
   if (p.tracerProvider !== undefined) i.setTracerProvider(p.tracerProvider);
   if (p.meterProvider !== undefined) i.setMeterProvider(p.meterProvider);
-  if (p.loggerProvider !== undefined) {
+  if (!config.genai.captureContent) {
+    // Without content, its events (one per message and per choice, bodies empty) say nothing the
+    // span does not: not emitted, so a model call costs no log records. Set explicitly, or the
+    // instrumentation would fall back to the global logger provider (ours).
+    i.setLoggerProvider({ getLogger: () => createNoopLogger() });
+  } else if (p.loggerProvider !== undefined) {
     i.setLoggerProvider(
       redactingLoggerProvider(p.loggerProvider, createRedactor(config.redaction.keys)),
     );

@@ -117,8 +117,8 @@ async function startApp(
   return { proc, port: Number(m[1]), service };
 }
 
-async function call(app: App, path: string): Promise<any> {
-  const res = await fetch(`http://127.0.0.1:${app.port}${path}`);
+async function call(app: App, path: string, headers: Record<string, string> = {}): Promise<any> {
+  const res = await fetch(`http://127.0.0.1:${app.port}${path}`, { headers });
   const body = await res.json();
   expect(res.status, JSON.stringify(body)).toBe(200);
   return body;
@@ -276,6 +276,46 @@ describe.each(NODE_BINARIES)('client libraries under $label', ({ path: node }) =
     it('traces openai (5) chat calls, streamed and not, and their errors, with GenAI attributes and metrics, and no API key anywhere', async () => {
       await openaiChecks(app, model);
     });
+  });
+
+  it('captures no prompt or completion by default, and with capture on ships them redacted', async () => {
+    const secret = `sk-live-${'s3cr3t'.repeat(4)}`;
+    const prompt = `please remember my key ${secret} for later`;
+    const off = await startApp(node, join(FIXTURES, 'app.cjs'));
+    const on = await startApp(node, join(FIXTURES, 'app.mjs'), {
+      OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'true',
+      OTEL_BLRP_SCHEDULE_DELAY: '100',
+    });
+    try {
+      // In a header (the fixture's prompt), which no span records.
+      await call(off, '/openai', { 'x-prompt': prompt });
+      const { traceId } = await call(on, '/openai', { 'x-prompt': prompt });
+      const events = await rx.waitForLogs(
+        (l) => ofService(on.service)(l) && String(l.attributes['event.name']).startsWith('gen_ai.'),
+        2,
+        15_000,
+      );
+      const user = events.find((l) => l.attributes['event.name'] === 'gen_ai.user.message');
+      expect(user?.traceId).toBe(traceId);
+      expect(JSON.stringify(user?.body)).toContain('please remember my key [REDACTED] for later');
+      const choice = events.find((l) => l.attributes['event.name'] === 'gen_ai.choice');
+      expect(JSON.stringify(choice?.body)).toContain(model.reply);
+      // The app with capture off: its span arrived, and no GenAI event at all.
+      await traceOf(off, (await call(off, '/openai')).traceId, 1);
+      expect(
+        rx
+          .logRecords()
+          .filter((l) => ofService(off.service)(l))
+          .filter((l) => String(l.attributes['event.name'] ?? '').startsWith('gen_ai.')),
+      ).toEqual([]);
+      const leaks = [...rx.spans(), ...rx.logRecords(), ...rx.metrics()]
+        .map((x) => JSON.stringify(x))
+        .filter((x) => x.includes(secret));
+      expect(leaks).toEqual([]);
+    } finally {
+      off.proc.kill('SIGKILL');
+      on.proc.kill('SIGKILL');
+    }
   });
 
   it('traces openai 4 (ESM and CJS) the same way', async () => {
