@@ -38,7 +38,7 @@ const require = createRequire(import.meta.url);
 type OnRequire = (exports: unknown, name: string, baseDir?: string) => unknown;
 
 /** The parts of InstrumentationBase we call: public, plus `_onRequire` (private, stable since 0.50). */
-interface UpstreamPart {
+export interface UpstreamPart {
   getModuleDefinitions(): InstrumentationModuleDefinition[];
   _onRequire(
     def: InstrumentationModuleDefinition,
@@ -48,19 +48,19 @@ interface UpstreamPart {
   ): unknown;
 }
 
-interface Providers {
+export interface Providers {
   tracerProvider?: TracerProvider;
   meterProvider?: MeterProvider;
   loggerProvider?: LoggerProvider;
 }
 
-interface Built {
+export interface Built {
   readonly instrumentation: Instrumentation;
   /** The instances whose module definitions patch (RedisInstrumentation wraps two). */
   readonly parts: readonly UpstreamPart[];
 }
 
-type Builder = (config: EchoesConfig, providers: Providers) => Built;
+export type Builder = (config: EchoesConfig, providers: Providers) => Built;
 
 const single = (i: Instrumentation): Built => ({
   instrumentation: i,
@@ -196,9 +196,6 @@ function importHook(modules: readonly string[], fn: OnRequire): void {
   new Hook([...modules], { internals: true }, fn);
 }
 
-/** Constructions so far, by library (a test and the debug log read it). */
-export const constructed: string[] = [];
-
 /**
  * The stand-in for one library: an Instrumentation the SDK registers like any other, which builds
  * the real one on the first load of its library.
@@ -269,22 +266,35 @@ class LazyLibraryInstrumentation implements Instrumentation {
     if (!this.enabled || this.real !== undefined || this.failed) return exports;
     try {
       this.real = this.build(this.config, this.providers);
-      constructed.push(this.library);
       diag.debug(`echoes-otel: ${this.library} loaded (${name}): its instrumentation starts`);
-      return deliverLoad(this.real.parts, exports, name, baseDir);
     } catch (err) {
       this.failed = true;
       diag.warn(
-        `echoes-otel: the ${this.library} instrumentation did not start (${err instanceof Error ? err.message : String(err)}); the app runs, ${this.library} is not traced`,
+        `echoes-otel: the ${this.library} instrumentation did not start (${reason(err)}); the app runs, ${this.library} is not traced`,
+      );
+      return exports;
+    }
+    try {
+      return deliverLoad(this.real.parts, exports, name, baseDir);
+    } catch (err) {
+      // Its own hooks are registered: later files are still patched; this one is left as loaded.
+      diag.warn(
+        `echoes-otel: the ${this.library} instrumentation could not patch ${name} (${reason(err)}); the app runs`,
       );
       return exports;
     }
   }
 }
 
+const reason = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
 /** The stand-in instrumentation of one library (sdk.ts' INSTRUMENTATIONS rows). */
-export function createLazyLibrary(library: LibraryName, config: EchoesConfig): Instrumentation {
+export function createLazyLibrary(
+  library: LibraryName,
+  config: EchoesConfig,
+  build: Builder = BUILDERS[library],
+): Instrumentation {
   const row = LIBRARIES.find((l) => l.name === library);
   if (row === undefined) throw new Error(`unknown library ${library}`);
-  return new LazyLibraryInstrumentation(library, row.modules, config, BUILDERS[library]);
+  return new LazyLibraryInstrumentation(library, row.modules, config, build);
 }
