@@ -11,7 +11,7 @@ import {
   type Tracer,
   type TracerProvider,
 } from '@opentelemetry/api';
-import { summarizeSql } from './db-query.js';
+import { describeSql } from './db-query.js';
 
 /**
  * `db.client.operation.duration` for the upstream database instrumentations that record no metric
@@ -59,7 +59,7 @@ export function enrichDbAttributes(attrs: Attributes, kind: DbTextKind): Attribu
   const extra: Attributes = {};
   if (typeof text === 'string' && text !== '') {
     if (kind === 'sql') {
-      const { operation, collection } = summarizeSql(text);
+      const { operation, collection } = describeSql(text);
       if (attrs['db.operation.name'] === undefined && operation !== undefined)
         extra['db.operation.name'] = operation;
       if (attrs['db.collection.name'] === undefined && collection !== undefined)

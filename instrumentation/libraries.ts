@@ -7,7 +7,7 @@ import type {
   InstrumentationConfig,
   InstrumentationModuleDefinition,
 } from '@opentelemetry/instrumentation';
-import { redisQueryText, sanitizeSql, summarizeSql } from './db-query.js';
+import { describeSql, redisQueryText } from './db-query.js';
 import { withDbClientMetrics } from './db-metrics.js';
 import { createGenAiInstrumentation } from './genai.js';
 import { LIBRARIES, type LibraryName } from './library-table.js';
@@ -74,8 +74,7 @@ const BUILDERS: Record<LibraryName, Builder> = {
     const i = new PgInstrumentation({
       // instrumentation-pg puts the raw text in db.query.text: replaced before the span ends.
       requestHook: (span, info) => {
-        const text = sanitizeSql(info.query.text);
-        const { operation, collection } = summarizeSql(text);
+        const { text, operation, collection } = describeSql(info.query.text);
         span.setAttribute('db.query.text', text);
         if (collection !== undefined) span.setAttribute('db.collection.name', collection);
         if (operation !== undefined) {
@@ -92,7 +91,10 @@ const BUILDERS: Record<LibraryName, Builder> = {
     const { MySQL2Instrumentation } =
       require('@opentelemetry/instrumentation-mysql2') as typeof Mysql2Module;
     // Unmasked, mysql2's instrumentation formats the values INTO the text.
-    const i = new MySQL2Instrumentation({ maskStatement: true, maskStatementHook: sanitizeSql });
+    const i = new MySQL2Instrumentation({
+      maskStatement: true,
+      maskStatementHook: (sql: string) => describeSql(sql).text,
+    });
     setProviders(i, p, 'sql');
     return single(i);
   },

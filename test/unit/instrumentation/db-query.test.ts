@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { redisQueryText, sanitizeSql, summarizeSql } from '../../../instrumentation/db-query.js';
+import {
+  describeSql,
+  redisQueryText,
+  sanitizeSql,
+  summarizeSql,
+} from '../../../instrumentation/db-query.js';
 
 describe('sanitizeSql', () => {
   it.each([
@@ -60,5 +65,26 @@ describe('redisQueryText', () => {
   it('keeps no argument of commands whose first argument is a secret or a script', () => {
     expect(redisQueryText('auth', ['user', 'p4ss'])).toBe('AUTH ? ?');
     expect(redisQueryText('EVAL', ["return redis.call('get', 'x')", '0'])).toBe('EVAL ? ?');
+  });
+});
+
+describe('describeSql', () => {
+  it('sanitizes and summarizes once per distinct statement', () => {
+    const a = describeSql("SELECT * FROM t WHERE x = 'secret'");
+    expect(a).toEqual({
+      text: 'SELECT * FROM t WHERE x = ?',
+      operation: 'SELECT',
+      collection: 't',
+    });
+    expect(describeSql("SELECT * FROM t WHERE x = 'secret'")).toBe(a);
+  });
+
+  it('describes long statements too, without keeping them', () => {
+    const long = `INSERT INTO big (v) VALUES ${Array.from({ length: 600 }, (_, i) => `(${i})`).join(', ')}`;
+    const d = describeSql(long);
+    expect(d.operation).toBe('INSERT');
+    expect(d.collection).toBe('big');
+    expect(d.text).not.toMatch(/\d/);
+    expect(describeSql(long)).not.toBe(d);
   });
 });
