@@ -9,7 +9,17 @@ import { fileURLToPath } from 'node:url';
 import { hostNode } from './common.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const ORDER = ['http', 'startup', 'exit', 'logger', 'fs', 'cache', 'sessions'];
+const ORDER = [
+  'http',
+  'real-services',
+  'startup',
+  'startup-real',
+  'exit',
+  'logger',
+  'fs',
+  'cache',
+  'sessions',
+];
 
 const args = process.argv.slice(2);
 const assembleOnly = args.includes('--assemble');

@@ -7,6 +7,7 @@
 import * as nodeModule from 'node:module';
 import { entryProbe, formatProblem, markPreloadParent, type LoadedConfig } from './config.js';
 import { diag, setupDiag } from './diag.js';
+import { libraryModules } from './library-table.js';
 import * as sdkModule from './sdk.js';
 import type { EsmHookMode } from './types.js';
 
@@ -127,13 +128,15 @@ export async function runRegister(loaded: LoadedConfig, isMainThread: boolean): 
   // Children inherit NODE_OPTIONS (and so this preload): tell them they are children.
   markPreloadParent();
 
-  // The modules the winston and lru-cache instrumentations hook (they name them in Hook()).
+  // The modules the winston and lru-cache instrumentations hook (they name them in Hook()), and
+  // the client libraries instrumented on their first load (library-table.ts).
   const hooked = [
     ...(config.instrumentations.winston ? ['winston'] : []),
     ...(config.instrumentations.lruCache ? ['lru-cache'] : []),
     // Route hooks (http-frameworks.ts); fastify needs none, it publishes a diagnostics channel.
     ...(config.instrumentations.http && config.instrumentations.express ? ['express'] : []),
     ...(config.instrumentations.http && config.instrumentations.koa ? ['koa'] : []),
+    ...libraryModules(config),
   ];
   const esmHook =
     isMainThread && (await wantsEsmHook(config.esmHook, hooked))

@@ -13,6 +13,7 @@ import { createPropagator } from './propagators.js';
 import { createRedactor } from './redact.js';
 import { createResource } from './resource.js';
 import { once, runPhases, type Phase, type StepResult } from './shutdown.js';
+import { LIBRARIES } from './library-table.js';
 import { createTracerProvider } from './traces.js';
 import type { EchoesConfig, EchoesOptions } from './types.js';
 
@@ -118,6 +119,16 @@ const INSTRUMENTATIONS: readonly Loader<EchoesConfig, Instrumentation>[] = [
     when: (c) => c.instrumentations.http && c.instrumentations.koa,
     load: async () => (await import('./http-frameworks.js')).createKoaInstrumentation,
   },
+  // Client libraries (library-table.ts): a stand-in each, which builds the upstream
+  // instrumentation only when the app loads the library (libraries.ts).
+  ...LIBRARIES.map((l): Loader<EchoesConfig, Instrumentation> => ({
+    name: l.name,
+    when: (c) => c.instrumentations[l.name],
+    load: async () => {
+      const { createLazyLibrary } = await import('./libraries.js');
+      return (c: EchoesConfig) => createLazyLibrary(l.name, c);
+    },
+  })),
 ];
 
 function reason(err: unknown): string {

@@ -56,6 +56,21 @@ if (
   process.exit(1);
 }
 
+// Real servers the tests run (Redis, PostgreSQL, ...: scripts/test-deps.mjs' list), from apt when
+// missing. A failure here does not stop the run: the tests that need a missing server fail and
+// name it, the rest still run.
+if (
+  step(
+    'test dependencies: real servers from apt when missing (scripts/test-deps.mjs)',
+    process.execPath,
+    ['scripts/test-deps.mjs'],
+  ) !== 0
+) {
+  console.error(
+    '!! some test dependencies are missing (see above): the tests that need them will fail',
+  );
+}
+
 const outDir = join(root, 'test/.tmp');
 mkdirSync(outDir, { recursive: true });
 const report = join(outDir, 'vitest-report.json');

@@ -238,6 +238,7 @@ async function cmdReport(argv: string[], io: CliIo): Promise<number> {
     generatedAt: new Date().toISOString(),
     ...(sinceStart && { sinceStart }),
     rows: evaluate(inputs),
+    ...(inputs.modelCalls !== undefined && { modelCalls: inputs.modelCalls }),
   };
   io.stdout(formatReport(report, format));
   // --strict turns the table into a gate (CI): exit 3 when a target is missed.

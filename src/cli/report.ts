@@ -5,6 +5,12 @@ import { CliError, formatMs, joinUrl } from './args.js';
 import { describeFailure, httpCall } from './http-client.js';
 import { ExpositionError, parseExposition, sumBy, sumSamples } from './prom-text.js';
 import type { Sample } from './prom-text.js';
+import {
+  formatModelCalls,
+  modelCallsFromSnapshots,
+  queryModelCalls,
+  type ModelCallStats,
+} from './report-model.js';
 
 /**
  * `echoes-otel report`: the audit's before/after table (section 8), measured. Every series named
@@ -42,6 +48,7 @@ export interface Report {
    */
   readonly sinceStart?: { readonly startedAt: string; readonly coveredMs: number };
   readonly rows: readonly ReportRow[];
+  readonly modelCalls?: readonly ModelCallStats[];
 }
 
 /** What the five rows are computed from, whatever the source. Rates are over the window. */
@@ -65,6 +72,8 @@ export interface AuditInputs {
     readonly cappedCaches: readonly string[];
   };
   readonly cacheRequests: Readonly<Record<string, { hits: number; misses: number }>>;
+  /** Calls through the openai client per model (report-model.ts). */
+  readonly modelCalls?: readonly ModelCallStats[];
 }
 
 /** The success-metric targets the five rows judge (values in instrumentation/targets.ts). */
@@ -413,6 +422,7 @@ export function inputsFromSnapshots(snapshots: readonly Snapshot[]): AuditInputs
       cappedCaches: capped,
     },
     cacheRequests,
+    modelCalls: modelCallsFromSnapshots(snapshots),
   };
 }
 
@@ -594,6 +604,11 @@ export async function collectPrometheus(opts: PrometheusOptions): Promise<AuditI
     else if (x.metric.cache_result === 'miss') c.misses += Number(x.value[1]);
   }
   const rss = scalar(r.rssSlope) !== null;
+  const modelCalls = await queryModelCalls(
+    (promql) => queryPrometheus(opts.url, promql, opts.timeoutMs),
+    opts.windowMs,
+    opts.job,
+  );
   return {
     windowS: opts.windowMs / 1000,
     httpDurationSumS: scalar(r.httpSum),
@@ -620,6 +635,7 @@ export async function collectPrometheus(opts: PrometheusOptions): Promise<AuditI
       cappedCaches: r.capped.map((x) => x.metric.cache_name ?? ''),
     },
     cacheRequests,
+    modelCalls,
   };
 }
 
@@ -660,6 +676,7 @@ export function formatReport(report: Report, format: ReportFormat): string {
     notes.unshift(
       '- Counted since the process started, not in the sampled window (which saw no requests and no cache lookups): rates are averages over the life of the process. Sample while traffic runs (e.g. `echoes-otel load` in another terminal) to measure a window.',
     );
+  if (report.modelCalls !== undefined) notes.push(formatModelCalls(report.modelCalls));
   notes.push('', verdict(report.rows));
   if (format === 'markdown') {
     const line = (cells: string[]) =>

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createEmbeddingsCache } from './embeddings.js';
 import type { EmbeddingsCache } from './embeddings.js';
+import { createModelClient, ModelCallError, startModelServer } from './model.js';
+import type { ModelServer } from './model.js';
 import { createSessionStore, isValidSessionId } from './sessions.js';
 import type { SessionStore, SessionWriteMode } from './sessions.js';
 import type { ServiceCache, ServiceTelemetry } from './telemetry.js';
@@ -12,7 +14,10 @@ import type { ServiceCache, ServiceTelemetry } from './telemetry.js';
 /**
  * The reference "Echoes" API: a simulated assistant in the spirit of the audit's application, with
  * no external calls. Every request touches the signals the audit cares about: HTTP latency, the
- * bounded model-info cache, the on-disk embeddings cache, session writes, and structured logs.
+ * bounded model-info cache, the on-disk embeddings cache, session writes, and structured logs. The
+ * model is simulated behind an OpenAI-compatible server the service starts on a loopback port
+ * (model.ts, in a worker thread, as a remote model would be) and called through the real
+ * `openai` client, so model latency, tokens and errors are traced as a real service's are.
  */
 
 export const MODELS = {
@@ -150,6 +155,12 @@ export function createEchoesService(
     return info;
   }
 
+  // Started with the service (listen), stopped with it (close).
+  let modelServer: Promise<ModelServer> | undefined;
+  const startModel = (): Promise<ModelServer> =>
+    (modelServer ??= startModelServer(Object.keys(MODELS)));
+  const modelClient = createModelClient(startModel);
+
   async function chat(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     telemetry.setHttpRoute('/chat');
     let body: Record<string, unknown> = {};
@@ -180,20 +191,24 @@ export function createEchoesService(
     const failRate =
       numberParam(url.searchParams.get('failure_rate'), 'failure_rate', 0, 1) ?? failureRate;
 
-    const info = await getModelInfo(model as ModelName);
+    await getModelInfo(model as ModelName);
     const { vector, hit } = await embeddings.embed(message);
-    await delay(Math.round(latencyMs));
-    if (random() < failRate) {
+    let reply: string;
+    try {
+      reply = await modelClient.chat(model, message, { latencyMs, fail: random() < failRate });
+    } catch (err) {
       logger.error('model call failed', {
         model,
         session_id: sessionId,
-        reason: 'simulated upstream failure',
+        reason: err instanceof ModelCallError ? err.message : String(err),
       });
-      throw new HttpError(503, `simulated failure of ${model}`);
+      if (err instanceof ModelCallError && err.status === 503) {
+        throw new HttpError(503, `simulated failure of ${model}`);
+      }
+      throw new HttpError(502, `model call failed: ${(err as Error).message}`);
     }
     const now = new Date().toISOString();
     await sessions.append(sessionId, { role: 'user', content: message, at: now });
-    const reply = `echo from ${info.name}: ${message.slice(0, 200)}`;
     const session = await sessions.append(sessionId, {
       role: 'assistant',
       content: reply,
@@ -272,15 +287,21 @@ export function createEchoesService(
     sessions,
     embeddings,
     listen(port, host) {
-      return new Promise((resolve, reject) => {
+      return new Promise<AddressInfo>((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => {
           server.off('error', reject);
           resolve(server.address() as AddressInfo);
         });
+      }).then(async (address) => {
+        await startModel();
+        return address;
       });
     },
     async close() {
+      const model = modelServer;
+      modelServer = undefined;
+      await model?.then((m) => m.close()).catch(() => undefined);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

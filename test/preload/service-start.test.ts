@@ -122,12 +122,24 @@ describe.skipIf(buildMissing(true))('scripts/start.mjs (npm start)', () => {
       );
       expect(await chat(s.serviceUrl)).toBe(200);
       const spans = await receiver.waitForSpans(
-        (sp) => sp.resource['service.name'] === 'echoes-api' && sp.kind === 2,
+        (sp) =>
+          sp.resource['service.name'] === 'echoes-api' &&
+          sp.kind === 2 &&
+          sp.attributes['http.route'] === '/chat',
         1,
         20_000,
       );
       const logs = await receiver.waitForLogs((l) => l.body === 'chat answered', 1, 20_000);
       expect(logs[0]!.traceId).toBe(spans[0]!.traceId);
+      // The model call, through the openai client, is a child of the /chat span, with its tokens.
+      const [model] = await receiver.waitForSpans(
+        (sp) =>
+          sp.traceId === spans[0]!.traceId && sp.attributes['gen_ai.operation.name'] === 'chat',
+        1,
+        20_000,
+      );
+      expect(model!.parentSpanId).toBe(spans[0]!.spanId);
+      expect(model!.attributes['gen_ai.usage.output_tokens']).toBeGreaterThan(0);
       s.proc.kill('SIGINT');
       expect(await s.exited).toBe(0);
     });

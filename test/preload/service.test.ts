@@ -222,6 +222,22 @@ describe.skipIf(noRegister)('reference service under --import register', () => {
       const httpCount = embeddedCandidates(METRIC.httpServerDuration, '_count');
       expect(await scrapeSum(svc.metricsUrl!, httpCount, { http_route: '/chat' })).toBe(20);
       expect(await scrapeSum(svc.metricsUrl!, httpCount, { http_route: '/sessions/:id' })).toBe(2);
+      // Each chat called the simulated model through the openai client (its server runs in a
+      // worker, so its requests are not the service's): calls, latency and tokens per model.
+      // 20 chats, 2 session reads, 1 health check: no model request among them.
+      expect(await scrapeSum(svc.metricsUrl!, httpCount)).toBe(23);
+      expect(
+        await scrapeSum(svc.metricsUrl!, ['gen_ai_client_operation_duration_seconds_count'], {
+          gen_ai_request_model: 'gpt-4',
+        }),
+      ).toBe(10);
+      // "echo from gpt-4: q1" is 4 tokens for the simulated tokenizer (words), 10 replies.
+      expect(
+        await scrapeSum(svc.metricsUrl!, ['gen_ai_client_token_usage_sum'], {
+          gen_ai_response_model: 'gpt-4',
+          gen_ai_token_type: 'output',
+        }),
+      ).toBe(40);
     });
   });
 });

@@ -1,0 +1,148 @@
+import {
+  SpanKind,
+  SpanStatusCode,
+  ValueType,
+  type Attributes,
+  type Context,
+  type Histogram,
+  type MeterProvider,
+  type Span,
+  type SpanOptions,
+  type Tracer,
+  type TracerProvider,
+} from '@opentelemetry/api';
+import { describeSql } from './db-query.js';
+
+/**
+ * `db.client.operation.duration` for the upstream database instrumentations that record no metric
+ * of their own (mysql2, ioredis, redis, mongodb at the versions we pin): their tracer is wrapped,
+ * and each client span they start is timed from start to `end()` and recorded with the stable
+ * attributes it carries then (sampled-out spans too, from their start attributes). `sql`: the
+ * span also gets `db.operation.name` / `db.collection.name` from its sanitized `db.query.text`,
+ * and the stable span name `{operation} {collection}`; `redis`: the command is the operation.
+ */
+
+export type DbTextKind = 'sql' | 'redis' | 'none';
+
+/** The semconv histogram buckets for db.client.operation.duration (seconds). */
+const BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10];
+
+const METRIC_KEYS = [
+  'db.system.name',
+  'db.namespace',
+  'db.operation.name',
+  'db.collection.name',
+  'server.address',
+  'server.port',
+  'error.type',
+] as const;
+
+const histograms = new WeakMap<MeterProvider, Histogram>();
+
+function histogramOf(mp: MeterProvider): Histogram {
+  let h = histograms.get(mp);
+  if (h === undefined) {
+    h = mp.getMeter('echoes-otel/db').createHistogram('db.client.operation.duration', {
+      description: 'Duration of database client operations.',
+      unit: 's',
+      valueType: ValueType.DOUBLE,
+      advice: { explicitBucketBoundaries: BUCKETS },
+    });
+    histograms.set(mp, h);
+  }
+  return h;
+}
+
+/** Operation and collection from the span's start attributes, per the library's text kind. */
+export function enrichDbAttributes(attrs: Attributes, kind: DbTextKind): Attributes {
+  const text = attrs['db.query.text'];
+  const extra: Attributes = {};
+  if (typeof text === 'string' && text !== '') {
+    if (kind === 'sql') {
+      const { operation, collection } = describeSql(text);
+      if (attrs['db.operation.name'] === undefined && operation !== undefined)
+        extra['db.operation.name'] = operation;
+      if (attrs['db.collection.name'] === undefined && collection !== undefined)
+        extra['db.collection.name'] = collection;
+    } else if (kind === 'redis' && attrs['db.operation.name'] === undefined) {
+      extra['db.operation.name'] = text.split(' ', 1)[0]!.toUpperCase();
+    }
+  }
+  return extra;
+}
+
+interface ReadableLike {
+  attributes?: Attributes;
+  status?: { code: SpanStatusCode };
+}
+
+function track(span: Span, start: Attributes, h: Histogram): Span {
+  const t0 = performance.now();
+  const end = span.end;
+  let done = false;
+  span.end = function trackedEnd(this: Span, endTime?: Parameters<Span['end']>[0]): void {
+    end.call(span, endTime);
+    if (done) return;
+    done = true;
+    try {
+      const seconds = (performance.now() - t0) / 1000;
+      const r = span as unknown as ReadableLike;
+      const source = r.attributes ?? start;
+      const attrs: Attributes = {};
+      for (const k of METRIC_KEYS) {
+        const v = source[k] ?? start[k];
+        if (v !== undefined) attrs[k] = v;
+      }
+      if (r.status?.code === SpanStatusCode.ERROR && attrs['error.type'] === undefined) {
+        attrs['error.type'] = '_OTHER';
+      }
+      h.record(seconds, attrs);
+    } catch {
+      // a metric never breaks the client call
+    }
+  };
+  return span;
+}
+
+function wrapTracer(t: Tracer, h: Histogram, kind: DbTextKind): Tracer {
+  return {
+    startSpan(name: string, options?: SpanOptions, ctx?: Context): Span {
+      let opts = options;
+      let spanName = name;
+      try {
+        if (options?.kind === SpanKind.CLIENT && options.attributes !== undefined) {
+          const extra = enrichDbAttributes(options.attributes, kind);
+          if (Object.keys(extra).length > 0) {
+            opts = { ...options, attributes: { ...options.attributes, ...extra } };
+            const op = opts.attributes!['db.operation.name'];
+            const coll = opts.attributes!['db.collection.name'];
+            if (kind === 'sql' && typeof op === 'string') {
+              spanName = typeof coll === 'string' ? `${op} ${coll}` : op;
+            }
+          }
+        }
+      } catch {
+        opts = options;
+      }
+      const span = t.startSpan(spanName, opts, ctx);
+      if (opts?.kind !== SpanKind.CLIENT) return span;
+      return track(span, opts.attributes ?? {}, h);
+    },
+    // The database instrumentations use startSpan; anything else passes through untouched.
+    startActiveSpan: t.startActiveSpan.bind(t) as Tracer['startActiveSpan'],
+  };
+}
+
+/** A tracer provider whose tracers record db.client.operation.duration for each client span. */
+export function withDbClientMetrics(
+  tp: TracerProvider,
+  mp: MeterProvider,
+  kind: DbTextKind,
+): TracerProvider {
+  const h = histogramOf(mp);
+  return {
+    getTracer(name, version, options) {
+      return wrapTracer(tp.getTracer(name, version, options), h, kind);
+    },
+  };
+}
