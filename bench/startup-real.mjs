@@ -7,6 +7,7 @@
 //
 //   BENCH_ROUNDS=15   rounds (every variant once per round, rotating order)
 //   BENCH_NODES=20,24
+//   BENCH_BEFORE=<register.js of another build>: also that build's app and -e 0 runs (echoes-before)
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -33,6 +34,19 @@ const VARIANTS = {
   'app upstream': { args: ['--import', UPSTREAM, APP], base: 'app plain' },
   '-e 0 plain': { args: ['-e', EMPTY], base: '-e 0 plain' },
   '-e 0 echoes': { args: ['--import', REGISTER, '-e', EMPTY], base: '-e 0 plain' },
+  // BENCH_BEFORE=<register.js of another build> (e.g. main's before #11): the same pair from it.
+  ...(process.env.BENCH_BEFORE
+    ? {
+        'app echoes-before': {
+          args: ['--import', process.env.BENCH_BEFORE, APP],
+          base: 'app plain',
+        },
+        '-e 0 echoes-before': {
+          args: ['--import', process.env.BENCH_BEFORE, '-e', EMPTY],
+          base: '-e 0 plain',
+        },
+      }
+    : {}),
 };
 
 const sink = createServer((req, res) => {

@@ -45,6 +45,8 @@ export interface PostgresServer {
   readonly password: string;
   /** The temp dir holding the cluster, its socket and the server log. */
   readonly dir: string;
+  /** The `psql` of the same installation (for tests that connect as a client would). */
+  readonly psqlPath: string;
   /**
    * Run SQL over the unix socket (psql -v ON_ERROR_STOP=1) in `database` (default: the app's),
    * as the app's role (so what it creates belongs to the app), or as the superuser with
@@ -240,6 +242,7 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
       user,
       password,
       dir,
+      psqlPath: bins.psql,
       sql: (query, o = {}) => psql(query, o.database ?? database, o.superuser ? undefined : user),
       logs: () => srv.logs(),
       stop: cleanup,

@@ -28,7 +28,7 @@ describe('startPostgres', () => {
       ).toMatch(/\bt\b/);
       // The role logs in over TCP with its password (scram), as a client library does.
       const { stdout } = await run(
-        'psql',
+        pg.psqlPath,
         [
           '-X',
           '-At',
@@ -49,7 +49,7 @@ describe('startPostgres', () => {
       // ... and not without it.
       await expect(
         run(
-          'psql',
+          pg.psqlPath,
           [
             '-X',
             '-h',

@@ -1,6 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDownstream, traceIdOf, type DownstreamServer } from '../helpers/downstream.js';
@@ -22,6 +22,11 @@ import { killAll, requireBuilt, spawnNode, type Spawned } from '../helpers/spawn
 // Every assertion is made after the app has exited (SIGTERM, flush), on everything it exported.
 
 const FIXTURES = join(REPO_ROOT, 'test/fixtures/real');
+// express 4 is installed under an npm alias (express-4); module hooks match a package by the
+// directory it is required from, so, as a real express 4 app has it, the test copies the alias in
+// as `express` next to a copy of the fixture, inside the repository's node_modules (so the other
+// packages still resolve from there).
+const RUN_ROOT = join(REPO_ROOT, 'node_modules/.cache/echoes-real-services');
 const SERVER = 2;
 const CLIENT = 3;
 
@@ -31,10 +36,18 @@ interface Fixture {
   readonly redisClient: 'ioredis' | 'redis';
   /** Whether the fixture streams the chat completion (usage from the final chunk). */
   readonly stream: boolean;
+  /** npm alias to copy in as `pkg` next to a copy of the fixture. */
+  readonly alias?: { from: string; pkg: string };
 }
 
 const FRAMEWORK_FIXTURES: readonly Fixture[] = [
-  { file: 'express4.cjs', framework: 'express 4 (CJS)', redisClient: 'ioredis', stream: false },
+  {
+    file: 'express4.cjs',
+    framework: 'express 4 (CJS)',
+    redisClient: 'ioredis',
+    stream: false,
+    alias: { from: 'express-4', pkg: 'express' },
+  },
   { file: 'express5.mjs', framework: 'express 5 (ESM)', redisClient: 'redis', stream: true },
   { file: 'fastify5.cjs', framework: 'fastify 5 (CJS)', redisClient: 'ioredis', stream: false },
   { file: 'koa.mjs', framework: 'koa + @koa/router (ESM)', redisClient: 'redis', stream: false },
@@ -65,8 +78,21 @@ beforeAll(async () => {
   await pg.sql(`insert into users values (${USER.id}, '${USER.name}')`);
 });
 
+/** Where the fixture runs from: its own folder, or a copy next to the aliased package. */
+function fixturePath(f: Fixture): string {
+  if (f.alias === undefined) return join(FIXTURES, f.file);
+  const dir = join(RUN_ROOT, f.alias.from);
+  mkdirSync(join(dir, 'node_modules'), { recursive: true });
+  cpSync(join(REPO_ROOT, 'node_modules', f.alias.from), join(dir, 'node_modules', f.alias.pkg), {
+    recursive: true,
+  });
+  cpSync(join(FIXTURES, f.file), join(dir, basename(f.file)));
+  return join(dir, basename(f.file));
+}
+
 afterAll(async () => {
   killAll();
+  rmSync(RUN_ROOT, { recursive: true, force: true });
   await Promise.allSettled([rx?.close(), pg?.stop(), redis?.stop(), ai?.close(), down?.close()]);
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
@@ -124,7 +150,7 @@ async function runOnce(
   rx.clear(); // one app at a time in this file: keep the receiver's scans short
   const service = `real-${fixture.file.replace('.', '-')}-${randomBytes(3).toString('hex')}`;
   const cwd = mkdtempSync(join(tmp, 'cwd-'));
-  const app = spawnNode(node.path, ['--import', REGISTER, join(FIXTURES, fixture.file)], {
+  const app = spawnNode(node.path, ['--import', REGISTER, fixturePath(fixture)], {
     cwd,
     env: {
       PATH: process.env.PATH,

@@ -1,0 +1,120 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NODE_BINARIES } from '../helpers/node-versions.js';
+import { REGISTER, REPO_ROOT } from '../helpers/paths.js';
+import { killAll, requireBuilt, spawnNode } from '../helpers/spawn.js';
+
+// Issue #11, "Must hold": an app that loads none of the real-service libraries (no framework, no
+// database or cache client, no LLM client) evaluates the same modules at startup as before the
+// real-services work. Counted from the inside with V8's coverage of the bundle (NODE_V8_COVERAGE):
+// esbuild wraps each bundled module in a function named by its path, so every module whose code
+// ran has a covered function. The baseline, test/fixtures/real/startup-modules.json, was recorded
+// from the bundle of main before the #11 branches (2eef70c), under each Node, for a CommonJS and
+// an ESM `-e` app. `ECHOES_RECORD_STARTUP_MODULES=<register.js of another build>` re-records it
+// from that build (e.g. main's before a merge), `=1` from this build: only when the set is meant
+// to change, saying why in the commit. libraries-lazy.test.ts checks the other half:
+// a library's instrumentation code runs only once the app loads that library.
+
+const BASELINE = join(REPO_ROOT, 'test/fixtures/real/startup-modules.json');
+const RECORD_FROM = process.env.ECHOES_RECORD_STARTUP_MODULES;
+const RECORD = RECORD_FROM !== undefined && RECORD_FROM !== '';
+const PRELOAD = RECORD && RECORD_FROM !== '1' ? RECORD_FROM : REGISTER;
+const APPS = {
+  commonjs: ['-e', '0'],
+  esm: ['--input-type=module', '-e', 'await Promise.resolve(0)'],
+} as const;
+
+type Baseline = Record<string, Record<keyof typeof APPS, string[]>>;
+
+let tmp: string;
+let seq = 0;
+const recorded: Baseline = {};
+
+beforeAll(() => {
+  requireBuilt();
+  tmp = mkdtempSync(join(tmpdir(), 'echoes-startup-modules-'));
+});
+
+afterAll(() => {
+  killAll();
+  if (RECORD) writeFileSync(BASELINE, `${JSON.stringify(recorded, null, 2)}\n`);
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+/**
+ * A module's name, independent of which copy of @opentelemetry/api the bundle carries (the
+ * package itself, or an npm alias of a newer 1.x with another file layout): `api:<path>`.
+ */
+export function moduleKey(path: string): string {
+  const api =
+    /^node_modules\/(?:@opentelemetry\/api\/build\/(?:src|esm)|[^/]*api[^/]*\/dist)\/(.+)\.c?js$/.exec(
+      path,
+    );
+  return api ? `api:${api[1]}` : path;
+}
+
+/** Bundled modules (keys) whose code ran in `node --import register <args>`. */
+async function evaluated(node: string, args: readonly string[]): Promise<string[]> {
+  const dir = join(tmp, `run-${++seq}`);
+  const app = spawnNode(node, ['--import', PRELOAD, ...args], {
+    cwd: tmp,
+    env: {
+      PATH: process.env.PATH,
+      NODE_V8_COVERAGE: join(dir, 'cov'),
+      ECHOES_LOG_DIR: join(dir, 'logs'),
+      ECHOES_LOG_CONSOLE: 'off',
+      ECHOES_PROMETHEUS: 'off',
+      // Nothing listens here: the exit export fails quietly; what is loaded does not change.
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9',
+    },
+  });
+  const exit = await app.exited;
+  expect(exit.code, app.stderr()).toBe(0);
+  const out = new Set<string>();
+  for (const f of readdirSync(join(dir, 'cov'))) {
+    const report = JSON.parse(readFileSync(join(dir, 'cov', f), 'utf8')) as {
+      result: { url: string; functions: { functionName: string; ranges: { count: number }[] }[] }[];
+    };
+    for (const script of report.result) {
+      if (!/\/dist\/bundle\/core\.js$/.test(script.url)) continue;
+      for (const fn of script.functions) {
+        if (fn.ranges[0]!.count > 0 && /^(node_modules|dist)\//.test(fn.functionName)) {
+          out.add(moduleKey(fn.functionName));
+        }
+      }
+    }
+  }
+  return [...out].sort();
+}
+
+describe.each(NODE_BINARIES)(
+  'startup modules of an app using no real-service library, $label',
+  (node) => {
+    const major = node.version.split('.')[0]!;
+    it.each(Object.keys(APPS) as (keyof typeof APPS)[])(
+      'are the modules evaluated before the real-services work (%s app)',
+      async (kind) => {
+        const now = await evaluated(node.path, APPS[kind]);
+        // A control: the counting works on this bundle (the SDK did start).
+        expect(now.some((m) => m.includes('/sdk-trace-base/'))).toBe(true);
+        if (RECORD) {
+          (recorded[major] ??= {} as Baseline[string])[kind] = now;
+          return;
+        }
+        const baseline = (JSON.parse(readFileSync(BASELINE, 'utf8')) as Baseline)[major]?.[kind];
+        expect(baseline, `no baseline for Node ${major} in ${BASELINE}`).toBeDefined();
+        const before = new Set(baseline);
+        const added = now.filter((m) => !before.has(m));
+        console.log(
+          `[node ${node.version}, ${kind}] bundled modules evaluated at startup: ${now.length} (before #11: ${baseline!.length})`,
+        );
+        expect(
+          added,
+          `evaluated at startup, not before #11 (${now.length} now, ${baseline!.length} before)`,
+        ).toEqual([]);
+      },
+    );
+  },
+);
