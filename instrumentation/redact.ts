@@ -33,12 +33,28 @@ const MAX_CACHED_KEYS = 4096;
 // Schemes are matched case-sensitively as HTTP clients write them, so prose ("a basic question")
 // is left alone. One cheap scan decides whether the (more expensive) replacements run at all.
 const HINT = /sk-|Bearer|Basic|eyJ/;
+// A secret may sit inside a percent-encoded URL or form body (`?q=key%20sk-...`,
+// `Bearer%20...`), where no word boundary precedes it: `(?<=%XX)` counts as a start too.
+const START = String.raw`(?:\b|(?<=%[0-9A-Fa-f]{2}))`;
+const SPACE = String.raw`(?:\s+|%20|\+)`;
 const SECRET_PATTERNS: ReadonlyArray<readonly [RegExp, string]> = [
-  [/\bBearer\s+[A-Za-z0-9\-._~+/]+=*/g, `Bearer ${REDACTED}`],
+  [
+    new RegExp(String.raw`${START}Bearer${SPACE}(?:[A-Za-z0-9\-._~+/]|%[0-9A-Fa-f]{2})+=*`, 'g'),
+    `Bearer ${REDACTED}`,
+  ],
   // Basic credentials are base64: demand a digit or + / = so that prose ("Basic setup") survives.
-  [/\bBasic\s+(?=[A-Za-z0-9+/]*[0-9+/=])[A-Za-z0-9+/]{8,}={0,2}/g, `Basic ${REDACTED}`],
-  [/\bsk-[A-Za-z0-9_-]{16,}/g, REDACTED],
-  [/\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, REDACTED],
+  [
+    new RegExp(
+      String.raw`${START}Basic${SPACE}(?=[A-Za-z0-9+/]*[0-9+/=])[A-Za-z0-9+/]{8,}={0,2}`,
+      'g',
+    ),
+    `Basic ${REDACTED}`,
+  ],
+  [new RegExp(String.raw`${START}sk-[A-Za-z0-9_-]{16,}`, 'g'), REDACTED],
+  [
+    new RegExp(String.raw`${START}eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`, 'g'),
+    REDACTED,
+  ],
 ];
 
 export function normaliseKey(key: string): string {

@@ -41,6 +41,16 @@ describe('createRedactor', () => {
   it('masks credential-shaped values wherever they appear', () => {
     expect(r.redactString('key sk-abcdefghijklmnopqrstuv used')).toBe(`key ${REDACTED} used`);
     expect(r.redactString('sk-proj-AbCdEf0123456789_xyz-QQ')).toBe(REDACTED);
+    // Percent-encoded, as in a query string or a form body: no word boundary before the secret.
+    expect(r.redactString('q=my%20key%20sk-abcdefghijklmnopqrstuv&x=1')).toBe(
+      `q=my%20key%20${REDACTED}&x=1`,
+    );
+    expect(r.redactString('auth=Bearer%20abc.def%2Fghi_123&y=2')).toBe(
+      `auth=Bearer ${REDACTED}&y=2`,
+    );
+    expect(r.redactString('a=1%3Dsk-abcdefghijklmnopqrstuv')).toBe(`a=1%3D${REDACTED}`);
+    // Still no match inside a word: "tasks-..." is not a key.
+    expect(r.redactString('tasks-abcdefghijklmnopqrstuv')).toBe('tasks-abcdefghijklmnopqrstuv');
     expect(r.redactString('Authorization: Bearer abc.def-ghi_123')).toBe(
       `Authorization: Bearer ${REDACTED}`,
     );
