@@ -16,7 +16,7 @@ export const FS_DURATION_BUCKETS: readonly number[] = Object.freeze([
   0.05, 0.1, 0.25, 0.5, 1, 2.5,
 ]);
 
-export interface GroupSlots {
+interface GroupSlots {
   readonly ops: BoundCounter;
   readonly duration: BoundHistogram;
   readonly io: BoundCounter | undefined;
