@@ -4,7 +4,7 @@ import { diag } from '@opentelemetry/api';
 import type { Counter } from '@opentelemetry/api';
 import { instrumentOptions, METRIC } from './catalog.js';
 import type { Feature, SetupContext } from './feature.js';
-import { unpatchedPromises } from './fs.js';
+import { unpatchedPromises } from './fs-originals.js';
 import type { WatchedDir } from './types.js';
 
 /** The unpatched fs functions: the monitor's own walking must not show up in the app's disk-I/O metrics. */

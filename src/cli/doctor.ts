@@ -10,7 +10,7 @@ import type { HttpAnswer } from './http-client.js';
  */
 
 export type CheckName =
-  'collector' | 'otlp' | 'prometheus' | 'loki' | 'tempo' | 'grafana' | 'metrics';
+  'collector' | 'otlp' | 'prometheus' | 'alertmanager' | 'loki' | 'tempo' | 'grafana' | 'metrics';
 
 export interface CheckResult {
   readonly name: CheckName;
@@ -155,6 +155,30 @@ const SPECS: Record<CheckName, Spec> = {
       };
     },
   },
+  alertmanager: {
+    title: 'Alertmanager',
+    compose: 'alertmanager',
+    async probe(base, timeoutMs) {
+      // Its API v2 status names the version (versionInfo); /-/ready is 200 "OK" once the config is loaded.
+      const st = await httpCall(joinUrl(base, '/api/v2/status'), { timeoutMs });
+      const body = st.status === 200 ? json(st.body) : undefined;
+      const info = body?.versionInfo as Record<string, unknown> | undefined;
+      if (typeof info?.version !== 'string') {
+        return wrong(
+          '/api/v2/status',
+          st,
+          'Alertmanager answers there with {"versionInfo":{"version":...},...}',
+        );
+      }
+      const ready = await httpCall(joinUrl(base, '/-/ready'), { timeoutMs });
+      if (ready.status === 200)
+        return { kind: 'up', summary: `Alertmanager ${info.version}, ready` };
+      return {
+        kind: 'not-ready',
+        summary: `Alertmanager ${info.version} answers but /-/ready says HTTP ${ready.status} ${JSON.stringify(snippet(ready.body))}`,
+      };
+    },
+  },
   loki: {
     title: 'Loki',
     compose: 'loki',
@@ -279,6 +303,7 @@ export const CHECK_NAMES: readonly CheckName[] = [
   'collector',
   'otlp',
   'prometheus',
+  'alertmanager',
   'loki',
   'tempo',
   'grafana',

@@ -50,11 +50,12 @@ the audit's before/after table (section 8), measured
   -h, --help            this text`,
   doctor: `usage: echoes-otel doctor [options]
 
-check the collector, Prometheus, Loki, Tempo, Grafana and the embedded endpoint
+check the collector, Prometheus, Alertmanager, Loki, Tempo, Grafana and the embedded endpoint
 
   --collector URL       (http://127.0.0.1:13133)
   --otlp URL            (OTEL_EXPORTER_OTLP_ENDPOINT, else http://127.0.0.1:4318)
   --prometheus URL      (http://127.0.0.1:9090)
+  --alertmanager URL    (http://127.0.0.1:9093)
   --loki URL            (http://127.0.0.1:3100)
   --tempo URL           (http://127.0.0.1:3200)
   --grafana URL         (http://127.0.0.1:3000)
@@ -77,7 +78,7 @@ const USAGE = `usage: echoes-otel <command> [options]
 commands:
   load          drive the reference service at a rate for a duration
   report        the audit's before/after table (section 8), measured
-  doctor        check the collector, Prometheus, Loki, Tempo, Grafana and the embedded endpoint
+  doctor        check the collector, Prometheus, Alertmanager, Loki, Tempo, Grafana, /metrics
   check-config  print the effective configuration (secrets masked); non-zero exit on errors
 
   echoes-otel <command> -h|--help    that command's options
@@ -250,6 +251,7 @@ async function cmdDoctor(argv: string[], io: CliIo): Promise<number> {
     collector: { type: 'string' },
     otlp: { type: 'string' },
     prometheus: { type: 'string' },
+    alertmanager: { type: 'string' },
     loki: { type: 'string' },
     tempo: { type: 'string' },
     grafana: { type: 'string' },
@@ -269,6 +271,7 @@ async function cmdDoctor(argv: string[], io: CliIo): Promise<number> {
     collector: ['--collector', 'http://127.0.0.1:13133'],
     otlp: ['--otlp', otlpDefault],
     prometheus: ['--prometheus', 'http://127.0.0.1:9090'],
+    alertmanager: ['--alertmanager', 'http://127.0.0.1:9093'],
     loki: ['--loki', 'http://127.0.0.1:3100'],
     tempo: ['--tempo', 'http://127.0.0.1:3200'],
     grafana: ['--grafana', 'http://127.0.0.1:3000'],

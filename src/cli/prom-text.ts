@@ -111,3 +111,29 @@ export function sumBy(
   }
   return out;
 }
+
+/**
+ * The q-quantile of a cumulative histogram given as (upper bound, count) pairs, interpolated
+ * linearly inside the bucket the way PromQL's histogram_quantile does.
+ */
+export function bucketQuantile(
+  q: number,
+  buckets: ReadonlyArray<readonly [number, number]>,
+): number {
+  const sorted = [...buckets].sort((a, b) => a[0] - b[0]);
+  const total = sorted.at(-1)?.[1] ?? 0;
+  if (!(total > 0)) return NaN;
+  const rank = q * total;
+  let prevLe = 0;
+  let prevCount = 0;
+  for (const [le, count] of sorted) {
+    if (count >= rank) {
+      // The +Inf bucket has no upper bound: the answer is the highest finite one, as in PromQL.
+      if (le === Infinity) return prevLe;
+      return prevLe + ((le - prevLe) * (rank - prevCount)) / (count - prevCount || 1);
+    }
+    prevLe = le;
+    prevCount = count;
+  }
+  return prevLe;
+}

@@ -1,7 +1,7 @@
 import { formatMs } from './args.js';
 import type { Sample } from './prom-text.js';
 // A cycle with report.ts (which calls in here), for a function only used at run time.
-import { bucketQuantile } from './report.js';
+import { bucketQuantile } from './prom-text.js';
 
 /**
  * The report's "model calls" line (issue 11.5): per model, the calls made through the `openai`

@@ -13,8 +13,9 @@ import { freePort } from '../helpers/backends.js';
 /**
  * `echoes-otel doctor` and the CLI's network failures, run as the built bin. Each fake server
  * answers what the real component answers on its health path (shapes taken from the components'
- * docs: collector health_check, Prometheus /api/v1/status/buildinfo and /-/ready, Loki and Tempo
- * build info and /ready, Grafana /api/health, exporter-prometheus /metrics).
+ * docs: collector health_check, Prometheus /api/v1/status/buildinfo and /-/ready, Alertmanager
+ * /api/v2/status and /-/ready (as the real one answers in test/integration/doctor.test.ts), Loki
+ * and Tempo build info and /ready, Grafana /api/health, exporter-prometheus /metrics).
  */
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -53,6 +54,16 @@ const FAKES: Record<string, Handler> = {
         data: { version: '3.5.0', revision: 'x', branch: 'HEAD' },
       });
     else if (req.url === '/-/ready') text(res, 200, 'Prometheus Server is Ready.\n');
+    else text(res, 404, '404 page not found\n');
+  },
+  alertmanager: (req, res) => {
+    if (req.url === '/api/v2/status')
+      json(res, 200, {
+        cluster: { peers: [], status: 'disabled' },
+        uptime: '2026-12-03T09:54:09.611Z',
+        versionInfo: { branch: 'HEAD', revision: 'v0.35.0', version: '0.35.0' },
+      });
+    else if (req.url === '/-/ready') text(res, 200, 'OK');
     else text(res, 404, '404 page not found\n');
   },
   loki: (req, res) => {
@@ -166,6 +177,8 @@ const allUp = () => [
   urls.otlp!,
   '--prometheus',
   urls.prometheus!,
+  '--alertmanager',
+  urls.alertmanager!,
   '--loki',
   urls.loki!,
   '--tempo',
@@ -187,6 +200,7 @@ describe.skipIf(noBuild)('echoes-otel (built bin)', () => {
       expect(Object.values(checks).filter((c) => !c.ok)).toEqual([]);
       expect(code).toBe(0);
       expect(checks.prometheus!.summary).toBe('Prometheus 3.5.0, ready');
+      expect(checks.alertmanager!.summary).toBe('Alertmanager 0.35.0, ready');
       expect(checks.loki!.summary).toBe('Loki 3.5.0, ready');
       expect(checks.tempo!.summary).toBe('Tempo 2.8.0, ready');
       expect(checks.grafana!.summary).toMatch(/Grafana 12\.0\.0, database ok/);
@@ -229,11 +243,13 @@ describe.skipIf(noBuild)('echoes-otel (built bin)', () => {
         urls.nginx!, // a web server
         '--tempo',
         urls.lokiStarting!, // Loki still starting, where Tempo should be: wrong, not "not ready"
+        '--alertmanager',
+        urls.prometheus!, // Prometheus where Alertmanager should be
         '--otlp',
         urls.nginx!,
       ]);
       expect(code).toBe(1);
-      for (const n of ['prometheus', 'loki', 'grafana', 'tempo', 'otlp']) {
+      for (const n of ['prometheus', 'alertmanager', 'loki', 'grafana', 'tempo', 'otlp']) {
         expect(checks[n], n).toMatchObject({ ok: false, state: 'wrong' });
         expect(checks[n]!.summary, n).toMatch(/^something else answers: HTTP \d+ on /);
         expect(checks[n]!.fix, n).toMatch(/another program answers on port \d+/);
