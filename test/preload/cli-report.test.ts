@@ -141,12 +141,14 @@ describe.skipIf(buildMissing(true))('echoes-otel report (embedded /metrics)', ()
       expect(q.p50).toBeGreaterThanOrEqual(0.05);
       expect(q.p50).toBeLessThanOrEqual(q.p95!);
       expect(q.p95).toBeLessThanOrEqual(q.p99!);
-      // Server-side time: at least the simulated latency, at most what the client saw, and within
-      // 10 ms of it (the loopback round trip and client parsing are the only difference).
+      // Server-side time: at least the simulated latency, at most what the client saw, and close to
+      // it: the loopback round trip and client parsing are the only difference, 1-3 ms on a quiet
+      // machine, but a loaded one (load average 17 on 2 cores) delayed the client by 24 ms, so the
+      // bound is 10 ms or a fifth of the client's time, whichever is more.
       const avg = row('avg_response_time').value!;
       expect(avg).toBeGreaterThanOrEqual(latencyMs / 1000);
       expect(avg).toBeLessThanOrEqual(clientAvg + 0.001);
-      expect(avg).toBeGreaterThan(clientAvg - 0.01);
+      expect(avg).toBeGreaterThan(clientAvg - Math.max(0.01, clientAvg / 5));
       expect(row('avg_response_time').pass).toBe(true);
 
       expect(row('cache_hit_rate').breakdown).toEqual({ 'model-info': 38 / 40 });
