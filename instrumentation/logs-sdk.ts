@@ -1,6 +1,4 @@
-import { createRequire } from 'node:module';
 import type { Resource } from '@opentelemetry/resources';
-import type * as LogsProto from '@opentelemetry/exporter-logs-otlp-proto';
 import {
   ConsoleLogRecordExporter,
   LoggerProvider,
@@ -11,7 +9,7 @@ import {
 import { ExportSpool } from './export-spool.js';
 import { QueueGatedBatchLogRecordProcessor } from './log-batch-processor.js';
 import type { ExportControl } from './export-transport.js';
-import { createOtlpExporter, spooled } from './otlp-exporters.js';
+import { chooseExporter, spooled } from './otlp-exporters.js';
 import type { EchoesConfig } from './types.js';
 
 /**
@@ -20,32 +18,23 @@ import type { EchoesConfig } from './types.js';
  * collector outage never costs a line on disk.
  */
 
-const require = createRequire(import.meta.url);
-
 function createLogExporter(
   config: EchoesConfig,
   control?: ExportControl,
 ): LogRecordExporter | undefined {
-  const l = config.logs;
-  if (l.exporter === 'none') return undefined;
-  if (l.exporter === 'console') {
-    return new ConsoleLogRecordExporter();
-  }
-  const otlp = createOtlpExporter('logs', l.otlp, control, (json) => {
-    // Literal specifiers, so scripts/bundle.mjs bundles both (each still loads on demand).
-    const mod = (
-      json
-        ? require('@opentelemetry/exporter-logs-otlp-http')
-        : require('@opentelemetry/exporter-logs-otlp-proto')
-    ) as typeof LogsProto;
-    return mod.OTLPLogExporter;
-  });
-  return spooled<ReadableLogRecord, LogRecordExporter>(
-    otlp,
-    config,
-    'log records',
+  return chooseExporter<LogRecordExporter>(
+    'logs',
+    config.logs,
     control,
-    ' (the log files have them)',
+    () => new ConsoleLogRecordExporter(),
+    (otlp) =>
+      spooled<ReadableLogRecord, LogRecordExporter>(
+        otlp,
+        config,
+        'log records',
+        control,
+        ' (the log files have them)',
+      ),
   );
 }
 

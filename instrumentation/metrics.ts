@@ -3,7 +3,6 @@ import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { diag } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
-import type * as MetricsProto from '@opentelemetry/exporter-metrics-otlp-proto';
 import type * as Prometheus from '@opentelemetry/exporter-prometheus';
 import {
   ConsoleMetricExporter,
@@ -19,7 +18,7 @@ import {
 import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { sendExemplars } from './exemplar-serializer.js';
 import type { ExportControl } from './export-transport.js';
-import { createOtlpExporter } from './otlp-exporters.js';
+import { chooseExporter } from './otlp-exporters.js';
 import type { EchoesConfig } from './types.js';
 
 /**
@@ -53,23 +52,18 @@ function createPushExporter(
   control?: ExportControl,
 ): PushMetricExporter | undefined {
   const m = config.metrics;
-  if (m.exporter === 'none') return undefined;
-  if (m.exporter === 'console') {
-    return new ConsoleMetricExporter();
-  }
-  const exporter = createOtlpExporter('metrics', m.otlp, control, (json) => {
-    // Literal specifiers, so scripts/bundle.mjs bundles both (each still loads on demand).
-    const mod = (
-      json
-        ? require('@opentelemetry/exporter-metrics-otlp-http')
-        : require('@opentelemetry/exporter-metrics-otlp-proto')
-    ) as typeof MetricsProto;
-    return mod.OTLPMetricExporter;
-  });
-  // The hot-path histograms' exemplars (trace ids) ride along: upstream's serializers drop them.
-  if (!sendExemplars(exporter, m.otlp.protocol === 'http/json'))
-    diag.debug('echoes-otel: this metric exporter sends no exemplars (unknown internals)');
-  return exporter;
+  return chooseExporter<PushMetricExporter>(
+    'metrics',
+    m,
+    control,
+    () => new ConsoleMetricExporter(),
+    (exporter) => {
+      // The hot-path histograms' exemplars (trace ids) ride along: upstream's serializers drop them.
+      if (!sendExemplars(exporter, m.otlp.protocol === 'http/json'))
+        diag.debug('echoes-otel: this metric exporter sends no exemplars (unknown internals)');
+      return exporter;
+    },
+  );
 }
 
 /** Unit words Prometheus' OTLP translation appends (UnderscoreEscapingWithSuffixes). */

@@ -4,6 +4,12 @@ import { diag } from '@opentelemetry/api';
 import type * as LogsGrpc from '@opentelemetry/exporter-logs-otlp-grpc';
 import type * as MetricsGrpc from '@opentelemetry/exporter-metrics-otlp-grpc';
 import type * as TraceGrpc from '@opentelemetry/exporter-trace-otlp-grpc';
+import type * as LogsHttp from '@opentelemetry/exporter-logs-otlp-http';
+import type * as LogsProto from '@opentelemetry/exporter-logs-otlp-proto';
+import type * as MetricsHttp from '@opentelemetry/exporter-metrics-otlp-http';
+import type * as MetricsProto from '@opentelemetry/exporter-metrics-otlp-proto';
+import type * as TraceHttp from '@opentelemetry/exporter-trace-otlp-http';
+import type * as TraceProto from '@opentelemetry/exporter-trace-otlp-proto';
 import { watchExporter } from './diag.js';
 import { ExportSpool, type BatchExporter } from './export-spool.js';
 import type { ExportControl } from './export-transport.js';
@@ -11,7 +17,7 @@ import type { EchoesConfig, OtlpSignalConfig } from './types.js';
 
 /**
  * The one factory of OTLP exporters for traces, metrics and logs: http/protobuf and http/json
- * (each its own package, required on demand by the signal's module), or gRPC: upstream's gRPC
+ * (each its own package, required on demand from one table), or gRPC: upstream's gRPC
  * exporters, required here on demand, with @grpc/grpc-js from a separate bundle file (grpc.ts)
  * that `prepareOtlpExporters` imports only when a signal asks for gRPC. Shared options, the export
  * control (unref'd retries, shutdown) and the failure watch (diag.ts) for all three.
@@ -35,18 +41,59 @@ export async function prepareOtlpExporters(config: EchoesConfig): Promise<void> 
   grpcReady = true;
 }
 
-/** The signal's gRPC exporter class. Literal specifiers: scripts/bundle.mjs bundles all three. */
-function grpcExporterClass(signal: Signal): new (options: Record<string, unknown>) => unknown {
-  switch (signal) {
-    case 'traces':
-      return (require('@opentelemetry/exporter-trace-otlp-grpc') as typeof TraceGrpc)
-        .OTLPTraceExporter;
-    case 'metrics':
-      return (require('@opentelemetry/exporter-metrics-otlp-grpc') as typeof MetricsGrpc)
-        .OTLPMetricExporter;
-    case 'logs':
-      return (require('@opentelemetry/exporter-logs-otlp-grpc') as typeof LogsGrpc).OTLPLogExporter;
-  }
+type ExporterClass = new (options: Record<string, unknown>) => unknown;
+
+/**
+ * Every OTLP exporter class we use, one row per signal and protocol. Literal `require` specifiers,
+ * so scripts/bundle.mjs bundles all nine; each package is still evaluated only when asked for.
+ */
+const OTLP_EXPORTERS: Readonly<
+  Record<Signal, Readonly<Record<OtlpSignalConfig['protocol'], () => ExporterClass>>>
+> = {
+  traces: {
+    'http/protobuf': () =>
+      (require('@opentelemetry/exporter-trace-otlp-proto') as typeof TraceProto).OTLPTraceExporter,
+    'http/json': () =>
+      (require('@opentelemetry/exporter-trace-otlp-http') as typeof TraceHttp).OTLPTraceExporter,
+    grpc: () =>
+      (require('@opentelemetry/exporter-trace-otlp-grpc') as typeof TraceGrpc).OTLPTraceExporter,
+  },
+  metrics: {
+    'http/protobuf': () =>
+      (require('@opentelemetry/exporter-metrics-otlp-proto') as typeof MetricsProto)
+        .OTLPMetricExporter,
+    'http/json': () =>
+      (require('@opentelemetry/exporter-metrics-otlp-http') as typeof MetricsHttp)
+        .OTLPMetricExporter,
+    grpc: () =>
+      (require('@opentelemetry/exporter-metrics-otlp-grpc') as typeof MetricsGrpc)
+        .OTLPMetricExporter,
+  },
+  logs: {
+    'http/protobuf': () =>
+      (require('@opentelemetry/exporter-logs-otlp-proto') as typeof LogsProto).OTLPLogExporter,
+    'http/json': () =>
+      (require('@opentelemetry/exporter-logs-otlp-http') as typeof LogsHttp).OTLPLogExporter,
+    grpc: () =>
+      (require('@opentelemetry/exporter-logs-otlp-grpc') as typeof LogsGrpc).OTLPLogExporter,
+  },
+};
+
+/**
+ * A signal's exporter as `OTEL_*_EXPORTER` chose it, the one way for all three: `none` gives
+ * undefined, `console` the SDK's console exporter, `otlp` the OTLP exporter for the signal's
+ * protocol (`createOtlpExporter`) passed through `wrap` (the spool, exemplars).
+ */
+export function chooseExporter<E extends Parameters<typeof watchExporter>[2]>(
+  signal: Signal,
+  choice: { readonly exporter: 'otlp' | 'console' | 'none'; readonly otlp: OtlpSignalConfig },
+  control: ExportControl | undefined,
+  console: () => E,
+  wrap: (otlp: E) => E = (e) => e,
+): E | undefined {
+  if (choice.exporter === 'none') return undefined;
+  if (choice.exporter === 'console') return console();
+  return wrap(createOtlpExporter<E>(signal, choice.otlp, control));
 }
 
 /** Options every OTLP/HTTP exporter package takes (proto and http/json alike). */
@@ -85,27 +132,26 @@ function grpcExporterOptions(o: OtlpSignalConfig): Record<string, unknown> {
 }
 
 /**
- * The OTLP exporter of one signal, built the one way all three are: for http, the class
- * `httpExporterClass` loads (`json`: http/json, else protobuf); for grpc, the signal's gRPC
- * exporter. Its transport is adopted by `control` (retries with unref'd timers, stopped at
- * shutdown; for http also its sockets) and its failures watched.
+ * The OTLP exporter of one signal for its protocol (OTLP_EXPORTERS). Its transport is adopted by
+ * `control` (retries with unref'd timers, stopped at shutdown; for http also its sockets) and its
+ * failures watched.
  */
 export function createOtlpExporter<E extends Parameters<typeof watchExporter>[2]>(
   signal: Signal,
   o: OtlpSignalConfig,
   control: ExportControl | undefined,
-  httpExporterClass: (json: boolean) => new (options: Record<string, unknown>) => E,
 ): E {
+  const Exporter = OTLP_EXPORTERS[signal][o.protocol]() as new (
+    options: Record<string, unknown>,
+  ) => E;
   let exporter: E;
   if (o.protocol === 'grpc') {
     if (!grpcReady) {
       throw new Error('echoes-otel: @grpc/grpc-js was not loaded (prepareOtlpExporters)');
     }
-    const Exporter = grpcExporterClass(signal) as new (options: Record<string, unknown>) => E;
     exporter = new Exporter(grpcExporterOptions(o));
     diag.debug(`echoes-otel: ${signal} export over OTLP/gRPC to ${o.url}`);
   } else {
-    const Exporter = httpExporterClass(o.protocol === 'http/json');
     exporter = new Exporter(otlpExporterOptions(o, control));
   }
   control?.adopt(exporter);

@@ -1,7 +1,5 @@
-import { createRequire } from 'node:module';
 import type { Attributes } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
-import type * as TraceProto from '@opentelemetry/exporter-trace-otlp-proto';
 import {
   AlwaysOffSampler,
   ConsoleSpanExporter,
@@ -16,7 +14,7 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import type { ExportControl } from './export-transport.js';
-import { createOtlpExporter, spooled } from './otlp-exporters.js';
+import { chooseExporter, spooled } from './otlp-exporters.js';
 import type { Redactor } from './redact.js';
 import type { EchoesConfig } from './types.js';
 
@@ -26,8 +24,6 @@ import type { EchoesConfig } from './types.js';
  * the OTLP factory is otlp-exporters.ts, shared by the three signals).
  * Spans are redacted on their way to the exporter, so no secret reaches OTLP or the console.
  */
-
-const require = createRequire(import.meta.url);
 
 export function createSampler(name: string, arg: number | undefined): Sampler {
   const ratio = () => new TraceIdRatioBasedSampler(arg ?? 1);
@@ -51,21 +47,13 @@ function createSpanExporter(
   config: EchoesConfig,
   control?: ExportControl,
 ): SpanExporter | undefined {
-  const t = config.traces;
-  if (t.exporter === 'none') return undefined;
-  if (t.exporter === 'console') {
-    return new ConsoleSpanExporter();
-  }
-  const otlp = createOtlpExporter('traces', t.otlp, control, (json) => {
-    // Literal specifiers, so scripts/bundle.mjs bundles both (each still loads on demand).
-    const mod = (
-      json
-        ? require('@opentelemetry/exporter-trace-otlp-http')
-        : require('@opentelemetry/exporter-trace-otlp-proto')
-    ) as typeof TraceProto;
-    return mod.OTLPTraceExporter;
-  });
-  return spooled<ReadableSpan, SpanExporter>(otlp, config, 'spans', control);
+  return chooseExporter<SpanExporter>(
+    'traces',
+    config.traces,
+    control,
+    () => new ConsoleSpanExporter(),
+    (otlp) => spooled<ReadableSpan, SpanExporter>(otlp, config, 'spans', control),
+  );
 }
 
 /**

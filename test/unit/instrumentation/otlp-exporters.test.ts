@@ -106,9 +106,7 @@ async function grpcTraceExporter(endpoint: string, headers?: string) {
   expect(config.traces.otlp).toMatchObject({ protocol: 'grpc', url: endpoint });
   await prepareOtlpExporters(config);
   const control = createExportControl();
-  const exporter = createOtlpExporter<SpanExporter>('traces', config.traces.otlp, control, () => {
-    throw new Error('the http exporter is not asked for over gRPC');
-  });
+  const exporter = createOtlpExporter<SpanExporter>('traces', config.traces.otlp, control);
   return { config, control, exporter };
 }
 
