@@ -1,4 +1,4 @@
-import type { Attributes } from '@opentelemetry/api';
+import { SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api';
 import { METRIC, instrumentOptions } from './catalog.js';
 import type { BoundHistogram, FastHistogram, SetupContext } from './feature.js';
 import { createRedactor } from './redact.js';
@@ -190,4 +190,22 @@ export function createUrlRedactor(keys: readonly string[] | undefined): (url: st
     if (!changed) return url;
     return `${url.slice(0, q + 1)}${parts.join('&')}${hash === -1 ? '' : url.slice(hash)}`;
   };
+}
+
+/**
+ * Ends a client span (node:http and fetch alike) with the response status and the error type;
+ * a failed request's span gets ERROR status.
+ */
+export function finishClientSpan(
+  span: Span | undefined,
+  status: number,
+  err: string | undefined,
+): void {
+  if (span === undefined) return;
+  if (status > 0) span.setAttribute('http.response.status_code', status);
+  if (err !== undefined) {
+    span.setAttribute('error.type', err);
+    span.setStatus({ code: SpanStatusCode.ERROR });
+  }
+  span.end();
 }

@@ -5,7 +5,6 @@ import {
   diag,
   propagation,
   SpanKind,
-  SpanStatusCode,
   trace,
   type Attributes,
   type Span,
@@ -13,7 +12,13 @@ import {
 } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
 import type { Feature, SetupContext } from './feature.js';
-import { clientSlotsFor, createUrlRedactor, errorType, normalizeMethod } from './http-common.js';
+import {
+  clientSlotsFor,
+  createUrlRedactor,
+  errorType,
+  finishClientSpan,
+  normalizeMethod,
+} from './http-common.js';
 
 /**
  * Client spans, `traceparent` and `http.client.request.duration` for global `fetch` and the
@@ -124,14 +129,7 @@ export function setupUndici(ctx: SetupContext): Feature {
     state.done = true;
     const seconds = (performance.now() - state.start) / 1000;
     const span = state.span;
-    if (span !== undefined) {
-      if (status > 0) span.setAttribute('http.response.status_code', status);
-      if (err !== undefined) {
-        span.setAttribute('error.type', err);
-        span.setStatus({ code: SpanStatusCode.ERROR });
-      }
-      span.end();
-    }
+    finishClientSpan(span, status, err);
     clientSlots.get(state.method, state.address, state.port, status, err).record(seconds, span);
   }
 

@@ -34,6 +34,7 @@ import {
   ROUTE_SETTER,
   routeSlot,
   type RouteSetter,
+  finishClientSpan,
 } from './http-common.js';
 
 export { HTTP_DURATION_BUCKETS, setHttpRoute } from './http-common.js';
@@ -433,14 +434,7 @@ export function setupHttp(ctx: SetupContext): Feature {
     state.done = true;
     const seconds = (performance.now() - state.start) / 1000;
     const span = state.span;
-    if (span !== undefined) {
-      if (status > 0) span.setAttribute('http.response.status_code', status);
-      if (err !== undefined) {
-        span.setAttribute('error.type', err);
-        span.setStatus({ code: SpanStatusCode.ERROR });
-      }
-      span.end();
-    }
+    finishClientSpan(span, status, err);
     clientSlots
       .get(state.method, state.serverAddress, state.serverPort, status, err)
       .record(seconds, span);
