@@ -5,7 +5,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readServiceSettings } from './options.js';
+import { readServiceSettings, SERVICE_DIRS } from './options.js';
 import { createEchoesService } from './server.js';
 import { loadServiceTelemetry } from './telemetry.js';
 
@@ -13,11 +13,9 @@ async function main(): Promise<void> {
   const { settings, warnings } = readServiceSettings(process.env, process.cwd());
   for (const w of warnings) process.stderr.write(`echoes-api: ${w}\n`);
   // Create the watched directories up front, so the directory monitor measures them from the start.
-  for (const d of [
-    join(settings.dataDir, 'data', 'memory'),
-    join(settings.dataDir, '.cache', 'embeddings'),
-  ]) {
-    await mkdir(d, { recursive: true }).catch(() => undefined);
+  // (Which directories echoes-otel watches is told to the preload by serviceTelemetryEnv.)
+  for (const d of [SERVICE_DIRS.sessions, SERVICE_DIRS.embeddings]) {
+    await mkdir(join(settings.dataDir, d), { recursive: true }).catch(() => undefined);
   }
   const telemetry = await loadServiceTelemetry();
   const service = createEchoesService(settings, telemetry);
