@@ -1,13 +1,17 @@
 /**
- * Entry point of the reference service: `node --import ./dist/instrumentation/register.js
+ * Entry point of the reference service: `node --import ./dist/bundle/register.js
  * dist/src/service/main.js` (what `npm start` runs). SIGTERM / SIGINT stop accepting requests and
  * flush pending session writes; the preload's own handler flushes telemetry alongside.
+ *
+ * It imports echoes-otel the way an application does, by package name and with its types (why
+ * that resolves to the preload's own module: telemetry.ts).
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createCache, logger, setHttpRoute } from 'echoes-otel';
 import { readServiceSettings, SERVICE_DIRS } from './options.js';
 import { createEchoesService } from './server.js';
-import { loadServiceTelemetry } from './telemetry.js';
+import { createServiceTelemetry } from './telemetry.js';
 
 async function main(): Promise<void> {
   const { settings, warnings } = readServiceSettings(process.env, process.cwd());
@@ -17,7 +21,7 @@ async function main(): Promise<void> {
   for (const d of [SERVICE_DIRS.sessions, SERVICE_DIRS.embeddings]) {
     await mkdir(join(settings.dataDir, d), { recursive: true }).catch(() => undefined);
   }
-  const telemetry = await loadServiceTelemetry();
+  const telemetry = createServiceTelemetry({ logger, createCache, setHttpRoute });
   const service = createEchoesService(settings, telemetry);
   let address;
   try {
