@@ -79,6 +79,7 @@ describe.skipIf(buildMissing(true))('scripts/start.mjs (npm start)', () => {
       const s = await start(node.path, cwd, {
         OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${closed}`,
         OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
+        ECHOES_DIR_INTERVAL_MS: '200',
       });
       const out = s.output();
       expect(out).toMatch(
@@ -101,6 +102,25 @@ describe.skipIf(buildMissing(true))('scripts/start.mjs (npm start)', () => {
         names.some((n) => new RegExp(`^${n}\\{[^}]*http_route="/chat"`, 'm').test(metrics)),
         names.join(' or '),
       ).toBe(true);
+      // npm start tells the preload the service's own layout (the library's defaults name only
+      // logs and config): its directories and session files under their dashboard names.
+      const seen = async (): Promise<string[]> => {
+        const m = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+        return [
+          'dir_name="logs"',
+          'dir_name="sessions"',
+          'dir_name="cache/embeddings"',
+          'fs_path_group="sessions"',
+        ].filter((l) => m.includes(l));
+      };
+      await expect
+        .poll(seen, { timeout: 15_000, interval: 100 })
+        .toEqual([
+          'dir_name="logs"',
+          'dir_name="sessions"',
+          'dir_name="cache/embeddings"',
+          'fs_path_group="sessions"',
+        ]);
       s.proc.kill('SIGINT');
       expect(await s.exited).toBe(0);
       expect(readSessions(cwd)).toEqual([{ name: 'start.json', updates: 2 }]);
