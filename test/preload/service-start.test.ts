@@ -44,7 +44,10 @@ async function start(node: string, cwd: string, env: Record<string, string>): Pr
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
   cleanups.push(async () => {
     if (proc.exitCode === null) {
-      proc.kill('SIGKILL');
+      // SIGTERM first: start.mjs passes it to the service, which a SIGKILL here would orphan.
+      proc.kill('SIGTERM');
+      const deadline = new Promise<'late'>((r) => setTimeout(() => r('late'), 10_000).unref());
+      if ((await Promise.race([exited, deadline])) === 'late') proc.kill('SIGKILL');
       await exited;
     }
   });
