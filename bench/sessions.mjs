@@ -33,6 +33,9 @@ const dist = (p) => join(snapshot, p);
 const register = dist('instrumentation/register.js');
 const main = dist('src/service/main.js');
 const { runLoad } = await import(pathToFileURL(dist('src/cli/load.js')).href);
+// The service's directories and path groups (the `sessions` group measured below), as npm start
+// passes them: echoes-otel's own defaults name only its log and config directories.
+const { serviceTelemetryEnv } = await import(pathToFileURL(dist('src/service/options.js')).href);
 const { parseExposition, sumSamples } = await import(
   pathToFileURL(dist('src/cli/prom-text.js')).href
 );
@@ -88,6 +91,7 @@ async function startService(mode, cwd) {
       ECHOES_LOG_CONSOLE: 'false',
       ECHOES_SERVICE_PORT: '0',
       ECHOES_SERVICE_SESSION_WRITES: mode,
+      ...serviceTelemetryEnv('.', 'logs'),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

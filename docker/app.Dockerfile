@@ -7,11 +7,16 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY instrumentation ./instrumentation
 COPY src ./src
-COPY scripts/bundle.mjs ./scripts/bundle.mjs
+COPY scripts/bundle.mjs scripts/package-extras.mjs ./scripts/
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:24.19.0-alpine
 ENV NODE_ENV=production
+# The service's own directories and path groups (echoes-otel's defaults name only its log and
+# config directories), relative to /app: serviceTelemetryEnv('.', 'logs') in
+# src/service/options.ts, which test/unit/src/service/options.test.ts holds this line to.
+ENV ECHOES_DIRS=logs=logs,cache/embeddings=.cache/embeddings,sessions=data/memory \
+    ECHOES_FS_PATH_GROUPS=logs=logs,sessions=data/memory,cache=.cache,config=config
 WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules

@@ -140,13 +140,13 @@ export const LOCAL_ROWS: readonly Setting[] = [
     key: 'fs.pathGroups',
     env: ['ECHOES_FS_PATH_GROUPS'],
     type: namedPaths('prefix', false),
+    // Neutral: only the paths the library itself uses (its log files, its config/config.yaml);
+    // an app names its own directories (the reference service does, src/service/options.ts).
     default: (r) => [
       { name: 'logs', prefix: r.get<string>('logs.file.dir') },
-      { name: 'sessions', prefix: inCwd(r.cwd, 'data/memory') },
-      { name: 'cache', prefix: inCwd(r.cwd, '.cache') },
       { name: 'config', prefix: inCwd(r.cwd, 'config') },
     ],
-    shownDefault: 'logs=<log dir>,sessions=data/memory,cache=.cache,config=config',
+    shownDefault: 'logs=<log dir>,config=config',
     doc: '`name=prefix,...`: the `fs.path.group` of each path prefix (others are `other`).',
     group: 'fs',
   }),
@@ -162,14 +162,9 @@ export const LOCAL_ROWS: readonly Setting[] = [
     key: 'dirs.watched',
     env: ['ECHOES_DIRS'],
     type: namedPaths('path', true),
-    default: (r) => [
-      { name: 'logs', path: r.get<string>('logs.file.dir') },
-      { name: 'cache/embeddings', path: inCwd(r.cwd, '.cache/embeddings') },
-      { name: 'cache/attention', path: inCwd(r.cwd, '.cache/attention') },
-      { name: 'sessions', path: inCwd(r.cwd, 'data/memory') },
-    ],
-    shownDefault:
-      'logs=<log dir>,cache/embeddings=.cache/embeddings,cache/attention=.cache/attention,sessions=data/memory',
+    // Neutral: the one directory the library writes (see docs/configuration.md for why no more).
+    default: (r) => [{ name: 'logs', path: r.get<string>('logs.file.dir') }],
+    shownDefault: 'logs=<log dir>',
     doc: '`name=path,...`: directories whose size and file count are reported; `none` turns this off.',
     group: 'fs',
   }),

@@ -85,6 +85,16 @@ try {
 } catch {
   cfg = undefined;
 }
+// The service's own directories and path groups (echoes-otel's defaults name only its log and
+// config directories): told to the preload through the environment, unless the user set them.
+const { serviceTelemetryEnv } = await import(
+  pathToFileURL(join(root, 'dist/src/service/options.js')).href
+);
+for (const [k, v] of Object.entries(
+  serviceTelemetryEnv(env.ECHOES_SERVICE_DATA_DIR?.trim() || '.', cfg?.logs.file.dir ?? 'logs'),
+))
+  env[k] ||= v;
+
 const logDir = cfg?.logs.file.enabled
   ? relative(process.cwd(), cfg.logs.file.dir) || '.'
   : undefined;

@@ -1,25 +1,27 @@
 /**
- * Entry point of the reference service: `node --import ./dist/instrumentation/register.js
+ * Entry point of the reference service: `node --import ./dist/bundle/register.js
  * dist/src/service/main.js` (what `npm start` runs). SIGTERM / SIGINT stop accepting requests and
  * flush pending session writes; the preload's own handler flushes telemetry alongside.
+ *
+ * It imports echoes-otel the way an application does, by package name and with its types (why
+ * that resolves to the preload's own module: telemetry.ts).
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readServiceSettings } from './options.js';
+import { createCache, logger, setHttpRoute } from 'echoes-otel';
+import { readServiceSettings, SERVICE_DIRS } from './options.js';
 import { createEchoesService } from './server.js';
-import { loadServiceTelemetry } from './telemetry.js';
+import { createServiceTelemetry } from './telemetry.js';
 
 async function main(): Promise<void> {
   const { settings, warnings } = readServiceSettings(process.env, process.cwd());
   for (const w of warnings) process.stderr.write(`echoes-api: ${w}\n`);
   // Create the watched directories up front, so the directory monitor measures them from the start.
-  for (const d of [
-    join(settings.dataDir, 'data', 'memory'),
-    join(settings.dataDir, '.cache', 'embeddings'),
-  ]) {
-    await mkdir(d, { recursive: true }).catch(() => undefined);
+  // (Which directories echoes-otel watches is told to the preload by serviceTelemetryEnv.)
+  for (const d of [SERVICE_DIRS.sessions, SERVICE_DIRS.embeddings]) {
+    await mkdir(join(settings.dataDir, d), { recursive: true }).catch(() => undefined);
   }
-  const telemetry = await loadServiceTelemetry();
+  const telemetry = createServiceTelemetry({ logger, createCache, setHttpRoute });
   const service = createEchoesService(settings, telemetry);
   let address;
   try {

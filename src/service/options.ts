@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { ServiceOptions } from './server.js';
 import type { SessionWriteMode } from './sessions.js';
 
@@ -56,4 +57,39 @@ export function readServiceSettings(env: Env, cwd: string): SettingsResult {
     ),
   };
   return { settings, warnings };
+}
+
+/** The service's layout under its data directory (main.ts creates the first two). */
+export const SERVICE_DIRS = {
+  sessions: 'data/memory',
+  embeddings: '.cache/embeddings',
+  cache: '.cache',
+} as const;
+
+/**
+ * The reference service's directories and path groups, for echoes-otel's `ECHOES_DIRS` and
+ * `ECHOES_FS_PATH_GROUPS`. The library's defaults name only its own log and config directories, so
+ * the service tells it its layout; through the environment of the service process (set by
+ * scripts/start.mjs, docker/app.Dockerfile and the test harness), because the `--import` preload
+ * reads its configuration before any of the service's code runs. `dataDir` and `logDir` are as the
+ * service and the preload resolve them (relative ones against the working directory).
+ */
+export function serviceTelemetryEnv(
+  dataDir: string,
+  logDir: string,
+): { ECHOES_DIRS: string; ECHOES_FS_PATH_GROUPS: string } {
+  const at = (p: string): string => join(dataDir, p);
+  return {
+    ECHOES_DIRS: [
+      `logs=${logDir}`,
+      `cache/embeddings=${at(SERVICE_DIRS.embeddings)}`,
+      `sessions=${at(SERVICE_DIRS.sessions)}`,
+    ].join(','),
+    ECHOES_FS_PATH_GROUPS: [
+      `logs=${logDir}`,
+      `sessions=${at(SERVICE_DIRS.sessions)}`,
+      `cache=${at(SERVICE_DIRS.cache)}`,
+      'config=config',
+    ].join(','),
+  };
 }

@@ -217,6 +217,10 @@ describe.skipIf(skipReason !== undefined)(
             ECHOES_LOG_MAX_MESSAGE_BYTES: '1024',
             ECHOES_LOG_CONSOLE: 'off',
             ECHOES_DIR_INTERVAL_MS: '1000',
+            // The workload's own layout (the library's defaults name only logs and config), so the
+            // directory and path-group panels show named series, not just logs and other.
+            ECHOES_DIRS: 'logs=logs,cache/embeddings=.cache/embeddings,sessions=data/memory',
+            ECHOES_FS_PATH_GROUPS: 'logs=logs,sessions=data/memory,cache=.cache',
             ECHOES_PROMETHEUS: 'off',
           },
         });

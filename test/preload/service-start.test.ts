@@ -44,7 +44,10 @@ async function start(node: string, cwd: string, env: Record<string, string>): Pr
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
   cleanups.push(async () => {
     if (proc.exitCode === null) {
-      proc.kill('SIGKILL');
+      // SIGTERM first: start.mjs passes it to the service, which a SIGKILL here would orphan.
+      proc.kill('SIGTERM');
+      const deadline = new Promise<'late'>((r) => setTimeout(() => r('late'), 10_000).unref());
+      if ((await Promise.race([exited, deadline])) === 'late') proc.kill('SIGKILL');
       await exited;
     }
   });
@@ -79,6 +82,7 @@ describe.skipIf(buildMissing(true))('scripts/start.mjs (npm start)', () => {
       const s = await start(node.path, cwd, {
         OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${closed}`,
         OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
+        ECHOES_DIR_INTERVAL_MS: '200',
       });
       const out = s.output();
       expect(out).toMatch(
@@ -101,6 +105,25 @@ describe.skipIf(buildMissing(true))('scripts/start.mjs (npm start)', () => {
         names.some((n) => new RegExp(`^${n}\\{[^}]*http_route="/chat"`, 'm').test(metrics)),
         names.join(' or '),
       ).toBe(true);
+      // npm start tells the preload the service's own layout (the library's defaults name only
+      // logs and config): its directories and session files under their dashboard names.
+      const seen = async (): Promise<string[]> => {
+        const m = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+        return [
+          'dir_name="logs"',
+          'dir_name="sessions"',
+          'dir_name="cache/embeddings"',
+          'fs_path_group="sessions"',
+        ].filter((l) => m.includes(l));
+      };
+      await expect
+        .poll(seen, { timeout: 15_000, interval: 100 })
+        .toEqual([
+          'dir_name="logs"',
+          'dir_name="sessions"',
+          'dir_name="cache/embeddings"',
+          'fs_path_group="sessions"',
+        ]);
       s.proc.kill('SIGINT');
       expect(await s.exited).toBe(0);
       expect(readSessions(cwd)).toEqual([{ name: 'start.json', updates: 2 }]);

@@ -75,16 +75,10 @@ describe('loadConfig defaults', () => {
     expect(c.genai.captureContent).toBe(false);
     expect(c.fs.pathGroups.map((g) => [g.name, g.prefix])).toEqual([
       ['logs', join(emptyDir, 'logs')],
-      ['sessions', join(emptyDir, 'data/memory')],
-      ['cache', join(emptyDir, '.cache')],
       ['config', join(emptyDir, 'config')],
     ]);
-    expect(c.dirs.watched.map((w) => w.name)).toEqual([
-      'logs',
-      'cache/embeddings',
-      'cache/attention',
-      'sessions',
-    ]);
+    // Neutral library defaults: no directory of the reference service's layout.
+    expect(c.dirs.watched.map((w) => [w.name, w.path])).toEqual([['logs', join(emptyDir, 'logs')]]);
     expect(c.dirs.intervalMs).toBe(30000);
     expect(c.redaction.keys).toEqual(DEFAULT_REDACT_KEYS);
   });

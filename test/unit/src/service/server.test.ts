@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createEchoesService } from '../../../../src/service/server.js';
 import type { EchoesService } from '../../../../src/service/server.js';
-import { createLocalCache } from '../../../../src/service/telemetry.js';
+import { createCache } from '../../../../instrumentation/cache.js';
 import type { CacheSpec, ServiceTelemetry } from '../../../../src/service/telemetry.js';
 
 // In-process, on a loopback port: the routes, their errors, and what they tell the telemetry.
@@ -18,7 +18,7 @@ function fakeTelemetry() {
     logger: { info: log('info'), warn: log('warn'), error: log('error'), debug: log('debug') },
     createCache: <V>(spec: CacheSpec) => {
       caches.push(spec);
-      return createLocalCache<V>(spec);
+      return createCache<string, V>(spec);
     },
     setHttpRoute: (r) => routes.push(r),
     sources: { logger: 'fallback', cache: 'fallback', http: 'fallback' },
