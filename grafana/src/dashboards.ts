@@ -508,7 +508,7 @@ function diskIo(): dashboard.DashboardBuilder {
       ts(
         'Directory sizes',
         'bytes',
-        'Total size of each watched directory (logs, caches, sessions).',
+        'Total size of each watched directory (ECHOES_DIRS: the log directory by default).',
       ).withTarget(
         promQuery(`sum by (dir_name) (echoes_dir_size_bytes{${SEL}})`, '{{dir_name}}', 'A'),
       ),
