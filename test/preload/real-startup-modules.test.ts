@@ -13,7 +13,8 @@ import { killAll, requireBuilt, spawnNode } from '../helpers/spawn.js';
 // ran has a covered function. The baseline, test/fixtures/real/startup-modules.json, was first
 // recorded from main before the #11 branches (2eef70c: 387 modules), then re-recorded after they
 // merged (411), accepting only these 24, none of them a library instrumentation's package:
-//   - modules split out of ones that already ran (config-*.ts, http-common.ts, sdk-internals.ts);
+//   - modules split out of ones that already ran (config-*.ts, http-common.ts, sdk-internals.ts;
+//     later fs-ops/-originals/-record/-wrap.ts and log-core.ts, five more: 416);
 //   - the stand-ins that make "pay only for what the app loads" work: library-table.ts and
 //     libraries.ts (register the library names with the shared require hook), http-undici.ts
 //     (subscribes to undici's channels), http-frameworks.ts (the express/koa module hooks), and
