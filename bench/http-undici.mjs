@@ -12,10 +12,10 @@
 import { spawnSync } from 'node:child_process';
 import dc from 'node:diagnostics_channel';
 import { fileURLToPath } from 'node:url';
-import { median } from './common.mjs';
+import { median, envInt } from './common.mjs';
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const OPS = Number(process.env.BENCH_OPS ?? 20_000);
+const ROUNDS = envInt('BENCH_ROUNDS', 5);
+const OPS = envInt('BENCH_OPS', 20_000);
 const self = fileURLToPath(import.meta.url);
 
 async function child(variant) {

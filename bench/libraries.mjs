@@ -12,13 +12,13 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { median } from './common.mjs';
+import { median, envInt } from './common.mjs';
 import { loadRealHelpers } from './real-helpers.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const REGISTER = join(root, 'dist/bundle/register.js');
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const CALLS = Number(process.env.BENCH_CALLS ?? 2000);
+const ROUNDS = envInt('BENCH_ROUNDS', 5);
+const CALLS = envInt('BENCH_CALLS', 2000);
 
 // The app: N calls of one library, sequential, each inside a request-like parent span when the
 // preload runs (as in a real handler), then its CPU time (µs) per call on stdout.

@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { median, wantedNodes } from './common.mjs';
+import { median, wantedNodes, envInt } from './common.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -23,7 +23,7 @@ const require = createRequire(import.meta.url);
 const REGISTER = join(root, 'dist/bundle/register.js');
 const UPSTREAM = require.resolve('@opentelemetry/auto-instrumentations-node/register');
 const APP = join(here, 'startup-real-app.cjs');
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
+const ROUNDS = envInt('BENCH_ROUNDS', 15);
 const NODES = wantedNodes();
 const EMPTY =
   "process.stdout.write('FIRST\\n'); process.on('exit', () => { const r = process.resourceUsage(); process.stdout.write('RSS ' + r.maxRSS + ' CPU ' + (r.userCPUTime + r.systemCPUTime) + '\\n'); })";
