@@ -3,6 +3,10 @@ export declare const VERSIONS: Readonly<{
   builder: string;
   prometheusModule: string;
   prometheus: string;
+  gatewayBuilder: string;
+  helm: string;
+  kubeconform: string;
+  kubernetes: string;
 }>;
 export declare const PATHS: Readonly<{
   tools: string;
@@ -10,4 +14,11 @@ export declare const PATHS: Readonly<{
   otelcol: string;
   prometheus: string;
   promtool: string;
+  gatewayBuilder: string;
+  /** The two-tier collector build (collector/gateway/manifest.yaml). */
+  gateway: string;
+  helm: string;
+  kubeconform: string;
+  /** kubeconform's -schema-location template for the generated Kubernetes schemas. */
+  k8sSchemas: string;
 }>;
