@@ -459,6 +459,19 @@ function writeK8sSchemas(outDir) {
     const suffix = gvk.group ? `-${gvk.group.split('.')[0]}-${gvk.version}` : `-${gvk.version}`;
     const file = join(tmp, `${gvk.kind.toLowerCase()}${suffix}.json`.toLowerCase());
     const root = structuredClone(defs[name]);
+    // Only the definitions this kind reaches (all of them would be ~1 MB per file).
+    const reached = {};
+    const walk = (node) => {
+      if (Array.isArray(node)) return node.forEach(walk);
+      if (node === null || typeof node !== 'object') return;
+      const ref = typeof node.$ref === 'string' ? node.$ref.replace('#/definitions/', '') : '';
+      if (ref && reached[ref] === undefined && defs[ref] !== undefined) {
+        reached[ref] = defs[ref];
+        walk(defs[ref]);
+      }
+      for (const v of Object.values(node)) walk(v);
+    };
+    walk(root);
     root.properties.apiVersion = { ...root.properties.apiVersion, enum: [apiVersion] };
     root.properties.kind = { ...root.properties.kind, enum: [gvk.kind] };
     writeFileSync(
@@ -466,7 +479,7 @@ function writeK8sSchemas(outDir) {
       JSON.stringify({
         $schema: 'http://json-schema.org/draft-07/schema#',
         ...root,
-        definitions: defs,
+        definitions: reached,
       }),
     );
     written += 1;
@@ -521,7 +534,7 @@ async function buildK8sTools() {
     [
       'install',
       '-v',
-      '-ldflags=-s -w',
+      `-ldflags=-s -w -X main.version=${VERSIONS.kubeconform}`,
       `github.com/yannh/kubeconform/cmd/kubeconform@${VERSIONS.kubeconform}`,
     ],
     {

@@ -124,6 +124,8 @@ async function startGateway(
 }
 
 /** The agent's gateway list, as an overlay over agent.yaml (rewritten, then SIGHUP). */
+const staticResolver = (endpoints: string[]) => `{static: {hostnames: [${endpoints.join(', ')}]}}`;
+
 function writeGatewayList(file: string, endpoints: string[]): void {
   const list = `[${endpoints.join(', ')}]`;
   const lb = (name: string) =>
@@ -248,6 +250,7 @@ describe.skipIf(skipReason !== undefined)('the two-tier collectors (agent + gate
       bin: PATHS.gateway,
       configs: [AGENT_CONFIG, overlay],
       prometheus: `${agentSink.url}/api/v1/otlp`,
+      env: { OTELCOL_LB_RESOLVER: staticResolver(gateways.map((g) => g.endpoint)) },
     });
   });
 
