@@ -458,7 +458,7 @@ function writeK8sSchemas(outDir) {
     // kubeconform's file name: kind, then the first label of the group, then the version.
     const suffix = gvk.group ? `-${gvk.group.split('.')[0]}-${gvk.version}` : `-${gvk.version}`;
     const file = join(tmp, `${gvk.kind.toLowerCase()}${suffix}.json`.toLowerCase());
-    const root = structuredClone(defs[name]);
+    const root = JSON.parse(JSON.stringify(defs[name]));
     // Only the definitions this kind reaches (all of them would be ~1 MB per file).
     const reached = {};
     const walk = (node) => {
