@@ -244,7 +244,7 @@ async function startCollector({ bin, configs, env, pin }) {
     OTELCOL_LOG_LEVEL: 'warn',
     ...env,
   };
-  const args = configs.map((c) => `--config=${join(root, c)}`);
+  const args = configs.map((c) => `--config=${c.startsWith('/') ? c : join(root, c)}`);
   const [cmd, cmdArgs] = pin ? ['taskset', ['-c', '1', bin, ...args]] : [bin, args];
   if (pin) fullEnv.GOMAXPROCS = '1';
   const child = spawn(cmd, cmdArgs, { env: fullEnv, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -426,14 +426,34 @@ const sinkEnv = (sink) => ({
 });
 const GATEWAY_ENV = { ECHOES_TAIL_DECISION_WAIT: '1s', OTELCOL_GATEWAY_ID: 'bench-gateway' };
 
-const single = (pin) => async (sink) => [
-  await startCollector({
-    bin: PATHS.otelcol,
-    configs: ['collector/config.yaml'],
-    env: sinkEnv(sink),
-    pin,
-  }),
-];
+// In-memory queues instead of file_storage (an overlay: `storage: null`), for the queue's cost.
+const overlayDir = mkdtempSync(join(tmpdir(), 'echoes-bench-overlay-'));
+process.on('exit', () => rmSync(overlayDir, { recursive: true, force: true }));
+function overlay(name, exporters) {
+  const file = join(overlayDir, name);
+  writeFileSync(
+    file,
+    `exporters:\n${exporters.map((e) => `  ${e}:\n    sending_queue:\n      storage: null\n`).join('')}`,
+  );
+  return file;
+}
+const SINGLE_IN_MEMORY = overlay('single.yaml', ['otlp_http/tempo', 'otlp_http/loki']);
+const AGENT_IN_MEMORY = overlay('agent.yaml', [
+  'load_balancing/traces',
+  'load_balancing/logs',
+  'load_balancing/metrics',
+]);
+
+const single =
+  (pin, inMemory = false) =>
+  async (sink) => [
+    await startCollector({
+      bin: PATHS.otelcol,
+      configs: ['collector/config.yaml', ...(inMemory ? [SINGLE_IN_MEMORY] : [])],
+      env: sinkEnv(sink),
+      pin,
+    }),
+  ];
 const gateway = (pin) => async (sink) => [
   await startCollector({
     bin: PATHS.gateway,
@@ -442,30 +462,32 @@ const gateway = (pin) => async (sink) => [
     pin,
   }),
 ];
-const twoTier = (gateways, fsync) => async (sink) => {
-  const gws = [];
-  for (let i = 0; i < gateways; i++)
-    gws.push(
-      await startCollector({
-        bin: PATHS.gateway,
-        configs: ['collector/gateway/gateway.yaml'],
-        env: { ...sinkEnv(sink), ...GATEWAY_ENV, OTELCOL_GATEWAY_ID: `bench-gateway-${i + 1}` },
-      }),
-    );
-  const agent = await startCollector({
-    bin: PATHS.gateway,
-    configs: ['collector/gateway/agent.yaml'],
-    env: {
-      ...sinkEnv(sink),
-      OTELCOL_STORAGE_FSYNC: String(fsync),
-      OTELCOL_LB_RESOLVER: `{static: {hostnames: [${gws.map((g) => g.grpc).join(', ')}]}}`,
-    },
-  });
-  return [agent, ...gws];
-};
+const twoTier =
+  (gateways, fsync, inMemory = false) =>
+  async (sink) => {
+    const gws = [];
+    for (let i = 0; i < gateways; i++)
+      gws.push(
+        await startCollector({
+          bin: PATHS.gateway,
+          configs: ['collector/gateway/gateway.yaml'],
+          env: { ...sinkEnv(sink), ...GATEWAY_ENV, OTELCOL_GATEWAY_ID: `bench-gateway-${i + 1}` },
+        }),
+      );
+    const agent = await startCollector({
+      bin: PATHS.gateway,
+      configs: ['collector/gateway/agent.yaml', ...(inMemory ? [AGENT_IN_MEMORY] : [])],
+      env: {
+        ...sinkEnv(sink),
+        OTELCOL_STORAGE_FSYNC: String(fsync),
+        OTELCOL_LB_RESOLVER: `{static: {hostnames: [${gws.map((g) => g.grpc).join(', ')}]}}`,
+      },
+    });
+    return [agent, ...gws];
+  };
 
 const only = process.argv.filter((a) => !a.startsWith('--')).slice(2);
-const runs = [
+const ALL_RUNS = [
   ['agent (collector/config.yaml), 1 core', 'traces', single(true)],
   ['agent (collector/config.yaml), 1 core', 'logs', single(true)],
   ['agent (collector/config.yaml), 1 core', 'metrics', single(true)],
@@ -475,7 +497,10 @@ const runs = [
   ['one collector (config.yaml), 2 cores', 'traces', single(false), 'tier'],
   ['two tiers: agent + 2 gateways, 2 cores, fsync off', 'traces', twoTier(2, false), 'tier'],
   ['two tiers: agent + 2 gateways, 2 cores, fsync on', 'traces', twoTier(2, true), 'tier'],
-].filter(
+  ['one collector, in-memory queues, 2 cores', 'traces', single(false, true), 'tier'],
+  ['two tiers, agent with an in-memory queue, 2 cores', 'traces', twoTier(2, false, true), 'tier'],
+];
+const runs = ALL_RUNS.filter(
   ([name, signal]) => only.length === 0 || only.some((o) => `${name} ${signal}`.includes(o)),
 );
 
@@ -487,6 +512,29 @@ for (const [name, signal, start, group] of runs) {
   results.push({ ...(await capacity({ name, signal, start })), group });
 }
 const load1 = loadavg()[0];
+
+// A partial run (names on the command line) replaces its rows in the saved results, keeps the rest.
+const saved = join(here, 'results/collectors.json');
+let previous = [];
+try {
+  previous = JSON.parse(readFileSync(saved, 'utf8'));
+} catch {
+  // first run
+}
+const key = (r) => `${r.name} ${r.signal}`;
+const stamp = `${startedAt}, load ${load0.toFixed(1)}→${load1.toFixed(1)}${quick ? ', --quick' : ''}`;
+for (const r of results) r.run = stamp;
+const order = ALL_RUNS.map(([name, signal]) => `${name} ${signal}`);
+const merged = [
+  ...results,
+  ...previous.filter((p) => !results.some((r) => key(r) === key(p))),
+].sort((a, b) => {
+  const ia = order.indexOf(key(a));
+  const ib = order.indexOf(key(b));
+  return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib);
+});
+mkdirSync(join(here, 'results'), { recursive: true });
+writeFileSync(saved, JSON.stringify(merged, null, 1) + '\n');
 
 const fmt = (n) => (n === undefined ? '–' : Math.round(n).toLocaleString('en-US'));
 const lines = [
@@ -504,10 +552,10 @@ const lines = [
   "RSS the peak. Testbed anchor (collector-contrib's testbed): 10 000 small spans/s through OTLP at ~20 %",
   'of a core and ~100 MiB; logs ~30 % and ~99 MiB.',
   '',
-  '| collector | signal | highest passing rate | p50 / p99 ms (floor p99) | CPU (cores) | CPU per 10 000/s | 10 000/s per CPU × (one core) | RSS MiB | first failing step |',
-  '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  '| collector | signal | highest passing rate | p50 / p99 ms (floor p99) | CPU (cores) | CPU per 10 000/s | 10 000/s per CPU × (one core) | RSS MiB | first failing step | run (UTC, load average) |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
 ];
-for (const r of results) {
+for (const r of merged) {
   const b = r.best;
   const fail = r.rows.find((x) => !x.ok);
   const why = fail
@@ -525,10 +573,10 @@ for (const r of results) {
         .join(', ')}`
     : 'none up to the cap';
   lines.push(
-    `| ${r.name} | ${SIGNALS[r.signal].unit.split('/')[0]} | ${b ? `${fmt(b.achieved)}/s` : 'below 2 000/s'} | ${b ? `${b.p50} / ${b.p99}` : '–'} (${r.floor?.p99}) | ${b ? b.cpu.toFixed(2) : '–'} | ${b ? ((b.cpu * 10_000) / b.achieved).toFixed(2) : '–'} | ${b ? fmt(b.achieved / b.cpu) : '–'} | ${b ? b.rssMax.toFixed(0) : '–'} | ${why} |`,
+    `| ${r.name} | ${SIGNALS[r.signal].unit.split('/')[0]} | ${b ? `${fmt(b.achieved)}/s` : 'below 2 000/s'} | ${b ? `${b.p50} / ${b.p99}` : '–'} (${r.floor?.p99}) | ${b ? b.cpu.toFixed(2) : '–'} | ${b ? ((b.cpu * 10_000) / b.achieved).toFixed(2) : '–'} | ${b ? fmt(b.achieved / b.cpu) : '–'} | ${b ? b.rssMax.toFixed(0) : '–'} | ${why} | ${r.run} |`,
   );
 }
-const tier = results.filter((r) => r.group === 'tier');
+const tier = merged.filter((r) => r.group === 'tier');
 const base = tier.find((r) => r.name.startsWith('one collector'))?.best?.achieved;
 if (base && tier.length > 1) {
   lines.push(
