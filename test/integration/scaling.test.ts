@@ -148,6 +148,8 @@ interface SenderResult {
   traces: SentTrace[];
   accepted: Record<string, number>;
   failed: string[];
+  /** Log records (one per trace, in its context) the agent answered OK for. */
+  logsAccepted: number;
 }
 
 function runSender(env: Record<string, string>): Promise<SenderResult> {
@@ -275,7 +277,7 @@ describe.skipIf(skipReason !== undefined)('the two-tier collectors (agent + gate
     }
   });
 
-  it('routes every span of a trace to exactly one gateway, split within ±25 % of even', async () => {
+  it('routes every span and log record of a trace to exactly one gateway, split within ±25 % of even', async () => {
     clearSinks();
     const results = await sendBoth(agent, 1000, 8_000);
     const accepted = acceptedSpans(results);
@@ -320,6 +322,18 @@ describe.skipIf(skipReason !== undefined)('the two-tier collectors (agent + gate
     console.log(
       `routing: ${JSON.stringify(Object.fromEntries(perGateway))} traces; ${w.duplicates} duplicate span copies`,
     );
+    // Each trace's log record went where its spans went.
+    expect(results.reduce((n, r) => n + r.logsAccepted, 0)).toBe(1000);
+    const logs = await pollUntil(
+      'the log records of every trace at a gateway sink',
+      () => {
+        const all = gateways.flatMap((g) => g.sink.logRecords().map((l) => ({ g: g.id, l })));
+        return all.length >= 1000 ? all : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 500 },
+    );
+    for (const { g, l } of logs)
+      expect([...(w.traceAt.get(l.traceId) ?? [])], `log of trace ${l.traceId}`).toEqual([g]);
   });
 
   it('keeps traces flowing to the other gateways when one is SIGKILLed, and loses nothing the agent accepted but what the dead gateway held', async () => {
