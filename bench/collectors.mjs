@@ -7,7 +7,7 @@
 // this process (accept, gunzip, discard). A paced load generator here POSTs pre-encoded OTLP/HTTP
 // protobuf requests of 500 small items (spans of 50 traces with fresh trace ids per request, log
 // records, or gauge points; a few attributes each, like the collector testbed's small spans) at a
-// target rate, stepped up ×1.5 from 2 000/s. Every 100 ms a probe item with a unique marker is sent
+// target rate, stepped up ×1.5 from 2 000/s. Every 50 ms a probe item with a unique marker is sent
 // too; its added latency is the time from its POST to the sink finding the marker in what the
 // collector exported. A rate passes when the generator kept up (≥ 95 % of target, < 256 requests in
 // flight), nothing was refused (every answer 2xx) and the probes' p99 stays under 1 s (gateway:
@@ -46,6 +46,7 @@ const TICKS = 100; // clock ticks per second in /proc/<pid>/stat
 const attr = (k, v) => ({ key: k, value: { stringValue: v } });
 const resource = { attributes: [attr('service.name', 'bench'), attr('host.name', 'bench-host')] };
 const now = BigInt(Date.now()) * 1_000_000n;
+const PROBE_ID = Buffer.from('PROBE_ID');
 const TEMPLATE_TID = (t) => Buffer.from(`TRACEID-TMPL-${String(t).padStart(3, '0')}`);
 
 function encodeTraces(spans) {
@@ -147,6 +148,9 @@ const SIGNALS = {
     probe(marker) {
       return encodeTraces([span(marker, 0, { status: { code: 2 } })]);
     },
+    // Probe trace ids start with PROBE_ID (8 bytes), then 8 random ones.
+    prefix: PROBE_ID,
+    keyAt: (body, at) => body.toString('hex', at, at + 16),
   },
   logs: {
     path: '/v1/logs',
@@ -165,7 +169,7 @@ const SIGNALS = {
                     {
                       timeUnixNano: String(now),
                       severityNumber: 9,
-                      body: { stringValue: marker.toString('hex') },
+                      body: { stringValue: `probe-${marker.toString('hex')}` },
                     },
                   ],
                 },
@@ -175,30 +179,37 @@ const SIGNALS = {
         }).finish(),
       );
     },
-    needle: (marker) => Buffer.from(marker.toString('hex')),
+    // The sink scans for the prefix once per body and reads the marker after it.
+    prefix: Buffer.from('probe-'),
+    keyAt: (body, at) => body.toString('latin1', at + 6, at + 6 + 32),
   },
   metrics: {
     path: '/v1/metrics',
     unit: 'metric points/s',
     body: () => metricsTemplate,
     probe: (marker) => encodeMetrics([gauge(`probe_${marker.toString('hex')}`, 1)]),
-    needle: (marker) => Buffer.from(`probe_${marker.toString('hex')}`),
+    prefix: Buffer.from('probe_'),
+    keyAt: (body, at) => body.toString('latin1', at + 6, at + 6 + 32),
   },
 };
 
 // ---------------------------------------------------------------------------------------------
 // The sink (Loki, Tempo and Prometheus stand-in): finds probe markers, answers 200.
 
-function startSink(pending, onSeen) {
+function startSink(pending, onSeen, current) {
   const server = http.createServer((req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
       let body = Buffer.concat(chunks);
       if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
-      if (pending.size > 0) {
-        for (const [key, p] of pending) {
-          if (body.indexOf(p.needle) >= 0) {
+      // One scan per body for the probes' common prefix, whatever the number pending.
+      const sig = SIGNALS[current.signal];
+      if (pending.size > 0 && sig) {
+        for (let at = body.indexOf(sig.prefix); at >= 0; at = body.indexOf(sig.prefix, at + 1)) {
+          const key = sig.keyAt(body, at);
+          const p = pending.get(key);
+          if (p !== undefined) {
             pending.delete(key);
             onSeen(Date.now() - p.sentAt);
           }
@@ -331,9 +342,9 @@ async function step({ signal, rate, target, pids, pending, latencies }) {
   const probes = setInterval(() => {
     if (!measuring) return;
     const marker = randomFillSync(Buffer.alloc(16));
-    marker.writeUInt32BE(probeSeq++, 0);
-    const needle = sig.needle ? sig.needle(marker) : marker;
-    pending.set(marker.toString('hex'), { needle, sentAt: Date.now() });
+    if (signal === 'traces') PROBE_ID.copy(marker, 0);
+    marker.writeUInt32BE(probeSeq++, 12);
+    pending.set(marker.toString('hex'), { sentAt: Date.now() });
     void post(url, sig.probe(marker)).then((ok) => ok || refused++);
   }, 50);
   while (Date.now() < end) {
@@ -380,7 +391,7 @@ async function step({ signal, rate, target, pids, pending, latencies }) {
 async function capacity({ name, signal, start, maxRate = 400_000 }) {
   const pending = new Map();
   const latencies = [];
-  const sink = await startSink(pending, (ms) => latencies.push(ms));
+  const sink = await startSink(pending, (ms) => latencies.push(ms), { signal });
   const sinkUrl = `http://127.0.0.1:${sink.address().port}`;
   const procs = await start(sinkUrl);
   const target = procs[0].url;
