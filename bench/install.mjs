@@ -5,7 +5,8 @@
 // warm ~/.npm cache, so the time is unpacking and linking, not the network). Reports node_modules
 // size, package count, install time (median) and whether npm printed a warning.
 //
-//   node bench/install.mjs            (BENCH_ROUNDS=3)
+//   node bench/install.mjs            (BENCH_ROUNDS=3; prints the table, the method and figures
+//   for bench/results/install.md are written by hand from it)
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
   mkdirSync,

@@ -19,6 +19,7 @@ const ORDER = [
   'fs',
   'cache',
   'sessions',
+  'install',
 ];
 
 const args = process.argv.slice(2);

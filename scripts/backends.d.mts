@@ -4,6 +4,10 @@ export declare const VERSIONS: Readonly<{
   prometheusModule: string;
   prometheus: string;
   alertmanager: string;
+  gatewayBuilder: string;
+  helm: string;
+  kubeconform: string;
+  kubernetes: string;
 }>;
 export declare const PATHS: Readonly<{
   tools: string;
@@ -13,4 +17,11 @@ export declare const PATHS: Readonly<{
   promtool: string;
   alertmanager: string;
   amtool: string;
+  gatewayBuilder: string;
+  /** The two-tier collector build (collector/gateway/manifest.yaml). */
+  gateway: string;
+  helm: string;
+  kubeconform: string;
+  /** kubeconform's -schema-location template for the generated Kubernetes schemas. */
+  k8sSchemas: string;
 }>;

@@ -9,6 +9,8 @@
 //   node scripts/backends.mjs collector         the collector only
 //   node scripts/backends.mjs prometheus        Prometheus and promtool only
 //   node scripts/backends.mjs alertmanager      Alertmanager and amtool only
+//   node scripts/backends.mjs gateway           the two-tier collector (collector/gateway/manifest.yaml)
+//   node scripts/backends.mjs k8s               helm, kubeconform and the Kubernetes JSON schemas
 //   node scripts/backends.mjs paths             print the binaries as JSON (building nothing)
 //   node scripts/backends.mjs validate <file>.. run the built collector's `validate` on configs
 //
@@ -20,6 +22,7 @@ import {
   cpSync,
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -39,15 +42,32 @@ export const VERSIONS = Object.freeze({
   prometheus: '3.16.0',
   // Go module tag = release; compose pins the prom/alertmanager image of the same version.
   alertmanager: 'v0.35.0',
+  // The two-tier build's own ocb (its manifest's release line, see collector/gateway/manifest.yaml).
+  gatewayBuilder: 'v0.159.0',
+  // Helm from its Go module (Apache-2.0); kubeconform (Apache-2.0) checks what `helm template`
+  // renders against JSON schemas made here from the Kubernetes OpenAPI of k8s.io/kubernetes at the
+  // release Helm's client-go follows (k8s.io/client-go v0.37.2 = Kubernetes 1.37.2).
+  helm: 'v4.3.2',
+  kubeconform: 'v0.8.0',
+  kubernetes: 'v1.37.2',
 });
 
 // Bump when a recipe below changes in a way that should rebuild existing binaries.
-const RECIPE = Object.freeze({ prometheus: '3', otelcol: '1', alertmanager: '1' });
+const RECIPE = Object.freeze({
+  prometheus: '3',
+  otelcol: '1',
+  alertmanager: '1',
+  gateway: '1',
+  k8s: '1',
+});
 
 const manifest = join(root, 'collector/manifest.yaml');
 const otelcolDir = join(tools, 'otelcol');
 const prometheusDir = join(tools, 'prometheus');
 const alertmanagerDir = join(tools, 'alertmanager');
+const gatewayManifest = join(root, 'collector/gateway/manifest.yaml');
+const gatewayDir = join(tools, 'otelcol-gateway');
+const k8sDir = join(tools, 'k8s');
 export const PATHS = Object.freeze({
   tools,
   builder: join(tools, 'bin', 'builder'),
@@ -56,6 +76,16 @@ export const PATHS = Object.freeze({
   promtool: join(prometheusDir, 'promtool'),
   alertmanager: join(alertmanagerDir, 'alertmanager'),
   amtool: join(alertmanagerDir, 'amtool'),
+  gatewayBuilder: join(gatewayDir, 'bin', 'builder'),
+  gateway: join(gatewayDir, 'otelcol-echoes-gateway'),
+  helm: join(k8sDir, 'helm'),
+  kubeconform: join(k8sDir, 'kubeconform'),
+  /** kubeconform -schema-location for the generated schemas (strict: unknown fields fail). */
+  k8sSchemas: join(
+    k8sDir,
+    `schemas-${VERSIONS.kubernetes}`,
+    '{{ .ResourceKind }}{{ .KindSuffix }}.json',
+  ),
 });
 
 const t0 = Date.now();
@@ -365,6 +395,253 @@ async function buildCollector() {
   say(`collector built: ${PATHS.otelcol}`);
 }
 
+// ---------------------------------------------------------------------------------------------
+// The two-tier collector (collector/gateway/manifest.yaml): the same three steps as the agent build
+// above, with its own ocb release (the manifest's), folder and stamp.
+
+async function buildGateway() {
+  const gov = goVersion();
+  const manifestText = readFileSync(gatewayManifest, 'utf8');
+  const stamp = stampOf(['gateway', manifestText, VERSIONS.gatewayBuilder, gov, RECIPE.gateway]);
+  if (upToDate(gatewayDir, stamp, [PATHS.gateway])) {
+    say(`gateway collector: up to date (${PATHS.gateway})`);
+    return;
+  }
+  say(`gateway collector: building from collector/gateway/manifest.yaml with ${gov}`);
+  const builderStamp = stampOf(['builder', VERSIONS.gatewayBuilder, gov]);
+  if (!upToDate(dirname(PATHS.gatewayBuilder), builderStamp, [PATHS.gatewayBuilder])) {
+    say(`  installing ocb ${VERSIONS.gatewayBuilder} into ${dirname(PATHS.gatewayBuilder)}`);
+    mkdirSync(dirname(PATHS.gatewayBuilder), { recursive: true });
+    const r = await run(
+      'go',
+      ['install', '-v', `go.opentelemetry.io/collector/cmd/builder@${VERSIONS.gatewayBuilder}`],
+      {
+        env: { GOBIN: dirname(PATHS.gatewayBuilder), CGO_ENABLED: '0' },
+        label: 'go install builder',
+      },
+    );
+    if (r.code !== 0) throw new BuildError(`installing ocb failed (exit ${r.code}):\n${r.tail}`);
+    writeFileSync(join(dirname(PATHS.gatewayBuilder), '.stamp'), builderStamp + '\n');
+  }
+  const srcDir = join(gatewayDir, 'src');
+  rmSync(srcDir, { recursive: true, force: true });
+  mkdirSync(srcDir, { recursive: true });
+  const tmpManifest = join(srcDir, 'manifest.generated.yaml');
+  writeFileSync(tmpManifest, manifestText.replace(/^(\s*output_path:).*$/m, `$1 ${srcDir}`));
+  // ocb's own `go mod tidy` has failed here on a transient checksum-database 404 for a module the
+  // proxy serves (servicegraphconnector v0.159.0); tidy -e below retries it (see buildCollector).
+  say('  1/3 ocb: generating sources and go.mod');
+  const gen = await run(PATHS.gatewayBuilder, ['--config', tmpManifest, '--skip-compilation'], {
+    label: 'ocb generate',
+  });
+  if (gen.code !== 0) {
+    if (!existsSync(join(srcDir, 'go.mod')) || !/go mod tidy|go\.mod/.test(gen.tail)) {
+      throw new BuildError(`ocb failed (exit ${gen.code}):\n${gen.tail}`);
+    }
+    say("  ocb's own `go mod tidy` failed (see above); continuing with `go mod tidy -e`");
+  }
+  say('  2/3 go mod tidy -e (downloads the modules on a cold cache)');
+  const tidy = await run('go', ['mod', 'tidy', '-e', '-compat=1.25'], {
+    cwd: srcDir,
+    label: 'go mod tidy',
+  });
+  if (tidy.code !== 0)
+    throw new BuildError(`go mod tidy failed (exit ${tidy.code}):\n${tidy.tail}`);
+  // -e skips what cannot be fetched: make sure every component of the manifest made it into go.mod.
+  const gomod = readFileSync(join(srcDir, 'go.mod'), 'utf8');
+  for (const m of manifestText.matchAll(/gomod:\s*(\S+)\s+(\S+)/g)) {
+    if (!gomod.includes(`${m[1]} ${m[2]}`))
+      throw new BuildError(`go mod tidy could not resolve ${m[1]} ${m[2]} (see the output above)`);
+  }
+  say('  3/3 go build (cold: several minutes on 2 cores)');
+  const b = await run(
+    'go',
+    ['build', '-v', '-trimpath', '-o', `${PATHS.gateway}.new`, '-ldflags=-s -w'],
+    {
+      cwd: srcDir,
+      env: { CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false' },
+      label: 'go build otelcol-echoes-gateway',
+    },
+  );
+  if (b.code !== 0)
+    throw new BuildError(`building the gateway collector failed (exit ${b.code}):\n${b.tail}`);
+  renameSync(`${PATHS.gateway}.new`, PATHS.gateway);
+  writeFileSync(join(gatewayDir, '.stamp'), stamp + '\n');
+  say(`gateway collector built: ${PATHS.gateway}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kubernetes checks without a cluster: helm (lint, template) and kubeconform with local schemas.
+// kubeconform downloads its schemas from the network by default, which tests never reach; here
+// they are made from the OpenAPI v3 documents in the k8s.io/kubernetes module (api/openapi-spec/v3,
+// fetched by `go mod download` like any module and checked against go.sum's database), converted
+// the way kubeconform's own openapi2jsonschema does: one standalone file per kind named
+// <kind>-<group>-<version>.json, strict (additionalProperties false where the API has a closed
+// set of fields), apiVersion and kind pinned by enum, OpenAPI's nullable as a "null" type.
+
+function goModDir(mod) {
+  const r = spawnSync('go', ['mod', 'download', '-json', mod], { encoding: 'utf8' });
+  let info;
+  try {
+    info = JSON.parse(r.stdout);
+  } catch {
+    throw new BuildError(`go mod download ${mod} failed:\n${r.stderr}`);
+  }
+  if (r.status !== 0 || !info.Dir) {
+    throw new BuildError(`go mod download ${mod} failed: ${info.Error ?? r.stderr}`);
+  }
+  return info.Dir;
+}
+
+function toJsonSchema(node, strict) {
+  if (Array.isArray(node)) return node.map((n) => toJsonSchema(n, strict));
+  if (node === null || typeof node !== 'object') return node;
+  const out = {};
+  for (const [k, v] of Object.entries(node)) {
+    if (k === '$ref' && typeof v === 'string') {
+      out.$ref = v.replace('#/components/schemas/', '#/definitions/');
+    } else if (k === 'properties' || k === 'definitions' || k === 'patternProperties') {
+      out[k] = Object.fromEntries(
+        Object.entries(v).map(([name, s]) => [name, toJsonSchema(s, strict)]),
+      );
+    } else if (k !== 'nullable') {
+      out[k] = toJsonSchema(v, strict);
+    }
+  }
+  if (node.nullable === true && typeof out.type === 'string') out.type = [out.type, 'null'];
+  if (
+    strict &&
+    out.properties !== undefined &&
+    out.additionalProperties === undefined &&
+    node['x-kubernetes-preserve-unknown-fields'] !== true
+  ) {
+    out.additionalProperties = false;
+  }
+  return out;
+}
+
+function writeK8sSchemas(outDir) {
+  const specDir = join(goModDir(`k8s.io/kubernetes@${VERSIONS.kubernetes}`), 'api/openapi-spec/v3');
+  const definitions = {};
+  const kinds = [];
+  for (const f of readdirSync(specDir).filter((n) => n.endsWith('_openapi.json'))) {
+    const doc = JSON.parse(readFileSync(join(specDir, f), 'utf8'));
+    for (const [name, schema] of Object.entries(doc.components?.schemas ?? {})) {
+      definitions[name] ??= schema;
+      for (const gvk of schema['x-kubernetes-group-version-kind'] ?? []) kinds.push({ name, gvk });
+    }
+  }
+  const defs = toJsonSchema(definitions, true);
+  const tmp = `${outDir}.new`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  let written = 0;
+  for (const { name, gvk } of kinds) {
+    // Only the top-level form of a kind (not its List, not an Options type also tagged with it).
+    if (
+      defs[name]?.properties?.kind === undefined ||
+      defs[name]?.properties?.apiVersion === undefined
+    )
+      continue;
+    const apiVersion = gvk.group ? `${gvk.group}/${gvk.version}` : gvk.version;
+    // kubeconform's file name: kind, then the first label of the group, then the version.
+    const suffix = gvk.group ? `-${gvk.group.split('.')[0]}-${gvk.version}` : `-${gvk.version}`;
+    const file = join(tmp, `${gvk.kind.toLowerCase()}${suffix}.json`.toLowerCase());
+    const root = JSON.parse(JSON.stringify(defs[name]));
+    // Only the definitions this kind reaches (all of them would be ~1 MB per file).
+    const reached = {};
+    const walk = (node) => {
+      if (Array.isArray(node)) return node.forEach(walk);
+      if (node === null || typeof node !== 'object') return;
+      const ref = typeof node.$ref === 'string' ? node.$ref.replace('#/definitions/', '') : '';
+      if (ref && reached[ref] === undefined && defs[ref] !== undefined) {
+        reached[ref] = defs[ref];
+        walk(defs[ref]);
+      }
+      for (const v of Object.values(node)) walk(v);
+    };
+    walk(root);
+    root.properties.apiVersion = { ...root.properties.apiVersion, enum: [apiVersion] };
+    root.properties.kind = { ...root.properties.kind, enum: [gvk.kind] };
+    writeFileSync(
+      file,
+      JSON.stringify({
+        $schema: 'http://json-schema.org/draft-07/schema#',
+        ...root,
+        definitions: reached,
+      }),
+    );
+    written += 1;
+  }
+  if (written < 50)
+    throw new BuildError(`only ${written} Kubernetes schemas written from ${specDir}`);
+  rmSync(outDir, { recursive: true, force: true });
+  renameSync(tmp, outDir);
+  return written;
+}
+
+async function buildK8sTools() {
+  const gov = goVersion();
+  const stamp = stampOf([
+    'k8s',
+    VERSIONS.helm,
+    VERSIONS.kubeconform,
+    VERSIONS.kubernetes,
+    gov,
+    RECIPE.k8s,
+    // The schema conversion is part of the recipe: a change to it remakes the schemas.
+    toJsonSchema.toString(),
+    writeK8sSchemas.toString(),
+  ]);
+  const schemaDir = dirname(PATHS.k8sSchemas);
+  if (upToDate(k8sDir, stamp, [PATHS.helm, PATHS.kubeconform, schemaDir])) {
+    say(
+      `helm ${VERSIONS.helm}, kubeconform ${VERSIONS.kubeconform} and schemas: up to date in ${k8sDir}`,
+    );
+    return;
+  }
+  mkdirSync(k8sDir, { recursive: true });
+  say(`helm ${VERSIONS.helm} + kubeconform ${VERSIONS.kubeconform}: building with ${gov}`);
+  const v = 'helm.sh/helm/v4/internal/version';
+  const r = await run(
+    'go',
+    [
+      'install',
+      '-v',
+      // What Helm's Makefile stamps in, so `helm version` names the release.
+      `-ldflags=-s -w -X ${v}.version=${VERSIONS.helm} -X ${v}.gitTreeState=clean`,
+      `helm.sh/helm/v4/cmd/helm@${VERSIONS.helm}`,
+    ],
+    {
+      env: { GOBIN: join(k8sDir, '.new'), CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false' },
+      label: 'go install helm',
+    },
+  );
+  if (r.code !== 0) throw new BuildError(`building helm failed (exit ${r.code}):\n${r.tail}`);
+  const k = await run(
+    'go',
+    [
+      'install',
+      '-v',
+      `-ldflags=-s -w -X main.version=${VERSIONS.kubeconform}`,
+      `github.com/yannh/kubeconform/cmd/kubeconform@${VERSIONS.kubeconform}`,
+    ],
+    {
+      env: { GOBIN: join(k8sDir, '.new'), CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false' },
+      label: 'go install kubeconform',
+    },
+  );
+  if (k.code !== 0)
+    throw new BuildError(`building kubeconform failed (exit ${k.code}):\n${k.tail}`);
+  for (const b of [PATHS.helm, PATHS.kubeconform]) renameSync(join(k8sDir, '.new', basename(b)), b);
+  say(
+    `  Kubernetes ${VERSIONS.kubernetes} JSON schemas from k8s.io/kubernetes api/openapi-spec/v3`,
+  );
+  const n = writeK8sSchemas(schemaDir);
+  writeFileSync(join(k8sDir, '.stamp'), stamp + '\n');
+  say(`helm, kubeconform and ${n} schemas ready in ${k8sDir}`);
+}
+
 /** `otelcol validate` on each file; the collector's own message is shown on failure. */
 function validate(files) {
   if (!existsSync(PATHS.otelcol)) {
@@ -405,6 +682,10 @@ async function main() {
       await buildPrometheus();
       await buildAlertmanager();
       await buildCollector();
+      // The two-tier build and the Kubernetes tools (test/integration/scaling.test.ts,
+      // test/unit/deploy/): after the rest, so a failure here leaves those usable.
+      await buildGateway();
+      await buildK8sTools();
       say('all backends ready');
       return 0;
     case 'prometheus':
@@ -416,6 +697,12 @@ async function main() {
     case 'alertmanager':
       await buildAlertmanager();
       return 0;
+    case 'gateway':
+      await buildGateway();
+      return 0;
+    case 'k8s':
+      await buildK8sTools();
+      return 0;
     case 'paths':
       process.stdout.write(JSON.stringify(PATHS, null, 2) + '\n');
       return 0;
@@ -425,7 +712,7 @@ async function main() {
       return validate(rest);
     default:
       throw new BuildError(
-        `unknown command "${cmd}" (ensure | collector | prometheus | alertmanager | paths | validate <file>...)`,
+        `unknown command "${cmd}" (ensure | collector | prometheus | alertmanager | gateway | k8s | paths | validate <file>...)`,
       );
   }
 }

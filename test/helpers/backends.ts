@@ -330,6 +330,8 @@ export interface CollectorOptions {
   env?: Record<string, string>;
   /** Config files (later ones merge over earlier); default collector/config.yaml. */
   configs?: string[];
+  /** The collector binary; default the bundled one (the two-tier build: PATHS.gateway). */
+  bin?: string;
   readyTimeoutMs?: number;
 }
 
@@ -390,7 +392,7 @@ async function startCollectorOnce(opts: CollectorOptions): Promise<CollectorHand
   const configs = opts.configs ?? [COLLECTOR_CONFIG];
   const m = await startManaged({
     name: 'otelcol',
-    bin: BINARIES.otelcol,
+    bin: opts.bin ?? BINARIES.otelcol,
     args: configs.map((c) => `--config=${resolve(c)}`),
     env,
     dir,
