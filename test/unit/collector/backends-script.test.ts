@@ -34,6 +34,11 @@ describe('scripts/backends.mjs', () => {
       promtool: join(tools, 'prometheus/promtool'),
       alertmanager: join(tools, 'alertmanager/alertmanager'),
       amtool: join(tools, 'alertmanager/amtool'),
+      gatewayBuilder: join(tools, 'otelcol-gateway/bin/builder'),
+      gateway: join(tools, 'otelcol-gateway/otelcol-echoes-gateway'),
+      helm: join(tools, 'k8s/helm'),
+      kubeconform: join(tools, 'k8s/kubeconform'),
+      k8sSchemas: join(tools, 'k8s/schemas-v1.37.2/{{ .ResourceKind }}{{ .KindSuffix }}.json'),
     });
   });
 
@@ -41,7 +46,7 @@ describe('scripts/backends.mjs', () => {
     const r = backends('bogus');
     expect(r.status).toBe(1);
     expect(r.err).toMatch(
-      /unknown command "bogus" \(ensure \| collector \| prometheus \| alertmanager \| paths \| validate/,
+      /unknown command "bogus" \(ensure \| collector \| prometheus \| alertmanager \| gateway \| k8s \| paths \| validate/,
     );
   });
 
