@@ -9,7 +9,7 @@
 // bare instances cost 5x). Rounds interleave the variants (order rotated); each child keeps its
 // fastest batch of process CPU time (user + system), since the machine is shared. Ratios are taken
 // within a round against that round's baseline; the median over rounds is reported.
-// Needs `npm run build` (dist/instrumentation/{cache,lru-cache}.js).
+// Needs `npm run build` (dist/instrumentation/signals/{cache,lru-cache}.js).
 //
 // Env: BENCH_ROUNDS (7), BENCH_GETS (2000000 per batch), BENCH_NODES (20,24).
 import { execFileSync } from 'node:child_process';
@@ -40,10 +40,10 @@ if (process.argv[2] === '--child') {
   const variant = process.argv[3];
   const { LRUCache } = require('lru-cache');
   const { setupCacheMetrics, createCache, instrumentCache } = await import(
-    pathToFileURL(join(root, 'dist/instrumentation/cache.js')).href
+    pathToFileURL(join(root, 'dist/instrumentation/signals/cache.js')).href
   );
   const { instrumentLruCacheClass } = await import(
-    pathToFileURL(join(root, 'dist/instrumentation/lru-cache.js')).href
+    pathToFileURL(join(root, 'dist/instrumentation/signals/lru-cache.js')).href
   );
   const { MeterProvider, MetricReader } = require('@opentelemetry/sdk-metrics');
   class Reader extends MetricReader {
@@ -97,7 +97,7 @@ if (process.argv[2] === '--child') {
   process.exit(0);
 }
 
-if (!existsSync(join(root, 'dist/instrumentation/lru-cache.js'))) {
+if (!existsSync(join(root, 'dist/instrumentation/signals/lru-cache.js'))) {
   console.error('bench cache: run `npm run build` first');
   process.exit(1);
 }

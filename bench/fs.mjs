@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // fs overhead benchmark: added cost per node:fs call of echoes-otel's fs metrics
-// (instrumentation/fs.ts through fast-metrics) vs no instrumentation vs upstream
+// (instrumentation/signals/fs.ts through fast-metrics) vs no instrumentation vs upstream
 // @opentelemetry/instrumentation-fs (spans on a started SDK tracer provider, no exporter: its
 // cheapest realistic configuration). Workloads on tmpfs (/dev/shm): statSync, and
 // writeFileSync + readFileSync pairs of a 256-byte file.
@@ -9,7 +9,7 @@
 // patch, time a batch, remove it; order rotated), keeping each variant's fastest batch; the added
 // cost is taken within a round against that round's bare figure, and the median over rounds is
 // reported.
-// Needs `npm run build` (reads dist/instrumentation/fs.js and fast-metrics.js).
+// Needs `npm run build` (reads dist/instrumentation/signals/fs.js and fast-metrics.js).
 //
 // Env: BENCH_ROUNDS (7), BENCH_CALLS (200000 timed calls per child, in 10 batches; the fastest
 // batch counts, since other load on a shared machine only ever adds time), BENCH_NODES (20,24).
@@ -40,10 +40,10 @@ if (process.argv[2] === '--child') {
   const [, , , workload, dir] = process.argv;
   const fs = (await import('node:fs')).default;
   const { setupFsMetrics } = await import(
-    pathToFileURL(join(root, 'dist/instrumentation/fs.js')).href
+    pathToFileURL(join(root, 'dist/instrumentation/signals/fs.js')).href
   );
   const { createFastMetrics } = await import(
-    pathToFileURL(join(root, 'dist/instrumentation/fast-metrics.js')).href
+    pathToFileURL(join(root, 'dist/instrumentation/signals/fast-metrics.js')).href
   );
   const fastMetrics = createFastMetrics({ cardinalityLimit: 2000 });
   const config = {
@@ -139,8 +139,10 @@ if (process.argv[2] === '--child') {
 
 // ---------------------------------------------------------------------------------------------
 // Parent: interleaved rounds under each Node binary.
-if (!existsSync(join(root, 'dist/instrumentation/fs.js'))) {
-  console.error('bench fs: run `npm run build` first (dist/instrumentation/fs.js is missing)');
+if (!existsSync(join(root, 'dist/instrumentation/signals/fs.js'))) {
+  console.error(
+    'bench fs: run `npm run build` first (dist/instrumentation/signals/fs.js is missing)',
+  );
   process.exit(1);
 }
 const NODES = wantedNodes();

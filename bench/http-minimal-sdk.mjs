@@ -20,8 +20,8 @@ import {
   BatchSpanProcessor,
   BasicTracerProvider,
 } from '@opentelemetry/sdk-trace-base';
-import { createFastMetrics } from '../dist/instrumentation/fast-metrics.js';
-import { setupHttp } from '../dist/instrumentation/http.js';
+import { createFastMetrics } from '../dist/instrumentation/signals/fast-metrics.js';
+import { setupHttp } from '../dist/instrumentation/signals/http.js';
 
 const step = process.env.BENCH_STEP ?? 'full';
 const base = process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://127.0.0.1:4318';

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // Micro-benchmark behind the HTTP duration histogram: one stock SDK `histogram.record(value,
 // attributes)` per request (the attribute object built per request, as an instrumentation does)
-// against our cached bound slot (`dist/instrumentation/fast-metrics.js`: nested-map lookup by
+// against our cached bound slot (`dist/instrumentation/signals/fast-metrics.js`: nested-map lookup by
 // method/route/status, then `record`). Interleaved rounds in one process; prints ns per record and
 // the ratio. `node bench/http.mjs` runs it too and adds the figures to bench/results/http.md.
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
-import { createFastMetrics } from '../dist/instrumentation/fast-metrics.js';
+import { createFastMetrics } from '../dist/instrumentation/signals/fast-metrics.js';
 
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 const METHODS = ['GET', 'POST'];

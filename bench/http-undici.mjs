@@ -3,7 +3,7 @@
 // channels (request:create, request:headers, request:trailers) are published for synthetic
 // requests shaped like Node's bundled undici's, inside an active server span as in a handler,
 // with the stock SDK tracer (batch processor, exporter dropping) and a metric reader.
-//   ours      instrumentation/http-undici.ts (dist build): span, traceparent, fast-metrics slot
+//   ours      instrumentation/signals/http-undici.ts (dist build): span, traceparent, fast-metrics slot
 //   upstream  @opentelemetry/instrumentation-undici on the same providers: span, traceparent,
 //             its own SDK histogram (a second http.client.request.duration stream)
 // Each variant runs in its own process (both would subscribe to the same channels); rounds are
@@ -23,7 +23,7 @@ async function child(variant) {
   const { NodeTracerProvider } = await import('@opentelemetry/sdk-trace-node');
   const { BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
   const { MeterProvider, MetricReader } = await import('@opentelemetry/sdk-metrics');
-  const { createFastMetrics } = await import('../dist/instrumentation/fast-metrics.js');
+  const { createFastMetrics } = await import('../dist/instrumentation/signals/fast-metrics.js');
   class Reader extends MetricReader {
     async onForceFlush() {}
     async onShutdown() {}
@@ -45,7 +45,7 @@ async function child(variant) {
     readers: [new Reader({ metricProducers: [fastMetrics.producer] })],
   });
   if (variant === 'ours') {
-    const { setupUndici } = await import('../dist/instrumentation/http-undici.js');
+    const { setupUndici } = await import('../dist/instrumentation/signals/http-undici.js');
     setupUndici({
       config: {},
       meterProvider,

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Logger throughput to rotated files: echoes-otel's logger (instrumentation/logger.ts, file sink on
+// Logger throughput to rotated files: echoes-otel's logger (instrumentation/logging/logger.ts, file sink on
 // winston-daily-rotate-file) vs pino with an async destination (`pino.destination({ sync: false })`,
 // the baseline the issue names) vs a stock winston logger (json + timestamp formats, DRF transport)
 // for reference. 200 000 lines `info('request handled', { id, route, ms, user })`.
@@ -12,7 +12,7 @@
 // against pino's figure from the same round, median over rounds. After each child the parent
 // counts the ids on disk (gunzipping archives): any missing or duplicated id fails the run.
 // Peak memory is the child's maxRSS.
-// Needs `npm run build` (reads dist/instrumentation/logger.js).
+// Needs `npm run build` (reads dist/instrumentation/logging/logger.js).
 //
 // Env: BENCH_ROUNDS (5), BENCH_LINES (200000).
 import { execFileSync } from 'node:child_process';
@@ -107,7 +107,7 @@ async function child(variant, workload, dir) {
     // Steps 2 and 3: no winston Logger at all; the line from one JSON.stringify straight into
     // echoes' file sink (DRF underneath), one logStream.write per line vs 64 KiB batches.
     const { createLogFileSink } = await import(
-      pathToFileURL(join(root, 'dist/instrumentation/log-file-sink.js')).href
+      pathToFileURL(join(root, 'dist/instrumentation/logging/log-file-sink.js')).href
     );
     const sink = createLogFileSink({
       dir,
@@ -150,10 +150,10 @@ async function child(variant, workload, dir) {
       });
   } else {
     const { setupLogging, logger } = await import(
-      pathToFileURL(join(root, 'dist/instrumentation/logger.js')).href
+      pathToFileURL(join(root, 'dist/instrumentation/logging/logger.js')).href
     );
     const { loadConfig } = await import(
-      pathToFileURL(join(root, 'dist/instrumentation/config.js')).href
+      pathToFileURL(join(root, 'dist/instrumentation/config/config.js')).href
     );
     const { metrics } = await import('@opentelemetry/api');
     const otlp = variant.startsWith('echoes+otlp');
@@ -164,7 +164,7 @@ async function child(variant, workload, dir) {
       // LoggerProvider, without a network.
       const { LoggerProvider, BatchLogRecordProcessor } = await import('@opentelemetry/sdk-logs');
       const { QueueGatedBatchLogRecordProcessor } = await import(
-        pathToFileURL(join(root, 'dist/instrumentation/log-batch-processor.js')).href
+        pathToFileURL(join(root, 'dist/instrumentation/export/log-batch-processor.js')).href
       );
       const Processor =
         variant === 'echoes+otlp-stock'
@@ -323,7 +323,7 @@ async function main() {
     'and gunzipped archives) are counted: any missing or duplicated id is reported as lost.',
     '',
     '- pino: pino 9 with `pino.destination({ sync: false })`, ISO timestamps, one plain file (no rotation).',
-    '- echoes: `logger.info` of instrumentation/logger.ts, file sink on winston-daily-rotate-file 5.0.0',
+    '- echoes: `logger.info` of instrumentation/logging/logger.ts, file sink on winston-daily-rotate-file 5.0.0',
     `  (${MAX_BYTES / 1024 / 1024} MiB rotation, gzip), OTLP off (\`OTEL_LOGS_EXPORTER=none\`).`,
     '- echoes+otlp: the same, plus every record emitted to an SDK LoggerProvider with the batch processor',
     "  echoes uses (log-batch-processor.ts: the SDK's BatchLogRecordProcessor, queue 2 048, whose",

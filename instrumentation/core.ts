@@ -5,4 +5,4 @@
 // eslint-disable-next-line no-restricted-syntax
 export * from './index.js';
 export { runRegister } from './register-main.js';
-export { warnDisabled } from './diag.js';
+export { warnDisabled } from './export/diag.js';

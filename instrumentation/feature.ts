@@ -9,7 +9,7 @@ import type {
 import type { LoggerProvider } from '@opentelemetry/api-logs';
 import type { MetricProducer } from '@opentelemetry/sdk-metrics';
 import type { EchoesConfig } from './types.js';
-import type { OtlpLogDrops } from './logs-sdk.js';
+import type { OtlpLogDrops } from './export/logs-sdk.js';
 
 /**
  * What `sdk.ts` hands each feature module (http, logger, cache, fs, dirs, runtime) when it starts

@@ -5,9 +5,14 @@
  * 'echoes-otel'` share one SDK.
  */
 import * as nodeModule from 'node:module';
-import { entryProbe, formatProblem, markPreloadParent, type LoadedConfig } from './config.js';
-import { diag, setupDiag } from './diag.js';
-import { libraryModules } from './library-table.js';
+import {
+  entryProbe,
+  formatProblem,
+  markPreloadParent,
+  type LoadedConfig,
+} from './config/config.js';
+import { diag, setupDiag } from './export/diag.js';
+import { libraryModules } from './signals/library-table.js';
 import * as sdkModule from './sdk.js';
 import type { EsmHookMode } from './types.js';
 
@@ -69,7 +74,7 @@ async function prepareEsmHook(include: readonly string[]): Promise<EsmHook | und
 async function wantsEsmHook(mode: EsmHookMode, include: readonly string[]): Promise<boolean> {
   if (include.length === 0 || mode === 'off') return false;
   if (mode === 'on') return true;
-  const { entryFormat } = await import('./entry-format.js');
+  const { entryFormat } = await import('./config/entry-format.js');
   const entry = entryFormat(entryProbe());
   if (entry.format !== 'commonjs') return true;
   diag.debug(

@@ -16,7 +16,7 @@ const DISABLED = (why: string): string =>
   `echoes-otel: telemetry disabled: ${why}; your application is running without instrumentation`;
 
 async function main(): Promise<void> {
-  const { inheritedPreloadParent, loadConfig } = await import('./config.js');
+  const { inheritedPreloadParent, loadConfig } = await import('./config/config.js');
   const loaded = loadConfig();
   const { config } = loaded;
   // Decided before anything else loads: a process we do not instrument (disabled, or a child or

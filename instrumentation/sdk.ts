@@ -1,20 +1,25 @@
 import { context, diag, metrics, propagation, trace } from '@opentelemetry/api';
 import { logs } from '@opentelemetry/api-logs';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
-import { setupApiCompat } from './api-compat.js';
-import { formatProblem, loadConfig, type ConfigProblem, type ConfigSource } from './config.js';
-import { createExportControl } from './export-transport.js';
-import { createFastMetrics } from './fast-metrics.js';
+import { setupApiCompat } from './export/api-compat.js';
+import {
+  formatProblem,
+  loadConfig,
+  type ConfigProblem,
+  type ConfigSource,
+} from './config/config.js';
+import { createExportControl } from './export/export-transport.js';
+import { createFastMetrics } from './signals/fast-metrics.js';
 import type { Feature, SetupContext } from './feature.js';
-import { createLoggerProvider } from './logs-sdk.js';
-import { createMeterProvider } from './metrics.js';
-import { prepareOtlpExporters } from './otlp-exporters.js';
-import { createPropagator } from './propagators.js';
+import { createLoggerProvider } from './export/logs-sdk.js';
+import { createMeterProvider } from './export/metrics.js';
+import { prepareOtlpExporters } from './export/otlp-exporters.js';
+import { createPropagator } from './export/propagators.js';
 import { createRedactor } from './redact.js';
-import { createResource } from './resource.js';
-import { once, runPhases, type Phase, type StepResult } from './shutdown.js';
-import { LIBRARIES } from './library-table.js';
-import { createTracerProvider } from './traces.js';
+import { createResource } from './export/resource.js';
+import { once, runPhases, type Phase, type StepResult } from './export/shutdown.js';
+import { LIBRARIES } from './signals/library-table.js';
+import { createTracerProvider } from './export/traces.js';
 import type { EchoesConfig, EchoesOptions } from './types.js';
 
 /**
@@ -59,42 +64,42 @@ const FEATURES: readonly Loader<SetupContext, Feature>[] = [
   {
     name: 'fs',
     when: (c) => c.instrumentations.fs,
-    load: async () => (await import('./fs.js')).setupFsMetrics,
+    load: async () => (await import('./signals/fs.js')).setupFsMetrics,
   },
   {
     name: 'logging',
     when: () => true,
-    load: async () => (await import('./logger.js')).setupLogging,
+    load: async () => (await import('./logging/logger.js')).setupLogging,
   },
   {
     name: 'http',
     when: (c) => c.instrumentations.http,
-    load: async () => (await import('./http.js')).setupHttp,
+    load: async () => (await import('./signals/http.js')).setupHttp,
   },
   {
     name: 'undici',
     when: (c) => c.instrumentations.undici,
-    load: async () => (await import('./http-undici.js')).setupUndici,
+    load: async () => (await import('./signals/http-undici.js')).setupUndici,
   },
   {
     name: 'fastify',
     when: (c) => c.instrumentations.http && c.instrumentations.fastify,
-    load: async () => (await import('./http-frameworks.js')).setupFastifyRoutes,
+    load: async () => (await import('./signals/http-frameworks.js')).setupFastifyRoutes,
   },
   {
     name: 'cache',
     when: (c) => c.instrumentations.cache,
-    load: async () => (await import('./cache.js')).setupCacheMetrics,
+    load: async () => (await import('./signals/cache.js')).setupCacheMetrics,
   },
   {
     name: 'dirs',
     when: (c) => c.dirs.enabled && c.instrumentations.dirs,
-    load: async () => (await import('./dirs.js')).setupDirMonitor,
+    load: async () => (await import('./signals/dirs.js')).setupDirMonitor,
   },
   {
     name: 'runtime',
     when: (c) => c.instrumentations.runtime,
-    load: async () => (await import('./runtime.js')).setupRuntimeMetrics,
+    load: async () => (await import('./signals/runtime.js')).setupRuntimeMetrics,
   },
 ];
 
@@ -102,22 +107,22 @@ const INSTRUMENTATIONS: readonly Loader<EchoesConfig, Instrumentation>[] = [
   {
     name: 'winston',
     when: (c) => c.instrumentations.winston,
-    load: async () => (await import('./winston.js')).createWinstonInstrumentation,
+    load: async () => (await import('./logging/winston.js')).createWinstonInstrumentation,
   },
   {
     name: 'lru-cache',
     when: (c) => c.instrumentations.lruCache,
-    load: async () => (await import('./lru-cache.js')).createLruCacheInstrumentation,
+    load: async () => (await import('./signals/lru-cache.js')).createLruCacheInstrumentation,
   },
   {
     name: 'express',
     when: (c) => c.instrumentations.http && c.instrumentations.express,
-    load: async () => (await import('./http-frameworks.js')).createExpressInstrumentation,
+    load: async () => (await import('./signals/http-frameworks.js')).createExpressInstrumentation,
   },
   {
     name: 'koa',
     when: (c) => c.instrumentations.http && c.instrumentations.koa,
-    load: async () => (await import('./http-frameworks.js')).createKoaInstrumentation,
+    load: async () => (await import('./signals/http-frameworks.js')).createKoaInstrumentation,
   },
   // Client libraries (library-table.ts): a stand-in each, which builds the upstream
   // instrumentation only when the app loads the library (libraries.ts).
@@ -125,7 +130,7 @@ const INSTRUMENTATIONS: readonly Loader<EchoesConfig, Instrumentation>[] = [
     name: l.name,
     when: (c) => c.instrumentations[l.name],
     load: async () => {
-      const { createLazyLibrary } = await import('./libraries.js');
+      const { createLazyLibrary } = await import('./signals/libraries.js');
       return (c: EchoesConfig) => createLazyLibrary(l.name, c);
     },
   })),
@@ -277,7 +282,7 @@ export async function startFromConfig(
   );
   if (instrumentations.length > 0) {
     try {
-      const { registerInstrumentations } = await import('./instrumentations.js');
+      const { registerInstrumentations } = await import('./signals/instrumentations.js');
       registerInstrumentations({ instrumentations, tracerProvider, meterProvider, loggerProvider });
     } catch (err) {
       diag.warn(
@@ -382,7 +387,7 @@ export async function shutdownEchoes(): Promise<void> {
   if (h === undefined) {
     // No SDK: the app used `logger` on its own; its files still need writing out and closing.
     try {
-      await (await import('./logger.js')).closeStandaloneLogging();
+      await (await import('./logging/logger.js')).closeStandaloneLogging();
     } catch {
       // never rejects
     }

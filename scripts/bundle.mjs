@@ -48,20 +48,23 @@ const allowed = (spec) =>
 const freeRequire = {
   name: 'echoes-free-require',
   setup(b) {
-    b.onLoad({ filter: /[\\/]dist[\\/]instrumentation[\\/][^\\/]+\.js$/ }, (args) => {
-      const text = readFileSync(args.path, 'utf8');
-      // A dynamic import() of a bundled CommonJS package gets esbuild's interop, not Node's (with
-      // code splitting, a chunk with only a default export: `const { diag } = await
-      // import('@opentelemetry/api')` was undefined). Such imports go through a module of ours
-      // that imports the package statically, which behaves the same bundled or not.
-      const dynamic = [...text.matchAll(/\bimport\(\s*['"]([^'"./][^'"]*)['"]\s*\)/g)]
-        .map((m) => m[1])
-        .filter((spec) => !allowed(spec));
-      const errors = dynamic.map((spec) => ({
-        text: `dynamic import('${spec}') of a bundled package: import it statically in a module of ours and import() that`,
-      }));
-      return { contents: text.split(LOCAL_REQUIRE).join(''), loader: 'js', errors };
-    });
+    b.onLoad(
+      { filter: /[\\/]dist[\\/]instrumentation[\\/](?:[^\\/]+[\\/])?[^\\/]+\.js$/ },
+      (args) => {
+        const text = readFileSync(args.path, 'utf8');
+        // A dynamic import() of a bundled CommonJS package gets esbuild's interop, not Node's (with
+        // code splitting, a chunk with only a default export: `const { diag } = await
+        // import('@opentelemetry/api')` was undefined). Such imports go through a module of ours
+        // that imports the package statically, which behaves the same bundled or not.
+        const dynamic = [...text.matchAll(/\bimport\(\s*['"]([^'"./][^'"]*)['"]\s*\)/g)]
+          .map((m) => m[1])
+          .filter((spec) => !allowed(spec));
+        const errors = dynamic.map((spec) => ({
+          text: `dynamic import('${spec}') of a bundled package: import it statically in a module of ours and import() that`,
+        }));
+        return { contents: text.split(LOCAL_REQUIRE).join(''), loader: 'js', errors };
+      },
+    );
   },
 };
 
@@ -106,7 +109,7 @@ const core = await build({
 // (otlp-exporters.ts), and evaluated only at the first gRPC export.
 const grpc = await build({
   ...common,
-  entryPoints: [join(src, 'grpc.js')],
+  entryPoints: [join(src, 'export/grpc.js')],
   outfile: join(out, 'grpc.js'),
   external: EXTERNAL,
 });

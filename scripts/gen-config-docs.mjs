@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Generates the configuration tables (README's variable table, docs/configuration.md's tables)
-// from the schema in instrumentation/config-schema.ts (the one source of every setting).
-// Reads the built module (dist/instrumentation/config-docs.js; `npm run config-docs` builds first).
+// from the schema in instrumentation/config/config-schema.ts (the one source of every setting).
+// Reads the built module (dist/instrumentation/config/config-docs.js; `npm run config-docs` builds first).
 //   node scripts/gen-config-docs.mjs          rewrite the tables in place
 //   node scripts/gen-config-docs.mjs --check  exit 1 when a committed table differs
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { renderConfigurationDoc, renderReadme } = await import(
-  pathToFileURL(join(root, 'dist/instrumentation/config-docs.js')).href
+  pathToFileURL(join(root, 'dist/instrumentation/config/config-docs.js')).href
 );
 
 const targets = [

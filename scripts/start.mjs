@@ -79,7 +79,7 @@ if (shipping !== true) {
 let cfg;
 try {
   const { loadConfig } = await import(
-    pathToFileURL(join(root, 'dist/instrumentation/config.js')).href
+    pathToFileURL(join(root, 'dist/instrumentation/config/config.js')).href
   );
   cfg = loadConfig({}, { env, cwd: process.cwd() }).config;
 } catch {
@@ -103,7 +103,7 @@ const promBase = prom?.enabled
   ? `http://${prom.host.includes(':') ? `[${prom.host}]` : prom.host}:${prom.port}`
   : undefined;
 const metricsUrl = promBase && `${promBase}/metrics`;
-// The live page (instrumentation/live-page.ts): the same server, at /.
+// The live page (instrumentation/export/live-page.ts): the same server, at /.
 const liveUrl = promBase && `${promBase}/`;
 
 // The service runs on the user's own Node, not the bundled Node 24 (scripts/host-node.mjs).

@@ -1,5 +1,9 @@
-import { DEFAULT_REDACT_KEYS, formatProblem, loadConfig } from '../../instrumentation/config.js';
-import type { LoadedConfig } from '../../instrumentation/config.js';
+import {
+  DEFAULT_REDACT_KEYS,
+  formatProblem,
+  loadConfig,
+} from '../../instrumentation/config/config.js';
+import type { LoadedConfig } from '../../instrumentation/config/config.js';
 import { normaliseKey } from '../../instrumentation/redact.js';
 
 /**

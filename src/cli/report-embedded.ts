@@ -56,7 +56,7 @@ export interface Snapshot {
   readonly processStartMs?: number;
 }
 
-/** The header instrumentation/metrics.ts sets on /metrics (kept literal: the CLI loads no SDK). */
+/** The header instrumentation/export/metrics.ts sets on /metrics (kept literal: the CLI loads no SDK). */
 export const PROCESS_START_HEADER = 'x-echoes-process-start';
 
 /** No request and no cache lookup in the window: nothing happened to measure. */

@@ -4,7 +4,7 @@ import type { SessionWriteMode } from './sessions.js';
 
 /**
  * The reference service's own knobs (not echoes-otel's configuration, which lives in
- * `instrumentation/config.ts`). Read from the environment of the service process; a bad value is
+ * `instrumentation/config/config.ts`). Read from the environment of the service process; a bad value is
  * reported and the default used, the way the instrumentation treats its own variables.
  */
 

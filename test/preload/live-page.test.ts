@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { LIVE_PAGE_BUDGET_BYTES } from '../../instrumentation/live-page.js';
+import { LIVE_PAGE_BUDGET_BYTES } from '../../instrumentation/export/live-page.js';
 import { TARGET } from '../../instrumentation/targets.js';
 import { parseExposition, sumSamples } from '../../src/cli/prom-text.js';
 import type { Sample } from '../../src/cli/prom-text.js';

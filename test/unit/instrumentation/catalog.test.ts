@@ -13,7 +13,7 @@ import {
   stockExporterName,
   type CatalogEntry,
 } from '../../../instrumentation/catalog.js';
-import { prometheusBaseName } from '../../../instrumentation/metrics.js';
+import { prometheusBaseName } from '../../../instrumentation/export/metrics.js';
 import { createTestMetrics } from '../../fixtures/metrics/collect.js';
 
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '../../..');

@@ -17,7 +17,7 @@ describe('register (static shape; its behaviour is tested as a black box in test
   });
 
   it('is the only instrumentation module with top-level await or top-level calls to process.on', () => {
-    const offenders = readdirSync(dir)
+    const offenders = readdirSync(dir, { recursive: true, encoding: 'utf8' })
       .filter((f) => f.endsWith('.ts') && f !== 'register.ts')
       .filter((f) =>
         /^(await |process\.on\(|process\.once\()/m.test(readFileSync(join(dir, f), 'utf8')),

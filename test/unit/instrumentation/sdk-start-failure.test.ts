@@ -8,15 +8,15 @@ import { shutdownEchoes, startEchoes } from '../../../instrumentation/sdk.js';
 
 // One feature that throws while starting, one whose module fails to load, one instrumentation
 // that throws while being made: each must cost only itself.
-vi.mock('../../../instrumentation/http.js', () => ({
+vi.mock('../../../instrumentation/signals/http.js', () => ({
   setupHttp: () => {
     throw new Error('http hook refused');
   },
 }));
-vi.mock('../../../instrumentation/dirs.js', () => {
+vi.mock('../../../instrumentation/signals/dirs.js', () => {
   throw new Error('dirs module failed to load');
 });
-vi.mock('../../../instrumentation/lru-cache.js', () => ({
+vi.mock('../../../instrumentation/signals/lru-cache.js', () => ({
   createLruCacheInstrumentation: () => {
     throw new TypeError('lru-cache patch failed');
   },

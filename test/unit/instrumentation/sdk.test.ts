@@ -9,11 +9,11 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { QUIET_SDK_ENV } from '../../helpers/sdk-env.js';
-import { createCollapsingLogger, watchExporter } from '../../../instrumentation/diag.js';
-import { prometheusBaseName } from '../../../instrumentation/metrics.js';
+import { createCollapsingLogger, watchExporter } from '../../../instrumentation/export/diag.js';
+import { prometheusBaseName } from '../../../instrumentation/export/metrics.js';
 import { createRedactor } from '../../../instrumentation/redact.js';
 import { currentEchoes, shutdownEchoes, startEchoes } from '../../../instrumentation/sdk.js';
-import { createSampler, redactingExporter } from '../../../instrumentation/traces.js';
+import { createSampler, redactingExporter } from '../../../instrumentation/export/traces.js';
 
 describe('createSampler', () => {
   it('maps every OTEL_TRACES_SAMPLER name', () => {

@@ -286,8 +286,8 @@ describe('inputsSinceStart', () => {
     expect(avg.value).toBeCloseTo(0.1);
   });
 
-  it('names the header instrumentation/metrics.ts sets', async () => {
-    const metrics = await import('../../../../instrumentation/metrics.js');
+  it('names the header instrumentation/export/metrics.ts sets', async () => {
+    const metrics = await import('../../../../instrumentation/export/metrics.js');
     expect(PROCESS_START_HEADER).toBe(metrics.PROCESS_START_HEADER);
   });
 });

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../../instrumentation/config.js';
+import { loadConfig } from '../../../../instrumentation/config/config.js';
 import { readServiceSettings, serviceTelemetryEnv } from '../../../../src/service/options.js';
 import { REPO_ROOT } from '../../../helpers/paths.js';
 

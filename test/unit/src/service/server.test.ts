@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createEchoesService } from '../../../../src/service/server.js';
 import type { EchoesService } from '../../../../src/service/server.js';
-import { createCache } from '../../../../instrumentation/cache.js';
+import { createCache } from '../../../../instrumentation/signals/cache.js';
 import type { CacheSpec, ServiceTelemetry } from '../../../../src/service/telemetry.js';
 
 // In-process, on a loopback port: the routes, their errors, and what they tell the telemetry.

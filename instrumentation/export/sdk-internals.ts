@@ -1,0 +1,155 @@
+import { context, type Context } from '@opentelemetry/api';
+
+/**
+ * Every place echoes-otel reaches into an OpenTelemetry package's private state, named here and
+ * nowhere else. Each accessor returns undefined when the shape is not what the pinned version
+ * has, and its caller then falls back to the public, slower or heavier behaviour; a test per
+ * accessor (test/unit/instrumentation/export/sdk-internals.test.ts) runs it against the real pinned
+ * packages, so an upgrade that changes a shape fails there loudly instead of degrading quietly.
+ *
+ * | accessor                 | package (pinned)                 | what we gain                       |
+ * | ------------------------ | -------------------------------- | ---------------------------------- |
+ * | contextEnter             | @opentelemetry/context-async-hooks 2.12 | enter a server span's context for the rest of a request without a closure per request |
+ * | httpTransportSlots       | @opentelemetry/otlp-exporter-base 0.223 | hand the HTTP transport our agent and `request` (no ESM import of node:http: +13 MiB on Node 24) |
+ * | grpcTransport            | @opentelemetry/otlp-grpc-exporter-base 0.223 | the same retry policy and spool for OTLP/gRPC (upstream's does not retry) |
+ * | retryingTransport        | @opentelemetry/otlp-exporter-base 0.223 | replace upstream's retry loop with one shutdown can stop |
+ * | exporterSerializer       | @opentelemetry/otlp-exporter-base 0.223 | add exemplars to OTLP metric requests (upstream's serializer drops them) |
+ * | batchLogQueueFull        | @opentelemetry/sdk-logs 0.223    | refuse a record before it is built when the queue is full |
+ */
+
+/**
+ * Enter `ctx` for the rest of the current async resource. The SDK's AsyncLocalStorageContextManager
+ * keeps its store in `_asyncLocalStorage`; `attach()` is the public form on newer managers.
+ */
+export function contextEnter(): ((ctx: Context) => void) | undefined {
+  try {
+    const cm = (
+      context as unknown as { _getContextManager?: () => unknown }
+    )._getContextManager?.() as
+      | {
+          _asyncLocalStorage?: { enterWith?: (store: unknown) => void };
+          attach?: (ctx: Context) => unknown;
+        }
+      | undefined;
+    const als = cm?._asyncLocalStorage;
+    if (als !== undefined && typeof als.enterWith === 'function') {
+      return (ctx) => als.enterWith!(ctx);
+    }
+    if (cm !== undefined && typeof cm.attach === 'function') {
+      const attach = cm.attach.bind(cm);
+      return (ctx) => void attach(ctx);
+    }
+  } catch {
+    // fall through
+  }
+  return undefined;
+}
+
+/** Transport calls every OTLP transport answers. */
+export interface OtlpTransport {
+  send(data: Uint8Array, timeoutMillis: number): Promise<unknown>;
+  shutdown(): void;
+}
+
+/**
+ * The HTTP transport's lazily filled `_utils` slot (`{ agent, request }`, loaded by a dynamic
+ * `import('http')` at the first export) and the URL it will send to. Undefined when the slot is
+ * already filled or the shape differs.
+ */
+export function httpTransportSlots(
+  transport: object,
+): { url: string; fill(utils: { agent: unknown; request: unknown }): void } | undefined {
+  const t = transport as { _utils?: unknown; _parameters?: { url?: unknown } };
+  if (t._utils !== null || typeof t._parameters?.url !== 'string') return undefined;
+  return {
+    url: t._parameters.url,
+    fill(utils) {
+      t._utils = utils;
+    },
+  };
+}
+
+/**
+ * An OTLP exporter's RetryingTransport (`_delegate._transport`) and the transport it wraps
+ * (`._transport`), with a setter that replaces the retrying one.
+ */
+export function retryingTransport(
+  exporter: object,
+): { inner: OtlpTransport; replace(t: OtlpTransport): void } | undefined {
+  const delegate = (
+    exporter as { _delegate?: { _transport?: { _transport?: Partial<OtlpTransport> } } }
+  )._delegate;
+  const inner = delegate?._transport?._transport;
+  if (delegate === undefined || inner === undefined || typeof inner.send !== 'function')
+    return undefined;
+  return {
+    inner: inner as OtlpTransport,
+    replace(t) {
+      (delegate as { _transport?: unknown })._transport = t;
+    },
+  };
+}
+
+/**
+ * A gRPC OTLP exporter's transport (`_delegate._transport`, its `_parameters.grpcName` names the
+ * service), with a setter that replaces it. Undefined for any other exporter or shape.
+ */
+export function grpcTransport(
+  exporter: object,
+): { inner: OtlpTransport; replace(t: OtlpTransport): void } | undefined {
+  const delegate = (
+    exporter as {
+      _delegate?: {
+        _transport?: Partial<OtlpTransport> & { _parameters?: { grpcName?: unknown } };
+      };
+    }
+  )._delegate;
+  const t = delegate?._transport;
+  if (delegate === undefined || t === undefined) return undefined;
+  if (typeof t._parameters?.grpcName !== 'string' || typeof t.send !== 'function') return undefined;
+  return {
+    inner: t as OtlpTransport,
+    replace(next) {
+      (delegate as { _transport?: unknown })._transport = next;
+    },
+  };
+}
+
+/**
+ * Whether a BatchLogRecordProcessor's queue (`_finishedLogRecords`) is at its bound
+ * (`_maxQueueSize`); undefined when the shape differs. Asked once per log record: no allocation.
+ */
+export function batchLogQueueFull(processor: object): boolean | undefined {
+  const p = processor as { _finishedLogRecords?: unknown; _maxQueueSize?: unknown };
+  const queue = p._finishedLogRecords;
+  const max = p._maxQueueSize;
+  if (!Array.isArray(queue) || typeof max !== 'number') return undefined;
+  return queue.length >= max;
+}
+
+/** What an OTLP exporter's serializer does (otlp-exporter-base's ISerializer). */
+export interface OtlpSerializer {
+  serializeRequest(request: unknown): Uint8Array | undefined;
+  deserializeResponse(data: Uint8Array): unknown;
+}
+
+/** An OTLP exporter's serializer (`_delegate._serializer`), with a setter that replaces it. */
+export function exporterSerializer(
+  exporter: object,
+): { current: OtlpSerializer; replace(s: OtlpSerializer): void } | undefined {
+  const delegate = (exporter as { _delegate?: { _serializer?: Partial<OtlpSerializer> } })
+    ._delegate;
+  const current = delegate?._serializer;
+  if (
+    delegate === undefined ||
+    current === undefined ||
+    typeof current.serializeRequest !== 'function'
+  )
+    return undefined;
+  return {
+    current: current as OtlpSerializer,
+    replace(s) {
+      delegate._serializer = s;
+    },
+  };
+}

@@ -1,0 +1,211 @@
+import { SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api';
+import { METRIC, instrumentOptions } from '../catalog.js';
+import type { BoundHistogram, FastHistogram, SetupContext } from '../feature.js';
+import { createRedactor } from '../redact.js';
+
+/**
+ * What the node:http instrumentation (http.ts), the fetch/undici one (http-undici.ts) and the
+ * framework route hooks (http-frameworks.ts) share. No side effects and no node:http load here:
+ * the framework and undici modules import it without paying for http.ts.
+ */
+
+/** Semconv advice buckets for `http.*.request.duration` (seconds). */
+export const HTTP_DURATION_BUCKETS: readonly number[] = Object.freeze([
+  0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
+]);
+
+const KNOWN_METHODS = new Set([
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'DELETE',
+  'CONNECT',
+  'OPTIONS',
+  'TRACE',
+  'PATCH',
+  'QUERY',
+]);
+
+export function normalizeMethod(method: string | undefined): string {
+  if (method === undefined) return '_OTHER';
+  if (KNOWN_METHODS.has(method)) return method;
+  const upper = method.toUpperCase();
+  return KNOWN_METHODS.has(upper) ? upper : '_OTHER';
+}
+
+export function errorType(err: unknown): string {
+  if (err !== null && typeof err === 'object') {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && code !== '') return code;
+    const name = (err as { name?: unknown }).name;
+    if (typeof name === 'string' && name !== '') return name;
+  }
+  return '_OTHER';
+}
+
+/** Bound on cached slot lookups per direction (beyond it, binds are looked up by attribute hash). */
+export const MAX_CACHED_SLOTS = 4096;
+
+/**
+ * The `http.*.request.duration` histogram as the catalog documents it (unit, description). Asking
+ * fast-metrics twice for one name returns the same instrument: node:http and fetch requests land
+ * in one `http.client.request.duration` stream.
+ */
+export function durationHistogram(
+  ctx: SetupContext,
+  name: typeof METRIC.httpServerDuration | typeof METRIC.httpClientDuration,
+): FastHistogram {
+  return ctx.fastMetrics.histogram(name, {
+    ...instrumentOptions(name),
+    boundaries: HTTP_DURATION_BUCKETS,
+  });
+}
+
+/** The client histogram's bound slots, cached per attribute combination (shared by http and undici). */
+export class ClientSlots {
+  private readonly byKey = new Map<string, BoundHistogram>();
+  constructor(private readonly histogram: FastHistogram) {}
+  get(
+    method: string,
+    address: string,
+    port: number,
+    status: number,
+    err: string | undefined,
+  ): BoundHistogram {
+    const key = `${method} ${address} ${port} ${status} ${err ?? ''}`;
+    let slot = this.byKey.get(key);
+    if (slot === undefined) {
+      const a: Attributes = {
+        'http.request.method': method,
+        'server.address': address,
+        'server.port': port,
+      };
+      if (status > 0) a['http.response.status_code'] = status;
+      if (err !== undefined) a['error.type'] = err;
+      slot = this.histogram.bind(a);
+      // Peers are chosen by the app's callers: bounded like the server cache.
+      if (this.byKey.size < MAX_CACHED_SLOTS) this.byKey.set(key, slot);
+    }
+    return slot;
+  }
+}
+
+const clientSlotsByHistogram = new WeakMap<FastHistogram, ClientSlots>();
+/** One slot cache per client histogram, whichever module (http or undici) asks first. */
+export function clientSlotsFor(ctx: SetupContext): ClientSlots {
+  const histogram = durationHistogram(ctx, METRIC.httpClientDuration);
+  let slots = clientSlotsByHistogram.get(histogram);
+  if (slots === undefined)
+    clientSlotsByHistogram.set(histogram, (slots = new ClientSlots(histogram)));
+  return slots;
+}
+
+/**
+ * The live route setter sits on a global symbol, not in module state, so that `setHttpRoute`
+ * works from any copy of this module (the preload's and the app's may resolve to different files).
+ */
+export const ROUTE_SETTER = Symbol.for('echoes-otel.http.setRoute');
+export type RouteSetter = (route: string) => void;
+export const routeSlot = globalThis as { [ROUTE_SETTER]?: RouteSetter };
+
+/**
+ * Set `http.route` (a low-cardinality template such as `/users/:id`) on the server request being
+ * handled in the current async context: its span name and attributes and its duration metric.
+ * Without a call, no `http.route` is recorded (never the raw path). Safe to call anywhere.
+ */
+export function setHttpRoute(route: string): void {
+  try {
+    routeSlot[ROUTE_SETTER]?.(route);
+  } catch {
+    // never throw into the app
+  }
+}
+
+/**
+ * `ECHOES_HTTP_IGNORE_PATHS` compiled once: exact paths in a Set, `*`-terminated ones as prefixes.
+ * Returns undefined for an empty list, so the server hot path pays one comparison.
+ */
+export function createPathMatcher(
+  patterns: readonly string[] | undefined,
+): ((path: string) => boolean) | undefined {
+  if (patterns === undefined || patterns.length === 0) return undefined;
+  const exact = new Set<string>();
+  const prefixes: string[] = [];
+  for (const p of patterns) {
+    if (p.endsWith('*')) prefixes.push(p.slice(0, -1));
+    else exact.add(p);
+  }
+  return (path) => {
+    if (exact.has(path)) return true;
+    for (let i = 0; i < prefixes.length; i++) if (path.startsWith(prefixes[i]!)) return true;
+    return false;
+  };
+}
+
+/** Query parameters whose values semconv says `url.full` must not carry, whatever the config. */
+const URL_SENSITIVE_PARAMS = ['AWSAccessKeyId', 'Signature', 'sig', 'X-Goog-Signature'];
+const MAX_CACHED_PARAMS = 1024;
+
+/**
+ * For the `url.full` of client spans: the value of a query parameter named like a secret (a
+ * configured redaction key such as `api_key` or `token`, or one of semconv's signature parameters)
+ * becomes `REDACTED`, as semconv writes it. A URL without a query costs one `indexOf`.
+ */
+export function createUrlRedactor(keys: readonly string[] | undefined): (url: string) => string {
+  const redactor = createRedactor([...(keys ?? []), ...URL_SENSITIVE_PARAMS]);
+  const decided = new Map<string, boolean>();
+  const isSecret = (name: string): boolean => {
+    let secret = decided.get(name);
+    if (secret === undefined) {
+      let decoded = name;
+      try {
+        decoded = decodeURIComponent(name);
+      } catch {
+        // a malformed escape: judge the raw name
+      }
+      const probe = { [decoded]: 'x' };
+      secret = redactor.redactAttributes(probe) !== probe;
+      if (decided.size < MAX_CACHED_PARAMS) decided.set(name, secret);
+    }
+    return secret;
+  };
+  return (url) => {
+    const q = url.indexOf('?');
+    if (q === -1) return url;
+    const hash = url.indexOf('#', q);
+    const query = hash === -1 ? url.slice(q + 1) : url.slice(q + 1, hash);
+    const parts = query.split('&');
+    let changed = false;
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i]!;
+      const eq = part.indexOf('=');
+      if (eq === -1) continue;
+      const name = part.slice(0, eq);
+      if (isSecret(name)) {
+        parts[i] = `${name}=REDACTED`;
+        changed = true;
+      }
+    }
+    if (!changed) return url;
+    return `${url.slice(0, q + 1)}${parts.join('&')}${hash === -1 ? '' : url.slice(hash)}`;
+  };
+}
+
+/**
+ * Ends a client span (node:http and fetch alike) with the response status and the error type;
+ * a failed request's span gets ERROR status.
+ */
+export function finishClientSpan(
+  span: Span | undefined,
+  status: number,
+  err: string | undefined,
+): void {
+  if (span === undefined) return;
+  if (status > 0) span.setAttribute('http.response.status_code', status);
+  if (err !== undefined) {
+    span.setAttribute('error.type', err);
+    span.setStatus({ code: SpanStatusCode.ERROR });
+  }
+  span.end();
+}
