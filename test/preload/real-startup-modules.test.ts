@@ -19,7 +19,9 @@ import { killAll, requireBuilt, spawnNode } from '../helpers/spawn.js';
 //     libraries.ts (register the library names with the shared require hook), http-undici.ts
 //     (subscribes to undici's channels), http-frameworks.ts (the express/koa module hooks), and
 //     the three small modules libraries.ts imports (db-query.ts, db-metrics.ts, genai.ts);
-//   - @opentelemetry/api 1.10's logs modules (the bundle registers through 1.10: api-compat.ts). `ECHOES_RECORD_STARTUP_MODULES=<register.js of another build>` re-records it
+//   - @opentelemetry/api 1.10's logs modules (the bundle registers through 1.10: api-compat.ts).
+// When instrumentation/ got its folders, it was recorded from main's bundle just before the move,
+// its keys renamed to the new paths, and found equal to the new build's (416 both). `ECHOES_RECORD_STARTUP_MODULES=<register.js of another build>` re-records it
 // from that build (e.g. main's before a merge), `=1` from this build: only when the set is meant
 // to change, saying why in the commit. libraries-lazy.test.ts checks the other half:
 // a library's instrumentation code runs only once the app loads that library.
