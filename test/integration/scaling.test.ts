@@ -229,11 +229,17 @@ function acceptedSpans(results: SenderResult[]): Map<string, number> {
 
 const allTraces = (results: SenderResult[]) => results.flatMap((r) => r.traces);
 
-const sendBoth = (agent: CollectorHandle, traces: number, spreadMs: number, extra = {}) =>
+const sendBoth = (
+  agent: CollectorHandle,
+  traces: number,
+  spreadMs: number,
+  extra = {},
+  services: readonly [string, string] = ['scale-a', 'scale-b'],
+) =>
   Promise.all([
     runSender({
       OTLP_URL: agent.otlpHttpUrl,
-      SERVICE: 'scale-a',
+      SERVICE: services[0],
       TRACES: String(traces / 2),
       SPREAD_MS: String(spreadMs),
       SEED: '0',
@@ -241,7 +247,7 @@ const sendBoth = (agent: CollectorHandle, traces: number, spreadMs: number, extr
     }),
     runSender({
       OTLP_URL: agent.otlpHttpUrl,
-      SERVICE: 'scale-b',
+      SERVICE: services[1],
       TRACES: String(traces / 2),
       SPREAD_MS: String(spreadMs),
       SEED: '5',
@@ -510,7 +516,9 @@ describe.skipIf(skipReason !== undefined)('the two-tier collectors (agent + gate
       fresh.push(await startGateway(g.id, g.port, { ECHOES_TAIL_SAMPLING_PERCENT: '10' }, g.sink));
     }
     gateways.splice(0, gateways.length, ...fresh);
-    const results = await sendBoth(agent, 1000, 8_000);
+    // Services of their own: the agent may still redeliver earlier tests' batches (at least once,
+    // e.g. those retried around the SIGKILL), which the span metrics of scale-a/-b would count.
+    const results = await sendBoth(agent, 1000, 8_000, {}, ['sampling-a', 'sampling-b']);
     const accepted = acceptedSpans(results);
     const traces = allTraces(results).filter((t) => t.spanIds.every((id) => accepted.has(id)));
     const kept = (t: SentTrace, w: ReturnType<typeof whereabouts>) => w.traceAt.has(t.traceId);
@@ -539,31 +547,38 @@ describe.skipIf(skipReason !== undefined)('the two-tier collectors (agent + gate
     // gateways' latest cumulative points, equal the requests (root spans) the service sent.
     for (const r of results) {
       const expected = r.traces.filter((t) => accepted.has(t.spanIds[0]!)).length;
-      await pollUntil(
-        `span metrics of ${r.service} to count ${expected} requests`,
-        () => {
-          // Cumulative: the latest (largest) value of each series, summed over series and gateways.
-          const latest = new Map<string, number>();
-          for (const g of gateways) {
-            for (const m of g.sink.metrics()) {
-              if (
-                m.name !== 'traces.span.metrics.calls' ||
-                m.resource['service.name'] !== r.service
-              )
-                continue;
-              for (const dp of m.dataPoints) {
-                if (dp.attributes['span.kind'] !== 'SPAN_KIND_SERVER') continue;
-                expect(dp.attributes['otelcol.gateway']).toBe(g.id);
-                const key = JSON.stringify(dp.attributes);
-                latest.set(key, Math.max(latest.get(key) ?? 0, Number(dp.value)));
+      let counted = 0;
+      try {
+        await pollUntil(
+          `span metrics of ${r.service} to count ${expected} requests`,
+          () => {
+            // Cumulative: the latest (largest) value of each series, summed over series and gateways.
+            const latest = new Map<string, number>();
+            for (const g of gateways) {
+              for (const m of g.sink.metrics()) {
+                if (
+                  m.name !== 'traces.span.metrics.calls' ||
+                  m.resource['service.name'] !== r.service
+                )
+                  continue;
+                for (const dp of m.dataPoints) {
+                  if (dp.attributes['span.kind'] !== 'SPAN_KIND_SERVER') continue;
+                  expect(dp.attributes['otelcol.gateway']).toBe(g.id);
+                  const key = JSON.stringify(dp.attributes);
+                  latest.set(key, Math.max(latest.get(key) ?? 0, Number(dp.value)));
+                }
               }
             }
-          }
-          const sum = [...latest.values()].reduce((a, b) => a + b, 0);
-          return sum === expected ? true : undefined;
-        },
-        { timeoutMs: 30_000, intervalMs: 500 },
-      );
+            const sum = [...latest.values()].reduce((a, b) => a + b, 0);
+            counted = sum;
+            return sum === expected ? true : undefined;
+          },
+          { timeoutMs: 30_000, intervalMs: 500 },
+        );
+      } catch (err) {
+        // Say what was counted: more than sent means a batch was delivered twice.
+        throw new Error(`${(err as Error).message}; the gateways' span metrics counted ${counted}`);
+      }
     }
   });
 });
