@@ -25,11 +25,11 @@ import {
   writeFileSync,
   type WriteStream,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { PATHS } from '../../scripts/backends.mjs';
+import { freeLoopbackPort, pollUntil as pollWithDeadline, trackChild } from './real-process.js';
 import { REPO_ROOT } from './paths.js';
 
 /** Where `npm run backends` puts the binaries (ECHOES_TOOLS_DIR moves them): its own PATHS. */
@@ -63,93 +63,22 @@ export function backendsMissing(): string | undefined {
     : undefined;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Child tracking: nothing we start outlives the test process.
+// Child tracking (nothing we start outlives the test process), free ports and polling are the
+// real-server helpers' (real-process.ts): one set of exit hooks for every child the tests start.
 
-const live = new Set<ChildProcess>();
-let hooksInstalled = false;
-
-function killLive(): void {
-  for (const c of live) {
-    try {
-      c.kill('SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-}
-
-function installExitHooks(): void {
-  if (hooksInstalled) return;
-  hooksInstalled = true;
-  process.on('exit', killLive);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(sig, () => {
-      killLive();
-      // Re-raise so the default action (exit) still happens.
-      process.kill(process.pid, sig);
-    });
-  }
-}
-
-/**
- * If this process dies without running exit hooks (SIGKILL), kill the child anyway: a detached
- * shell polls our pid once a second and SIGKILLs the child when we are gone. It is not a test
- * sleep: it is the only portable way to outlive a SIGKILLed parent on Linux without native code.
- */
-function watchdog(child: ChildProcess): void {
-  if (child.pid === undefined) return;
-  const w = spawn(
-    '/bin/sh',
-    [
-      '-c',
-      `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${child.pid} 2>/dev/null; do sleep 1; done; kill -9 ${child.pid} 2>/dev/null`,
-    ],
-    { stdio: 'ignore', detached: true },
-  );
-  w.unref();
-}
-
-// ---------------------------------------------------------------------------------------------
-
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.unref();
-    s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => res(port));
-    });
-  });
-}
+export const freePort = freeLoopbackPort;
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `echoes-${prefix}-`));
 }
 
-/** Poll `check` until it returns a value (not undefined) or the deadline passes. */
-export async function pollUntil<T>(
+/** Poll `check` until it returns a value (not undefined) or the deadline passes (every 200 ms). */
+export function pollUntil<T>(
   what: string,
   check: () => Promise<T | undefined> | T | undefined,
   { timeoutMs = 30_000, intervalMs = 200 }: { timeoutMs?: number; intervalMs?: number } = {},
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (e) {
-      lastErr = e;
-    }
-    if (Date.now() > deadline) {
-      const why = lastErr instanceof Error ? `: ${lastErr.message}` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
+  return pollWithDeadline(what, check, { timeoutMs, intervalMs });
 }
 
 async function httpOk(url: string): Promise<boolean> {
@@ -220,7 +149,6 @@ class Managed implements ManagedProcess {
   }
 
   async start(): Promise<void> {
-    installExitHooks();
     if (!existsSync(this.spec.bin)) {
       throw new Error(`${this.spec.bin} is missing: run \`node scripts/backends.mjs ensure\``);
     }
@@ -231,8 +159,7 @@ class Managed implements ManagedProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
-    live.add(child);
-    watchdog(child);
+    trackChild(child);
     const onData = (d: Buffer): void => {
       const s = d.toString('utf8');
       this.buf = (this.buf + s).slice(-512 * 1024);
@@ -241,13 +168,9 @@ class Managed implements ManagedProcess {
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
     this.exited = new Promise((res) => {
-      child.once('exit', () => {
-        live.delete(child);
-        res();
-      });
+      child.once('exit', () => res());
       child.once('error', (e) => {
         this.buf += `\n[spawn error] ${e.message}\n`;
-        live.delete(child);
         res();
       });
     });

@@ -104,6 +104,19 @@ function watchdog(child: ChildProcess): void {
   w.unref();
 }
 
+/**
+ * Track a child so that it never outlives the test process (exit and signal hooks, a watchdog for
+ * a SIGKILLed worker) until it exits. Used by spawnServer here and by backends.ts.
+ */
+export function trackChild(child: ChildProcess): void {
+  installExitHooks();
+  live.add(child);
+  watchdog(child);
+  const drop = (): void => void live.delete(child);
+  child.once('exit', drop);
+  child.once('error', drop);
+}
+
 export interface ServerProcess {
   readonly child: ChildProcess;
   /** stdout + stderr so far (last 256 KiB), for failure messages. */
@@ -121,10 +134,8 @@ export function spawnServer(
   args: readonly string[],
   opts: SpawnOptions = {},
 ): ServerProcess {
-  installExitHooks();
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
-  live.add(child);
-  watchdog(child);
+  trackChild(child);
   let buf = '';
   const onData = (d: Buffer): void => {
     buf = (buf + d.toString('utf8')).slice(-256 * 1024);
@@ -132,13 +143,9 @@ export function spawnServer(
   child.stdout?.on('data', onData);
   child.stderr?.on('data', onData);
   const exited = new Promise<void>((resolve) => {
-    child.once('exit', () => {
-      live.delete(child);
-      resolve();
-    });
+    child.once('exit', () => resolve());
     child.once('error', (e) => {
       buf += `\n[spawn error] ${e.message}\n`;
-      live.delete(child);
       resolve();
     });
   });
