@@ -571,10 +571,17 @@ describe.skipIf(skipReason !== undefined)('the two-tier collectors (agent + gate
             }
             const sum = [...latest.values()].reduce((a, b) => a + b, 0);
             counted = sum;
-            return sum === expected ? true : undefined;
+            return sum >= expected ? true : undefined;
           },
           { timeoutMs: 30_000, intervalMs: 500 },
         );
+        // Every request counted. Delivery to the gateways is at least once (a batch whose export
+        // timed out on a loaded machine is sent again), and span metrics count each copy: 511 of
+        // 500 were seen; more than a few percent over would mean something else counts twice.
+        expect(
+          counted - expected,
+          `span metrics of ${r.service}: surplus over ${expected}`,
+        ).toBeLessThanOrEqual(Math.ceil(expected * 0.05));
       } catch (err) {
         // Say what was counted: more than sent means a batch was delivered twice.
         throw new Error(`${(err as Error).message}; the gateways' span metrics counted ${counted}`);
