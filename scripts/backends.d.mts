@@ -8,6 +8,7 @@ export declare const VERSIONS: Readonly<{
   helm: string;
   kubeconform: string;
   kubernetes: string;
+  ferretdb: string;
 }>;
 export declare const PATHS: Readonly<{
   tools: string;
@@ -24,4 +25,6 @@ export declare const PATHS: Readonly<{
   kubeconform: string;
   /** kubeconform's -schema-location template for the generated Kubernetes schemas. */
   k8sSchemas: string;
+  /** FerretDB, the MongoDB wire-protocol server of the mongodb tests. */
+  ferretdb: string;
 }>;

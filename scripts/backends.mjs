@@ -11,6 +11,7 @@
 //   node scripts/backends.mjs alertmanager      Alertmanager and amtool only
 //   node scripts/backends.mjs gateway           the two-tier collector (collector/gateway/manifest.yaml)
 //   node scripts/backends.mjs k8s               helm, kubeconform and the Kubernetes JSON schemas
+//   node scripts/backends.mjs ferretdb          FerretDB, the MongoDB-wire server the mongodb tests use
 //   node scripts/backends.mjs paths             print the binaries as JSON (building nothing)
 //   node scripts/backends.mjs validate <file>.. run the built collector's `validate` on configs
 //
@@ -50,6 +51,11 @@ export const VERSIONS = Object.freeze({
   helm: 'v4.3.2',
   kubeconform: 'v0.8.0',
   kubernetes: 'v1.37.2',
+  // FerretDB (Apache-2.0), the last 1.x release: a MongoDB wire-protocol server with its own
+  // SQLite backend in pure Go, so the mongodb instrumentation is tested against a real server
+  // (no MongoDB server can be had from the registries here). 2.x needs Postgres' DocumentDB
+  // extension, which cannot be had either.
+  ferretdb: 'v1.24.2',
 });
 
 // Bump when a recipe below changes in a way that should rebuild existing binaries.
@@ -59,6 +65,7 @@ const RECIPE = Object.freeze({
   alertmanager: '1',
   gateway: '1',
   k8s: '1',
+  ferretdb: '1',
 });
 
 const manifest = join(root, 'collector/manifest.yaml');
@@ -68,6 +75,7 @@ const alertmanagerDir = join(tools, 'alertmanager');
 const gatewayManifest = join(root, 'collector/gateway/manifest.yaml');
 const gatewayDir = join(tools, 'otelcol-gateway');
 const k8sDir = join(tools, 'k8s');
+const ferretdbDir = join(tools, 'ferretdb');
 export const PATHS = Object.freeze({
   tools,
   builder: join(tools, 'bin', 'builder'),
@@ -80,6 +88,7 @@ export const PATHS = Object.freeze({
   gateway: join(gatewayDir, 'otelcol-echoes-gateway'),
   helm: join(k8sDir, 'helm'),
   kubeconform: join(k8sDir, 'kubeconform'),
+  ferretdb: join(ferretdbDir, 'ferretdb'),
   /** kubeconform -schema-location for the generated schemas (strict: unknown fields fail). */
   k8sSchemas: join(
     k8sDir,
@@ -238,6 +247,31 @@ async function buildPrometheus() {
   say(`prometheus built: ${PATHS.prometheus}, ${PATHS.promtool}`);
 }
 
+/**
+ * A module's source (go mod download, checked against the Go checksum database) copied to a fresh,
+ * writable folder: for the builds that must add a file the module zip does not carry.
+ */
+function moduleSource(mod, srcDir) {
+  const dl = spawnSync('go', ['mod', 'download', '-json', mod], {
+    cwd: tools,
+    encoding: 'utf8',
+    env: { ...process.env, GOFLAGS: '-mod=mod' },
+  });
+  let modDir;
+  try {
+    modDir = JSON.parse(dl.stdout).Dir;
+  } catch {
+    // reported below
+  }
+  if (dl.status !== 0 || !modDir)
+    throw new BuildError(`go mod download ${mod} failed:\n${dl.stdout}${dl.stderr}`);
+  rmSync(srcDir, { recursive: true, force: true });
+  cpSync(modDir, srcDir, { recursive: true });
+  // The module cache is read-only; the copy must be writable (and removable).
+  spawnSync('chmod', ['-R', 'u+w', srcDir]);
+  return srcDir;
+}
+
 async function buildAlertmanager() {
   const gov = goVersion();
   const stamp = stampOf(['alertmanager', VERSIONS.alertmanager, gov, RECIPE.alertmanager]);
@@ -256,24 +290,7 @@ async function buildAlertmanager() {
   // image has the UI.
   const mod = `github.com/prometheus/alertmanager@${VERSIONS.alertmanager}`;
   say(`  1/2 go mod download ${mod}`);
-  const dl = spawnSync('go', ['mod', 'download', '-json', mod], {
-    cwd: tools,
-    encoding: 'utf8',
-    env: { ...process.env, GOFLAGS: '-mod=mod' },
-  });
-  let modDir;
-  try {
-    modDir = JSON.parse(dl.stdout).Dir;
-  } catch {
-    // reported below
-  }
-  if (dl.status !== 0 || !modDir)
-    throw new BuildError(`go mod download ${mod} failed:\n${dl.stdout}${dl.stderr}`);
-  const srcDir = join(alertmanagerDir, 'src');
-  rmSync(srcDir, { recursive: true, force: true });
-  cpSync(modDir, srcDir, { recursive: true });
-  // The module cache is read-only; the copy must be writable to add the placeholder (and to be removed).
-  spawnSync('chmod', ['-R', 'u+w', srcDir]);
+  const srcDir = moduleSource(mod, join(alertmanagerDir, 'src'));
   const placeholder =
     '<!doctype html><title>Alertmanager</title><p>Built from the Go module by echoes-otel without the web UI; the API is at /api/v2.</p>\n';
   for (const ui of ['elm', 'mantine']) {
@@ -674,6 +691,42 @@ function validate(files) {
   return failed === 0 ? 0 : 1;
 }
 
+async function buildFerretdb() {
+  const gov = goVersion();
+  const stamp = stampOf(['ferretdb', VERSIONS.ferretdb, gov, RECIPE.ferretdb]);
+  if (upToDate(ferretdbDir, stamp, [PATHS.ferretdb])) {
+    say(`ferretdb ${VERSIONS.ferretdb}: up to date in ${ferretdbDir}`);
+    return;
+  }
+  say(`ferretdb ${VERSIONS.ferretdb}: building from its Go module with ${gov}`);
+  say('  (cold: a few minutes on 2 cores)');
+  mkdirSync(ferretdbDir, { recursive: true });
+  // Its build/version/version.txt (embedded; the binary panics at start without a "v..." in it) is
+  // written by upstream's release tooling and empty in the module zip: the source is copied and
+  // the release's version written there, as `bin/task gen-version` would.
+  const mod = `github.com/FerretDB/FerretDB@${VERSIONS.ferretdb}`;
+  say(`  1/2 go mod download ${mod}`);
+  const srcDir = moduleSource(mod, join(ferretdbDir, 'src'));
+  writeFileSync(join(srcDir, 'build/version/version.txt'), `${VERSIONS.ferretdb}\n`);
+  writeFileSync(join(srcDir, 'build/version/package.txt'), 'echoes-otel-tests\n');
+  say('  2/2 go build ferretdb');
+  const r = await run(
+    'go',
+    ['build', '-v', '-trimpath', '-ldflags=-s -w', '-o', `${PATHS.ferretdb}.new`, './cmd/ferretdb'],
+    {
+      cwd: srcDir,
+      // Its SQLite backend is modernc.org/sqlite (pure Go): no cgo needed.
+      env: { CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false -mod=mod' },
+      label: 'go build ferretdb',
+    },
+  );
+  if (r.code !== 0) throw new BuildError(`building FerretDB failed (exit ${r.code}):\n${r.tail}`);
+  renameSync(`${PATHS.ferretdb}.new`, PATHS.ferretdb);
+  rmSync(srcDir, { recursive: true, force: true });
+  writeFileSync(join(ferretdbDir, '.stamp'), stamp + '\n');
+  say(`ferretdb built: ${PATHS.ferretdb}`);
+}
+
 async function main() {
   const [cmd = 'ensure', ...rest] = process.argv.slice(2);
   switch (cmd) {
@@ -686,6 +739,8 @@ async function main() {
       // test/unit/deploy/): after the rest, so a failure here leaves those usable.
       await buildGateway();
       await buildK8sTools();
+      // The MongoDB-wire server for the mongodb tests (test/helpers/mongodb.ts).
+      await buildFerretdb();
       say('all backends ready');
       return 0;
     case 'prometheus':
@@ -703,6 +758,9 @@ async function main() {
     case 'k8s':
       await buildK8sTools();
       return 0;
+    case 'ferretdb':
+      await buildFerretdb();
+      return 0;
     case 'paths':
       process.stdout.write(JSON.stringify(PATHS, null, 2) + '\n');
       return 0;
@@ -712,7 +770,7 @@ async function main() {
       return validate(rest);
     default:
       throw new BuildError(
-        `unknown command "${cmd}" (ensure | collector | prometheus | alertmanager | gateway | k8s | paths | validate <file>...)`,
+        `unknown command "${cmd}" (ensure | collector | prometheus | alertmanager | gateway | k8s | ferretdb | paths | validate <file>...)`,
       );
   }
 }
