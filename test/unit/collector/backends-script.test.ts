@@ -39,6 +39,7 @@ describe('scripts/backends.mjs', () => {
       helm: join(tools, 'k8s/helm'),
       kubeconform: join(tools, 'k8s/kubeconform'),
       k8sSchemas: join(tools, 'k8s/schemas-v1.37.2/{{ .ResourceKind }}{{ .KindSuffix }}.json'),
+      ferretdb: join(tools, 'ferretdb/ferretdb'),
     });
   });
 
@@ -46,7 +47,7 @@ describe('scripts/backends.mjs', () => {
     const r = backends('bogus');
     expect(r.status).toBe(1);
     expect(r.err).toMatch(
-      /unknown command "bogus" \(ensure \| collector \| prometheus \| alertmanager \| gateway \| k8s \| paths \| validate/,
+      /unknown command "bogus" \(ensure \| collector \| prometheus \| alertmanager \| gateway \| k8s \| ferretdb \| paths \| validate/,
     );
   });
 
