@@ -26,6 +26,8 @@ import {
 } from '../../../../instrumentation/signals/genai.js';
 import { createRedactor } from '../../../../instrumentation/redact.js';
 
+import type * as OpenAIModule from 'openai';
+
 const require = createRequire(import.meta.url);
 
 describe('redactingLoggerProvider', () => {
@@ -103,7 +105,7 @@ describe('createGenAiInstrumentation', () => {
     });
     i.enable();
     try {
-      const { OpenAI } = require('openai') as typeof import('openai');
+      const { OpenAI } = require('openai') as typeof OpenAIModule;
       const client = new OpenAI({
         apiKey: 'sk-test-unit',
         baseURL: 'http://127.0.0.1:9/v1',
