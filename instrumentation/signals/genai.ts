@@ -1,5 +1,11 @@
 import { createRequire } from 'node:module';
-import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
+import {
+  createNoopMeter,
+  trace,
+  type Meter,
+  type MeterProvider,
+  type TracerProvider,
+} from '@opentelemetry/api';
 import {
   createNoopLogger,
   type Logger,
@@ -7,7 +13,9 @@ import {
   type LogRecord,
 } from '@opentelemetry/api-logs';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
+import type { FastMetrics } from '../feature.js';
 import { createRedactor, type Redactor } from '../redact.js';
+import { withGenAiClientMetrics } from './genai-metrics.js';
 import type { EchoesConfig } from '../types.js';
 import type * as OpenAIModule from '@opentelemetry/instrumentation-openai';
 
@@ -15,7 +23,9 @@ import type * as OpenAIModule from '@opentelemetry/instrumentation-openai';
  * The `openai` client (v4 to v6, any OpenAI-compatible baseURL) through
  * @opentelemetry/instrumentation-openai: a `chat {model}` / `embeddings {model}` client span with
  * gen_ai.operation.name, gen_ai.request.model, gen_ai.response.model, gen_ai.usage.*_tokens and
- * error.type, and the gen_ai.client.operation.duration and gen_ai.client.token.usage histograms.
+ * error.type. The gen_ai.client.operation.duration and gen_ai.client.token.usage histograms are
+ * recorded from those spans through fast-metrics (genai-metrics.ts), so they carry exemplars; the
+ * instrumentation's own instruments get a no-op meter, so no call is counted twice.
  * Streams get their usage from the final chunk when the request asks for it
  * (`stream_options: { include_usage: true }`); we do not add that option to the app's request
  * (it adds a chunk with no choices the app may not expect).
@@ -34,7 +44,11 @@ interface Providers {
   tracerProvider?: TracerProvider;
   meterProvider?: MeterProvider;
   loggerProvider?: LoggerProvider;
+  /** When given, the GenAI metrics come from the spans through it (with exemplars). */
+  fastMetrics?: FastMetrics;
 }
+
+const NOOP_METER = createNoopMeter();
 
 /** A logger provider whose records are redacted (body and attributes) before they are emitted. */
 export function redactingLoggerProvider(lp: LoggerProvider, redactor: Redactor): LoggerProvider {
@@ -69,7 +83,27 @@ export function redactingLoggerProvider(lp: LoggerProvider, redactor: Redactor):
 export function createGenAiInstrumentation(config: EchoesConfig, p: Providers): Instrumentation {
   const { OpenAIInstrumentation } =
     require('@opentelemetry/instrumentation-openai') as typeof OpenAIModule;
-  const i = new OpenAIInstrumentation();
+  const fast = p.fastMetrics;
+  let i: InstanceType<typeof OpenAIInstrumentation>;
+  if (fast !== undefined) {
+    const metered = fast;
+    // Its instruments are created from `this.meter` (constructor and every setMeterProvider):
+    // a no-op meter there, whichever meter provider it is handed, leaves the metrics to ours.
+    // Its spans make the metrics: every tracer provider it is handed is wrapped.
+    class SpanMeteredOpenAI extends OpenAIInstrumentation {
+      protected override get meter(): Meter {
+        return NOOP_METER;
+      }
+      override setTracerProvider(tp: TracerProvider): void {
+        super.setTracerProvider(withGenAiClientMetrics(tp, metered));
+      }
+    }
+    i = new SpanMeteredOpenAI();
+    // The constructor took the global tracer unwrapped.
+    if (p.tracerProvider === undefined) i.setTracerProvider(trace.getTracerProvider());
+  } else {
+    i = new OpenAIInstrumentation();
+  }
   // Its constructor reads OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT itself; our config has
   // read the same variable (and code options may override it): ours decides.
   i.setConfig({ captureMessageContent: config.genai.captureContent });

@@ -11,6 +11,7 @@ import { describeSql, redisQueryText } from './db-query.js';
 import { withDbClientMetrics } from './db-metrics.js';
 import { createGenAiInstrumentation } from './genai.js';
 import { LIBRARIES, type LibraryName } from './library-table.js';
+import type { FastMetrics } from '../feature.js';
 import type { EchoesConfig } from '../types.js';
 import type * as PgModule from '@opentelemetry/instrumentation-pg';
 import type * as Mysql2Module from '@opentelemetry/instrumentation-mysql2';
@@ -52,6 +53,8 @@ export interface Providers {
   tracerProvider?: TracerProvider;
   meterProvider?: MeterProvider;
   loggerProvider?: LoggerProvider;
+  /** Hot-path metrics: openai's GenAI histograms are recorded through it, with exemplars. */
+  fastMetrics?: FastMetrics;
 }
 
 export interface Built {
@@ -216,8 +219,10 @@ class LazyLibraryInstrumentation implements Instrumentation {
     private readonly modules: readonly string[],
     private readonly config: EchoesConfig,
     private readonly build: Builder,
+    fastMetrics: FastMetrics | undefined,
   ) {
     this.instrumentationName = `echoes-otel/lazy-${library}`;
+    if (fastMetrics !== undefined) this.providers.fastMetrics = fastMetrics;
   }
 
   setTracerProvider(tp: TracerProvider): void {
@@ -290,13 +295,17 @@ class LazyLibraryInstrumentation implements Instrumentation {
 
 const reason = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
-/** The stand-in instrumentation of one library (sdk.ts' INSTRUMENTATIONS rows). */
+/**
+ * The stand-in instrumentation of one library (sdk.ts' INSTRUMENTATIONS rows). `fastMetrics` is
+ * handed to its builder with the providers (openai records its GenAI metrics through it).
+ */
 export function createLazyLibrary(
   library: LibraryName,
   config: EchoesConfig,
   build: Builder = BUILDERS[library],
+  fastMetrics?: FastMetrics,
 ): Instrumentation {
   const row = LIBRARIES.find((l) => l.name === library);
   if (row === undefined) throw new Error(`unknown library ${library}`);
-  return new LazyLibraryInstrumentation(library, row.modules, config, build);
+  return new LazyLibraryInstrumentation(library, row.modules, config, build, fastMetrics);
 }

@@ -6,8 +6,9 @@ import { bucketQuantile } from './prom-text.js';
 /**
  * The report's "model calls" line (issue 11.5): per model, the calls made through the `openai`
  * client in the window, their p95 latency, the tokens in and out, and the errors, from the GenAI
- * semantic-convention histograms @opentelemetry/instrumentation-openai records
- * (gen_ai.client.operation.duration, gen_ai.client.token.usage). Kept apart from report.ts, which
+ * semantic-convention histograms (gen_ai.client.operation.duration, gen_ai.client.token.usage:
+ * recorded by echoes-otel from instrumentation-openai's spans, or by any GenAI-instrumented
+ * client, under the same names and labels). Kept apart from report.ts, which
  * only calls in here: read from either source (embedded /metrics snapshots, or Prometheus).
  */
 

@@ -4,7 +4,9 @@
  * OTLP exemplars through the real collector into the real Prometheus (exemplar storage on, the
  * flags compose runs). Prometheus' /api/v1/query_exemplars must return trace ids that are trace
  * ids of spans the same run exported (received here by the Tempo stand-in), with the span id of
- * the very span the measurement belongs to.
+ * the very span the measurement belongs to. The service also calls a model through the real
+ * `openai` client (a local OpenAI-compatible server in the test): gen_ai.client.operation.duration
+ * and gen_ai.client.token.usage carry the chat client span of the call.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,7 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pollUntil, startStack, tempDir, type Stack } from '../helpers/backends.js';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
 import { startOtlpReceiver, type FlatSpan, type OtlpReceiver } from '../helpers/otlp-receiver.js';
-import { REGISTER } from '../helpers/paths.js';
+import { startOpenAIServer, type OpenAIServer } from '../helpers/openai-server.js';
+import { REGISTER, REPO_ROOT } from '../helpers/paths.js';
 import { pipelineMissing } from '../fixtures/pipeline/run.js';
 
 const SERVICE = 'echoes-exemplars';
@@ -25,20 +28,32 @@ const skipReason = pipelineMissing();
 if (skipReason !== undefined)
   console.warn(`SKIPPED test/integration/exemplars.test.ts: ${skipReason}`);
 
+// The openai client is the repository's (CommonJS, through the require hook, as most apps load it).
 const APP = String.raw`
 import http from 'node:http';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
+const OpenAI = createRequire(process.env.REPO_PACKAGE)('openai');
+const model = new OpenAI({ baseURL: process.env.MODEL_URL, apiKey: process.env.MODEL_KEY, maxRetries: 0 });
 fs.writeFileSync('data.json', JSON.stringify({ a: 1 }));
-const server = http.createServer((req, res) => {
+const server = http.createServer(async (req, res) => {
   fs.readFileSync('data.json');
+  if (req.url === '/chat') {
+    try {
+      await model.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'say hi' }] });
+    } catch {}
+  }
   res.end('ok');
 });
 server.listen(0, '127.0.0.1', () => {
   const { port } = server.address();
   let stopping = false;
+  let n = 0;
   const tick = () => {
     if (stopping) return;
-    http.get({ host: '127.0.0.1', port, path: '/x' }, (r) => {
+    // One request in five calls the model.
+    const path = ++n % 5 === 0 ? '/chat' : '/x';
+    http.get({ host: '127.0.0.1', port, path }, (r) => {
       r.resume();
       r.on('end', () => setTimeout(tick, 20));
     }).on('error', () => setTimeout(tick, 20));
@@ -56,6 +71,7 @@ interface ExemplarSeries {
 describe.skipIf(skipReason !== undefined)('exemplars from the hot-path histograms', () => {
   let stack: Stack | undefined;
   let tempo: OtlpReceiver | undefined;
+  let model: OpenAIServer | undefined;
   const apps: ChildProcess[] = [];
   let dir = '';
   const output: string[] = [];
@@ -64,6 +80,7 @@ describe.skipIf(skipReason !== undefined)('exemplars from the hot-path histogram
   beforeAll(async () => {
     dir = tempDir('exemplars');
     tempo = await startOtlpReceiver();
+    model = await startOpenAIServer({ latencyMs: 5 });
     stack = await startStack({ tempo: tempo.url });
     const script = join(dir, 'app.mjs');
     writeFileSync(script, APP);
@@ -83,6 +100,9 @@ describe.skipIf(skipReason !== undefined)('exemplars from the hot-path histogram
           OTEL_BSP_SCHEDULE_DELAY: '200',
           ECHOES_LOG_CONSOLE: 'off',
           ECHOES_PROMETHEUS: 'off',
+          REPO_PACKAGE: join(REPO_ROOT, 'package.json'),
+          MODEL_URL: model.baseURL,
+          MODEL_KEY: model.apiKey,
         },
       });
       app.stdout?.on('data', (d: Buffer) => output.push(`[${node.label}] ${d.toString()}`));
@@ -104,6 +124,7 @@ describe.skipIf(skipReason !== undefined)('exemplars from the hot-path histogram
     );
     await stack?.stop();
     await tempo?.close();
+    await model?.close();
     if (dir !== '' && !process.env.ECHOES_KEEP_TMP) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -186,6 +207,25 @@ describe.skipIf(skipReason !== undefined)('exemplars from the hot-path histogram
       expect(span.traceId).toBe(exemplar.labels.trace_id);
       expect(span.kind).toBe(SERVER);
       expect(exemplar.series.fs_operation).toBe('readFile');
+    }
+  });
+
+  it('puts the chat client span of each model call on gen_ai.client.operation.duration and token usage', async () => {
+    for (const series of [
+      'gen_ai_client_operation_duration_seconds_bucket',
+      'gen_ai_client_token_usage_bucket',
+    ]) {
+      const got = await resolved(series, 1);
+      for (const { exemplar, span } of got) {
+        expect(exemplar.labels.trace_id).toMatch(/^[0-9a-f]{32}$/);
+        expect(span.traceId).toBe(exemplar.labels.trace_id);
+        expect(span.kind).toBe(CLIENT);
+        expect(span.name).toBe('chat gpt-4o-mini');
+        expect(span.attributes['gen_ai.operation.name']).toBe('chat');
+        expect(span.resource['service.name']).toBe(SERVICE);
+        expect(exemplar.series.gen_ai_request_model).toBe('gpt-4o-mini');
+        expect(exemplar.series.gen_ai_operation_name).toBe('chat');
+      }
     }
   });
 });

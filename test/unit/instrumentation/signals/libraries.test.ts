@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../../instrumentation/config/config.js';
+import { createFastMetrics } from '../../../../instrumentation/signals/fast-metrics.js';
 import {
   createLazyLibrary,
   deliverLoad,
@@ -67,6 +68,25 @@ describe('createLazyLibrary', () => {
     // The first of pg's files to finish loading; the later ones are the upstream's own hooks'.
     expect(f.loads).toHaveLength(1);
     expect(f.loads[0]).toMatch(/^pg\//);
+  });
+
+  it('hands the hot-path metrics to its builder with the providers', () => {
+    const { config } = loadConfig({}, { env: {}, cwd: process.cwd() });
+    const fast = createFastMetrics({ cardinalityLimit: 10 });
+    let handed: unknown;
+    const lazy = createLazyLibrary(
+      'mysql2',
+      config,
+      (_c, p) => {
+        handed = p.fastMetrics;
+        return fakeUpstream(['mysql2']);
+      },
+      fast,
+    );
+    lazy.enable();
+    disposers.push(() => lazy.disable());
+    require('mysql2');
+    expect(handed).toBe(fast);
   });
 
   it('warns and leaves the library alone when its instrumentation cannot be built', () => {
