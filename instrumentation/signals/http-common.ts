@@ -1,12 +1,14 @@
-import { SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api';
+import dc from 'node:diagnostics_channel';
+import { diag, SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api';
 import { METRIC, instrumentOptions } from '../catalog.js';
 import type { BoundHistogram, FastHistogram, SetupContext } from '../feature.js';
 import { createRedactor } from '../redact.js';
 
 /**
- * What the node:http instrumentation (http.ts), the fetch/undici one (http-undici.ts) and the
- * framework route hooks (http-frameworks.ts) share. No side effects and no node:http load here:
- * the framework and undici modules import it without paying for http.ts.
+ * What the node:http instrumentation (http.ts with http-server.ts and http-client.ts), the
+ * fetch/undici one (http-undici.ts) and the framework route hooks (http-frameworks.ts) share. No
+ * side effects and no node:http load here: the framework and undici modules import it without
+ * paying for http.ts.
  */
 
 /** Semconv advice buckets for `http.*.request.duration` (seconds). */
@@ -208,4 +210,48 @@ export function finishClientSpan(
     span.setStatus({ code: SpanStatusCode.ERROR });
   }
   span.end();
+}
+
+/** A diagnostics channel's name and the subscriber a feature keeps on it until shutdown. */
+export type ChannelSubscription = readonly [
+  name: string,
+  subscriber: (message: unknown, name: string | symbol) => void,
+];
+
+/**
+ * Subscribes each function to its channel (a channel no Node version publishes costs nothing) and
+ * returns the undo, which never throws. The subscribers are the feature's own, built once at
+ * setup: nothing here runs per message.
+ */
+export function subscribeChannels(subscriptions: readonly ChannelSubscription[]): () => void {
+  for (const [name, fn] of subscriptions) dc.subscribe(name, fn);
+  return () => {
+    for (const [name, fn] of subscriptions) {
+      try {
+        dc.unsubscribe(name, fn);
+      } catch {
+        // already gone
+      }
+    }
+  };
+}
+
+/**
+ * The one warning a feature gives when its hook throws (`what`: "HTTP", "fetch/undici"): the
+ * request goes untraced, the app never sees the error.
+ */
+export function warnHookFailedOnce(what: string): (err: unknown) => void {
+  let warned = false;
+  return (err) => {
+    if (warned) return;
+    warned = true;
+    diag.warn(`echoes-otel: ${what} instrumentation hook failed; this request is not traced`, err);
+  };
+}
+
+/** What the node:http server and client hooks share, so each warning is given once per feature. */
+export interface HttpHookGuards {
+  readonly hookFailed: (err: unknown) => void;
+  /** Warns once that upstream instrumentation-http is active; returns true (the hook backs off). */
+  readonly backOffForUpstream: () => boolean;
 }

@@ -1,8 +1,6 @@
-import dc from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import {
   context,
-  diag,
   propagation,
   SpanKind,
   trace,
@@ -18,6 +16,8 @@ import {
   errorType,
   finishClientSpan,
   normalizeMethod,
+  subscribeChannels,
+  warnHookFailedOnce,
 } from './http-common.js';
 
 /**
@@ -32,8 +32,8 @@ import {
  *
  * The span ends at response headers, as our node:http client span does, so both kinds of request
  * measure the same thing in the one `http.client.request.duration` stream (bound slots shared
- * with http.ts) and a response body the app never reads cannot leave a span open. Nothing is
- * loaded or patched: subscribing to a channel no one publishes costs nothing until the app's
+ * with http-client.ts) and a response body the app never reads cannot leave a span open. Nothing
+ * is loaded or patched: subscribing to a channel no one publishes costs nothing until the app's
  * first fetch. Why not @opentelemetry/instrumentation-undici: docs/performance.md.
  */
 
@@ -113,17 +113,8 @@ export function setupUndici(ctx: SetupContext): Feature {
   const tracer = ctx.tracer;
   const clientSlots = clientSlotsFor(ctx);
   const redactUrl = createUrlRedactor(ctx.config.redaction?.keys);
-  let warned = false;
+  const warnOnce = warnHookFailedOnce('fetch/undici');
   let stopped = false;
-
-  function warnOnce(err: unknown): void {
-    if (warned) return;
-    warned = true;
-    diag.warn(
-      'echoes-otel: fetch/undici instrumentation hook failed; this request is not traced',
-      err,
-    );
-  }
 
   function end(state: ClientState, status: number, err: string | undefined): void {
     state.done = true;
@@ -202,25 +193,18 @@ export function setupUndici(ctx: SetupContext): Feature {
     }
   }
 
-  const subscriptions: [string, (message: unknown) => void][] = [
+  const unsubscribe = subscribeChannels([
     ['undici:request:create', onCreate],
     ['undici:request:headers', onHeaders],
     ['undici:request:error', onError],
-  ];
-  for (const [name, fn] of subscriptions) dc.subscribe(name, fn);
+  ]);
 
   return {
     name: 'undici',
     shutdown() {
       if (stopped) return;
       stopped = true;
-      for (const [name, fn] of subscriptions) {
-        try {
-          dc.unsubscribe(name, fn);
-        } catch {
-          // already gone
-        }
-      }
+      unsubscribe();
     },
   };
 }
