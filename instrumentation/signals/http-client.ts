@@ -2,24 +2,15 @@ import type * as Http from 'node:http';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
-import {
-  context,
-  propagation,
-  SpanKind,
-  trace,
-  type Attributes,
-  type Context,
-  type Span,
-  type TextMapSetter,
-} from '@opentelemetry/api';
+import { context, propagation, trace, type Context, type TextMapSetter } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
 import type { SetupContext } from '../feature.js';
 import {
   clientSlotsFor,
   createUrlRedactor,
-  errorType,
-  finishClientSpan,
   normalizeMethod,
+  startClientSpan,
+  type ClientRequestState,
   type HttpHookGuards,
 } from './http-common.js';
 
@@ -41,16 +32,7 @@ const http = requireBuiltin('node:http') as typeof Http;
 
 const kClient = Symbol('echoes.http.client');
 
-interface ClientState {
-  span: Span | undefined;
-  start: number;
-  method: string;
-  serverAddress: string;
-  serverPort: number;
-  done: boolean;
-}
-
-type WithClientState = ClientRequest & { [kClient]?: ClientState };
+type WithClientState = ClientRequest & { [kClient]?: ClientRequestState };
 
 const headerSetter: TextMapSetter<ClientRequest> = {
   set(carrier, key, value) {
@@ -138,20 +120,10 @@ export function createClientHooks(ctx: SetupContext, guards: HttpHookGuards): Cl
       const state = this[kClient];
       if (state === undefined || state.done) return;
       // Closed without a response: aborted, or an error on a Node without the error channel.
-      endClient(state, 0, 'aborted');
+      clientSlots.end(state, 0, 'aborted');
     } catch (err) {
       hookFailed(err);
     }
-  }
-
-  function endClient(state: ClientState, status: number, err: string | undefined): void {
-    state.done = true;
-    const seconds = (performance.now() - state.start) / 1000;
-    const span = state.span;
-    finishClientSpan(span, status, err);
-    clientSlots
-      .get(state.method, state.serverAddress, state.serverPort, status, err)
-      .record(seconds, span);
   }
 
   function onRequestStart(message: unknown): void {
@@ -177,31 +149,26 @@ export function createClientHooks(ctx: SetupContext, guards: HttpHookGuards): Cl
         serverAddress = address;
         serverPort = port ?? defaultPort;
       }
-      const state: ClientState = {
+      const state: ClientRequestState = {
         span: undefined,
         start: performance.now(),
         method,
-        serverAddress,
-        serverPort,
+        address: serverAddress,
+        port: serverPort,
         done: false,
       };
       request[kClient] = state;
       const path = request.path ?? '/';
-      const attributes: Attributes = {
-        'http.request.method': method,
-        'server.address': serverAddress,
-        'server.port': serverPort,
-        'url.full': redactUrl(
+      const span = startClientSpan(
+        tracer,
+        active,
+        method,
+        request.method,
+        serverAddress,
+        serverPort,
+        redactUrl(
           `${protocol}//${typeof hostHeader === 'string' ? hostHeader : serverAddress}${path}`,
         ),
-      };
-      if (method === '_OTHER' && request.method !== undefined) {
-        attributes['http.request.method_original'] = request.method;
-      }
-      const span = tracer.startSpan(
-        method === '_OTHER' ? 'HTTP' : method,
-        { kind: SpanKind.CLIENT, attributes },
-        active,
       );
       state.span = span;
       injectTraceparent(request, trace.setSpan(active, span));
@@ -219,8 +186,7 @@ export function createClientHooks(ctx: SetupContext, guards: HttpHookGuards): Cl
       };
       const state = request[kClient];
       if (state === undefined || state.done) return;
-      const status = response.statusCode ?? 0;
-      endClient(state, status, status >= 400 ? String(status) : undefined);
+      clientSlots.endAtResponse(state, response.statusCode ?? 0);
     } catch (err) {
       hookFailed(err);
     }
@@ -231,8 +197,7 @@ export function createClientHooks(ctx: SetupContext, guards: HttpHookGuards): Cl
       const { request, error } = message as { request: WithClientState; error: unknown };
       const state = request[kClient];
       if (state === undefined || state.done) return;
-      if (state.span !== undefined && error instanceof Error) state.span.recordException(error);
-      endClient(state, 0, errorType(error));
+      clientSlots.endWithError(state, error);
     } catch (err) {
       hookFailed(err);
     }

@@ -1,5 +1,14 @@
 import dc from 'node:diagnostics_channel';
-import { diag, SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api';
+import { performance } from 'node:perf_hooks';
+import {
+  diag,
+  SpanKind,
+  SpanStatusCode,
+  type Attributes,
+  type Context,
+  type Span,
+  type Tracer,
+} from '@opentelemetry/api';
 import { METRIC, instrumentOptions } from '../catalog.js';
 import type { BoundHistogram, FastHistogram, SetupContext } from '../feature.js';
 import { createRedactor } from '../redact.js';
@@ -64,10 +73,46 @@ export function durationHistogram(
   });
 }
 
-/** The client histogram's bound slots, cached per attribute combination (shared by http and undici). */
+/** A client request in flight, node:http or fetch alike: ended once, by whichever event is first. */
+export interface ClientRequestState {
+  span: Span | undefined;
+  /** `performance.now()` when the request started. */
+  start: number;
+  method: string;
+  address: string;
+  port: number;
+  done: boolean;
+}
+
+/**
+ * The client histogram's bound slots, cached per attribute combination, and the ending of a client
+ * request into them: node:http (http-client.ts) and fetch (http-undici.ts) requests end the same
+ * way into one `http.client.request.duration` stream.
+ */
 export class ClientSlots {
   private readonly byKey = new Map<string, BoundHistogram>();
   constructor(private readonly histogram: FastHistogram) {}
+
+  /** Ends the span (ERROR status on a failure) and records the duration. */
+  end(state: ClientRequestState, status: number, err: string | undefined): void {
+    state.done = true;
+    const seconds = (performance.now() - state.start) / 1000;
+    const span = state.span;
+    finishClientSpan(span, status, err);
+    this.get(state.method, state.address, state.port, status, err).record(seconds, span);
+  }
+
+  /** At response headers: a status of 400 or more is the error type. */
+  endAtResponse(state: ClientRequestState, status: number): void {
+    this.end(state, status, status >= 400 ? String(status) : undefined);
+  }
+
+  /** On the request's error: the exception on the span, the error's code or name as its type. */
+  endWithError(state: ClientRequestState, error: unknown): void {
+    if (state.span !== undefined && error instanceof Error) state.span.recordException(error);
+    this.end(state, 0, errorType(error));
+  }
+
   get(
     method: string,
     address: string,
@@ -195,14 +240,36 @@ export function createUrlRedactor(keys: readonly string[] | undefined): (url: st
 }
 
 /**
- * Ends a client span (node:http and fetch alike) with the response status and the error type;
- * a failed request's span gets ERROR status.
+ * Starts a client span (node:http and fetch alike) under `active`, named by the method as semconv
+ * asks (`HTTP` for a method it does not know, whose raw form is then an attribute).
  */
-export function finishClientSpan(
-  span: Span | undefined,
-  status: number,
-  err: string | undefined,
-): void {
+export function startClientSpan(
+  tracer: Tracer,
+  active: Context,
+  method: string,
+  rawMethod: string | undefined,
+  address: string,
+  port: number,
+  urlFull: string,
+): Span {
+  const attributes: Attributes = {
+    'http.request.method': method,
+    'server.address': address,
+    'server.port': port,
+    'url.full': urlFull,
+  };
+  if (method === '_OTHER' && rawMethod !== undefined) {
+    attributes['http.request.method_original'] = rawMethod;
+  }
+  return tracer.startSpan(
+    method === '_OTHER' ? 'HTTP' : method,
+    { kind: SpanKind.CLIENT, attributes },
+    active,
+  );
+}
+
+/** Ends a client span with the response status and the error type; a failure gets ERROR status. */
+function finishClientSpan(span: Span | undefined, status: number, err: string | undefined): void {
   if (span === undefined) return;
   if (status > 0) span.setAttribute('http.response.status_code', status);
   if (err !== undefined) {

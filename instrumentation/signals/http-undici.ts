@@ -1,22 +1,14 @@
 import { performance } from 'node:perf_hooks';
-import {
-  context,
-  propagation,
-  SpanKind,
-  trace,
-  type Attributes,
-  type Span,
-  type TextMapSetter,
-} from '@opentelemetry/api';
+import { context, propagation, trace, type TextMapSetter } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
 import type { Feature, SetupContext } from '../feature.js';
 import {
   clientSlotsFor,
   createUrlRedactor,
-  errorType,
-  finishClientSpan,
   normalizeMethod,
+  startClientSpan,
   subscribeChannels,
+  type ClientRequestState,
   warnHookFailedOnce,
 } from './http-common.js';
 
@@ -45,16 +37,7 @@ interface UndiciRequest {
   path?: string;
   headers?: unknown;
   addHeader?: (name: string, value: string) => unknown;
-  [kState]?: ClientState;
-}
-
-interface ClientState {
-  span: Span | undefined;
-  start: number;
-  method: string;
-  address: string;
-  port: number;
-  done: boolean;
+  [kState]?: ClientRequestState;
 }
 
 interface Origin {
@@ -116,14 +99,6 @@ export function setupUndici(ctx: SetupContext): Feature {
   const warnOnce = warnHookFailedOnce('fetch/undici');
   let stopped = false;
 
-  function end(state: ClientState, status: number, err: string | undefined): void {
-    state.done = true;
-    const seconds = (performance.now() - state.start) / 1000;
-    const span = state.span;
-    finishClientSpan(span, status, err);
-    clientSlots.get(state.method, state.address, state.port, status, err).record(seconds, span);
-  }
-
   function onCreate(message: unknown): void {
     try {
       if (stopped) return;
@@ -137,19 +112,14 @@ export function setupUndici(ctx: SetupContext): Feature {
       if (method === 'CONNECT') return;
       const origin = parseOrigin(request.origin);
       if (origin === null) return;
-      const attributes: Attributes = {
-        'http.request.method': method,
-        'server.address': origin.address,
-        'server.port': origin.port,
-        'url.full': redactUrl(origin.prefix + (request.path ?? '/')),
-      };
-      if (method === '_OTHER' && request.method !== undefined) {
-        attributes['http.request.method_original'] = request.method;
-      }
-      const span = tracer.startSpan(
-        method === '_OTHER' ? 'HTTP' : method,
-        { kind: SpanKind.CLIENT, attributes },
+      const span = startClientSpan(
+        tracer,
         active,
+        method,
+        request.method,
+        origin.address,
+        origin.port,
+        redactUrl(origin.prefix + (request.path ?? '/')),
       );
       request[kState] = {
         span,
@@ -166,6 +136,8 @@ export function setupUndici(ctx: SetupContext): Feature {
     }
   }
 
+  // `duplicates` pairs these two with http-client.ts's response and error subscribers: the same
+  // shape over another request type and state symbol; the ending itself is shared (ClientSlots).
   function onHeaders(message: unknown): void {
     try {
       const { request, response } = message as {
@@ -174,8 +146,7 @@ export function setupUndici(ctx: SetupContext): Feature {
       };
       const state = request[kState];
       if (state === undefined || state.done) return;
-      const status = response.statusCode ?? 0;
-      end(state, status, status >= 400 ? String(status) : undefined);
+      clientSlots.endAtResponse(state, response.statusCode ?? 0);
     } catch (err) {
       warnOnce(err);
     }
@@ -186,8 +157,7 @@ export function setupUndici(ctx: SetupContext): Feature {
       const { request, error } = message as { request: UndiciRequest; error: unknown };
       const state = request[kState];
       if (state === undefined || state.done) return;
-      if (state.span !== undefined && error instanceof Error) state.span.recordException(error);
-      end(state, 0, errorType(error));
+      clientSlots.endWithError(state, error);
     } catch (err) {
       warnOnce(err);
     }
