@@ -184,6 +184,7 @@ async function cmdReport(argv: string[], io: CliIo): Promise<number> {
   return v.strict && report.rows.some((r) => r.pass === false) ? 3 : 0;
 }
 
+// `duplicates` pairs these option tables with cmdLoad's: each command declares its own flags.
 async function cmdDoctor(argv: string[], io: CliIo): Promise<number> {
   const v = parseCommand(argv, {
     collector: { type: 'string' },
