@@ -12,6 +12,7 @@ import {
   type Context,
   type Span,
   type TextMapGetter,
+  type Tracer,
 } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
 import { METRIC } from '../catalog.js';
@@ -103,8 +104,9 @@ function upstreamServerPatched(server: Server): boolean {
 }
 
 /**
- * Bound histogram slots cached per attribute combination: after warm-up a record is a few Map
- * lookups on interned strings and small integers, with no attribute object and no string building.
+ * Bound histogram slots cached per attribute combination, and the ending of a server request into
+ * them: after warm-up a record is a few Map lookups on interned strings and small integers, with
+ * no attribute object and no string building.
  */
 class ServerSlots {
   private readonly byMethod = new Map<
@@ -113,6 +115,26 @@ class ServerSlots {
   >();
   private cached = 0;
   constructor(private readonly histogram: FastHistogram) {}
+
+  /** Ends the span (route, status, error type) and records the duration: status 0 is aborted. */
+  end(state: ServerState, status: number, aborted: boolean): void {
+    state.done = true;
+    const seconds = (performance.now() - state.start) / 1000;
+    const err = aborted ? 'aborted' : status >= 500 ? String(status) : undefined;
+    const route = state.route;
+    const span = state.span;
+    if (span !== undefined) {
+      if (!aborted) span.setAttribute('http.response.status_code', status);
+      if (route !== undefined) span.setAttribute('http.route', route);
+      if (err !== undefined) {
+        span.setAttribute('error.type', err);
+        span.setStatus({ code: SpanStatusCode.ERROR });
+      }
+      span.end();
+    }
+    this.get(state.method, route, aborted ? 0 : status).record(seconds, span);
+  }
+
   get(method: string, route: string | undefined, status: number): BoundHistogram {
     const hit = this.byMethod.get(method)?.get(route)?.get(status);
     if (hit !== undefined) return hit;
@@ -135,6 +157,38 @@ class ServerSlots {
     }
     return slot;
   }
+}
+
+/** The server span, with the request's attributes as semconv lists them. */
+function startServerSpan(
+  tracer: Tracer,
+  request: IncomingMessage,
+  socket: Socket,
+  method: string,
+  url: string,
+  q: number,
+  path: string,
+  parent: Context,
+): Span {
+  const attributes: Attributes = {
+    'http.request.method': method,
+    'url.scheme': (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
+    'url.path': path,
+  };
+  if (q !== -1) attributes['url.query'] = url.slice(q + 1);
+  if (method === '_OTHER' && request.method !== undefined) {
+    attributes['http.request.method_original'] = request.method;
+  }
+  // server.address / server.port (semconv: recommended) are left off server spans: nearly
+  // constant per service, and every attribute is paid again in OTLP serialisation.
+  const ua = request.headers['user-agent'];
+  if (ua !== undefined) attributes['user_agent.original'] = ua;
+
+  return tracer.startSpan(
+    method === '_OTHER' ? 'HTTP' : method,
+    { kind: SpanKind.SERVER, attributes },
+    parent,
+  );
 }
 
 /** The server side's channel subscribers, and the route setter `setHttpRoute` reaches. */
@@ -203,7 +257,7 @@ export function createServerHooks(ctx: SetupContext, guards: HttpHookGuards): Se
       sock[kInflight] = state;
 
       if (!ignored) {
-        state.span = startServerSpan(request, socket, method, url, q, path, parent);
+        state.span = startServerSpan(tracer, request, socket, method, url, q, path, parent);
       }
       if (enter === undefined) {
         enter = findContextEnter();
@@ -223,60 +277,12 @@ export function createServerHooks(ctx: SetupContext, guards: HttpHookGuards): Se
     }
   }
 
-  function startServerSpan(
-    request: IncomingMessage,
-    socket: Socket,
-    method: string,
-    url: string,
-    q: number,
-    path: string,
-    parent: Context,
-  ): Span {
-    const attributes: Attributes = {
-      'http.request.method': method,
-      'url.scheme': (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
-      'url.path': path,
-    };
-    if (q !== -1) attributes['url.query'] = url.slice(q + 1);
-    if (method === '_OTHER' && request.method !== undefined) {
-      attributes['http.request.method_original'] = request.method;
-    }
-    // server.address / server.port (semconv: recommended) are left off server spans: nearly
-    // constant per service, and every attribute is paid again in OTLP serialisation.
-    const ua = request.headers['user-agent'];
-    if (ua !== undefined) attributes['user_agent.original'] = ua;
-
-    return tracer.startSpan(
-      method === '_OTHER' ? 'HTTP' : method,
-      { kind: SpanKind.SERVER, attributes },
-      parent,
-    );
-  }
-
-  function endServer(state: ServerState, status: number, aborted: boolean): void {
-    state.done = true;
-    const seconds = (performance.now() - state.start) / 1000;
-    const err = aborted ? 'aborted' : status >= 500 ? String(status) : undefined;
-    const route = state.route;
-    const span = state.span;
-    if (span !== undefined) {
-      if (!aborted) span.setAttribute('http.response.status_code', status);
-      if (route !== undefined) span.setAttribute('http.route', route);
-      if (err !== undefined) {
-        span.setAttribute('error.type', err);
-        span.setStatus({ code: SpanStatusCode.ERROR });
-      }
-      span.end();
-    }
-    serverSlots.get(state.method, route, aborted ? 0 : status).record(seconds, span);
-  }
-
   function onSocketClose(this: WithInflight): void {
     try {
       const state = this[kInflight];
       this[kInflight] = null;
       if (state === undefined || state === null || state.done) return;
-      endServer(state, 0, true);
+      serverSlots.end(state, 0, true);
     } catch (err) {
       hookFailed(err);
     }
@@ -287,7 +293,7 @@ export function createServerHooks(ctx: SetupContext, guards: HttpHookGuards): Se
       const response = (message as { response: WithServerState }).response;
       const state = response[kServer];
       if (state === undefined || state.done) return;
-      endServer(state, response.statusCode, false);
+      serverSlots.end(state, response.statusCode, false);
     } catch (err) {
       hookFailed(err);
     }
