@@ -26,7 +26,7 @@ export async function measureRecord({ rounds = 7, perRound = 200_000 } = {}) {
     advice: { explicitBucketBoundaries: BUCKETS },
   });
   const fast = fm.histogram('fast.h', { unit: 's', description: '', boundaries: BUCKETS });
-  // The same cache shape http.ts uses: method -> route -> status -> bound slot.
+  // The same cache shape http-server.ts uses: method -> route -> status -> bound slot.
   const cache = new Map();
   const slot = (method, route, status) => {
     let byRoute = cache.get(method);

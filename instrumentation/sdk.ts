@@ -58,6 +58,8 @@ type Loader<A, R> = {
   load: () => Promise<(arg: A) => R>;
 };
 
+// `duplicates` pairs the rows of FEATURES and INSTRUMENTATIONS: data, one row per module, each
+// `import()` a literal so that the bundle finds the module and the module loads only when wanted.
 const FEATURES: readonly Loader<SetupContext, Feature>[] = [
   // fs first: the log file sink opens its file while starting, and fs.ts learns an fd's path group
   // from its open; started later, every log write would be counted under `other`.

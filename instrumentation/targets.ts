@@ -163,6 +163,8 @@ function target(
   return Object.freeze({ ...self, by: Object.freeze([...t.by]), alerts: Object.freeze(alerts) });
 }
 
+// `duplicates` pairs these rows with each other: data, one target per audit row with every field
+// named, read by the alert rules, `report`, the dashboards and the live page alike.
 export const TARGETS: readonly Target[] = Object.freeze([
   target({
     id: 'latencyAvg',

@@ -82,6 +82,7 @@ function otlpRows(signal: Signal): Setting[] {
   ];
 }
 
+// `duplicates` pairs rows here: data, one declarative row per setting (config-setting.ts).
 export const EXPORT_ROWS: readonly Setting[] = [
   // --- OTLP, generic (read once; each signal's row defaults to these)
   row<string>({

@@ -210,6 +210,8 @@ export const SWITCH_ROWS: readonly Setting[] = [
   ),
 ];
 
+// `duplicates` pairs rows here and in the other config-rows-*.ts: data, one declarative row per
+// setting (config-setting.ts), each field named.
 export const RESOURCE_ROWS: readonly Setting[] = [
   // --- service and resource
   row<string>({

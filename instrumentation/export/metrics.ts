@@ -143,7 +143,8 @@ export function createPrometheusEndpoint(
     metricProducers: producers,
   });
   const serializer = new PrometheusSerializer('', false);
-  // `require`, not `import`: see http.ts (an ESM import of node:http costs +13 MiB on Node 24).
+  // `require`, not `import`: see signals/http-client.ts (an ESM import of node:http costs +13 MiB
+  // on Node 24).
   const { createServer } = require('node:http') as typeof Http;
   const server: Server = createServer((req, res) => {
     try {
@@ -180,8 +181,8 @@ export function createPrometheusEndpoint(
   });
   // Never keep the app alive just to serve metrics.
   server.unref();
-  // Scrapes of our own endpoint are not the app's traffic: http.ts skips servers carrying this mark
-  // (a global symbol, so http.ts need not be loaded here).
+  // Scrapes of our own endpoint are not the app's traffic: signals/http-server.ts skips servers
+  // carrying this mark (a global symbol, so the http feature need not be loaded here).
   (server as unknown as Record<symbol, boolean>)[Symbol.for('echoes-otel.http.untraced')] = true;
   const ready = new Promise<number | undefined>((resolve) => {
     server.once('error', (err: NodeJS.ErrnoException) => {

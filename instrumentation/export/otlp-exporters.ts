@@ -46,6 +46,7 @@ type ExporterClass = new (options: Record<string, unknown>) => unknown;
 /**
  * Every OTLP exporter class we use, one row per signal and protocol. Literal `require` specifiers,
  * so scripts/bundle.mjs bundles all nine; each package is still evaluated only when asked for.
+ * (`duplicates` pairs the signals' rows: a table, written out for those literals.)
  */
 const OTLP_EXPORTERS: Readonly<
   Record<Signal, Readonly<Record<OtlpSignalConfig['protocol'], () => ExporterClass>>>

@@ -25,6 +25,7 @@ import type { EchoesConfig } from '../types.js';
  * Spans are redacted on their way to the exporter, so no secret reaches OTLP or the console.
  */
 
+// `duplicates` pairs this switch with propagators.ts's: each maps a configured name to its class.
 export function createSampler(name: string, arg: number | undefined): Sampler {
   const ratio = () => new TraceIdRatioBasedSampler(arg ?? 1);
   switch (name) {
@@ -43,6 +44,8 @@ export function createSampler(name: string, arg: number | undefined): Sampler {
   }
 }
 
+// `duplicates` pairs it with logs-sdk.ts's createLogExporter: both only call the shared
+// chooseExporter with the signal's own console exporter and spool types.
 function createSpanExporter(
   config: EchoesConfig,
   control?: ExportControl,
@@ -96,6 +99,8 @@ export function redactingExporter(inner: SpanExporter, redactor: Redactor): Span
   return inner;
 }
 
+// `duplicates` pairs its opening with metrics.ts's createMeterProvider: each signal's provider over
+// its own SDK classes; what they share (the exporter choice, the spool) is in otlp-exporters.ts.
 export function createTracerProvider(
   config: EchoesConfig,
   resource: Resource,

@@ -57,6 +57,8 @@ export function setupLogMetrics(
    */
   lossReasons: readonly LogDropReason[] = [],
 ): { stop(): void } {
+  // `duplicates` pairs these declarations with each other and with cache-metrics.ts's: one
+  // instrument per catalog row, each spelled out so a reader sees which name is which kind.
   const records = meter.createObservableCounter(
     METRIC.logRecords,
     instrumentOptions(METRIC.logRecords),

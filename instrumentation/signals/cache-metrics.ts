@@ -25,6 +25,8 @@ interface Registration {
 export const CACHE_COMPONENT = 'cache-metrics';
 
 function registerObservers(meter: Meter): Registration {
+  // `duplicates` pairs these declarations with each other and with log-metrics.ts's: one
+  // instrument per catalog row, each spelled out so a reader sees which name is which kind.
   const requests = meter.createObservableCounter(
     METRIC.cacheRequests,
     instrumentOptions(METRIC.cacheRequests),

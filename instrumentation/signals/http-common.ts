@@ -1,12 +1,23 @@
-import { SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api';
+import dc from 'node:diagnostics_channel';
+import { performance } from 'node:perf_hooks';
+import {
+  diag,
+  SpanKind,
+  SpanStatusCode,
+  type Attributes,
+  type Context,
+  type Span,
+  type Tracer,
+} from '@opentelemetry/api';
 import { METRIC, instrumentOptions } from '../catalog.js';
 import type { BoundHistogram, FastHistogram, SetupContext } from '../feature.js';
 import { createRedactor } from '../redact.js';
 
 /**
- * What the node:http instrumentation (http.ts), the fetch/undici one (http-undici.ts) and the
- * framework route hooks (http-frameworks.ts) share. No side effects and no node:http load here:
- * the framework and undici modules import it without paying for http.ts.
+ * What the node:http instrumentation (http.ts with http-server.ts and http-client.ts), the
+ * fetch/undici one (http-undici.ts) and the framework route hooks (http-frameworks.ts) share. No
+ * side effects and no node:http load here: the framework and undici modules import it without
+ * paying for http.ts.
  */
 
 /** Semconv advice buckets for `http.*.request.duration` (seconds). */
@@ -62,10 +73,46 @@ export function durationHistogram(
   });
 }
 
-/** The client histogram's bound slots, cached per attribute combination (shared by http and undici). */
+/** A client request in flight, node:http or fetch alike: ended once, by whichever event is first. */
+export interface ClientRequestState {
+  span: Span | undefined;
+  /** `performance.now()` when the request started. */
+  start: number;
+  method: string;
+  address: string;
+  port: number;
+  done: boolean;
+}
+
+/**
+ * The client histogram's bound slots, cached per attribute combination, and the ending of a client
+ * request into them: node:http (http-client.ts) and fetch (http-undici.ts) requests end the same
+ * way into one `http.client.request.duration` stream.
+ */
 export class ClientSlots {
   private readonly byKey = new Map<string, BoundHistogram>();
   constructor(private readonly histogram: FastHistogram) {}
+
+  /** Ends the span (ERROR status on a failure) and records the duration. */
+  end(state: ClientRequestState, status: number, err: string | undefined): void {
+    state.done = true;
+    const seconds = (performance.now() - state.start) / 1000;
+    const span = state.span;
+    finishClientSpan(span, status, err);
+    this.get(state.method, state.address, state.port, status, err).record(seconds, span);
+  }
+
+  /** At response headers: a status of 400 or more is the error type. */
+  endAtResponse(state: ClientRequestState, status: number): void {
+    this.end(state, status, status >= 400 ? String(status) : undefined);
+  }
+
+  /** On the request's error: the exception on the span, the error's code or name as its type. */
+  endWithError(state: ClientRequestState, error: unknown): void {
+    if (state.span !== undefined && error instanceof Error) state.span.recordException(error);
+    this.end(state, 0, errorType(error));
+  }
+
   get(
     method: string,
     address: string,
@@ -193,14 +240,36 @@ export function createUrlRedactor(keys: readonly string[] | undefined): (url: st
 }
 
 /**
- * Ends a client span (node:http and fetch alike) with the response status and the error type;
- * a failed request's span gets ERROR status.
+ * Starts a client span (node:http and fetch alike) under `active`, named by the method as semconv
+ * asks (`HTTP` for a method it does not know, whose raw form is then an attribute).
  */
-export function finishClientSpan(
-  span: Span | undefined,
-  status: number,
-  err: string | undefined,
-): void {
+export function startClientSpan(
+  tracer: Tracer,
+  active: Context,
+  method: string,
+  rawMethod: string | undefined,
+  address: string,
+  port: number,
+  urlFull: string,
+): Span {
+  const attributes: Attributes = {
+    'http.request.method': method,
+    'server.address': address,
+    'server.port': port,
+    'url.full': urlFull,
+  };
+  if (method === '_OTHER' && rawMethod !== undefined) {
+    attributes['http.request.method_original'] = rawMethod;
+  }
+  return tracer.startSpan(
+    method === '_OTHER' ? 'HTTP' : method,
+    { kind: SpanKind.CLIENT, attributes },
+    active,
+  );
+}
+
+/** Ends a client span with the response status and the error type; a failure gets ERROR status. */
+function finishClientSpan(span: Span | undefined, status: number, err: string | undefined): void {
   if (span === undefined) return;
   if (status > 0) span.setAttribute('http.response.status_code', status);
   if (err !== undefined) {
@@ -208,4 +277,48 @@ export function finishClientSpan(
     span.setStatus({ code: SpanStatusCode.ERROR });
   }
   span.end();
+}
+
+/** A diagnostics channel's name and the subscriber a feature keeps on it until shutdown. */
+export type ChannelSubscription = readonly [
+  name: string,
+  subscriber: (message: unknown, name: string | symbol) => void,
+];
+
+/**
+ * Subscribes each function to its channel (a channel no Node version publishes costs nothing) and
+ * returns the undo, which never throws. The subscribers are the feature's own, built once at
+ * setup: nothing here runs per message.
+ */
+export function subscribeChannels(subscriptions: readonly ChannelSubscription[]): () => void {
+  for (const [name, fn] of subscriptions) dc.subscribe(name, fn);
+  return () => {
+    for (const [name, fn] of subscriptions) {
+      try {
+        dc.unsubscribe(name, fn);
+      } catch {
+        // already gone
+      }
+    }
+  };
+}
+
+/**
+ * The one warning a feature gives when its hook throws (`what`: "HTTP", "fetch/undici"): the
+ * request goes untraced, the app never sees the error.
+ */
+export function warnHookFailedOnce(what: string): (err: unknown) => void {
+  let warned = false;
+  return (err) => {
+    if (warned) return;
+    warned = true;
+    diag.warn(`echoes-otel: ${what} instrumentation hook failed; this request is not traced`, err);
+  };
+}
+
+/** What the node:http server and client hooks share, so each warning is given once per feature. */
+export interface HttpHookGuards {
+  readonly hookFailed: (err: unknown) => void;
+  /** Warns once that upstream instrumentation-http is active; returns true (the hook backs off). */
+  readonly backOffForUpstream: () => boolean;
 }

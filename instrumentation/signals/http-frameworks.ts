@@ -239,6 +239,8 @@ export function patchKoa(exports: unknown): unknown {
   return exports;
 }
 
+// `duplicates` pairs this with ExpressRoutes: the InstrumentationBase form upstream asks of each
+// module hook (name, version range, patch function), written once per framework.
 class KoaRoutes extends InstrumentationBase<InstrumentationConfig> {
   constructor(config: InstrumentationConfig = {}) {
     super('echoes-otel/koa', VERSION, config);

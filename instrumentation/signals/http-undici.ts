@@ -1,23 +1,15 @@
-import dc from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
-import {
-  context,
-  diag,
-  propagation,
-  SpanKind,
-  trace,
-  type Attributes,
-  type Span,
-  type TextMapSetter,
-} from '@opentelemetry/api';
+import { context, propagation, trace, type TextMapSetter } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
 import type { Feature, SetupContext } from '../feature.js';
 import {
   clientSlotsFor,
   createUrlRedactor,
-  errorType,
-  finishClientSpan,
   normalizeMethod,
+  startClientSpan,
+  subscribeChannels,
+  type ClientRequestState,
+  warnHookFailedOnce,
 } from './http-common.js';
 
 /**
@@ -32,8 +24,8 @@ import {
  *
  * The span ends at response headers, as our node:http client span does, so both kinds of request
  * measure the same thing in the one `http.client.request.duration` stream (bound slots shared
- * with http.ts) and a response body the app never reads cannot leave a span open. Nothing is
- * loaded or patched: subscribing to a channel no one publishes costs nothing until the app's
+ * with http-client.ts) and a response body the app never reads cannot leave a span open. Nothing
+ * is loaded or patched: subscribing to a channel no one publishes costs nothing until the app's
  * first fetch. Why not @opentelemetry/instrumentation-undici: docs/performance.md.
  */
 
@@ -45,16 +37,7 @@ interface UndiciRequest {
   path?: string;
   headers?: unknown;
   addHeader?: (name: string, value: string) => unknown;
-  [kState]?: ClientState;
-}
-
-interface ClientState {
-  span: Span | undefined;
-  start: number;
-  method: string;
-  address: string;
-  port: number;
-  done: boolean;
+  [kState]?: ClientRequestState;
 }
 
 interface Origin {
@@ -113,25 +96,8 @@ export function setupUndici(ctx: SetupContext): Feature {
   const tracer = ctx.tracer;
   const clientSlots = clientSlotsFor(ctx);
   const redactUrl = createUrlRedactor(ctx.config.redaction?.keys);
-  let warned = false;
+  const warnOnce = warnHookFailedOnce('fetch/undici');
   let stopped = false;
-
-  function warnOnce(err: unknown): void {
-    if (warned) return;
-    warned = true;
-    diag.warn(
-      'echoes-otel: fetch/undici instrumentation hook failed; this request is not traced',
-      err,
-    );
-  }
-
-  function end(state: ClientState, status: number, err: string | undefined): void {
-    state.done = true;
-    const seconds = (performance.now() - state.start) / 1000;
-    const span = state.span;
-    finishClientSpan(span, status, err);
-    clientSlots.get(state.method, state.address, state.port, status, err).record(seconds, span);
-  }
 
   function onCreate(message: unknown): void {
     try {
@@ -146,19 +112,14 @@ export function setupUndici(ctx: SetupContext): Feature {
       if (method === 'CONNECT') return;
       const origin = parseOrigin(request.origin);
       if (origin === null) return;
-      const attributes: Attributes = {
-        'http.request.method': method,
-        'server.address': origin.address,
-        'server.port': origin.port,
-        'url.full': redactUrl(origin.prefix + (request.path ?? '/')),
-      };
-      if (method === '_OTHER' && request.method !== undefined) {
-        attributes['http.request.method_original'] = request.method;
-      }
-      const span = tracer.startSpan(
-        method === '_OTHER' ? 'HTTP' : method,
-        { kind: SpanKind.CLIENT, attributes },
+      const span = startClientSpan(
+        tracer,
         active,
+        method,
+        request.method,
+        origin.address,
+        origin.port,
+        redactUrl(origin.prefix + (request.path ?? '/')),
       );
       request[kState] = {
         span,
@@ -175,6 +136,8 @@ export function setupUndici(ctx: SetupContext): Feature {
     }
   }
 
+  // `duplicates` pairs these two with http-client.ts's response and error subscribers: the same
+  // shape over another request type and state symbol; the ending itself is shared (ClientSlots).
   function onHeaders(message: unknown): void {
     try {
       const { request, response } = message as {
@@ -183,8 +146,7 @@ export function setupUndici(ctx: SetupContext): Feature {
       };
       const state = request[kState];
       if (state === undefined || state.done) return;
-      const status = response.statusCode ?? 0;
-      end(state, status, status >= 400 ? String(status) : undefined);
+      clientSlots.endAtResponse(state, response.statusCode ?? 0);
     } catch (err) {
       warnOnce(err);
     }
@@ -195,32 +157,24 @@ export function setupUndici(ctx: SetupContext): Feature {
       const { request, error } = message as { request: UndiciRequest; error: unknown };
       const state = request[kState];
       if (state === undefined || state.done) return;
-      if (state.span !== undefined && error instanceof Error) state.span.recordException(error);
-      end(state, 0, errorType(error));
+      clientSlots.endWithError(state, error);
     } catch (err) {
       warnOnce(err);
     }
   }
 
-  const subscriptions: [string, (message: unknown) => void][] = [
+  const unsubscribe = subscribeChannels([
     ['undici:request:create', onCreate],
     ['undici:request:headers', onHeaders],
     ['undici:request:error', onError],
-  ];
-  for (const [name, fn] of subscriptions) dc.subscribe(name, fn);
+  ]);
 
   return {
     name: 'undici',
     shutdown() {
       if (stopped) return;
       stopped = true;
-      for (const [name, fn] of subscriptions) {
-        try {
-          dc.unsubscribe(name, fn);
-        } catch {
-          // already gone
-        }
-      }
+      unsubscribe();
     },
   };
 }

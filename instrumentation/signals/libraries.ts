@@ -70,7 +70,11 @@ const single = (i: Instrumentation): Built => ({
   parts: [i as unknown as UpstreamPart],
 });
 
-/** Upstream instrumentations, each required only here, when its library loads. */
+/**
+ * Upstream instrumentations, each required only here, when its library loads. `duplicates` pairs
+ * the builders: one per library, each with its own class, options and literal `require` (so the
+ * bundle carries the package and loads it only then).
+ */
 const BUILDERS: Record<LibraryName, Builder> = {
   pg: (_config, p) => {
     const { PgInstrumentation } = require('@opentelemetry/instrumentation-pg') as typeof PgModule;

@@ -71,21 +71,44 @@ function wrong(path: string, a: HttpAnswer, expected: string): Verdict {
 }
 
 /** Shared shape of Loki and Tempo: a build-info JSON naming a version, and `/ready` saying "ready". */
-function readyWithBuildinfo(buildinfoPath: string, who: string): Spec['probe'] {
+/**
+ * A backend that names its version at one path and says whether it is ready at another
+ * (Prometheus, Alertmanager, Loki, Tempo): wrong without the version, else up or not ready.
+ */
+function versionThenReady(o: {
+  who: string;
+  versionPath: string;
+  /** The version in the JSON answer, if it is where this backend puts it. */
+  version: (body: Record<string, unknown> | undefined) => unknown;
+  /** What the real backend answers at `versionPath`, for the `wrong` verdict. */
+  answers: string;
+  readyPath: string;
+  ready: (status: number, body: string) => boolean;
+}): Spec['probe'] {
   return async (base, timeoutMs) => {
-    const info = await httpCall(joinUrl(base, buildinfoPath), { timeoutMs });
-    const bi = info.status === 200 ? json(info.body) : undefined;
-    if (!bi || typeof bi.version !== 'string') {
-      return wrong(buildinfoPath, info, `${who} answers there with JSON naming its version`);
-    }
-    const ready = await httpCall(joinUrl(base, '/ready'), { timeoutMs });
-    if (ready.status === 200 && ready.body.trim() === 'ready')
-      return { kind: 'up', summary: `${who} ${bi.version}, ready` };
+    const info = await httpCall(joinUrl(base, o.versionPath), { timeoutMs });
+    const version = o.version(info.status === 200 ? json(info.body) : undefined);
+    if (typeof version !== 'string') return wrong(o.versionPath, info, o.answers);
+    const ready = await httpCall(joinUrl(base, o.readyPath), { timeoutMs });
+    if (o.ready(ready.status, ready.body))
+      return { kind: 'up', summary: `${o.who} ${version}, ready` };
     return {
       kind: 'not-ready',
-      summary: `${who} ${bi.version} answers but /ready says HTTP ${ready.status} ${JSON.stringify(snippet(ready.body))}`,
+      summary: `${o.who} ${version} answers but ${o.readyPath} says HTTP ${ready.status} ${JSON.stringify(snippet(ready.body))}`,
     };
   };
+}
+
+/** Loki and Tempo: `{"version":...}` at their buildinfo, `ready` at /ready. */
+function readyWithBuildinfo(buildinfoPath: string, who: string): Spec['probe'] {
+  return versionThenReady({
+    who,
+    versionPath: buildinfoPath,
+    version: (bi) => bi?.version,
+    answers: `${who} answers there with JSON naming its version`,
+    readyPath: '/ready',
+    ready: (status, body) => status === 200 && body.trim() === 'ready',
+  });
 }
 
 const SPECS: Record<CheckName, Spec> = {
@@ -136,48 +159,30 @@ const SPECS: Record<CheckName, Spec> = {
   prometheus: {
     title: 'Prometheus',
     compose: 'prometheus',
-    async probe(base, timeoutMs) {
-      const info = await httpCall(joinUrl(base, '/api/v1/status/buildinfo'), { timeoutMs });
-      const bi = info.status === 200 ? json(info.body) : undefined;
-      const data = bi?.data as Record<string, unknown> | undefined;
-      if (bi?.status !== 'success' || typeof data?.version !== 'string') {
-        return wrong(
-          '/api/v1/status/buildinfo',
-          info,
-          'Prometheus answers there with {"status":"success","data":{"version":...}}',
-        );
-      }
-      const ready = await httpCall(joinUrl(base, '/-/ready'), { timeoutMs });
-      if (ready.status === 200) return { kind: 'up', summary: `Prometheus ${data.version}, ready` };
-      return {
-        kind: 'not-ready',
-        summary: `Prometheus ${data.version} answers but /-/ready says HTTP ${ready.status} ${JSON.stringify(snippet(ready.body))}`,
-      };
-    },
+    probe: versionThenReady({
+      who: 'Prometheus',
+      versionPath: '/api/v1/status/buildinfo',
+      version: (bi) =>
+        bi?.status === 'success'
+          ? (bi.data as Record<string, unknown> | undefined)?.version
+          : undefined,
+      answers: 'Prometheus answers there with {"status":"success","data":{"version":...}}',
+      readyPath: '/-/ready',
+      ready: (status) => status === 200,
+    }),
   },
   alertmanager: {
     title: 'Alertmanager',
     compose: 'alertmanager',
-    async probe(base, timeoutMs) {
-      // Its API v2 status names the version (versionInfo); /-/ready is 200 "OK" once the config is loaded.
-      const st = await httpCall(joinUrl(base, '/api/v2/status'), { timeoutMs });
-      const body = st.status === 200 ? json(st.body) : undefined;
-      const info = body?.versionInfo as Record<string, unknown> | undefined;
-      if (typeof info?.version !== 'string') {
-        return wrong(
-          '/api/v2/status',
-          st,
-          'Alertmanager answers there with {"versionInfo":{"version":...},...}',
-        );
-      }
-      const ready = await httpCall(joinUrl(base, '/-/ready'), { timeoutMs });
-      if (ready.status === 200)
-        return { kind: 'up', summary: `Alertmanager ${info.version}, ready` };
-      return {
-        kind: 'not-ready',
-        summary: `Alertmanager ${info.version} answers but /-/ready says HTTP ${ready.status} ${JSON.stringify(snippet(ready.body))}`,
-      };
-    },
+    // Its API v2 status names the version (versionInfo); /-/ready is 200 "OK" once the config is loaded.
+    probe: versionThenReady({
+      who: 'Alertmanager',
+      versionPath: '/api/v2/status',
+      version: (body) => (body?.versionInfo as Record<string, unknown> | undefined)?.version,
+      answers: 'Alertmanager answers there with {"versionInfo":{"version":...},...}',
+      readyPath: '/-/ready',
+      ready: (status) => status === 200,
+    }),
   },
   loki: {
     title: 'Loki',

@@ -37,6 +37,8 @@ function fmtNum(n: number): string {
 }
 
 export function evaluate(inputs: AuditInputs): ReportRow[] {
+  // `duplicates` pairs the rows below: one per audit row, each with its own input, unit, format
+  // and detail; the field order is the JSON output's.
   const rows: ReportRow[] = [];
 
   const avg =

@@ -1,7 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import dc from 'node:diagnostics_channel';
+import { diag } from '@opentelemetry/api';
+import { describe, expect, it, vi } from 'vitest';
 import {
   createPathMatcher,
   createUrlRedactor,
+  subscribeChannels,
+  warnHookFailedOnce,
 } from '../../../../instrumentation/signals/http-common.js';
 
 describe('createUrlRedactor', () => {
@@ -41,5 +45,41 @@ describe('createPathMatcher', () => {
     expect(match('/users')).toBe(false);
     expect(createPathMatcher([])).toBeUndefined();
     expect(createPathMatcher(undefined)).toBeUndefined();
+  });
+});
+
+describe('subscribeChannels', () => {
+  it('delivers each channel to its subscriber until the undo, which may run twice', () => {
+    const seen: string[] = [];
+    const undo = subscribeChannels([
+      ['echoes.test.channel.a', (m) => seen.push(`a:${String(m)}`)],
+      ['echoes.test.channel.b', (m) => seen.push(`b:${String(m)}`)],
+    ]);
+    dc.channel('echoes.test.channel.a').publish(1);
+    dc.channel('echoes.test.channel.b').publish(2);
+    undo();
+    expect(() => undo()).not.toThrow();
+    dc.channel('echoes.test.channel.a').publish(3);
+    expect(seen).toEqual(['a:1', 'b:2']);
+    expect(dc.hasSubscribers('echoes.test.channel.a')).toBe(false);
+  });
+});
+
+describe('warnHookFailedOnce', () => {
+  it('warns once, naming the feature and passing the error, however often the hook fails', () => {
+    const warn = vi.spyOn(diag, 'warn').mockImplementation(() => {});
+    try {
+      const failed = warnHookFailedOnce('HTTP');
+      const err = new Error('boom');
+      failed(err);
+      failed(new Error('again'));
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(warn).toHaveBeenCalledWith(
+        'echoes-otel: HTTP instrumentation hook failed; this request is not traced',
+        err,
+      );
+    } finally {
+      warn.mockRestore();
+    }
   });
 });
