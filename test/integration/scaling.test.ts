@@ -404,6 +404,15 @@ describe.skipIf(skipReason !== undefined)('the two-tier collectors (agent + gate
       () => (gateways.every((g) => g.sink.spans().length > 200) ? true : undefined),
       { timeoutMs: 30_000 },
     );
+    // Kill at a moment unrelated to the victim's own export cycle (the poll above fires just after
+    // some gateway's export): on a survivor's next export, so the victim may hold decided spans in
+    // its persistent export queue too, which its restart must then deliver.
+    const survivorSeen = survivors[0]!.sink.spans().length;
+    await pollUntil(
+      "a survivor's next export",
+      () => (survivors[0]!.sink.spans().length > survivorSeen ? true : undefined),
+      { timeoutMs: 30_000, intervalMs: 50 },
+    );
     const endpointsAtKill = gateways.map((g) => g.endpoint);
     const killedAt = Date.now();
     await victim.handle.kill('SIGKILL');
