@@ -508,10 +508,17 @@ describe.skipIf(skipReason !== undefined)('the two-tier collectors (agent + gate
       for (const id of t.spanIds) expect(w.spanAt.has(id), `span ${id}`).toBe(true);
     }
     expect(untouched).toBeGreaterThan(300);
+    // The restart delivered what the victim had decided before the kill: at 100 % sampling its
+    // persistent export queue always holds the last decision tick's spans for up to the 1 s batch
+    // flush. All of them the agent had accepted before the kill (the victim is out of the ring).
+    const recovered = victim.sink.spans().slice(beforeRestart);
+    expect(recovered.length, 'spans exported by the victim after its restart').toBeGreaterThan(0);
+    for (const s of recovered)
+      expect(accepted.get(s.spanId), `recovered span ${s.spanId}`).toBeLessThanOrEqual(killedAt);
     // Nothing was refused or dropped on the agent's side of the hand-off.
     const failedSdk = results.flatMap((r) => r.failed).length;
     console.log(
-      `kill: ${accepted.size} spans accepted (${failedSdk} refused during the reload), ${lost.length} spans of ${lostTraces.size} traces lost with the victim's buffer (its last traces_on_memory: ${lastHeld}, +${newSinceReport} new traces since), ${victim.sink.spans().length - beforeRestart} spans exported by the victim after its restart, ${w.duplicates} duplicate copies (retried batches), ${after} traces after the re-route`,
+      `kill: ${accepted.size} spans accepted (${failedSdk} refused during the reload), ${lost.length} spans of ${lostTraces.size} traces lost with the victim's buffer (its last traces_on_memory: ${lastHeld}, +${newSinceReport} new traces since), ${recovered.length} spans exported by the victim after its restart, ${w.duplicates} duplicate copies (retried batches), ${after} traces after the re-route`,
     );
     // The victim rejoins the ring for the next test.
     await reloadAgent(gateways.map((g) => g.endpoint));
