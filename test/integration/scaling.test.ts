@@ -358,6 +358,9 @@ describe.skipIf(skipReason !== undefined)('the two-tier collectors (agent + gate
     console.log(
       `routing: ${JSON.stringify(Object.fromEntries(perGateway))} traces; ${w.duplicates} duplicate span copies`,
     );
+    // Exactly once when nothing fails (100 % sampling here: the sinks see every copy). The agent
+    // sends a batch again only after a failed send (docs/scaling.md, "Failures").
+    expect(w.duplicates, 'duplicate span copies with no failure').toBe(0);
     // Routing is by trace id: each trace is where the ring puts its id, and so are its log
     // records, all of a trace's records together (on the ring position of the id's hex string).
     const byEndpoint = new Map(gateways.map((g) => [g.endpoint, g.id]));
@@ -393,7 +396,7 @@ describe.skipIf(skipReason !== undefined)('the two-tier collectors (agent + gate
     );
   });
 
-  it('keeps traces flowing to the other gateways when one is SIGKILLed, and loses nothing the agent accepted but what the dead gateway held', async () => {
+  it('keeps traces flowing to the other gateways when one is SIGKILLed, and loses nothing the agent accepted but the traces the dead gateway held undecided, which its own metric bounds', async () => {
     clearSinks();
     const victim = gateways[1]!;
     const survivors = gateways.filter((g) => g !== victim);
@@ -406,7 +409,7 @@ describe.skipIf(skipReason !== undefined)('the two-tier collectors (agent + gate
     );
     // Kill at a moment unrelated to the victim's own export cycle (the poll above fires just after
     // some gateway's export): on a survivor's next export, so the victim may hold decided spans in
-    // its persistent export queue too, which its restart must then deliver.
+    // its persistent export queue too, which its restart then delivers.
     const survivorSeen = survivors[0]!.sink.spans().length;
     await pollUntil(
       "a survivor's next export",
@@ -508,11 +511,11 @@ describe.skipIf(skipReason !== undefined)('the two-tier collectors (agent + gate
       for (const id of t.spanIds) expect(w.spanAt.has(id), `span ${id}`).toBe(true);
     }
     expect(untouched).toBeGreaterThan(300);
-    // The restart delivered what the victim had decided before the kill: at 100 % sampling its
-    // persistent export queue always holds the last decision tick's spans for up to the 1 s batch
-    // flush. All of them the agent had accepted before the kill (the victim is out of the ring).
+    // The restart delivers what the victim had decided before the kill and not yet exported (its
+    // persistent export queue; how much depends on where the kill fell in the 1 s decision tick
+    // and batch flush, none to a few hundred spans): all of it accepted by the agent before the
+    // kill, since the victim is out of the ring.
     const recovered = victim.sink.spans().slice(beforeRestart);
-    expect(recovered.length, 'spans exported by the victim after its restart').toBeGreaterThan(0);
     for (const s of recovered)
       expect(accepted.get(s.spanId), `recovered span ${s.spanId}`).toBeLessThanOrEqual(killedAt);
     // Nothing was refused or dropped on the agent's side of the hand-off.
