@@ -350,7 +350,7 @@ async function buildCollector() {
 
   // 1. Sources and go.mod. ocb then runs `go mod tidy`, which also resolves the *tests* of the
   // components' packages; the proxy has refused such a test-only module before (v0.165's
-  // go.opentelemetry.io/collector/scraper/scrapertest: 403 "not available"; v0.160 passes), and
+  // go.opentelemetry.io/collector/scraper/scrapertest: 403 "not available"; v0.159 and v0.160 pass), and
   // then ocb's tidy fails although nothing the binary links is missing. We tolerate exactly that
   // (go.mod written), and tidy again with -e, which skips what cannot be fetched.
   say('  1/3 ocb: generating sources and go.mod');
