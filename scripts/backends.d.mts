@@ -4,7 +4,6 @@ export declare const VERSIONS: Readonly<{
   prometheusModule: string;
   prometheus: string;
   alertmanager: string;
-  gatewayBuilder: string;
   helm: string;
   kubeconform: string;
   kubernetes: string;
@@ -18,8 +17,7 @@ export declare const PATHS: Readonly<{
   promtool: string;
   alertmanager: string;
   amtool: string;
-  gatewayBuilder: string;
-  /** The two-tier collector build (collector/gateway/manifest.yaml). */
+  /** The two-tier agent's and gateways' binary: the collector's own (one build, collector/manifest.yaml). */
   gateway: string;
   helm: string;
   kubeconform: string;

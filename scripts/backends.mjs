@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The real backends the integration tests run: the bundled collector (built with ocb from
-// collector/manifest.yaml), Prometheus 3 with promtool and Alertmanager (built from their Go
+// collector/manifest.yaml; one build for the single collector and both tiers of the two-tier
+// mode), Prometheus 3 with promtool and Alertmanager (built from their Go
 // modules), all under
 // the ignored .tools/ folder, with visible progress, and reused while nothing that shapes them
 // changed (a stamp file holds a hash of the manifest or version, the Go version and this recipe).
@@ -9,7 +10,7 @@
 //   node scripts/backends.mjs collector         the collector only
 //   node scripts/backends.mjs prometheus        Prometheus and promtool only
 //   node scripts/backends.mjs alertmanager      Alertmanager and amtool only
-//   node scripts/backends.mjs gateway           the two-tier collector (collector/gateway/manifest.yaml)
+//   node scripts/backends.mjs gateway           the same as `collector` (the two tiers run that build)
 //   node scripts/backends.mjs k8s               helm, kubeconform and the Kubernetes JSON schemas
 //   node scripts/backends.mjs ferretdb          FerretDB, the MongoDB-wire server the mongodb tests use
 //   node scripts/backends.mjs paths             print the binaries as JSON (building nothing)
@@ -36,15 +37,13 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const tools = resolve(process.env.ECHOES_TOOLS_DIR || join(root, '.tools'));
 
 export const VERSIONS = Object.freeze({
-  builder: 'v0.160.0',
+  builder: 'v0.159.0',
   // Go module v0.316.0 is Prometheus 3.16.0 (its Go module tags are v0.3XY.Z for release 3.XY.Z;
   // the module's VERSION file says 3.16.0); compose pins the same 3.16 image.
   prometheusModule: 'v0.316.0',
   prometheus: '3.16.0',
   // Go module tag = release; compose pins the prom/alertmanager image of the same version.
   alertmanager: 'v0.35.0',
-  // The two-tier build's own ocb (its manifest's release line, see collector/gateway/manifest.yaml).
-  gatewayBuilder: 'v0.159.0',
   // Helm from its Go module (Apache-2.0); kubeconform (Apache-2.0) checks what `helm template`
   // renders against JSON schemas made here from the Kubernetes OpenAPI of k8s.io/kubernetes at the
   // release Helm's client-go follows (k8s.io/client-go v0.37.2 = Kubernetes 1.37.2).
@@ -63,7 +62,6 @@ const RECIPE = Object.freeze({
   prometheus: '3',
   otelcol: '1',
   alertmanager: '1',
-  gateway: '1',
   k8s: '1',
   ferretdb: '1',
 });
@@ -72,8 +70,6 @@ const manifest = join(root, 'collector/manifest.yaml');
 const otelcolDir = join(tools, 'otelcol');
 const prometheusDir = join(tools, 'prometheus');
 const alertmanagerDir = join(tools, 'alertmanager');
-const gatewayManifest = join(root, 'collector/gateway/manifest.yaml');
-const gatewayDir = join(tools, 'otelcol-gateway');
 const k8sDir = join(tools, 'k8s');
 const ferretdbDir = join(tools, 'ferretdb');
 export const PATHS = Object.freeze({
@@ -84,8 +80,8 @@ export const PATHS = Object.freeze({
   promtool: join(prometheusDir, 'promtool'),
   alertmanager: join(alertmanagerDir, 'alertmanager'),
   amtool: join(alertmanagerDir, 'amtool'),
-  gatewayBuilder: join(gatewayDir, 'bin', 'builder'),
-  gateway: join(gatewayDir, 'otelcol-echoes-gateway'),
+  // The two-tier agent and gateways run the same binary (collector/manifest.yaml): one cold build.
+  gateway: join(otelcolDir, 'otelcol-echoes'),
   helm: join(k8sDir, 'helm'),
   kubeconform: join(k8sDir, 'kubeconform'),
   ferretdb: join(ferretdbDir, 'ferretdb'),
@@ -371,7 +367,7 @@ async function buildCollector() {
 
   // 1. Sources and go.mod. ocb then runs `go mod tidy`, which also resolves the *tests* of the
   // components' packages; the proxy has refused such a test-only module before (v0.165's
-  // go.opentelemetry.io/collector/scraper/scrapertest: 403 "not available"; v0.160 passes), and
+  // go.opentelemetry.io/collector/scraper/scrapertest: 403 "not available"; v0.159 and v0.160 pass), and
   // then ocb's tidy fails although nothing the binary links is missing. We tolerate exactly that
   // (go.mod written), and tidy again with -e, which skips what cannot be fetched.
   say('  1/3 ocb: generating sources and go.mod');
@@ -393,6 +389,14 @@ async function buildCollector() {
   });
   if (tidy.code !== 0)
     throw new BuildError(`go mod tidy failed (exit ${tidy.code}):\n${tidy.tail}`);
+  // -e skips what cannot be fetched (ocb's own tidy once failed on a transient checksum-database
+  // 404 for servicegraphconnector v0.159.0, which the proxy serves): make sure every component of
+  // the manifest made it into go.mod.
+  const gomod = readFileSync(join(srcDir, 'go.mod'), 'utf8');
+  for (const m of manifestText.matchAll(/gomod:\s*(\S+)\s+(\S+)/g)) {
+    if (!gomod.includes(`${m[1]} ${m[2]}`))
+      throw new BuildError(`go mod tidy could not resolve ${m[1]} ${m[2]} (see the output above)`);
+  }
 
   // 3. The same command ocb's Compile runs (-trimpath, stripped, no cgo), with -v for progress.
   say('  3/3 go build (cold: several minutes on 2 cores)');
@@ -410,81 +414,6 @@ async function buildCollector() {
   renameSync(`${PATHS.otelcol}.new`, PATHS.otelcol);
   writeFileSync(join(otelcolDir, '.stamp'), stamp + '\n');
   say(`collector built: ${PATHS.otelcol}`);
-}
-
-// ---------------------------------------------------------------------------------------------
-// The two-tier collector (collector/gateway/manifest.yaml): the same three steps as the agent build
-// above, with its own ocb release (the manifest's), folder and stamp.
-
-async function buildGateway() {
-  const gov = goVersion();
-  const manifestText = readFileSync(gatewayManifest, 'utf8');
-  const stamp = stampOf(['gateway', manifestText, VERSIONS.gatewayBuilder, gov, RECIPE.gateway]);
-  if (upToDate(gatewayDir, stamp, [PATHS.gateway])) {
-    say(`gateway collector: up to date (${PATHS.gateway})`);
-    return;
-  }
-  say(`gateway collector: building from collector/gateway/manifest.yaml with ${gov}`);
-  const builderStamp = stampOf(['builder', VERSIONS.gatewayBuilder, gov]);
-  if (!upToDate(dirname(PATHS.gatewayBuilder), builderStamp, [PATHS.gatewayBuilder])) {
-    say(`  installing ocb ${VERSIONS.gatewayBuilder} into ${dirname(PATHS.gatewayBuilder)}`);
-    mkdirSync(dirname(PATHS.gatewayBuilder), { recursive: true });
-    const r = await run(
-      'go',
-      ['install', '-v', `go.opentelemetry.io/collector/cmd/builder@${VERSIONS.gatewayBuilder}`],
-      {
-        env: { GOBIN: dirname(PATHS.gatewayBuilder), CGO_ENABLED: '0' },
-        label: 'go install builder',
-      },
-    );
-    if (r.code !== 0) throw new BuildError(`installing ocb failed (exit ${r.code}):\n${r.tail}`);
-    writeFileSync(join(dirname(PATHS.gatewayBuilder), '.stamp'), builderStamp + '\n');
-  }
-  const srcDir = join(gatewayDir, 'src');
-  rmSync(srcDir, { recursive: true, force: true });
-  mkdirSync(srcDir, { recursive: true });
-  const tmpManifest = join(srcDir, 'manifest.generated.yaml');
-  writeFileSync(tmpManifest, manifestText.replace(/^(\s*output_path:).*$/m, `$1 ${srcDir}`));
-  // ocb's own `go mod tidy` has failed here on a transient checksum-database 404 for a module the
-  // proxy serves (servicegraphconnector v0.159.0); tidy -e below retries it (see buildCollector).
-  say('  1/3 ocb: generating sources and go.mod');
-  const gen = await run(PATHS.gatewayBuilder, ['--config', tmpManifest, '--skip-compilation'], {
-    label: 'ocb generate',
-  });
-  if (gen.code !== 0) {
-    if (!existsSync(join(srcDir, 'go.mod')) || !/go mod tidy|go\.mod/.test(gen.tail)) {
-      throw new BuildError(`ocb failed (exit ${gen.code}):\n${gen.tail}`);
-    }
-    say("  ocb's own `go mod tidy` failed (see above); continuing with `go mod tidy -e`");
-  }
-  say('  2/3 go mod tidy -e (downloads the modules on a cold cache)');
-  const tidy = await run('go', ['mod', 'tidy', '-e', '-compat=1.25'], {
-    cwd: srcDir,
-    label: 'go mod tidy',
-  });
-  if (tidy.code !== 0)
-    throw new BuildError(`go mod tidy failed (exit ${tidy.code}):\n${tidy.tail}`);
-  // -e skips what cannot be fetched: make sure every component of the manifest made it into go.mod.
-  const gomod = readFileSync(join(srcDir, 'go.mod'), 'utf8');
-  for (const m of manifestText.matchAll(/gomod:\s*(\S+)\s+(\S+)/g)) {
-    if (!gomod.includes(`${m[1]} ${m[2]}`))
-      throw new BuildError(`go mod tidy could not resolve ${m[1]} ${m[2]} (see the output above)`);
-  }
-  say('  3/3 go build (cold: several minutes on 2 cores)');
-  const b = await run(
-    'go',
-    ['build', '-v', '-trimpath', '-o', `${PATHS.gateway}.new`, '-ldflags=-s -w'],
-    {
-      cwd: srcDir,
-      env: { CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false' },
-      label: 'go build otelcol-echoes-gateway',
-    },
-  );
-  if (b.code !== 0)
-    throw new BuildError(`building the gateway collector failed (exit ${b.code}):\n${b.tail}`);
-  renameSync(`${PATHS.gateway}.new`, PATHS.gateway);
-  writeFileSync(join(gatewayDir, '.stamp'), stamp + '\n');
-  say(`gateway collector built: ${PATHS.gateway}`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -735,9 +664,8 @@ async function main() {
       await buildPrometheus();
       await buildAlertmanager();
       await buildCollector();
-      // The two-tier build and the Kubernetes tools (test/integration/scaling.test.ts,
-      // test/unit/deploy/): after the rest, so a failure here leaves those usable.
-      await buildGateway();
+      // The Kubernetes tools (test/unit/deploy/): after the rest, so a failure here leaves those
+      // usable. The two-tier mode needs no build of its own (PATHS.gateway is the collector).
       await buildK8sTools();
       // The MongoDB-wire server for the mongodb tests (test/helpers/mongodb.ts).
       await buildFerretdb();
@@ -753,7 +681,7 @@ async function main() {
       await buildAlertmanager();
       return 0;
     case 'gateway':
-      await buildGateway();
+      await buildCollector();
       return 0;
     case 'k8s':
       await buildK8sTools();

@@ -45,7 +45,7 @@ if (
 }
 if (
   step(
-    'backends: collector, Prometheus, Alertmanager, the two-tier collector, Helm, kubeconform and FerretDB (built on first use, then reused)',
+    'backends: collector (one build for every tier), Prometheus, Alertmanager, Helm, kubeconform and FerretDB (built on first use, then reused)',
     process.execPath,
     ['scripts/backends.mjs', 'ensure'],
   ) !== 0

@@ -229,7 +229,7 @@ describe.skipIf(skipReason !== undefined)(
         }
         expect(ownHostLog?.resource['host.name']).toBe('sender-host');
         expect(logs[0].attributes['app.harmless']).toBe('keep me');
-        // v0.160's redaction mask.
+        // v0.159's redaction mask (the pinned release).
         expect(String(logs.find((r) => r.severityText === 'WARN')?.body)).toContain('****');
         // Paths Loki and Tempo serve.
         expect(loki.requests.some((r) => r.path === '/otlp/v1/logs')).toBe(true);

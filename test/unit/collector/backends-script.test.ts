@@ -34,8 +34,8 @@ describe('scripts/backends.mjs', () => {
       promtool: join(tools, 'prometheus/promtool'),
       alertmanager: join(tools, 'alertmanager/alertmanager'),
       amtool: join(tools, 'alertmanager/amtool'),
-      gatewayBuilder: join(tools, 'otelcol-gateway/bin/builder'),
-      gateway: join(tools, 'otelcol-gateway/otelcol-echoes-gateway'),
+      // One build for every tier: the two-tier agent and gateways run the collector's binary.
+      gateway: join(tools, 'otelcol/otelcol-echoes'),
       helm: join(tools, 'k8s/helm'),
       kubeconform: join(tools, 'k8s/kubeconform'),
       k8sSchemas: join(tools, 'k8s/schemas-v1.37.2/{{ .ResourceKind }}{{ .KindSuffix }}.json'),

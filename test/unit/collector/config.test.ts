@@ -15,6 +15,10 @@ type Obj = Record<string, any>;
 const manifest = parse(readFileSync(join(REPO_ROOT, 'collector/manifest.yaml'), 'utf8')) as Obj;
 const configText = readFileSync(join(REPO_ROOT, 'collector/config.yaml'), 'utf8');
 const config = parse(configText) as Obj;
+/** The two-tier mode's configs run on the same build (docs/scaling.md). */
+const tierConfigs = ['collector/gateway/agent.yaml', 'collector/gateway/gateway.yaml'].map(
+  (f) => parse(readFileSync(join(REPO_ROOT, f), 'utf8')) as Obj,
+);
 const prom = parse(readFileSync(join(REPO_ROOT, 'prometheus/prometheus.yml'), 'utf8')) as Obj;
 
 /** Config type name → the Go package that provides it (from each component's metadata.yaml). */
@@ -29,6 +33,11 @@ const PROVIDER: Record<string, string> = {
   span_metrics: 'connector/spanmetricsconnector',
   health_check: 'extension/healthcheckextension',
   file_storage: 'extension/storage/filestorage',
+  // The two-tier agent and gateway.
+  load_balancing: 'exporter/loadbalancingexporter',
+  tail_sampling: 'processor/tailsamplingprocessor',
+  attributes: 'processor/attributesprocessor',
+  service_graph: 'connector/servicegraphconnector',
 };
 /** Aliases the pinned release still accepts but logs as deprecated. */
 const DEPRECATED = [
@@ -47,18 +56,18 @@ const gomods = (): string[] =>
   );
 
 describe('collector/manifest.yaml', () => {
-  it('pins one release: v0.160.0 for core and contrib (stable core modules v1.66.0)', () => {
+  it('pins one release: v0.159.0 for core and contrib (stable core modules v1.65.0)', () => {
     for (const g of gomods()) {
       const [path, version] = g.split(' ');
       if (path.startsWith('go.opentelemetry.io/collector/confmap/'))
-        expect(version, g).toBe('v1.66.0');
+        expect(version, g).toBe('v1.65.0');
       else if (path.startsWith('go.opentelemetry.io/collector/'))
-        expect(version, g).toBe('v0.160.0');
+        expect(version, g).toBe('v0.159.0');
       else if (path.startsWith('github.com/open-telemetry/opentelemetry-collector-contrib/'))
-        expect(version, g).toBe('v0.160.0');
+        expect(version, g).toBe('v0.159.0');
       else throw new Error(`unexpected module ${g}`);
     }
-    expect(manifest.dist.version).toBe('0.160.0');
+    expect(manifest.dist.version).toBe('0.159.0');
   });
 
   it('is built by the same ocb release in the tests, the image and compose', () => {
@@ -72,10 +81,12 @@ describe('collector/manifest.yaml', () => {
     expect(compose.services.collector.image).toBe(`echoes-otel/collector:${manifest.dist.version}`);
   });
 
-  it('builds exactly the components the config uses (and the debug exporter for troubleshooting)', () => {
+  it('builds exactly the components the single, agent and gateway configs use (and the debug exporter)', () => {
     const used = new Set<string>();
-    for (const section of ['receivers', 'processors', 'exporters', 'connectors', 'extensions']) {
-      for (const id of Object.keys(config[section] ?? {})) used.add(typeOf(id));
+    for (const c of [config, ...tierConfigs]) {
+      for (const section of ['receivers', 'processors', 'exporters', 'connectors', 'extensions']) {
+        for (const id of Object.keys(c[section] ?? {})) used.add(typeOf(id));
+      }
     }
     const built = gomods().join('\n');
     for (const t of used) {

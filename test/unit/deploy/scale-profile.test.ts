@@ -32,10 +32,11 @@ function configDefault(name: string): string | undefined {
 }
 
 describe("compose.yaml's scale profile", () => {
-  it('runs one agent and three gateways on the two-tier image, and nothing else', () => {
+  it('runs one agent and three gateways on the collector image, and nothing else', () => {
     expect(scale.map(([n]) => n).sort()).toEqual(['agent', 'gateway-1', 'gateway-2', 'gateway-3']);
     for (const [name, s] of scale) {
-      expect(s.image, name).toBe('echoes-otel/otelcol-gateway:0.159.0');
+      // The single collector's own image: one build for every tier.
+      expect(s.image, name).toBe(compose.services.collector!.image);
       const config = name === 'agent' ? 'agent.yaml' : 'gateway.yaml';
       expect(s.command, name).toEqual([`--config=/etc/otelcol/${config}`]);
       expect(s.volumes, name).toContain(`./collector/gateway/${config}:/etc/otelcol/${config}:ro`);
