@@ -103,35 +103,48 @@ const FEATURES: readonly Loader<SetupContext, Feature>[] = [
   },
 ];
 
-const INSTRUMENTATIONS: readonly Loader<EchoesConfig, Instrumentation>[] = [
+const INSTRUMENTATIONS: readonly Loader<SetupContext, Instrumentation>[] = [
   {
     name: 'winston',
     when: (c) => c.instrumentations.winston,
-    load: async () => (await import('./logging/winston.js')).createWinstonInstrumentation,
+    load: async () => {
+      const { createWinstonInstrumentation } = await import('./logging/winston.js');
+      return (ctx) => createWinstonInstrumentation(ctx.config);
+    },
   },
   {
     name: 'lru-cache',
     when: (c) => c.instrumentations.lruCache,
-    load: async () => (await import('./signals/lru-cache.js')).createLruCacheInstrumentation,
+    load: async () => {
+      const { createLruCacheInstrumentation } = await import('./signals/lru-cache.js');
+      return (ctx) => createLruCacheInstrumentation(ctx.config);
+    },
   },
   {
     name: 'express',
     when: (c) => c.instrumentations.http && c.instrumentations.express,
-    load: async () => (await import('./signals/http-frameworks.js')).createExpressInstrumentation,
+    load: async () => {
+      const { createExpressInstrumentation } = await import('./signals/http-frameworks.js');
+      return (ctx) => createExpressInstrumentation(ctx.config);
+    },
   },
   {
     name: 'koa',
     when: (c) => c.instrumentations.http && c.instrumentations.koa,
-    load: async () => (await import('./signals/http-frameworks.js')).createKoaInstrumentation,
+    load: async () => {
+      const { createKoaInstrumentation } = await import('./signals/http-frameworks.js');
+      return (ctx) => createKoaInstrumentation(ctx.config);
+    },
   },
   // Client libraries (library-table.ts): a stand-in each, which builds the upstream
-  // instrumentation only when the app loads the library (libraries.ts).
-  ...LIBRARIES.map((l): Loader<EchoesConfig, Instrumentation> => ({
+  // instrumentation only when the app loads the library (libraries.ts). The hot-path metrics go
+  // along: openai's GenAI histograms are recorded through them, with exemplars.
+  ...LIBRARIES.map((l): Loader<SetupContext, Instrumentation> => ({
     name: l.name,
     when: (c) => c.instrumentations[l.name],
     load: async () => {
       const { createLazyLibrary } = await import('./signals/libraries.js');
-      return (c: EchoesConfig) => createLazyLibrary(l.name, c);
+      return (ctx) => createLazyLibrary(l.name, ctx.config, undefined, ctx.fastMetrics);
     },
   })),
 ];
@@ -277,7 +290,7 @@ export async function startFromConfig(
     'instrumentation',
     wantedInstrumentations,
     instrumentationModules,
-    config,
+    ctx,
     started,
   );
   if (instrumentations.length > 0) {

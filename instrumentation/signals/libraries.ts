@@ -11,10 +11,12 @@ import { describeSql, redisQueryText } from './db-query.js';
 import { withDbClientMetrics } from './db-metrics.js';
 import { createGenAiInstrumentation } from './genai.js';
 import { LIBRARIES, type LibraryName } from './library-table.js';
+import type { FastMetrics } from '../feature.js';
 import type { EchoesConfig } from '../types.js';
-import type * as PgModule from '@opentelemetry/instrumentation-pg';
+import type * as DbPgModule from './db-pg.js';
+import type * as DbIoredisModule from './db-ioredis.js';
+import type * as DbClientModule from './db-client.js';
 import type * as Mysql2Module from '@opentelemetry/instrumentation-mysql2';
-import type * as IoredisModule from '@opentelemetry/instrumentation-ioredis';
 import type * as RedisModule from '@opentelemetry/instrumentation-redis';
 import type * as MongodbModule from '@opentelemetry/instrumentation-mongodb';
 
@@ -52,6 +54,8 @@ export interface Providers {
   tracerProvider?: TracerProvider;
   meterProvider?: MeterProvider;
   loggerProvider?: LoggerProvider;
+  /** Hot-path metrics: openai's GenAI histograms are recorded through it, with exemplars. */
+  fastMetrics?: FastMetrics;
 }
 
 export interface Built {
@@ -69,21 +73,13 @@ const single = (i: Instrumentation): Built => ({
 
 /** Upstream instrumentations, each required only here, when its library loads. */
 const BUILDERS: Record<LibraryName, Builder> = {
+  // pg and ioredis: our own lean instrumentations (db-pg.ts, db-ioredis.ts; why in
+  // docs/performance.md), modules of ours required here so they too run only when the app loads
+  // the library (bundled, a require of our module is a lazy init).
   pg: (_config, p) => {
-    const { PgInstrumentation } = require('@opentelemetry/instrumentation-pg') as typeof PgModule;
-    const i = new PgInstrumentation({
-      // instrumentation-pg puts the raw text in db.query.text: replaced before the span ends.
-      requestHook: (span, info) => {
-        const { text, operation, collection } = describeSql(info.query.text);
-        span.setAttribute('db.query.text', text);
-        if (collection !== undefined) span.setAttribute('db.collection.name', collection);
-        if (operation !== undefined) {
-          span.setAttribute('db.operation.name', operation);
-          span.updateName(`${operation} ${collection ?? info.connection.database ?? ''}`.trim());
-        }
-      },
-    });
-    // pg records db.client.operation.duration itself.
+    const { PgInstrumentation } = require('./db-pg.js') as typeof DbPgModule;
+    const { createDbDurationMetric } = require('./db-client.js') as typeof DbClientModule;
+    const i = new PgInstrumentation(createDbDurationMetric(p));
     setProviders(i, p);
     return single(i);
   },
@@ -99,12 +95,10 @@ const BUILDERS: Record<LibraryName, Builder> = {
     return single(i);
   },
   ioredis: (_config, p) => {
-    const { IORedisInstrumentation } =
-      require('@opentelemetry/instrumentation-ioredis') as typeof IoredisModule;
-    const i = new IORedisInstrumentation({
-      dbStatementSerializer: (cmd, args) => redisQueryText(cmd, args),
-    });
-    setProviders(i, p, 'redis');
+    const { IoredisInstrumentation } = require('./db-ioredis.js') as typeof DbIoredisModule;
+    const { createDbDurationMetric } = require('./db-client.js') as typeof DbClientModule;
+    const i = new IoredisInstrumentation(createDbDurationMetric(p));
+    setProviders(i, p);
     return single(i);
   },
   redis: (_config, p) => {
@@ -216,8 +210,10 @@ class LazyLibraryInstrumentation implements Instrumentation {
     private readonly modules: readonly string[],
     private readonly config: EchoesConfig,
     private readonly build: Builder,
+    fastMetrics: FastMetrics | undefined,
   ) {
     this.instrumentationName = `echoes-otel/lazy-${library}`;
+    if (fastMetrics !== undefined) this.providers.fastMetrics = fastMetrics;
   }
 
   setTracerProvider(tp: TracerProvider): void {
@@ -290,13 +286,17 @@ class LazyLibraryInstrumentation implements Instrumentation {
 
 const reason = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
-/** The stand-in instrumentation of one library (sdk.ts' INSTRUMENTATIONS rows). */
+/**
+ * The stand-in instrumentation of one library (sdk.ts' INSTRUMENTATIONS rows). `fastMetrics` is
+ * handed to its builder with the providers (openai records its GenAI metrics through it).
+ */
 export function createLazyLibrary(
   library: LibraryName,
   config: EchoesConfig,
   build: Builder = BUILDERS[library],
+  fastMetrics?: FastMetrics,
 ): Instrumentation {
   const row = LIBRARIES.find((l) => l.name === library);
   if (row === undefined) throw new Error(`unknown library ${library}`);
-  return new LazyLibraryInstrumentation(library, row.modules, config, build);
+  return new LazyLibraryInstrumentation(library, row.modules, config, build, fastMetrics);
 }
