@@ -24,7 +24,11 @@ const SKIP_MS = opt('skip-ms', 0);
 const PER = opt('per', 0);
 const STEADY = args.includes('--steady');
 const LOADERS = ['node:internal/modules/cjs/loader', 'node:internal/modules/esm/module_job'];
-const files = args.filter((a) => !a.startsWith('--'));
+const positional = args.filter((a) => !a.startsWith('--'));
+const vsAt = args.indexOf('--vs');
+// `a.cpuprofile --vs b.cpuprofile`: what b spends more than a, per module and function.
+const files = vsAt === -1 ? positional : args.slice(0, vsAt).filter((a) => !a.startsWith('--'));
+const vsFiles = vsAt === -1 ? [] : args.slice(vsAt + 1).filter((a) => !a.startsWith('--'));
 if (files.length === 0) {
   console.error(
     'usage: node bench/cpuprofile-summary.mjs [--top=25] [--skip-ms=0] [--per=N] file.cpuprofile ...',
@@ -69,76 +73,85 @@ function moduleOf(frame) {
   return source.replace(/^file:\/\//, '');
 }
 
-const selfByModule = new Map();
-const selfByFn = new Map();
-const totalByModule = new Map();
-const chargedByModule = new Map();
-let total = 0;
-let idle = 0;
 const add = (m, k, v) => m.set(k, (m.get(k) ?? 0) + v);
 
-for (const file of files) {
-  const prof = JSON.parse(readFileSync(file, 'utf8'));
-  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
-  const parent = new Map();
-  for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const modOf = new Map();
-  const fnOf = new Map();
-  for (const n of prof.nodes) {
-    const m = moduleOf(n.callFrame);
-    modOf.set(n.id, m);
-    const f = n.callFrame;
-    fnOf.set(n.id, `${f.functionName || '(anonymous)'} ${m}${f.url ? `:${f.lineNumber + 1}` : ''}`);
-  }
-  // Modules on each node's stack, computed once per node.
-  const stackMods = new Map();
-  const modsOf = (id) => {
-    let s = stackMods.get(id);
-    if (s !== undefined) return s;
-    const p = parent.get(id);
-    s = new Set(p === undefined ? [] : modsOf(p));
-    s.add(modOf.get(id));
-    stackMods.set(id, s);
-    return s;
-  };
-  // The nearest frame on the stack that is user-land code (a package, ours, the app): what caused
-  // the time spent in natives and node internals below it.
-  const chargedOf = new Map();
-  const chargeOf = (id) => {
-    let c = chargedOf.get(id);
-    if (c !== undefined) return c;
-    const m = modOf.get(id);
-    const p = parent.get(id);
-    c = !m.startsWith('node:') && !m.startsWith('(') ? m : p === undefined ? m : chargeOf(p);
-    if (c === '(root)') c = m;
-    chargedOf.set(id, c);
-    return c;
-  };
-  let t = 0;
-  for (let i = 0; i < prof.samples.length; i++) {
-    const dt = (prof.timeDeltas[i + 1] ?? 0) / 1000; // ms spent at sample i
-    t += (prof.timeDeltas[i] ?? 0) / 1000;
-    if (t < SKIP_MS) continue;
-    const id = prof.samples[i];
-    const n = byId.get(id);
-    if (n.callFrame.functionName === '(idle)') {
-      idle += dt;
-      continue;
+function summarize(files) {
+  const selfByModule = new Map();
+  const selfByFn = new Map();
+  const totalByModule = new Map();
+  const chargedByModule = new Map();
+  let total = 0;
+  let idle = 0;
+  for (const file of files) {
+    const prof = JSON.parse(readFileSync(file, 'utf8'));
+    const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+    const parent = new Map();
+    for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+    const modOf = new Map();
+    const fnOf = new Map();
+    for (const n of prof.nodes) {
+      const m = moduleOf(n.callFrame);
+      modOf.set(n.id, m);
+      const f = n.callFrame;
+      fnOf.set(
+        n.id,
+        `${f.functionName || '(anonymous)'} ${m}${f.url ? `:${f.lineNumber + 1}` : ''}`,
+      );
     }
-    if (STEADY && LOADERS.some((m) => modsOf(id).has(m))) continue;
-    total += dt;
-    add(selfByModule, modOf.get(id), dt);
-    add(selfByFn, fnOf.get(id), dt);
-    add(chargedByModule, chargeOf(id), dt);
-    for (const m of modsOf(id)) add(totalByModule, m, dt);
+    // Modules on each node's stack, computed once per node.
+    const stackMods = new Map();
+    const modsOf = (id) => {
+      let s = stackMods.get(id);
+      if (s !== undefined) return s;
+      const p = parent.get(id);
+      s = new Set(p === undefined ? [] : modsOf(p));
+      s.add(modOf.get(id));
+      stackMods.set(id, s);
+      return s;
+    };
+    // The nearest frame on the stack that is user-land code (a package, ours, the app): what caused
+    // the time spent in natives and node internals below it.
+    const chargedOf = new Map();
+    const chargeOf = (id) => {
+      let c = chargedOf.get(id);
+      if (c !== undefined) return c;
+      const m = modOf.get(id);
+      const p = parent.get(id);
+      c = !m.startsWith('node:') && !m.startsWith('(') ? m : p === undefined ? m : chargeOf(p);
+      if (c === '(root)') c = m;
+      chargedOf.set(id, c);
+      return c;
+    };
+    let t = 0;
+    for (let i = 0; i < prof.samples.length; i++) {
+      const dt = (prof.timeDeltas[i + 1] ?? 0) / 1000; // ms spent at sample i
+      t += (prof.timeDeltas[i] ?? 0) / 1000;
+      if (t < SKIP_MS) continue;
+      const id = prof.samples[i];
+      const n = byId.get(id);
+      if (n.callFrame.functionName === '(idle)') {
+        idle += dt;
+        continue;
+      }
+      if (STEADY && LOADERS.some((m) => modsOf(id).has(m))) continue;
+      total += dt;
+      add(selfByModule, modOf.get(id), dt);
+      add(selfByFn, fnOf.get(id), dt);
+      add(chargedByModule, chargeOf(id), dt);
+      for (const m of modsOf(id)) add(totalByModule, m, dt);
+    }
   }
+
+  return { selfByModule, selfByFn, totalByModule, chargedByModule, total, idle };
 }
 
 const unit = PER > 0 ? 'µs/req' : 'ms';
 const scale = (ms) => (PER > 0 ? (ms * 1000) / PER : ms);
+const A = summarize(files);
+const { total, idle } = A;
 const show = (title, map, n) => {
   console.log(`\n${title}`);
-  for (const [k, v] of [...map].sort((a, b) => b[1] - a[1]).slice(0, n)) {
+  for (const [k, v] of [...map].sort((a, b) => Math.abs(b[1]) - Math.abs(a[1])).slice(0, n)) {
     console.log(
       `${scale(v)
         .toFixed(PER > 0 ? 1 : 0)
@@ -146,10 +159,26 @@ const show = (title, map, n) => {
     );
   }
 };
+if (vsFiles.length > 0) {
+  // Per-profile averages on both sides, so 3 runs --vs 3 runs compare like for like.
+  const B = summarize(vsFiles);
+  const diff = (a, b) => {
+    const out = new Map();
+    for (const [k, v] of b) out.set(k, v / vsFiles.length);
+    for (const [k, v] of a) out.set(k, (out.get(k) ?? 0) - v / files.length);
+    return out;
+  };
+  console.log(
+    `busy per profile: ${scale(A.total / files.length).toFixed(1)} -> ${scale(B.total / vsFiles.length).toFixed(1)} ${unit}`,
+  );
+  show('charged self time, second minus first', diff(A.chargedByModule, B.chargedByModule), TOP);
+  show('inclusive time, second minus first', diff(A.totalByModule, B.totalByModule), TOP);
+  show('self time by function, second minus first', diff(A.selfByFn, B.selfByFn), TOP);
+  process.exit(0);
+}
 console.log(
   `${files.length} profile(s): ${scale(total).toFixed(0)} ${unit} busy, ${idle.toFixed(0)} ms idle (skip ${SKIP_MS} ms)`,
 );
-show('self time by module', selfByModule, TOP);
 show(
   'self time charged to the nearest package/app frame (natives and node: internals count for their caller)',
   chargedByModule,

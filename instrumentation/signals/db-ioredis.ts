@@ -34,8 +34,6 @@ const VERSION = '0.1.0';
 export const IOREDIS_SCOPE = 'echoes-otel/ioredis';
 
 type AnyFn = (...args: unknown[]) => unknown;
-/** A call's arguments as they came, for `apply` (the wrapped function sees its own arity). */
-const args = (a: IArguments): unknown[] => a as unknown as unknown[];
 
 interface RedisLike {
   options?: { host?: unknown; port?: unknown; path?: unknown; db?: unknown };
@@ -103,15 +101,15 @@ export function wrapSendCommand(
   getTracer: () => Tracer,
   metric: DbDurationMetric,
 ): AnyFn {
-  return function sendCommand(this: RedisLike, command: unknown): unknown {
-    const cmd = command as CommandLike;
+  return function sendCommand(this: RedisLike, ...rest: unknown[]): unknown {
+    const cmd = rest[0] as CommandLike;
     if (
       cmd === null ||
       typeof cmd !== 'object' ||
       typeof cmd.resolve !== 'function' ||
       typeof cmd.reject !== 'function'
     ) {
-      return original.apply(this, args(arguments));
+      return original.apply(this, rest);
     }
     let span: Span | undefined;
     let state: ClientState;
@@ -134,7 +132,7 @@ export function wrapSendCommand(
       }
     } catch (err) {
       diag.debug(`echoes-otel: ioredis command not traced (${String(err)})`);
-      return original.apply(this, args(arguments));
+      return original.apply(this, rest);
     }
     const t0 = performance.now();
     let ended = false;
@@ -172,7 +170,7 @@ export function wrapSendCommand(
       return reject.call(this, err);
     };
     try {
-      return original.apply(this, args(arguments));
+      return original.apply(this, rest);
     } catch (err) {
       finish(err);
       throw err;

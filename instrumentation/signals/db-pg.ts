@@ -37,8 +37,6 @@ const VERSION = '0.1.0';
 export const PG_SCOPE = 'echoes-otel/pg';
 
 type AnyFn = (...args: unknown[]) => unknown;
-/** A call's arguments as they came, for `apply` (the wrapped function sees its own arity). */
-const args = (a: IArguments): unknown[] => a as unknown as unknown[];
 
 interface PgClientLike {
   database?: unknown;
@@ -137,7 +135,8 @@ export function wrapQuery(
     let finish: ((err: unknown) => void) | undefined;
     let parentContext: Context;
     try {
-      if (config === null || config === undefined) return original.apply(this, args(arguments));
+      if (config === null || config === undefined)
+        return original.call(this, config, values, callback);
       parentContext = context.active();
       const state = stateOf(this);
       const text = textOf(config);
@@ -165,7 +164,7 @@ export function wrapQuery(
       };
     } catch (err) {
       diag.debug(`echoes-otel: pg query not traced (${String(err)})`);
-      return original.apply(this, args(arguments));
+      return original.call(this, config, values, callback);
     }
     const done = finish;
     // Whichever completion the call uses gets the span's end.
