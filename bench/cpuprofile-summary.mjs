@@ -23,6 +23,9 @@ const TOP = opt('top', 25);
 const SKIP_MS = opt('skip-ms', 0);
 const PER = opt('per', 0);
 const STEADY = args.includes('--steady');
+// --from=parserOnIncoming: samples before the first one whose stack passes through a function of
+// that name (Node's HTTP server, per request) are skipped, so --per=<requests sent> is exact.
+const FROM = args.find((a) => a.startsWith('--from='))?.slice('--from='.length);
 const LOADERS = ['node:internal/modules/cjs/loader', 'node:internal/modules/esm/module_job'];
 const positional = args.filter((a) => !a.startsWith('--'));
 const vsAt = args.indexOf('--vs');
@@ -123,11 +126,19 @@ function summarize(files) {
       return c;
     };
     let t = 0;
+    let started = FROM === undefined;
     for (let i = 0; i < prof.samples.length; i++) {
       const dt = (prof.timeDeltas[i + 1] ?? 0) / 1000; // ms spent at sample i
       t += (prof.timeDeltas[i] ?? 0) / 1000;
       if (t < SKIP_MS) continue;
       const id = prof.samples[i];
+      if (!started) {
+        let hit = false;
+        for (let n = id; n !== undefined && !hit; n = parent.get(n))
+          hit = byId.get(n).callFrame.functionName === FROM;
+        if (!hit) continue;
+        started = true;
+      }
       const n = byId.get(id);
       if (n.callFrame.functionName === '(idle)') {
         idle += dt;
@@ -179,10 +190,11 @@ if (vsFiles.length > 0) {
 console.log(
   `${files.length} profile(s): ${scale(total).toFixed(0)} ${unit} busy, ${idle.toFixed(0)} ms idle (skip ${SKIP_MS} ms)`,
 );
+show('self time by module', A.selfByModule, TOP);
 show(
   'self time charged to the nearest package/app frame (natives and node: internals count for their caller)',
-  chargedByModule,
+  A.chargedByModule,
   TOP,
 );
-show('inclusive time by module (stacks through it)', totalByModule, TOP);
-show('self time by function', selfByFn, TOP);
+show('inclusive time by module (stacks through it)', A.totalByModule, TOP);
+show('self time by function', A.selfByFn, TOP);

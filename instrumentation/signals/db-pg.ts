@@ -54,9 +54,20 @@ interface Submittable {
 interface ClientState {
   /** The span attributes every query of this client shares. */
   readonly base: Attributes;
-  /** Duration slots by `operation\0collection`. */
-  readonly slots: Map<string, DurationSlot>;
+  /** What each statement's spans and metric share, by its description (db-query.ts). */
+  readonly statements: Map<SqlDescription | undefined, Statement>;
 }
+
+/** Per client and statement, built on its first query: the span name, attributes, metric slot. */
+interface Statement {
+  readonly name: string;
+  readonly attributes: Attributes;
+  readonly slot: DurationSlot;
+  readonly d: SqlDescription | undefined;
+}
+
+/** Bound on the statements remembered per client (describeSql's cache is bounded the same way). */
+const MAX_STATEMENTS = 512;
 
 const STATE = Symbol('echoes.pg.state');
 
@@ -72,7 +83,7 @@ function stateOf(client: PgClientLike): ClientState {
     base['server.address'] = params.host;
   const port = Number(params.port);
   if (Number.isInteger(port) && port > 0) base['server.port'] = port;
-  s = { base, slots: new Map() };
+  s = { base, statements: new Map() };
   try {
     Object.defineProperty(client, STATE, { value: s, enumerable: false });
   } catch {
@@ -96,18 +107,29 @@ function spanName(d: SqlDescription | undefined, base: Attributes): string {
   return typeof ns === 'string' ? `${d.operation} ${ns}` : d.operation;
 }
 
-function slotOf(
+function statementOf(
   metric: DbDurationMetric,
   state: ClientState,
   d: SqlDescription | undefined,
-): DurationSlot {
-  const key = `${d?.operation ?? ''}\u0000${d?.collection ?? ''}`;
-  let slot = state.slots.get(key);
-  if (slot === undefined) {
-    slot = metric.bind(metricAttributes(state.base, d));
-    state.slots.set(key, slot);
+): Statement {
+  let st = state.statements.get(d);
+  if (st !== undefined) return st;
+  const attributes: Attributes = { ...state.base };
+  if (d !== undefined) {
+    attributes['db.query.text'] = d.text;
+    if (d.operation !== undefined) attributes['db.operation.name'] = d.operation;
+    if (d.collection !== undefined) attributes['db.collection.name'] = d.collection;
   }
-  return slot;
+  st = {
+    name: spanName(d, state.base),
+    // Shared by every span of the statement: the SDK copies span attributes, never keeps these.
+    attributes: Object.freeze(attributes),
+    slot: metric.bind(metricAttributes(state.base, d)),
+    d,
+  };
+  if (state.statements.size >= MAX_STATEMENTS) state.statements.clear();
+  state.statements.set(d, st);
+  return st;
 }
 
 function metricAttributes(base: Attributes, d: SqlDescription | undefined): Attributes {
@@ -140,16 +162,10 @@ export function wrapQuery(
       parentContext = context.active();
       const state = stateOf(this);
       const text = textOf(config);
-      const d = text === undefined ? undefined : describeSql(text);
-      const attributes: Attributes = { ...state.base };
-      if (d !== undefined) {
-        attributes['db.query.text'] = d.text;
-        if (d.operation !== undefined) attributes['db.operation.name'] = d.operation;
-        if (d.collection !== undefined) attributes['db.collection.name'] = d.collection;
-      }
+      const st = statementOf(metric, state, text === undefined ? undefined : describeSql(text));
       const span = getTracer().startSpan(
-        spanName(d, state.base),
-        { kind: SpanKind.CLIENT, attributes },
+        st.name,
+        { kind: SpanKind.CLIENT, attributes: st.attributes },
         parentContext,
       );
       const t0 = performance.now();
@@ -157,7 +173,7 @@ export function wrapQuery(
         if (finish === undefined) return;
         finish = undefined;
         try {
-          end(span, err, (performance.now() - t0) / 1000, metric, state, d);
+          end(span, err, (performance.now() - t0) / 1000, metric, state, st);
         } catch (e) {
           diag.debug(`echoes-otel: pg span end failed (${String(e)})`);
         }
@@ -236,11 +252,11 @@ function end(
   seconds: number,
   metric: DbDurationMetric,
   state: ClientState,
-  d: SqlDescription | undefined,
+  st: Statement,
 ): void {
   if (err === undefined || err === null) {
     span.end();
-    slotOf(metric, state, d).record(seconds, span);
+    st.slot.record(seconds, span);
     return;
   }
   const type = dbErrorType(err);
@@ -251,7 +267,7 @@ function end(
   span.setStatus({ code: SpanStatusCode.ERROR });
   span.end();
   // Errors are rare: their attribute sets are bound each time (fast-metrics finds the slot).
-  metric.bind({ ...metricAttributes(state.base, d), 'error.type': type }).record(seconds, span);
+  metric.bind({ ...metricAttributes(state.base, st.d), 'error.type': type }).record(seconds, span);
 }
 
 interface PgClass {
