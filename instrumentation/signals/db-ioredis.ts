@@ -134,48 +134,64 @@ export function wrapSendCommand(
       diag.debug(`echoes-otel: ioredis command not traced (${String(err)})`);
       return original.apply(this, rest);
     }
-    const t0 = performance.now();
-    let ended = false;
-    const finish = (err: unknown): void => {
-      if (ended) return;
-      ended = true;
-      try {
-        const seconds = (performance.now() - t0) / 1000;
-        if (err === undefined || err === null) {
-          span?.end();
-          slotOf(metric, state, operation).record(seconds, span);
-          return;
-        }
-        const type = dbErrorType(redisError(err));
-        if (span !== undefined) {
-          span.setAttribute('error.type', type);
-          span.setStatus({ code: SpanStatusCode.ERROR });
-          span.end();
-        }
-        metric
-          .bind({ ...state.base, 'db.operation.name': operation, 'error.type': type })
-          .record(seconds, span);
-      } catch (e) {
-        diag.debug(`echoes-otel: ioredis span end failed (${String(e)})`);
-      }
-    };
+    const call = new RedisCall(span, metric, state, operation);
     const resolve = cmd.resolve;
     const reject = cmd.reject;
     cmd.resolve = function (this: unknown, value: unknown) {
-      finish(undefined);
+      call.finish(undefined);
       return resolve.call(this, value);
     };
     cmd.reject = function (this: unknown, err: unknown) {
-      finish(err);
+      call.finish(err);
       return reject.call(this, err);
     };
     try {
       return original.apply(this, rest);
     } catch (err) {
-      finish(err);
+      call.finish(err);
       throw err;
     }
   };
+}
+
+/**
+ * One command in flight. A class, not closures: the bundle keeps function names (esbuild
+ * `keepNames`), which costs a property definition for every named closure created per call.
+ */
+class RedisCall {
+  private done = false;
+  private readonly t0 = performance.now();
+  constructor(
+    private readonly span: Span | undefined,
+    private readonly metric: DbDurationMetric,
+    private readonly state: ClientState,
+    private readonly operation: string,
+  ) {}
+
+  finish(err: unknown): void {
+    if (this.done) return;
+    this.done = true;
+    try {
+      const seconds = (performance.now() - this.t0) / 1000;
+      const span = this.span;
+      if (err === undefined || err === null) {
+        span?.end();
+        slotOf(this.metric, this.state, this.operation).record(seconds, span);
+        return;
+      }
+      const type = dbErrorType(redisError(err));
+      if (span !== undefined) {
+        span.setAttribute('error.type', type);
+        span.setStatus({ code: SpanStatusCode.ERROR });
+        span.end();
+      }
+      this.metric
+        .bind({ ...this.state.base, 'db.operation.name': this.operation, 'error.type': type })
+        .record(seconds, span);
+    } catch (e) {
+      diag.debug(`echoes-otel: ioredis span end failed (${String(e)})`);
+    }
+  }
 }
 
 /** A ReplyError's code is its first word (`WRONGTYPE Operation against...`); never the rest. */

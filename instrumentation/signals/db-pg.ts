@@ -154,68 +154,50 @@ export function wrapQuery(
     values?: unknown,
     callback?: unknown,
   ): unknown {
-    let finish: ((err: unknown) => void) | undefined;
-    let parentContext: Context;
+    let call: PgCall;
     try {
       if (config === null || config === undefined)
         return original.call(this, config, values, callback);
-      parentContext = context.active();
+      const parent = context.active();
       const state = stateOf(this);
       const text = textOf(config);
       const st = statementOf(metric, state, text === undefined ? undefined : describeSql(text));
       const span = getTracer().startSpan(
         st.name,
         { kind: SpanKind.CLIENT, attributes: st.attributes },
-        parentContext,
+        parent,
       );
-      const t0 = performance.now();
-      finish = (err: unknown): void => {
-        if (finish === undefined) return;
-        finish = undefined;
-        try {
-          end(span, err, (performance.now() - t0) / 1000, metric, state, st);
-        } catch (e) {
-          diag.debug(`echoes-otel: pg span end failed (${String(e)})`);
-        }
-      };
+      // A callback runs in the caller's context (as upstream's): only worth binding in a trace.
+      call = new PgCall(span, metric, state, st, trace.getSpan(parent) ? parent : undefined);
     } catch (err) {
       diag.debug(`echoes-otel: pg query not traced (${String(err)})`);
       return original.call(this, config, values, callback);
     }
-    const done = finish;
     // Whichever completion the call uses gets the span's end.
-    const bind = trace.getSpan(parentContext) !== undefined;
-    const wrapCb = (cb: AnyFn): AnyFn => {
-      const inner = bind ? context.bind(parentContext, cb) : cb;
-      return function (this: unknown, err: unknown, res: unknown) {
-        done(err);
-        return inner.call(this, err, res);
-      };
-    };
     const submittable =
       typeof (config as Submittable).submit === 'function' ? (config as Submittable) : undefined;
-    if (typeof callback === 'function') callback = wrapCb(callback as AnyFn);
-    else if (typeof values === 'function') values = wrapCb(values as AnyFn);
+    if (typeof callback === 'function') callback = call.wrap(callback as AnyFn);
+    else if (typeof values === 'function') values = call.wrap(values as AnyFn);
     else if (submittable === undefined && typeof (config as Submittable).callback === 'function') {
       // A config object carrying its callback: a copy, the app's object stays as it was.
       config = {
         ...(config as object),
-        callback: wrapCb((config as Submittable).callback as AnyFn),
+        callback: call.wrap((config as Submittable).callback as AnyFn),
       };
     } else if (submittable !== undefined) {
       if (typeof submittable.callback === 'function') {
-        submittable.callback = wrapCb(submittable.callback as AnyFn);
+        submittable.callback = call.wrap(submittable.callback as AnyFn);
       } else if (typeof submittable.once === 'function') {
         // pg.Query, pg-cursor, pg-query-stream: events, no promise.
-        submittable.once('end', () => done(undefined));
-        submittable.once('error', (err: unknown) => done(err));
+        submittable.once('end', () => call.finish(undefined));
+        submittable.once('error', (err: unknown) => call.finish(err));
       }
     }
     let result: unknown;
     try {
       result = original.call(this, config, values, callback);
     } catch (err) {
-      done(err);
+      call.finish(err);
       throw err;
     }
     if (
@@ -227,11 +209,11 @@ export function wrapQuery(
       // does not handle it), and the span ends before its continuation runs.
       return (result as PromiseLike<unknown>).then(
         (res) => {
-          done(undefined);
+          call.finish(undefined);
           return res;
         },
         (err: unknown) => {
-          done(err);
+          call.finish(err);
           throw err;
         },
       );
@@ -241,9 +223,47 @@ export function wrapQuery(
       typeof submittable.once !== 'function' &&
       !submittable.callback
     )
-      done(undefined);
+      call.finish(undefined);
     return result;
   };
+}
+
+/**
+ * One query in flight. A class, not closures: the bundle keeps function names (esbuild
+ * `keepNames`), which costs a property definition for every named closure created per call.
+ */
+class PgCall {
+  private done = false;
+  private readonly t0 = performance.now();
+  constructor(
+    private readonly span: Span,
+    private readonly metric: DbDurationMetric,
+    private readonly state: ClientState,
+    private readonly st: Statement,
+    /** The caller's context, when it is worth binding a callback to. */
+    private readonly parent: Context | undefined,
+  ) {}
+
+  finish(err: unknown): void {
+    if (this.done) return;
+    this.done = true;
+    try {
+      end(this.span, err, (performance.now() - this.t0) / 1000, this.metric, this.state, this.st);
+    } catch (e) {
+      diag.debug(`echoes-otel: pg span end failed (${String(e)})`);
+    }
+  }
+
+  /** The app's callback, ending the span first and run in the caller's context. */
+  wrap(cb: AnyFn): AnyFn {
+    const inner = this.parent !== undefined ? context.bind(this.parent, cb) : cb;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the callback's own `this` is pg's
+    const call = this;
+    return function (this: unknown, err: unknown, res: unknown) {
+      call.finish(err);
+      return inner.call(this, err, res);
+    };
+  }
 }
 
 function end(
