@@ -12,6 +12,7 @@
 //      BENCH_CONCURRENCY (8), BENCH_NODES=20,24, BENCH_OUT (result file),
 //      BENCH_ECHOES_VARIANTS (extra echoes-otel variants with env settings, `;`-separated),
 //      BENCH_VARIANTS (name filter; plain always runs),
+//      BENCH_BEFORE (another build's register.js, run as the variant `echoes-otel before`),
 //      BENCH_CPU_PROF (a folder: each app run writes a V8 CPU profile there, `--cpu-prof`; read
 //      them with `node bench/cpuprofile-summary.mjs <file>`).
 import { execFileSync, fork, spawn } from 'node:child_process';
@@ -91,6 +92,15 @@ function variants(sinkPort) {
       },
     },
     ...extra,
+    ...(process.env.BENCH_BEFORE
+      ? [
+          {
+            name: 'echoes-otel before',
+            args: ['--import', process.env.BENCH_BEFORE],
+            env: ours.env,
+          },
+        ]
+      : []),
   ];
   // BENCH_VARIANTS=echoes keeps plain and the variants whose name contains one of the words.
   const only = process.env.BENCH_VARIANTS?.split(',').filter(Boolean);
