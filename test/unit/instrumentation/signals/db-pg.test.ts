@@ -198,7 +198,7 @@ describe('wrapQuery (pg Client.prototype.query)', () => {
         .reduce((n, p) => n + p.count, 0);
     await client.query('SELECT * FROM orders WHERE id = $1', [1]);
     await client.query('SELECT * FROM orders WHERE id = $1', [2]);
-    await client.query('SELECT fail FROM orders').catch(() => {});
+    await (client.query('SELECT fail FROM orders') as Promise<unknown>).catch(() => {});
     const after = await points();
     expect(countOf(after, 'SELECT') - countOf(before, 'SELECT')).toBe(2);
     expect(countOf(after, 'SELECT', '22P02') - countOf(before, 'SELECT', '22P02')).toBe(1);
