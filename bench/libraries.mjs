@@ -6,6 +6,9 @@
 // OpenAI-compatible server). Prints a table; `BENCH_OUT=path` also writes it.
 //
 //   BENCH_ROUNDS=5  BENCH_CALLS=2000 node bench/libraries.mjs
+//
+// BENCH_BEFORE=<another build's register.js> adds that preload as a fourth column (e.g. a build
+// with upstream's pg/ioredis instrumentations, to compare with our own on the same harness).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -19,6 +22,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const REGISTER = join(root, 'dist/bundle/register.js');
 const ROUNDS = envInt('BENCH_ROUNDS', 5);
 const CALLS = envInt('BENCH_CALLS', 2000);
+const BEFORE = process.env.BENCH_BEFORE || undefined;
 
 // The app: N calls of one library, sequential, each inside a request-like parent span when the
 // preload runs (as in a real handler), then its CPU time (µs) per call on stdout.
@@ -72,9 +76,9 @@ const [pg, redis, ai] = await Promise.all([
 ]);
 const tmp = mkdtempSync(join(tmpdir(), 'echoes-bench-libs-'));
 
-function run(lib, withPreload, calls, extraEnv = {}) {
+function run(lib, withPreload, calls, extraEnv = {}, register = REGISTER) {
   return new Promise((resolve, reject) => {
-    const args = [...(withPreload ? ['--import', REGISTER] : []), '-e', APP, lib, String(calls)];
+    const args = [...(withPreload ? ['--import', register] : []), '-e', APP, lib, String(calls)];
     const child = spawn(process.execPath, args, {
       cwd: root,
       env: {
@@ -115,6 +119,7 @@ try {
     const plain = [];
     const ours = [];
     const off = [];
+    const before = [];
     const variants = [
       () => run(lib, false, calls).then((v) => plain.push(v)),
       () => run(lib, true, calls).then((v) => ours.push(v)),
@@ -124,6 +129,9 @@ try {
         run(lib, true, calls, { OTEL_NODE_DISABLED_INSTRUMENTATIONS: lib }).then((v) =>
           off.push(v),
         ),
+      ...(BEFORE === undefined
+        ? []
+        : [() => run(lib, true, calls, {}, BEFORE).then((v) => before.push(v))]),
     ];
     for (let r = 0; r < ROUNDS; r++) {
       // Interleaved, rotating which goes first.
@@ -132,8 +140,12 @@ try {
     const p = median(plain);
     const o = median(ours);
     const f = median(off);
+    const b =
+      BEFORE === undefined
+        ? ''
+        : ` ${median(before).toFixed(1)} (+${(median(before) - f).toFixed(1)}) |`;
     rows.push(
-      `| ${lib} | ${calls} | ${p.toFixed(1)} | ${f.toFixed(1)} | ${o.toFixed(1)} | +${(o - f).toFixed(1)} | ${(o / p).toFixed(2)}x |`,
+      `| ${lib} | ${calls} | ${p.toFixed(1)} | ${f.toFixed(1)} | ${o.toFixed(1)} | +${(o - f).toFixed(1)} | ${(o / p).toFixed(2)}x |${b}`,
     );
     console.log(rows.at(-1));
   }
@@ -145,8 +157,8 @@ try {
 const table = [
   `Node ${process.versions.node}, ${ROUNDS} interleaved rounds, medians; CPU µs per call (the client's work, our span, metric and export included; the plain run has no span).`,
   '',
-  '| library | calls per run | plain µs/call | echoes, library off µs/call | echoes µs/call | added by the library instrumentation | echoes / plain |',
-  '|---|---:|---:|---:|---:|---:|---:|',
+  `| library | calls per run | plain µs/call | echoes, library off µs/call | echoes µs/call | added by the library instrumentation | echoes / plain |${BEFORE === undefined ? '' : ' BENCH_BEFORE build µs/call (added) |'}`,
+  `|---|---:|---:|---:|---:|---:|---:|${BEFORE === undefined ? '' : '---:|'}`,
   ...rows,
 ].join('\n');
 console.log(`\n${table}`);

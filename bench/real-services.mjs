@@ -11,7 +11,10 @@
 // Env: BENCH_ROUNDS (5), BENCH_REQUESTS (1500 measured per run), BENCH_WARMUP (300),
 //      BENCH_CONCURRENCY (8), BENCH_NODES=20,24, BENCH_OUT (result file),
 //      BENCH_ECHOES_VARIANTS (extra echoes-otel variants with env settings, `;`-separated),
-//      BENCH_VARIANTS (name filter; plain always runs).
+//      BENCH_VARIANTS (name filter; plain always runs),
+//      BENCH_BEFORE (another build's register.js, run as the variant `echoes-otel before`),
+//      BENCH_CPU_PROF (a folder: each app run writes a V8 CPU profile there, `--cpu-prof`; read
+//      them with `node bench/cpuprofile-summary.mjs <file>`).
 import { execFileSync, fork, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -89,6 +92,15 @@ function variants(sinkPort) {
       },
     },
     ...extra,
+    ...(process.env.BENCH_BEFORE
+      ? [
+          {
+            name: 'echoes-otel before',
+            args: ['--import', process.env.BENCH_BEFORE],
+            env: ours.env,
+          },
+        ]
+      : []),
   ];
   // BENCH_VARIANTS=echoes keeps plain and the variants whose name contains one of the words.
   const only = process.env.BENCH_VARIANTS?.split(',').filter(Boolean);
@@ -114,8 +126,18 @@ function killAll() {
 process.on('exit', killAll);
 process.on('SIGINT', () => process.exit(130));
 
+const PROF_DIR = process.env.BENCH_CPU_PROF;
+let profRun = 0;
+
+function profArgs(node, variant) {
+  if (PROF_DIR === undefined || PROF_DIR === '') return [];
+  mkdirSync(PROF_DIR, { recursive: true });
+  const name = `${node.label}-${variant.name}-${++profRun}`.replace(/[^\w.-]+/g, '_');
+  return ['--cpu-prof', '--cpu-prof-dir', PROF_DIR, '--cpu-prof-name', `${name}.cpuprofile`];
+}
+
 function startApp(node, variant, env) {
-  const child = spawn(node.path, [...variant.args, FIXTURE], {
+  const child = spawn(node.path, [...profArgs(node, variant), ...variant.args, FIXTURE], {
     cwd: root,
     env: { PATH: process.env.PATH, ...variant.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

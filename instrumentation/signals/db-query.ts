@@ -146,15 +146,29 @@ function unquote(name: string): string {
   return name.replace(/["`]/g, '');
 }
 
+/** Commands whose first argument is a secret, a script or a setting, not a key: none kept. */
+const NO_KEY = new Set(['AUTH', 'HELLO', 'ACL', 'CONFIG', 'EVAL', 'EVALSHA', 'FCALL', 'MIGRATE']);
+/** Upper-case name and whether its key is kept, per command name as the client spells it. */
+const commands = new Map<string, { readonly name: string; readonly keepKey: boolean }>();
+
 /** `SET key ? ?`: a Redis command with its first argument (the key) and no values. */
 export function redisQueryText(command: string, args: readonly unknown[] | undefined): string {
-  const name = command.toUpperCase();
-  if (args === undefined || args.length === 0) return name;
+  // Called once per command on the client's hot path: the name's spelling is looked up, not
+  // upper-cased and matched each time (clients use a few dozen command names).
+  let c = commands.get(command);
+  if (c === undefined) {
+    const name = command.toUpperCase();
+    c = { name, keepKey: !NO_KEY.has(name) };
+    if (commands.size < 1024) commands.set(command, c);
+  }
+  if (args === undefined || args.length === 0) return c.name;
   const key = args[0];
-  const first = typeof key === 'string' || typeof key === 'number' ? String(key) : '?';
   // Keys are names, not values; AUTH/HELLO/ACL/CONFIG arguments are secrets or settings: none kept.
-  const keep = /^(AUTH|HELLO|ACL|CONFIG|EVAL|EVALSHA|FCALL|MIGRATE)$/.test(name) ? '?' : first;
-  return `${name} ${keep}${' ?'.repeat(args.length - 1)}`;
+  const first =
+    c.keepKey && (typeof key === 'string' || typeof key === 'number') ? String(key) : '?';
+  return args.length === 1
+    ? `${c.name} ${first}`
+    : `${c.name} ${first}${' ?'.repeat(args.length - 1)}`;
 }
 
 export interface SqlDescription extends SqlSummary {

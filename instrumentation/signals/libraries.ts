@@ -13,9 +13,10 @@ import { createGenAiInstrumentation } from './genai.js';
 import { LIBRARIES, type LibraryName } from './library-table.js';
 import type { FastMetrics } from '../feature.js';
 import type { EchoesConfig } from '../types.js';
-import type * as PgModule from '@opentelemetry/instrumentation-pg';
+import type * as DbPgModule from './db-pg.js';
+import type * as DbIoredisModule from './db-ioredis.js';
+import type * as DbClientModule from './db-client.js';
 import type * as Mysql2Module from '@opentelemetry/instrumentation-mysql2';
-import type * as IoredisModule from '@opentelemetry/instrumentation-ioredis';
 import type * as RedisModule from '@opentelemetry/instrumentation-redis';
 import type * as MongodbModule from '@opentelemetry/instrumentation-mongodb';
 
@@ -76,21 +77,13 @@ const single = (i: Instrumentation): Built => ({
  * bundle carries the package and loads it only then).
  */
 const BUILDERS: Record<LibraryName, Builder> = {
+  // pg and ioredis: our own lean instrumentations (db-pg.ts, db-ioredis.ts; why in
+  // docs/performance.md), modules of ours required here so they too run only when the app loads
+  // the library (bundled, a require of our module is a lazy init).
   pg: (_config, p) => {
-    const { PgInstrumentation } = require('@opentelemetry/instrumentation-pg') as typeof PgModule;
-    const i = new PgInstrumentation({
-      // instrumentation-pg puts the raw text in db.query.text: replaced before the span ends.
-      requestHook: (span, info) => {
-        const { text, operation, collection } = describeSql(info.query.text);
-        span.setAttribute('db.query.text', text);
-        if (collection !== undefined) span.setAttribute('db.collection.name', collection);
-        if (operation !== undefined) {
-          span.setAttribute('db.operation.name', operation);
-          span.updateName(`${operation} ${collection ?? info.connection.database ?? ''}`.trim());
-        }
-      },
-    });
-    // pg records db.client.operation.duration itself.
+    const { PgInstrumentation } = require('./db-pg.js') as typeof DbPgModule;
+    const { createDbDurationMetric } = require('./db-client.js') as typeof DbClientModule;
+    const i = new PgInstrumentation(createDbDurationMetric(p));
     setProviders(i, p);
     return single(i);
   },
@@ -106,12 +99,10 @@ const BUILDERS: Record<LibraryName, Builder> = {
     return single(i);
   },
   ioredis: (_config, p) => {
-    const { IORedisInstrumentation } =
-      require('@opentelemetry/instrumentation-ioredis') as typeof IoredisModule;
-    const i = new IORedisInstrumentation({
-      dbStatementSerializer: (cmd, args) => redisQueryText(cmd, args),
-    });
-    setProviders(i, p, 'redis');
+    const { IoredisInstrumentation } = require('./db-ioredis.js') as typeof DbIoredisModule;
+    const { createDbDurationMetric } = require('./db-client.js') as typeof DbClientModule;
+    const i = new IoredisInstrumentation(createDbDurationMetric(p));
+    setProviders(i, p);
     return single(i);
   },
   redis: (_config, p) => {
