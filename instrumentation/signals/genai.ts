@@ -15,7 +15,7 @@ import {
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { FastMetrics } from '../feature.js';
 import { createRedactor, type Redactor } from '../redact.js';
-import { withGenAiClientMetrics } from './genai-metrics.js';
+import type * as GenAiMetricsModule from './genai-metrics.js';
 import type { EchoesConfig } from '../types.js';
 import type * as OpenAIModule from '@opentelemetry/instrumentation-openai';
 
@@ -87,6 +87,9 @@ export function createGenAiInstrumentation(config: EchoesConfig, p: Providers): 
   let i: InstanceType<typeof OpenAIInstrumentation>;
   if (fast !== undefined) {
     const metered = fast;
+    // Required here, not imported: bundled, this is a lazy init, so an app that never loads
+    // `openai` never evaluates it (real-startup-modules.test.ts counts what startup runs).
+    const { withGenAiClientMetrics } = require('./genai-metrics.js') as typeof GenAiMetricsModule;
     // Its instruments are created from `this.meter` (constructor and every setMeterProvider):
     // a no-op meter there, whichever meter provider it is handed, leaves the metrics to ours.
     // Its spans make the metrics: every tracer provider it is handed is wrapped.
