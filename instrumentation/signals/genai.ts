@@ -80,16 +80,23 @@ export function redactingLoggerProvider(lp: LoggerProvider, redactor: Redactor):
   };
 }
 
-export function createGenAiInstrumentation(config: EchoesConfig, p: Providers): Instrumentation {
+/**
+ * `withMetrics` is genai-metrics.ts' wrapper, handed in by the library stand-in that requires it
+ * when `openai` loads (bundled, a require of our module is a lazy init: an app that never loads
+ * `openai` does not evaluate it). Without it, or without fast metrics, upstream records its own.
+ */
+export function createGenAiInstrumentation(
+  config: EchoesConfig,
+  p: Providers,
+  withMetrics?: typeof GenAiMetricsModule.withGenAiClientMetrics,
+): Instrumentation {
   const { OpenAIInstrumentation } =
     require('@opentelemetry/instrumentation-openai') as typeof OpenAIModule;
   const fast = p.fastMetrics;
   let i: InstanceType<typeof OpenAIInstrumentation>;
-  if (fast !== undefined) {
+  if (fast !== undefined && withMetrics !== undefined) {
     const metered = fast;
-    // Required here, not imported: bundled, this is a lazy init, so an app that never loads
-    // `openai` never evaluates it (real-startup-modules.test.ts counts what startup runs).
-    const { withGenAiClientMetrics } = require('./genai-metrics.js') as typeof GenAiMetricsModule;
+    const withGenAiClientMetrics = withMetrics;
     // Its instruments are created from `this.meter` (constructor and every setMeterProvider):
     // a no-op meter there, whichever meter provider it is handed, leaves the metrics to ours.
     // Its spans make the metrics: every tracer provider it is handed is wrapped.

@@ -16,6 +16,7 @@ import type { EchoesConfig } from '../types.js';
 import type * as DbPgModule from './db-pg.js';
 import type * as DbIoredisModule from './db-ioredis.js';
 import type * as DbClientModule from './db-client.js';
+import type * as GenAiMetricsModule from './genai-metrics.js';
 import type * as Mysql2Module from '@opentelemetry/instrumentation-mysql2';
 import type * as RedisModule from '@opentelemetry/instrumentation-redis';
 import type * as MongodbModule from '@opentelemetry/instrumentation-mongodb';
@@ -129,7 +130,10 @@ const BUILDERS: Record<LibraryName, Builder> = {
     setProviders(i, p, 'none');
     return single(i);
   },
-  openai: (config, p) => single(createGenAiInstrumentation(config, p)),
+  openai: (config, p) => {
+    const { withGenAiClientMetrics } = require('./genai-metrics.js') as typeof GenAiMetricsModule;
+    return single(createGenAiInstrumentation(config, p, withGenAiClientMetrics));
+  },
 };
 
 /**
