@@ -4,12 +4,14 @@ import type DailyRotateFileType from 'winston-daily-rotate-file';
 import { join } from 'node:path';
 import { createLogRetention } from './log-retention.js';
 
-// The transport module itself, not the package index: the index `require('winston')`s to register
-// itself on `winston.transports`, which would load winston's logger.js before
-// instrumentation-winston is enabled and leave the app's winston loggers unpatched.
 const require = createRequire(import.meta.url);
-const DailyRotateFile =
-  require('winston-daily-rotate-file/daily-rotate-file.js') as typeof DailyRotateFileType;
+// Loaded at the first batch of lines, not at startup: DRF, file-stream-rotator and moment cost
+// about 2 MiB and 10-25 ms of CPU, which a process that logs nothing (or only at the production
+// `warn` level, rarely) need not pay. The transport module itself, not the package index: the
+// index `require('winston')`s to register itself on `winston.transports`, which would load
+// winston's logger.js before instrumentation-winston is enabled and leave the app's winston
+// loggers unpatched.
+let DailyRotateFile: typeof DailyRotateFileType | undefined;
 
 /**
  * Local JSON log files: winston-daily-rotate-file (DRF 5.0) as the file writer, with the
@@ -24,7 +26,7 @@ const DailyRotateFile =
  *   stream has even opened) and DRF gzips a rotated file while its stream may still be flushing.
  *   So DRF's own `zippedArchive` is off; `sweep()` gzips rotated files only once every superseded
  *   stream has closed, prunes beyond `backupCount + 1` files (DRF only prunes what its audit lists)
- *   and runs off the hot path: after rotations, at start (restarts) and at close.
+ *   and runs off the hot path: after rotations, at the first write (restarts) and at close.
  * - `auditFile` is pinned (`.<name>-audit.json` in the log dir) so changing options never orphans
  *   files; `maxFiles` is `backupCount + 1` because DRF counts the active file.
  *
@@ -110,6 +112,7 @@ export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
   let recovering = false;
   let retryMs = retryBase;
   let retryTimer: NodeJS.Timeout | undefined;
+  let opened = false;
 
   // Byte accounting for flush(): submitted vs done (written or known lost).
   let submitted = 0;
@@ -220,6 +223,8 @@ export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
   function open(): void {
     let transport: { logStream: RotatorProxy };
     try {
+      DailyRotateFile ??=
+        require('winston-daily-rotate-file/daily-rotate-file.js') as typeof DailyRotateFileType;
       transport = new DailyRotateFile({
         dirname: opts.dir,
         filename: `${opts.name}-%DATE%.log`,
@@ -296,6 +301,12 @@ export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
   }
 
   function submit(chunk: Buffer, lines: number): void {
+    // The file opens with the first batch (usually submitted at the end of the turn, off the
+    // app's write path), so a process that logs nothing opens no file and loads no writer.
+    if (!opened && !closed) {
+      opened = true;
+      open();
+    }
     if (proxy === undefined || ending) {
       dropped(ending || closed ? 'closed' : (broken ?? 'sink_error'), lines);
       if (opts.fallback) {
@@ -401,15 +412,14 @@ export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
     return closing;
   }
 
-  open();
-
   return {
     write,
     flush,
     close,
     sweep,
     get healthy() {
-      return proxy !== undefined;
+      // Not opened yet (nothing written): nothing has failed.
+      return opened ? proxy !== undefined : true;
     },
   };
 }

@@ -158,8 +158,12 @@ export function createLogRetention(opts: LogRetentionOptions): LogRetention {
     const active = activeFile ? activeFile.slice(activeFile.lastIndexOf('/') + 1) : undefined;
     // Leftover temp archives from a run that died mid-gzip (sweeps never overlap, so none is ours).
     for (const t of tmps) await unlink(join(opts.dir, t)).catch(() => undefined);
+    // The newest file may be the one the writer appends to. Before the sink opened (nothing
+    // written yet in this process) that can only be today's (UTC): an older leftover is gzipped.
+    const newestInUse =
+      active !== undefined || kept.at(-1)?.date === new Date().toISOString().slice(0, 10);
     for (const f of kept) {
-      if (!f.raw || f.base === newest || f.base === active) continue;
+      if (!f.raw || f.base === active || (f.base === newest && newestInUse)) continue;
       // A superseded stream may still be flushing into this file: wait for its close.
       if (opts.streamsBusy()) {
         sweepAgain = false;

@@ -187,7 +187,7 @@ describe('createLogFileSink', () => {
     parts.length = 0;
     const [opts] = sinkOptions(dir, { backupCount: 10 });
     const before = process.memoryUsage().arrayBuffers;
-    // The sweep at start gzips the leftover; close waits for it.
+    // Nothing was written: the sweep at close gzips the leftover (no file is in use yet).
     await createLogFileSink(opts).close();
     const grown = process.memoryUsage().arrayBuffers - before;
     expect(readdirSync(dir)).toContain('app-2020-01-01.log.1.gz');
