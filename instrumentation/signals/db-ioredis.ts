@@ -30,6 +30,11 @@ import { redisQueryText } from './db-query.js';
  * (client, operation).
  */
 
+// `duplicates` pairs this module with db-pg.ts: the same imports, the InstrumentationBase form
+// upstream asks of each instrumentation, and the per-client state attached under a symbol and
+// the per-call `finish` of one span and one duration slot; what differs (the patched function,
+// how a call ends: callbacks, promises and submittables for pg, the command's promise for ioredis,
+// the attributes) is most of each file. The shared part that is logic lives in db-client.ts.
 const VERSION = '0.1.0';
 export const IOREDIS_SCOPE = 'echoes-otel/ioredis';
 
