@@ -1,24 +1,19 @@
-import {
-  ValueType,
-  type Attributes,
-  type Histogram,
-  type MeterProvider,
-  type Span,
-} from '@opentelemetry/api';
+import type { Attributes, MeterProvider, Span } from '@opentelemetry/api';
 import type { FastMetrics } from '../feature.js';
+import {
+  DB_DURATION_BUCKETS,
+  DB_DURATION_DESCRIPTION,
+  DB_DURATION_NAME,
+  dbDurationHistogram,
+} from './db-metrics.js';
 
 /**
  * What our own database client instrumentations (db-pg.ts, db-ioredis.ts) share: the
- * `db.client.operation.duration` histogram, recorded through fast-metrics when the SDK hands it
- * (one bound slot per attribute set, kept by the caller: a record is a few number writes), else
- * through the SDK meter; and `error.type` from a client error.
+ * `db.client.operation.duration` histogram (db-metrics.ts defines it for every database
+ * library), recorded through fast-metrics when the SDK hands it (one bound slot per attribute
+ * set, kept by the caller: a record is a few number writes), else through the SDK meter;
+ * `error.type` from a client error; and the small module and client plumbing both need.
  */
-
-/** The semconv histogram buckets for db.client.operation.duration (seconds). */
-export const DB_DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10];
-
-const NAME = 'db.client.operation.duration';
-const DESCRIPTION = 'Duration of database client operations.';
 
 /** One attribute set's duration series: bind once, record per operation. */
 export interface DurationSlot {
@@ -38,26 +33,37 @@ export function createDbDurationMetric(p: {
   meterProvider?: MeterProvider;
 }): DbDurationMetric {
   if (p.fastMetrics !== undefined) {
-    const h = p.fastMetrics.histogram(NAME, {
+    const h = p.fastMetrics.histogram(DB_DURATION_NAME, {
       unit: 's',
-      description: DESCRIPTION,
+      description: DB_DURATION_DESCRIPTION,
       boundaries: DB_DURATION_BUCKETS,
     });
     return { bind: (attributes) => h.bind(attributes) };
   }
   if (p.meterProvider === undefined) return NOOP;
-  const h: Histogram = p.meterProvider.getMeter('echoes-otel/db').createHistogram(NAME, {
-    description: DESCRIPTION,
-    unit: 's',
-    valueType: ValueType.DOUBLE,
-    advice: { explicitBucketBoundaries: DB_DURATION_BUCKETS },
-  });
+  const h = dbDurationHistogram(p.meterProvider);
   return {
     bind(attributes) {
       const frozen = Object.freeze({ ...attributes });
       return { record: (seconds) => h.record(seconds, frozen) };
     },
   };
+}
+
+/** A library's exports as loaded: the CommonJS object itself, or an ES namespace's default. */
+export function moduleExports<T>(exports: unknown): T | undefined {
+  const m = exports as { [Symbol.toStringTag]?: unknown; default?: unknown } | undefined;
+  return (m?.[Symbol.toStringTag] === 'Module' ? m.default : m) as T | undefined;
+}
+
+/** Keeps per-client state on the client under `key`, unlisted; a frozen client keeps none. */
+export function attachState<S>(client: object, key: symbol, state: S): S {
+  try {
+    Object.defineProperty(client, key, { value: state, enumerable: false });
+  } catch {
+    // a frozen client: described again next time
+  }
+  return state;
 }
 
 /**
@@ -73,9 +79,4 @@ export function dbErrorType(err: unknown): string {
     if (typeof name === 'string' && name !== '' && name !== 'Error') return name;
   }
   return '_OTHER';
-}
-
-/** Attributes of `base` plus `error.type` (a new object; `base` is shared). */
-export function withErrorType(base: Attributes, errorType: string): Attributes {
-  return { ...base, 'error.type': errorType };
 }

@@ -14,7 +14,13 @@ import {
   isWrapped,
   type InstrumentationConfig,
 } from '@opentelemetry/instrumentation';
-import { dbErrorType, type DbDurationMetric, type DurationSlot } from './db-client.js';
+import {
+  attachState,
+  dbErrorType,
+  moduleExports,
+  type DbDurationMetric,
+  type DurationSlot,
+} from './db-client.js';
 import { redisQueryText } from './db-query.js';
 
 /**
@@ -62,7 +68,7 @@ interface ClientState {
 const STATE = Symbol('echoes.ioredis.state');
 
 function stateOf(client: RedisLike): ClientState {
-  let s = client[STATE];
+  const s = client[STATE];
   if (s !== undefined) return s;
   const o = client.options ?? {};
   const base: Attributes = { 'db.system.name': 'redis' };
@@ -73,13 +79,7 @@ function stateOf(client: RedisLike): ClientState {
     const port = Number(o.port);
     if (Number.isInteger(port) && port > 0) base['server.port'] = port;
   }
-  s = { base, slots: new Map() };
-  try {
-    Object.defineProperty(client, STATE, { value: s, enumerable: false });
-  } catch {
-    // a frozen client: described again next time
-  }
-  return s;
+  return attachState(client, STATE, { base, slots: new Map() });
 }
 
 function slotOf(metric: DbDurationMetric, state: ClientState, operation: string): DurationSlot {
@@ -217,11 +217,8 @@ interface RedisClass {
 }
 
 function redisClassOf(exports: unknown): RedisClass | undefined {
-  const m = exports as { [Symbol.toStringTag]?: unknown; default?: unknown } | undefined;
-  const e = m?.[Symbol.toStringTag] === 'Module' ? m.default : m;
-  return typeof (e as RedisClass | undefined)?.prototype?.sendCommand === 'function'
-    ? (e as RedisClass)
-    : undefined;
+  const e = moduleExports<RedisClass>(exports);
+  return typeof e?.prototype?.sendCommand === 'function' ? e : undefined;
 }
 
 export class IoredisInstrumentation extends InstrumentationBase<InstrumentationConfig> {

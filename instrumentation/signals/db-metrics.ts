@@ -25,7 +25,9 @@ import { describeSql } from './db-query.js';
 export type DbTextKind = 'sql' | 'redis' | 'none';
 
 /** The semconv histogram buckets for db.client.operation.duration (seconds). */
-const BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10];
+export const DB_DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10];
+export const DB_DURATION_NAME = 'db.client.operation.duration';
+export const DB_DURATION_DESCRIPTION = 'Duration of database client operations.';
 
 const METRIC_KEYS = [
   'db.system.name',
@@ -39,14 +41,15 @@ const METRIC_KEYS = [
 
 const histograms = new WeakMap<MeterProvider, Histogram>();
 
-function histogramOf(mp: MeterProvider): Histogram {
+/** The SDK-meter histogram, one per meter provider (db-client.ts uses it without fast metrics). */
+export function dbDurationHistogram(mp: MeterProvider): Histogram {
   let h = histograms.get(mp);
   if (h === undefined) {
-    h = mp.getMeter('echoes-otel/db').createHistogram('db.client.operation.duration', {
-      description: 'Duration of database client operations.',
+    h = mp.getMeter('echoes-otel/db').createHistogram(DB_DURATION_NAME, {
+      description: DB_DURATION_DESCRIPTION,
       unit: 's',
       valueType: ValueType.DOUBLE,
-      advice: { explicitBucketBoundaries: BUCKETS },
+      advice: { explicitBucketBoundaries: DB_DURATION_BUCKETS },
     });
     histograms.set(mp, h);
   }
@@ -139,7 +142,7 @@ export function withDbClientMetrics(
   mp: MeterProvider,
   kind: DbTextKind,
 ): TracerProvider {
-  const h = histogramOf(mp);
+  const h = dbDurationHistogram(mp);
   return {
     getTracer(name, version, options) {
       return wrapTracer(tp.getTracer(name, version, options), h, kind);

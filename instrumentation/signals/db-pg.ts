@@ -16,7 +16,13 @@ import {
   isWrapped,
   type InstrumentationConfig,
 } from '@opentelemetry/instrumentation';
-import { dbErrorType, type DbDurationMetric, type DurationSlot } from './db-client.js';
+import {
+  attachState,
+  dbErrorType,
+  moduleExports,
+  type DbDurationMetric,
+  type DurationSlot,
+} from './db-client.js';
 import { describeSql, type SqlDescription } from './db-query.js';
 
 /**
@@ -72,7 +78,7 @@ const MAX_STATEMENTS = 512;
 const STATE = Symbol('echoes.pg.state');
 
 function stateOf(client: PgClientLike): ClientState {
-  let s = client[STATE];
+  const s = client[STATE];
   if (s !== undefined) return s;
   const params = client.connectionParameters ?? {};
   const base: Attributes = { 'db.system.name': 'postgresql' };
@@ -83,13 +89,7 @@ function stateOf(client: PgClientLike): ClientState {
     base['server.address'] = params.host;
   const port = Number(params.port);
   if (Number.isInteger(port) && port > 0) base['server.port'] = port;
-  s = { base, statements: new Map() };
-  try {
-    Object.defineProperty(client, STATE, { value: s, enumerable: false });
-  } catch {
-    // a frozen client: described again next time
-  }
-  return s;
+  return attachState(client, STATE, { base, statements: new Map() });
 }
 
 /** The query text of `client.query`'s first argument (a string, a config or a submittable). */
@@ -114,17 +114,15 @@ function statementOf(
 ): Statement {
   let st = state.statements.get(d);
   if (st !== undefined) return st;
-  const attributes: Attributes = { ...state.base };
-  if (d !== undefined) {
-    attributes['db.query.text'] = d.text;
-    if (d.operation !== undefined) attributes['db.operation.name'] = d.operation;
-    if (d.collection !== undefined) attributes['db.collection.name'] = d.collection;
-  }
+  // The span's attributes are the metric's and the sanitized text.
+  const forMetric = metricAttributes(state.base, d);
+  const attributes: Attributes =
+    d === undefined ? forMetric : { ...forMetric, 'db.query.text': d.text };
   st = {
     name: spanName(d, state.base),
     // Shared by every span of the statement: the SDK copies span attributes, never keeps these.
     attributes: Object.freeze(attributes),
-    slot: metric.bind(metricAttributes(state.base, d)),
+    slot: metric.bind(forMetric),
     d,
   };
   if (state.statements.size >= MAX_STATEMENTS) state.statements.clear();
@@ -295,11 +293,8 @@ interface PgClass {
 }
 
 function clientClassOf(exports: unknown): PgClass | undefined {
-  const m = exports as { [Symbol.toStringTag]?: unknown; default?: unknown } | undefined;
-  const e = m?.[Symbol.toStringTag] === 'Module' ? m.default : m;
-  return typeof (e as PgClass | undefined)?.prototype?.query === 'function'
-    ? (e as PgClass)
-    : undefined;
+  const e = moduleExports<PgClass>(exports);
+  return typeof e?.prototype?.query === 'function' ? e : undefined;
 }
 
 export class PgInstrumentation extends InstrumentationBase<InstrumentationConfig> {
@@ -325,16 +320,10 @@ export class PgInstrumentation extends InstrumentationBase<InstrumentationConfig
         'pg',
         versions,
         (exports: unknown) => {
-          const m = exports as { [Symbol.toStringTag]?: unknown; default?: unknown };
-          const e = (m?.[Symbol.toStringTag] === 'Module' ? m.default : m) as { Client?: unknown };
-          this.patchClient(clientClassOf(e?.Client));
+          this.patchClient(clientClassOf(moduleExports<{ Client?: unknown }>(exports)?.Client));
           return exports;
         },
-        (exports: unknown) => {
-          const m = exports as { [Symbol.toStringTag]?: unknown; default?: unknown };
-          const e = (m?.[Symbol.toStringTag] === 'Module' ? m.default : m) as { Client?: unknown };
-          unpatchClass(e?.Client);
-        },
+        (exports: unknown) => unpatchClass(moduleExports<{ Client?: unknown }>(exports)?.Client),
         [
           new InstrumentationNodeModuleFile('pg/lib/client.js', versions, patchClass, unpatchClass),
           new InstrumentationNodeModuleFile(
