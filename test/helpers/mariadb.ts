@@ -1,8 +1,16 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { findBinary, freeLoopbackPort, pollUntil, run, spawnServer } from './real-process.js';
+import {
+  failIfExited,
+  findBinary,
+  freeLoopbackPort,
+  pollUntil,
+  run,
+  spawnServer,
+  stopOnce,
+} from './real-process.js';
 
 /**
  * A real MariaDB server for the mysql2 tests: Debian's `mariadb-server` (installed by
@@ -65,22 +73,12 @@ export async function startMariaDb(): Promise<MariaDbServer> {
     run(client, ['--no-defaults', '-uroot', `--socket=${socket}`, '-e', sql], {
       timeoutMs: 20_000,
     });
-  let stopped = false;
-  const stop = async (): Promise<void> => {
-    if (stopped) return;
-    stopped = true;
-    await server.stop('SIGTERM', 10_000);
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const stop = stopOnce(() => server, dir);
   try {
     await pollUntil(
       `MariaDB ready on 127.0.0.1:${port}`,
       async () => {
-        if (!server.running) {
-          const e = new Error(`mariadbd exited during startup:\n${server.logs().slice(-3000)}`);
-          (e as { fatal?: boolean }).fatal = true;
-          throw e;
-        }
+        failIfExited(server, 'mariadbd');
         try {
           await admin('SELECT 1');
           return true;

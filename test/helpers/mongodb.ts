@@ -1,9 +1,15 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PATHS } from '../../scripts/backends.mjs';
-import { freeLoopbackPort, pollUntil, spawnServer } from './real-process.js';
+import {
+  failIfExited,
+  freeLoopbackPort,
+  pollUntil,
+  spawnServer,
+  stopOnce,
+} from './real-process.js';
 
 /**
  * A real MongoDB wire-protocol server for the mongodb tests: FerretDB 1.x with its SQLite backend
@@ -61,22 +67,12 @@ export async function startMongo(): Promise<MongoServer> {
     ],
     { env: { ...process.env, DO_NOT_TRACK: '1' } },
   );
-  let stopped = false;
-  const stop = async (): Promise<void> => {
-    if (stopped) return;
-    stopped = true;
-    await server.stop('SIGTERM', 10_000);
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const stop = stopOnce(() => server, dir);
   try {
     await pollUntil(
       `FerretDB listening on 127.0.0.1:${port}`,
       async () => {
-        if (!server.running) {
-          const e = new Error(`ferretdb exited during startup:\n${server.logs().slice(-3000)}`);
-          (e as { fatal?: boolean }).fatal = true;
-          throw e;
-        }
+        failIfExited(server, 'ferretdb');
         return (await accepts(port)) ? true : undefined;
       },
       { timeoutMs: 30_000, intervalMs: 50 },

@@ -1,21 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import {
-  chownSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-} from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import {
+  failIfExited,
   findBinary,
   freeLoopbackPort,
   pollUntil,
   run,
   spawnServer,
+  stopOnce,
   type ServerProcess,
 } from './real-process.js';
 
@@ -147,14 +141,8 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, LC_ALL: 'C' };
 
   let server: ServerProcess | undefined;
-  let stopped = false;
-  const cleanup = async (): Promise<void> => {
-    if (stopped) return;
-    stopped = true;
-    // SIGINT is PostgreSQL's "fast" shutdown: abort sessions, checkpoint, exit.
-    await server?.stop('SIGINT', 10_000);
-    rmSync(dir, { recursive: true, force: true });
-  };
+  // SIGINT is PostgreSQL's "fast" shutdown: abort sessions, checkpoint, exit.
+  const cleanup = stopOnce(() => server, dir, 'SIGINT', 10_000);
 
   try {
     await run(
@@ -221,11 +209,7 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
     await pollUntil(
       `PostgreSQL ready on 127.0.0.1:${port}`,
       async () => {
-        if (!srv.running) {
-          const e = new Error(`postgres exited during startup:\n${srv.logs().slice(-3000)}`);
-          (e as { fatal?: boolean }).fatal = true;
-          throw e;
-        }
+        failIfExited(srv, 'postgres');
         await psql('select 1');
         return true;
       },

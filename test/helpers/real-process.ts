@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 
@@ -166,6 +166,34 @@ export function spawnServer(
     },
   };
   return proc;
+}
+
+/**
+ * The stop of a real server the tests run in a temp dir of its own: `signal` (SIGKILL after
+ * `graceMs`), then the dir removed; idempotent. `server` is read when stopping (a start that
+ * failed early may have none yet).
+ */
+export function stopOnce(
+  server: () => ServerProcess | undefined,
+  dir: string,
+  signal: NodeJS.Signals = 'SIGTERM',
+  graceMs = 10_000,
+): () => Promise<void> {
+  let stopped = false;
+  return async () => {
+    if (stopped) return;
+    stopped = true;
+    await server()?.stop(signal, graceMs);
+    rmSync(dir, { recursive: true, force: true });
+  };
+}
+
+/** In a `pollUntil` check: a fatal error (the poll ends at once) when the server has exited. */
+export function failIfExited(server: ServerProcess, name: string): void {
+  if (server.running) return;
+  const e = new Error(`${name} exited during startup:\n${server.logs().slice(-3000)}`);
+  (e as { fatal?: boolean }).fatal = true;
+  throw e;
 }
 
 /** Run a command to completion; rejects with its output on a non-zero exit. */

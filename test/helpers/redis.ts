@@ -1,12 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  failIfExited,
   findBinary,
   freeLoopbackPort,
   pollUntil,
   spawnServer,
+  stopOnce,
   type ServerProcess,
 } from './real-process.js';
 
@@ -85,13 +87,7 @@ export async function startRedis(): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), 'echoes-redis-'));
   const port = await freeLoopbackPort();
   let server: ServerProcess | undefined;
-  let stopped = false;
-  const stop = async (): Promise<void> => {
-    if (stopped) return;
-    stopped = true;
-    await server?.stop('SIGTERM', 5_000);
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const stop = stopOnce(() => server, dir, 'SIGTERM', 5_000);
   try {
     server = spawnServer(
       bin,
@@ -119,11 +115,7 @@ export async function startRedis(): Promise<RedisServer> {
     await pollUntil(
       `Redis ready on 127.0.0.1:${port}`,
       async () => {
-        if (!srv.running) {
-          const e = new Error(`redis-server exited during startup:\n${srv.logs().slice(-3000)}`);
-          (e as { fatal?: boolean }).fatal = true;
-          throw e;
-        }
+        failIfExited(srv, 'redis-server');
         return (await redisCommand(port, ['PING'])).startsWith('+PONG') ? true : undefined;
       },
       { timeoutMs: 20_000, intervalMs: 50 },
