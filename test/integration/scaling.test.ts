@@ -30,6 +30,12 @@ import {
 } from '../helpers/backends.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver.js';
 import { REPO_ROOT } from '../helpers/paths.js';
+import {
+  alertOperands,
+  dashboardQueries,
+  interpolate,
+  readAlertRules,
+} from '../unit/stack/stack-queries.js';
 
 const GATEWAY_CONFIG = join(REPO_ROOT, 'collector/gateway/gateway.yaml');
 const AGENT_CONFIG = join(REPO_ROOT, 'collector/gateway/agent.yaml');
@@ -499,6 +505,18 @@ describe.skipIf(skipReason !== undefined)('the two-tier collectors (agent + gate
       15_000,
     );
     expect(alert[0]!.metric.severity).toBe('warning');
+    // The queries the single-collector queries test leaves here (they read gateway-only series):
+    // the alert's input and the Collector health dashboard's gateway panels return data.
+    const rule = readAlertRules().find((r) => r.alert === 'GatewayLostUndecidedTraces')!;
+    const gatewayPanels = dashboardQueries().filter((q) =>
+      q.where.startsWith('collector-health.json › Gateway '),
+    );
+    expect(gatewayPanels).toHaveLength(2);
+    for (const [where, expr] of [
+      ...alertOperands(rule.expr).map((op) => [rule.alert, op] as const),
+      ...gatewayPanels.map((q) => [q.where, interpolate(q.expr)] as const),
+    ])
+      expect((await prom.query(expr)).length, `${where}: ${expr}`).toBeGreaterThan(0);
     const results = await sending;
     const accepted = acceptedSpans(results);
     const traces = allTraces(results);
