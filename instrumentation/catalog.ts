@@ -506,7 +506,7 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze([
 export const EXTERNAL_SERIES: readonly {
   readonly prometheus: string;
   readonly type: InstrumentType;
-  readonly source: 'otlp' | 'gen-ai' | 'tempo' | 'loki' | 'prometheus';
+  readonly source: 'otlp' | 'gen-ai' | 'tempo' | 'loki' | 'prometheus' | 'gateway';
   readonly description: string;
 }[] = Object.freeze([
   {
@@ -620,6 +620,40 @@ export const EXTERNAL_SERIES: readonly {
     type: 'histogram',
     source: 'tempo',
     description: "Tempo's requests by route and status code.",
+  },
+  // The two-tier gateways' tail_sampling processor (collector/gateway/gateway.yaml), not the
+  // single collector's: test/integration/scaling.test.ts reads them; and the series the
+  // echoes-gateways rules record from them (prometheus/rules/echoes.yml, docs/scaling.md).
+  {
+    prometheus: 'otelcol_processor_tail_sampling_new_trace_id_received_total',
+    type: 'counter',
+    source: 'gateway',
+    description: 'Traces a gateway started holding (first span of a trace it had not decided on).',
+  },
+  {
+    prometheus: 'otelcol_processor_tail_sampling_global_count_traces_sampled_total',
+    type: 'counter',
+    source: 'gateway',
+    description: 'Traces a gateway decided on, by `decision` (sampled, not_sampled, dropped).',
+  },
+  {
+    prometheus: 'otelcol_processor_tail_sampling_sampling_trace_dropped_too_early_total',
+    type: 'counter',
+    source: 'gateway',
+    description: 'Traces a gateway evicted before their decision wait (num_traces reached).',
+  },
+  {
+    prometheus: 'otelcol:tail_sampling_undecided_traces',
+    type: 'gauge',
+    source: 'gateway',
+    description: 'Recorded: traces a gateway holds undecided, as of its last report.',
+  },
+  {
+    prometheus: 'otelcol:tail_sampling_lost_traces:10m',
+    type: 'gauge',
+    source: 'gateway',
+    description:
+      'Recorded: traces gateways held undecided when they restarted without a graceful stop, over 10 minutes.',
   },
 ]);
 

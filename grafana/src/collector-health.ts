@@ -154,6 +154,32 @@ export function collectorHealth(): dashboard.DashboardBuilder {
         ),
       ),
     )
+    .withRow(row('Gateways (two-tier mode)'))
+    .withPanel(
+      ts(
+        'Gateway undecided traces',
+        'short',
+        // The two-tier mode (docs/scaling.md, "Failures"; prometheus/rules/echoes.yml).
+        'Traces each gateway holds in its tail-sampling buffer, not decided yet, as of its last report (received minus decided minus evicted early): what a SIGKILL, OOM kill or crash of that gateway would lose.',
+      ).withTarget(
+        promQuery(
+          `sum by (service_instance_id) (otelcol:tail_sampling_undecided_traces{${COLLECTOR_SEL}})`,
+          '{{service_instance_id}}',
+        ),
+      ),
+    )
+    .withPanel(
+      ts(
+        'Gateway traces lost at restarts (10 min)',
+        'short',
+        'Per gateway, over the last 10 minutes: the undecided traces it held at its last report before each restart without a graceful stop (a graceful stop decides on all of them and counts 0). Alert: GatewayLostUndecidedTraces.',
+      ).withTarget(
+        promQuery(
+          `sum by (service_instance_id) (otelcol:tail_sampling_lost_traces:10m{${COLLECTOR_SEL}})`,
+          '{{service_instance_id}}',
+        ),
+      ),
+    )
     .withRow(row('Backends'))
     .withPanel(
       ts(

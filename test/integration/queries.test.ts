@@ -52,16 +52,19 @@ const COLLECTOR = 'otelcol-echoes';
 /**
  * Series only Loki and Tempo produce (their own metrics, and the service graph Tempo's metrics
  * generator writes): neither can run here (docs/stack.md), so queries made only of them are
- * checked by the parser test below but cannot return data; the compose e2e covers them.
+ * checked by the parser test below but cannot return data; the compose e2e covers them. And
+ * series only the two-tier gateways produce (tail sampling): scaling.test.ts runs those queries.
  */
 const NOT_HERE = new Set(
-  EXTERNAL_SERIES.filter((e) => e.source === 'loki' || e.source === 'tempo').flatMap((e) =>
+  EXTERNAL_SERIES.filter(
+    (e) => e.source === 'loki' || e.source === 'tempo' || e.source === 'gateway',
+  ).flatMap((e) =>
     e.type === 'histogram'
       ? ['_bucket', '_sum', '_count'].map((x) => e.prometheus + x)
       : [e.prometheus],
   ),
 );
-const onlyLokiOrTempo = (expr: string) => {
+const onlyElsewhere = (expr: string) => {
   const names = promqlMetricNames(interpolate(expr));
   return names.length > 0 && names.every((n) => NOT_HERE.has(n));
 };
@@ -351,16 +354,16 @@ describe.skipIf(skipReason !== undefined)(
       ...dashboardQueries().filter((q) => q.language === 'promql'),
       ...datasourceMetricQueries(),
     ];
-    const runnable = panels.filter((q) => !onlyLokiOrTempo(q.expr));
-    const notHere = panels.filter((q) => onlyLokiOrTempo(q.expr));
+    const runnable = panels.filter((q) => !onlyElsewhere(q.expr));
+    const notHere = panels.filter((q) => onlyElsewhere(q.expr));
     if (notHere.length > 0)
       console.warn(
-        `queries.test.ts: ${notHere.length} queries read only Loki's or Tempo's own series, which cannot run here (parsed, not run; the compose e2e has them): ${notHere.map((q) => q.where).join('; ')}`,
+        `queries.test.ts: ${notHere.length} queries read only Loki's or Tempo's own series or the two-tier gateways' (parsed, not run here; the compose e2e and scaling.test.ts run them): ${notHere.map((q) => q.where).join('; ')}`,
       );
-    it('leaves out only queries of Loki and Tempo series', () => {
-      expect(notHere.every((q) => /collector-health\.json › (Loki|Tempo) /.test(q.where))).toBe(
-        true,
-      );
+    it('leaves out only queries of Loki, Tempo and gateway series', () => {
+      expect(
+        notHere.every((q) => /collector-health\.json › (Loki|Tempo|Gateway) /.test(q.where)),
+      ).toBe(true);
       expect(runnable.length).toBeGreaterThan(80);
     });
     it.each(runnable.map((q) => [q.where, q.expr] as const))(
@@ -383,9 +386,12 @@ describe.skipIf(skipReason !== undefined)(
 
     const rules = readAlertRules();
     it.each(
-      rules.flatMap((r) =>
-        alertOperands(r.expr).map((op, i) => [`${r.alert} operand ${i + 1}`, op] as const),
-      ),
+      // The two-tier gateways' rules read series only gateways emit: scaling.test.ts runs them.
+      rules
+        .filter((r) => !onlyElsewhere(r.expr))
+        .flatMap((r) =>
+          alertOperands(r.expr).map((op, i) => [`${r.alert} operand ${i + 1}`, op] as const),
+        ),
     )('alert input returns data: %s', async (where, expr) => {
       await expectData(where, expr);
     });

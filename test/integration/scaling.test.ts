@@ -1,29 +1,41 @@
 /**
  * The two-tier mode on loopback (docs/scaling.md), with the real two-tier collector build: one
  * agent (collector/gateway/agent.yaml, load_balancing with the static resolver) in front of
- * gateways (collector/gateway/gateway.yaml, tail sampling), each exporting to its own OTLP sink, fed
- * by two app processes (test/fixtures/scaling/send-traces.mjs, the stock SDK).
+ * gateways (collector/gateway/gateway.yaml, tail sampling), each exporting traces and logs to its
+ * own OTLP sink and its metrics (its own, span metrics) to one real Prometheus running the shipped
+ * rules (prometheus/rules/echoes.yml, evaluated every second), fed by two app processes
+ * (test/fixtures/scaling/send-traces.mjs, the stock SDK).
  *
  * The agent's gateway list is a config overlay; changing it and sending SIGHUP (the collector
  * reloads its config) is what the k8s and dns resolvers do by themselves when a gateway pod leaves
  * or joins.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PATHS } from '../../scripts/backends.mjs';
 import {
   backendsMissing,
   freePort,
   pollUntil,
+  PROMETHEUS_CONFIG,
   startCollector,
+  startPrometheus,
   tempDir,
   type CollectorHandle,
+  type PrometheusHandle,
 } from '../helpers/backends.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver.js';
 import { REPO_ROOT } from '../helpers/paths.js';
+import {
+  alertOperands,
+  dashboardQueries,
+  interpolate,
+  readAlertRules,
+} from '../unit/stack/stack-queries.js';
 
 const GATEWAY_CONFIG = join(REPO_ROOT, 'collector/gateway/gateway.yaml');
 const AGENT_CONFIG = join(REPO_ROOT, 'collector/gateway/agent.yaml');
@@ -132,6 +144,7 @@ interface Gateway {
 async function startGateway(
   id: string,
   port: number,
+  prometheus: PrometheusHandle,
   env: Record<string, string> = {},
   sink?: OtlpReceiver,
 ): Promise<Gateway> {
@@ -141,7 +154,7 @@ async function startGateway(
     configs: [GATEWAY_CONFIG],
     loki: `${s.url}/otlp`,
     tempo: s.url,
-    prometheus: `${s.url}/api/v1/otlp`,
+    prometheus: prometheus.otlpUrl,
     env: {
       OTELCOL_GATEWAY_ID: id,
       OTELCOL_OTLP_GRPC_ENDPOINT: `127.0.0.1:${port}`,
@@ -255,11 +268,44 @@ const sendBoth = (
     }),
   ]);
 
+/** The shipped prometheus.yml and rules, evaluated every second (as alerts.test.ts does). */
+function prometheusConfig(): string {
+  const doc = parseYaml(readFileSync(PROMETHEUS_CONFIG, 'utf8')) as {
+    global: Record<string, unknown>;
+    rule_files: string[];
+  };
+  doc.global.evaluation_interval = '1s';
+  // The copy lives in a temp dir: the rules stay the repo's.
+  doc.rule_files = doc.rule_files.map((f) => resolve(dirname(PROMETHEUS_CONFIG), f));
+  const file = join(tempDir('scaling-prometheus'), 'prometheus.yml');
+  writeFileSync(file, stringifyYaml(doc));
+  return file;
+}
+
 describe.skipIf(skipReason !== undefined)('the two-tier collectors (agent + gateways)', () => {
   const gateways: Gateway[] = [];
   let agent: CollectorHandle;
   let agentSink: OtlpReceiver;
   let overlay: string;
+  let prom: PrometheusHandle;
+
+  /** A gateway's figure from one of the echoes-gateways rules (undefined: no series). */
+  const ruleValue = async (series: string, g: Gateway): Promise<number | undefined> => {
+    const r = await prom.query(`${series}{service_instance_id="${g.id}"}`);
+    return r.length === 0 ? undefined : Number(r[0]!.value[1]);
+  };
+
+  /**
+   * The loss rule finds a restarted gateway's last report when that report and the first one
+   * after the restart are at least 5 s apart (prometheus/rules/echoes.yml): one report interval
+   * (15 s) always is in production; here reports come every 2 s, so a restart waits until the dead
+   * gateway's last report is 5 s old. Returns that report's time (ms).
+   */
+  const lastReportAged = async (g: Gateway): Promise<number> => {
+    const q = `timestamp(otelcol_process_uptime_seconds_total{service_instance_id="${g.id}"})`;
+    await prom.waitFor(`time() - ${q} > 5`, (x) => x.length === 1, 30_000);
+    return Number((await prom.query(q))[0]!.value[1]) * 1000;
+  };
 
   async function reloadAgent(endpoints: string[]): Promise<void> {
     writeGatewayList(overlay, endpoints);
@@ -283,9 +329,10 @@ describe.skipIf(skipReason !== undefined)('the two-tier collectors (agent + gate
     });
 
   beforeAll(async () => {
+    prom = await startPrometheus({ config: prometheusConfig() });
     const ports = await balancedPorts(3);
     for (const [i, port] of ports.entries())
-      gateways.push(await startGateway(`gateway-${i + 1}`, port));
+      gateways.push(await startGateway(`gateway-${i + 1}`, port, prom));
     overlay = join(tempDir('agent-overlay'), 'gateways.yaml');
     writeGatewayList(
       overlay,
@@ -302,6 +349,7 @@ describe.skipIf(skipReason !== undefined)('the two-tier collectors (agent + gate
       await g.sink.close();
     }
     await agentSink?.close();
+    await prom?.dispose();
   });
 
   it('starts the agent and the gateways with no warning or error in their logs', () => {
@@ -396,7 +444,7 @@ describe.skipIf(skipReason !== undefined)('the two-tier collectors (agent + gate
     );
   });
 
-  it('keeps traces flowing to the other gateways when one is SIGKILLed, and loses nothing the agent accepted but the traces the dead gateway held undecided, which its own metric bounds', async () => {
+  it('keeps traces flowing to the other gateways when one is SIGKILLed, and loses nothing the agent accepted but the traces the dead gateway held undecided, which the loss rule counts from its last report', async () => {
     clearSinks();
     const victim = gateways[1]!;
     const survivors = gateways.filter((g) => g !== victim);
@@ -420,13 +468,6 @@ describe.skipIf(skipReason !== undefined)('the two-tier collectors (agent + gate
     const killedAt = Date.now();
     await victim.handle.kill('SIGKILL');
     const atKill = survivors.map((g) => g.sink.spans().length);
-    // The victim's own last report (every 2 s here) of the traces its tail sampler held.
-    const heldReports = victim.sink
-      .metrics()
-      .filter((m) => m.name === 'otelcol_processor_tail_sampling_sampling_traces_on_memory')
-      .flatMap((m) => m.dataPoints.map((dp) => Number(dp.value)));
-    expect(heldReports.length, 'traces_on_memory reports from the victim').toBeGreaterThan(0);
-    const lastHeld = heldReports.at(-1)!;
     // Flow goes on to the survivors while the dead one is still in the ring.
     await pollUntil(
       'more spans at the survivors after the kill',
@@ -437,11 +478,45 @@ describe.skipIf(skipReason !== undefined)('the two-tier collectors (agent + gate
     // What the k8s/dns resolver does when the pod's endpoint goes: the ring loses it.
     await reloadAgent(survivors.map((g) => g.endpoint));
     const reroutedAt = Date.now();
+    // What the victim held undecided at its last report before the kill (every 2 s here), by the
+    // recording rule; then its restart, which the loss rule counts with that figure.
+    const reportAt = await lastReportAged(victim);
+    expect(reportAt).toBeLessThanOrEqual(killedAt);
+    const held = await ruleValue('otelcol:tail_sampling_undecided_traces', victim);
+    expect(held, "the victim's undecided traces at its last report").toBeDefined();
     // As Kubernetes restarts a killed container in its pod: on the same storage directory (the
     // chart's emptyDir outlives the container), so what the victim had decided and queued for
     // export is sent after all. It stays out of the ring until the next test.
     const beforeRestart = victim.sink.spans().length;
     await victim.handle.restart();
+    let counted: number | undefined;
+    await pollUntil(
+      "the loss rule to count the victim's restart",
+      async () =>
+        (counted = await ruleValue('otelcol:tail_sampling_lost_traces:10m', victim)) === undefined
+          ? undefined
+          : true,
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    // The alert fires on it, with the figure (alerts.test.ts proves delivery of firing alerts).
+    const alert = await prom.waitFor(
+      `ALERTS{alertname="GatewayLostUndecidedTraces", service_instance_id="${victim.id}", alertstate="firing"}`,
+      (r) => r.length === 1,
+      15_000,
+    );
+    expect(alert[0]!.metric.severity).toBe('warning');
+    // The queries the single-collector queries test leaves here (they read gateway-only series):
+    // the alert's input and the Collector health dashboard's gateway panels return data.
+    const rule = readAlertRules().find((r) => r.alert === 'GatewayLostUndecidedTraces')!;
+    const gatewayPanels = dashboardQueries().filter((q) =>
+      q.where.startsWith('collector-health.json › Gateway '),
+    );
+    expect(gatewayPanels).toHaveLength(2);
+    for (const [where, expr] of [
+      ...alertOperands(rule.expr).map((op) => [rule.alert, op] as const),
+      ...gatewayPanels.map((q) => [q.where, interpolate(q.expr)] as const),
+    ])
+      expect((await prom.query(expr)).length, `${where}: ${expr}`).toBeGreaterThan(0);
     const results = await sending;
     const accepted = acceptedSpans(results);
     const traces = allTraces(results);
@@ -475,21 +550,29 @@ describe.skipIf(skipReason !== undefined)('the two-tier collectors (agent + gate
     const lostTraces = new Set(lost.map((id) => byTrace.get(id)!.traceId));
     // The lost spans are the victim's: none of their traces' spans before the kill went elsewhere.
     for (const id of lost) expect(mayBeLost(id), `span ${id} lost outside the window`).toBe(true);
-    // And the victim's own metric accounts for them: the traces it held at the kill are at most
-    // those of its last report plus the traces that reached it since (first span accepted by the
-    // agent within the 2 s report interval + 1 s of the kill).
+    // The loss rule counts exactly what the victim held undecided at its last report before the
+    // kill: the figure the recording rule had for it then.
+    expect(counted, 'lost traces counted by otelcol:tail_sampling_lost_traces:10m').toBe(held);
+    expect(counted).toBeGreaterThan(0);
+    // And that figure bounds the traces actually lost: the victim held, at the kill, those of its
+    // last report, plus the traces that reached it since, minus those it decided since. The test
+    // sees the agent's acceptance of each span (a trace reaches the gateway at or after its
+    // first span's acceptance; 1 s allowed for the agent's queue), and a trace is decided
+    // decision_wait after it arrived, on the 1 s tick (±1 s, plus that 1 s).
     const firstAccepted = (t: SentTrace) =>
       Math.min(...t.spanIds.map((id) => accepted.get(id) ?? Infinity));
-    const newSinceReport = traces.filter(
-      (t) =>
-        victimsTrace(t.traceId) &&
-        firstAccepted(t) <= killedAt &&
-        firstAccepted(t) > killedAt - 3000,
+    const victims = traces.filter((t) => victimsTrace(t.traceId));
+    const newSinceReport = victims.filter(
+      (t) => firstAccepted(t) > reportAt - 1000 && firstAccepted(t) <= killedAt,
     ).length;
-    expect(
-      lostTraces.size,
-      `lost traces vs the victim's last traces_on_memory ${lastHeld} + ${newSinceReport} new`,
-    ).toBeLessThanOrEqual(lastHeld + newSinceReport);
+    const waitMs = DECISION_WAIT_S * 1000;
+    const decidedSinceReport = victims.filter(
+      (t) =>
+        firstAccepted(t) > reportAt - waitMs - 2000 && firstAccepted(t) <= killedAt - waitMs + 1000,
+    ).length;
+    const bounds = `counted ${counted}, ${newSinceReport} new and at most ${decidedSinceReport} decided between the last report and the kill (${killedAt - reportAt} ms)`;
+    expect(lostTraces.size, bounds).toBeLessThanOrEqual(counted! + newSinceReport);
+    expect(lostTraces.size, bounds).toBeGreaterThanOrEqual(counted! - decidedSinceReport);
     // Traces sent wholly after the re-route are whole at one surviving gateway.
     let after = 0;
     for (const t of traces.filter((t) => t.startedAt > reroutedAt)) {
@@ -521,9 +604,80 @@ describe.skipIf(skipReason !== undefined)('the two-tier collectors (agent + gate
     // Nothing was refused or dropped on the agent's side of the hand-off.
     const failedSdk = results.flatMap((r) => r.failed).length;
     console.log(
-      `kill: ${accepted.size} spans accepted (${failedSdk} refused during the reload), ${lost.length} spans of ${lostTraces.size} traces lost with the victim's buffer (its last traces_on_memory: ${lastHeld}, +${newSinceReport} new traces since), ${recovered.length} spans exported by the victim after its restart, ${w.duplicates} duplicate copies (retried batches), ${after} traces after the re-route`,
+      `kill: ${accepted.size} spans accepted (${failedSdk} refused during the reload), ${lost.length} spans of ${lostTraces.size} traces lost with the victim's buffer (${bounds}), ${recovered.length} spans exported by the victim after its restart, ${w.duplicates} duplicate copies (retried batches), ${after} traces after the re-route`,
     );
     // The victim rejoins the ring for the next test.
+    await reloadAgent(gateways.map((g) => g.endpoint));
+  });
+
+  it('loses nothing when a gateway stops gracefully (SIGTERM) mid-run: it decides on every trace it holds, and the loss rule counts 0', async () => {
+    clearSinks();
+    const victim = gateways[2]!;
+    const survivors = gateways.filter((g) => g !== victim);
+    const sending = sendBoth(agent, 400, 8_000);
+    await pollUntil(
+      'spans of this run at every gateway',
+      () => (gateways.every((g) => g.sink.spans().length > 150) ? true : undefined),
+      { timeoutMs: 30_000 },
+    );
+    const heldBefore = await ruleValue('otelcol:tail_sampling_undecided_traces', victim);
+    const stoppedAt = Date.now();
+    // What Kubernetes sends on a rollout, drain or scale-down (then SIGKILL after the grace period).
+    await victim.handle.kill('SIGTERM');
+    const stopLog = victim.handle.logs();
+    expect(stopLog).toContain('Shutdown complete');
+    expect(stopLog).not.toMatch(/\t(warn|error)\t/i);
+    const atStop = survivors.map((g) => g.sink.spans().length);
+    await pollUntil(
+      'more spans at the survivors after the stop',
+      () =>
+        survivors.every((g, i) => g.sink.spans().length > atStop[i]! + 100) ? true : undefined,
+      { timeoutMs: 30_000 },
+    );
+    await reloadAgent(survivors.map((g) => g.endpoint));
+    await lastReportAged(victim);
+    // Its final report, taken after the processors stopped: every held trace decided.
+    expect(await ruleValue('otelcol:tail_sampling_undecided_traces', victim)).toBe(0);
+    // Back on its storage (a StatefulSet's claim, or the same pod): its persistent export queue
+    // holds what it decided at the stop and had not sent.
+    const beforeRestart = victim.sink.spans().length;
+    await victim.handle.restart();
+    let counted: number | undefined;
+    await pollUntil(
+      "the loss rule to count the victim's restart",
+      async () =>
+        (counted = await ruleValue('otelcol:tail_sampling_lost_traces:10m', victim)) === undefined
+          ? undefined
+          : true,
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    expect(counted).toBe(0);
+    const results = await sending;
+    const accepted = acceptedSpans(results);
+    const w = await pollUntil(
+      'every accepted span at a gateway sink',
+      () => {
+        const x = whereabouts(gateways);
+        return [...accepted.keys()].every((id) => x.spanAt.has(id)) ? x : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 500 },
+    );
+    const traces = allTraces(results);
+    // Traces in flight at the stop were decided on what the victim had, and their later spans
+    // went to their new gateway: split, none lost.
+    const split = traces.filter((t) => (w.traceAt.get(t.traceId)?.size ?? 0) > 1);
+    for (const t of split) expect([...w.traceAt.get(t.traceId)!]).toContain(victim.id);
+    const recovered = victim.sink.spans().length - beforeRestart;
+    expect(
+      (
+        await prom.query(
+          `ALERTS{alertname="GatewayLostUndecidedTraces", service_instance_id="${victim.id}"}`,
+        )
+      ).length,
+    ).toBe(0);
+    console.log(
+      `SIGTERM: ${accepted.size} spans accepted, all at a sink; the victim held ${heldBefore} undecided traces at its report before the stop (${Date.now() - stoppedAt} ms ago), decided them all (final report: 0, rule: ${counted}); ${split.length} traces split between it and their new gateway; ${recovered} spans sent from its persistent queue after its restart; ${w.duplicates} duplicate copies`,
+    );
     await reloadAgent(gateways.map((g) => g.endpoint));
   });
 
@@ -532,7 +686,7 @@ describe.skipIf(skipReason !== undefined)('the two-tier collectors (agent + gate
       1,
       gateways.map((g) => g.port),
     );
-    gateways.push(await startGateway('gateway-4', port!));
+    gateways.push(await startGateway('gateway-4', port!, prom));
     clearSinks();
     await reloadAgent(gateways.map((g) => g.endpoint));
     const results = await sendBoth(agent, 600, 5_000);
@@ -572,7 +726,9 @@ describe.skipIf(skipReason !== undefined)('the two-tier collectors (agent + gate
     const fresh: Gateway[] = [];
     for (const g of gateways) {
       g.sink.clear();
-      fresh.push(await startGateway(g.id, g.port, { ECHOES_TAIL_SAMPLING_PERCENT: '10' }, g.sink));
+      fresh.push(
+        await startGateway(g.id, g.port, prom, { ECHOES_TAIL_SAMPLING_PERCENT: '10' }, g.sink),
+      );
     }
     gateways.splice(0, gateways.length, ...fresh);
     writeGatewayList(
@@ -607,33 +763,31 @@ describe.skipIf(skipReason !== undefined)('the two-tier collectors (agent + gate
       for (const id of t.spanIds) expect(w.spanAt.has(id), `span ${id}`).toBe(true);
 
     // Span metrics are computed before sampling: the SERVER calls of each service, summed over the
-    // gateways' latest cumulative points, equal the requests (root spans) the service sent.
-    const spanMetricFlushes = (g: Gateway) =>
-      g.sink.metrics().filter((m) => m.name === 'traces.span.metrics.calls').length;
-    const callsCounted = (service: string) => {
-      // Cumulative: the latest (largest) value of each series, summed over series and gateways.
-      const latest = new Map<string, number>();
-      for (const g of gateways) {
-        for (const m of g.sink.metrics()) {
-          if (m.name !== 'traces.span.metrics.calls' || m.resource['service.name'] !== service)
-            continue;
-          for (const dp of m.dataPoints) {
-            if (dp.attributes['span.kind'] !== 'SPAN_KIND_SERVER') continue;
-            expect(dp.attributes['otelcol.gateway']).toBe(g.id);
-            const key = JSON.stringify(dp.attributes);
-            latest.set(key, Math.max(latest.get(key) ?? 0, Number(dp.value)));
-          }
-        }
-      }
-      return [...latest.values()].reduce((a, b) => a + b, 0);
+    // gateways' series in Prometheus (each labelled with its gateway), equal the requests (root
+    // spans) the service sent.
+    const calls = (service: string) =>
+      `traces_span_metrics_calls_total{service_name="${service}", span_kind="SPAN_KIND_SERVER"}`;
+    const callsCounted = async (service: string) => {
+      const bySeries = await prom.query(calls(service));
+      for (const x of bySeries)
+        expect(gateways.map((g) => g.id)).toContain(x.metric.otelcol_gateway);
+      return bySeries.reduce((n, x) => n + Number(x.value[1]), 0);
     };
+    /** Time (s) of each gateway's latest span-metrics flush for the service. */
+    const lastFlush = async (service: string) =>
+      new Map(
+        (await prom.query(`max by (otelcol_gateway) (timestamp(${calls(service)}))`)).map((x) => [
+          x.metric.otelcol_gateway!,
+          Number(x.value[1]),
+        ]),
+      );
     for (const r of results) {
       const expected = r.traces.filter((t) => accepted.has(t.spanIds[0]!)).length;
       let counted = 0;
       try {
         await pollUntil(
           `span metrics of ${r.service} to count ${expected} requests`,
-          () => ((counted = callsCounted(r.service)) >= expected ? true : undefined),
+          async () => ((counted = await callsCounted(r.service)) >= expected ? true : undefined),
           { timeoutMs: 30_000, intervalMs: 500 },
         );
       } catch (err) {
@@ -642,14 +796,20 @@ describe.skipIf(skipReason !== undefined)('the two-tier collectors (agent + gate
     }
     // Exactly once, with no failure injected: the agent sends a batch again only when a send to a
     // gateway failed (agent.yaml's timeouts keep a slow but live gateway from failing), and span
-    // metrics would count the copy. Wait for at least one more flush (one entry per service and
-    // flush) from every gateway, so a late copy would show.
-    const flushes = gateways.map(spanMetricFlushes);
-    await pollUntil(
-      'another span-metrics flush from every gateway',
-      () => (gateways.every((g, i) => spanMetricFlushes(g) >= flushes[i]! + 2) ? true : undefined),
-      { timeoutMs: 30_000, intervalMs: 500 },
-    );
+    // metrics would count the copy. Wait for at least one more flush from every gateway, so a late
+    // copy would show.
+    for (const r of results) {
+      const before = await lastFlush(r.service);
+      expect([...before.keys()].sort()).toEqual(gateways.map((g) => g.id).sort());
+      await pollUntil(
+        `another span-metrics flush of ${r.service} from every gateway`,
+        async () => {
+          const now = await lastFlush(r.service);
+          return [...before].every(([g, t]) => (now.get(g) ?? 0) > t) ? true : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 500 },
+      );
+    }
     const agentTrouble = agent
       .logs()
       .split('\n')
@@ -659,7 +819,7 @@ describe.skipIf(skipReason !== undefined)('the two-tier collectors (agent + gate
     for (const r of results) {
       const expected = r.traces.filter((t) => accepted.has(t.spanIds[0]!)).length;
       expect(
-        callsCounted(r.service),
+        await callsCounted(r.service),
         `span metrics of ${r.service}: requests counted; the agent logged:\n${agentTrouble}`,
       ).toBe(expected);
     }

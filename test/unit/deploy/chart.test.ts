@@ -72,17 +72,26 @@ const VARIANTS: Record<string, string[]> = {
   'dns resolver': ['agent.resolver=dns'],
   'fixed gateway count': ['gateway.autoscaling.enabled=false', 'gateway.replicas=5'],
   'gateways only': ['agent.enabled=false', 'gateway.podDisruptionBudget.enabled=false'],
+  'gateways as a StatefulSet': ['gateway.kind=StatefulSet'],
+  'a fixed count of StatefulSet gateways on a storage class': [
+    'gateway.kind=StatefulSet',
+    'gateway.autoscaling.enabled=false',
+    'gateway.queue.storageClassName=fast-ssd',
+  ],
 };
 
 const get = (docs: Manifest[], kind: string, suffix = '') =>
   docs.find((d) => d.kind === kind && d.metadata.name.endsWith(suffix));
 
 describe.skipIf(skipReason !== undefined)('the two-tier Helm chart (deploy/)', () => {
-  it('passes helm lint --strict', () => {
-    const r = sh(PATHS.helm, ['lint', '--strict', CHART]);
-    expect(r.status, `${r.out}${r.err}`).toBe(0);
-    expect(r.out).toContain('0 chart(s) failed');
-  });
+  it.each([[[]], [['--set', 'gateway.kind=StatefulSet']]])(
+    'passes helm lint --strict (%j)',
+    (set: string[]) => {
+      const r = sh(PATHS.helm, ['lint', '--strict', CHART, ...set]);
+      expect(r.status, `${r.out}${r.err}`).toBe(0);
+      expect(r.out).toContain('0 chart(s) failed');
+    },
+  );
 
   it.each(Object.entries(VARIANTS))(
     'renders manifests that pass the strict schema check (%s)',
@@ -138,6 +147,51 @@ describe.skipIf(skipReason !== undefined)('the two-tier Helm chart (deploy/)', (
     ]);
   });
 
+  it('runs the gateways as a StatefulSet with a claim per gateway for its queue, behind the same headless Service, HPA and PodDisruptionBudget', () => {
+    const { docs } = render('gateway.kind=StatefulSet', 'gateway.queue.storageClassName=fast-ssd');
+    expect(get(docs, 'Deployment', '-gateway')).toBeUndefined();
+    const sts = get(docs, 'StatefulSet', '-gateway')!;
+    expect(sts).toBeDefined();
+    const svc = get(docs, 'Service', '-gateway')!;
+    expect(svc.spec.clusterIP).toBe('None');
+    expect(sts.spec.serviceName).toBe(svc.metadata.name);
+    expect(svc.spec.selector).toEqual(sts.spec.selector.matchLabels);
+    expect(sts.spec.replicas).toBeUndefined();
+    // The queue is a claim, not an emptyDir, mounted where the config's file_storage writes.
+    const pod = sts.spec.template.spec;
+    expect(pod.volumes.map((v: { name: string }) => v.name)).toEqual(['config']);
+    const claim = sts.spec.volumeClaimTemplates[0];
+    expect(claim.metadata.name).toBe('queue');
+    expect(claim.spec.resources.requests.storage).toBe('2Gi');
+    expect(claim.spec.storageClassName).toBe('fast-ssd');
+    expect(pod.containers[0].volumeMounts).toContainEqual({
+      name: 'queue',
+      mountPath: '/var/lib/otelcol/queue',
+    });
+    const hpa = get(docs, 'HorizontalPodAutoscaler')!;
+    expect(hpa.spec.scaleTargetRef).toEqual({
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      name: sts.metadata.name,
+    });
+    expect(get(docs, 'PodDisruptionBudget')!.spec.selector.matchLabels).toEqual(
+      sts.spec.selector.matchLabels,
+    );
+    // And the default stays a Deployment with an emptyDir queue.
+    const dep = get(render().docs, 'Deployment', '-gateway')!;
+    expect(dep.spec.volumeClaimTemplates).toBeUndefined();
+    expect(dep.spec.template.spec.volumes).toContainEqual({
+      name: 'queue',
+      emptyDir: { sizeLimit: '2Gi' },
+    });
+  });
+
+  it('refuses an unknown gateway kind with a message naming the value', () => {
+    const r = template('gateway.kind=ReplicaSet');
+    expect(r.status).not.toBe(0);
+    expect(r.err).toMatch(/gateway\.kind must be Deployment or StatefulSet, not "ReplicaSet"/);
+  });
+
   it('refuses an unknown resolver with a message naming the value', () => {
     const r = template('agent.resolver=consul');
     expect(r.status).not.toBe(0);
@@ -157,14 +211,18 @@ describe.skipIf(skipReason !== undefined)('the two-tier Helm chart (deploy/)', (
   it.skipIf(!existsSync(PATHS.gateway))(
     'renders agent and gateway configs that the two-tier collector validates with the env the chart sets',
     () => {
-      for (const set of [[], ['agent.resolver=dns']]) {
+      for (const set of [[], ['agent.resolver=dns'], ['gateway.kind=StatefulSet']]) {
         const { docs } = render(...set);
         const cm = get(docs, 'ConfigMap')!;
         const dir = mkdtempSync(join(tmpdir(), 'echoes-chart-'));
         try {
           for (const [kind, suffix, file] of [
             ['DaemonSet', '-agent', 'agent.yaml'],
-            ['Deployment', '-gateway', 'gateway.yaml'],
+            [
+              set.includes('gateway.kind=StatefulSet') ? 'StatefulSet' : 'Deployment',
+              '-gateway',
+              'gateway.yaml',
+            ],
           ] as const) {
             const w = get(docs, kind, suffix)!;
             const env: Record<string, string> = {};

@@ -31,6 +31,7 @@ const NOT_TARGETS = new Set([
   'CollectorRefusingData',
   'CollectorDroppingData',
   'CollectorQueueNearlyFull',
+  'GatewayLostUndecidedTraces',
 ]);
 
 const squash = (s: string) =>

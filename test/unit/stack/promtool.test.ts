@@ -47,6 +47,7 @@ describe('alert rules: annotations', () => {
         'DiskOpsAboveTarget',
         'DiskUsageHigh',
         'ErrorRateHigh',
+        'GatewayLostUndecidedTraces',
         'HeapGrowthSustained',
         'HostDiskUsageHigh',
         'LatencyAvgAboveTarget',
