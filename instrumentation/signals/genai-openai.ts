@@ -111,32 +111,51 @@ interface Params {
   instructions?: unknown;
 }
 
-/** The request parameters upstream records, on top of the site's attributes. */
+function put(a: Attributes | undefined, key: string, value: unknown): Attributes {
+  const out = a ?? {};
+  out[key] = value as AttributeValue;
+  return out;
+}
+
+/**
+ * The request parameters upstream records, on top of the site's attributes (undefined: none, the
+ * site's frozen attributes are the span's as they are). Module functions, not per-call closures:
+ * the bundle's `keepNames` names every named closure it creates.
+ */
 function requestAttributes(op: Operation, p: Params, capture: boolean): Attributes | undefined {
   let a: Attributes | undefined;
-  const put = (k: string, v: unknown): void => {
-    (a ??= {})[k] = v as AttributeValue;
-  };
   if (op === 'chat') {
-    if (p.frequency_penalty != null) put('gen_ai.request.frequency_penalty', p.frequency_penalty);
+    if (p.frequency_penalty != null)
+      a = put(a, 'gen_ai.request.frequency_penalty', p.frequency_penalty);
     if (typeof p.max_completion_tokens === 'number')
-      put('gen_ai.request.max_tokens', p.max_completion_tokens);
-    else if (typeof p.max_tokens === 'number') put('gen_ai.request.max_tokens', p.max_tokens);
+      a = put(a, 'gen_ai.request.max_tokens', p.max_completion_tokens);
+    else if (typeof p.max_tokens === 'number')
+      a = put(a, 'gen_ai.request.max_tokens', p.max_tokens);
     if (typeof p.presence_penalty === 'number')
-      put('gen_ai.request.presence_penalty', p.presence_penalty);
+      a = put(a, 'gen_ai.request.presence_penalty', p.presence_penalty);
     if (p.stop != null)
-      put('gen_ai.request.stop_sequences', Array.isArray(p.stop) ? p.stop : [p.stop]);
-    if (p.temperature != null) put('gen_ai.request.temperature', p.temperature);
-    if (p.top_p != null) put('gen_ai.request.top_p', p.top_p);
+      a = put(a, 'gen_ai.request.stop_sequences', Array.isArray(p.stop) ? p.stop : [p.stop]);
+    if (p.temperature != null) a = put(a, 'gen_ai.request.temperature', p.temperature);
+    if (p.top_p != null) a = put(a, 'gen_ai.request.top_p', p.top_p);
   } else if (op === 'embeddings') {
-    if (p.encoding_format != null) put('gen_ai.request.encoding_formats', [p.encoding_format]);
+    if (p.encoding_format != null)
+      a = put(a, 'gen_ai.request.encoding_formats', [p.encoding_format]);
   } else {
-    if (capture && p.instructions != null) put('gen_ai.system_instructions', p.instructions);
-    if (p.max_output_tokens != null) put('gen_ai.request.max_tokens', p.max_output_tokens);
-    if (p.temperature != null) put('gen_ai.request.temperature', p.temperature);
-    if (p.top_p != null) put('gen_ai.request.top_p', p.top_p);
+    if (capture && p.instructions != null) a = put(a, 'gen_ai.system_instructions', p.instructions);
+    if (p.max_output_tokens != null) a = put(a, 'gen_ai.request.max_tokens', p.max_output_tokens);
+    if (p.temperature != null) a = put(a, 'gen_ai.request.temperature', p.temperature);
+    if (p.top_p != null) a = put(a, 'gen_ai.request.top_p', p.top_p);
   }
   return a;
+}
+
+/** A message's content as upstream's events carry it: parts joined (text parts only, for some). */
+function contentText(content: unknown, onlyText: boolean): unknown {
+  if (!Array.isArray(content)) return content;
+  return (content as Array<{ type?: string; text?: string }>)
+    .filter((part) => !onlyText || part.type === 'text')
+    .map((part) => part.text)
+    .join('');
 }
 
 interface Usage {
@@ -690,13 +709,6 @@ export class OpenAIInstrumentation extends InstrumentationBase<OpenAIInstrumenta
   /** The prompt's messages as upstream's events, with their content. */
   private messageEvents(params: Params, ctx: Context): void {
     const messages = Array.isArray(params.messages) ? params.messages : [];
-    const text = (content: unknown, onlyText: boolean): unknown =>
-      Array.isArray(content)
-        ? (content as Array<{ type?: string; text?: string }>)
-            .filter((p) => !onlyText || p.type === 'text')
-            .map((p) => p.text)
-            .join('')
-        : content;
     for (const msg of messages as Array<{
       role?: string;
       content?: unknown;
@@ -705,14 +717,14 @@ export class OpenAIInstrumentation extends InstrumentationBase<OpenAIInstrumenta
     }>) {
       switch (msg.role) {
         case 'system':
-          this.event('gen_ai.system.message', ctx, { content: text(msg.content, false) });
+          this.event('gen_ai.system.message', ctx, { content: contentText(msg.content, false) });
           break;
         case 'user':
-          this.event('gen_ai.user.message', ctx, { content: text(msg.content, true) });
+          this.event('gen_ai.user.message', ctx, { content: contentText(msg.content, true) });
           break;
         case 'assistant': {
           const body: Record<string, unknown> = {};
-          if (msg.content) body.content = text(msg.content, true);
+          if (msg.content) body.content = contentText(msg.content, true);
           body.tool_calls = msg.tool_calls?.map((tc) => {
             const repr: ToolCallPart = { id: tc.id, type: tc.type };
             if (tc.type === 'function')
@@ -725,7 +737,7 @@ export class OpenAIInstrumentation extends InstrumentationBase<OpenAIInstrumenta
         case 'tool':
           this.event('gen_ai.tool.message', ctx, {
             id: msg.tool_call_id,
-            content: text(msg.content, false),
+            content: contentText(msg.content, false),
           });
           break;
         default:
