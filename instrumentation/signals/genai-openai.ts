@@ -555,7 +555,7 @@ export class OpenAIInstrumentation extends InstrumentationBase<OpenAIInstrumenta
     ];
   }
 
-  /** The wrapper of one resource's `create`: a span per call, ended by the result, the error or the stream's end. */
+  /** The wrapper of one resource's `create`: a span per call, ended by its result, error or stream end. */
   wrapCreate(original: AnyFn, op: Operation): AnyFn {
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the wrapper's `this` is openai's
     const inst = this;
