@@ -22,9 +22,8 @@ import type { GenAiMetric, GenAiSlot } from './genai-metrics.js';
 /**
  * The `openai` client (4.19 to 6.x, any OpenAI-compatible baseURL), our own lean instrumentation
  * (docs/performance.md says why: upstream's instrumentation-openai cost ~125 µs per call in the
- * real-service profile, bench/libraries.mjs). It patches what upstream patches,
- * `Chat.Completions.prototype.create`, `Embeddings.prototype.create` and `Responses.prototype.create`
- * (v5+), and makes the same client span: `{operation} {request model}`, kind CLIENT, a child of
+ * real-service profile, bench/genai-openai.mjs). It patches what upstream patches: `create` of
+ * `Chat.Completions`, `Embeddings` and (v5+) `Responses`, and makes the same client span: `{operation} {request model}`, kind CLIENT, a child of
  * the active span and the parent of the HTTP client span of the call, with upstream's attributes
  * (gen_ai.operation.name, gen_ai.request.model and request parameters, gen_ai.system for chat and
  * embeddings or gen_ai.provider.name for responses, server.address / server.port from the
@@ -555,7 +554,7 @@ export class OpenAIInstrumentation extends InstrumentationBase<OpenAIInstrumenta
     ];
   }
 
-  /** The wrapper of one resource's `create`: a span per call, ended by its result, error or stream end. */
+  /** One resource's `create`, wrapped: a span per call, ended by its result, error or stream. */
   wrapCreate(original: AnyFn, op: Operation): AnyFn {
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the wrapper's `this` is openai's
     const inst = this;
