@@ -24,7 +24,8 @@ import type { GenAiMetric, GenAiSlot } from './genai-metrics.js';
  * (docs/performance.md says why: upstream's instrumentation-openai cost ~125 µs per call in the
  * real-service profile, bench/genai-openai.mjs). It patches what upstream patches: `create` of
  * `Chat.Completions`, `Embeddings` and (v5+) `Responses`, and makes the same client span:
- * `{operation} {request model}`, kind CLIENT, a child of the active span and the parent of the HTTP client span of the call, with upstream's attributes
+ * `{operation} {request model}`, kind CLIENT, a child of the active span and the parent of the
+ * HTTP client span of the call, with upstream's attributes
  * (gen_ai.operation.name, gen_ai.request.model and request parameters, gen_ai.system for chat and
  * embeddings or gen_ai.provider.name for responses, server.address / server.port from the
  * baseURL, gen_ai.response.id / model / finish_reasons, gen_ai.usage.input_tokens /
