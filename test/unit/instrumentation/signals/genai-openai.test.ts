@@ -33,13 +33,14 @@ import { startOpenAIServer, tokens, type OpenAIServer } from '../../../helpers/o
 import type * as OpenAIModule from 'openai';
 
 // Ours against upstream's instrumentation-openai on the same calls, through the real `openai`
-// client (5, and 4 from its npm alias) against the local OpenAI-compatible server (real HTTP):
+// client (5, and 4 and 6 from their npm aliases) against the local OpenAI-compatible server (real HTTP):
 // the same span names, kinds, attributes and statuses, and the same metric points.
 
 const require = createRequire(import.meta.url);
 const CLIENTS: Record<string, unknown> = {
   openai5: require('openai'),
   openai4: require('openai-4'),
+  openai6: require('openai-6'),
 };
 
 const PROMPT = 'say hello to the tests';
@@ -223,130 +224,132 @@ describe('OpenAIInstrumentation', () => {
     });
   }
 
-  it("makes upstream's spans and metric points for the Responses API (plain and streamed), with no instructions on the span unless capturing content", async () => {
-    const exports = CLIENTS.openai5 as typeof OpenAIModule;
-    const response = {
-      id: 'resp_1',
-      object: 'response',
-      created_at: 1,
-      status: 'completed',
-      model: 'gpt-4o-mini-2024-07-18',
-      output: [
-        {
-          type: 'message',
-          id: 'msg_1',
-          role: 'assistant',
-          status: 'completed',
-          content: [{ type: 'output_text', text: REPLY, annotations: [] }],
-        },
-      ],
-      usage: { input_tokens: 5, output_tokens: 5, total_tokens: 10 },
-    };
-    const responsesFetch = async (_url: string | URL | Request, init?: RequestInit) => {
-      const body = JSON.parse(String(init?.body)) as { stream?: boolean };
-      if (!body.stream)
-        return new Response(JSON.stringify(response), {
-          headers: { 'content-type': 'application/json' },
+  for (const version of ['openai5', 'openai6']) {
+    it(`makes upstream's spans and metric points for the Responses API on ${version} (plain and streamed), with no instructions on the span unless capturing content`, async () => {
+      const exports = CLIENTS[version] as typeof OpenAIModule;
+      const response = {
+        id: 'resp_1',
+        object: 'response',
+        created_at: 1,
+        status: 'completed',
+        model: 'gpt-4o-mini-2024-07-18',
+        output: [
+          {
+            type: 'message',
+            id: 'msg_1',
+            role: 'assistant',
+            status: 'completed',
+            content: [{ type: 'output_text', text: REPLY, annotations: [] }],
+          },
+        ],
+        usage: { input_tokens: 5, output_tokens: 5, total_tokens: 10 },
+      };
+      const responsesFetch = async (_url: string | URL | Request, init?: RequestInit) => {
+        const body = JSON.parse(String(init?.body)) as { stream?: boolean };
+        if (!body.stream)
+          return new Response(JSON.stringify(response), {
+            headers: { 'content-type': 'application/json' },
+          });
+        const event = (type: string, extra: object) =>
+          `event: ${type}\ndata: ${JSON.stringify({ type, ...extra })}\n\n`;
+        const sse =
+          event('response.created', {
+            response: { ...response, status: 'in_progress', output: [], usage: null },
+          }) +
+          event('response.output_item.done', { output_index: 0, item: response.output[0] }) +
+          event('response.completed', { response });
+        return new Response(sse, { headers: { 'content-type': 'text/event-stream' } });
+      };
+      const responsesCalls = async (instructions?: string): Promise<void> => {
+        const client = new exports.OpenAI({
+          apiKey: 'sk-test-responses',
+          baseURL: 'http://127.0.0.1:9/v1',
+          maxRetries: 0,
+          fetch: responsesFetch,
         });
-      const event = (type: string, extra: object) =>
-        `event: ${type}\ndata: ${JSON.stringify({ type, ...extra })}\n\n`;
-      const sse =
-        event('response.created', {
-          response: { ...response, status: 'in_progress', output: [], usage: null },
-        }) +
-        event('response.output_item.done', { output_index: 0, item: response.output[0] }) +
-        event('response.completed', { response });
-      return new Response(sse, { headers: { 'content-type': 'text/event-stream' } });
-    };
-    const responsesCalls = async (instructions?: string): Promise<void> => {
-      const client = new exports.OpenAI({
-        apiKey: 'sk-test-responses',
-        baseURL: 'http://127.0.0.1:9/v1',
-        maxRetries: 0,
-        fetch: responsesFetch,
+        await client.responses.create({
+          model: 'gpt-4o-mini',
+          input: PROMPT,
+          temperature: 0.5,
+          ...(instructions ? { instructions } : {}),
+        });
+        const stream = await client.responses.create({
+          model: 'gpt-4o-mini',
+          input: PROMPT,
+          stream: true,
+        });
+        for await (const _ of stream) void _;
+      };
+      const runResponses = async (
+        make: (tp: BasicTracerProvider, mp: MeterProvider, lp: LoggerProvider) => Patchable,
+        instructions?: string,
+      ) => {
+        const spans = new InMemorySpanExporter();
+        const tp = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
+        const metrics = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+        const reader = new PeriodicExportingMetricReader({
+          exporter: metrics,
+          exportIntervalMillis: 3_600_000,
+        });
+        const mp = new MeterProvider({ readers: [reader] });
+        const lp = new LoggerProvider();
+        const i = make(tp, mp, lp);
+        const def = i.getModuleDefinitions()[0]!;
+        def.patch!(exports);
+        try {
+          await responsesCalls(instructions);
+          const deadline = Date.now() + 5000;
+          while (spans.getFinishedSpans().length < 2 && Date.now() < deadline)
+            await new Promise((r) => setImmediate(r));
+        } finally {
+          def.unpatch!(exports);
+        }
+        await reader.forceFlush();
+        const points = metrics
+          .getMetrics()
+          .flatMap((r) => r.scopeMetrics)
+          .flatMap((x) => x.metrics)
+          .flatMap((m) =>
+            (m.dataPoints as Array<DataPoint<Histogram>>).map((p) => ({
+              name: m.descriptor.name,
+              attributes: p.attributes,
+              count: p.value.count,
+              sum: m.descriptor.name === 'gen_ai.client.token.usage' ? p.value.sum : undefined,
+            })),
+          )
+          .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+        await mp.shutdown();
+        return { spans: spans.getFinishedSpans().map(shape), points };
+      };
+      const upstream = await runResponses((tp, mp, lp) => {
+        const u = new UpstreamOpenAIInstrumentation();
+        u.setTracerProvider(tp);
+        u.setMeterProvider(mp);
+        u.setLoggerProvider(lp);
+        return u as unknown as Patchable;
       });
-      await client.responses.create({
-        model: 'gpt-4o-mini',
-        input: PROMPT,
-        temperature: 0.5,
-        ...(instructions ? { instructions } : {}),
+      const ours = await runResponses((tp, mp) => {
+        const o = new OpenAIInstrumentation(createGenAiMetric({ meterProvider: mp }));
+        o.setTracerProvider(tp);
+        return o as unknown as Patchable;
       });
-      const stream = await client.responses.create({
-        model: 'gpt-4o-mini',
-        input: PROMPT,
-        stream: true,
+      expect(upstream.spans).toHaveLength(2);
+      expect(upstream.spans[0]!.attributes).toMatchObject({
+        'gen_ai.provider.name': 'openai',
+        'gen_ai.usage.output_tokens': 5,
+        'gen_ai.response.finish_reasons': ['stop'],
       });
-      for await (const _ of stream) void _;
-    };
-    const runResponses = async (
-      make: (tp: BasicTracerProvider, mp: MeterProvider, lp: LoggerProvider) => Patchable,
-      instructions?: string,
-    ) => {
-      const spans = new InMemorySpanExporter();
-      const tp = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
-      const metrics = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
-      const reader = new PeriodicExportingMetricReader({
-        exporter: metrics,
-        exportIntervalMillis: 3_600_000,
-      });
-      const mp = new MeterProvider({ readers: [reader] });
-      const lp = new LoggerProvider();
-      const i = make(tp, mp, lp);
-      const def = i.getModuleDefinitions()[0]!;
-      def.patch!(exports);
-      try {
-        await responsesCalls(instructions);
-        const deadline = Date.now() + 5000;
-        while (spans.getFinishedSpans().length < 2 && Date.now() < deadline)
-          await new Promise((r) => setImmediate(r));
-      } finally {
-        def.unpatch!(exports);
-      }
-      await reader.forceFlush();
-      const points = metrics
-        .getMetrics()
-        .flatMap((r) => r.scopeMetrics)
-        .flatMap((x) => x.metrics)
-        .flatMap((m) =>
-          (m.dataPoints as Array<DataPoint<Histogram>>).map((p) => ({
-            name: m.descriptor.name,
-            attributes: p.attributes,
-            count: p.value.count,
-            sum: m.descriptor.name === 'gen_ai.client.token.usage' ? p.value.sum : undefined,
-          })),
-        )
-        .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
-      await mp.shutdown();
-      return { spans: spans.getFinishedSpans().map(shape), points };
-    };
-    const upstream = await runResponses((tp, mp, lp) => {
-      const u = new UpstreamOpenAIInstrumentation();
-      u.setTracerProvider(tp);
-      u.setMeterProvider(mp);
-      u.setLoggerProvider(lp);
-      return u as unknown as Patchable;
-    });
-    const ours = await runResponses((tp, mp) => {
-      const o = new OpenAIInstrumentation(createGenAiMetric({ meterProvider: mp }));
-      o.setTracerProvider(tp);
-      return o as unknown as Patchable;
-    });
-    expect(upstream.spans).toHaveLength(2);
-    expect(upstream.spans[0]!.attributes).toMatchObject({
-      'gen_ai.provider.name': 'openai',
-      'gen_ai.usage.output_tokens': 5,
-      'gen_ai.response.finish_reasons': ['stop'],
-    });
-    expect(ours.spans).toEqual(upstream.spans);
-    expect(ours.points).toEqual(upstream.points);
+      expect(ours.spans).toEqual(upstream.spans);
+      expect(ours.points).toEqual(upstream.points);
 
-    const instructed = await runResponses((tp, mp) => {
-      const o = new OpenAIInstrumentation(createGenAiMetric({ meterProvider: mp }));
-      o.setTracerProvider(tp);
-      return o as unknown as Patchable;
-    }, 'you are a secret agent');
-    expect(JSON.stringify(instructed.spans)).not.toContain('secret agent');
-  });
+      const instructed = await runResponses((tp, mp) => {
+        const o = new OpenAIInstrumentation(createGenAiMetric({ meterProvider: mp }));
+        o.setTracerProvider(tp);
+        return o as unknown as Patchable;
+      }, 'you are a secret agent');
+      expect(JSON.stringify(instructed.spans)).not.toContain('secret agent');
+    });
+  }
 
   it('is the parent of the HTTP request of the call and a child of the active span', async () => {
     const spans = new InMemorySpanExporter();
