@@ -1,5 +1,6 @@
 import {
   SpanKind,
+  type MeterProvider,
   SpanStatusCode,
   type AttributeValue,
   type Attributes,
@@ -14,10 +15,14 @@ import type { FastHistogram, FastMetrics } from '../feature.js';
 
 /**
  * `gen_ai.client.operation.duration` and `gen_ai.client.token.usage` with exemplars (issue 14.3).
- * instrumentation-openai records both through the SDK meter, whose points carry no exemplars; so
- * its own instruments are switched off (genai.ts gives it a no-op meter) and its tracer is wrapped
- * here: each GenAI client span it starts is timed from start to `end()` and recorded through
- * fast-metrics with the span as the exemplar's owner (trace and span id when sampled).
+ * Our openai instrumentation (genai-openai.ts) records both through `createGenAiMetric`: slots
+ * bound once per attribute set on fast-metrics, each record owned by its span (the exemplar's
+ * trace and span id when sampled), or the SDK meter when there are no fast metrics.
+ *
+ * `withGenAiClientMetrics` does the same for an instrumentation that only makes spans (kept for
+ * upstream's instrumentation-openai, which the tests compare ours with): its tracer is wrapped,
+ * each GenAI client span it starts is timed from start to `end()` and recorded through
+ * fast-metrics with the span as the exemplar's owner.
  *
  * The points are the ones upstream records: the same names, units, descriptions and semconv
  * advisory buckets, and the same attributes: the span's start attributes gen_ai.operation.name,
@@ -90,6 +95,53 @@ export function genAiInstruments(fast: FastMetrics): GenAiInstruments {
     instruments.set(fast, i);
   }
   return i;
+}
+
+/** One attribute set's series: bind once, record per call. */
+export interface GenAiSlot {
+  record(value: number, span?: Span): void;
+}
+
+/** Both GenAI client histograms, bound per attribute set. */
+export interface GenAiMetric {
+  duration(attributes: Attributes): GenAiSlot;
+  tokens(attributes: Attributes): GenAiSlot;
+}
+
+const NOOP_SLOT: GenAiSlot = { record() {} };
+
+/** The two histograms on fast-metrics (preferred, with exemplars), else the SDK meter, else none. */
+export function createGenAiMetric(p: {
+  fastMetrics?: FastMetrics;
+  meterProvider?: MeterProvider;
+}): GenAiMetric {
+  if (p.fastMetrics !== undefined) {
+    const m = genAiInstruments(p.fastMetrics);
+    return {
+      duration: (attributes) => m.duration.bind(attributes),
+      tokens: (attributes) => m.tokens.bind(attributes),
+    };
+  }
+  if (p.meterProvider === undefined) return { duration: () => NOOP_SLOT, tokens: () => NOOP_SLOT };
+  const meter = p.meterProvider.getMeter('echoes-otel/openai');
+  const duration = meter.createHistogram('gen_ai.client.operation.duration', {
+    unit: 's',
+    description: 'GenAI operation duration',
+    advice: { explicitBucketBoundaries: [...GENAI_DURATION_BUCKETS] },
+  });
+  const tokens = meter.createHistogram('gen_ai.client.token.usage', {
+    unit: '{token}',
+    description: 'Measures number of input and output tokens used',
+    advice: { explicitBucketBoundaries: [...GENAI_TOKEN_BUCKETS] },
+  });
+  const slot = (h: typeof duration, attributes: Attributes): GenAiSlot => {
+    const frozen = Object.freeze({ ...attributes });
+    return { record: (value) => h.record(value, frozen) };
+  };
+  return {
+    duration: (attributes) => slot(duration, attributes),
+    tokens: (attributes) => slot(tokens, attributes),
+  };
 }
 
 /** What the span was told after its start, as far as the metrics need it. */

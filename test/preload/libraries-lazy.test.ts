@@ -13,14 +13,15 @@ import { killAll, requireBuilt, spawnNode } from '../helpers/spawn.js';
 // one in a function keyed by its path (`node_modules/@opentelemetry/instrumentation-pg/...`). An
 // instrumentation constructed at startup, or its package evaluated, shows up here. pg and ioredis
 // are instrumented by modules of ours (db-pg.ts, db-ioredis.ts and their db-client.ts), bundled
-// the same lazy way: they count as library code too.
+// the same lazy way: they count as library code too, and so are openai's (genai*.ts).
 
 const LIBRARY_CODE =
-  /^(node_modules\/(@opentelemetry\/(instrumentation-(pg|mysql2|ioredis|redis|mongodb|openai)|sql-common|redis-common)|@types\/pg)\/|dist\/instrumentation\/signals\/db-(pg|ioredis|client)\.js$)/;
+  /^(node_modules\/(@opentelemetry\/(instrumentation-(pg|mysql2|ioredis|redis|mongodb|openai)|sql-common|redis-common)|@types\/pg)\/|dist\/instrumentation\/signals\/(db-(pg|ioredis|client)|genai(-openai|-metrics)?)\.js$)/;
 /** What shows that a library's instrumentation was built: its package, or our module for it. */
 const MARKER: Record<string, string> = {
   pg: '/signals/db-pg.js',
   ioredis: '/signals/db-ioredis.js',
+  openai: '/signals/genai-openai.js',
 };
 const markerOf = (lib: string): string => MARKER[lib] ?? `/instrumentation-${lib}/`;
 const req = createRequire(join(REPO_ROOT, 'package.json'));
@@ -117,6 +118,17 @@ describe.each(NODE_BINARIES)('library instrumentations under $label', ({ path: n
       `const { default: pg } = await import(${JSON.stringify(pathToFileURL(PG_MAIN).href)}); if (!pg.Client.prototype.query.__wrapped) process.exit(5)`,
     ]);
     expect(library(esm).some((m) => m.includes(markerOf('pg')))).toBe(true);
+  });
+
+  it('run our own openai instrumentation when openai loads, and none of upstream instrumentation-openai', async () => {
+    const main = req.resolve('openai');
+    const mods = await evaluated(node, [
+      '-e',
+      `const { OpenAI } = require(${JSON.stringify(main)}); if (!OpenAI.Chat.Completions.prototype.create.__wrapped) process.exit(5)`,
+    ]);
+    const loaded = library(mods);
+    expect(loaded.some((m) => m.includes(markerOf('openai')))).toBe(true);
+    expect(loaded.filter((m) => m.includes('/instrumentation-openai/'))).toEqual([]);
   });
 
   it('build each library instrumentation without a warning when its library loads, mongodb included (no server needed)', async () => {

@@ -20,7 +20,6 @@ import {
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../../instrumentation/config/config.js';
 import { createFastMetrics } from '../../../../instrumentation/signals/fast-metrics.js';
-import { withGenAiClientMetrics } from '../../../../instrumentation/signals/genai-metrics.js';
 import {
   createGenAiInstrumentation,
   redactingLoggerProvider,
@@ -99,15 +98,11 @@ describe('createGenAiInstrumentation', () => {
     const mp = new MeterProvider({ readers: [reader] });
     const fast = createFastMetrics({ cardinalityLimit: 2000 });
     const { config } = loadConfig({}, { env: {}, cwd: process.cwd() });
-    const i = createGenAiInstrumentation(
-      config,
-      {
-        tracerProvider: tp,
-        meterProvider: mp,
-        fastMetrics: fast,
-      },
-      withGenAiClientMetrics,
-    );
+    const i = createGenAiInstrumentation(config, {
+      tracerProvider: tp,
+      meterProvider: mp,
+      fastMetrics: fast,
+    });
     i.enable();
     try {
       const { OpenAI } = require('openai') as typeof OpenAIModule;
