@@ -1,4 +1,4 @@
-import type { Attributes } from '@opentelemetry/api';
+import { diag, type Attributes } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import {
   AlwaysOffSampler,
@@ -15,6 +15,7 @@ import {
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import type { ExportControl } from './export-transport.js';
 import { chooseExporter, spooled } from './otlp-exporters.js';
+import { useSpanSerializer } from './span-serializer.js';
 import type { Redactor } from '../redact.js';
 import type { EchoesConfig } from '../types.js';
 
@@ -55,7 +56,13 @@ function createSpanExporter(
     config.traces,
     control,
     () => new ConsoleSpanExporter(),
-    (otlp) => spooled<ReadableSpan, SpanExporter>(otlp, config, 'spans', control),
+    (otlp) => {
+      // Protobuf (http or gRPC) through our one-pass encoder (span-serializer.ts); JSON stays
+      // upstream's.
+      if (config.traces.otlp.protocol !== 'http/json' && !useSpanSerializer(otlp))
+        diag.debug('echoes-otel: spans are encoded by upstream (unknown exporter internals)');
+      return spooled<ReadableSpan, SpanExporter>(otlp, config, 'spans', control);
+    },
   );
 }
 
