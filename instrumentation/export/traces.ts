@@ -4,7 +4,6 @@ import {
   AlwaysOffSampler,
   ConsoleSpanExporter,
   AlwaysOnSampler,
-  BatchSpanProcessor,
   ParentBasedSampler,
   TraceIdRatioBasedSampler,
   type ReadableSpan,
@@ -15,6 +14,7 @@ import {
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import type { ExportControl } from './export-transport.js';
 import { chooseExporter, spooled } from './otlp-exporters.js';
+import { SpanBatchProcessor } from './span-batch-processor.js';
 import { useSpanSerializer } from './span-serializer.js';
 import type { Redactor } from '../redact.js';
 import type { EchoesConfig } from '../types.js';
@@ -119,8 +119,9 @@ export function createTracerProvider(
   if (exporter !== undefined) {
     spanProcessors.push(
       // Redacted before the spool: a held span is already clean.
-      new BatchSpanProcessor(redactingExporter(exporter, redactor), {
-        // Bounded: with the collector down, memory stays capped and the oldest spans are dropped.
+      // The SDK's batch contract without its closure per span end (span-batch-processor.ts).
+      new SpanBatchProcessor(redactingExporter(exporter, redactor), {
+        // Bounded: with the collector down, memory stays capped; spans past the bound are dropped.
         maxQueueSize: 2048,
         maxExportBatchSize: 512,
         scheduledDelayMillis: 1000,

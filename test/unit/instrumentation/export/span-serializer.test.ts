@@ -182,7 +182,9 @@ describe('serializeSpans', () => {
     expect(span.parentSpanId).toBe(Buffer.from('1234567890abcdef', 'hex').toString('base64'));
     // The decoding definitions (otlp-transformer 0.57) predate Span.flags: find it in the bytes
     // (field 16, fixed32: remote parent, not sampled).
-    expect(Buffer.from(ours).includes(Buffer.from([0x85, 0x01, 0x00, 0x03, 0x00, 0x00]))).toBe(true);
+    expect(Buffer.from(ours).includes(Buffer.from([0x85, 0x01, 0x00, 0x03, 0x00, 0x00]))).toBe(
+      true,
+    );
     expect(span.droppedLinksCount).toBe(70_000);
   });
 
