@@ -3,7 +3,9 @@
 // http-server.ts sets, made by the real SDK) serialized by upstream's ProtobufTraceSerializer
 // (@opentelemetry/otlp-transformer) and by ours (`dist/instrumentation/export/span-serializer.js`),
 // interleaved round by round in one process. Prints µs per span for each and the ratio
-// ours / upstream per round and its median. Needs `npm run build` (for dist/).
+// ours / upstream per round and its median. Then the batch processors: the SDK's
+// BatchSpanProcessor against ours (`span-batch-processor.js`), ns per span end, the exporter
+// answering at once (what a span end costs the request, not the export). Needs `npm run build`.
 //
 // Env: BENCH_ROUNDS (9), BENCH_BATCH (512 spans per request), BENCH_BATCHES (200 requests per
 //      round and serializer), BENCH_EVENTS=1 gives every span an event and a link too.
@@ -12,9 +14,11 @@ import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   BasicTracerProvider,
+  BatchSpanProcessor,
   InMemorySpanExporter,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+import { SpanBatchProcessor } from '../dist/instrumentation/export/span-batch-processor.js';
 import { serializeSpans } from '../dist/instrumentation/export/span-serializer.js';
 import { envInt, median } from './common.mjs';
 
@@ -108,5 +112,42 @@ rows.forEach((row, i) =>
 );
 console.log(
   `median: upstream ${median(rows.map((r) => r.upstream)).toFixed(3)} µs/span, ours ${median(rows.map((r) => r.ours)).toFixed(3)} µs/span, ours/upstream ${median(rows.map((r) => r.ratio)).toFixed(2)}×`,
+);
+
+// ---------------------------------------------------------------- batch processors, per span end
+const PROCESSOR_OPTIONS = {
+  maxQueueSize: 2048,
+  maxExportBatchSize: 512,
+  scheduledDelayMillis: 1000,
+  exportTimeoutMillis: 10_000,
+};
+const SPAN_ENDS = 200_000;
+const instantExporter = {
+  export(batch, done) {
+    sink += batch.length;
+    done({ code: 0 });
+  },
+  shutdown: async () => undefined,
+};
+async function runProcessor(Processor) {
+  const p = new Processor(instantExporter, PROCESSOR_OPTIONS);
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < SPAN_ENDS; i++) p.onEnd(spans[i % BATCH]);
+  const ns = Number(process.hrtime.bigint() - t0) / SPAN_ENDS;
+  await p.shutdown();
+  return ns;
+}
+for (let i = 0; i < 3; i++) {
+  await runProcessor(BatchSpanProcessor);
+  await runProcessor(SpanBatchProcessor);
+}
+const prows = [];
+for (let r = 0; r < ROUNDS; r++) {
+  const sdk = await runProcessor(BatchSpanProcessor);
+  const lean = await runProcessor(SpanBatchProcessor);
+  prows.push({ sdk, lean, ratio: lean / sdk });
+}
+console.log(
+  `processor: ${SPAN_ENDS} span ends per round; median: SDK BatchSpanProcessor ${median(prows.map((r) => r.sdk)).toFixed(0)} ns/span, ours ${median(prows.map((r) => r.lean)).toFixed(0)} ns/span, ours/SDK ${median(prows.map((r) => r.ratio)).toFixed(2)}×`,
 );
 if (sink === 0) console.log('');
