@@ -25,7 +25,8 @@ import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/s
  * with tracing suppressed; a resource's pending async attributes are awaited first; a failed
  * background export goes to the global error handler. `forceFlush` exports everything queued
  * (and, unlike the SDK's, also waits for a background export in flight); `shutdown` once: spans
- * ending from then on are ignored, the queue is flushed, then the exporter shut down.
+ * ending from then on are ignored, the queue is flushed, then the exporter shut down (here even
+ * when the flush failed; the shutdown still rejects with the flush's error).
  */
 
 export interface SpanBatchOptions {
@@ -102,10 +103,15 @@ export class SpanBatchProcessor implements SpanProcessor {
   }
 
   private async _stop(): Promise<void> {
-    await this._flushAll();
-    if (this._timer !== undefined) clearTimeout(this._timer);
-    this._armed = false;
-    await this._exporter.shutdown();
+    try {
+      await this._flushAll();
+    } finally {
+      // Also after a failed flush (the SDK's skips it then): the exporter's own shutdown (the
+      // spool's count of what was not shipped, the transport's release) still runs.
+      if (this._timer !== undefined) clearTimeout(this._timer);
+      this._armed = false;
+      await this._exporter.shutdown();
+    }
   }
 
   /** Starts the delay (one Timeout for the processor's life, re-armed; never holds the process). */

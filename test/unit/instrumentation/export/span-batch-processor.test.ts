@@ -220,4 +220,12 @@ describe('SpanBatchProcessor', () => {
     expect(exporter.batches).toEqual([['a', 'b']]);
     expect(exporter.shutdowns).toBe(1);
   });
+
+  it('shuts the exporter down even when the last flush fails, and rejects with that failure', async () => {
+    const exporter = testExporter('fail');
+    const { processor, end } = setup(exporter);
+    end('a');
+    await expect(processor.shutdown()).rejects.toThrow('nope');
+    expect(exporter.shutdowns).toBe(1);
+  });
 });
