@@ -339,10 +339,8 @@ function writeEvent(w: SpanWriter, event: TimedEvent): void {
   w.end(at);
 }
 
-function writeLink(w: SpanWriter, link: Link): void {
-  w.byte(0x6a); // Span 13: links
-  const at = w.begin();
-  const ctx = link.context;
+/** Fields 1-3 of both Span and Link: trace_id, span_id, trace_state (when not empty). */
+function writeIds(w: SpanWriter, ctx: SpanContext): void {
   w.byte(0x0a); // 1: trace_id
   w.hexBytes(ctx.traceId);
   w.byte(0x12); // 2: span_id
@@ -352,6 +350,13 @@ function writeLink(w: SpanWriter, link: Link): void {
     w.byte(0x1a); // 3: trace_state
     w.string(traceState);
   }
+}
+
+function writeLink(w: SpanWriter, link: Link): void {
+  w.byte(0x6a); // Span 13: links
+  const at = w.begin();
+  const ctx = link.context;
+  writeIds(w, ctx);
   if (link.attributes) writeAttributes(w, link.attributes, 0x22); // 4: attributes
   w.byte(0x28); // 5: dropped_attributes_count
   w.uint(link.droppedAttributesCount || 0);
@@ -364,15 +369,7 @@ function writeSpan(w: SpanWriter, span: ReadableSpan): void {
   w.byte(0x12); // ScopeSpans 2: spans
   const at = w.begin();
   const ctx: SpanContext = span.spanContext();
-  w.byte(0x0a); // 1: trace_id
-  w.hexBytes(ctx.traceId);
-  w.byte(0x12); // 2: span_id
-  w.hexBytes(ctx.spanId);
-  const traceState = ctx.traceState?.serialize();
-  if (traceState) {
-    w.byte(0x1a); // 3: trace_state
-    w.string(traceState);
-  }
+  writeIds(w, ctx);
   const parent = span.parentSpanContext;
   if (parent?.spanId) {
     w.byte(0x22); // 4: parent_span_id
