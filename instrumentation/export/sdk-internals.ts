@@ -13,7 +13,7 @@ import { context, type Context } from '@opentelemetry/api';
  * | httpTransportSlots       | @opentelemetry/otlp-exporter-base 0.223 | hand the HTTP transport our agent and `request` (no ESM import of node:http: +13 MiB on Node 24) |
  * | grpcTransport            | @opentelemetry/otlp-grpc-exporter-base 0.223 | the same retry policy and spool for OTLP/gRPC (upstream's does not retry) |
  * | retryingTransport        | @opentelemetry/otlp-exporter-base 0.223 | replace upstream's retry loop with one shutdown can stop |
- * | exporterSerializer       | @opentelemetry/otlp-exporter-base 0.223 | add exemplars to OTLP metric requests (upstream's serializer drops them) |
+ * | exporterSerializer       | @opentelemetry/otlp-exporter-base 0.223 | add exemplars to OTLP metric requests (upstream's serializer drops them); encode spans in one pass (span-serializer.ts) |
  * | batchLogQueueFull        | @opentelemetry/sdk-logs 0.223    | refuse a record before it is built when the queue is full |
  */
 

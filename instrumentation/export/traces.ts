@@ -1,10 +1,9 @@
-import type { Attributes } from '@opentelemetry/api';
+import { diag, type Attributes } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import {
   AlwaysOffSampler,
   ConsoleSpanExporter,
   AlwaysOnSampler,
-  BatchSpanProcessor,
   ParentBasedSampler,
   TraceIdRatioBasedSampler,
   type ReadableSpan,
@@ -15,6 +14,8 @@ import {
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import type { ExportControl } from './export-transport.js';
 import { chooseExporter, spooled } from './otlp-exporters.js';
+import { SpanBatchProcessor } from './span-batch-processor.js';
+import { useSpanSerializer } from './span-serializer.js';
 import type { Redactor } from '../redact.js';
 import type { EchoesConfig } from '../types.js';
 
@@ -55,7 +56,13 @@ function createSpanExporter(
     config.traces,
     control,
     () => new ConsoleSpanExporter(),
-    (otlp) => spooled<ReadableSpan, SpanExporter>(otlp, config, 'spans', control),
+    (otlp) => {
+      // Protobuf (http or gRPC) through our one-pass encoder (span-serializer.ts); JSON stays
+      // upstream's.
+      if (config.traces.otlp.protocol !== 'http/json' && !useSpanSerializer(otlp))
+        diag.debug('echoes-otel: spans are encoded by upstream (unknown exporter internals)');
+      return spooled<ReadableSpan, SpanExporter>(otlp, config, 'spans', control);
+    },
   );
 }
 
@@ -112,8 +119,9 @@ export function createTracerProvider(
   if (exporter !== undefined) {
     spanProcessors.push(
       // Redacted before the spool: a held span is already clean.
-      new BatchSpanProcessor(redactingExporter(exporter, redactor), {
-        // Bounded: with the collector down, memory stays capped and the oldest spans are dropped.
+      // The SDK's batch contract without its closure per span end (span-batch-processor.ts).
+      new SpanBatchProcessor(redactingExporter(exporter, redactor), {
+        // Bounded: with the collector down, memory stays capped; spans past the bound are dropped.
         maxQueueSize: 2048,
         maxExportBatchSize: 512,
         scheduledDelayMillis: 1000,
