@@ -7,8 +7,8 @@ import { bucketQuantile } from './prom-text.js';
  * The report's "model calls" line (issue 11.5): per model, the calls made through the `openai`
  * client in the window, their p95 latency, the tokens in and out, and the errors, from the GenAI
  * semantic-convention histograms (gen_ai.client.operation.duration, gen_ai.client.token.usage:
- * recorded by echoes-otel from instrumentation-openai's spans, or by any GenAI-instrumented
- * client, under the same names and labels). Kept apart from report.ts, which
+ * recorded by echoes-otel's own openai instrumentation (genai-openai.ts), or by any
+ * GenAI-instrumented client, under the same names and labels). Kept apart from report.ts, which
  * only calls in here: read from either source (embedded /metrics snapshots, or Prometheus).
  */
 

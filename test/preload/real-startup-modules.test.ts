@@ -18,7 +18,8 @@ import { killAll, requireBuilt, spawnNode } from '../helpers/spawn.js';
 //   - the stand-ins that make "pay only for what the app loads" work: library-table.ts and
 //     libraries.ts (register the library names with the shared require hook), http-undici.ts
 //     (subscribes to undici's channels), http-frameworks.ts (the express/koa module hooks), and
-//     the three small modules libraries.ts imports (db-query.ts, db-metrics.ts, genai.ts);
+//     the small modules libraries.ts imports (db-query.ts, db-metrics.ts; genai.ts was one
+//     until the openai instrumentation became ours: it now loads with `openai`);
 //   - @opentelemetry/api 1.10's logs modules (the bundle registers through 1.10: api-compat.ts).
 // When instrumentation/ got its folders, it was recorded from main's bundle just before the move,
 // its keys renamed to the new paths, and found equal to the new build's (416 both). When http.ts
