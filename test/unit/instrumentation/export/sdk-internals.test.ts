@@ -1,4 +1,11 @@
-import { context, ROOT_CONTEXT, createContextKey } from '@opentelemetry/api';
+import {
+  context,
+  createContextKey,
+  ROOT_CONTEXT,
+  trace,
+  type Context,
+  type ContextManager,
+} from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { OTLPTraceExporter as GrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPMetricExporter as ProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
@@ -10,10 +17,11 @@ import {
   SimpleLogRecordProcessor,
 } from '@opentelemetry/sdk-logs';
 import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   batchLogQueueFull,
   contextEnter,
+  createActiveSpanReader,
   exporterSerializer,
   grpcTransport,
   httpTransportSlots,
@@ -44,6 +52,54 @@ describe('sdk-internals against the pinned OpenTelemetry packages', () => {
       });
     });
     expect(context.active().getValue(key)).toBeUndefined();
+  });
+
+  it('createActiveSpanReader reads the active span from the AsyncLocalStorage store, and follows a manager registered later', async () => {
+    const read = createActiveSpanReader();
+    expect(read()).toBeUndefined(); // nothing registered: the no-op manager
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    const span = new BasicTracerProvider().getTracer('t').startSpan('s');
+    const active = vi.spyOn(context, 'active');
+    try {
+      expect(read()).toBeUndefined();
+      await context.with(trace.setSpan(ROOT_CONTEXT, span), async () => {
+        expect(read()).toBe(span);
+        await new Promise<void>((done) => setImmediate(done));
+        expect(read()).toBe(span);
+      });
+      expect(read()).toBeUndefined();
+      // The store itself was read: the API's public path never ran.
+      expect(active).not.toHaveBeenCalled();
+    } finally {
+      active.mockRestore();
+    }
+
+    // Another kind of manager, registered after the reader resolved the first: its answer counts.
+    context.disable();
+    let current: Context = ROOT_CONTEXT;
+    const stack: ContextManager = {
+      active: () => current,
+      with(ctx, fn, thisArg, ...args) {
+        const prev = current;
+        current = ctx;
+        try {
+          return fn.call(thisArg, ...args);
+        } finally {
+          current = prev;
+        }
+      },
+      bind: (_ctx, target) => target,
+      enable() {
+        return this;
+      },
+      disable() {
+        return this;
+      },
+    };
+    context.setGlobalContextManager(stack);
+    expect(read()).toBeUndefined();
+    context.with(trace.setSpan(ROOT_CONTEXT, span), () => expect(read()).toBe(span));
+    expect(read()).toBeUndefined();
   });
 
   it.each([
