@@ -415,7 +415,7 @@ describe('setupFsMetrics exemplars', () => {
         const points = resourceMetrics.scopeMetrics
           .flatMap((s) => s.metrics)
           .filter((m) => m.descriptor.name === DUR)
-          .flatMap((m) => m.dataPoints);
+          .flatMap((m) => m.dataPoints as readonly { attributes: Record<string, unknown> }[]);
         return (api: string) =>
           points
             .filter(
