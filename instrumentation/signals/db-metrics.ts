@@ -91,33 +91,55 @@ interface ReadableLike {
   status?: { code: SpanStatusCode };
 }
 
-function track(span: Span, start: Attributes, metric: DbDurationMetric): Span {
-  const t0 = performance.now();
-  const end = span.end;
-  let done = false;
-  span.end = function trackedEnd(this: Span, endTime?: Parameters<Span['end']>[0]): void {
-    end.call(span, endTime);
-    if (done) return;
-    done = true;
-    try {
-      const seconds = (performance.now() - t0) / 1000;
-      const r = span as unknown as ReadableLike;
-      const source = r.attributes ?? start;
-      const attrs: Attributes = {};
-      for (const k of METRIC_KEYS) {
-        const v = source[k] ?? start[k];
-        if (v !== undefined) attrs[k] = v;
-      }
-      if (r.status?.code === SpanStatusCode.ERROR && attrs['error.type'] === undefined) {
-        attrs['error.type'] = '_OTHER';
-      }
-      // Bound per record: the attributes are only known at end(); fast-metrics' bind is the
-      // hashing the SDK meter did per record anyway, and the span offers itself as the exemplar.
-      metric.bind(attrs).record(seconds, span);
-    } catch {
-      // a metric never breaks the client call
+const kTracked = Symbol('echoes.db.tracked');
+
+interface Tracked {
+  readonly t0: number;
+  readonly start: Attributes;
+  readonly metric: DbDurationMetric;
+  readonly end: Span['end'];
+  done: boolean;
+}
+
+type TrackedSpan = Span & { [kTracked]?: Tracked };
+
+/**
+ * The `end` of every tracked span: one shared function reading the span's own state, not a
+ * closure per span (the bundle keeps function names, esbuild `keepNames`, which costs a property
+ * definition for every named closure created per call).
+ */
+function trackedEnd(this: TrackedSpan | undefined, endTime?: Parameters<Span['end']>[0]): void {
+  const t = this?.[kTracked];
+  if (t === undefined) return;
+  const span = this!;
+  t.end.call(span, endTime);
+  if (t.done) return;
+  t.done = true;
+  try {
+    const seconds = (performance.now() - t.t0) / 1000;
+    const start = t.start;
+    const r = span as unknown as ReadableLike;
+    const source = r.attributes ?? start;
+    const attrs: Attributes = {};
+    for (const k of METRIC_KEYS) {
+      const v = source[k] ?? start[k];
+      if (v !== undefined) attrs[k] = v;
     }
-  };
+    if (r.status?.code === SpanStatusCode.ERROR && attrs['error.type'] === undefined) {
+      attrs['error.type'] = '_OTHER';
+    }
+    // Bound per record: the attributes are only known at end(); fast-metrics' bind is the
+    // hashing the SDK meter did per record anyway, and the span offers itself as the exemplar.
+    t.metric.bind(attrs).record(seconds, span);
+  } catch {
+    // a metric never breaks the client call
+  }
+}
+
+function track(span: Span, start: Attributes, metric: DbDurationMetric): Span {
+  const s = span as TrackedSpan;
+  s[kTracked] = { t0: performance.now(), start, metric, end: span.end, done: false };
+  s.end = trackedEnd;
   return span;
 }
 
