@@ -2,10 +2,10 @@
 // What one read of an `@opentelemetry/api` export costs in the bundle, and what the fs exemplar's
 // active-span lookup costs (docs/performance.md "Per-request costs"). esbuild turns a named import
 // of a CommonJS package (the API is one) into a property read through its interop getter
-// (`__toESM` → `__copyProps`' `get`), then the package's own re-export getter, at every use; our
-// hot modules read instrumentation/signals/otel-api.ts' plain constants instead. A tiny entry is bundled with
-// the options scripts/bundle.mjs uses (ESM, keepNames, `main` fields, the `require` condition)
-// and times, in one process, batches of:
+// (`__toESM` → `__copyProps`' `get`), then the package's own re-export getter, at every use;
+// our hot modules read instrumentation/signals/otel-api.ts' plain constants instead. A tiny entry
+// is bundled with the options scripts/bundle.mjs uses (ESM, keepNames, `main` fields, the
+// `require` condition) and times, in one process, batches of:
 //   getters   trace.getSpan(context.active()) with the API imported directly (what we did)
 //   consts    the same through module constants (what otel-api.ts gives)
 //   reader    sdk-internals.ts' createActiveSpanReader() (the fs exemplar lookup now)
