@@ -1,11 +1,4 @@
-import {
-  context,
-  createContextKey,
-  ROOT_CONTEXT,
-  trace,
-  type Context,
-  type ContextManager,
-} from '@opentelemetry/api';
+import { context, createContextKey, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { OTLPTraceExporter as GrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPMetricExporter as ProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
@@ -27,6 +20,7 @@ import {
   httpTransportSlots,
   retryingTransport,
 } from '../../../../instrumentation/export/sdk-internals.js';
+import { createStackContextManager } from '../../../helpers/stack-context.js';
 
 // Each test runs an accessor against the real pinned package: an upgrade that changes a private
 // shape fails here, by name, instead of quietly falling back.
@@ -76,27 +70,7 @@ describe('sdk-internals against the pinned OpenTelemetry packages', () => {
 
     // Another kind of manager, registered after the reader resolved the first: its answer counts.
     context.disable();
-    let current: Context = ROOT_CONTEXT;
-    const stack: ContextManager = {
-      active: () => current,
-      with(ctx, fn, thisArg, ...args) {
-        const prev = current;
-        current = ctx;
-        try {
-          return fn.call(thisArg, ...args);
-        } finally {
-          current = prev;
-        }
-      },
-      bind: (_ctx, target) => target,
-      enable() {
-        return this;
-      },
-      disable() {
-        return this;
-      },
-    };
-    context.setGlobalContextManager(stack);
+    context.setGlobalContextManager(createStackContextManager());
     expect(read()).toBeUndefined();
     context.with(trace.setSpan(ROOT_CONTEXT, span), () => expect(read()).toBe(span));
     expect(read()).toBeUndefined();

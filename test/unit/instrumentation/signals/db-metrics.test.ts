@@ -38,17 +38,29 @@ function setup(kind: 'sql' | 'redis' | 'none') {
   return { tracer, spans, points };
 }
 
+/** A client span's start attributes as mysql2's instrumentation gives them (text masked). */
+const MYSQL_SELECT: Attributes = {
+  'db.system.name': 'mysql',
+  'db.query.text': 'SELECT a FROM items WHERE id = ?',
+  'server.address': '127.0.0.1',
+  'server.port': 3306,
+};
+
+/** The metric attributes recorded for it: operation and collection read from the text. */
+const MYSQL_SELECT_METRIC: Attributes = {
+  'db.system.name': 'mysql',
+  'db.operation.name': 'SELECT',
+  'db.collection.name': 'items',
+  'server.address': '127.0.0.1',
+  'server.port': 3306,
+};
+
 describe('withDbClientMetrics', () => {
   it('records db.client.operation.duration per client span with its stable attributes, and names the span from its SQL', async () => {
     const { tracer, spans, points } = setup('sql');
     const span = tracer.startSpan('select', {
       kind: SpanKind.CLIENT,
-      attributes: {
-        'db.system.name': 'mysql',
-        'db.query.text': 'SELECT a FROM items WHERE id = ?',
-        'server.address': '127.0.0.1',
-        'server.port': 3306,
-      },
+      attributes: MYSQL_SELECT,
     });
     span.end();
     const [exported] = spans.getFinishedSpans();
@@ -58,13 +70,7 @@ describe('withDbClientMetrics', () => {
       'db.collection.name': 'items',
     });
     const [p] = await points();
-    expect(p!.attributes).toEqual({
-      'db.system.name': 'mysql',
-      'db.operation.name': 'SELECT',
-      'db.collection.name': 'items',
-      'server.address': '127.0.0.1',
-      'server.port': 3306,
-    });
+    expect(p!.attributes).toEqual(MYSQL_SELECT_METRIC);
     expect((p!.value as { count: number }).count).toBe(1);
   });
 
@@ -103,12 +109,7 @@ describe('withDbClientMetrics', () => {
     ).getTracer('test-db');
     const span = tracer.startSpan('select', {
       kind: SpanKind.CLIENT,
-      attributes: {
-        'db.system.name': 'mysql',
-        'db.query.text': 'SELECT a FROM items WHERE id = ?',
-        'server.address': '127.0.0.1',
-        'server.port': 3306,
-      },
+      attributes: MYSQL_SELECT,
     });
     span.end();
     const { resourceMetrics } = await fm.producer.collect();
@@ -121,13 +122,7 @@ describe('withDbClientMetrics', () => {
       value: { count: number; buckets: { boundaries: number[] } };
       exemplars?: { traceId: string; spanId: string }[];
     }[];
-    expect(p!.attributes).toEqual({
-      'db.system.name': 'mysql',
-      'db.operation.name': 'SELECT',
-      'db.collection.name': 'items',
-      'server.address': '127.0.0.1',
-      'server.port': 3306,
-    });
+    expect(p!.attributes).toEqual(MYSQL_SELECT_METRIC);
     expect(p!.value.count).toBe(1);
     expect(p!.value.buckets.boundaries).toEqual([0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10]);
     const exported = spans.getFinishedSpans()[0]!.spanContext();

@@ -16,6 +16,7 @@ import {
   valueOf,
   type TestMetrics,
 } from '../../../fixtures/metrics/collect.js';
+import { createStackContextManager } from '../../../helpers/stack-context.js';
 
 const OPS = 'echoes.fs.operations';
 const IO = 'echoes.fs.io';
@@ -439,26 +440,7 @@ describe('setupFsMetrics exemplars', () => {
 
       // Another context manager registered later (no AsyncLocalStorage): still the right span.
       context.disable();
-      let current = ROOT_CONTEXT;
-      context.setGlobalContextManager({
-        active: () => current,
-        with(ctx, fn, thisArg, ...args) {
-          const prev = current;
-          current = ctx;
-          try {
-            return fn.call(thisArg, ...args);
-          } finally {
-            current = prev;
-          }
-        },
-        bind: (_ctx, target) => target,
-        enable() {
-          return this;
-        },
-        disable() {
-          return this;
-        },
-      });
+      context.setGlobalContextManager(createStackContextManager());
       const second = tracer.startSpan('request');
       exemplars = await run(second);
       expect(exemplars('sync')).toEqual([idsOf(second)]);
