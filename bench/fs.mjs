@@ -12,7 +12,9 @@
 // Needs `npm run build` (reads dist/instrumentation/signals/fs.js and fast-metrics.js).
 //
 // Env: BENCH_ROUNDS (7), BENCH_CALLS (200000 timed calls per child, in 10 batches; the fastest
-// batch counts, since other load on a shared machine only ever adds time), BENCH_NODES (20,24).
+// batch counts, since other load on a shared machine only ever adds time), BENCH_NODES (20,24),
+// BENCH_BEFORE_DIST (another build's tsc output, e.g. /work/main/dist: its fs feature measured as
+// variant `before`, interleaved with the others), BENCH_OUT (result file; bench/results/fs.md).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -27,7 +29,8 @@ const require = createRequire(import.meta.url);
 const CALLS = envInt('BENCH_CALLS', 200_000);
 const ROUNDS = envInt('BENCH_ROUNDS', 7);
 const BATCHES = 10;
-const VARIANTS = ['bare', 'echoes', 'upstream'];
+const BEFORE_DIST = process.env.BENCH_BEFORE_DIST || undefined;
+const VARIANTS = ['bare', 'echoes', 'upstream', ...(BEFORE_DIST !== undefined ? ['before'] : [])];
 const WORKLOADS = ['statSync', 'write+readFileSync', 'writeSync(fd)'].filter((w) =>
   (process.env.BENCH_WORKLOADS ?? w).split(',').includes(w),
 );
@@ -46,6 +49,20 @@ if (process.argv[2] === '--child') {
     pathToFileURL(join(root, 'dist/instrumentation/signals/fast-metrics.js')).href
   );
   const fastMetrics = createFastMetrics({ cardinalityLimit: 2000 });
+  const before =
+    BEFORE_DIST === undefined
+      ? undefined
+      : {
+          setupFsMetrics: (
+            await import(pathToFileURL(join(BEFORE_DIST, 'instrumentation/signals/fs.js')).href)
+          ).setupFsMetrics,
+          fastMetrics: (
+            await import(
+              pathToFileURL(join(BEFORE_DIST, 'instrumentation/signals/fast-metrics.js')).href
+            )
+          ).createFastMetrics({ cardinalityLimit: 2000 }),
+        };
+  let beforeFeature;
   const config = {
     fs: {
       pathGroups: [
@@ -76,11 +93,15 @@ if (process.argv[2] === '--child') {
       upstream.enable();
       require('fs'); // instrumentation-fs patches the module object when fs is required
     },
+    before: () => {
+      beforeFeature = before.setupFsMetrics({ config, fastMetrics: before.fastMetrics });
+    },
   };
   const uninstall = {
     bare: () => {},
     echoes: () => feature.shutdown(),
     upstream: () => upstream.disable(),
+    before: () => beforeFeature.shutdown(),
   };
   const patched = {
     bare: () => fs.statSync.__wrapped !== true && fs.statSync.name === 'statSync',
@@ -89,6 +110,10 @@ if (process.argv[2] === '--child') {
       !String(fs.statSync).includes('[native code]') &&
       String(fs.statSync).includes('nested'),
     upstream: () => fs.statSync.__wrapped === true,
+    before: () =>
+      fs.statSync.__wrapped !== true &&
+      !String(fs.statSync).includes('[native code]') &&
+      String(fs.statSync).includes('nested'),
   };
 
   const file = join(dir, `f-${process.pid}`);
@@ -239,5 +264,5 @@ for (const node of NODES) {
 }
 lines.push('');
 mkdirSync(join(here, 'results'), { recursive: true });
-writeFileSync(join(here, 'results', 'fs.md'), lines.join('\n'));
+writeFileSync(process.env.BENCH_OUT ?? join(here, 'results', 'fs.md'), lines.join('\n'));
 console.log(lines.join('\n'));

@@ -9,6 +9,9 @@
 //
 // BENCH_BEFORE=<another build's register.js> adds that preload as a fourth column (e.g. a build
 // with upstream's pg/ioredis instrumentations, to compare with our own on the same harness).
+// BENCH_LIBS=pg,ioredis,redis,mysql2,fetch,openai picks the cases (default: all; mysql2 needs a
+// MariaDB server, skipped with the reason when there is none). `redis` is node-redis and `mysql2`
+// run through upstream's instrumentations; `fetch` is global fetch to a plain local server.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -43,6 +46,21 @@ async function makeCall() {
     const r = new Redis(process.env.REDIS_URL);
     return { call: () => r.get('bench:key'), close: () => r.quit() };
   }
+  if (lib === 'redis') {
+    const { createClient } = require('redis');
+    const r = createClient({ url: process.env.REDIS_URL });
+    await r.connect();
+    return { call: () => r.get('bench:key'), close: () => r.quit() };
+  }
+  if (lib === 'mysql2') {
+    const mysql = require('mysql2/promise');
+    const c = await mysql.createConnection(process.env.MYSQL_URL);
+    return { call: () => c.query('SELECT 1 AS x'), close: () => c.end() };
+  }
+  if (lib === 'fetch') {
+    const url = process.env.FETCH_URL;
+    return { call: () => fetch(url).then((r) => r.arrayBuffer()), close: async () => {} };
+  }
   const OpenAI = require('openai').default;
   const o = new OpenAI({ baseURL: process.env.OPENAI_BASE_URL, apiKey: process.env.OPENAI_API_KEY, maxRetries: 0 });
   return {
@@ -68,11 +86,21 @@ const sink = createServer((req, res) => {
   req.on('end', () => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end());
 });
 await new Promise((r) => sink.listen(0, '127.0.0.1', r));
+// The downstream of `fetch`: plain node, in this (uninstrumented) parent.
+const downstream = createServer((req, res) => {
+  req.resume();
+  req.on('end', () => res.writeHead(200, { 'content-type': 'text/plain' }).end('ok'));
+});
+await new Promise((r) => downstream.listen(0, '127.0.0.1', r));
 const h = await loadRealHelpers();
-const [pg, redis, ai] = await Promise.all([
+const LIBS = (process.env.BENCH_LIBS ?? 'pg,ioredis,redis,mysql2,fetch,openai').split(',');
+const noMaria = LIBS.includes('mysql2') ? h.mariaDbUnavailable() : 'not asked for';
+if (LIBS.includes('mysql2') && noMaria !== undefined) console.log(`mysql2 skipped: ${noMaria}`);
+const [pg, redis, ai, maria] = await Promise.all([
   h.startPostgres(),
   h.startRedis(),
   h.startOpenAIServer(),
+  noMaria === undefined ? h.startMariaDb() : undefined,
 ]);
 const tmp = mkdtempSync(join(tmpdir(), 'echoes-bench-libs-'));
 
@@ -87,6 +115,8 @@ function run(lib, withPreload, calls, extraEnv = {}, register = REGISTER) {
         REDIS_URL: redis.url,
         OPENAI_BASE_URL: ai.baseURL,
         OPENAI_API_KEY: ai.apiKey,
+        ...(maria !== undefined ? { MYSQL_URL: maria.url } : {}),
+        FETCH_URL: `http://127.0.0.1:${downstream.address().port}/x`,
         OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sink.address().port}`,
         OTEL_SERVICE_NAME: 'bench-libs',
         ECHOES_PROMETHEUS: 'off',
@@ -114,8 +144,11 @@ try {
   for (const [lib, calls] of [
     ['pg', CALLS],
     ['ioredis', CALLS],
+    ['redis', CALLS],
+    ['mysql2', CALLS],
+    ['fetch', CALLS],
     ['openai', Math.round(CALLS / 4)],
-  ]) {
+  ].filter(([lib]) => LIBS.includes(lib) && (lib !== 'mysql2' || maria !== undefined))) {
     const plain = [];
     const ours = [];
     const off = [];
@@ -150,8 +183,9 @@ try {
     console.log(rows.at(-1));
   }
 } finally {
-  await Promise.allSettled([pg.stop(), redis.stop(), ai.close()]);
+  await Promise.allSettled([pg.stop(), redis.stop(), ai.close(), maria?.stop()]);
   sink.close();
+  downstream.close();
   rmSync(tmp, { recursive: true, force: true });
 }
 const table = [

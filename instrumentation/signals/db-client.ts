@@ -1,28 +1,24 @@
-import type { Attributes, MeterProvider, Span } from '@opentelemetry/api';
+import type { MeterProvider } from '@opentelemetry/api';
 import type { FastMetrics } from '../feature.js';
 import {
   DB_DURATION_BUCKETS,
   DB_DURATION_DESCRIPTION,
   DB_DURATION_NAME,
   dbDurationHistogram,
+  type DbDurationMetric,
+  type DurationSlot,
 } from './db-metrics.js';
 
+export type { DbDurationMetric, DurationSlot };
+
 /**
- * What our own database client instrumentations (db-pg.ts, db-ioredis.ts) share: the
- * `db.client.operation.duration` histogram (db-metrics.ts defines it for every database
- * library), recorded through fast-metrics when the SDK hands it (one bound slot per attribute
- * set, kept by the caller: a record is a few number writes), else through the SDK meter;
- * `error.type` from a client error; and the small module and client plumbing both need.
+ * What the database client instrumentations share: the `db.client.operation.duration`
+ * histogram (db-metrics.ts defines it), recorded through fast-metrics when the SDK hands it (one
+ * bound slot per attribute set, kept by the caller: a record is a few number writes; the span as
+ * the exemplar candidate), else through the SDK meter, for our own pg and ioredis and, through
+ * db-metrics.ts' tracer wrapper, upstream's mysql2, redis and mongodb alike; `error.type` from a
+ * client error; and the small module and client plumbing pg and ioredis need.
  */
-
-/** One attribute set's duration series: bind once, record per operation. */
-export interface DurationSlot {
-  record(seconds: number, span?: Span): void;
-}
-
-export interface DbDurationMetric {
-  bind(attributes: Attributes): DurationSlot;
-}
 
 const NOOP_SLOT: DurationSlot = { record() {} };
 const NOOP: DbDurationMetric = { bind: () => NOOP_SLOT };

@@ -1,13 +1,4 @@
-import {
-  context,
-  diag,
-  SpanKind,
-  SpanStatusCode,
-  trace,
-  type Attributes,
-  type Span,
-  type Tracer,
-} from '@opentelemetry/api';
+import { diag, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
 import {
   InstrumentationBase,
   InstrumentationNodeModuleDefinition,
@@ -22,6 +13,7 @@ import {
   type DurationSlot,
 } from './db-client.js';
 import { redisQueryText } from './db-query.js';
+import { context, SpanKind, SpanStatusCode, trace } from './otel-api.js';
 
 /**
  * Redis through `ioredis` (2.x to 6.x), our own lean instrumentation (docs/performance.md says why).

@@ -1,6 +1,4 @@
 import {
-  SpanKind,
-  SpanStatusCode,
   ValueType,
   type Attributes,
   type Context,
@@ -12,15 +10,29 @@ import {
   type TracerProvider,
 } from '@opentelemetry/api';
 import { describeSql } from './db-query.js';
+import { SpanKind, SpanStatusCode } from './otel-api.js';
 
 /**
  * `db.client.operation.duration` for the upstream database instrumentations that record no metric
- * of their own (mysql2, ioredis, redis, mongodb at the versions we pin): their tracer is wrapped,
- * and each client span they start is timed from start to `end()` and recorded with the stable
- * attributes it carries then (sampled-out spans too, from their start attributes). `sql`: the
- * span also gets `db.operation.name` / `db.collection.name` from its sanitized `db.query.text`,
- * and the stable span name `{operation} {collection}`; `redis`: the command is the operation.
+ * of their own (mysql2, redis, mongodb at the versions we pin): their tracer is wrapped, and each
+ * client span they start is timed from start to `end()` and recorded with the stable attributes
+ * it carries then (sampled-out spans too, from their start attributes), into the same
+ * histogram as our own pg and ioredis instrumentations (db-client.ts: fast-metrics, the span as
+ * the exemplar candidate). `sql`: the span also gets `db.operation.name` / `db.collection.name`
+ * from its sanitized `db.query.text`, and the stable span name `{operation} {collection}`;
+ * `redis`: the command is the operation.
  */
+
+/** One attribute set's duration series: bind once, record per operation (a sampled span given
+ * with the record can become its bucket's exemplar). */
+export interface DurationSlot {
+  record(seconds: number, span?: Span): void;
+}
+
+/** `db.client.operation.duration` as every database instrumentation records it (db-client.ts). */
+export interface DbDurationMetric {
+  bind(attributes: Attributes): DurationSlot;
+}
 
 export type DbTextKind = 'sql' | 'redis' | 'none';
 
@@ -79,35 +91,59 @@ interface ReadableLike {
   status?: { code: SpanStatusCode };
 }
 
-function track(span: Span, start: Attributes, h: Histogram): Span {
-  const t0 = performance.now();
-  const end = span.end;
-  let done = false;
-  span.end = function trackedEnd(this: Span, endTime?: Parameters<Span['end']>[0]): void {
-    end.call(span, endTime);
-    if (done) return;
-    done = true;
-    try {
-      const seconds = (performance.now() - t0) / 1000;
-      const r = span as unknown as ReadableLike;
-      const source = r.attributes ?? start;
-      const attrs: Attributes = {};
-      for (const k of METRIC_KEYS) {
-        const v = source[k] ?? start[k];
-        if (v !== undefined) attrs[k] = v;
-      }
-      if (r.status?.code === SpanStatusCode.ERROR && attrs['error.type'] === undefined) {
-        attrs['error.type'] = '_OTHER';
-      }
-      h.record(seconds, attrs);
-    } catch {
-      // a metric never breaks the client call
+const kTracked = Symbol('echoes.db.tracked');
+
+interface Tracked {
+  readonly t0: number;
+  readonly start: Attributes;
+  readonly metric: DbDurationMetric;
+  readonly end: Span['end'];
+  done: boolean;
+}
+
+type TrackedSpan = Span & { [kTracked]?: Tracked };
+
+/**
+ * The `end` of every tracked span: one shared function reading the span's own state, not a
+ * closure per span (the bundle keeps function names, esbuild `keepNames`, which costs a property
+ * definition for every named closure created per call).
+ */
+function trackedEnd(this: TrackedSpan | undefined, endTime?: Parameters<Span['end']>[0]): void {
+  const t = this?.[kTracked];
+  if (t === undefined) return;
+  const span = this!;
+  t.end.call(span, endTime);
+  if (t.done) return;
+  t.done = true;
+  try {
+    const seconds = (performance.now() - t.t0) / 1000;
+    const start = t.start;
+    const r = span as unknown as ReadableLike;
+    const source = r.attributes ?? start;
+    const attrs: Attributes = {};
+    for (const k of METRIC_KEYS) {
+      const v = source[k] ?? start[k];
+      if (v !== undefined) attrs[k] = v;
     }
-  };
+    if (r.status?.code === SpanStatusCode.ERROR && attrs['error.type'] === undefined) {
+      attrs['error.type'] = '_OTHER';
+    }
+    // Bound per record: the attributes are only known at end(); fast-metrics' bind is the
+    // hashing the SDK meter did per record anyway, and the span offers itself as the exemplar.
+    t.metric.bind(attrs).record(seconds, span);
+  } catch {
+    // a metric never breaks the client call
+  }
+}
+
+function track(span: Span, start: Attributes, metric: DbDurationMetric): Span {
+  const s = span as TrackedSpan;
+  s[kTracked] = { t0: performance.now(), start, metric, end: span.end, done: false };
+  s.end = trackedEnd;
   return span;
 }
 
-function wrapTracer(t: Tracer, h: Histogram, kind: DbTextKind): Tracer {
+function wrapTracer(t: Tracer, metric: DbDurationMetric, kind: DbTextKind): Tracer {
   return {
     startSpan(name: string, options?: SpanOptions, ctx?: Context): Span {
       let opts = options;
@@ -129,23 +165,25 @@ function wrapTracer(t: Tracer, h: Histogram, kind: DbTextKind): Tracer {
       }
       const span = t.startSpan(spanName, opts, ctx);
       if (opts?.kind !== SpanKind.CLIENT) return span;
-      return track(span, opts.attributes ?? {}, h);
+      return track(span, opts.attributes ?? {}, metric);
     },
     // The database instrumentations use startSpan; anything else passes through untouched.
     startActiveSpan: t.startActiveSpan.bind(t) as Tracer['startActiveSpan'],
   };
 }
 
-/** A tracer provider whose tracers record db.client.operation.duration for each client span. */
+/**
+ * A tracer provider whose tracers record db.client.operation.duration for each client span into
+ * `metric` (db-client.ts' `createDbDurationMetric`).
+ */
 export function withDbClientMetrics(
   tp: TracerProvider,
-  mp: MeterProvider,
+  metric: DbDurationMetric,
   kind: DbTextKind,
 ): TracerProvider {
-  const h = dbDurationHistogram(mp);
   return {
     getTracer(name, version, options) {
-      return wrapTracer(tp.getTracer(name, version, options), h, kind);
+      return wrapTracer(tp.getTracer(name, version, options), metric, kind);
     },
   };
 }

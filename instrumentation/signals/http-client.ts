@@ -2,8 +2,7 @@ import type * as Http from 'node:http';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
-import { context, propagation, trace, type Context, type TextMapSetter } from '@opentelemetry/api';
-import { isTracingSuppressed } from '@opentelemetry/core';
+import type { Context, TextMapSetter } from '@opentelemetry/api';
 import type { SetupContext } from '../feature.js';
 import {
   clientSlotsFor,
@@ -13,6 +12,7 @@ import {
   type ClientRequestState,
   type HttpHookGuards,
 } from './http-common.js';
+import { context, isTracingSuppressed, propagation, trace } from './otel-api.js';
 
 /**
  * The node:http client side of http.ts: a span, `traceparent` and an `http.client.request.duration`

@@ -1,17 +1,10 @@
 import dc from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
-import {
-  diag,
-  SpanKind,
-  SpanStatusCode,
-  type Attributes,
-  type Context,
-  type Span,
-  type Tracer,
-} from '@opentelemetry/api';
+import { diag, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import { METRIC, instrumentOptions } from '../catalog.js';
 import type { BoundHistogram, FastHistogram, SetupContext } from '../feature.js';
 import { createRedactor } from '../redact.js';
+import { SpanKind, SpanStatusCode } from './otel-api.js';
 
 /**
  * What the node:http instrumentation (http.ts with http-server.ts and http-client.ts), the
@@ -90,7 +83,15 @@ export interface ClientRequestState {
  * way into one `http.client.request.duration` stream.
  */
 export class ClientSlots {
-  private readonly byKey = new Map<string, BoundHistogram>();
+  // method → address → port → status → error type: Map lookups on interned strings and small
+  // integers instead of a string key built per request. `duplicates` pairs the filling of these
+  // maps with ServerSlots.get (http-server.ts): the same shape over other keys and depths, each
+  // level typed by its own key, which a generic nested map would give up.
+  private readonly byMethod = new Map<
+    string,
+    Map<string, Map<number, Map<number, Map<string | undefined, BoundHistogram>>>>
+  >();
+  private cached = 0;
   constructor(private readonly histogram: FastHistogram) {}
 
   /** Ends the span (ERROR status on a failure) and records the duration. */
@@ -120,19 +121,28 @@ export class ClientSlots {
     status: number,
     err: string | undefined,
   ): BoundHistogram {
-    const key = `${method} ${address} ${port} ${status} ${err ?? ''}`;
-    let slot = this.byKey.get(key);
-    if (slot === undefined) {
-      const a: Attributes = {
-        'http.request.method': method,
-        'server.address': address,
-        'server.port': port,
-      };
-      if (status > 0) a['http.response.status_code'] = status;
-      if (err !== undefined) a['error.type'] = err;
-      slot = this.histogram.bind(a);
-      // Peers are chosen by the app's callers: bounded like the server cache.
-      if (this.byKey.size < MAX_CACHED_SLOTS) this.byKey.set(key, slot);
+    const hit = this.byMethod.get(method)?.get(address)?.get(port)?.get(status)?.get(err);
+    if (hit !== undefined) return hit;
+    const a: Attributes = {
+      'http.request.method': method,
+      'server.address': address,
+      'server.port': port,
+    };
+    if (status > 0) a['http.response.status_code'] = status;
+    if (err !== undefined) a['error.type'] = err;
+    const slot = this.histogram.bind(a);
+    // Peers are chosen by the app's callers: bounded like the server cache.
+    if (this.cached < MAX_CACHED_SLOTS) {
+      this.cached++;
+      let byAddress = this.byMethod.get(method);
+      if (byAddress === undefined) this.byMethod.set(method, (byAddress = new Map()));
+      let byPort = byAddress.get(address);
+      if (byPort === undefined) byAddress.set(address, (byPort = new Map()));
+      let byStatus = byPort.get(port);
+      if (byStatus === undefined) byPort.set(port, (byStatus = new Map()));
+      let byError = byStatus.get(status);
+      if (byError === undefined) byStatus.set(status, (byError = new Map()));
+      byError.set(err, slot);
     }
     return slot;
   }

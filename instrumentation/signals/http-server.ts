@@ -2,19 +2,13 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import {
-  context,
   diag,
-  propagation,
-  ROOT_CONTEXT,
-  SpanKind,
-  SpanStatusCode,
   type Attributes,
   type Context,
   type Span,
   type TextMapGetter,
   type Tracer,
 } from '@opentelemetry/api';
-import { suppressTracing } from '@opentelemetry/core';
 import { METRIC } from '../catalog.js';
 import type { BoundHistogram, FastHistogram, SetupContext } from '../feature.js';
 import { contextEnter } from '../export/sdk-internals.js';
@@ -26,6 +20,14 @@ import {
   type HttpHookGuards,
   type RouteSetter,
 } from './http-common.js';
+import {
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  suppressTracing,
+} from './otel-api.js';
 
 /**
  * The node:http server side of http.ts: a span and an `http.server.request.duration` record per

@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { context, propagation, trace, type TextMapSetter } from '@opentelemetry/api';
-import { isTracingSuppressed } from '@opentelemetry/core';
+import type { TextMapSetter } from '@opentelemetry/api';
 import type { Feature, SetupContext } from '../feature.js';
 import {
   clientSlotsFor,
@@ -11,6 +10,7 @@ import {
   type ClientRequestState,
   warnHookFailedOnce,
 } from './http-common.js';
+import { context, isTracingSuppressed, propagation, trace } from './otel-api.js';
 
 /**
  * Client spans, `traceparent` and `http.client.request.duration` for global `fetch` and the

@@ -140,7 +140,8 @@ const BUILDERS: Record<LibraryName, Builder> = {
 /**
  * Hands the instrumentation our providers. `dbMetrics`: the library records no
  * db.client.operation.duration of its own, so its tracer is wrapped to record it from each
- * client span (db-metrics.ts); `sql`/`redis` also derive operation and collection from the text.
+ * client span (db-metrics.ts), into the histogram pg and ioredis record into (fast-metrics,
+ * with exemplars); `sql`/`redis` also derive operation and collection from the text.
  */
 function setProviders(
   i: Instrumentation,
@@ -148,11 +149,13 @@ function setProviders(
   dbMetrics?: 'sql' | 'redis' | 'none',
 ): void {
   if (p.tracerProvider !== undefined) {
-    i.setTracerProvider(
-      dbMetrics !== undefined && p.meterProvider !== undefined
-        ? withDbClientMetrics(p.tracerProvider, p.meterProvider, dbMetrics)
-        : p.tracerProvider,
-    );
+    let tp = p.tracerProvider;
+    if (dbMetrics !== undefined && (p.fastMetrics !== undefined || p.meterProvider !== undefined)) {
+      // Required here, as the pg builder does: only once a database library loads.
+      const { createDbDurationMetric } = require('./db-client.js') as typeof DbClientModule;
+      tp = withDbClientMetrics(tp, createDbDurationMetric(p), dbMetrics);
+    }
+    i.setTracerProvider(tp);
   }
   if (p.meterProvider !== undefined) i.setMeterProvider(p.meterProvider);
   if (p.loggerProvider !== undefined) i.setLoggerProvider?.(p.loggerProvider);

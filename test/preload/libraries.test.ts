@@ -178,6 +178,22 @@ async function metricPoints(
   );
 }
 
+/**
+ * Waits for a `db.client.operation.duration` point matching `match` that carries an exemplar of
+ * one of `clients` (the request's db client spans): the duration links to its trace.
+ */
+async function expectDbExemplar(
+  app: App,
+  match: (attrs: Record<string, unknown>) => boolean,
+  clients: readonly FlatSpan[],
+): Promise<void> {
+  const ids = new Set(clients.map((c) => `${c.traceId}/${c.spanId}`));
+  await metricPoints(app, 'db.client.operation.duration', (a, value) => {
+    const exemplars = (value?.exemplars ?? []) as { traceId?: string; spanId?: string }[];
+    return match(a) && exemplars.some((e) => ids.has(`${e.traceId}/${e.spanId}`));
+  });
+}
+
 describe.each(NODE_BINARIES)('client libraries under $label', ({ path: node }) => {
   describe.each([
     ['ESM', 'app.mjs'],
@@ -217,6 +233,7 @@ describe.each(NODE_BINARIES)('client libraries under $label', ({ path: node }) =
         (a) => a['db.system.name'] === 'postgresql' && a['db.operation.name'] === 'SELECT',
       );
       expect(Number(points[0]!.value.count)).toBeGreaterThanOrEqual(1);
+      await expectDbExemplar(app, (a) => a['db.system.name'] === 'postgresql', clients);
     });
 
     it('traces ioredis commands with the key and no value, and records their duration', async () => {
@@ -237,6 +254,7 @@ describe.each(NODE_BINARIES)('client libraries under $label', ({ path: node }) =
         'db.client.operation.duration',
         (a) => a['db.system.name'] === 'redis' && a['db.operation.name'] === 'set',
       );
+      await expectDbExemplar(app, (a) => a['db.system.name'] === 'redis', clients);
     });
 
     it('traces node-redis (5) commands with the key and no value, and records their duration', async () => {
@@ -257,6 +275,8 @@ describe.each(NODE_BINARIES)('client libraries under $label', ({ path: node }) =
         'db.client.operation.duration',
         (a) => a['db.system.name'] === 'redis' && a['db.operation.name'] === 'SET',
       );
+      // node-redis goes through upstream's instrumentation: its duration too links to the trace.
+      await expectDbExemplar(app, (a) => a['db.operation.name'] === 'SET', clients);
     });
 
     it.skipIf(MARIADB_MISSING !== undefined)(
@@ -281,6 +301,7 @@ describe.each(NODE_BINARIES)('client libraries under $label', ({ path: node }) =
           'db.client.operation.duration',
           (a) => a['db.system.name'] === 'mysql' && a['db.collection.name'] === 'items',
         );
+        await expectDbExemplar(app, (a) => a['db.system.name'] === 'mysql', clients);
       },
     );
 
@@ -311,6 +332,7 @@ describe.each(NODE_BINARIES)('client libraries under $label', ({ path: node }) =
           'db.client.operation.duration',
           (a) => a['db.system.name'] === 'mongodb' && a['db.collection.name'] === 'users',
         );
+        await expectDbExemplar(app, (a) => a['db.system.name'] === 'mongodb', clients);
       },
     );
 

@@ -24,7 +24,8 @@ import { killAll, requireBuilt, spawnNode } from '../helpers/spawn.js';
 // When instrumentation/ got its folders, it was recorded from main's bundle just before the move,
 // its keys renamed to the new paths, and found equal to the new build's (416 both). When http.ts
 // was split into http-server.ts and http-client.ts (code that already ran), those two were added
-// (418). `ECHOES_RECORD_STARTUP_MODULES=<register.js of another build>` re-records it
+// (418); then otel-api.ts, the api and core constants the hot modules read instead of the
+// bundle's interop getters (419). `ECHOES_RECORD_STARTUP_MODULES=<register.js of another build>` re-records it
 // from that build (e.g. main's before a merge), `=1` from this build: only when the set is meant
 // to change, saying why in the commit. libraries-lazy.test.ts checks the other half:
 // a library's instrumentation code runs only once the app loads that library.

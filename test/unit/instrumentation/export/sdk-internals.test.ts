@@ -1,4 +1,4 @@
-import { context, ROOT_CONTEXT, createContextKey } from '@opentelemetry/api';
+import { context, createContextKey, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { OTLPTraceExporter as GrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPMetricExporter as ProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
@@ -10,15 +10,17 @@ import {
   SimpleLogRecordProcessor,
 } from '@opentelemetry/sdk-logs';
 import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   batchLogQueueFull,
   contextEnter,
+  createActiveSpanReader,
   exporterSerializer,
   grpcTransport,
   httpTransportSlots,
   retryingTransport,
 } from '../../../../instrumentation/export/sdk-internals.js';
+import { createStackContextManager } from '../../../helpers/stack-context.js';
 
 // Each test runs an accessor against the real pinned package: an upgrade that changes a private
 // shape fails here, by name, instead of quietly falling back.
@@ -44,6 +46,34 @@ describe('sdk-internals against the pinned OpenTelemetry packages', () => {
       });
     });
     expect(context.active().getValue(key)).toBeUndefined();
+  });
+
+  it('createActiveSpanReader reads the active span from the AsyncLocalStorage store, and follows a manager registered later', async () => {
+    const read = createActiveSpanReader();
+    expect(read()).toBeUndefined(); // nothing registered: the no-op manager
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    const span = new BasicTracerProvider().getTracer('t').startSpan('s');
+    const active = vi.spyOn(context, 'active');
+    try {
+      expect(read()).toBeUndefined();
+      await context.with(trace.setSpan(ROOT_CONTEXT, span), async () => {
+        expect(read()).toBe(span);
+        await new Promise<void>((done) => setImmediate(done));
+        expect(read()).toBe(span);
+      });
+      expect(read()).toBeUndefined();
+      // The store itself was read: the API's public path never ran.
+      expect(active).not.toHaveBeenCalled();
+    } finally {
+      active.mockRestore();
+    }
+
+    // Another kind of manager, registered after the reader resolved the first: its answer counts.
+    context.disable();
+    context.setGlobalContextManager(createStackContextManager());
+    expect(read()).toBeUndefined();
+    context.with(trace.setSpan(ROOT_CONTEXT, span), () => expect(read()).toBe(span));
+    expect(read()).toBeUndefined();
   });
 
   it.each([

@@ -16,6 +16,7 @@ import {
   valueOf,
   type TestMetrics,
 } from '../../../fixtures/metrics/collect.js';
+import { createStackContextManager } from '../../../helpers/stack-context.js';
 
 const OPS = 'echoes.fs.operations';
 const IO = 'echoes.fs.io';
@@ -383,6 +384,68 @@ describe('setupFsMetrics with fs.spans', () => {
     } finally {
       context.disable();
       trace.disable();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('setupFsMetrics exemplars', () => {
+  it('offers the span active at each call as the exemplar, from the AsyncLocalStorage manager and from any other manager', async () => {
+    const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
+    const { BasicTracerProvider } = await import('@opentelemetry/sdk-trace-base');
+    const { context, trace, ROOT_CONTEXT } = await import('@opentelemetry/api');
+    const tracer = new BasicTracerProvider().getTracer('t');
+    const dir = mkdtempSync(join(tmpdir(), 'echoes-fs-exemplars-'));
+    const file = join(dir, 'f');
+    fs.writeFileSync(file, 'x'.repeat(64));
+    type Point = { exemplars?: { traceId: string; spanId: string }[] };
+    /** The exemplars of readFile (by api) after one call outside any span and one inside `span`. */
+    const run = async (span: ReturnType<typeof tracer.startSpan>) => {
+      const fast = createFastMetrics({ cardinalityLimit: 100 });
+      const config = {
+        fs: { pathGroups: [{ name: 'tmp', prefix: dir }], spans: false },
+      } as unknown as EchoesConfig;
+      const f = setupFsMetrics({ config, fastMetrics: fast } as unknown as SetupContext);
+      try {
+        fs.readFileSync(file); // no active span: no exemplar (first in its bucket otherwise)
+        await context.with(trace.setSpan(ROOT_CONTEXT, span), async () => {
+          fs.readFileSync(file);
+          await new Promise<void>((res) => fs.readFile(file, () => res()));
+        });
+        const { resourceMetrics } = await fast.producer.collect();
+        const points = resourceMetrics.scopeMetrics
+          .flatMap((s) => s.metrics)
+          .filter((m) => m.descriptor.name === DUR)
+          .flatMap((m) => m.dataPoints as readonly { attributes: Record<string, unknown> }[]);
+        return (api: string) =>
+          points
+            .filter(
+              (p) => p.attributes['fs.operation'] === 'readFile' && p.attributes['fs.api'] === api,
+            )
+            .flatMap((p) => (p as Point).exemplars ?? [])
+            .map((e) => `${e.traceId}/${e.spanId}`);
+      } finally {
+        await f.shutdown();
+      }
+    };
+    const idsOf = (s: ReturnType<typeof tracer.startSpan>) =>
+      `${s.spanContext().traceId}/${s.spanContext().spanId}`;
+    try {
+      context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+      const first = tracer.startSpan('request');
+      let exemplars = await run(first);
+      // The call outside any span never takes its bucket's exemplar, whichever bucket it is in.
+      expect(exemplars('sync')).toEqual([idsOf(first)]);
+      expect(exemplars('callback')).toEqual([idsOf(first)]);
+
+      // Another context manager registered later (no AsyncLocalStorage): still the right span.
+      context.disable();
+      context.setGlobalContextManager(createStackContextManager());
+      const second = tracer.startSpan('request');
+      exemplars = await run(second);
+      expect(exemplars('sync')).toEqual([idsOf(second)]);
+    } finally {
+      context.disable();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -1,7 +1,10 @@
 import dc from 'node:diagnostics_channel';
 import { diag } from '@opentelemetry/api';
 import { describe, expect, it, vi } from 'vitest';
+import type { Attributes } from '@opentelemetry/api';
+import { createFastMetrics } from '../../../../instrumentation/signals/fast-metrics.js';
 import {
+  ClientSlots,
   createPathMatcher,
   createUrlRedactor,
   subscribeChannels,
@@ -81,5 +84,48 @@ describe('warnHookFailedOnce', () => {
     } finally {
       warn.mockRestore();
     }
+  });
+});
+
+describe('ClientSlots', () => {
+  function slots() {
+    const fm = createFastMetrics({ cardinalityLimit: 2000 });
+    const histogram = fm.histogram('http.client.request.duration', {
+      unit: 's',
+      description: 'd',
+      boundaries: [1],
+    });
+    const bind = vi.spyOn(histogram, 'bind');
+    return { slots: new ClientSlots(histogram), bind };
+  }
+
+  it('binds each method, peer, status and error type once and hands back the same slot after', () => {
+    const { slots: s, bind } = slots();
+    const ok = s.get('GET', 'api.example', 443, 200, undefined);
+    expect(s.get('GET', 'api.example', 443, 200, undefined)).toBe(ok);
+    // Each part of the combination tells slots apart, an absent error type included.
+    const others = [
+      s.get('POST', 'api.example', 443, 200, undefined),
+      s.get('GET', 'db.example', 443, 200, undefined),
+      s.get('GET', 'api.example', 8443, 200, undefined),
+      s.get('GET', 'api.example', 443, 404, '404'),
+      s.get('GET', 'api.example', 443, 0, 'ECONNREFUSED'),
+      s.get('GET', 'api.example', 443, 0, 'aborted'),
+    ];
+    expect(new Set([ok, ...others]).size).toBe(7);
+    expect(s.get('GET', 'api.example', 443, 404, String(404))).toBe(others[3]);
+    expect(bind).toHaveBeenCalledTimes(7);
+    expect(bind.mock.calls.map(([a]) => a as Attributes)).toContainEqual({
+      'http.request.method': 'GET',
+      'server.address': 'api.example',
+      'server.port': 443,
+      'error.type': 'ECONNREFUSED',
+    });
+    expect(bind.mock.calls[0]![0]).toEqual({
+      'http.request.method': 'GET',
+      'server.address': 'api.example',
+      'server.port': 443,
+      'http.response.status_code': 200,
+    });
   });
 });

@@ -1,0 +1,34 @@
+import {
+  context as apiContext,
+  propagation as apiPropagation,
+  ROOT_CONTEXT as apiRootContext,
+  SpanKind as apiSpanKind,
+  SpanStatusCode as apiSpanStatusCode,
+  trace as apiTrace,
+} from '@opentelemetry/api';
+import {
+  isTracingSuppressed as coreIsTracingSuppressed,
+  suppressTracing as coreSuppressTracing,
+} from '@opentelemetry/core';
+
+/**
+ * The `@opentelemetry/api` and `@opentelemetry/core` exports the hot paths use (http, fetch, fs,
+ * db), read once into plain module constants. Both packages are CommonJS, and in the bundle each
+ * named import of one becomes a property read through esbuild's interop getters
+ * (`__toESM` → `__copyProps`, then TypeScript's own re-export getter) at every use: about 1 us per
+ * fetch and several per server request (docs/performance.md "Per-request costs"). Imported from
+ * here, a hot function reads a module variable. The values are the API's singletons and enums,
+ * which never change after load.
+ */
+
+export const context = apiContext;
+export const trace = apiTrace;
+export const propagation = apiPropagation;
+export const ROOT_CONTEXT = apiRootContext;
+export const SpanKind = apiSpanKind;
+export const SpanStatusCode = apiSpanStatusCode;
+export const isTracingSuppressed = coreIsTracingSuppressed;
+export const suppressTracing = coreSuppressTracing;
+// The enums are types too (`status: { code: SpanStatusCode }`).
+export type SpanKind = apiSpanKind;
+export type SpanStatusCode = apiSpanStatusCode;
