@@ -1,0 +1,122 @@
+/**
+ * A V8 code cache for the preload's core (dist/bundle/core.cjs, about 1.9 MB): compiling it is
+ * most of what the preload costs before the SDK starts (docs/performance.md, "Startup").
+ *
+ * The bundle's core.js is a small generated ESM module that calls `loadCommonJs` on core.cjs;
+ * register.ts calls `configureCodeCache` before importing it and `saveCodeCache` once the SDK has
+ * started, so the cache holds the functions startup compiled lazily, not only the top level.
+ * Only this one file is cached: Node's `module.enableCompileCache` would cache the whole app.
+ *
+ * The cache file's name carries the source's content hash (V8 itself only checks the source's
+ * length), the Node version and V8's `cachedDataVersionTag()` (V8 version, flags and CPU
+ * features), so Node 20 and 24 or runs with other V8 flags keep their own files. It is written
+ * once, atomically (temporary file and rename), into a directory of this user's that nobody else
+ * can write to; V8 rejecting it means one recompile and one rewrite. Nothing here throws or warns:
+ * without a usable cache the core compiles as it would without one.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { cachedDataVersionTag } from 'node:v8';
+import { Script } from 'node:vm';
+
+/** The CommonJS wrapper, plus what the ESM-built sources expect (scripts/bundle.mjs). */
+const WRAPPER_PARAMS =
+  'exports, require, module, __filename, __dirname, __echoesImport, __echoesImportMetaUrl';
+
+interface Pending {
+  readonly script: Script;
+  readonly file: string;
+}
+
+let cacheDir: string | undefined;
+let pending: Pending | undefined;
+
+/** Where the cache lives (`ECHOES_CODE_CACHE_DIR`); undefined: no cache. Before `loadCommonJs`. */
+export function configureCodeCache(dir: string | undefined): void {
+  cacheDir = dir;
+}
+
+function cacheFileName(sourceHash: string): string {
+  const key = createHash('sha256')
+    .update(`${sourceHash}\0${process.version}\0${process.arch}\0${cachedDataVersionTag()}`)
+    .digest('hex')
+    .slice(0, 32);
+  return `core-${key}.v8cache`;
+}
+
+/** True when `dir` is ours and only ours to write (a cache is code: nobody else may plant one). */
+function privateDir(dir: string): boolean {
+  const st = statSync(dir);
+  const mine = typeof process.getuid !== 'function' || st.uid === process.getuid();
+  return st.isDirectory() && mine && (st.mode & 0o022) === 0;
+}
+
+function readCache(file: string): Buffer | undefined {
+  try {
+    if (!privateDir(dirname(file))) return undefined;
+    return readFileSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Loads a CommonJS bundle through `vm.Script`, with the cached code when there is one.
+ * `sourceHash` is the file's content hash, computed at build time (hashing 1.9 MB at every start
+ * would cost what the cache saves). `importer` is the caller's `(s) => import(s)`: a script
+ * compiled with cached data loses its dynamic import callback, so the bundle calls this instead.
+ */
+export function loadCommonJs(
+  fileUrl: URL,
+  sourceHash: string,
+  importer: (specifier: string) => Promise<unknown>,
+): unknown {
+  const file = fileURLToPath(fileUrl);
+  const source = readFileSync(file, 'utf8');
+  const cacheFile = cacheDir === undefined ? undefined : join(cacheDir, cacheFileName(sourceHash));
+  const cachedData = cacheFile === undefined ? undefined : readCache(cacheFile);
+  const script = new Script(`(function (${WRAPPER_PARAMS}) {${source}\n})`, {
+    filename: file,
+    cachedData,
+  });
+  if (cacheFile !== undefined && (cachedData === undefined || script.cachedDataRejected === true)) {
+    pending = { script, file: cacheFile };
+  }
+  const wrapper = script.runInThisContext() as (...args: unknown[]) => void;
+  const module = { exports: {} as unknown };
+  wrapper(
+    module.exports,
+    createRequire(file),
+    module,
+    file,
+    dirname(file),
+    importer,
+    pathToFileURL(file).href,
+  );
+  return module.exports;
+}
+
+/** Writes the cache when the last load had none (or V8 rejected it); once, never throwing. */
+export function saveCodeCache(): void {
+  const p = pending;
+  pending = undefined;
+  if (p === undefined) return;
+  const tmp = `${p.file}.${process.pid}.tmp`;
+  try {
+    const dir = dirname(p.file);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (!privateDir(dir)) return;
+    writeFileSync(tmp, p.script.createCachedData(), { flag: 'wx', mode: 0o600 });
+    renameSync(tmp, p.file);
+  } catch {
+    // Read-only home, full disk, a race with another process: run without a cache.
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // nothing was written
+    }
+  }
+}
