@@ -31,17 +31,29 @@ interface Pending {
   readonly file: string;
 }
 
+/** What the last `loadCommonJs` did with the cache (diagnostics and tests). */
+export type CodeCacheStatus = 'off' | 'miss' | 'hit' | 'rejected';
+
 let cacheDir: string | undefined;
 let pending: Pending | undefined;
+let status: CodeCacheStatus = 'off';
+
+export function codeCacheStatus(): CodeCacheStatus {
+  return status;
+}
 
 /** Where the cache lives (`ECHOES_CODE_CACHE_DIR`); undefined: no cache. Before `loadCommonJs`. */
 export function configureCodeCache(dir: string | undefined): void {
   cacheDir = dir;
 }
 
-function cacheFileName(sourceHash: string): string {
+function cacheFileName(sourceHash: string, file: string): string {
+  // The file's size and mtime too: a core.cjs edited in place after the build keeps its hash.
+  const { size, mtimeMs } = statSync(file);
   const key = createHash('sha256')
-    .update(`${sourceHash}\0${process.version}\0${process.arch}\0${cachedDataVersionTag()}`)
+    .update(
+      `${sourceHash}\0${size}\0${mtimeMs}\0${process.version}\0${process.arch}\0${cachedDataVersionTag()}`,
+    )
     .digest('hex')
     .slice(0, 32);
   return `core-${key}.v8cache`;
@@ -76,15 +88,18 @@ export function loadCommonJs(
 ): unknown {
   const file = fileURLToPath(fileUrl);
   const source = readFileSync(file, 'utf8');
-  const cacheFile = cacheDir === undefined ? undefined : join(cacheDir, cacheFileName(sourceHash));
+  const cacheFile =
+    cacheDir === undefined ? undefined : join(cacheDir, cacheFileName(sourceHash, file));
   const cachedData = cacheFile === undefined ? undefined : readCache(cacheFile);
   const script = new Script(`(function (${WRAPPER_PARAMS}) {${source}\n})`, {
     filename: file,
     cachedData,
   });
-  if (cacheFile !== undefined && (cachedData === undefined || script.cachedDataRejected === true)) {
-    pending = { script, file: cacheFile };
-  }
+  pending = undefined;
+  if (cacheFile === undefined) status = 'off';
+  else if (cachedData === undefined) status = 'miss';
+  else status = script.cachedDataRejected === true ? 'rejected' : 'hit';
+  if (cacheFile !== undefined && status !== 'hit') pending = { script, file: cacheFile };
   const wrapper = script.runInThisContext() as (...args: unknown[]) => void;
   const module = { exports: {} as unknown };
   wrapper(
