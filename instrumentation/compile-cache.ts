@@ -22,8 +22,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { cachedDataVersionTag } from 'node:v8';
 import { Script } from 'node:vm';
 
-/** The CommonJS wrapper, plus what the ESM-built sources expect (scripts/bundle.mjs). */
-const WRAPPER_PARAMS =
+/**
+ * The parameters of the function expression the bundle's text is (scripts/bundle.mjs writes the
+ * wrapper into core.cjs, so the 1.9 MB source is not copied into a wrapped string at each start):
+ * CommonJS' five, plus what the ESM-built sources need.
+ */
+export const WRAPPER_PARAMS =
   'exports, require, module, __filename, __dirname, __echoesImport, __echoesImportMetaUrl';
 
 interface Pending {
@@ -76,7 +80,8 @@ function readCache(file: string): Buffer | undefined {
 }
 
 /**
- * Loads a CommonJS bundle through `vm.Script`, with the cached code when there is one.
+ * Loads a CommonJS bundle written as one function expression taking `WRAPPER_PARAMS` through
+ * `vm.Script`, with the cached code when there is one.
  * `sourceHash` is the file's content hash, computed at build time (hashing 1.9 MB at every start
  * would cost what the cache saves). `importer` is the caller's `(s) => import(s)`: a script
  * compiled with cached data loses its dynamic import callback, so the bundle calls this instead.
@@ -91,10 +96,7 @@ export function loadCommonJs(
   const cacheFile =
     cacheDir === undefined ? undefined : join(cacheDir, cacheFileName(sourceHash, file));
   const cachedData = cacheFile === undefined ? undefined : readCache(cacheFile);
-  const script = new Script(`(function (${WRAPPER_PARAMS}) {${source}\n})`, {
-    filename: file,
-    cachedData,
-  });
+  const script = new Script(source, { filename: file, cachedData });
   pending = undefined;
   if (cacheFile === undefined) status = 'off';
   else if (cachedData === undefined) status = 'miss';

@@ -23,11 +23,13 @@ import { createHash } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { builtinModules } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const src = join(root, 'dist/instrumentation');
+// The wrapper core.cjs is written in, as the loader calls it (tsc has emitted it by now).
+const { WRAPPER_PARAMS } = await import(pathToFileURL(join(src, 'compile-cache.js')).href);
 // ECHOES_BUNDLE_OUT and ECHOES_BUNDLE_API are for tests only: a bundle elsewhere, registering
 // through another API copy (test/preload/api-compat.test.ts builds one on an older API).
 const out = process.env.ECHOES_BUNDLE_OUT || join(root, 'dist/bundle');
@@ -118,7 +120,9 @@ rmSync(out, { recursive: true, force: true });
 const core = await build({
   ...common,
   format: 'cjs',
-  banner: undefined,
+  // The file is one function expression: compile-cache.ts compiles it as it is (no wrapped copy).
+  banner: { js: `(function (${WRAPPER_PARAMS}) {` },
+  footer: { js: '})' },
   define: { 'import.meta.url': '__echoesImportMetaUrl' },
   // import() inside a script compiled from cached data fails (no callback): bundled and builtin
   // modules are require()d instead, our ESM files go through __echoesImport (the plugin).

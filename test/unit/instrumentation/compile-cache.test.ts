@@ -17,6 +17,7 @@ import {
   configureCodeCache,
   loadCommonJs,
   saveCodeCache,
+  WRAPPER_PARAMS,
 } from '../../../instrumentation/compile-cache.js';
 
 // A CommonJS "bundle" as scripts/bundle.mjs emits core.cjs: require, import.meta.url and the
@@ -40,7 +41,7 @@ const fresh = (): { file: URL; dir: string } => {
   mkdirSync(base);
   const path = join(base, 'core.cjs');
   // Each its own source: V8's in-process compilation cache would otherwise answer for another.
-  writeFileSync(path, `${BUNDLE}// ${seq}\n`);
+  writeFileSync(path, `(function (${WRAPPER_PARAMS}) {${BUNDLE}// ${seq}\n})`);
   return { file: pathToFileURL(path), dir: join(base, 'cache') };
 };
 const importer = (s: string): Promise<unknown> => import(s);
