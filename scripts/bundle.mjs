@@ -105,7 +105,7 @@ const common = {
   sourcemap: 'linked',
   legalComments: 'linked',
   // Class and function names as in the packages (OTel's diag messages and users' checks use them).
-  keepNames: true,
+  keepNames: false,
   metafile: true,
   logLevel: 'warning',
   plugins: [freeRequirePlugin({ viaImporter: false })],
