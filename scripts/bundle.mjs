@@ -2,7 +2,9 @@
 // `npm run build`, second step: bundles what `tsc` emitted in dist/instrumentation, with the
 // OpenTelemetry packages and the other runtime dependencies, into dist/bundle/: register.js and
 // index.js, the package's two entry points, both on one core.js, so the preload and
-// `import ... from 'echoes-otel'` see one SDK, one logger, one set of caches.
+// `import ... from 'echoes-otel'` see one SDK, one logger, one set of caches. core.js is a small
+// generated ES module that compiles core.cjs (the bundle proper) with a V8 code cache
+// (instrumentation/compile-cache.ts; docs/performance.md, "V8 code cache of the core").
 //
 // Why: a preload that loads ~370 small CommonJS files makes Node's module loader hot enough to be
 // compiled by Maglev and TurboFan, and each file costs its own resolution, read and wrapper.
@@ -104,8 +106,12 @@ const common = {
   },
   sourcemap: 'linked',
   legalComments: 'linked',
-  // Class and function names as in the packages (OTel's diag messages and users' checks use them).
-  keepNames: false,
+  // Class and function names as in the packages (OTel's diag messages and users' checks use them):
+  // without it, the ~80 symbols esbuild renames for collisions keep their new names, and an app
+  // sees `trace.getTracerProvider().constructor.name === 'NodeTracerProvider2'`
+  // (test/preload/core.test.ts). Measured off: Node 20 startup -5 ms / -1.4 MiB, Node 24 and the
+  // per-request cost within the noise, so kept on (docs/performance.md, "keepNames").
+  keepNames: true,
   metafile: true,
   logLevel: 'warning',
   plugins: [freeRequirePlugin({ viaImporter: false })],
@@ -163,7 +169,6 @@ const compileCache = await build({
   entryPoints: [join(src, 'compile-cache.js')],
   outfile: join(out, 'compile-cache.js'),
   banner: undefined,
-  keepNames: false,
 });
 // core.js: the ES module register.js imports and index.js re-exports; it compiles core.cjs with
 // the code cache, keyed by this content hash (computed here, not at every start).
