@@ -15,7 +15,15 @@
  * without a usable cache the core compiles as it would without one.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -34,6 +42,10 @@ interface Pending {
   readonly script: Script;
   readonly file: string;
 }
+
+/** Other builds' caches (and stray temporaries) older than this go when a new one is written. */
+export const STALE_CACHE_MS = 30 * 24 * 3600 * 1000;
+const CACHE_FILE = /^core-[0-9a-f]{32}\.v8cache(?:\.\d+\.tmp)?$/;
 
 /** What the last `loadCommonJs` did with the cache (diagnostics and tests). */
 export type CodeCacheStatus = 'off' | 'miss' | 'hit' | 'rejected';
@@ -128,12 +140,31 @@ export function saveCodeCache(): void {
     if (!privateDir(dir)) return;
     writeFileSync(tmp, p.script.createCachedData(), { flag: 'wx', mode: 0o600 });
     renameSync(tmp, p.file);
+    removeStale(dir, p.file);
   } catch {
     // Read-only home, full disk, a race with another process: run without a cache.
     try {
       unlinkSync(tmp);
     } catch {
       // nothing was written
+    }
+  }
+}
+
+/**
+ * A new build or Node version writes a new file; the old ones are left by the builds that still
+ * use them (a hit never rewrites its file, so its mtime is its age). Pruned only here, on a miss:
+ * a file still in use and removed is written again once.
+ */
+function removeStale(dir: string, keep: string): void {
+  const before = Date.now() - STALE_CACHE_MS;
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (path === keep || !CACHE_FILE.test(name)) continue;
+    try {
+      if (statSync(path).mtimeMs < before) unlinkSync(path);
+    } catch {
+      // another process removed it first
     }
   }
 }

@@ -6,6 +6,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,7 @@ import {
   configureCodeCache,
   loadCommonJs,
   saveCodeCache,
+  STALE_CACHE_MS,
   WRAPPER_PARAMS,
 } from '../../../instrumentation/compile-cache.js';
 
@@ -100,6 +102,27 @@ describe('loadCommonJs', () => {
     expect(codeCacheStatus()).toBe('miss');
     saveCodeCache();
     expect(files(dir)).toHaveLength(2);
+  });
+
+  it("removes other builds' caches older than STALE_CACHE_MS when it writes one, and nothing else", () => {
+    const { file, dir } = fresh();
+    mkdirSync(dir, { mode: 0o700 });
+    const old = `core-${'a'.repeat(32)}.v8cache`;
+    const recent = `core-${'b'.repeat(32)}.v8cache`;
+    const oldTmp = `core-${'c'.repeat(32)}.v8cache.123.tmp`;
+    const other = 'notes.txt';
+    for (const f of [old, recent, oldTmp, other]) writeFileSync(join(dir, f), 'x');
+    const aged = (Date.now() - STALE_CACHE_MS - 60_000) / 1000;
+    for (const f of [old, oldTmp, other]) utimesSync(join(dir, f), aged, aged);
+    configureCodeCache(dir);
+    loadCommonJs(file, 'h1', importer);
+    saveCodeCache();
+    const left = files(dir);
+    expect(left).toContain(recent);
+    expect(left).toContain(other);
+    expect(left).not.toContain(old);
+    expect(left).not.toContain(oldTmp);
+    expect(left.filter((f) => f.endsWith('.v8cache'))).toHaveLength(2);
   });
 
   it('neither reads nor writes a cache in a directory others can write to', () => {
