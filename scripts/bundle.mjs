@@ -209,7 +209,7 @@ const stray = new Set();
 const OUR_FILES = new Set(['./core.js', './grpc.js', './compile-cache.js']);
 for (const result of [core, register, grpc, compileCache]) {
   for (const [file, meta] of Object.entries(result.metafile.outputs)) {
-    if (!file.endsWith('.js')) continue;
+    if (!/\.c?js$/.test(file)) continue;
     // esbuild lists every import, dynamic import() and require('literal') it left external.
     for (const imp of meta.imports) {
       if (imp.external && !allowed(imp.path) && !OUR_FILES.has(imp.path)) stray.add(imp.path);
