@@ -45,6 +45,8 @@ interface Pending {
 
 /** Other builds' caches (and stray temporaries) older than this go when a new one is written. */
 export const STALE_CACHE_MS = 30 * 24 * 3600 * 1000;
+/** At most this many cache files are kept (a few builds in use, each on Node 20 and 24). */
+export const MAX_CACHE_FILES = 8;
 const CACHE_FILE = /^core-[0-9a-f]{32}\.v8cache(?:\.\d+\.tmp)?$/;
 
 /** What the last `loadCommonJs` did with the cache (diagnostics and tests). */
@@ -154,17 +156,28 @@ export function saveCodeCache(): void {
 /**
  * A new build or Node version writes a new file; the old ones are left by the builds that still
  * use them (a hit never rewrites its file, so its mtime is its age). Pruned only here, on a miss:
- * a file still in use and removed is written again once.
+ * files older than STALE_CACHE_MS, and beyond the MAX_CACHE_FILES newest (a developer's every
+ * rebuild is a new key); a file still in use and removed is written again once.
  */
 function removeStale(dir: string, keep: string): void {
   const before = Date.now() - STALE_CACHE_MS;
+  const others: { path: string; mtimeMs: number }[] = [];
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
     if (path === keep || !CACHE_FILE.test(name)) continue;
     try {
-      if (statSync(path).mtimeMs < before) unlinkSync(path);
+      others.push({ path, mtimeMs: statSync(path).mtimeMs });
     } catch {
       // another process removed it first
     }
   }
+  others.sort((a, b) => b.mtimeMs - a.mtimeMs);
+  others.forEach((f, i) => {
+    if (f.mtimeMs >= before && i < MAX_CACHE_FILES - 1) return;
+    try {
+      unlinkSync(f.path);
+    } catch {
+      // another process removed it first
+    }
+  });
 }

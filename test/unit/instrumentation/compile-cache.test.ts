@@ -16,6 +16,7 @@ import {
   codeCacheStatus,
   configureCodeCache,
   loadCommonJs,
+  MAX_CACHE_FILES,
   saveCodeCache,
   STALE_CACHE_MS,
   WRAPPER_PARAMS,
@@ -122,6 +123,29 @@ describe('loadCommonJs', () => {
     expect(left).not.toContain(old);
     expect(left).not.toContain(oldTmp);
     expect(left.filter((f) => f.endsWith('.v8cache'))).toHaveLength(2);
+  });
+
+  it('keeps at most MAX_CACHE_FILES cache files, the newest', () => {
+    const { file, dir } = fresh();
+    mkdirSync(dir, { mode: 0o700 });
+    const names = Array.from(
+      { length: MAX_CACHE_FILES + 2 },
+      (_, i) => `core-${i.toString(16).padStart(32, '0')}.v8cache`,
+    );
+    names.forEach((f, i) => {
+      writeFileSync(join(dir, f), 'x');
+      // Recent, one minute apart: the first is the oldest.
+      const t = (Date.now() - (names.length - i) * 60_000) / 1000;
+      utimesSync(join(dir, f), t, t);
+    });
+    configureCodeCache(dir);
+    loadCommonJs(file, 'h1', importer);
+    saveCodeCache();
+    const left = files(dir);
+    expect(left).toHaveLength(MAX_CACHE_FILES);
+    // The one just written and the newest others.
+    expect(left).toEqual(expect.arrayContaining(names.slice(names.length - (MAX_CACHE_FILES - 1))));
+    expect(left).not.toContain(names[0]);
   });
 
   it('neither reads nor writes a cache in a directory others can write to', () => {
