@@ -82,6 +82,9 @@ function runOnce(node, args) {
         OTEL_EXPORTER_PROMETHEUS_PORT: '0',
         ECHOES_LOG_DIR: join(cwd, 'logs'),
         ECHOES_LOG_CONSOLE: 'off',
+        // The core's code cache (ECHOES_CODE_CACHE_DIR's default is under it): one for the run,
+        // written by its first echoes run, as a service's later starts find it.
+        XDG_CACHE_HOME: join(tmp, 'xdg-cache'),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -66,6 +66,8 @@ const VARIANTS = {
   plain: { args: [] },
   echoes: { args: ['--import', REGISTER] },
   'echoes-hook-on': { args: ['--import', REGISTER], env: { ECHOES_ESM_HOOK: 'on' } },
+  // The core compiled without the V8 code cache (compile-cache.ts), as at a first start.
+  'echoes-no-code-cache': { args: ['--import', REGISTER], env: { ECHOES_CODE_CACHE_DIR: 'off' } },
   // Resolved here: the runs' working directory is a temp dir outside the repo.
   upstream: { args: ['--import', UPSTREAM] },
   'plain-esm': { args: ESM },
@@ -109,6 +111,9 @@ function runOnce(node, args, extraEnv, app) {
       OTEL_NODE_RESOURCE_DETECTORS: 'env,host,os,process',
       ECHOES_LOG_DIR: join(cwd, 'logs'),
       ECHOES_LOG_CONSOLE: 'off',
+      // The code cache of the core (ECHOES_CODE_CACHE_DIR's default is under it): one for the
+      // whole run, written by its first echoes run, as a service's later starts find it.
+      XDG_CACHE_HOME: join(tmp, 'xdg-cache'),
       // Default on, but a fixed port would collide between back-to-back runs' TIME_WAIT: any free port.
       OTEL_EXPORTER_PROMETHEUS_PORT: '0',
       ...extraEnv,

@@ -26,8 +26,13 @@ async function main(): Promise<void> {
   if (inheritedPreloadParent() !== undefined && !config.inChildren) return;
   const { isMainThread } = await import('node:worker_threads');
   if (!isMainThread && !config.inWorkers) return;
+  // In the bundle, core.js compiles core.cjs with a V8 code cache (compile-cache.ts): told where
+  // it lives before the import, written once the SDK has started (what startup compiled is in it).
+  const codeCache = await import('./compile-cache.js');
+  codeCache.configureCodeCache(config.codeCacheDir || undefined);
   core = await import('./core.js');
   await core.runRegister(loaded, isMainThread);
+  codeCache.saveCodeCache();
 }
 
 let core: Core | undefined;

@@ -58,6 +58,11 @@ export interface EchoesConfig {
   /** Start the SDK in child processes that inherit NODE_OPTIONS (`ECHOES_IN_CHILDREN`, default false). */
   readonly inChildren: boolean;
   /**
+   * Directory of the V8 code cache of the preload's core (`ECHOES_CODE_CACHE_DIR`, default
+   * `$XDG_CACHE_HOME/echoes-otel`, else `~/.cache/echoes-otel`); false: `off`.
+   */
+  readonly codeCacheDir: string | false;
+  /**
    * The ESM import hook for the winston and lru-cache instrumentations (`ECHOES_ESM_HOOK`):
    * `auto` (default) leaves it out when the app's entry is CommonJS (entry-format.ts), `on`
    * always registers it, `off` never.

@@ -2,7 +2,9 @@
 // `npm run build`, second step: bundles what `tsc` emitted in dist/instrumentation, with the
 // OpenTelemetry packages and the other runtime dependencies, into dist/bundle/: register.js and
 // index.js, the package's two entry points, both on one core.js, so the preload and
-// `import ... from 'echoes-otel'` see one SDK, one logger, one set of caches.
+// `import ... from 'echoes-otel'` see one SDK, one logger, one set of caches. core.js is a small
+// generated ES module that compiles core.cjs (the bundle proper) with a V8 code cache
+// (instrumentation/compile-cache.ts; docs/performance.md, "V8 code cache of the core").
 //
 // Why: a preload that loads ~370 small CommonJS files makes Node's module loader hot enough to be
 // compiled by Maglev and TurboFan, and each file costs its own resolution, read and wrapper.
@@ -19,14 +21,17 @@
 // that line is dropped from the bundle's input, so esbuild sees plain `require('literal')` calls
 // and bundles those packages too (still evaluated on first use). The output is then checked: any
 // other package it would still load from node_modules fails the build.
+import { createHash } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { builtinModules } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const src = join(root, 'dist/instrumentation');
+// The wrapper core.cjs is written in, as the loader calls it (tsc has emitted it by now).
+const { WRAPPER_PARAMS } = await import(pathToFileURL(join(src, 'compile-cache.js')).href);
 // ECHOES_BUNDLE_OUT and ECHOES_BUNDLE_API are for tests only: a bundle elsewhere, registering
 // through another API copy (test/preload/api-compat.test.ts builds one on an older API).
 const out = process.env.ECHOES_BUNDLE_OUT || join(root, 'dist/bundle');
@@ -37,6 +42,12 @@ const out = process.env.ECHOES_BUNDLE_OUT || join(root, 'dist/bundle');
 const API_COPY = process.env.ECHOES_BUNDLE_API || 'otel-api-newest';
 const EXTERNAL = ['import-in-the-middle', 'import-in-the-middle/*', 'yaml'];
 const LOCAL_REQUIRE = 'const require = createRequire(import.meta.url);';
+// What core.cjs import()s from outside itself: ESM files that `require` cannot load on Node 20.
+const EXTERNAL_FILES = new Set([
+  'import-in-the-middle',
+  'import-in-the-middle/register-hooks.mjs',
+  './grpc.js',
+]);
 
 // Node builtins and the declared externals: all the bundle may load at run time.
 const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
@@ -44,8 +55,13 @@ const allowed = (spec) =>
   builtins.has(spec) ||
   spec.startsWith('node:') ||
   EXTERNAL.some((e) => (e.endsWith('/*') ? spec.startsWith(e.slice(0, -1)) : spec === e));
-/** Our emitted modules, with the local `require` binding dropped (see above). */
-const freeRequire = {
+/**
+ * Our emitted modules, with the local `require` binding dropped (see above). `viaImporter`: for
+ * core.cjs, a dynamic import() of a file left outside the bundle becomes `__echoesImport(...)`,
+ * the ESM importer the loader hands in (compile-cache.ts: a script compiled from a code cache
+ * has no dynamic import callback).
+ */
+const freeRequirePlugin = ({ viaImporter }) => ({
   name: 'echoes-free-require',
   setup(b) {
     b.onLoad(
@@ -62,11 +78,17 @@ const freeRequire = {
         const errors = dynamic.map((spec) => ({
           text: `dynamic import('${spec}') of a bundled package: import it statically in a module of ours and import() that`,
         }));
-        return { contents: text.split(LOCAL_REQUIRE).join(''), loader: 'js', errors };
+        let contents = text.split(LOCAL_REQUIRE).join('');
+        if (viaImporter) {
+          contents = contents.replace(/\bimport\(\s*(['"])([^'"]+)\1\s*\)/g, (call, q, spec) =>
+            EXTERNAL_FILES.has(spec) ? `__echoesImport(${q}${spec}${q})` : call,
+          );
+        }
+        return { contents, loader: 'js', errors };
       },
     );
   },
-};
+});
 
 const common = {
   absWorkingDir: root,
@@ -84,27 +106,81 @@ const common = {
   },
   sourcemap: 'linked',
   legalComments: 'linked',
-  // Class and function names as in the packages (OTel's diag messages and users' checks use them).
+  // Class and function names as in the packages (OTel's diag messages and users' checks use them):
+  // without it, the ~80 symbols esbuild renames for collisions keep their new names, and an app
+  // sees `trace.getTracerProvider().constructor.name === 'NodeTracerProvider2'`
+  // (test/preload/core.test.ts). Measured off: Node 20 startup -5 ms / -1.4 MiB, Node 24 and the
+  // per-request cost within the noise, so kept on (docs/performance.md, "keepNames").
   keepNames: true,
   metafile: true,
   logLevel: 'warning',
-  plugins: [freeRequire],
+  plugins: [freeRequirePlugin({ viaImporter: false })],
 };
 
 rmSync(out, { recursive: true, force: true });
-// core.js: register-main (SDK, hook, exit handling) and the public API, everything they load.
+// core.cjs: register-main (SDK, hook, exit handling) and the public API, everything they load.
 // One file, no code splitting: on Node 24 each extra ESM chunk costs memory (37 chunks measured
-// +7 MiB peak RSS over one file).
+// +7 MiB peak RSS over one file). CommonJS, so that core.js (below) can compile it with a V8 code
+// cache through vm.Script (compile-cache.ts; ESM has no such API without a flag): it runs in
+// compile-cache.ts' wrapper, which supplies require, import.meta.url and the importer.
 const core = await build({
   ...common,
+  format: 'cjs',
+  // The file is one function expression: compile-cache.ts compiles it as it is (no wrapped copy).
+  banner: { js: `(function (${WRAPPER_PARAMS}) {` },
+  footer: { js: '})' },
+  define: { 'import.meta.url': '__echoesImportMetaUrl' },
+  // import() inside a script compiled from cached data fails (no callback): bundled and builtin
+  // modules are require()d instead, our ESM files go through __echoesImport (the plugin).
+  supported: { 'dynamic-import': false },
+  plugins: [freeRequirePlugin({ viaImporter: true })],
   entryPoints: [join(src, 'core.js')],
-  outfile: join(out, 'core.js'),
+  outfile: join(out, 'core.cjs'),
   external: [...EXTERNAL, './grpc.js'],
-  // The OTLP/gRPC exporters are bundled here (small; they share core.js' OTLP transformer and SDK,
+  // The OTLP/gRPC exporters are bundled here (small; they share core.cjs' OTLP transformer and SDK,
   // and are evaluated only when a signal asks for gRPC); @grpc/grpc-js (~700 KB) is not: their
   // require of it gets the copy in grpc.js through this shim.
   alias: { ...common.alias, '@grpc/grpc-js': './scripts/grpc-js-shim.cjs' },
 });
+const coreText = readFileSync(join(out, 'core.cjs'));
+const leftImports = [...coreText.toString('utf8').matchAll(/[^\w.$]import\(\s*["'`]/g)];
+if (leftImports.length > 0) {
+  console.error(
+    `bundle: core.cjs still calls import() (fails under a code cache): ${leftImports.length}`,
+  );
+  process.exit(1);
+}
+// The export names of core (esbuild lists them for ESM output only): a metadata-only build.
+const coreNames = await build({
+  ...common,
+  entryPoints: [join(src, 'core.js')],
+  outfile: join(out, 'core-names.js'),
+  external: [...EXTERNAL, './grpc.js'],
+  alias: { ...common.alias, '@grpc/grpc-js': './scripts/grpc-js-shim.cjs' },
+  write: false,
+  sourcemap: false,
+  legalComments: 'none',
+});
+const coreExports = coreNames.metafile.outputs[relative(root, join(out, 'core-names.js'))].exports;
+// compile-cache.js: the loader, shared by register.js (configures it, saves the cache after
+// startup) and core.js (loads core.cjs through it); only Node builtins.
+const compileCache = await build({
+  ...common,
+  entryPoints: [join(src, 'compile-cache.js')],
+  outfile: join(out, 'compile-cache.js'),
+  banner: undefined,
+});
+// core.js: the ES module register.js imports and index.js re-exports; it compiles core.cjs with
+// the code cache, keyed by this content hash (computed here, not at every start).
+const coreHash = createHash('sha256').update(coreText).digest('hex');
+writeFileSync(
+  join(out, 'core.js'),
+  `// Generated by scripts/bundle.mjs: core.cjs, compiled with a V8 code cache (compile-cache.ts).
+import { loadCommonJs } from './compile-cache.js';
+const core = loadCommonJs(new URL('./core.cjs', import.meta.url), '${coreHash}', (s) => import(s));
+export const { ${coreExports.join(', ')} } = core;
+`,
+);
 // grpc.js: @grpc/grpc-js, import()ed by core.js only when a signal's protocol is grpc
 // (otlp-exporters.ts), and evaluated only at the first gRPC export.
 const grpc = await build({
@@ -119,11 +195,10 @@ const register = await build({
   ...common,
   entryPoints: [join(src, 'register.js')],
   outfile: join(out, 'register.js'),
-  external: [...EXTERNAL, './core.js'],
+  external: [...EXTERNAL, './core.js', './compile-cache.js'],
 });
 // index.js: the package's public API, the very module instance the preload runs.
 const internal = new Set(['runRegister', 'warnDisabled']);
-const coreExports = core.metafile.outputs[relative(root, join(out, 'core.js'))].exports;
 const publicNames = coreExports.filter((n) => !internal.has(n));
 writeFileSync(
   join(out, 'index.js'),
@@ -131,10 +206,10 @@ writeFileSync(
 );
 
 const stray = new Set();
-const OUR_FILES = new Set(['./core.js', './grpc.js']);
-for (const result of [core, register, grpc]) {
+const OUR_FILES = new Set(['./core.js', './grpc.js', './compile-cache.js']);
+for (const result of [core, register, grpc, compileCache]) {
   for (const [file, meta] of Object.entries(result.metafile.outputs)) {
-    if (!file.endsWith('.js')) continue;
+    if (!/\.c?js$/.test(file)) continue;
     // esbuild lists every import, dynamic import() and require('literal') it left external.
     for (const imp of meta.imports) {
       if (imp.external && !allowed(imp.path) && !OUR_FILES.has(imp.path)) stray.add(imp.path);
@@ -148,5 +223,5 @@ if (stray.size > 0) {
 const inputs = Object.keys(core.metafile.inputs).length;
 const grpcInputs = Object.keys(grpc.metafile.inputs).length;
 console.log(
-  `bundle: dist/bundle/core.js (${inputs} modules), register.js, index.js (${publicNames.length} exports), grpc.js (${grpcInputs} modules, loaded for OTLP/gRPC only)`,
+  `bundle: dist/bundle/core.cjs (${inputs} modules) and its loader core.js, register.js, index.js (${publicNames.length} exports), grpc.js (${grpcInputs} modules, loaded for OTLP/gRPC only)`,
 );

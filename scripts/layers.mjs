@@ -25,7 +25,10 @@ export const LAYERS = [
   { name: 'feature contract', parts: ['feature.ts'] },
   { name: 'features', parts: ['signals/', 'logging/'] },
   { name: 'wiring', parts: ['sdk.ts'] },
-  { name: 'entry', parts: ['register-main.ts', 'index.ts', 'core.ts', 'register.ts'] },
+  {
+    name: 'entry',
+    parts: ['compile-cache.ts', 'register-main.ts', 'index.ts', 'core.ts', 'register.ts'],
+  },
 ];
 
 const here = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -5,7 +5,9 @@ import {
   SIGNAL_EXPORTERS,
   type InstrumentationName,
 } from './config-names.js';
-import { bool, int, list, oneOf, pairs, string, type ValueType } from './config-parsers.js';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { bool, int, list, oneOf, pairs, path, string, type ValueType } from './config-parsers.js';
 import { row, type Setting, type Signal } from './config-setting.js';
 import type { EsmHookMode, SignalExporter } from '../types.js';
 
@@ -15,6 +17,15 @@ interface Exporters {
   readonly exporter?: SignalExporter;
   readonly prometheus: boolean;
 }
+
+/** A directory, or `off` (false). */
+const offOrPath: ValueType<string | false> = {
+  accepts: 'path (relative: to the working directory) or `off`',
+  parse(raw, cx) {
+    if (String(raw).trim().toLowerCase() === 'off') return false;
+    return path.parse(raw, cx);
+  },
+};
 
 /** `otlp`, `console`, `none` (first recognised entry of a comma list); `prometheus` kept apart. */
 function exporters(signal: Signal): ValueType<Exporters> {
@@ -143,6 +154,25 @@ export const SWITCH_ROWS: readonly Setting[] = [
     type: bool,
     default: false,
     doc: 'Also start an SDK in child processes that inherited `--import echoes-otel/register` through NODE_OPTIONS.',
+    group: 'switches',
+  }),
+  row<string | undefined>({
+    key: '_xdgCacheHome',
+    env: ['XDG_CACHE_HOME'],
+    type: path,
+    default: undefined,
+    shownDefault: '`~/.cache`',
+    doc: 'The per-user cache directory (XDG); the code cache goes to its `echoes-otel` folder.',
+    group: 'switches',
+  }),
+  row<string | false>({
+    key: 'codeCacheDir',
+    env: ['ECHOES_CODE_CACHE_DIR'],
+    type: offOrPath,
+    default: (r) =>
+      join(r.get<string | undefined>('_xdgCacheHome') ?? join(homedir(), '.cache'), 'echoes-otel'),
+    shownDefault: '`$XDG_CACHE_HOME/echoes-otel`',
+    doc: "Where the preload keeps V8's compiled code of its core, so later starts skip compiling it; `off`: none. A directory only this user can write (created with mode 700); others are not used.",
     group: 'switches',
   }),
   row<EsmHookMode>({

@@ -20,20 +20,35 @@ describe('dist/bundle', () => {
   it('register.js loads core.js, the module index.js re-exports, and nothing else of ours', () => {
     const text = readFileSync(join(BUNDLE, 'register.js'), 'utf8');
     expect(text).toContain('import("./core.js")');
+    // compile-cache.js: told where the code cache is before core.js loads, saves it after.
+    expect(text).toContain('import("./compile-cache.js")');
     expect(text).not.toMatch(/from ["']\.\/(?!core\.js)/);
   });
 
+  it('core.js compiles core.cjs through the code cache loader and exports what core.cjs does', () => {
+    const loader = readFileSync(join(BUNDLE, 'core.js'), 'utf8');
+    expect(loader).toMatch(/^import \{ loadCommonJs \} from '\.\/compile-cache\.js';$/m);
+    expect(loader).toMatch(
+      /loadCommonJs\(new URL\('\.\/core\.cjs', import\.meta\.url\), '[0-9a-f]{64}'/,
+    );
+    const core = readFileSync(join(BUNDLE, 'core.cjs'), 'utf8');
+    // A script compiled from cached data has no import() callback: none may be left.
+    expect(core).not.toMatch(/[^\w.$]import\(\s*["'`]/);
+    expect(core).not.toContain('import.meta');
+  });
+
   it("registers through the bundled newest API copy, never the repository's own @opentelemetry/api", () => {
-    const core = readFileSync(join(BUNDLE, 'core.js'), 'utf8');
+    const core = readFileSync(join(BUNDLE, 'core.cjs'), 'utf8');
     // esbuild marks each bundled file with its path: the alias (docs/api-compat.md) took effect.
     expect(core).toContain('// node_modules/otel-api-newest/');
     expect(core).not.toContain('// node_modules/@opentelemetry/api/');
   });
 
-  it('keeps @grpc/grpc-js in grpc.js, which core.js import()s only on demand', () => {
-    const core = readFileSync(join(BUNDLE, 'core.js'), 'utf8');
+  it('keeps @grpc/grpc-js in grpc.js, which core.cjs import()s only on demand', () => {
+    const core = readFileSync(join(BUNDLE, 'core.cjs'), 'utf8');
     const grpc = readFileSync(join(BUNDLE, 'grpc.js'), 'utf8');
-    expect(core).toContain('import("./grpc.js")');
+    // Through core.js' importer (compile-cache.ts), not an import() of its own.
+    expect(core).toContain('__echoesImport("./grpc.js")');
     expect(core).not.toContain('// node_modules/@grpc/grpc-js/');
     expect(grpc).toContain('// node_modules/@grpc/grpc-js/');
     // The small exporter packages stay in core.js, sharing its OTLP transformer; grpc-js reaches

@@ -76,7 +76,7 @@ async function evaluated(
       }[];
     };
     for (const script of report.result) {
-      if (!script.url.endsWith('/dist/bundle/core.js')) continue;
+      if (!script.url.endsWith('/dist/bundle/core.cjs')) continue;
       for (const fn of script.functions) {
         if (fn.ranges[0]!.count > 0 && /^(node_modules|dist)\//.test(fn.functionName)) {
           out.add(fn.functionName);

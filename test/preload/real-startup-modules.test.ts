@@ -91,7 +91,8 @@ async function evaluated(node: string, args: readonly string[]): Promise<string[
       result: { url: string; functions: { functionName: string; ranges: { count: number }[] }[] }[];
     };
     for (const script of report.result) {
-      if (!/\/dist\/bundle\/core\.js$/.test(script.url)) continue;
+      // core.cjs since the code cache (compile-cache.ts); core.js before, and in older builds.
+      if (!/\/dist\/bundle\/core\.c?js$/.test(script.url)) continue;
       for (const fn of script.functions) {
         if (fn.ranges[0]!.count > 0 && /^(node_modules|dist)\//.test(fn.functionName)) {
           out.add(moduleKey(fn.functionName));

@@ -38,7 +38,9 @@ describe('the configuration schema', () => {
       (s.env ?? []).map((e) => (typeof e === 'string' ? e : e.name)),
     );
     expect(new Set(names).size).toBe(names.length);
-    for (const n of names) expect(n, n).toMatch(/^(OTEL_|ECHOES_|NODE_ENV$)/);
+    // Ours, OpenTelemetry's, and two standard ones: NODE_ENV, and the XDG base directory of the
+    // code cache (ECHOES_CODE_CACHE_DIR's default).
+    for (const n of names) expect(n, n).toMatch(/^(OTEL_|ECHOES_|NODE_ENV$|XDG_CACHE_HOME$)/);
   });
 
   it('keeps its rows in the order of the docs sections', () => {

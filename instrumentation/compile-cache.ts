@@ -1,0 +1,183 @@
+/**
+ * A V8 code cache for the preload's core (dist/bundle/core.cjs, about 1.9 MB): compiling it is
+ * most of what the preload costs before the SDK starts (docs/performance.md, "Startup").
+ *
+ * The bundle's core.js is a small generated ESM module that calls `loadCommonJs` on core.cjs;
+ * register.ts calls `configureCodeCache` before importing it and `saveCodeCache` once the SDK has
+ * started, so the cache holds the functions startup compiled lazily, not only the top level.
+ * Only this one file is cached: Node's `module.enableCompileCache` would cache the whole app.
+ *
+ * The cache file's name carries the source's content hash (V8 itself only checks the source's
+ * length), the Node version and V8's `cachedDataVersionTag()` (V8 version, flags and CPU
+ * features), so Node 20 and 24 or runs with other V8 flags keep their own files. It is written
+ * once, atomically (temporary file and rename), into a directory of this user's that nobody else
+ * can write to; V8 rejecting it means one recompile and one rewrite. Nothing here throws or warns:
+ * without a usable cache the core compiles as it would without one.
+ */
+import { createHash } from 'node:crypto';
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { cachedDataVersionTag } from 'node:v8';
+import { Script } from 'node:vm';
+
+/**
+ * The parameters of the function expression the bundle's text is (scripts/bundle.mjs writes the
+ * wrapper into core.cjs, so the 1.9 MB source is not copied into a wrapped string at each start):
+ * CommonJS' five, plus what the ESM-built sources need.
+ */
+export const WRAPPER_PARAMS =
+  'exports, require, module, __filename, __dirname, __echoesImport, __echoesImportMetaUrl';
+
+interface Pending {
+  readonly script: Script;
+  readonly file: string;
+}
+
+/** Other builds' caches (and stray temporaries) older than this go when a new one is written. */
+export const STALE_CACHE_MS = 30 * 24 * 3600 * 1000;
+/** At most this many cache files are kept (a few builds in use, each on Node 20 and 24). */
+export const MAX_CACHE_FILES = 8;
+const CACHE_FILE = /^core-[0-9a-f]{32}\.v8cache(?:\.\d+\.tmp)?$/;
+
+/** What the last `loadCommonJs` did with the cache (diagnostics and tests). */
+export type CodeCacheStatus = 'off' | 'miss' | 'hit' | 'rejected';
+
+let cacheDir: string | undefined;
+let pending: Pending | undefined;
+let status: CodeCacheStatus = 'off';
+
+export function codeCacheStatus(): CodeCacheStatus {
+  return status;
+}
+
+/** Where the cache lives (`ECHOES_CODE_CACHE_DIR`); undefined: no cache. Before `loadCommonJs`. */
+export function configureCodeCache(dir: string | undefined): void {
+  cacheDir = dir;
+}
+
+function cacheFileName(sourceHash: string, file: string): string {
+  // The file's size and mtime too: a core.cjs edited in place after the build keeps its hash.
+  const { size, mtimeMs } = statSync(file);
+  const key = createHash('sha256')
+    .update(
+      `${sourceHash}\0${size}\0${mtimeMs}\0${process.version}\0${process.arch}\0${cachedDataVersionTag()}`,
+    )
+    .digest('hex')
+    .slice(0, 32);
+  return `core-${key}.v8cache`;
+}
+
+/** True when `dir` is ours and only ours to write (a cache is code: nobody else may plant one). */
+function privateDir(dir: string): boolean {
+  const st = statSync(dir);
+  const mine = typeof process.getuid !== 'function' || st.uid === process.getuid();
+  return st.isDirectory() && mine && (st.mode & 0o022) === 0;
+}
+
+function readCache(file: string): Buffer | undefined {
+  try {
+    if (!privateDir(dirname(file))) return undefined;
+    return readFileSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Loads a CommonJS bundle written as one function expression taking `WRAPPER_PARAMS` through
+ * `vm.Script`, with the cached code when there is one.
+ * `sourceHash` is the file's content hash, computed at build time (hashing 1.9 MB at every start
+ * would cost what the cache saves). `importer` is the caller's `(s) => import(s)`: a script
+ * compiled with cached data loses its dynamic import callback, so the bundle calls this instead.
+ */
+export function loadCommonJs(
+  fileUrl: URL,
+  sourceHash: string,
+  importer: (specifier: string) => Promise<unknown>,
+): unknown {
+  const file = fileURLToPath(fileUrl);
+  const source = readFileSync(file, 'utf8');
+  const cacheFile =
+    cacheDir === undefined ? undefined : join(cacheDir, cacheFileName(sourceHash, file));
+  const cachedData = cacheFile === undefined ? undefined : readCache(cacheFile);
+  const script = new Script(source, { filename: file, cachedData });
+  pending = undefined;
+  if (cacheFile === undefined) status = 'off';
+  else if (cachedData === undefined) status = 'miss';
+  else status = script.cachedDataRejected === true ? 'rejected' : 'hit';
+  if (cacheFile !== undefined && status !== 'hit') pending = { script, file: cacheFile };
+  const wrapper = script.runInThisContext() as (...args: unknown[]) => void;
+  const module = { exports: {} as unknown };
+  wrapper(
+    module.exports,
+    createRequire(file),
+    module,
+    file,
+    dirname(file),
+    importer,
+    pathToFileURL(file).href,
+  );
+  return module.exports;
+}
+
+/** Writes the cache when the last load had none (or V8 rejected it); once, never throwing. */
+export function saveCodeCache(): void {
+  const p = pending;
+  pending = undefined;
+  if (p === undefined) return;
+  const tmp = `${p.file}.${process.pid}.tmp`;
+  try {
+    const dir = dirname(p.file);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (!privateDir(dir)) return;
+    writeFileSync(tmp, p.script.createCachedData(), { flag: 'wx', mode: 0o600 });
+    renameSync(tmp, p.file);
+    removeStale(dir, p.file);
+  } catch {
+    // Read-only home, full disk, a race with another process: run without a cache.
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // nothing was written
+    }
+  }
+}
+
+/**
+ * A new build or Node version writes a new file; the old ones are left by the builds that still
+ * use them (a hit never rewrites its file, so its mtime is its age). Pruned only here, on a miss:
+ * files older than STALE_CACHE_MS, and beyond the MAX_CACHE_FILES newest (a developer's every
+ * rebuild is a new key); a file still in use and removed is written again once.
+ */
+function removeStale(dir: string, keep: string): void {
+  const before = Date.now() - STALE_CACHE_MS;
+  const others: { path: string; mtimeMs: number }[] = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (path === keep || !CACHE_FILE.test(name)) continue;
+    try {
+      others.push({ path, mtimeMs: statSync(path).mtimeMs });
+    } catch {
+      // another process removed it first
+    }
+  }
+  others.sort((a, b) => b.mtimeMs - a.mtimeMs);
+  others.forEach((f, i) => {
+    if (f.mtimeMs >= before && i < MAX_CACHE_FILES - 1) return;
+    try {
+      unlinkSync(f.path);
+    } catch {
+      // another process removed it first
+    }
+  });
+}

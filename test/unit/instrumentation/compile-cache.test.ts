@@ -1,0 +1,171 @@
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  codeCacheStatus,
+  configureCodeCache,
+  loadCommonJs,
+  MAX_CACHE_FILES,
+  saveCodeCache,
+  STALE_CACHE_MS,
+  WRAPPER_PARAMS,
+} from '../../../instrumentation/compile-cache.js';
+
+// A CommonJS "bundle" as scripts/bundle.mjs emits core.cjs: require, import.meta.url and the
+// importer come from compile-cache.ts' wrapper. What V8 does with a cache across processes (a hit,
+// a rejected file rewritten) is tested on the real bundle in test/preload/code-cache.test.ts: in
+// one process, V8's own compilation cache answers before the cached data is looked at.
+const BUNDLE = `
+const { basename } = require('node:path');
+const parts = [];
+for (let i = 0; i < 200; i++) parts.push(function part() { return i * 2; });
+exports.name = basename(__filename);
+exports.url = __echoesImportMetaUrl;
+exports.sum = () => parts.reduce((s, f) => s + f(), 0);
+exports.load = (spec) => __echoesImport(spec);
+`;
+
+let tmp: string;
+let seq = 0;
+const fresh = (): { file: URL; dir: string } => {
+  const base = join(tmp, String(++seq));
+  mkdirSync(base);
+  const path = join(base, 'core.cjs');
+  // Each its own source: V8's in-process compilation cache would otherwise answer for another.
+  writeFileSync(path, `(function (${WRAPPER_PARAMS}) {${BUNDLE}// ${seq}\n})`);
+  return { file: pathToFileURL(path), dir: join(base, 'cache') };
+};
+const importer = (s: string): Promise<unknown> => import(s);
+const files = (dir: string): string[] => readdirSync(dir).sort();
+type Loaded = { name: string; url: string; sum(): number; load(s: string): Promise<unknown> };
+
+beforeEach(() => {
+  tmp ??= mkdtempSync(join(tmpdir(), 'echoes-compile-cache-'));
+  configureCodeCache(undefined);
+});
+
+afterAll(() => {
+  configureCodeCache(undefined);
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('loadCommonJs', () => {
+  it('runs the file with require, its file URL as import.meta.url and the given importer', async () => {
+    const { file } = fresh();
+    const m = loadCommonJs(file, 'h1', importer) as Loaded;
+    expect(codeCacheStatus()).toBe('off');
+    expect(m.name).toBe('core.cjs');
+    expect(m.url).toBe(file.href);
+    expect(m.sum()).toBe(199 * 200);
+    const os = (await m.load('node:os')) as { platform(): string };
+    expect(os.platform()).toBe(process.platform);
+  });
+
+  it('writes the cache only when asked after startup, then loads from it', () => {
+    const { file, dir } = fresh();
+    configureCodeCache(dir);
+    (loadCommonJs(file, 'h1', importer) as Loaded).sum();
+    expect(codeCacheStatus()).toBe('miss');
+    expect(() => statSync(dir)).toThrow();
+    saveCodeCache();
+    const [cache, ...rest] = files(dir);
+    expect(rest, 'one file, no temporary left').toEqual([]);
+    expect(cache).toMatch(/^core-[0-9a-f]{32}\.v8cache$/);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    expect(statSync(join(dir, cache!)).mode & 0o777).toBe(0o600);
+
+    const m = loadCommonJs(file, 'h1', importer) as Loaded;
+    expect(codeCacheStatus()).toBe('hit');
+    expect(m.sum()).toBe(199 * 200);
+    const { ino } = statSync(join(dir, cache!));
+    saveCodeCache();
+    expect(statSync(join(dir, cache!)).ino, 'a hit is not rewritten').toBe(ino);
+  });
+
+  it('keeps one file per source hash', () => {
+    const { file, dir } = fresh();
+    configureCodeCache(dir);
+    loadCommonJs(file, 'h1', importer);
+    saveCodeCache();
+    loadCommonJs(file, 'h2', importer);
+    expect(codeCacheStatus()).toBe('miss');
+    saveCodeCache();
+    expect(files(dir)).toHaveLength(2);
+  });
+
+  it("removes other builds' caches older than STALE_CACHE_MS when it writes one, and nothing else", () => {
+    const { file, dir } = fresh();
+    mkdirSync(dir, { mode: 0o700 });
+    const old = `core-${'a'.repeat(32)}.v8cache`;
+    const recent = `core-${'b'.repeat(32)}.v8cache`;
+    const oldTmp = `core-${'c'.repeat(32)}.v8cache.123.tmp`;
+    const other = 'notes.txt';
+    for (const f of [old, recent, oldTmp, other]) writeFileSync(join(dir, f), 'x');
+    const aged = (Date.now() - STALE_CACHE_MS - 60_000) / 1000;
+    for (const f of [old, oldTmp, other]) utimesSync(join(dir, f), aged, aged);
+    configureCodeCache(dir);
+    loadCommonJs(file, 'h1', importer);
+    saveCodeCache();
+    const left = files(dir);
+    expect(left).toContain(recent);
+    expect(left).toContain(other);
+    expect(left).not.toContain(old);
+    expect(left).not.toContain(oldTmp);
+    expect(left.filter((f) => f.endsWith('.v8cache'))).toHaveLength(2);
+  });
+
+  it('keeps at most MAX_CACHE_FILES cache files, the newest', () => {
+    const { file, dir } = fresh();
+    mkdirSync(dir, { mode: 0o700 });
+    const names = Array.from(
+      { length: MAX_CACHE_FILES + 2 },
+      (_, i) => `core-${i.toString(16).padStart(32, '0')}.v8cache`,
+    );
+    names.forEach((f, i) => {
+      writeFileSync(join(dir, f), 'x');
+      // Recent, one minute apart: the first is the oldest.
+      const t = (Date.now() - (names.length - i) * 60_000) / 1000;
+      utimesSync(join(dir, f), t, t);
+    });
+    configureCodeCache(dir);
+    loadCommonJs(file, 'h1', importer);
+    saveCodeCache();
+    const left = files(dir);
+    expect(left).toHaveLength(MAX_CACHE_FILES);
+    // The one just written and the newest others.
+    expect(left).toEqual(expect.arrayContaining(names.slice(names.length - (MAX_CACHE_FILES - 1))));
+    expect(left).not.toContain(names[0]);
+  });
+
+  it('neither reads nor writes a cache in a directory others can write to', () => {
+    const { file, dir } = fresh();
+    mkdirSync(dir);
+    chmodSync(dir, 0o777);
+    configureCodeCache(dir);
+    loadCommonJs(file, 'h1', importer);
+    saveCodeCache();
+    expect(files(dir)).toEqual([]);
+  });
+
+  it('runs without a cache, silently, where the directory cannot be made', () => {
+    const { file } = fresh();
+    const blocker = join(tmp, `blocker-${seq}`);
+    writeFileSync(blocker, '');
+    configureCodeCache(join(blocker, 'cache'));
+    const m = loadCommonJs(file, 'h1', importer) as Loaded;
+    expect(codeCacheStatus()).toBe('miss');
+    expect(() => saveCodeCache()).not.toThrow();
+    expect(m.sum()).toBe(199 * 200);
+  });
+});
