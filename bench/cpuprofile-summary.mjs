@@ -60,7 +60,7 @@ function moduleOf(frame) {
   if (url === '') return functionName.startsWith('(') ? functionName : '(native)';
   if (url.startsWith('node:')) return url;
   let source = url;
-  const map = /\/dist\/bundle\/[^/]+\.js$/.test(url) ? sourceMapOf(url) : null;
+  const map = /\/dist\/bundle\/[^/]+\.c?js$/.test(url) ? sourceMapOf(url) : null;
   if (map !== null) {
     const e = map.findEntry(lineNumber, columnNumber);
     if (e?.originalSource) source = e.originalSource;

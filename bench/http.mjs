@@ -12,7 +12,9 @@
 //      BENCH_ECHOES_VARIANTS (extra register variants with env settings, see variants()),
 //      BENCH_BEFORE (another register.js, measured as variant echoes-before),
 //      BENCH_SERVER (the app under test, a file in bench/: http-server.cjs, or http-fetch-server.cjs
-//      for a handler that fetch()es a downstream per request).
+//      for a handler that fetch()es a downstream per request),
+//      BENCH_CPU_PROF (a folder: each server run writes a V8 CPU profile there; read them with
+//      bench/cpuprofile-summary.mjs).
 import { fork, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -228,11 +230,20 @@ async function cpuOf(child) {
   return { us: m.cpu.user + m.cpu.system, rss: m.rss };
 }
 
+let profRun = 0;
+function profArgs(node, variant) {
+  const dir = process.env.BENCH_CPU_PROF;
+  if (dir === undefined || dir === '') return [];
+  mkdirSync(dir, { recursive: true });
+  const name = `${node.label}-${variant.name}-${++profRun}`.replace(/[^\w.-]+/g, '_');
+  return ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', `${name}.cpuprofile`];
+}
+
 async function runOnce(node, variant) {
   const child = start(
     join(here, process.env.BENCH_SERVER ?? 'http-server.cjs'),
     node.path,
-    variant.args,
+    [...profArgs(node, variant), ...variant.args],
     variant.env,
   );
   try {
