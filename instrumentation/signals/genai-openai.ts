@@ -257,6 +257,26 @@ class GenAiCall {
     this.end();
   }
 
+  /** The response's id, model and token usage (chat and Responses name the usage fields apart). */
+  private response(
+    id: unknown,
+    model: unknown,
+    input: unknown,
+    output: unknown,
+    hasUsage: boolean,
+  ): void {
+    const span = this.span;
+    span.setAttribute('gen_ai.response.id', id as AttributeValue);
+    span.setAttribute('gen_ai.response.model', model as AttributeValue);
+    this.responseModel = model;
+    if (hasUsage) {
+      span.setAttribute('gen_ai.usage.input_tokens', input as number);
+      span.setAttribute('gen_ai.usage.output_tokens', output as number);
+      this.input = num(input);
+      this.output = num(output);
+    }
+  }
+
   private chatResult(r: ChatResult): void {
     const span = this.span;
     const choices = r.choices ?? [];
@@ -264,15 +284,7 @@ class GenAiCall {
       'gen_ai.response.finish_reasons',
       choices.map((c) => c.finish_reason) as AttributeValue,
     );
-    span.setAttribute('gen_ai.response.id', r.id as AttributeValue);
-    span.setAttribute('gen_ai.response.model', r.model as AttributeValue);
-    this.responseModel = r.model;
-    if (r.usage) {
-      span.setAttribute('gen_ai.usage.input_tokens', r.usage.prompt_tokens as number);
-      span.setAttribute('gen_ai.usage.output_tokens', r.usage.completion_tokens as number);
-      this.input = num(r.usage.prompt_tokens);
-      this.output = num(r.usage.completion_tokens);
-    }
+    this.response(r.id, r.model, r.usage?.prompt_tokens, r.usage?.completion_tokens, !!r.usage);
     if (this.capture) {
       for (const c of choices) {
         const message: Record<string, unknown> = {};
@@ -290,15 +302,7 @@ class GenAiCall {
   private responsesResult(r: ResponsesResult): void {
     const span = this.span;
     if (r.conversation) span.setAttribute('gen_ai.conversation.id', r.conversation.id as string);
-    span.setAttribute('gen_ai.response.id', r.id as AttributeValue);
-    span.setAttribute('gen_ai.response.model', r.model as AttributeValue);
-    this.responseModel = r.model;
-    if (r.usage) {
-      span.setAttribute('gen_ai.usage.input_tokens', r.usage.input_tokens as number);
-      span.setAttribute('gen_ai.usage.output_tokens', r.usage.output_tokens as number);
-      this.input = num(r.usage.input_tokens);
-      this.output = num(r.usage.output_tokens);
-    }
+    this.response(r.id, r.model, r.usage?.input_tokens, r.usage?.output_tokens, !!r.usage);
     const outputs = new (responseConverters().ConvertResponseOutputsToOutputMessagesUseCase)(
       this.capture,
     ).convert(r.output ?? []);
