@@ -22,6 +22,7 @@ import type {
   SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { tracerOptions } from './sdk-internals.js';
 import { LeanSpan, sanitize, type LeanSpanShared } from './span-lean.js';
 
 /**
@@ -180,8 +181,8 @@ export class LeanTracerProvider extends NodeTracerProvider {
     const key = `${name}@${version ?? ''}:${options?.schemaUrl ?? ''}`;
     let tracer = this._leanTracers.get(key);
     if (tracer === undefined) {
-      const opts = (this as unknown as { _tracerOptions?: LeanTracerOptions })._tracerOptions;
-      if (!isTracerOptions(opts)) {
+      const opts = tracerOptions(this, isTracerOptions);
+      if (opts === undefined) {
         // sdk-trace changed shape: keep the SDK's own tracer rather than guess.
         diag.debug('echoes-otel: SDK tracer options not found; using the SDK tracer');
         tracer = super.getTracer(name, version, options);
@@ -194,7 +195,7 @@ export class LeanTracerProvider extends NodeTracerProvider {
   }
 }
 
-function isTracerOptions(o: unknown): o is LeanTracerOptions {
+export function isTracerOptions(o: unknown): o is LeanTracerOptions {
   const t = o as Partial<LeanTracerOptions> | undefined;
   return (
     t !== undefined &&

@@ -21,7 +21,12 @@ import {
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { LeanSpan } from '../../../../instrumentation/export/span-lean.js';
-import { LeanTracerProvider } from '../../../../instrumentation/export/tracer-lean.js';
+import { tracerOptions } from '../../../../instrumentation/export/sdk-internals.js';
+import {
+  isTracerOptions,
+  LeanTracer,
+  LeanTracerProvider,
+} from '../../../../instrumentation/export/tracer-lean.js';
 
 interface Recorder extends SpanProcessor {
   started: Array<{ span: ReadableSpan; ctx: Context }>;
@@ -60,6 +65,27 @@ afterEach(() => {
 });
 
 describe('LeanTracerProvider', () => {
+  it('finds the SDK provider tracer options (sdk-internals tracerOptions) in the pinned sdk-trace', () => {
+    const { provider, tracer, a } = setup({ spanLimits: { attributeCountLimit: 7 } });
+    const opts = tracerOptions(provider, isTracerOptions);
+    // If sdk-trace renames or reshapes `_tracerOptions`, this fails here, not silently in prod.
+    expect(opts).toBeDefined();
+    expect(opts!.spanLimits.attributeCountLimit).toBe(7);
+    expect(tracer).toBeInstanceOf(LeanTracer);
+    tracer.startSpan('x').end();
+    expect(a.ended).toHaveLength(1);
+  });
+
+  it('falls back to the SDK tracer when the provider options are not the expected shape', () => {
+    const provider = new LeanTracerProvider({ spanProcessors: [recorder()] });
+    const slot = provider as unknown as { _tracerOptions: Record<string, unknown> };
+    slot._tracerOptions = { ...slot._tracerOptions, spanLimits: undefined };
+    expect(tracerOptions(provider, isTracerOptions)).toBeUndefined();
+    const tracer = provider.getTracer('y');
+    expect(tracer).not.toBeInstanceOf(LeanTracer);
+    expect(tracer.constructor.name).toBe('Tracer');
+  });
+
   it('returns the same LeanTracer for the same name and version', () => {
     const { provider, tracer } = setup();
     expect(provider.getTracer('scope-a', '1.2.3')).toBe(tracer);
