@@ -148,7 +148,7 @@ export class LeanSpan implements Span, ReadableSpan {
   name: string;
   readonly kind: SpanKind;
   readonly parentSpanContext: SpanContext | undefined;
-  readonly attributes: SpanAttributes;
+  attributes: SpanAttributes;
   readonly links: Link[];
   readonly events: TimedEvent[];
   readonly startTime: HrTime;
@@ -178,6 +178,7 @@ export class LeanSpan implements Span, ReadableSpan {
     links: Link[] | undefined,
     attributes: Attributes | undefined,
     startTime: TimeInput | undefined,
+    adopt = false,
   ) {
     this.name = name;
     this.kind = kind;
@@ -209,7 +210,18 @@ export class LeanSpan implements Span, ReadableSpan {
       this.startTime = given;
     }
     if (links !== undefined) for (let i = 0; i < links.length; i++) this.addLink(links[i]!);
-    if (attributes !== undefined) this.setAttributes(attributes);
+    if (attributes !== undefined) {
+      if (adopt && shared.limits.attributeValueLengthLimit === Infinity) {
+        // Already sanitized by the tracer into an object of ours: keep it rather than copy it key
+        // by key, when no limit applies (count checked here, value length unlimited).
+        let n = 0;
+        for (const _ in attributes) n++;
+        if (n <= shared.limits.attributeCountLimit) {
+          this.attributes = attributes;
+          this._attributesCount = n;
+        } else this.setAttributes(attributes);
+      } else this.setAttributes(attributes);
+    }
     shared.processor.onStart(this, ctx);
   }
 

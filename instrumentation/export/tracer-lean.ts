@@ -15,11 +15,15 @@ import {
 } from '@opentelemetry/api';
 import { isTracingSuppressed, type InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
-import type {
-  IdGenerator,
-  Sampler,
-  SpanLimits,
-  SpanProcessor,
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  type IdGenerator,
+  type Sampler,
+  type SpanLimits,
+  type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { tracerOptions } from './sdk-internals.js';
@@ -63,11 +67,19 @@ export class LeanTracer implements Tracer {
   private readonly _shared: LeanSpanShared;
   private readonly _sampler: Sampler;
   private readonly _ids: IdGenerator;
+  /** The SDK's samplers neither add nor change attributes; any other sampler might. */
+  private readonly _samplerKeepsAttributes: boolean;
 
   constructor(scope: InstrumentationScope, options: LeanTracerOptions) {
     this.instrumentationScope = scope;
     this._sampler = options.sampler;
     this._ids = options.idGenerator;
+    const sm = options.sampler;
+    this._samplerKeepsAttributes =
+      sm instanceof AlwaysOnSampler ||
+      sm instanceof AlwaysOffSampler ||
+      sm instanceof TraceIdRatioBasedSampler ||
+      (sm instanceof ParentBasedSampler && !hasCustomDelegate(sm));
     this._shared = {
       resource: options.resource,
       scope,
@@ -82,12 +94,17 @@ export class LeanTracer implements Tracer {
       diag.debug('Instrumentation suppressed, returning Noop Span');
       return trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
     }
-    const parent = trace.getSpan(ctx)?.spanContext();
+    const parentSpan = trace.getSpan(ctx);
+    const parent = parentSpan?.spanContext();
     const spanId = this._ids.generateSpanId();
     let traceId: string;
     let traceState: SpanContext['traceState'];
     let validParent: SpanContext | undefined;
-    if (parent === undefined || !trace.isSpanContextValid(parent)) {
+    // A LeanSpan's context is valid by construction: skip the API's regex checks for it.
+    if (
+      parent === undefined ||
+      (!(parentSpan instanceof LeanSpan) && !trace.isSpanContextValid(parent))
+    ) {
       traceId = this._ids.generateTraceId();
     } else {
       traceId = parent.traceId;
@@ -113,7 +130,10 @@ export class LeanTracer implements Tracer {
       diag.debug('Recording is off, propagating context in a non-recording span');
       return trace.wrapSpanContext(spanContext);
     }
-    if (result.attributes !== undefined) Object.assign(attributes, result.attributes);
+    // Another sampler's attributes (added or changed in place) are not sanitized: then the span
+    // validates every key again, as the SDK does.
+    const adopt = result.attributes === undefined && this._samplerKeepsAttributes;
+    if (!adopt) Object.assign(attributes, result.attributes);
     return new LeanSpan(
       this._shared,
       ctx,
@@ -124,6 +144,7 @@ export class LeanTracer implements Tracer {
       links === NO_LINKS ? undefined : links,
       attributes,
       options.startTime,
+      adopt,
     );
   }
 
@@ -193,6 +214,20 @@ export class LeanTracerProvider extends NodeTracerProvider {
     }
     return tracer;
   }
+}
+
+/** A ParentBasedSampler's delegates (private `_root`, `_remoteParentSampled`, ...) are the SDK's. */
+function hasCustomDelegate(sampler: ParentBasedSampler): boolean {
+  for (const v of Object.values(sampler as unknown as Record<string, unknown>)) {
+    if (
+      typeof (v as Sampler | undefined)?.shouldSample === 'function' &&
+      !(v instanceof AlwaysOnSampler) &&
+      !(v instanceof AlwaysOffSampler) &&
+      !(v instanceof TraceIdRatioBasedSampler)
+    )
+      return true;
+  }
+  return false;
 }
 
 export function isTracerOptions(o: unknown): o is LeanTracerOptions {

@@ -314,6 +314,26 @@ describe('LeanTracerProvider', () => {
     });
   });
 
+  it('validates again what a custom sampler changed in place, and limits start attributes', () => {
+    const mutating: Sampler = {
+      shouldSample(_ctx, _t, _n, _k, attributes) {
+        (attributes as Record<string, unknown>)['bad'] = { nested: true };
+        (attributes as Record<string, unknown>)['good'] = 'ok';
+        return { decision: SamplingDecision.RECORD_AND_SAMPLED };
+      },
+      toString: () => 'mutating',
+    };
+    const warn = vi.spyOn(diag, 'warn');
+    const s = setup({ sampler: mutating }).tracer.startSpan('m', { attributes: { a: 1 } });
+    expect((s as unknown as ReadableSpan).attributes).toEqual({ a: 1, good: 'ok' });
+    expect(warn).toHaveBeenCalledWith('Invalid attribute value set for key: bad');
+    const limited = setup({ spanLimits: { attributeCountLimit: 2 } }).tracer.startSpan('l', {
+      attributes: { a: 1, b: 2, c: 3 },
+    }) as unknown as ReadableSpan;
+    expect(limited.attributes).toEqual({ a: 1, b: 2 });
+    expect(limited.droppedAttributesCount).toBe(1);
+  });
+
   it('follows the parent sampled flag with the default parent-based sampler', () => {
     const { tracer } = setup({ sampler: new AlwaysOffSampler() });
     expect(tracer.startSpan('off').isRecording()).toBe(false);
