@@ -261,7 +261,7 @@ export class LeanSpan implements Span, ReadableSpan {
       return this;
     }
     const attrs = this.attributes;
-    const isNew = attrs[key] === undefined && !Object.prototype.hasOwnProperty.call(attrs, key);
+    const isNew = !Object.prototype.hasOwnProperty.call(attrs, key);
     const limits = this._shared.limits;
     if (isNew && this._attributesCount >= limits.attributeCountLimit) {
       this._droppedAttributesCount++;

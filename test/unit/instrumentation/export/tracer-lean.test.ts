@@ -332,6 +332,15 @@ describe('LeanTracerProvider', () => {
     }) as unknown as ReadableSpan;
     expect(limited.attributes).toEqual({ a: 1, b: 2 });
     expect(limited.droppedAttributesCount).toBe(1);
+    const named = setup({ spanLimits: { attributeCountLimit: 2 } }).tracer.startSpan('n');
+    named.setAttribute('constructor', 'x');
+    named.setAttribute('toString', 'y');
+    named.setAttribute('third', 'z');
+    expect({ ...(named as unknown as ReadableSpan).attributes }).toEqual({
+      constructor: 'x',
+      toString: 'y',
+    });
+    expect((named as unknown as ReadableSpan).droppedAttributesCount).toBe(1);
   });
 
   it('follows the parent sampled flag with the default parent-based sampler', () => {
