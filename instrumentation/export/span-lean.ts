@@ -317,6 +317,8 @@ export class LeanSpan implements Span, ReadableSpan {
     return this;
   }
 
+  // `duplicates` pairs its opening with addEvent's: the SDK's rule for both lists (none at a
+  // limit of 0, else drop the oldest), each with its own counter and messages (events warn).
   addLink(link: Link): this {
     if (this._endedWarn()) return this;
     const { linkCountLimit, attributePerLinkCountLimit } = this._shared.limits;
