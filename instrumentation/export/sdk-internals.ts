@@ -16,6 +16,7 @@ import { context, trace, type Context, type Span } from '@opentelemetry/api';
  * | retryingTransport        | @opentelemetry/otlp-exporter-base 0.223 | replace upstream's retry loop with one shutdown can stop |
  * | exporterSerializer       | @opentelemetry/otlp-exporter-base 0.223 | add exemplars to OTLP metric requests (upstream's serializer drops them); encode spans in one pass (span-serializer.ts) |
  * | batchLogQueueFull        | @opentelemetry/sdk-logs 0.223    | refuse a record before it is built when the queue is full |
+ * | tracerOptions            | @opentelemetry/sdk-trace 2.12    | the provider's sampler, limits, ids and processors for our LeanTracer (tracer-lean.ts) |
  */
 
 /**
@@ -192,4 +193,14 @@ export function exporterSerializer(
       delegate._serializer = s;
     },
   };
+}
+
+/**
+ * What the SDK's TracerProvider hands each Tracer it builds (`_tracerOptions`: resource, sampler,
+ * span limits merged with OTEL_SPAN_* env, id generator, the MultiSpanProcessor of every
+ * registered processor), or undefined when the shape differs (then the SDK's own Tracer is used).
+ */
+export function tracerOptions<T>(provider: object, isShape: (o: unknown) => o is T): T | undefined {
+  const o = (provider as { _tracerOptions?: unknown })._tracerOptions;
+  return isShape(o) ? o : undefined;
 }

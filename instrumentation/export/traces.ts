@@ -11,11 +11,13 @@ import {
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
-import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import type { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import type { ExportControl } from './export-transport.js';
 import { chooseExporter, spooled } from './otlp-exporters.js';
 import { SpanBatchProcessor } from './span-batch-processor.js';
+import { createIdGenerator } from './span-ids.js';
 import { useSpanSerializer } from './span-serializer.js';
+import { LeanTracerProvider } from './tracer-lean.js';
 import type { Redactor } from '../redact.js';
 import type { EchoesConfig } from '../types.js';
 
@@ -129,9 +131,12 @@ export function createTracerProvider(
       }),
     );
   }
-  return new NodeTracerProvider({
+  // The SDK's provider (env span limits, register, flush, shutdown) whose tracers build our
+  // leaner spans (tracer-lean.ts, span-lean.ts); ids from a pooled crypto buffer (span-ids.ts).
+  return new LeanTracerProvider({
     resource,
     sampler: createSampler(config.traces.sampler, config.traces.samplerArg),
+    idGenerator: createIdGenerator(),
     spanProcessors,
   });
 }

@@ -113,7 +113,7 @@ describe.each(NODE_BINARIES)('register preload under $label', ({ path: node }) =
   ])('%s fixture', (_kind, fixture) => {
     it("exports spans, metrics and logs with the right resource; log records, the app's own winston ones too, carry the request trace id, once each", async () => {
       const s = await start(node, fixture);
-      expect(s.state).toBe('NodeTracerProvider');
+      expect(s.state).toBe('LeanTracerProvider');
       const id = randomUUID();
       const { traceId } = await get(s.port, `/log?id=${id}`);
       expect(traceId).toMatch(/^[0-9a-f]{32}$/);
@@ -322,7 +322,7 @@ describe.each(NODE_BINARIES)('register preload under $label', ({ path: node }) =
 
   it('starts no second SDK in a worker thread nor in a child that inherited NODE_OPTIONS', async () => {
     const s = await start(node, 'app.mjs', { preload: 'NODE_OPTIONS' });
-    expect(s.state).toBe('NodeTracerProvider');
+    expect(s.state).toBe('LeanTracerProvider');
     expect((await get(s.port, '/worker')).worker).toBe('NoopTracerProvider');
     expect((await get(s.port, '/child')).child).toBe(`NoopTracerProvider parent=${s.app.pid}`);
     s.app.kill('SIGTERM');

@@ -135,7 +135,7 @@ describe('startEchoes / shutdownEchoes', () => {
     expect(await startEchoes({}, { env, cwd: dir })).toBe(handle);
     expect(currentEchoes()).toBe(handle);
     const provider = trace.getTracerProvider() as unknown as { getDelegate(): object };
-    expect(provider.getDelegate().constructor.name).toBe('NodeTracerProvider');
+    expect(provider.getDelegate().constructor.name).toBe('LeanTracerProvider');
     expect(handle.started).toContain('http');
     expect(handle.started).not.toContain('fs');
     expect(handle.config.shutdownTimeoutMs).toBe(1000);
