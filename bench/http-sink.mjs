@@ -4,6 +4,8 @@ import http from 'node:http';
 
 let requests = 0;
 let bytes = 0;
+/** TCP connections accepted: an exporter that keeps its connection alive opens a handful. */
+let connections = 0;
 /** Per signal path (`/v1/traces`…): exports and bytes, to see what each variant really sends. */
 const byPath = {};
 const server = http.createServer((req, res) => {
@@ -20,12 +22,14 @@ const server = http.createServer((req, res) => {
     res.end();
   });
 });
+server.on('connection', () => connections++);
 server.listen(0, '127.0.0.1', () => process.send?.({ type: 'ready', port: server.address().port }));
 process.on('message', (m) => {
-  if (m === 'stats') process.send?.({ type: 'stats', requests, bytes, byPath });
+  if (m === 'stats') process.send?.({ type: 'stats', requests, bytes, byPath, connections });
   if (m === 'reset') {
     requests = 0;
     bytes = 0;
+    connections = 0;
     for (const k of Object.keys(byPath)) delete byPath[k];
   }
 });

@@ -14,7 +14,9 @@
 //      BENCH_SERVER (the app under test, a file in bench/: http-server.cjs, or http-fetch-server.cjs
 //      for a handler that fetch()es a downstream per request),
 //      BENCH_CPU_PROF (a folder: each server run writes a V8 CPU profile there; read them with
-//      bench/cpuprofile-summary.mjs).
+//      bench/cpuprofile-summary.mjs), BENCH_NODE_ARGS (extra node/V8 flags for every server run,
+//      space-separated, e.g. `--log-deopt --logfile=/tmp/v8-%p.log`, or
+//      `--require ./bench/http-thread-stats.cjs` with BENCH_THREAD_STATS_OUT for CPU per thread).
 import { fork, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -230,6 +232,8 @@ async function cpuOf(child) {
   return { us: m.cpu.user + m.cpu.system, rss: m.rss };
 }
 
+const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
 let profRun = 0;
 function profArgs(node, variant) {
   const dir = process.env.BENCH_CPU_PROF;
@@ -243,7 +247,7 @@ async function runOnce(node, variant) {
   const child = start(
     join(here, process.env.BENCH_SERVER ?? 'http-server.cjs'),
     node.path,
-    [...profArgs(node, variant), ...variant.args],
+    [...profArgs(node, variant), ...nodeArgs, ...variant.args],
     variant.env,
   );
   try {
@@ -299,6 +303,7 @@ async function main() {
   const perSignal = Object.entries(sinkStats.byPath ?? {})
     .map(([path, v]) => `${path} ${v.requests} exports / ${fmt(v.bytes / 2 ** 20, 1)} MiB`)
     .join(', ');
+  const sinkConnections = sinkStats.connections ?? 0;
 
   const rows = [];
   for (const node of NODES) {
@@ -338,7 +343,7 @@ async function main() {
     `\`process.cpuUsage()\` of the server process (all its threads) over the measured requests, read over IPC;`,
     `req/s = measured requests / wall time. All instrumented variants send traces (sampled 100 %), metrics`,
     `(5 s interval) and logs over OTLP http/protobuf to one local sink process that accepts and discards`,
-    `(received: ${perSignal || 'nothing'}). The fixture writes no log line per request, so the log pipelines`,
+    `(received: ${perSignal || 'nothing'}; ${sinkConnections} connections). The fixture writes no log line per request, so the log pipelines`,
     `are on but idle. The fixture is CommonJS because upstream's register alone patches`,
     `only \`require\`d modules. ${ROUNDS} rounds; each round runs every (node, variant) once, in an order rotated`,
     `each round; a ratio is taken against the plain run of the same round and Node, then the median (min–max)`,
