@@ -5,7 +5,8 @@ import {
   suppressTracing,
   type ExportResult,
 } from '@opentelemetry/core';
-import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { Resource } from '@opentelemetry/resources';
+import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 
 /**
  * The SDK's BatchSpanProcessor contract, without its per-span cost.
@@ -29,7 +30,23 @@ import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/s
  * when the flush failed; the shutdown still rejects with the flush's error).
  */
 
-export interface SpanBatchOptions {
+/** What the processor queues and hands to its exporter: spans, or spans encoded at their end. */
+export interface BatchItem {
+  readonly resource: Resource;
+}
+
+/** The part of a span exporter the processor calls, over its item type. */
+export interface ItemExporter<T> {
+  export(items: T[], resultCallback: (result: ExportResult) => void): void;
+  shutdown(): Promise<void>;
+}
+
+export interface SpanBatchOptions<T = ReadableSpan> {
+  /**
+   * Turns an ended span into the queued item (for the OTLP protobuf exporters: redacted and
+   * encoded, span-serializer.ts). Undefined drops the span. Without it the span is queued as is.
+   */
+  readonly encode?: (span: ReadableSpan) => T | undefined;
   readonly maxQueueSize: number;
   readonly maxExportBatchSize: number;
   readonly scheduledDelayMillis: number;
@@ -40,8 +57,9 @@ export interface SpanBatchOptions {
 // once: the root context, not the caller's (an export must not join a request's trace).
 const SUPPRESSED: Context = suppressTracing(ROOT_CONTEXT);
 
-export class SpanBatchProcessor implements SpanProcessor {
-  private _queue: ReadableSpan[] = [];
+export class SpanBatchProcessor<T extends BatchItem = ReadableSpan> implements SpanProcessor {
+  private _queue: T[] = [];
+  private readonly _encode: ((span: ReadableSpan) => T | undefined) | undefined;
   private readonly _maxQueue: number;
   private readonly _maxBatch: number;
   private readonly _delayMs: number;
@@ -58,9 +76,10 @@ export class SpanBatchProcessor implements SpanProcessor {
   dropped = 0;
 
   constructor(
-    private readonly _exporter: SpanExporter,
-    options: SpanBatchOptions,
+    private readonly _exporter: ItemExporter<T>,
+    options: SpanBatchOptions<T>,
   ) {
+    this._encode = options.encode;
     this._maxQueue = options.maxQueueSize;
     this._maxBatch = Math.min(options.maxExportBatchSize, options.maxQueueSize);
     this._delayMs = options.scheduledDelayMillis;
@@ -85,7 +104,12 @@ export class SpanBatchProcessor implements SpanProcessor {
       diag.warn(`Dropped ${this._dropping} spans because maxQueueSize reached`);
       this._dropping = 0;
     }
-    queue.push(span);
+    if (this._encode === undefined) queue.push(span as unknown as T);
+    else {
+      const item = this._encode(span);
+      if (item === undefined) return;
+      queue.push(item);
+    }
     // An export in flight looks at the queue again when it ends.
     if (this._busy) return;
     if (queue.length >= this._maxBatch) this._exportInBackground();
@@ -151,7 +175,7 @@ export class SpanBatchProcessor implements SpanProcessor {
   }
 
   /** The oldest batch, out of the queue. */
-  private _take(): ReadableSpan[] {
+  private _take(): T[] {
     if (this._queue.length <= this._maxBatch) {
       const all = this._queue;
       this._queue = [];
@@ -171,7 +195,7 @@ export class SpanBatchProcessor implements SpanProcessor {
   }
 
   /** One export, settled by the exporter's answer or by the export timeout. */
-  private _exportBatch(spans: ReadableSpan[]): Promise<void> {
+  private _exportBatch(spans: T[]): Promise<void> {
     const done = new Promise<void>((resolve, reject) => {
       let settled = false;
       const timer = setTimeout(() => {
