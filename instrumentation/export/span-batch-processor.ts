@@ -5,8 +5,7 @@ import {
   suppressTracing,
   type ExportResult,
 } from '@opentelemetry/core';
-import type { Resource } from '@opentelemetry/resources';
-import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 
 /**
  * The SDK's BatchSpanProcessor contract, without its per-span cost.
@@ -30,23 +29,7 @@ import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base'
  * when the flush failed; the shutdown still rejects with the flush's error).
  */
 
-/** What the processor queues and hands to its exporter: spans, or spans encoded at their end. */
-export interface BatchItem {
-  readonly resource: Resource;
-}
-
-/** The part of a span exporter the processor calls, over its item type. */
-export interface ItemExporter<T> {
-  export(items: T[], resultCallback: (result: ExportResult) => void): void;
-  shutdown(): Promise<void>;
-}
-
-export interface SpanBatchOptions<T = ReadableSpan> {
-  /**
-   * Turns an ended span into the queued item (for the OTLP protobuf exporters: redacted and
-   * encoded, span-serializer.ts). Undefined drops the span. Without it the span is queued as is.
-   */
-  readonly encode?: (span: ReadableSpan) => T | undefined;
+export interface SpanBatchOptions {
   readonly maxQueueSize: number;
   readonly maxExportBatchSize: number;
   readonly scheduledDelayMillis: number;
@@ -57,9 +40,8 @@ export interface SpanBatchOptions<T = ReadableSpan> {
 // once: the root context, not the caller's (an export must not join a request's trace).
 const SUPPRESSED: Context = suppressTracing(ROOT_CONTEXT);
 
-export class SpanBatchProcessor<T extends BatchItem = ReadableSpan> implements SpanProcessor {
-  private _queue: T[] = [];
-  private readonly _encode: ((span: ReadableSpan) => T | undefined) | undefined;
+export class SpanBatchProcessor implements SpanProcessor {
+  private _queue: ReadableSpan[] = [];
   private readonly _maxQueue: number;
   private readonly _maxBatch: number;
   private readonly _delayMs: number;
@@ -76,10 +58,9 @@ export class SpanBatchProcessor<T extends BatchItem = ReadableSpan> implements S
   dropped = 0;
 
   constructor(
-    private readonly _exporter: ItemExporter<T>,
-    options: SpanBatchOptions<T>,
+    private readonly _exporter: SpanExporter,
+    options: SpanBatchOptions,
   ) {
-    this._encode = options.encode;
     this._maxQueue = options.maxQueueSize;
     this._maxBatch = Math.min(options.maxExportBatchSize, options.maxQueueSize);
     this._delayMs = options.scheduledDelayMillis;
@@ -104,12 +85,7 @@ export class SpanBatchProcessor<T extends BatchItem = ReadableSpan> implements S
       diag.warn(`Dropped ${this._dropping} spans because maxQueueSize reached`);
       this._dropping = 0;
     }
-    if (this._encode === undefined) queue.push(span as unknown as T);
-    else {
-      const item = this._encode(span);
-      if (item === undefined) return;
-      queue.push(item);
-    }
+    queue.push(span);
     // An export in flight looks at the queue again when it ends.
     if (this._busy) return;
     if (queue.length >= this._maxBatch) this._exportInBackground();
@@ -175,7 +151,7 @@ export class SpanBatchProcessor<T extends BatchItem = ReadableSpan> implements S
   }
 
   /** The oldest batch, out of the queue. */
-  private _take(): T[] {
+  private _take(): ReadableSpan[] {
     if (this._queue.length <= this._maxBatch) {
       const all = this._queue;
       this._queue = [];
@@ -195,7 +171,7 @@ export class SpanBatchProcessor<T extends BatchItem = ReadableSpan> implements S
   }
 
   /** One export, settled by the exporter's answer or by the export timeout. */
-  private _exportBatch(spans: T[]): Promise<void> {
+  private _exportBatch(spans: ReadableSpan[]): Promise<void> {
     const done = new Promise<void>((resolve, reject) => {
       let settled = false;
       const timer = setTimeout(() => {

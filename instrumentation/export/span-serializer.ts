@@ -221,13 +221,11 @@ function writeSpan(w: SpanWriter, span: ReadableSpan): void {
  * Spans grouped by resource, then by instrumentation scope (both by object identity, in order
  * of first appearance, as upstream groups them).
  */
-function group<T extends ReadableSpan | EncodedSpan>(
-  spans: readonly T[],
-): Map<Resource, Map<Scope, T[]>> {
-  const byResource = new Map<Resource, Map<Scope, T[]>>();
+function group(spans: readonly ReadableSpan[]): Map<Resource, Map<Scope, ReadableSpan[]>> {
+  const byResource = new Map<Resource, Map<Scope, ReadableSpan[]>>();
   let lastResource: Resource | undefined;
   let lastScope: Scope | undefined;
-  let last: T[] | undefined;
+  let last: ReadableSpan[] | undefined;
   for (const span of spans) {
     const resource = span.resource;
     const scope = span.instrumentationScope;
@@ -256,58 +254,8 @@ function group<T extends ReadableSpan | EncodedSpan>(
 
 let shared: SpanWriter | undefined;
 
-/**
- * A span encoded when it ended: its `ScopeSpans.spans` field (tag, length, Span message) with the
- * resource and scope it is framed under at export. Holding these instead of live spans lets a
- * span be encoded while it is still warm and then collected young.
- */
-export interface EncodedSpan {
-  readonly resource: Resource;
-  readonly instrumentationScope: Scope;
-  readonly bytes: Uint8Array;
-}
-
-let spanWriter: SpanWriter | undefined;
-const ARENA = 256 * 1024;
-let arena: Buffer = Buffer.allocUnsafeSlow(0);
-let arenaPos = 0;
-
-/** One span's `ScopeSpans.spans` field, byte for byte what `serializeSpans` writes for it. */
-export function encodeSpan(span: ReadableSpan): EncodedSpan {
-  const w = spanWriter ?? new SpanWriter();
-  spanWriter = undefined;
-  w.pos = 0;
-  try {
-    writeSpan(w, span);
-    const n = w.pos;
-    // Copied into a shared arena and viewed there: a small ArrayBuffer of its own per span costs
-    // more (an off-heap backing store each) than the view.
-    if (arenaPos + n > arena.length) {
-      arena = Buffer.allocUnsafeSlow(Math.max(ARENA, n));
-      arenaPos = 0;
-    }
-    w.buf.copy(arena, arenaPos, 0, n);
-    const bytes = arena.subarray(arenaPos, arenaPos + n);
-    arenaPos += n;
-    return {
-      resource: span.resource,
-      instrumentationScope: span.instrumentationScope,
-      bytes,
-    };
-  } finally {
-    if (w.buf.length <= KEEP_MAX) spanWriter = w;
-  }
-}
-
-function isEncoded(item: ReadableSpan | EncodedSpan): item is EncodedSpan {
-  return (item as EncodedSpan).bytes instanceof Uint8Array;
-}
-
-/**
- * The ExportTraceServiceRequest for `spans`, as upstream's ProtobufTraceSerializer writes it.
- * Spans already encoded (`encodeSpan`) are framed as they are; a batch may mix both.
- */
-export function serializeSpans(spans: readonly (ReadableSpan | EncodedSpan)[]): Uint8Array {
+/** The ExportTraceServiceRequest for `spans`, as upstream's ProtobufTraceSerializer writes it. */
+export function serializeSpans(spans: readonly ReadableSpan[]): Uint8Array {
   // One writer kept for the next request; a reentrant call (not expected) gets its own.
   const w = shared ?? new SpanWriter();
   shared = undefined;
@@ -321,10 +269,7 @@ export function serializeSpans(spans: readonly (ReadableSpan | EncodedSpan)[]): 
         w.byte(0x12); // ResourceSpans 2: scope_spans
         const ss = w.begin();
         writeScope(w, scope);
-        for (const span of list) {
-          if (isEncoded(span)) w.raw(span.bytes);
-          else writeSpan(w, span);
-        }
+        for (const span of list) writeSpan(w, span);
         if (scope.schemaUrl) {
           w.byte(0x1a); // ScopeSpans 3: schema_url
           w.string(scope.schemaUrl);
@@ -358,7 +303,7 @@ export function useSpanSerializer(exporter: object): boolean {
   const inner = found.current;
   if ((inner as { [WRAPPED]?: true })[WRAPPED]) return true;
   const ours: OtlpSerializer & { [WRAPPED]: true } = {
-    serializeRequest: (request) => serializeSpans(request as (ReadableSpan | EncodedSpan)[]),
+    serializeRequest: (request) => serializeSpans(request as ReadableSpan[]),
     deserializeResponse: (data) => inner.deserializeResponse(data),
     [WRAPPED]: true,
   };

@@ -139,13 +139,6 @@ export class SpanWriter {
     this.pos = at;
   }
 
-  /** Bytes as they are, no length prefix (a message encoded earlier, span-serializer.ts). */
-  raw(b: Uint8Array): void {
-    this.ensure(b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
-  }
-
   bytes(b: Uint8Array): void {
     this.uint(b.length);
     this.ensure(b.length);

@@ -14,9 +14,9 @@ import {
 import type { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import type { ExportControl } from './export-transport.js';
 import { chooseExporter, spooled } from './otlp-exporters.js';
-import { SpanBatchProcessor, type ItemExporter } from './span-batch-processor.js';
+import { SpanBatchProcessor } from './span-batch-processor.js';
 import { createIdGenerator } from './span-ids.js';
-import { encodeSpan, useSpanSerializer, type EncodedSpan } from './span-serializer.js';
+import { useSpanSerializer } from './span-serializer.js';
 import { LeanTracerProvider } from './tracer-lean.js';
 import type { Redactor } from '../redact.js';
 import type { EchoesConfig } from '../types.js';
@@ -52,9 +52,8 @@ export function createSampler(name: string, arg: number | undefined): Sampler {
 function createSpanExporter(
   config: EchoesConfig,
   control?: ExportControl,
-): { exporter: SpanExporter; encoded: boolean } | undefined {
-  let encoded = false;
-  const exporter = chooseExporter<SpanExporter>(
+): SpanExporter | undefined {
+  return chooseExporter<SpanExporter>(
     'traces',
     config.traces,
     control,
@@ -62,15 +61,11 @@ function createSpanExporter(
     (otlp) => {
       // Protobuf (http or gRPC) through our one-pass encoder (span-serializer.ts); JSON stays
       // upstream's.
-      if (config.traces.otlp.protocol !== 'http/json') {
-        encoded = useSpanSerializer(otlp);
-        if (!encoded)
-          diag.debug('echoes-otel: spans are encoded by upstream (unknown exporter internals)');
-      }
+      if (config.traces.otlp.protocol !== 'http/json' && !useSpanSerializer(otlp))
+        diag.debug('echoes-otel: spans are encoded by upstream (unknown exporter internals)');
       return spooled<ReadableSpan, SpanExporter>(otlp, config, 'spans', control);
     },
   );
-  return exporter === undefined ? undefined : { exporter, encoded };
 }
 
 /**
@@ -94,24 +89,6 @@ export function redactSpan(span: ReadableSpan, redactor: Redactor): ReadableSpan
     attributes: { value: attributes, enumerable: true },
     events: { value: events, enumerable: true },
   }) as ReadableSpan;
-}
-
-let redactionFailed = false;
-
-/**
- * The span redacted and encoded; undefined (the span dropped, one warning) when either fails:
- * a redaction bug must not leak, and telemetry must not throw into the app's `span.end()`.
- */
-export function encodeRedacted(span: ReadableSpan, redactor: Redactor): EncodedSpan | undefined {
-  try {
-    return encodeSpan(redactSpan(span, redactor));
-  } catch (err) {
-    if (!redactionFailed) {
-      redactionFailed = true;
-      diag.warn(`echoes-otel: a span could not be redacted or encoded; dropped (${String(err)})`);
-    }
-    return undefined;
-  }
 }
 
 /** Redacts spans in `export`, the one place every exported span passes. */
@@ -140,29 +117,18 @@ export function createTracerProvider(
   control?: ExportControl,
 ): NodeTracerProvider {
   const spanProcessors: SpanProcessor[] = [];
-  const chosen = createSpanExporter(config, control);
-  const options = {
-    // Bounded: with the collector down, memory stays capped; spans past the bound are dropped.
-    maxQueueSize: 2048,
-    maxExportBatchSize: 512,
-    scheduledDelayMillis: 1000,
-    exportTimeoutMillis: config.traces.otlp.timeoutMs,
-  };
-  if (chosen?.encoded === true) {
-    // OTLP protobuf: each span is redacted and encoded when it ends (while still warm), so the
-    // batch and the spool hold bytes, not live spans; the export frames them (span-serializer.ts).
-    spanProcessors.push(
-      new SpanBatchProcessor<EncodedSpan>(
-        chosen.exporter as unknown as ItemExporter<EncodedSpan>,
-        { ...options, encode: (span) => encodeRedacted(span, redactor) },
-      ),
-    );
-  } else if (chosen !== undefined) {
-    const exporter = chosen.exporter;
+  const exporter = createSpanExporter(config, control);
+  if (exporter !== undefined) {
     spanProcessors.push(
       // Redacted before the spool: a held span is already clean.
       // The SDK's batch contract without its closure per span end (span-batch-processor.ts).
-      new SpanBatchProcessor(redactingExporter(exporter, redactor), options),
+      new SpanBatchProcessor(redactingExporter(exporter, redactor), {
+        // Bounded: with the collector down, memory stays capped; spans past the bound are dropped.
+        maxQueueSize: 2048,
+        maxExportBatchSize: 512,
+        scheduledDelayMillis: 1000,
+        exportTimeoutMillis: config.traces.otlp.timeoutMs,
+      }),
     );
   }
   // The SDK's provider (env span limits, register, flush, shutdown) whose tracers build our
