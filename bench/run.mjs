@@ -12,6 +12,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const ORDER = [
   'http',
   'real-services',
+  'real-services-2',
   'startup',
   'startup-real',
   'exit',
