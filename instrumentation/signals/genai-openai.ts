@@ -539,6 +539,8 @@ export class OpenAIInstrumentation extends InstrumentationBase<OpenAIInstrumenta
     this.capture = config.captureMessageContent === true;
   }
 
+  // `duplicates` pairs this with db-ioredis.ts's init: the InstrumentationBase module-definition
+  // form every lean instrumentation of ours declares (package, versions, patch, unpatch).
   protected init() {
     return [
       new InstrumentationNodeModuleDefinition(
