@@ -46,12 +46,6 @@ export function createDbDurationMetric(p: {
   };
 }
 
-/** A library's exports as loaded: the CommonJS object itself, or an ES namespace's default. */
-export function moduleExports<T>(exports: unknown): T | undefined {
-  const m = exports as { [Symbol.toStringTag]?: unknown; default?: unknown } | undefined;
-  return (m?.[Symbol.toStringTag] === 'Module' ? m.default : m) as T | undefined;
-}
-
 /** Keeps per-client state on the client under `key`, unlisted; a frozen client keeps none. */
 export function attachState<S>(client: object, key: symbol, state: S): S {
   try {

@@ -5,13 +5,8 @@ import {
   isWrapped,
   type InstrumentationConfig,
 } from '@opentelemetry/instrumentation';
-import {
-  attachState,
-  dbErrorType,
-  moduleExports,
-  type DbDurationMetric,
-  type DurationSlot,
-} from './db-client.js';
+import { attachState, dbErrorType, type DbDurationMetric, type DurationSlot } from './db-client.js';
+import { moduleExports } from './module-exports.js';
 import { redisQueryText } from './db-query.js';
 import { context, SpanKind, SpanStatusCode, trace } from './otel-api.js';
 

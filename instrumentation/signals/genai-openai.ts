@@ -18,6 +18,7 @@ import {
   type InstrumentationConfig,
 } from '@opentelemetry/instrumentation';
 import type { GenAiMetric, GenAiSlot } from './genai-metrics.js';
+import { moduleExports } from './module-exports.js';
 
 /**
  * The `openai` client (4.19 to 6.x, any OpenAI-compatible baseURL), our own lean instrumentation
@@ -503,15 +504,9 @@ interface OpenAIExports {
   };
 }
 
-function openAIOf(exports: unknown): OpenAIExports['OpenAI'] {
-  const m = exports as { [Symbol.toStringTag]?: unknown; default?: unknown } | undefined;
-  const e = (m?.[Symbol.toStringTag] === 'Module' ? m.default : m) as OpenAIExports | undefined;
-  return e?.OpenAI;
-}
-
 /** The resources to patch: [prototype, operation]. */
 function targetsOf(exports: unknown): Array<[{ create: AnyFn }, Operation]> {
-  const O = openAIOf(exports);
+  const O = moduleExports<OpenAIExports>(exports)?.OpenAI;
   const out: Array<[{ create: AnyFn }, Operation]> = [];
   const chat = O?.Chat?.Completions?.prototype;
   if (typeof chat?.create === 'function') out.push([chat, 'chat']);
