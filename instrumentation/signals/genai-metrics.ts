@@ -69,6 +69,20 @@ const LATE_KEYS: ReadonlySet<string> = new Set([
   ERROR_TYPE,
 ]);
 
+/** The two instruments as upstream declares them; fast-metrics and the SDK meter use the same. */
+const DURATION = {
+  name: 'gen_ai.client.operation.duration',
+  unit: 's',
+  description: 'GenAI operation duration',
+  boundaries: GENAI_DURATION_BUCKETS,
+} as const;
+const TOKENS = {
+  name: 'gen_ai.client.token.usage',
+  unit: '{token}',
+  description: 'Measures number of input and output tokens used',
+  boundaries: GENAI_TOKEN_BUCKETS,
+} as const;
+
 export interface GenAiInstruments {
   readonly duration: FastHistogram;
   readonly tokens: FastHistogram;
@@ -81,16 +95,8 @@ export function genAiInstruments(fast: FastMetrics): GenAiInstruments {
   let i = instruments.get(fast);
   if (i === undefined) {
     i = {
-      duration: fast.histogram('gen_ai.client.operation.duration', {
-        unit: 's',
-        description: 'GenAI operation duration',
-        boundaries: GENAI_DURATION_BUCKETS,
-      }),
-      tokens: fast.histogram('gen_ai.client.token.usage', {
-        unit: '{token}',
-        description: 'Measures number of input and output tokens used',
-        boundaries: GENAI_TOKEN_BUCKETS,
-      }),
+      duration: fast.histogram(DURATION.name, DURATION),
+      tokens: fast.histogram(TOKENS.name, TOKENS),
     };
     instruments.set(fast, i);
   }
@@ -124,16 +130,14 @@ export function createGenAiMetric(p: {
   }
   if (p.meterProvider === undefined) return { duration: () => NOOP_SLOT, tokens: () => NOOP_SLOT };
   const meter = p.meterProvider.getMeter('echoes-otel/openai');
-  const duration = meter.createHistogram('gen_ai.client.operation.duration', {
-    unit: 's',
-    description: 'GenAI operation duration',
-    advice: { explicitBucketBoundaries: [...GENAI_DURATION_BUCKETS] },
-  });
-  const tokens = meter.createHistogram('gen_ai.client.token.usage', {
-    unit: '{token}',
-    description: 'Measures number of input and output tokens used',
-    advice: { explicitBucketBoundaries: [...GENAI_TOKEN_BUCKETS] },
-  });
+  const sdkHistogram = (i: typeof DURATION | typeof TOKENS) =>
+    meter.createHistogram(i.name, {
+      unit: i.unit,
+      description: i.description,
+      advice: { explicitBucketBoundaries: [...i.boundaries] },
+    });
+  const duration = sdkHistogram(DURATION);
+  const tokens = sdkHistogram(TOKENS);
   const slot = (h: typeof duration, attributes: Attributes): GenAiSlot => {
     const frozen = Object.freeze({ ...attributes });
     return { record: (value) => h.record(value, frozen) };
