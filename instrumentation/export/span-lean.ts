@@ -14,7 +14,12 @@ import {
   type SpanStatus,
   type TimeInput,
 } from '@opentelemetry/api';
-import { isAttributeValue } from '@opentelemetry/core';
+import {
+  hrTimeDuration as coreHrTimeDuration,
+  isAttributeValue as coreIsAttributeValue,
+  isTimeInput as coreIsTimeInput,
+  isTimeInputHrTime as coreIsTimeInputHrTime,
+} from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type {
   ReadableSpan,
@@ -63,9 +68,12 @@ export function msToHrTime(ms: number): HrTime {
   return [sec, ns];
 }
 
-function isHrTime(v: unknown): v is HrTime {
-  return Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && typeof v[1] === 'number';
-}
+// core's helpers, read once into module constants (a named import of the CommonJS package is an
+// interop getter per call in the bundle: signals/otel-api.ts).
+const isAttributeValue = coreIsAttributeValue;
+const isHrTime = coreIsTimeInputHrTime;
+const isTimeInput = coreIsTimeInput;
+const hrDiff = coreHrTimeDuration;
 
 /** The SDK's reading of a TimeInput: a number at or below performance.now() is a perf stamp. */
 function timeInputToHr(inp: TimeInput): HrTime | undefined {
@@ -76,16 +84,6 @@ function timeInputToHr(inp: TimeInput): HrTime | undefined {
   if (inp instanceof Date) return msToHrTime(inp.getTime());
   if (isHrTime(inp)) return inp;
   return undefined;
-}
-
-function hrDiff(start: HrTime, end: HrTime): HrTime {
-  let sec = end[0] - start[0];
-  let ns = end[1] - start[1];
-  if (ns < 0) {
-    sec -= 1;
-    ns += 1e9;
-  }
-  return [sec, ns];
 }
 
 // ---- attributes -------------------------------------------------------------------------------
@@ -459,8 +457,4 @@ export class LeanSpan implements Span, ReadableSpan {
     }
     return this._ended;
   }
-}
-
-function isTimeInput(v: unknown): v is TimeInput {
-  return isHrTime(v) || typeof v === 'number' || v instanceof Date;
 }
