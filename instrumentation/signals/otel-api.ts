@@ -15,9 +15,10 @@ import {
  * The `@opentelemetry/api` and `@opentelemetry/core` exports the hot paths use (http, fetch, fs,
  * db), read once into plain module constants. Both packages are CommonJS, and in the bundle each
  * named import of one becomes a property read through esbuild's interop getters
- * (`__toESM` → `__copyProps`, then TypeScript's own re-export getter) at every use: about 1 us per
- * fetch and several per server request (docs/performance.md "Per-request costs"). Imported from
- * here, a hot function reads a module variable. The values are the API's singletons and enums,
+ * (`__toESM` → `__copyProps`, then TypeScript's own re-export getter) at every use: about 8 ns
+ * per read measured (`bench/api-reads.mjs`; tens of ns per request, far less than the profile's
+ * estimate; docs/performance.md "Per-request costs"). Imported from here, a hot function reads a
+ * module variable. The values are the API's singletons and enums,
  * which never change after load.
  */
 
