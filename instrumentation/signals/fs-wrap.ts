@@ -54,6 +54,26 @@ let depth = 0;
  */
 const inPromiseOp = new AsyncLocalStorage<true>();
 let promisesInFlight = 0;
+/**
+ * On Node 20 (AsyncLocalStorage on async_hooks) every enabled storage is copied onto every new
+ * promise of the whole app, for as long as it stays enabled: one fs.promises call (ioredis reads its
+ * package.json at connect) would make every later promise pay a second store, about 80 ns each
+ * (bench/results/real-services.md). So the storage is switched off again whenever no promise
+ * operation is in flight. Node 24's AsyncContextFrame copies nothing per promise, and its
+ * `disable()` edits the current frame: there it stays on.
+ */
+const disableWhenIdle =
+  typeof (AsyncLocalStorage.prototype as unknown as { _propagate?: unknown })._propagate ===
+  'function';
+
+/** Tests: whether the nesting store is on (undefined where it is never switched off). */
+export function nestingStoreEnabled(): boolean | undefined {
+  return disableWhenIdle ? (inPromiseOp as unknown as { enabled: boolean }).enabled : undefined;
+}
+
+function promiseOpSettled(): void {
+  if (--promisesInFlight === 0 && disableWhenIdle) inPromiseOp.disable();
+}
 
 function nested(): boolean {
   return depth !== 0 || (promisesInFlight !== 0 && inPromiseOp.getStore() === true);
@@ -211,11 +231,14 @@ export function wrapPromise(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
     // A synchronous throw (invalid argument) is not measured: it is no fs operation.
     const p = callPromiseOp(this, orig, args);
     // Never turn an odd return value into an error of ours.
-    if (typeof (p as { then?: unknown } | null)?.then !== 'function') return p;
+    if (typeof (p as { then?: unknown } | null)?.then !== 'function') {
+      if (promisesInFlight === 0 && disableWhenIdle) inPromiseOp.disable();
+      return p;
+    }
     promisesInFlight++;
     return p.then(
       (result) => {
-        promisesInFlight--;
+        promiseOpSettled();
         try {
           const group = groupFor(state, spec.target, args[0]);
           rec.ok(group, t0, bytesOf(spec, args[1], args[2], result));
@@ -226,7 +249,7 @@ export function wrapPromise(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
         return result;
       },
       (err: unknown) => {
-        promisesInFlight--;
+        promiseOpSettled();
         failedSafely(state, rec, spec.target, args[0], t0, err);
         throw err;
       },
@@ -248,11 +271,14 @@ export function wrapHandleMethod(state: State, rec: OpRecorder, orig: AnyFn): An
     const t0 = performance.now();
     const p = callPromiseOp(this, orig, args);
     // Never turn an odd return value into an error of ours.
-    if (typeof (p as { then?: unknown } | null)?.then !== 'function') return p;
+    if (typeof (p as { then?: unknown } | null)?.then !== 'function') {
+      if (promisesInFlight === 0 && disableWhenIdle) inPromiseOp.disable();
+      return p;
+    }
     promisesInFlight++;
     return p.then(
       (result) => {
-        promisesInFlight--;
+        promiseOpSettled();
         try {
           const group = groupFor(state, 'fd', fd);
           rec.ok(group, t0, handleBytes(bytes, a0, a1, result));
@@ -263,7 +289,7 @@ export function wrapHandleMethod(state: State, rec: OpRecorder, orig: AnyFn): An
         return result;
       },
       (err: unknown) => {
-        promisesInFlight--;
+        promiseOpSettled();
         failedSafely(state, rec, 'fd', fd, t0, err);
         throw err;
       },

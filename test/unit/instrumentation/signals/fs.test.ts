@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createFastMetrics } from '../../../../instrumentation/signals/fast-metrics.js';
 import type { Feature, SetupContext } from '../../../../instrumentation/feature.js';
 import { setupFsMetrics } from '../../../../instrumentation/signals/fs.js';
+import { nestingStoreEnabled } from '../../../../instrumentation/signals/fs-wrap.js';
 import type { EchoesConfig } from '../../../../instrumentation/types.js';
 import {
   createTestMetrics,
@@ -213,6 +214,37 @@ describe('setupFsMetrics', () => {
         expect(count(op, api), `${op} ${api}`).toBeUndefined();
     }
     expect(valueOf(m, IO, { ...tmp, 'fs.direction': 'write', 'fs.api': 'callback' })).toBe(4);
+  });
+
+  it('switches its nesting store off when no promise operation is in flight (Node 20: else every promise of the app pays for it)', async () => {
+    const d = join(root, 'idle');
+    fs.mkdirSync(d, { recursive: true });
+    fs.writeFileSync(join(d, 'a'), 'x');
+    const hooksBased = nestingStoreEnabled() !== undefined;
+    const a = fs.promises.readFile(join(d, 'a'));
+    const b = fs.promises.stat(join(d, 'a'));
+    if (hooksBased) expect(nestingStoreEnabled()).toBe(true);
+    await b;
+    await new Promise((r) => setImmediate(r));
+    if (hooksBased) expect(nestingStoreEnabled()).toBe(true); // `a` may still be in flight
+    await a;
+    await new Promise((r) => setImmediate(r));
+    if (hooksBased) expect(nestingStoreEnabled()).toBe(false);
+    // A later call turns it back on for its own steps: recursive rm chains exported lstat/readdir/
+    // rmdir/unlink calls after awaits, and none of them counts.
+    fs.mkdirSync(join(d, 'x/y'), { recursive: true });
+    fs.writeFileSync(join(d, 'x/y/f'), 'x');
+    await fs.promises.rm(join(d, 'x'), { recursive: true });
+    if (hooksBased) expect(nestingStoreEnabled()).toBe(false);
+    const m = await t.collect();
+    const count = (op: string, api: string) =>
+      valueOf(m, OPS, { ...tmp, 'fs.operation': op, 'fs.api': api });
+    expect(count('readFile', 'promise')).toBe(1);
+    expect(count('stat', 'promise')).toBe(1);
+    expect(count('rm', 'promise')).toBe(1);
+    for (const op of ['lstat', 'unlink', 'rmdir', 'readdir', 'stat'])
+      for (const api of ['callback', 'sync'])
+        expect(count(op, api), `${op} ${api}`).toBeUndefined();
   });
 
   it('records failures with error.type and rethrows the very same error', async () => {
