@@ -223,7 +223,7 @@ export async function startFromConfig(
   // Shared by the three OTLP exporters: lets shutdown stop retries and free their sockets.
   const exportControl = createExportControl();
   const tracerProvider = createTracerProvider(config, resource, redactor, exportControl);
-  const { meterProvider, prometheus } = createMeterProvider(
+  const { meterProvider, prometheus, readBeforeShutdown } = createMeterProvider(
     config,
     resource,
     fastMetrics.producer,
@@ -307,8 +307,9 @@ export async function startFromConfig(
   }
 
   // 1. Features write out what they buffer (the logger finishes its files and emits its last
-  //    records into the logger provider). 2. The providers export it.
-  const flushPhases: readonly Phase[] = [
+  //    records into the logger provider). 2. The providers export it (at shutdown, metrics are
+  //    only read here and exported once by the meter provider's shutdown: readBeforeShutdown).
+  const flushPhases = (metrics: () => unknown): readonly Phase[] => [
     {
       name: 'flush-features',
       steps: features.map((f) => ({ name: f.name, run: () => f.flush?.() })),
@@ -317,12 +318,16 @@ export async function startFromConfig(
       name: 'flush-providers',
       steps: [
         { name: 'traces', run: () => tracerProvider.forceFlush() },
-        { name: 'metrics', run: () => meterProvider.forceFlush() },
+        { name: 'metrics', run: metrics },
         { name: 'logs', run: () => loggerProvider.forceFlush() },
       ],
     },
   ];
-  const flush = async (): Promise<StepResult[]> => runPhases(flushPhases, config.shutdownTimeoutMs);
+  const flush = async (): Promise<StepResult[]> =>
+    runPhases(
+      flushPhases(() => meterProvider.forceFlush()),
+      config.shutdownTimeoutMs,
+    );
 
   const flushForExit = async (): Promise<void> => {
     exportControl.stopRetries();
@@ -337,7 +342,7 @@ export async function startFromConfig(
       [
         // 1-2. Flush as above, while every feature is still live: observable instruments (cache
         //    sizes, directory sizes, runtime) lose their callbacks once their feature shuts down.
-        ...flushPhases,
+        ...flushPhases(readBeforeShutdown),
         // 3. Instrumentations and features stop.
         {
           name: 'features',
@@ -349,7 +354,8 @@ export async function startFromConfig(
             ...features.map((f) => ({ name: f.name, run: () => f.shutdown() })),
           ],
         },
-        // 4. Providers last: exports whatever the features emitted while shutting down.
+        // 4. Providers last: exports whatever the features emitted while shutting down, and the
+        //    metrics, once (what step 2 read included).
         {
           name: 'providers',
           steps: [
