@@ -54,7 +54,16 @@ export type CodeCacheStatus = 'off' | 'miss' | 'hit' | 'rejected';
 
 let cacheDir: string | undefined;
 let pending: Pending | undefined;
+/** The cache this process wrote after startup: rewritten once at exit (`saveCodeCacheAtExit`). */
+let written: Pending | undefined;
 let status: CodeCacheStatus = 'off';
+
+/**
+ * `saveCodeCacheAtExit` rewrites only in a process younger than this: V8 flushes the bytecode of
+ * functions that have not run for a while (they are then absent from a cache made from it), and a
+ * long-running service's startup functions would be the ones missing.
+ */
+export const EXIT_CACHE_MAX_UPTIME_MS = 60_000;
 
 export function codeCacheStatus(): CodeCacheStatus {
   return status;
@@ -112,6 +121,7 @@ export function loadCommonJs(
   const cachedData = cacheFile === undefined ? undefined : readCache(cacheFile);
   const script = new Script(source, { filename: file, cachedData });
   pending = undefined;
+  written = undefined;
   if (cacheFile === undefined) status = 'off';
   else if (cachedData === undefined) status = 'miss';
   else status = script.cachedDataRejected === true ? 'rejected' : 'hit';
@@ -134,15 +144,34 @@ export function loadCommonJs(
 export function saveCodeCache(): void {
   const p = pending;
   pending = undefined;
-  if (p === undefined) return;
+  if (p !== undefined && writeCache(p, true)) written = p;
+}
+
+/**
+ * Rewrites, once, the cache this process wrote after startup, now that more of the core has run:
+ * what the app's first work ran of our hooks, and the exit's collection, serialization and export.
+ * A cache written after startup only leaves those to be compiled at every later start and exit
+ * (about 6 ms of the exit of a short-lived app, docs/performance.md "Startup"). A process that
+ * loaded a cache (a hit) writes nothing, nor one older than `maxUptimeMs`.
+ */
+export function saveCodeCacheAtExit(maxUptimeMs = EXIT_CACHE_MAX_UPTIME_MS): void {
+  const p = written;
+  written = undefined;
+  if (p === undefined || process.uptime() * 1000 > maxUptimeMs) return;
+  // Other builds' files were pruned by the first write.
+  writeCache(p, false);
+}
+
+function writeCache(p: Pending, prune: boolean): boolean {
   const tmp = `${p.file}.${process.pid}.tmp`;
   try {
     const dir = dirname(p.file);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    if (!privateDir(dir)) return;
+    if (!privateDir(dir)) return false;
     writeFileSync(tmp, p.script.createCachedData(), { flag: 'wx', mode: 0o600 });
     renameSync(tmp, p.file);
-    removeStale(dir, p.file);
+    if (prune) removeStale(dir, p.file);
+    return true;
   } catch {
     // Read-only home, full disk, a race with another process: run without a cache.
     try {
@@ -150,6 +179,7 @@ export function saveCodeCache(): void {
     } catch {
       // nothing was written
     }
+    return false;
   }
 }
 

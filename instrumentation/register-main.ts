@@ -83,7 +83,18 @@ async function wantsEsmHook(mode: EsmHookMode, include: readonly string[]): Prom
   return false;
 }
 
-function installExitHandling({ currentEchoes, shutdownEchoes }: typeof sdkModule): void {
+/** `afterShutdown` runs once the exit's shutdown has settled, before the process ends. */
+function installExitHandling(
+  { currentEchoes, shutdownEchoes }: typeof sdkModule,
+  afterShutdown: () => void,
+): void {
+  const settled = (): void => {
+    try {
+      afterShutdown();
+    } catch {
+      // never in the way of the exit
+    }
+  };
   const flushOnSignal = (signal: 'SIGTERM' | 'SIGINT'): void => {
     // Decided when the signal arrives: the app may have added its own handler after we loaded.
     const appHandles = process.listenerCount(signal) > 1;
@@ -96,6 +107,7 @@ function installExitHandling({ currentEchoes, shutdownEchoes }: typeof sdkModule
       return;
     }
     void shutdownEchoes().finally(() => {
+      settled();
       process.removeListener(signal, handlers[signal]);
       // Re-raise with no listener left: the default action ends the process exactly as it
       // would have ended without us (killed by the signal, same exit status).
@@ -114,6 +126,7 @@ function installExitHandling({ currentEchoes, shutdownEchoes }: typeof sdkModule
     if (h === undefined) return;
     const started = Date.now();
     void h.shutdown().then((results) => {
+      settled();
       // An export still retrying against a dead collector would hold the loop open past the
       // deadline: end the process the way it was about to end.
       if (
@@ -126,7 +139,11 @@ function installExitHandling({ currentEchoes, shutdownEchoes }: typeof sdkModule
   });
 }
 
-export async function runRegister(loaded: LoadedConfig, isMainThread: boolean): Promise<void> {
+export async function runRegister(
+  loaded: LoadedConfig,
+  isMainThread: boolean,
+  afterShutdown: () => void = () => {},
+): Promise<void> {
   const { config } = loaded;
   setupDiag(loaded.diagLogLevel);
   for (const p of loaded.problems) diag.warn(formatProblem(p));
@@ -154,5 +171,5 @@ export async function runRegister(loaded: LoadedConfig, isMainThread: boolean): 
     throw err;
   }
   await esmHook?.activate();
-  installExitHandling(sdkModule);
+  installExitHandling(sdkModule, afterShutdown);
 }

@@ -31,7 +31,9 @@ async function main(): Promise<void> {
   const codeCache = await import('./compile-cache.js');
   codeCache.configureCodeCache(config.codeCacheDir || undefined);
   core = await import('./core.js');
-  await core.runRegister(loaded, isMainThread);
+  // Once more when the exit's flush is done, if this process wrote the cache: see
+  // saveCodeCacheAtExit.
+  await core.runRegister(loaded, isMainThread, () => codeCache.saveCodeCacheAtExit());
   codeCache.saveCodeCache();
 }
 

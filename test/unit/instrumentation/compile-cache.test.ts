@@ -18,6 +18,7 @@ import {
   loadCommonJs,
   MAX_CACHE_FILES,
   saveCodeCache,
+  saveCodeCacheAtExit,
   STALE_CACHE_MS,
   WRAPPER_PARAMS,
 } from '../../../instrumentation/compile-cache.js';
@@ -91,6 +92,42 @@ describe('loadCommonJs', () => {
     const { ino } = statSync(join(dir, cache!));
     saveCodeCache();
     expect(statSync(join(dir, cache!)).ino, 'a hit is not rewritten').toBe(ino);
+  });
+
+  it('rewrites the cache it wrote after startup once at exit, with the functions run since', () => {
+    const { file, dir } = fresh();
+    configureCodeCache(dir);
+    const m = loadCommonJs(file, 'h1', importer) as Loaded;
+    saveCodeCache();
+    const [cache] = files(dir);
+    const path = join(dir, cache!);
+    const startup = statSync(path);
+    // Compiled only now (V8 compiles a function at its first call): absent from the first write.
+    expect(m.sum()).toBe(199 * 200);
+    saveCodeCacheAtExit();
+    const exit = statSync(path);
+    expect(files(dir), 'one file, no temporary left').toEqual([cache]);
+    expect(exit.ino, 'renamed into place').not.toBe(startup.ino);
+    expect(exit.size).toBeGreaterThan(startup.size);
+    saveCodeCacheAtExit();
+    expect(statSync(path).ino, 'once').toBe(exit.ino);
+
+    loadCommonJs(file, 'h1', importer);
+    expect(codeCacheStatus()).toBe('hit');
+    saveCodeCache();
+    saveCodeCacheAtExit();
+    expect(statSync(path).ino, 'a hit is not rewritten at exit either').toBe(exit.ino);
+  });
+
+  it('does not rewrite the cache at exit in a process older than the given uptime', () => {
+    const { file, dir } = fresh();
+    configureCodeCache(dir);
+    (loadCommonJs(file, 'h1', importer) as Loaded).sum();
+    saveCodeCache();
+    const path = join(dir, files(dir)[0]!);
+    const { ino } = statSync(path);
+    saveCodeCacheAtExit(0);
+    expect(statSync(path).ino).toBe(ino);
   });
 
   it('keeps one file per source hash', () => {
