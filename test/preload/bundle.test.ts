@@ -37,6 +37,12 @@ describe('dist/bundle', () => {
     expect(core).not.toContain('import.meta');
   });
 
+  it('core.cjs is ASCII, so that V8 keeps its source at one byte per character', () => {
+    const core = readFileSync(join(BUNDLE, 'core.cjs'), 'utf8');
+    // One character above U+00FF anywhere (a comment esbuild kept) doubles the 1.9 MB string.
+    expect(core.match(/[\u0080-\uffff]/g) ?? []).toEqual([]);
+  });
+
   it("registers through the bundled newest API copy, never the repository's own @opentelemetry/api", () => {
     const core = readFileSync(join(BUNDLE, 'core.cjs'), 'utf8');
     // esbuild marks each bundled file with its path: the alias (docs/api-compat.md) took effect.
