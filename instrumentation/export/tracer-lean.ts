@@ -26,6 +26,7 @@ import {
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { setSpan } from '../signals/otel-api.js';
 import { tracerOptions } from './sdk-internals.js';
 import { LeanSpan, sanitize, type LeanSpanShared } from './span-lean.js';
 
@@ -182,7 +183,7 @@ export class LeanTracer implements Tracer {
     const parentContext = ctx ?? contextApi.active();
     const span = this.startSpan(name, opts, parentContext);
     return contextApi.with(
-      trace.setSpan(parentContext, span),
+      setSpan(parentContext, span),
       fn as (s: Span) => ReturnType<F>,
       undefined,
       span,

@@ -4,7 +4,6 @@ import {
   diag,
   SpanKind,
   SpanStatusCode,
-  trace,
   type AttributeValue,
   type Attributes,
   type Context,
@@ -19,6 +18,7 @@ import {
 } from '@opentelemetry/instrumentation';
 import type { GenAiMetric, GenAiSlot } from './genai-metrics.js';
 import { moduleExports } from './module-exports.js';
+import { setSpan } from './otel-api.js';
 
 /**
  * The `openai` client (4.19 to 6.x, any OpenAI-compatible baseURL), our own lean instrumentation
@@ -624,7 +624,7 @@ export class OpenAIInstrumentation extends InstrumentationBase<OpenAIInstrumenta
       kind: SpanKind.CLIENT,
       attributes: extra === undefined ? site.common : { ...site.common, ...extra },
     });
-    const ctx = trace.setSpan(context.active(), span);
+    const ctx = setSpan(context.active(), span);
     if (capture) {
       try {
         if (op === 'chat') this.messageEvents(params, ctx);

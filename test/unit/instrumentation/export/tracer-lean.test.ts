@@ -254,6 +254,32 @@ describe('LeanTracerProvider', () => {
     expect(s.status).toEqual({ code: SpanStatusCode.OK });
   });
 
+  it('gives each span its own links, events and status once changed, the defaults shared by none', () => {
+    const { tracer } = setup();
+    const a = tracer.startSpan('a') as unknown as ReadableSpan & Span;
+    const b = tracer.startSpan('b') as unknown as ReadableSpan & Span;
+    expect(a.links).toEqual([]);
+    expect(a.events).toEqual([]);
+    expect(a.status).toEqual({ code: SpanStatusCode.UNSET });
+    expect(a.endTime).toEqual([0, 0]);
+    expect(a.duration).toEqual([-1, -1]);
+    a.addEvent('e1');
+    a.addLink({ context: b.spanContext() });
+    a.setStatus({ code: SpanStatusCode.ERROR, message: 'bad' });
+    a.end();
+    expect(a.events.map((e) => e.name)).toEqual(['e1']);
+    expect(a.links).toHaveLength(1);
+    expect(b.events).toEqual([]);
+    expect(b.links).toEqual([]);
+    expect(b.status).toEqual({ code: SpanStatusCode.UNSET });
+    expect(b.endTime).toEqual([0, 0]);
+    expect(b.duration).toEqual([-1, -1]);
+    expect(a.duration).not.toEqual([-1, -1]);
+    b.addEvent('e2');
+    expect(b.events.map((e) => e.name)).toEqual(['e2']);
+    expect(a.events.map((e) => e.name)).toEqual(['e1']);
+  });
+
   it('warns on a second end and on changes after end, and leaves the ended span unchanged', () => {
     const { tracer, a } = setup();
     const error = vi.spyOn(diag, 'error');
