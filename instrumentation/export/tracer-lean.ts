@@ -6,6 +6,7 @@ import {
   trace,
   TraceFlags,
   INVALID_SPAN_CONTEXT,
+  type Attributes,
   type Context,
   type Link,
   type Span,
@@ -26,7 +27,7 @@ import {
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { setSpan } from '../signals/otel-api.js';
+import { setSpan, takeAdoptable } from '../signals/otel-api.js';
 import { tracerOptions } from './sdk-internals.js';
 import { LeanSpan, sanitize, type LeanSpanShared } from './span-lean.js';
 
@@ -90,6 +91,7 @@ export class LeanTracer implements Tracer {
   }
 
   startSpan(name: string, options: SpanOptions = {}, ctx: Context = contextApi.active()): Span {
+    const owned = takeAdoptable();
     if (options.root) ctx = trace.deleteSpan(ctx);
     if (isTracingSuppressed(ctx)) {
       diag.debug('Instrumentation suppressed, returning Noop Span');
@@ -115,7 +117,9 @@ export class LeanTracer implements Tracer {
     const kind = options.kind ?? SpanKind.INTERNAL;
     const links = options.links ?? NO_LINKS;
     // The sampler sees sanitized attributes and may add its own; LeanSpan validates again on set.
-    const attributes = sanitize(options.attributes);
+    const given = options.attributes;
+    const attributes =
+      given !== undefined && given === owned && allValid(given) ? given : sanitize(given);
     const result = this._sampler.shouldSample(ctx, traceId, name, kind, attributes, links);
     traceState = result.traceState ?? traceState;
     const spanContext: SpanContext = {
@@ -215,6 +219,16 @@ export class LeanTracerProvider extends NodeTracerProvider {
     }
     return tracer;
   }
+}
+
+/** Every key own and non-empty, every value a string, number or boolean: kept as is. */
+function allValid(attributes: Attributes): boolean {
+  for (const key in attributes) {
+    if (key.length === 0 || !Object.prototype.hasOwnProperty.call(attributes, key)) return false;
+    const t = typeof attributes[key];
+    if (t !== 'string' && t !== 'number' && t !== 'boolean') return false;
+  }
+  return true;
 }
 
 /** A ParentBasedSampler's delegates (private `_root`, `_remoteParentSampled`, ...) are the SDK's. */

@@ -21,6 +21,7 @@ import {
   type RouteSetter,
 } from './http-common.js';
 import {
+  adoptAttributes,
   context,
   deleteContextValue,
   propagation,
@@ -189,7 +190,7 @@ function startServerSpan(
 
   return tracer.startSpan(
     method === '_OTHER' ? 'HTTP' : method,
-    { kind: SpanKind.SERVER, attributes },
+    { kind: SpanKind.SERVER, attributes: adoptAttributes(attributes) },
     parent,
   );
 }

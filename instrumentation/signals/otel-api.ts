@@ -5,6 +5,7 @@ import {
   SpanKind as apiSpanKind,
   SpanStatusCode as apiSpanStatusCode,
   trace as apiTrace,
+  type Attributes,
   type Context,
   type Span,
 } from '@opentelemetry/api';
@@ -123,4 +124,24 @@ export function setContextValue(ctx: Context, key: symbol, value: unknown): Cont
 /** `ctx.deleteValue(key)` as one layer (see LayeredContext). */
 export function deleteContextValue(ctx: Context, key: symbol): Context {
   return deriveContext(ctx, key, DELETED);
+}
+
+let adoptable: Attributes | undefined;
+
+/**
+ * Hands `attributes` (a fresh object of the caller's, never touched again) to the next span a
+ * LeanTracer starts with this very object in its options: the span keeps it, when every key and
+ * value is valid as is, instead of copying it key by key into a second object (export/tracer-lean.ts).
+ * The SDK copies because a caller may reuse its object; our hot paths build one per span.
+ */
+export function adoptAttributes<T extends Attributes>(attributes: T): T {
+  adoptable = attributes;
+  return attributes;
+}
+
+/** The object adoptAttributes last handed over, once (the tracer takes it at each startSpan). */
+export function takeAdoptable(): Attributes | undefined {
+  const a = adoptable;
+  adoptable = undefined;
+  return a;
 }

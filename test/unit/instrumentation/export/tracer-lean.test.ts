@@ -22,6 +22,7 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { LeanSpan } from '../../../../instrumentation/export/span-lean.js';
 import { tracerOptions } from '../../../../instrumentation/export/sdk-internals.js';
+import { adoptAttributes } from '../../../../instrumentation/signals/otel-api.js';
 import {
   isTracerOptions,
   LeanTracer,
@@ -252,6 +253,32 @@ describe('LeanTracerProvider', () => {
     s.setStatus({ code: SpanStatusCode.OK });
     s.setStatus({ code: SpanStatusCode.ERROR, message: 'late' });
     expect(s.status).toEqual({ code: SpanStatusCode.OK });
+  });
+
+  it('keeps an adopted attributes object when all of it is valid, and copies every other one', () => {
+    const { tracer } = setup();
+    const fresh = { 'db.system.name': 'redis', 'server.port': 6379 };
+    const kept = tracer.startSpan('a', {
+      attributes: adoptAttributes(fresh),
+    }) as unknown as ReadableSpan;
+    expect(kept.attributes).toBe(fresh);
+    const notHanded = { k: 'v' };
+    const copied = tracer.startSpan('b', { attributes: notHanded }) as unknown as ReadableSpan;
+    expect(copied.attributes).not.toBe(notHanded);
+    expect(copied.attributes).toEqual(notHanded);
+    // Handed over, but with a value the SDK drops: sanitized into a copy, as without adoption.
+    const invalid = { ok: 1, gone: null as unknown as string, list: ['x'] };
+    const sanitized = tracer.startSpan('c', {
+      attributes: adoptAttributes(invalid),
+    }) as unknown as ReadableSpan;
+    expect(sanitized.attributes).not.toBe(invalid);
+    expect(sanitized.attributes).toEqual({ ok: 1, list: ['x'] });
+    // Taken by the next startSpan whatever it starts with: a later span does not keep it.
+    const stale = { s: 'x' };
+    adoptAttributes(stale);
+    tracer.startSpan('d');
+    const later = tracer.startSpan('e', { attributes: stale }) as unknown as ReadableSpan;
+    expect(later.attributes).not.toBe(stale);
   });
 
   it('gives each span its own links, events and status once changed, the defaults shared by none', () => {
