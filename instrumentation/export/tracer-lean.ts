@@ -23,6 +23,7 @@ import {
   TraceIdRatioBasedSampler,
   type IdGenerator,
   type Sampler,
+  type SamplingResult,
   type SpanLimits,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
@@ -50,6 +51,18 @@ export interface LeanTracerOptions {
 
 const NO_LINKS: Link[] = [];
 
+/**
+ * The SDK's answers of AlwaysOn and AlwaysOff (a new object per span there), shared: the decision
+ * of `always_on` and of the default `parentbased_always_on` needs no call (see `_fastSampling`).
+ */
+const SAMPLED: SamplingResult = Object.freeze({ decision: SamplingDecision.RECORD_AND_SAMPLED });
+const DROPPED: SamplingResult = Object.freeze({ decision: SamplingDecision.NOT_RECORD });
+/** ParentBasedSampler's toString with the SDK's default delegates (`parentbased_always_on`). */
+const PARENT_BASED_ALWAYS_ON =
+  'ParentBased{root=AlwaysOnSampler, remoteParentSampled=AlwaysOnSampler, ' +
+  'remoteParentNotSampled=AlwaysOffSampler, localParentSampled=AlwaysOnSampler, ' +
+  'localParentNotSampled=AlwaysOffSampler}';
+
 function limitsOf(l: SpanLimits): LeanSpanShared['limits'] {
   const n = (v: number | undefined, d: number) => (typeof v === 'number' && v >= 0 ? v : d);
   const len = l.attributeValueLengthLimit;
@@ -71,6 +84,12 @@ export class LeanTracer implements Tracer {
   private readonly _ids: IdGenerator;
   /** The SDK's samplers neither add nor change attributes; any other sampler might. */
   private readonly _samplerKeepsAttributes: boolean;
+  /**
+   * 1: the SDK's AlwaysOnSampler; 2: its ParentBasedSampler over the default delegates, whose
+   * answer is the valid parent's sampled flag, else sampled (ParentBasedSampler.shouldSample: the
+   * parent's context read and its two regex checks again, then a delegate call per span); 0: ask.
+   */
+  private readonly _fastSampling: 0 | 1 | 2;
 
   constructor(scope: InstrumentationScope, options: LeanTracerOptions) {
     this.instrumentationScope = scope;
@@ -82,6 +101,15 @@ export class LeanTracer implements Tracer {
       sm instanceof AlwaysOffSampler ||
       sm instanceof TraceIdRatioBasedSampler ||
       (sm instanceof ParentBasedSampler && !hasCustomDelegate(sm));
+    this._fastSampling =
+      sm instanceof AlwaysOnSampler && sm.constructor === AlwaysOnSampler
+        ? 1
+        : sm instanceof ParentBasedSampler &&
+            sm.constructor === ParentBasedSampler &&
+            !hasCustomDelegate(sm) &&
+            sm.toString() === PARENT_BASED_ALWAYS_ON
+          ? 2
+          : 0;
     this._shared = {
       resource: options.resource,
       scope,
@@ -120,7 +148,13 @@ export class LeanTracer implements Tracer {
     const given = options.attributes;
     const attributes =
       given !== undefined && given === owned && allValid(given) ? given : sanitize(given);
-    const result = this._sampler.shouldSample(ctx, traceId, name, kind, attributes, links);
+    const fast = this._fastSampling;
+    const result =
+      fast === 0
+        ? this._sampler.shouldSample(ctx, traceId, name, kind, attributes, links)
+        : fast === 1 || validParent === undefined || validParent.traceFlags & TraceFlags.SAMPLED
+          ? SAMPLED
+          : DROPPED;
     traceState = result.traceState ?? traceState;
     const spanContext: SpanContext = {
       traceId,

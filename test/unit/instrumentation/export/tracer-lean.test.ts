@@ -14,7 +14,9 @@ import { suppressTracing, TraceState } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   AlwaysOffSampler,
+  AlwaysOnSampler,
   BasicTracerProvider,
+  ParentBasedSampler,
   type ReadableSpan,
   type Sampler,
   type SpanLimits,
@@ -407,6 +409,49 @@ describe('LeanTracerProvider', () => {
     const child = setup().tracer.startSpan('c', {}, trace.setSpan(ROOT_CONTEXT, parent));
     expect(child.isRecording()).toBe(false);
     expect(child.spanContext().traceId).toBe('a'.repeat(32));
+  });
+
+  it('decides as the SDK samplers themselves for always_on and parentbased_always_on parents', () => {
+    const parents: Array<[string, Context]> = [
+      ['no parent', ROOT_CONTEXT],
+      ...([true, false] as const).flatMap((isRemote) =>
+        [TraceFlags.SAMPLED, TraceFlags.NONE].map((traceFlags): [string, Context] => [
+          `${isRemote ? 'remote' : 'local'} parent, flags ${traceFlags}`,
+          trace.setSpan(
+            ROOT_CONTEXT,
+            trace.wrapSpanContext({
+              traceId: 'a'.repeat(32),
+              spanId: 'b'.repeat(16),
+              traceFlags,
+              isRemote,
+            }),
+          ),
+        ]),
+      ),
+      [
+        'invalid parent',
+        trace.setSpan(
+          ROOT_CONTEXT,
+          trace.wrapSpanContext({ traceId: 'x', spanId: 'y', traceFlags: 1 }),
+        ),
+      ],
+    ];
+    for (const sampler of [
+      new AlwaysOnSampler(),
+      new ParentBasedSampler({ root: new AlwaysOnSampler() }),
+    ]) {
+      const lean = setup({ sampler }).tracer;
+      const sdk = new BasicTracerProvider({ sampler }).getTracer('sdk');
+      for (const [label, ctx] of parents) {
+        const ours = lean.startSpan('s', {}, ctx);
+        const theirs = sdk.startSpan('s', {}, ctx);
+        expect([label, ours.isRecording()]).toEqual([label, theirs.isRecording()]);
+        expect([label, ours.spanContext().traceFlags]).toEqual([
+          label,
+          theirs.spanContext().traceFlags,
+        ]);
+      }
+    }
   });
 
   it('returns an invalid non-recording span under suppressed tracing, and a new trace for root', () => {
