@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 // Micro-benchmark of deriving a context with a span (issue #11, docs/performance.md "Per-request
 // costs"): the API's `trace.setSpan` (BaseContext: a copy of the parent's Map and three closures
-// per derive) against ours (`setSpan` of signals/otel-api.ts: a one-key layer), three derives
+// per derive) against ours (`setSpan` of export/sdk-internals.ts: a one-key layer), three derives
 // deep as a real-services request nests them (server span, startActiveSpan, fetch inject), each
 // chain read back through `trace.getSpan` and one other key. Alternating rounds in one process;
 // prints ns per derive (reads included), medians. Needs `npm run build` (tsc output in dist/).
 //
 // Env: BENCH_ROUNDS (5), BENCH_CALLS (1000000 chains per round and variant).
 import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
-import { setSpan } from '../dist/instrumentation/signals/otel-api.js';
+import { setSpan } from '../dist/instrumentation/export/sdk-internals.js';
 import { envInt, median } from './common.mjs';
 
 const ROUNDS = envInt('BENCH_ROUNDS', 5);

@@ -28,8 +28,7 @@ import {
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { setSpan, takeAdoptable } from '../signals/otel-api.js';
-import { tracerOptions } from './sdk-internals.js';
+import { setSpan, takeAdoptable, tracerOptions } from './sdk-internals.js';
 import { LeanSpan, sanitize, type LeanSpanShared } from './span-lean.js';
 
 /**

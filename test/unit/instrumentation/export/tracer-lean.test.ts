@@ -23,8 +23,10 @@ import {
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { LeanSpan } from '../../../../instrumentation/export/span-lean.js';
-import { tracerOptions } from '../../../../instrumentation/export/sdk-internals.js';
-import { adoptAttributes } from '../../../../instrumentation/signals/otel-api.js';
+import {
+  adoptAttributes,
+  tracerOptions,
+} from '../../../../instrumentation/export/sdk-internals.js';
 import {
   isTracerOptions,
   LeanTracer,
