@@ -6,6 +6,7 @@ import {
   trace,
   TraceFlags,
   INVALID_SPAN_CONTEXT,
+  type Attributes,
   type Context,
   type Link,
   type Span,
@@ -22,11 +23,12 @@ import {
   TraceIdRatioBasedSampler,
   type IdGenerator,
   type Sampler,
+  type SamplingResult,
   type SpanLimits,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { tracerOptions } from './sdk-internals.js';
+import { setSpan, takeAdoptable, tracerOptions } from './sdk-internals.js';
 import { LeanSpan, sanitize, type LeanSpanShared } from './span-lean.js';
 
 /**
@@ -47,6 +49,18 @@ export interface LeanTracerOptions {
 }
 
 const NO_LINKS: Link[] = [];
+
+/**
+ * The SDK's answers of AlwaysOn and AlwaysOff (a new object per span there), shared: the decision
+ * of `always_on` and of the default `parentbased_always_on` needs no call (see `_fastSampling`).
+ */
+const SAMPLED: SamplingResult = Object.freeze({ decision: SamplingDecision.RECORD_AND_SAMPLED });
+const DROPPED: SamplingResult = Object.freeze({ decision: SamplingDecision.NOT_RECORD });
+/** ParentBasedSampler's toString with the SDK's default delegates (`parentbased_always_on`). */
+const PARENT_BASED_ALWAYS_ON =
+  'ParentBased{root=AlwaysOnSampler, remoteParentSampled=AlwaysOnSampler, ' +
+  'remoteParentNotSampled=AlwaysOffSampler, localParentSampled=AlwaysOnSampler, ' +
+  'localParentNotSampled=AlwaysOffSampler}';
 
 function limitsOf(l: SpanLimits): LeanSpanShared['limits'] {
   const n = (v: number | undefined, d: number) => (typeof v === 'number' && v >= 0 ? v : d);
@@ -69,6 +83,12 @@ export class LeanTracer implements Tracer {
   private readonly _ids: IdGenerator;
   /** The SDK's samplers neither add nor change attributes; any other sampler might. */
   private readonly _samplerKeepsAttributes: boolean;
+  /**
+   * 1: the SDK's AlwaysOnSampler; 2: its ParentBasedSampler over the default delegates, whose
+   * answer is the valid parent's sampled flag, else sampled (ParentBasedSampler.shouldSample: the
+   * parent's context read and its two regex checks again, then a delegate call per span); 0: ask.
+   */
+  private readonly _fastSampling: 0 | 1 | 2;
 
   constructor(scope: InstrumentationScope, options: LeanTracerOptions) {
     this.instrumentationScope = scope;
@@ -80,6 +100,15 @@ export class LeanTracer implements Tracer {
       sm instanceof AlwaysOffSampler ||
       sm instanceof TraceIdRatioBasedSampler ||
       (sm instanceof ParentBasedSampler && !hasCustomDelegate(sm));
+    this._fastSampling =
+      sm instanceof AlwaysOnSampler && sm.constructor === AlwaysOnSampler
+        ? 1
+        : sm instanceof ParentBasedSampler &&
+            sm.constructor === ParentBasedSampler &&
+            !hasCustomDelegate(sm) &&
+            sm.toString() === PARENT_BASED_ALWAYS_ON
+          ? 2
+          : 0;
     this._shared = {
       resource: options.resource,
       scope,
@@ -89,6 +118,7 @@ export class LeanTracer implements Tracer {
   }
 
   startSpan(name: string, options: SpanOptions = {}, ctx: Context = contextApi.active()): Span {
+    const owned = takeAdoptable();
     if (options.root) ctx = trace.deleteSpan(ctx);
     if (isTracingSuppressed(ctx)) {
       diag.debug('Instrumentation suppressed, returning Noop Span');
@@ -114,8 +144,16 @@ export class LeanTracer implements Tracer {
     const kind = options.kind ?? SpanKind.INTERNAL;
     const links = options.links ?? NO_LINKS;
     // The sampler sees sanitized attributes and may add its own; LeanSpan validates again on set.
-    const attributes = sanitize(options.attributes);
-    const result = this._sampler.shouldSample(ctx, traceId, name, kind, attributes, links);
+    const given = options.attributes;
+    const attributes =
+      given !== undefined && given === owned && allValid(given) ? given : sanitize(given);
+    const fast = this._fastSampling;
+    const result =
+      fast === 0
+        ? this._sampler.shouldSample(ctx, traceId, name, kind, attributes, links)
+        : fast === 1 || validParent === undefined || validParent.traceFlags & TraceFlags.SAMPLED
+          ? SAMPLED
+          : DROPPED;
     traceState = result.traceState ?? traceState;
     const spanContext: SpanContext = {
       traceId,
@@ -182,7 +220,7 @@ export class LeanTracer implements Tracer {
     const parentContext = ctx ?? contextApi.active();
     const span = this.startSpan(name, opts, parentContext);
     return contextApi.with(
-      trace.setSpan(parentContext, span),
+      setSpan(parentContext, span),
       fn as (s: Span) => ReturnType<F>,
       undefined,
       span,
@@ -214,6 +252,16 @@ export class LeanTracerProvider extends NodeTracerProvider {
     }
     return tracer;
   }
+}
+
+/** Every key own and non-empty, every value a string, number or boolean: kept as is. */
+function allValid(attributes: Attributes): boolean {
+  for (const key in attributes) {
+    if (key.length === 0 || !Object.prototype.hasOwnProperty.call(attributes, key)) return false;
+    const t = typeof attributes[key];
+    if (t !== 'string' && t !== 'number' && t !== 'boolean') return false;
+  }
+  return true;
 }
 
 /** A ParentBasedSampler's delegates (private `_root`, `_remoteParentSampled`, ...) are the SDK's. */

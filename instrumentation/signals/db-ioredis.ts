@@ -8,7 +8,7 @@ import {
 import { attachState, dbErrorType, type DbDurationMetric, type DurationSlot } from './db-client.js';
 import { moduleExports } from './module-exports.js';
 import { redisQueryText } from './db-query.js';
-import { context, SpanKind, SpanStatusCode, trace } from './otel-api.js';
+import { adoptAttributes, context, SpanKind, SpanStatusCode, trace } from './otel-api.js';
 
 /**
  * Redis through `ioredis` (2.x to 6.x), our own lean instrumentation (docs/performance.md says why).
@@ -118,7 +118,7 @@ export function wrapSendCommand(
         };
         span = getTracer().startSpan(
           String(cmd.name),
-          { kind: SpanKind.CLIENT, attributes },
+          { kind: SpanKind.CLIENT, attributes: adoptAttributes(attributes) },
           parent,
         );
       }

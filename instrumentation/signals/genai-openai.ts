@@ -4,7 +4,6 @@ import {
   diag,
   SpanKind,
   SpanStatusCode,
-  trace,
   type AttributeValue,
   type Attributes,
   type Context,
@@ -19,6 +18,7 @@ import {
 } from '@opentelemetry/instrumentation';
 import type { GenAiMetric, GenAiSlot } from './genai-metrics.js';
 import { moduleExports } from './module-exports.js';
+import { adoptAttributes, setSpan } from './otel-api.js';
 
 /**
  * The `openai` client (4.19 to 6.x, any OpenAI-compatible baseURL), our own lean instrumentation
@@ -622,9 +622,10 @@ export class OpenAIInstrumentation extends InstrumentationBase<OpenAIInstrumenta
     const extra = requestAttributes(op, params, capture);
     const span = this.tracer.startSpan(site.name, {
       kind: SpanKind.CLIENT,
-      attributes: extra === undefined ? site.common : { ...site.common, ...extra },
+      // site.common is shared by every call of the site: only a fresh object is handed over.
+      attributes: extra === undefined ? site.common : adoptAttributes({ ...site.common, ...extra }),
     });
-    const ctx = trace.setSpan(context.active(), span);
+    const ctx = setSpan(context.active(), span);
     if (capture) {
       try {
         if (op === 'chat') this.messageEvents(params, ctx);

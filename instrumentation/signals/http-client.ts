@@ -12,7 +12,7 @@ import {
   type ClientRequestState,
   type HttpHookGuards,
 } from './http-common.js';
-import { context, isTracingSuppressed, propagation, trace } from './otel-api.js';
+import { context, isTracingSuppressed, propagation, setSpan } from './otel-api.js';
 
 /**
  * The node:http client side of http.ts: a span, `traceparent` and an `http.client.request.duration`
@@ -171,7 +171,7 @@ export function createClientHooks(ctx: SetupContext, guards: HttpHookGuards): Cl
         ),
       );
       state.span = span;
-      injectTraceparent(request, trace.setSpan(active, span));
+      injectTraceparent(request, setSpan(active, span));
       request.on('close', onClientClose);
     } catch (err) {
       hookFailed(err);

@@ -4,7 +4,7 @@ import { diag, type Attributes, type Context, type Span, type Tracer } from '@op
 import { METRIC, instrumentOptions } from '../catalog.js';
 import type { BoundHistogram, FastHistogram, SetupContext } from '../feature.js';
 import { createRedactor } from '../redact.js';
-import { SpanKind, SpanStatusCode } from './otel-api.js';
+import { adoptAttributes, SpanKind, SpanStatusCode } from './otel-api.js';
 
 /**
  * What the node:http instrumentation (http.ts with http-server.ts and http-client.ts), the
@@ -273,7 +273,7 @@ export function startClientSpan(
   }
   return tracer.startSpan(
     method === '_OTHER' ? 'HTTP' : method,
-    { kind: SpanKind.CLIENT, attributes },
+    { kind: SpanKind.CLIENT, attributes: adoptAttributes(attributes) },
     active,
   );
 }

@@ -21,9 +21,12 @@ import {
   type RouteSetter,
 } from './http-common.js';
 import {
+  adoptAttributes,
   context,
+  deleteContextValue,
   propagation,
   ROOT_CONTEXT,
+  setContextValue,
   SpanKind,
   SpanStatusCode,
   suppressTracing,
@@ -72,14 +75,13 @@ class ServerState implements Context {
     if (key === SERVER_STATE_KEY) return this;
     return this.parent.getValue(key);
   }
+  // A derived context is a layer over this one (otel-api.ts), which keeps answering the span and
+  // the state: nothing is copied.
   setValue(key: symbol, value: unknown): Context {
-    return this.materialize().setValue(key, value);
+    return setContextValue(this, key, value);
   }
   deleteValue(key: symbol): Context {
-    return this.materialize().deleteValue(key);
-  }
-  private materialize(): Context {
-    return this.parent.setValue(SPAN_KEY, this.span).setValue(SERVER_STATE_KEY, this);
+    return deleteContextValue(this, key);
   }
 }
 
@@ -188,7 +190,7 @@ function startServerSpan(
 
   return tracer.startSpan(
     method === '_OTHER' ? 'HTTP' : method,
-    { kind: SpanKind.SERVER, attributes },
+    { kind: SpanKind.SERVER, attributes: adoptAttributes(attributes) },
     parent,
   );
 }

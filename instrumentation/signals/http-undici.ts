@@ -10,7 +10,7 @@ import {
   type ClientRequestState,
   warnHookFailedOnce,
 } from './http-common.js';
-import { context, isTracingSuppressed, propagation, trace } from './otel-api.js';
+import { context, isTracingSuppressed, propagation, setSpan } from './otel-api.js';
 
 /**
  * Client spans, `traceparent` and `http.client.request.duration` for global `fetch` and the
@@ -130,7 +130,7 @@ export function setupUndici(ctx: SetupContext): Feature {
         done: false,
       };
       // Through the global propagator (OTEL_PROPAGATORS): traceparent, baggage, b3, ...
-      propagation.inject(trace.setSpan(active, span), request, headerSetter);
+      propagation.inject(setSpan(active, span), request, headerSetter);
     } catch (err) {
       warnOnce(err);
     }

@@ -33,3 +33,12 @@ export const suppressTracing = coreSuppressTracing;
 // The enums are types too (`status: { code: SpanStatusCode }`).
 export type SpanKind = apiSpanKind;
 export type SpanStatusCode = apiSpanStatusCode;
+
+// The context layers and the attribute hand-over live with the tracer that takes them (the export
+// layer may not import a feature's module); the hot paths import them from here with the rest.
+export {
+  adoptAttributes,
+  deleteContextValue,
+  setContextValue,
+  setSpan,
+} from '../export/sdk-internals.js';

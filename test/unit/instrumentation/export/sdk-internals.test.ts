@@ -1,4 +1,4 @@
-import { context, createContextKey, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { context, createContextKey, ROOT_CONTEXT, trace, type Context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { OTLPTraceExporter as GrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPMetricExporter as ProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
@@ -15,10 +15,13 @@ import {
   batchLogQueueFull,
   contextEnter,
   createActiveSpanReader,
+  deleteContextValue,
   exporterSerializer,
   grpcTransport,
   httpTransportSlots,
   retryingTransport,
+  setContextValue,
+  setSpan,
 } from '../../../../instrumentation/export/sdk-internals.js';
 import { createStackContextManager } from '../../../helpers/stack-context.js';
 
@@ -163,5 +166,45 @@ describe('sdk-internals against the pinned OpenTelemetry packages', () => {
     logger.emit({ body: 'c' });
     expect(batchLogQueueFull(processor)).toBe(true);
     expect(batchLogQueueFull({})).toBeUndefined();
+  });
+});
+
+const layerKeys = Array.from({ length: 5 }, (_, i) => createContextKey(`k${i}`));
+
+describe('layered contexts (setSpan, setContextValue, deleteContextValue)', () => {
+  it('answers every key as the API context would after the same sets and deletes, deep chains included', () => {
+    // A fixed pseudo-random walk of 200 derives over 5 keys (folds happen every few derives).
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    let ours: Context = ROOT_CONTEXT.setValue(layerKeys[0]!, 'base');
+    let api: Context = ours;
+    for (let step = 0; step < 200; step++) {
+      const key = layerKeys[next() % layerKeys.length]!;
+      const op = next() % 3;
+      if (op === 0) {
+        ours = deleteContextValue(ours, key);
+        api = api.deleteValue(key);
+      } else {
+        const value = op === 1 ? `v${step}` : undefined;
+        ours = step % 2 === 0 ? setContextValue(ours, key, value) : ours.setValue(key, value);
+        api = api.setValue(key, value);
+      }
+      for (const k of layerKeys) expect(ours.getValue(k)).toBe(api.getValue(k));
+    }
+  });
+
+  it('makes the span the active one for the API and leaves the parent context unchanged', () => {
+    const span = trace.wrapSpanContext({
+      traceId: '0af7651916cd43dd8448eb211c80319c',
+      spanId: 'b7ad6b7169203331',
+      traceFlags: 1,
+    });
+    const parent = ROOT_CONTEXT.setValue(layerKeys[1]!, 'kept');
+    const ctx = setSpan(parent, span);
+    expect(trace.getSpan(ctx)).toBe(span);
+    expect(ctx.getValue(layerKeys[1]!)).toBe('kept');
+    expect(trace.getSpan(parent)).toBeUndefined();
+    expect(trace.getSpan(trace.deleteSpan(ctx))).toBeUndefined();
+    expect(trace.getSpan(ctx)).toBe(span);
   });
 });

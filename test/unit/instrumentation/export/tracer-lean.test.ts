@@ -14,14 +14,19 @@ import { suppressTracing, TraceState } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   AlwaysOffSampler,
+  AlwaysOnSampler,
   BasicTracerProvider,
+  ParentBasedSampler,
   type ReadableSpan,
   type Sampler,
   type SpanLimits,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { LeanSpan } from '../../../../instrumentation/export/span-lean.js';
-import { tracerOptions } from '../../../../instrumentation/export/sdk-internals.js';
+import {
+  adoptAttributes,
+  tracerOptions,
+} from '../../../../instrumentation/export/sdk-internals.js';
 import {
   isTracerOptions,
   LeanTracer,
@@ -254,6 +259,58 @@ describe('LeanTracerProvider', () => {
     expect(s.status).toEqual({ code: SpanStatusCode.OK });
   });
 
+  it('keeps an adopted attributes object when all of it is valid, and copies every other one', () => {
+    const { tracer } = setup();
+    const fresh = { 'db.system.name': 'redis', 'server.port': 6379 };
+    const kept = tracer.startSpan('a', {
+      attributes: adoptAttributes(fresh),
+    }) as unknown as ReadableSpan;
+    expect(kept.attributes).toBe(fresh);
+    const notHanded = { k: 'v' };
+    const copied = tracer.startSpan('b', { attributes: notHanded }) as unknown as ReadableSpan;
+    expect(copied.attributes).not.toBe(notHanded);
+    expect(copied.attributes).toEqual(notHanded);
+    // Handed over, but with a value the SDK drops: sanitized into a copy, as without adoption.
+    const invalid = { ok: 1, gone: null as unknown as string, list: ['x'] };
+    const sanitized = tracer.startSpan('c', {
+      attributes: adoptAttributes(invalid),
+    }) as unknown as ReadableSpan;
+    expect(sanitized.attributes).not.toBe(invalid);
+    expect(sanitized.attributes).toEqual({ ok: 1, list: ['x'] });
+    // Taken by the next startSpan whatever it starts with: a later span does not keep it.
+    const stale = { s: 'x' };
+    adoptAttributes(stale);
+    tracer.startSpan('d');
+    const later = tracer.startSpan('e', { attributes: stale }) as unknown as ReadableSpan;
+    expect(later.attributes).not.toBe(stale);
+  });
+
+  it('gives each span its own links, events and status once changed, the defaults shared by none', () => {
+    const { tracer } = setup();
+    const a = tracer.startSpan('a') as unknown as ReadableSpan & Span;
+    const b = tracer.startSpan('b') as unknown as ReadableSpan & Span;
+    expect(a.links).toEqual([]);
+    expect(a.events).toEqual([]);
+    expect(a.status).toEqual({ code: SpanStatusCode.UNSET });
+    expect(a.endTime).toEqual([0, 0]);
+    expect(a.duration).toEqual([-1, -1]);
+    a.addEvent('e1');
+    a.addLink({ context: b.spanContext() });
+    a.setStatus({ code: SpanStatusCode.ERROR, message: 'bad' });
+    a.end();
+    expect(a.events.map((e) => e.name)).toEqual(['e1']);
+    expect(a.links).toHaveLength(1);
+    expect(b.events).toEqual([]);
+    expect(b.links).toEqual([]);
+    expect(b.status).toEqual({ code: SpanStatusCode.UNSET });
+    expect(b.endTime).toEqual([0, 0]);
+    expect(b.duration).toEqual([-1, -1]);
+    expect(a.duration).not.toEqual([-1, -1]);
+    b.addEvent('e2');
+    expect(b.events.map((e) => e.name)).toEqual(['e2']);
+    expect(a.events.map((e) => e.name)).toEqual(['e1']);
+  });
+
   it('warns on a second end and on changes after end, and leaves the ended span unchanged', () => {
     const { tracer, a } = setup();
     const error = vi.spyOn(diag, 'error');
@@ -354,6 +411,49 @@ describe('LeanTracerProvider', () => {
     const child = setup().tracer.startSpan('c', {}, trace.setSpan(ROOT_CONTEXT, parent));
     expect(child.isRecording()).toBe(false);
     expect(child.spanContext().traceId).toBe('a'.repeat(32));
+  });
+
+  it('decides as the SDK samplers themselves for always_on and parentbased_always_on parents', () => {
+    const parents: Array<[string, Context]> = [
+      ['no parent', ROOT_CONTEXT],
+      ...([true, false] as const).flatMap((isRemote) =>
+        [TraceFlags.SAMPLED, TraceFlags.NONE].map((traceFlags): [string, Context] => [
+          `${isRemote ? 'remote' : 'local'} parent, flags ${traceFlags}`,
+          trace.setSpan(
+            ROOT_CONTEXT,
+            trace.wrapSpanContext({
+              traceId: 'a'.repeat(32),
+              spanId: 'b'.repeat(16),
+              traceFlags,
+              isRemote,
+            }),
+          ),
+        ]),
+      ),
+      [
+        'invalid parent',
+        trace.setSpan(
+          ROOT_CONTEXT,
+          trace.wrapSpanContext({ traceId: 'x', spanId: 'y', traceFlags: 1 }),
+        ),
+      ],
+    ];
+    for (const sampler of [
+      new AlwaysOnSampler(),
+      new ParentBasedSampler({ root: new AlwaysOnSampler() }),
+    ]) {
+      const lean = setup({ sampler }).tracer;
+      const sdk = new BasicTracerProvider({ sampler }).getTracer('sdk');
+      for (const [label, ctx] of parents) {
+        const ours = lean.startSpan('s', {}, ctx);
+        const theirs = sdk.startSpan('s', {}, ctx);
+        expect([label, ours.isRecording()]).toEqual([label, theirs.isRecording()]);
+        expect([label, ours.spanContext().traceFlags]).toEqual([
+          label,
+          theirs.spanContext().traceFlags,
+        ]);
+      }
+    }
   });
 
   it('returns an invalid non-recording span under suppressed tracing, and a new trace for root', () => {
