@@ -71,8 +71,17 @@ export function nestingStoreEnabled(): boolean | undefined {
   return disableWhenIdle ? (inPromiseOp as unknown as { enabled: boolean }).enabled : undefined;
 }
 
+function disableIfIdle(): void {
+  if (promisesInFlight === 0 && disableWhenIdle) inPromiseOp.disable();
+}
+
 function promiseOpSettled(): void {
-  if (--promisesInFlight === 0 && disableWhenIdle) inPromiseOp.disable();
+  promisesInFlight--;
+  disableIfIdle();
+}
+
+function isThenable(v: unknown): v is Promise<unknown> {
+  return typeof (v as { then?: unknown } | null)?.then === 'function';
 }
 
 function nested(): boolean {
@@ -208,18 +217,24 @@ export function wrapCallback(state: State, rec: OpRecorder, orig: AnyFn): AnyFn 
 
 /**
  * Calls a promise-returning original as one measured operation: its synchronous internal steps
- * see `depth`, the ones it chains after an await see `inPromiseOp`, so neither counts again.
+ * see `depth`, the ones it chains after an await see `inPromiseOp`, so neither counts again. A
+ * promise it returns is counted in flight until the caller's `promiseOpSettled`; a synchronous
+ * throw (an invalid argument) or an odd non-promise result leaves nothing in flight.
  */
-function callPromiseOp(self: unknown, orig: AnyFn, args: IArguments): Promise<unknown> {
+function callPromiseOp(self: unknown, orig: AnyFn, args: IArguments): unknown {
   depth = 1;
+  let p: unknown;
   try {
-    return inPromiseOp.run(
-      true,
-      () => orig.apply(self, args as unknown as unknown[]) as Promise<unknown>,
-    );
+    p = inPromiseOp.run(true, () => orig.apply(self, args as unknown as unknown[]));
+  } catch (err) {
+    disableIfIdle();
+    throw err;
   } finally {
     depth = 0;
   }
+  if (isThenable(p)) promisesInFlight++;
+  else disableIfIdle();
+  return p;
 }
 
 export function wrapPromise(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
@@ -231,11 +246,7 @@ export function wrapPromise(state: State, rec: OpRecorder, orig: AnyFn): AnyFn {
     // A synchronous throw (invalid argument) is not measured: it is no fs operation.
     const p = callPromiseOp(this, orig, args);
     // Never turn an odd return value into an error of ours.
-    if (typeof (p as { then?: unknown } | null)?.then !== 'function') {
-      if (promisesInFlight === 0 && disableWhenIdle) inPromiseOp.disable();
-      return p;
-    }
-    promisesInFlight++;
+    if (!isThenable(p)) return p;
     return p.then(
       (result) => {
         promiseOpSettled();
@@ -271,11 +282,7 @@ export function wrapHandleMethod(state: State, rec: OpRecorder, orig: AnyFn): An
     const t0 = performance.now();
     const p = callPromiseOp(this, orig, args);
     // Never turn an odd return value into an error of ours.
-    if (typeof (p as { then?: unknown } | null)?.then !== 'function') {
-      if (promisesInFlight === 0 && disableWhenIdle) inPromiseOp.disable();
-      return p;
-    }
-    promisesInFlight++;
+    if (!isThenable(p)) return p;
     return p.then(
       (result) => {
         promiseOpSettled();
