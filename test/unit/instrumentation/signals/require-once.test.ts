@@ -1,0 +1,101 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import Module, { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  memoizePackageVersions,
+  setupResolveOnce,
+} from '../../../../instrumentation/signals/require-once.js';
+
+type Resolve = (request: string, parent: unknown, isMain?: boolean, options?: unknown) => string;
+const M = Module as unknown as {
+  _resolveFilename: Resolve;
+  prototype: { require: (id: string) => unknown };
+};
+
+let tmp: string;
+const saved = { resolve: M._resolveFilename, require: M.prototype.require };
+/** Every resolution that reached Node's own resolver, by id. */
+const resolved: string[] = [];
+
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'echoes-require-once-'));
+  mkdirSync(join(tmp, 'node_modules/lib'), { recursive: true });
+  writeFileSync(join(tmp, 'node_modules/lib/package.json'), '{"name":"lib","main":"main.js"}');
+  writeFileSync(join(tmp, 'node_modules/lib/main.js'), "module.exports = require('./part');");
+  writeFileSync(join(tmp, 'node_modules/lib/part.js'), "module.exports = 'lib part';");
+  // Counting under everything, then require-in-the-middle's shape on top (it resolves each id
+  // with two arguments, then calls the require it wraps), then ours.
+  M._resolveFilename = function (this: unknown, ...args: Parameters<Resolve>) {
+    resolved.push(args[0]);
+    return saved.resolve.apply(this, args);
+  };
+  const inner = M.prototype.require;
+  M.prototype.require = function (this: unknown, id: string) {
+    M._resolveFilename(id, this);
+    return inner.call(this, id);
+  };
+  expect(setupResolveOnce()).toBe(true);
+});
+
+afterAll(() => {
+  M._resolveFilename = saved.resolve;
+  M.prototype.require = saved.require;
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('setupResolveOnce', () => {
+  it('resolves each first load once where the require hook and Module._load both resolve it', () => {
+    resolved.length = 0;
+    const requireFrom = createRequire(join(tmp, 'app.js'));
+    expect(requireFrom('lib')).toBe('lib part');
+    // Without it: lib, lib, ./part, ./part.
+    expect(resolved).toEqual(['lib', './part']);
+  });
+
+  it('does not keep an answer past its require: a file created later is found', () => {
+    const requireFrom = createRequire(join(tmp, 'later.js'));
+    expect(() => requireFrom('./made-later')).toThrow(/Cannot find module/);
+    writeFileSync(join(tmp, 'made-later.js'), "module.exports = 'new';");
+    expect(requireFrom('./made-later')).toBe('new');
+  });
+
+  it('leaves require.resolve and option-carrying resolutions to Node', () => {
+    resolved.length = 0;
+    const requireFrom = createRequire(join(tmp, 'app.js'));
+    expect(requireFrom.resolve('lib')).toBe(join(tmp, 'node_modules/lib/main.js'));
+    expect(requireFrom.resolve('./main.js', { paths: [join(tmp, 'node_modules/lib')] })).toBe(
+      join(tmp, 'node_modules/lib/main.js'),
+    );
+    expect(resolved).toEqual(['lib', './main.js']);
+  });
+
+  it('is installed once', () => {
+    const wrapper = M._resolveFilename;
+    expect(setupResolveOnce()).toBe(true);
+    expect(M._resolveFilename).toBe(wrapper);
+  });
+});
+
+describe('memoizePackageVersions', () => {
+  it('reads a directory’s version once, and tries again after a failed read', () => {
+    const reads: string[] = [];
+    class Base {
+      _extractPackageVersion(baseDir: string): string | undefined {
+        reads.push(baseDir);
+        return baseDir === '/missing' ? undefined : `1.0.0 of ${baseDir}`;
+      }
+    }
+    memoizePackageVersions(Base);
+    memoizePackageVersions(Base);
+    const a = new Base();
+    const b = new Base();
+    expect(a._extractPackageVersion('/x')).toBe('1.0.0 of /x');
+    expect(b._extractPackageVersion('/x')).toBe('1.0.0 of /x');
+    expect(a._extractPackageVersion('/y')).toBe('1.0.0 of /y');
+    expect(a._extractPackageVersion('/missing')).toBeUndefined();
+    expect(a._extractPackageVersion('/missing')).toBeUndefined();
+    expect(reads).toEqual(['/x', '/y', '/missing', '/missing']);
+  });
+});
