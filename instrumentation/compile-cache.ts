@@ -115,7 +115,12 @@ export function loadCommonJs(
   importer: (specifier: string) => Promise<unknown>,
 ): unknown {
   const file = fileURLToPath(fileUrl);
-  const source = readFileSync(file, 'utf8');
+  // The bundle is ASCII (scripts/bundle.mjs), so latin1 reads it exactly; and Node makes a latin1
+  // string of over ~1 MB an external one, its bytes outside V8's heap (read as utf8, the 1.9 MB
+  // source was a large object of the heap for the life of the process, and the heap's growth
+  // with it): -5.7 MiB peak RSS for an app that loads express, pg and openai (docs/performance.md,
+  // "The core's source outside V8's heap").
+  const source = readFileSync(file, 'latin1');
   const cacheFile =
     cacheDir === undefined ? undefined : join(cacheDir, cacheFileName(sourceHash, file));
   const cachedData = cacheFile === undefined ? undefined : readCache(cacheFile);

@@ -73,6 +73,18 @@ describe('loadCommonJs', () => {
     expect(os.platform()).toBe(process.platform);
   });
 
+  it("keeps a large source outside V8's heap: an external string", () => {
+    const { file } = fresh();
+    // 2 MB of comment: over the ~1 MB from which Node makes a latin1 string external. Read as
+    // utf8, the same source is a string of V8's heap and external memory does not grow.
+    const size = 2 * 1024 * 1024;
+    writeFileSync(file, `(function (${WRAPPER_PARAMS}) {// ${'x'.repeat(size)}\n${BUNDLE}})`);
+    const before = process.memoryUsage().external;
+    const m = loadCommonJs(file, 'h1', importer) as Loaded;
+    expect(process.memoryUsage().external - before).toBeGreaterThanOrEqual(size);
+    expect(m.sum()).toBe(199 * 200);
+  });
+
   it('writes the cache only when asked after startup, then loads from it', () => {
     const { file, dir } = fresh();
     configureCodeCache(dir);
