@@ -27,6 +27,7 @@ import { dirname, join, relative } from 'node:path';
 import { builtinModules } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { createSemconvSubset } from './semconv-subset.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const src = join(root, 'dist/instrumentation');
@@ -40,6 +41,7 @@ const out = process.env.ECHOES_BUNDLE_OUT || join(root, 'dist/bundle');
 // a global registered by the same or a newer minor only, so every app on an older 1.x sees our
 // providers (docs/api-compat.md). All bundled packages get this one copy.
 const API_COPY = process.env.ECHOES_BUNDLE_API || 'otel-api-newest';
+const semconv = createSemconvSubset(root);
 const EXTERNAL = ['import-in-the-middle', 'import-in-the-middle/*', 'yaml'];
 const LOCAL_REQUIRE = 'const require = createRequire(import.meta.url);';
 // What core.cjs import()s from outside itself: ESM files that `require` cannot load on Node 20.
@@ -114,10 +116,25 @@ const common = {
   keepNames: true,
   metafile: true,
   logLevel: 'warning',
-  plugins: [freeRequirePlugin({ viaImporter: false })],
+  plugins: [semconv.plugin, freeRequirePlugin({ viaImporter: false })],
 };
 
 rmSync(out, { recursive: true, force: true });
+// The export names of core (esbuild lists them for ESM output only): a metadata-only build. It is
+// also the semantic-conventions scan (scripts/semconv-subset.mjs): the package left external, each
+// bundled module that requires it is read for the names it uses; the real builds below get a
+// generated module with exactly those names instead of the package's every table.
+const coreNames = await build({
+  ...common,
+  entryPoints: [join(src, 'core.js')],
+  outfile: join(out, 'core-names.js'),
+  external: [...EXTERNAL, './grpc.js'],
+  alias: { ...common.alias, '@grpc/grpc-js': './scripts/grpc-js-shim.cjs' },
+  write: false,
+  sourcemap: false,
+  legalComments: 'none',
+  plugins: [semconv.scan, freeRequirePlugin({ viaImporter: false })],
+});
 // core.cjs: register-main (SDK, hook, exit handling) and the public API, everything they load.
 // One file, no code splitting: on Node 24 each extra ESM chunk costs memory (37 chunks measured
 // +7 MiB peak RSS over one file). CommonJS, so that core.js (below) can compile it with a V8 code
@@ -133,7 +150,7 @@ const core = await build({
   // import() inside a script compiled from cached data fails (no callback): bundled and builtin
   // modules are require()d instead, our ESM files go through __echoesImport (the plugin).
   supported: { 'dynamic-import': false },
-  plugins: [freeRequirePlugin({ viaImporter: true })],
+  plugins: [semconv.plugin, freeRequirePlugin({ viaImporter: true })],
   entryPoints: [join(src, 'core.js')],
   outfile: join(out, 'core.cjs'),
   external: [...EXTERNAL, './grpc.js'],
@@ -160,17 +177,6 @@ if (leftImports.length > 0) {
   );
   process.exit(1);
 }
-// The export names of core (esbuild lists them for ESM output only): a metadata-only build.
-const coreNames = await build({
-  ...common,
-  entryPoints: [join(src, 'core.js')],
-  outfile: join(out, 'core-names.js'),
-  external: [...EXTERNAL, './grpc.js'],
-  alias: { ...common.alias, '@grpc/grpc-js': './scripts/grpc-js-shim.cjs' },
-  write: false,
-  sourcemap: false,
-  legalComments: 'none',
-});
 const coreExports = coreNames.metafile.outputs[relative(root, join(out, 'core-names.js'))].exports;
 // compile-cache.js: the loader, shared by register.js (configures it, saves the cache after
 // startup) and core.js (loads core.cjs through it); only Node builtins.
