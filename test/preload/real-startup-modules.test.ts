@@ -25,7 +25,10 @@ import { killAll, requireBuilt, spawnNode } from '../helpers/spawn.js';
 // its keys renamed to the new paths, and found equal to the new build's (416 both). When http.ts
 // was split into http-server.ts and http-client.ts (code that already ran), those two were added
 // (418); then otel-api.ts, the api and core constants the hot modules read instead of the
-// bundle's interop getters (419). `ECHOES_RECORD_STARTUP_MODULES=<register.js of another build>` re-records it
+// bundle's interop getters (419). Then the bundle's @opentelemetry/semantic-conventions became one
+// generated module with just the names the bundled code reads (scripts/semconv-subset.mjs):
+// dist/semconv-subset/@opentelemetry/semantic-conventions/dist/index.cjs was added (420), and
+// the package's seven modules (every table, deprecated ones included) no longer run. `ECHOES_RECORD_STARTUP_MODULES=<register.js of another build>` re-records it
 // from that build (e.g. main's before a merge), `=1` from this build: only when the set is meant
 // to change, saying why in the commit. libraries-lazy.test.ts checks the other half:
 // a library's instrumentation code runs only once the app loads that library.
