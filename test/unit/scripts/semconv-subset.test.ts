@@ -144,6 +144,31 @@ describe('createSemconvSubset', () => {
     expect(m.exports).toEqual([semconv.ATTR_SERVICE_NAME, semconv.ATTR_ERROR_TYPE]);
   });
 
+  it('covers an ES module (as tsc emits ours) the same way, the /incubating entry included', async () => {
+    files({
+      'ours.mjs': [
+        `import { ATTR_URL_FULL } from '${SPEC}';`,
+        `import * as inc from '${SPEC}/incubating';`,
+        'export const keys = [ATTR_URL_FULL, inc.ATTR_GEN_AI_OPERATION_NAME];',
+      ].join('\n'),
+    });
+    const subset = createSemconvSubset(REPO_ROOT);
+    await build({ ...options('ours.mjs'), plugins: [subset.scan] });
+    expect(subset.summary()).toEqual([
+      `${SPEC}: 1 names for 1 importers`,
+      `${SPEC}/incubating: 1 names for 1 importers`,
+    ]);
+    const out = await build({ ...options('ours.mjs'), plugins: [subset.plugin] });
+    expect(out.outputFiles![0]!.text).not.toContain('experimental_attributes');
+    const m = { exports: {} as { keys?: unknown } };
+    new Function('module', 'exports', 'require', out.outputFiles![0]!.text)(m, m.exports, require);
+    const incubating = createRequire(join(REPO_ROOT, 'package.json'))(
+      `${SPEC}/incubating`,
+    ) as Record<string, unknown>;
+    expect(m.exports.keys).toEqual([semconv.ATTR_URL_FULL, incubating.ATTR_GEN_AI_OPERATION_NAME]);
+    expect(m.exports.keys).toEqual(['url.full', 'gen_ai.operation.name']);
+  });
+
   it('fails the build for a use the scan cannot read', async () => {
     files({ 'whole.cjs': `const sc = require('${SPEC}'); module.exports = sc;` });
     const subset = createSemconvSubset(REPO_ROOT);
