@@ -41,7 +41,6 @@ const out = process.env.ECHOES_BUNDLE_OUT || join(root, 'dist/bundle');
 // a global registered by the same or a newer minor only, so every app on an older 1.x sees our
 // providers (docs/api-compat.md). All bundled packages get this one copy.
 const API_COPY = process.env.ECHOES_BUNDLE_API || 'otel-api-newest';
-const semconv = createSemconvSubset(root);
 const EXTERNAL = ['import-in-the-middle', 'import-in-the-middle/*', 'yaml'];
 const LOCAL_REQUIRE = 'const require = createRequire(import.meta.url);';
 // What core.cjs import()s from outside itself: ESM files that `require` cannot load on Node 20.
@@ -92,6 +91,9 @@ const freeRequirePlugin = ({ viaImporter }) => ({
   },
 });
 
+// @opentelemetry/semantic-conventions as a generated module of the names the bundle reads (its
+// plugins: `scan` on the core's names build, `plugin` on every real build; semconv-subset.mjs).
+const semconv = createSemconvSubset(root);
 const common = {
   absWorkingDir: root,
   alias: { '@opentelemetry/api': API_COPY },
