@@ -243,3 +243,4 @@ const grpcInputs = Object.keys(grpc.metafile.inputs).length;
 console.log(
   `bundle: dist/bundle/core.cjs (${inputs} modules) and its loader core.js, register.js, index.js (${publicNames.length} exports), grpc.js (${grpcInputs} modules, loaded for OTLP/gRPC only)`,
 );
+console.log(`bundle: semantic-conventions subset (${semconv.summary().join('; ')})`);
