@@ -132,15 +132,14 @@ export function createSemconvSubset(root) {
     }
     return scan;
   };
-  const resolveReal = async (b, args) => {
-    const r = await b.resolve(args.path, {
+  // Where esbuild itself resolves the specifier (the flag keeps our onResolve out of the way).
+  const resolveReal = (b, args) =>
+    b.resolve(args.path, {
       kind: args.kind,
       resolveDir: args.resolveDir,
       importer: args.importer,
       pluginData: { semconvReal: true },
     });
-    return r;
-  };
   const where = (file) => relative(root, file).split(sep).join('/');
   /** The generated module's path: under dist/semconv-subset/, named after the package file. */
   const virtualPath = (real) =>
@@ -168,16 +167,17 @@ export function createSemconvSubset(root) {
           );
           continue;
         }
-        const json = JSON.stringify(value);
-        if (
-          json === undefined ||
-          JSON.stringify(JSON.parse(json)) !== json ||
-          typeof value === 'function'
-        ) {
-          errors.push(`'${name}' of ${spec} is not plain data: cannot be copied into the subset`);
+        // Literals only: a string, a boolean, a finite number (the constants are strings today).
+        // An object (the deprecated maps) or a function is refused rather than copied by halves.
+        const literal =
+          typeof value === 'string' ||
+          typeof value === 'boolean' ||
+          (typeof value === 'number' && Number.isFinite(value) && !Object.is(value, -0));
+        if (!literal) {
+          errors.push(`'${name}' of ${spec} is not a string, boolean or number: not copied`);
           continue;
         }
-        lines.push(`exports.${name} = ${json};`);
+        lines.push(`exports.${name} = ${JSON.stringify(value)};`);
       }
       modules.set(
         real,

@@ -186,6 +186,16 @@ describe('createSemconvSubset', () => {
     );
   });
 
+  it('fails the build for a name whose value is not a literal (a deprecated map)', async () => {
+    files({ 'map.cjs': `module.exports = require('${SPEC}').SemanticAttributes.HTTP_METHOD;` });
+    expect(typeof semconv.SemanticAttributes).toBe('object');
+    const subset = createSemconvSubset(REPO_ROOT);
+    await build({ ...options('map.cjs'), plugins: [subset.scan] });
+    await expect(build({ ...options('map.cjs'), plugins: [subset.plugin] })).rejects.toThrow(
+      /'SemanticAttributes' of @opentelemetry\/semantic-conventions is not a string, boolean or number/,
+    );
+  });
+
   it('fails a build that reaches an importer the scan build did not see, or reads more than it', async () => {
     files({
       'seen.cjs': `module.exports = require('${SPEC}').ATTR_SERVICE_NAME;`,
