@@ -11,7 +11,7 @@
 // can read completely: `const x = require(spec)` (or `import * as x from spec`) where every other
 // occurrence of `x` is `x.NAME` or `x['NAME']`, a destructuring or named import list, and
 // `require(spec).NAME`. Any other occurrence of the specifier or of the binding fails the build, as
-// does a name the installed package does not export or a value that is not plain data.
+// does a name the installed package does not export or a value that is not a literal.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, relative, sep } from 'node:path';
