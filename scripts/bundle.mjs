@@ -27,6 +27,7 @@ import { dirname, join, relative } from 'node:path';
 import { builtinModules } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { createSemconvSubset } from './semconv-subset.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const src = join(root, 'dist/instrumentation');
@@ -90,6 +91,9 @@ const freeRequirePlugin = ({ viaImporter }) => ({
   },
 });
 
+// @opentelemetry/semantic-conventions as a generated module of the names the bundle reads (its
+// plugins: `scan` on the core's names build, `plugin` on every real build; semconv-subset.mjs).
+const semconv = createSemconvSubset(root);
 const common = {
   absWorkingDir: root,
   alias: { '@opentelemetry/api': API_COPY },
@@ -114,10 +118,25 @@ const common = {
   keepNames: true,
   metafile: true,
   logLevel: 'warning',
-  plugins: [freeRequirePlugin({ viaImporter: false })],
+  plugins: [semconv.plugin, freeRequirePlugin({ viaImporter: false })],
 };
 
 rmSync(out, { recursive: true, force: true });
+// The export names of core (esbuild lists them for ESM output only): a metadata-only build. It is
+// also the semantic-conventions scan (scripts/semconv-subset.mjs): the package left external, each
+// bundled module that requires it is read for the names it uses; the real builds below get a
+// generated module with exactly those names instead of the package's every table.
+const coreNames = await build({
+  ...common,
+  entryPoints: [join(src, 'core.js')],
+  outfile: join(out, 'core-names.js'),
+  external: [...EXTERNAL, './grpc.js'],
+  alias: { ...common.alias, '@grpc/grpc-js': './scripts/grpc-js-shim.cjs' },
+  write: false,
+  sourcemap: false,
+  legalComments: 'none',
+  plugins: [semconv.scan, freeRequirePlugin({ viaImporter: false })],
+});
 // core.cjs: register-main (SDK, hook, exit handling) and the public API, everything they load.
 // One file, no code splitting: on Node 24 each extra ESM chunk costs memory (37 chunks measured
 // +7 MiB peak RSS over one file). CommonJS, so that core.js (below) can compile it with a V8 code
@@ -133,7 +152,7 @@ const core = await build({
   // import() inside a script compiled from cached data fails (no callback): bundled and builtin
   // modules are require()d instead, our ESM files go through __echoesImport (the plugin).
   supported: { 'dynamic-import': false },
-  plugins: [freeRequirePlugin({ viaImporter: true })],
+  plugins: [semconv.plugin, freeRequirePlugin({ viaImporter: true })],
   entryPoints: [join(src, 'core.js')],
   outfile: join(out, 'core.cjs'),
   external: [...EXTERNAL, './grpc.js'],
@@ -160,17 +179,6 @@ if (leftImports.length > 0) {
   );
   process.exit(1);
 }
-// The export names of core (esbuild lists them for ESM output only): a metadata-only build.
-const coreNames = await build({
-  ...common,
-  entryPoints: [join(src, 'core.js')],
-  outfile: join(out, 'core-names.js'),
-  external: [...EXTERNAL, './grpc.js'],
-  alias: { ...common.alias, '@grpc/grpc-js': './scripts/grpc-js-shim.cjs' },
-  write: false,
-  sourcemap: false,
-  legalComments: 'none',
-});
 const coreExports = coreNames.metafile.outputs[relative(root, join(out, 'core-names.js'))].exports;
 // compile-cache.js: the loader, shared by register.js (configures it, saves the cache after
 // startup) and core.js (loads core.cjs through it); only Node builtins.
@@ -235,3 +243,4 @@ const grpcInputs = Object.keys(grpc.metafile.inputs).length;
 console.log(
   `bundle: dist/bundle/core.cjs (${inputs} modules) and its loader core.js, register.js, index.js (${publicNames.length} exports), grpc.js (${grpcInputs} modules, loaded for OTLP/gRPC only)`,
 );
+console.log(`bundle: semantic-conventions subset (${semconv.summary().join('; ')})`);

@@ -1,8 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import * as api from '../../instrumentation/index.js';
-import { BUNDLE } from '../helpers/paths.js';
+import { namesRead } from '../../scripts/semconv-subset.mjs';
+import { BUNDLE, REPO_ROOT } from '../helpers/paths.js';
 
 // The package ships dist/bundle (scripts/bundle.mjs); this tier runs after npm test's build.
 // Its index.js is generated from the core bundle's exports: it must be exactly index.ts' API.
@@ -62,5 +64,38 @@ describe('dist/bundle', () => {
     expect(core).toContain('// node_modules/@opentelemetry/exporter-trace-otlp-grpc/');
     expect(core).toContain('// scripts/grpc-js-shim.cjs');
     expect(grpc).not.toContain('// node_modules/@opentelemetry/otlp-transformer/');
+  });
+
+  it('carries a semantic-conventions subset holding every name the bundled code reads, valued as in the package', () => {
+    const core = readFileSync(join(BUNDLE, 'core.cjs'), 'utf8');
+    const spec = '@opentelemetry/semantic-conventions';
+    // None of the package's own files (its every table), one generated module instead
+    // (scripts/semconv-subset.mjs).
+    expect(core).not.toContain(`// node_modules/${spec}/`);
+    const subsets = [
+      ...core.matchAll(
+        /^var (\w+) = __commonJS\(\{\n {2}"dist\/semconv-subset\/([^"]+)"\(exports2?\) \{\n([^]*?)\n {2}\}\n\}\);$/gm,
+      ),
+    ];
+    expect(subsets.map((m) => m[2])).toEqual([`${spec}/dist/index.cjs`]);
+    const [, fn, , body] = subsets[0]!;
+    const exported = new Map(
+      [...body!.matchAll(/^ {4}exports2?\.(\w+) = (.+);$/gm)].map((m) => [
+        m[1]!,
+        JSON.parse(m[2]!),
+      ]),
+    );
+    // The body is nothing but those assignments.
+    expect(body!.split('\n').length).toBe(exported.size + 1);
+    const pkg = createRequire(join(REPO_ROOT, 'package.json'))(spec) as Record<string, unknown>;
+    for (const [name, value] of exported) expect(value, name).toBe(pkg[name]);
+    // Independently of the build's own check: every read of the module in the output, found by the
+    // same strict scan (any use it cannot read fails here), is a name the subset has.
+    const asRequire = core.replaceAll(`${fn}()`, `require("${spec}")`);
+    const { names, problems } = namesRead(asRequire, spec);
+    expect(problems).toEqual([]);
+    expect(names.length).toBeGreaterThan(0);
+    expect(names.filter((n) => !exported.has(n))).toEqual([]);
+    expect([...exported.keys()].filter((n) => !names.includes(n))).toEqual([]);
   });
 });

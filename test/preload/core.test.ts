@@ -152,7 +152,14 @@ describe.each(NODE_BINARIES)('register preload under $label', ({ path: node }) =
         'process.pid': s.app.pid,
         'process.runtime.name': 'nodejs',
         'telemetry.sdk.language': 'nodejs',
+        'telemetry.sdk.name': 'opentelemetry',
       });
+      expect(String(rec.resource['telemetry.sdk.version'])).toMatch(/^\d+\.\d+\.\d+/);
+      // The bundle's semantic-conventions constants are a generated subset
+      // (scripts/semconv-subset.mjs): a name it lacked would be an "undefined" key.
+      for (const attrs of [rec.resource, rec.attributes, server!.resource, server!.attributes]) {
+        expect(Object.keys(attrs)).not.toContain('undefined');
+      }
       expect(String(rec.resource['service.instance.id'])).toMatch(/^[0-9a-f-]{36}$/);
       expect(JSON.stringify(records)).not.toContain('hunter2');
       // The app's own winston logger is shipped over OTLP too, once, with the same trace id.

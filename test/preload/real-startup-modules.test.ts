@@ -25,10 +25,14 @@ import { killAll, requireBuilt, spawnNode } from '../helpers/spawn.js';
 // its keys renamed to the new paths, and found equal to the new build's (416 both). When http.ts
 // was split into http-server.ts and http-client.ts (code that already ran), those two were added
 // (418); then otel-api.ts, the api and core constants the hot modules read instead of the
-// bundle's interop getters (419). Re-recorded on 2026-12-03 for require-once.ts (instrumentations.ts
-// imports it: each require of the app resolves once); the same run dropped modules that no longer
-// ran (genai.js, winston-daily-rotate-file and its moment, file-stream-rotator, object-hash,
-// readable-stream: the log writer left them earlier). `ECHOES_RECORD_STARTUP_MODULES=<register.js of another build>` re-records it
+// bundle's interop getters (419). Then the bundle's @opentelemetry/semantic-conventions became one
+// generated module with just the names the bundled code reads (scripts/semconv-subset.mjs):
+// dist/semconv-subset/@opentelemetry/semantic-conventions/dist/index.cjs was added (420), and
+// the package's seven modules (every table, deprecated ones included) no longer run. Re-recorded
+// on 2026-12-03 for require-once.ts (instrumentations.ts imports it: each require of the app
+// resolves once); the same run dropped modules that no longer ran (genai.js,
+// winston-daily-rotate-file and its moment, file-stream-rotator, object-hash, readable-stream:
+// the log writer left them earlier). `ECHOES_RECORD_STARTUP_MODULES=<register.js of another build>` re-records it
 // from that build (e.g. main's before a merge), `=1` from this build: only when the set is meant
 // to change, saying why in the commit. libraries-lazy.test.ts checks the other half:
 // a library's instrumentation code runs only once the app loads that library.
