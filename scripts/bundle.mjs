@@ -15,8 +15,8 @@
 // packages' peer range allows: an app's own copy sees our providers only if ours is as new.
 //
 // Kept outside the bundle, loaded from node_modules at run time:
-//   - import-in-the-middle: its hook module is registered with Node by specifier;
-//   - yaml: loaded only when a config.yaml exists (about 8 MiB).
+//   - import-in-the-middle: its hook module is registered with Node by specifier.
+// yaml, required only when a config.yaml exists, is its own file, yaml.cjs (below).
 // Our sources load some packages on demand with `const require = createRequire(import.meta.url)`;
 // that line is dropped from the bundle's input, so esbuild sees plain `require('literal')` calls
 // and bundles those packages too (still evaluated on first use). The output is then checked: any
@@ -40,7 +40,7 @@ const out = process.env.ECHOES_BUNDLE_OUT || join(root, 'dist/bundle');
 // a global registered by the same or a newer minor only, so every app on an older 1.x sees our
 // providers (docs/api-compat.md). All bundled packages get this one copy.
 const API_COPY = process.env.ECHOES_BUNDLE_API || 'otel-api-newest';
-const EXTERNAL = ['import-in-the-middle', 'import-in-the-middle/*', 'yaml'];
+const EXTERNAL = ['import-in-the-middle', 'import-in-the-middle/*'];
 const LOCAL_REQUIRE = 'const require = createRequire(import.meta.url);';
 // What core.cjs import()s from outside itself: ESM files that `require` cannot load on Node 20.
 const EXTERNAL_FILES = new Set([
@@ -90,6 +90,18 @@ const freeRequirePlugin = ({ viaImporter }) => ({
   },
 });
 
+// yaml (config.yaml's parser) is required by the config module only when a config file exists:
+// our sources' `require('yaml')` loads ./yaml.cjs, the package bundled into one file (one compile
+// instead of resolving, reading and compiling its ~70 CommonJS files: docs/performance.md,
+// "Config file: yaml"). The CLI (scripts/package-extras.mjs) requires the same file.
+const YAML_FILE = './yaml.cjs';
+const yamlFilePlugin = {
+  name: 'echoes-yaml-file',
+  setup(b) {
+    b.onResolve({ filter: /^yaml$/ }, () => ({ path: YAML_FILE, external: true }));
+  },
+};
+
 const common = {
   absWorkingDir: root,
   alias: { '@opentelemetry/api': API_COPY },
@@ -114,7 +126,7 @@ const common = {
   keepNames: true,
   metafile: true,
   logLevel: 'warning',
-  plugins: [freeRequirePlugin({ viaImporter: false })],
+  plugins: [freeRequirePlugin({ viaImporter: false }), yamlFilePlugin],
 };
 
 rmSync(out, { recursive: true, force: true });
@@ -133,7 +145,7 @@ const core = await build({
   // import() inside a script compiled from cached data fails (no callback): bundled and builtin
   // modules are require()d instead, our ESM files go through __echoesImport (the plugin).
   supported: { 'dynamic-import': false },
-  plugins: [freeRequirePlugin({ viaImporter: true })],
+  plugins: [freeRequirePlugin({ viaImporter: true }), yamlFilePlugin],
   entryPoints: [join(src, 'core.js')],
   outfile: join(out, 'core.cjs'),
   external: [...EXTERNAL, './grpc.js'],
@@ -199,6 +211,28 @@ const grpc = await build({
   outfile: join(out, 'grpc.js'),
   external: EXTERNAL,
 });
+// yaml.cjs: the yaml package's CommonJS build (the one Node loads: warnings through
+// process.emitWarning), all of it (tree-shaking needs ESM input, and its ESM build's `parse` keeps
+// nearly all of it: 264 KB of 262), minified (119 KB: the one source string V8 keeps measured
+// 1 MiB less peak RSS on Node 20 than unminified), names kept; its ISC licence beside it.
+const yamlOut = join(out, YAML_FILE);
+const yaml = await build({
+  ...common,
+  format: 'cjs',
+  banner: undefined,
+  plugins: [],
+  minify: true,
+  legalComments: 'none',
+  entryPoints: ['yaml'],
+  outfile: yamlOut,
+  external: [],
+});
+writeFileSync(
+  `${yamlOut}.LEGAL.txt`,
+  `Bundled license information:\n\nyaml/dist/index.js (yaml ${
+    JSON.parse(readFileSync(join(root, 'node_modules/yaml/package.json'), 'utf8')).version
+  }):\n${readFileSync(join(root, 'node_modules/yaml/LICENSE'), 'utf8')}`,
+);
 // register.js: reads the config and decides; it loads ./core.js only to instrument (so a child
 // process that inherited the preload pays for the config alone) and shares it with index.js.
 const register = await build({
@@ -216,8 +250,8 @@ writeFileSync(
 );
 
 const stray = new Set();
-const OUR_FILES = new Set(['./core.js', './grpc.js', './compile-cache.js']);
-for (const result of [core, register, grpc, compileCache]) {
+const OUR_FILES = new Set(['./core.js', './grpc.js', './compile-cache.js', YAML_FILE]);
+for (const result of [core, register, grpc, compileCache, yaml]) {
   for (const [file, meta] of Object.entries(result.metafile.outputs)) {
     if (!/\.c?js$/.test(file)) continue;
     // esbuild lists every import, dynamic import() and require('literal') it left external.
@@ -233,5 +267,5 @@ if (stray.size > 0) {
 const inputs = Object.keys(core.metafile.inputs).length;
 const grpcInputs = Object.keys(grpc.metafile.inputs).length;
 console.log(
-  `bundle: dist/bundle/core.cjs (${inputs} modules) and its loader core.js, register.js, index.js (${publicNames.length} exports), grpc.js (${grpcInputs} modules, loaded for OTLP/gRPC only)`,
+  `bundle: dist/bundle/core.cjs (${inputs} modules) and its loader core.js, register.js, index.js (${publicNames.length} exports), grpc.js (${grpcInputs} modules, loaded for OTLP/gRPC only), yaml.cjs (${Object.keys(yaml.metafile.inputs).length} modules, loaded when a config file exists)`,
 );
