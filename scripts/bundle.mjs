@@ -15,8 +15,8 @@
 // packages' peer range allows: an app's own copy sees our providers only if ours is as new.
 //
 // Kept outside the bundle, loaded from node_modules at run time:
-//   - import-in-the-middle: its hook module is registered with Node by specifier;
-//   - yaml: loaded only when a config.yaml exists (about 8 MiB).
+//   - import-in-the-middle: its hook module is registered with Node by specifier.
+// yaml, required only when a config.yaml exists, is its own file, yaml.cjs (below).
 // Our sources load some packages on demand with `const require = createRequire(import.meta.url)`;
 // that line is dropped from the bundle's input, so esbuild sees plain `require('literal')` calls
 // and bundles those packages too (still evaluated on first use). The output is then checked: any
@@ -41,7 +41,7 @@ const out = process.env.ECHOES_BUNDLE_OUT || join(root, 'dist/bundle');
 // a global registered by the same or a newer minor only, so every app on an older 1.x sees our
 // providers (docs/api-compat.md). All bundled packages get this one copy.
 const API_COPY = process.env.ECHOES_BUNDLE_API || 'otel-api-newest';
-const EXTERNAL = ['import-in-the-middle', 'import-in-the-middle/*', 'yaml'];
+const EXTERNAL = ['import-in-the-middle', 'import-in-the-middle/*'];
 const LOCAL_REQUIRE = 'const require = createRequire(import.meta.url);';
 // What core.cjs import()s from outside itself: ESM files that `require` cannot load on Node 20.
 const EXTERNAL_FILES = new Set([
@@ -94,6 +94,19 @@ const freeRequirePlugin = ({ viaImporter }) => ({
 // @opentelemetry/semantic-conventions as a generated module of the names the bundle reads (its
 // plugins: `scan` on the core's names build, `plugin` on every real build; semconv-subset.mjs).
 const semconv = createSemconvSubset(root);
+
+// yaml (config.yaml's parser) is required by the config module only when a config file exists:
+// our sources' `require('yaml')` loads ./yaml.cjs, the package bundled into one file (one compile
+// instead of resolving, reading and compiling its ~70 CommonJS files: docs/performance.md,
+// "Config file: yaml"). The CLI (scripts/package-extras.mjs) requires the same file.
+const YAML_FILE = './yaml.cjs';
+const yamlFilePlugin = {
+  name: 'echoes-yaml-file',
+  setup(b) {
+    b.onResolve({ filter: /^yaml$/ }, () => ({ path: YAML_FILE, external: true }));
+  },
+};
+
 const common = {
   absWorkingDir: root,
   alias: { '@opentelemetry/api': API_COPY },
@@ -118,7 +131,7 @@ const common = {
   keepNames: true,
   metafile: true,
   logLevel: 'warning',
-  plugins: [semconv.plugin, freeRequirePlugin({ viaImporter: false })],
+  plugins: [semconv.plugin, freeRequirePlugin({ viaImporter: false }), yamlFilePlugin],
 };
 
 rmSync(out, { recursive: true, force: true });
@@ -152,7 +165,7 @@ const core = await build({
   // import() inside a script compiled from cached data fails (no callback): bundled and builtin
   // modules are require()d instead, our ESM files go through __echoesImport (the plugin).
   supported: { 'dynamic-import': false },
-  plugins: [semconv.plugin, freeRequirePlugin({ viaImporter: true })],
+  plugins: [semconv.plugin, freeRequirePlugin({ viaImporter: true }), yamlFilePlugin],
   entryPoints: [join(src, 'core.js')],
   outfile: join(out, 'core.cjs'),
   external: [...EXTERNAL, './grpc.js'],
@@ -207,6 +220,28 @@ const grpc = await build({
   outfile: join(out, 'grpc.js'),
   external: EXTERNAL,
 });
+// yaml.cjs: the yaml package's CommonJS build (the one Node loads: warnings through
+// process.emitWarning), all of it (tree-shaking needs ESM input, and `parse` alone from its ESM
+// build came to 264 KB against 262 for everything), minified (119 KB: 1.2 MiB less peak RSS in
+// the express app on Node 20 than unminified), names kept; its ISC licence beside it.
+const yamlOut = join(out, YAML_FILE);
+const yaml = await build({
+  ...common,
+  format: 'cjs',
+  banner: undefined,
+  plugins: [],
+  minify: true,
+  legalComments: 'none',
+  entryPoints: ['yaml'],
+  outfile: yamlOut,
+  external: [],
+});
+writeFileSync(
+  `${yamlOut}.LEGAL.txt`,
+  `Bundled license information:\n\nyaml/dist/index.js (yaml ${
+    JSON.parse(readFileSync(join(root, 'node_modules/yaml/package.json'), 'utf8')).version
+  }):\n${readFileSync(join(root, 'node_modules/yaml/LICENSE'), 'utf8')}`,
+);
 // register.js: reads the config and decides; it loads ./core.js only to instrument (so a child
 // process that inherited the preload pays for the config alone) and shares it with index.js.
 const register = await build({
@@ -224,8 +259,8 @@ writeFileSync(
 );
 
 const stray = new Set();
-const OUR_FILES = new Set(['./core.js', './grpc.js', './compile-cache.js']);
-for (const result of [core, register, grpc, compileCache]) {
+const OUR_FILES = new Set(['./core.js', './grpc.js', './compile-cache.js', YAML_FILE]);
+for (const result of [core, register, grpc, compileCache, yaml]) {
   for (const [file, meta] of Object.entries(result.metafile.outputs)) {
     if (!/\.c?js$/.test(file)) continue;
     // esbuild lists every import, dynamic import() and require('literal') it left external.
@@ -241,6 +276,6 @@ if (stray.size > 0) {
 const inputs = Object.keys(core.metafile.inputs).length;
 const grpcInputs = Object.keys(grpc.metafile.inputs).length;
 console.log(
-  `bundle: dist/bundle/core.cjs (${inputs} modules) and its loader core.js, register.js, index.js (${publicNames.length} exports), grpc.js (${grpcInputs} modules, loaded for OTLP/gRPC only)`,
+  `bundle: dist/bundle/core.cjs (${inputs} modules) and its loader core.js, register.js, index.js (${publicNames.length} exports), grpc.js (${grpcInputs} modules, loaded for OTLP/gRPC only), yaml.cjs (${Object.keys(yaml.metafile.inputs).length} modules, loaded when a config file exists)`,
 );
 console.log(`bundle: semantic-conventions subset (${semconv.summary().join('; ')})`);

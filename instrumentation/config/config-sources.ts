@@ -6,6 +6,10 @@ import { inCwd, type Layer, type ParseContext } from './config-parsers.js';
 import { AFTER_MERGE, SETTINGS, type Resolver, type Setting } from './config-schema.js';
 import type { EchoesConfig, EchoesOptions } from '../types.js';
 
+// Dropped from the bundle's input (scripts/bundle.mjs): there, `require('yaml')` below loads
+// dist/bundle/yaml.cjs, the yaml package bundled into one file.
+const require = createRequire(import.meta.url);
+
 /**
  * Reads every source through the schema's rows: defaults < config.yaml < environment (`ECHOES_*`,
  * then `OTEL_*`, which wins) < code options. Each source's value is parsed and validated by the
@@ -218,7 +222,8 @@ function readYaml(given: string, explicit: boolean, cwd: string, problems: Probl
   try {
     // Loaded only when there is a file to parse: the yaml package alone measured +8 MiB RSS at
     // startup (Node 20; +12 MiB on Node 24), paid by every app without a config.yaml otherwise.
-    const { parse: parseYaml } = createRequire(import.meta.url)('yaml') as typeof Yaml;
+    // Bundled, one file instead of yaml's ~70 (docs/performance.md, "Config file: yaml").
+    const { parse: parseYaml } = require('yaml') as typeof Yaml;
     doc = parseYaml(text);
   } catch (err) {
     const first = String((err as Error).message).split('\n')[0] ?? 'parse error';

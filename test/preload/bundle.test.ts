@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import * as Yaml from 'yaml';
 import * as api from '../../instrumentation/index.js';
 import { namesRead } from '../../scripts/semconv-subset.mjs';
 import { BUNDLE, REPO_ROOT } from '../helpers/paths.js';
@@ -97,5 +98,66 @@ describe('dist/bundle', () => {
     expect(names.length).toBeGreaterThan(0);
     expect(names.filter((n) => !exported.has(n))).toEqual([]);
     expect([...exported.keys()].filter((n) => !names.includes(n))).toEqual([]);
+  });
+
+  it('keeps yaml in yaml.cjs, which the config module of register.js, core.cjs and cli.js requires', () => {
+    // A require of our own file (the config module's, only when a config file exists), never
+    // the yaml package from node_modules: it is no dependency of the package.
+    for (const file of ['register.js', 'core.cjs', 'cli.js']) {
+      const text = readFileSync(join(BUNDLE, file), 'utf8');
+      expect(text, file).toMatch(/require\("\.\/yaml\.cjs"\)/);
+      expect(text, file).not.toMatch(/["']yaml["']\)/);
+      expect(text, file).not.toContain('// node_modules/yaml/');
+    }
+    expect(readFileSync(join(BUNDLE, 'yaml.cjs.LEGAL.txt'), 'utf8')).toContain('Eemeli Aro');
+  });
+
+  it('yaml.cjs parses as the yaml package does: values, errors and warnings', () => {
+    const bundled = createRequire(import.meta.url)(join(BUNDLE, 'yaml.cjs')) as typeof Yaml;
+    const docs = [
+      ...['config/config.yaml', 'compose.yaml', 'prometheus/prometheus.yml'].map((f) =>
+        readFileSync(join(REPO_ROOT, f), 'utf8'),
+      ),
+      'logging:\n  level: [unclosed\n  file_rotation: {\n',
+      'logging:\n  level: !custom INFO\n  max: 0x1F\n  on: yes\n  when: 2001-12-14\n',
+      'a: &x {b: 1}\nc: *x\n<<: *x\nd: "\\x6cogging"\n',
+      '- just\n- a list\n',
+      'key: value\nkey: twice\n',
+      '',
+    ];
+    const outcome = (y: typeof Yaml, text: string) => {
+      const doc = y.parseDocument(text);
+      const msgs = (es: readonly Error[]) => es.map((e) => `${e.name}: ${e.message}`);
+      return { value: doc.toJS(), errors: msgs(doc.errors), warnings: msgs(doc.warnings) };
+    };
+    for (const text of docs) expect(outcome(bundled, text)).toEqual(outcome(Yaml, text));
+    // What config-sources.ts calls: the same value, or the same first line of the same error.
+    const parse = (y: typeof Yaml, text: string) => {
+      try {
+        return y.parse(text) as unknown;
+      } catch (err) {
+        return String((err as Error).message).split('\n')[0];
+      }
+    };
+    expect(parse(bundled, docs[3]!)).toMatch(/Flow sequence in block collection/);
+    // yaml's warnings go through process.emitWarning (its Node build), as the package's do.
+    const emitted = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      for (const text of docs) {
+        emitted.mockClear();
+        const ours = parse(bundled, text);
+        const oursWarned = emitted.mock.calls.map((c) => String(c[0]));
+        emitted.mockClear();
+        expect(ours).toEqual(parse(Yaml, text));
+        expect(oursWarned).toEqual(emitted.mock.calls.map((c) => String(c[0])));
+      }
+      emitted.mockClear();
+      parse(bundled, docs[4]!);
+      expect(emitted.mock.calls.map((c) => String(c[0]))).toEqual([
+        expect.stringMatching(/Unresolved tag: !custom/),
+      ]);
+    } finally {
+      emitted.mockRestore();
+    }
   });
 });

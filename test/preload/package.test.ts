@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -63,7 +64,8 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('the packed package', () => {
   it('depends only on what the bundle loads at run time', () => {
-    expect(Object.keys(pkg.dependencies).sort()).toEqual(['import-in-the-middle', 'yaml']);
+    // yaml is bundled into dist/bundle/yaml.cjs (scripts/bundle.mjs).
+    expect(Object.keys(pkg.dependencies).sort()).toEqual(['import-in-the-middle']);
   });
 
   it('installs small, with no warning (no install script)', () => {
@@ -161,6 +163,57 @@ describe('the packed package', () => {
         .join('');
       expect(text).toContain('"message":"hello from a fresh app"');
       expect(text).toContain('"service.name":"fresh-app"');
+    });
+
+    it('honours a config/config.yaml through its own yaml.cjs, with no yaml package installed', () => {
+      expect(existsSync(join(app, 'node_modules/yaml'))).toBe(false);
+      // A directory of the app's own (it resolves echoes-otel from the app's node_modules).
+      const cwd = join(app, `cfg-${node.length}-${Date.now()}`);
+      const logs = join(cwd, 'logs');
+      mkdirSync(join(cwd, 'config'), { recursive: true });
+      writeFileSync(
+        join(cwd, 'config/config.yaml'),
+        "logging:\n  level: 'WARNING'\n  console_output: false\n",
+      );
+      writeFileSync(
+        join(cwd, 'app.mjs'),
+        [
+          "import { logger, shutdownEchoes } from 'echoes-otel';",
+          "logger.info('below the configured level');",
+          "logger.warn('at the configured level');",
+          'await shutdownEchoes();',
+          '',
+        ].join('\n'),
+      );
+      const env = {
+        PATH: process.env.PATH ?? '',
+        OTEL_TRACES_EXPORTER: 'none',
+        OTEL_METRICS_EXPORTER: 'none',
+        OTEL_LOGS_EXPORTER: 'none',
+        ECHOES_PROMETHEUS: 'off',
+        ECHOES_LOG_DIR: logs,
+      };
+      const r = spawnSync(node, ['--import', 'echoes-otel/register', 'app.mjs'], {
+        cwd,
+        encoding: 'utf8',
+        env,
+      });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      const text = readdirSync(logs)
+        .filter((f) => f.endsWith('.log'))
+        .map((f) => readFileSync(join(logs, f), 'utf8'))
+        .join('');
+      expect(text).toContain('"message":"at the configured level"');
+      expect(text).not.toContain('below the configured level');
+      const bin = join(app, 'node_modules/.bin/echoes-otel');
+      const c = spawnSync(node, [bin, 'check-config', '--format', 'json'], {
+        cwd,
+        encoding: 'utf8',
+        env,
+      });
+      expect(c.status).toBe(0);
+      expect(JSON.parse(c.stdout)).toHaveProperty('config.logs.level', 'warn');
     });
 
     it('runs the CLI from node_modules/.bin', () => {
