@@ -27,6 +27,7 @@ import { dirname, join, relative } from 'node:path';
 import { builtinModules } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { dropRedundantNames } from './redundant-names.mjs';
 import { createSemconvSubset } from './semconv-subset.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -179,11 +180,16 @@ const core = await build({
 // for the life of the process (docs/performance.md, "Exit of a short-lived app"). esbuild escapes
 // strings, regexps and identifiers (charset ascii); what is left, in comments, reads the same as
 // `\uXXXX` (which would also be the same value anywhere else).
+// And without keepNames' calls that set a name the function or class already has
+// (redundant-names.mjs): -1.2 to -1.5 MiB peak RSS (docs/performance.md, "keepNames: only the
+// names that need it").
 const coreUtf8 = readFileSync(join(out, 'core.cjs'), 'utf8');
-const coreAscii = coreUtf8.replace(
-  /[\u0080-\uffff]/g,
-  (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-);
+const coreAscii = dropRedundantNames(
+  coreUtf8.replace(
+    /[\u0080-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  ),
+).text;
 if (coreAscii !== coreUtf8) writeFileSync(join(out, 'core.cjs'), coreAscii);
 const leftImports = [...coreAscii.matchAll(/[^\w.$]import\(\s*["'`]/g)];
 if (leftImports.length > 0) {

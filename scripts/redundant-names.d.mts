@@ -1,0 +1,6 @@
+// Types for test/unit/scripts/redundant-names.test.ts.
+export declare function dropRedundantNames(text: string): {
+  text: string;
+  statements: number;
+  classes: number;
+};
