@@ -307,7 +307,7 @@ lines.push(
   "second; the previous build's startup had already grown it to 16 MiB); the metric exports column counts, per idle",
   "run, the exports the sink received (about one a second, plus the exit flush). Upstream here is far below the issue's",
   '+560 ms / +60 MiB because its cloud resource detectors are off (they would probe metadata endpoints off this machine),',
-  'and it registers no ESM hook. A `config/config.yaml` would add the `yaml` package (about 8 MiB); these runs have none.',
+  'and it registers no ESM hook. A `config/config.yaml` would add its parser (`dist/bundle/yaml.cjs`, loaded only for a config file); these runs have none.',
   '',
 );
 for (const r of rows.filter((x) => x.variant === 'echoes' || x.variant === 'echoes-esm')) {
