@@ -15,6 +15,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 
+/** Every `.log` file of a log directory, concatenated. */
+function logText(dir: string): string {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.log'))
+    .map((f) => readFileSync(join(dir, f), 'utf8'))
+    .join('');
+}
+
 /**
  * The package as a user gets it: `npm pack`, then `npm install <tarball>` into a fresh app, which
  * runs the preload, the public API (JavaScript and TypeScript) and the CLI from node_modules.
@@ -157,10 +165,7 @@ describe('the packed package', () => {
       });
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
-      const text = readdirSync(logs)
-        .filter((f) => f.endsWith('.log'))
-        .map((f) => readFileSync(join(logs, f), 'utf8'))
-        .join('');
+      const text = logText(logs);
       expect(text).toContain('"message":"hello from a fresh app"');
       expect(text).toContain('"service.name":"fresh-app"');
     });
@@ -200,10 +205,7 @@ describe('the packed package', () => {
       });
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
-      const text = readdirSync(logs)
-        .filter((f) => f.endsWith('.log'))
-        .map((f) => readFileSync(join(logs, f), 'utf8'))
-        .join('');
+      const text = logText(logs);
       expect(text).toContain('"message":"at the configured level"');
       expect(text).not.toContain('below the configured level');
       const bin = join(app, 'node_modules/.bin/echoes-otel');
