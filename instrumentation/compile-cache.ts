@@ -1,5 +1,5 @@
 /**
- * A V8 code cache for the preload's core (dist/bundle/core.cjs, about 1.9 MB): compiling it is
+ * A V8 code cache for the preload's core (dist/bundle/core.cjs, about 1.7 MB): compiling it is
  * most of what the preload costs before the SDK starts (docs/performance.md, "Startup").
  *
  * The bundle's core.js is a small generated ESM module that calls `loadCommonJs` on core.cjs;
@@ -32,7 +32,7 @@ import { Script } from 'node:vm';
 
 /**
  * The parameters of the function expression the bundle's text is (scripts/bundle.mjs writes the
- * wrapper into core.cjs, so the 1.9 MB source is not copied into a wrapped string at each start):
+ * wrapper into core.cjs, so the 1.7 MB source is not copied into a wrapped string at each start):
  * CommonJS' five, plus what the ESM-built sources need.
  */
 export const WRAPPER_PARAMS =
@@ -105,7 +105,7 @@ function readCache(file: string): Buffer | undefined {
 /**
  * Loads a CommonJS bundle written as one function expression taking `WRAPPER_PARAMS` through
  * `vm.Script`, with the cached code when there is one.
- * `sourceHash` is the file's content hash, computed at build time (hashing 1.9 MB at every start
+ * `sourceHash` is the file's content hash, computed at build time (hashing 1.7 MB at every start
  * would cost what the cache saves). `importer` is the caller's `(s) => import(s)`: a script
  * compiled with cached data loses its dynamic import callback, so the bundle calls this instead.
  */
@@ -116,7 +116,7 @@ export function loadCommonJs(
 ): unknown {
   const file = fileURLToPath(fileUrl);
   // The bundle is ASCII (scripts/bundle.mjs), so latin1 reads it exactly; and Node makes a latin1
-  // string of over ~1 MB an external one, its bytes outside V8's heap (read as utf8, the 1.9 MB
+  // string of over ~1 MB an external one, its bytes outside V8's heap (read as utf8, the 1.7 MB
   // source was a large object of the heap for the life of the process, and the heap's growth
   // with it): -5.7 MiB peak RSS for an app that loads express, pg and openai (docs/performance.md,
   // "The core's source outside V8's heap").

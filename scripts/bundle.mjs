@@ -149,7 +149,7 @@ const coreNames = await build({
   write: false,
   sourcemap: false,
   legalComments: 'none',
-  plugins: [semconv.scan, freeRequirePlugin({ viaImporter: false })],
+  plugins: [semconv.scan, freeRequirePlugin({ viaImporter: false }), yamlFilePlugin],
 });
 // core.cjs: register-main (SDK, hook, exit handling) and the public API, everything they load.
 // One file, no code splitting: on Node 24 each extra ESM chunk costs memory (37 chunks measured

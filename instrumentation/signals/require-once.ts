@@ -8,9 +8,12 @@ import Module from 'node:module';
  *   before it calls the `require` it wraps; Node's `Module._load` then resolves the same id for the
  *   same parent again, `Module._resolveFilename(id, parent, false)`. On the first load of each
  *   module both walk node_modules, read package.json files and stat candidates. Here the second
- *   call gets the first's answer: only when it comes right after it, inside the same synchronous
- *   `require`, for the same id and parent, with no options (the file system cannot have changed
- *   between the two). The answer is dropped when that `require` returns, whether used or not.
+ *   call gets the first's answer: only the very next resolution, inside the same synchronous
+ *   `require`, for the same id and parent, with no options; only Node's loader runs between the
+ *   two (and on Node 24 a `module.require` diagnostics-channel subscriber, if the app has one).
+ *   Any other resolution, and the end of that `require`, drop the answer, used or not. (On Node
+ *   20 a `require.resolve(id)` in that window passes the arguments `Module._load` passes, and so
+ *   gets the same answer Node would give it then.)
  * - **One package.json read per package.** InstrumentationBase's `_onRequire` reads and parses
  *   the package's package.json for its version on every file of a hooked package that loads:
  *   openai 5 loads ~100 files, so ~100 reads of a 20 KB file. The version of a directory is

@@ -18,6 +18,8 @@ let tmp: string;
 const saved = { resolve: M._resolveFilename, require: M.prototype.require };
 /** Every resolution that reached Node's own resolver, by id. */
 const resolved: string[] = [];
+/** Run by the hook's stand-in between its resolution and the require it wraps. */
+let between: ((id: string, parent: unknown) => void) | undefined;
 
 beforeAll(() => {
   tmp = mkdtempSync(join(tmpdir(), 'echoes-require-once-'));
@@ -34,6 +36,7 @@ beforeAll(() => {
   const inner = M.prototype.require;
   M.prototype.require = function (this: unknown, id: string) {
     M._resolveFilename(id, this);
+    between?.(id, this);
     return inner.call(this, id);
   };
   expect(setupResolveOnce()).toBe(true);
@@ -54,21 +57,37 @@ describe('setupResolveOnce', () => {
     expect(resolved).toEqual(['lib', './part']);
   });
 
-  it('does not keep an answer past its require: a file created later is found', () => {
-    const requireFrom = createRequire(join(tmp, 'later.js'));
-    expect(() => requireFrom('./made-later')).toThrow(/Cannot find module/);
-    writeFileSync(join(tmp, 'made-later.js'), "module.exports = 'new';");
-    expect(requireFrom('./made-later')).toBe('new');
+  it('does not keep an answer past its require', () => {
+    // The second require of ./kept finds it in Node's relative-resolve cache: Module._load does
+    // not resolve, so the hook's answer is left over until the require returns.
+    const requireFrom = createRequire(join(tmp, 'kept-parent.js'));
+    writeFileSync(join(tmp, 'kept.js'), "module.exports = 'js';");
+    expect(requireFrom('./kept')).toBe('js');
+    expect(requireFrom('./kept')).toBe('js');
+    rmSync(join(tmp, 'kept.js'));
+    writeFileSync(join(tmp, 'kept.json'), '"json"');
+    // Node keeps its own path cache too; emptied, a resolution looks at the files again.
+    const pathCache = (Module as unknown as { _pathCache: Record<string, string> })._pathCache;
+    for (const key of Object.keys(pathCache)) delete pathCache[key];
+    // Node 20's require.resolve passes Module._load's arguments: a left-over answer would be kept.js.
+    expect(requireFrom.resolve('./kept')).toBe(join(tmp, 'kept.json'));
   });
 
-  it('leaves require.resolve and option-carrying resolutions to Node', () => {
-    resolved.length = 0;
-    const requireFrom = createRequire(join(tmp, 'app.js'));
-    expect(requireFrom.resolve('lib')).toBe(join(tmp, 'node_modules/lib/main.js'));
-    expect(requireFrom.resolve('./main.js', { paths: [join(tmp, 'node_modules/lib')] })).toBe(
-      join(tmp, 'node_modules/lib/main.js'),
-    );
-    expect(resolved).toEqual(['lib', './main.js']);
+  it('gives the answer to no resolution but the next one for the same id and parent without options', () => {
+    const requireFrom = createRequire(join(tmp, 'options.js'));
+    const cache = requireFrom.cache;
+    for (const file of ['main.js', 'part.js']) delete cache[join(tmp, 'node_modules/lib', file)];
+    between = (id, parent) => {
+      if (id === 'lib') M._resolveFilename(id, parent, false, { paths: [tmp] });
+    };
+    try {
+      resolved.length = 0;
+      expect(requireFrom('lib')).toBe('lib part');
+      // The hook's, the one with options (which drops the answer), then Module._load's again.
+      expect(resolved).toEqual(['lib', 'lib', 'lib', './part']);
+    } finally {
+      between = undefined;
+    }
   });
 
   it('is installed once', () => {

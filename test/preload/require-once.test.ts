@@ -1,0 +1,77 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NODE_BINARIES } from '../helpers/node-versions.js';
+import { REGISTER } from '../helpers/paths.js';
+import { killAll, requireBuilt, spawnNode } from '../helpers/spawn.js';
+
+// require-once.ts under the real require hook (require-in-the-middle, installed by the preload's
+// instrumentations) and Node's real loader, on each Node: the first load of each module reaches
+// Node's resolver once, not twice (the hook's resolution, then Module._load's). Counted by a
+// `--require` preload that wraps Module._resolveFilename before ours is installed above it.
+
+const COUNTER = `
+const Module = require('node:module');
+const resolve = Module._resolveFilename;
+const counts = {};
+Module._resolveFilename = function (request) {
+  counts[request] = (counts[request] || 0) + 1;
+  return resolve.apply(this, arguments);
+};
+process.on('exit', () => process.stdout.write('COUNTS ' + JSON.stringify(counts) + '\\n'));
+`;
+
+let tmp: string;
+
+beforeAll(() => {
+  requireBuilt();
+  tmp = mkdtempSync(join(tmpdir(), 'echoes-require-once-'));
+  const lib = join(tmp, 'node_modules/once-lib');
+  mkdirSync(lib, { recursive: true });
+  writeFileSync(
+    join(lib, 'package.json'),
+    '{"name":"once-lib","version":"1.0.0","main":"main.js"}',
+  );
+  writeFileSync(join(lib, 'main.js'), "module.exports = require('./part') + ' and main';");
+  writeFileSync(join(lib, 'part.js'), "module.exports = 'part';");
+  writeFileSync(join(tmp, 'counter.cjs'), COUNTER);
+  writeFileSync(
+    join(tmp, 'app.cjs'),
+    "process.stdout.write(require('once-lib') + ' ' + require('once-lib') + '\\n');",
+  );
+});
+
+afterAll(() => {
+  killAll();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+describe.each(NODE_BINARIES)('one resolution per first load ($label)', ({ path: node }) => {
+  it('reaches Node’s resolver once per module under the preload’s require hook', async () => {
+    const app = spawnNode(node, ['--require', './counter.cjs', '--import', REGISTER, 'app.cjs'], {
+      cwd: tmp,
+      env: {
+        PATH: process.env.PATH,
+        ECHOES_LOG_DIR: join(tmp, `logs-${node.length}`),
+        ECHOES_LOG_CONSOLE: 'off',
+        ECHOES_PROMETHEUS: 'off',
+        ECHOES_DIRS: 'none',
+        OTEL_TRACES_EXPORTER: 'none',
+        OTEL_METRICS_EXPORTER: 'none',
+        OTEL_LOGS_EXPORTER: 'none',
+      },
+    });
+    const exit = await app.exited;
+    expect(exit.code, app.stderr()).toBe(0);
+    expect(app.stderr()).toBe('');
+    expect(app.stdout()).toContain('part and main part and main');
+    const counts = JSON.parse(/COUNTS (.*)/.exec(app.stdout())![1]!) as Record<string, number>;
+    // Each first load: the hook's resolution only (Module._load takes its answer), plus the
+    // hook's own check of each loaded file against its package's main, `require.resolve(
+    // 'once-lib', { paths })`, which is left to Node (it has options). The second require of
+    // once-lib: the hook resolves again and answers from its cache. once-lib: 1 + 2 checks + 1;
+    // ./part: 1. The build before require-once.ts gave 5 and 2 (Node 20 and 24).
+    expect(counts).toMatchObject({ 'once-lib': 4, './part': 1 });
+  });
+});
