@@ -16,7 +16,7 @@
 //      BENCH_CPU_PROF (a folder: each app run writes a V8 CPU profile there, `--cpu-prof`; read
 //      them with `node bench/cpuprofile-summary.mjs <file>`).
 import { execFileSync, fork, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -119,6 +119,24 @@ function procCpu(pid) {
   return { us: (ticks * 1e6) / CLK_TCK, rss: rss * 1024 };
 }
 
+/** BENCH_THREADS=1: user + system CPU in µs per thread name (main thread, V8 workers, libuv...). */
+function threadCpu(pid) {
+  const by = {};
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name =
+        tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      by[`${name} user`] = (by[`${name} user`] ?? 0) + (Number(f[11]) * 1e6) / CLK_TCK;
+      by[`${name} sys`] = (by[`${name} sys`] ?? 0) + (Number(f[12]) * 1e6) / CLK_TCK;
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return by;
+}
+
 const children = new Set();
 function killAll() {
   for (const c of children) c.kill('SIGKILL');
@@ -218,10 +236,19 @@ async function runOnce(node, variant, env) {
     const port = await child.ready;
     await load(port, WARMUP);
     const c0 = procCpu(child.pid);
+    const th0 = process.env.BENCH_THREADS ? threadCpu(child.pid) : undefined;
     const t0 = process.hrtime.bigint();
     const { done, failed, lastError } = await load(port, REQUESTS);
     const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
     const c1 = procCpu(child.pid);
+    if (th0 !== undefined) {
+      const th1 = threadCpu(child.pid);
+      const parts = Object.keys(th1)
+        .map((k) => [k, (th1[k] - (th0[k] ?? 0)) / done])
+        .filter(([, v]) => v > 0)
+        .map(([k, v]) => `${k} ${v.toFixed(0)}`);
+      console.log(`  threads ${variant.name} (${node.label}), µs/req: ${parts.join(', ')}`);
+    }
     if (failed > 0 || done === 0) throw new Error(`${failed} failed requests (${lastError})`);
     return { cpuPerReqUs: (c1.us - c0.us) / done, rps: done / wallS, rssMiB: c1.rss / 2 ** 20 };
   } catch (err) {

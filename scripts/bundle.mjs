@@ -24,7 +24,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { builtinModules } from 'node:module';
+import { builtinModules, createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { dropRedundantNames } from './redundant-names.mjs';
@@ -105,6 +105,41 @@ const yamlFilePlugin = {
   name: 'echoes-yaml-file',
   setup(b) {
     b.onResolve({ filter: /^yaml$/ }, () => ({ path: YAML_FILE, external: true }));
+  },
+};
+
+// The ES module files (register.js, compile-cache.js, grpc.js) get Node's builtins through
+// `require`, not `import`: an ESM import of a builtin builds its module facade, which reads every
+// export, lazy getters included (node:fs' `promises` loads fs/promises), 0.4 MiB (Node 20) and
+// 1.9-2.4 MiB (Node 24) of `node --import echoes-otel/register -e 0` (docs/performance.md,
+// "Startup"). Each builtin becomes a module of ours that requires it and exports the names read,
+// each read once, when it is evaluated, as the facade's names are (so our fs patches, applied
+// later, never see the loader's own file reads). node:module stays an import: the banner needs
+// it for `require` itself, and its facade costs nothing measurable.
+const BUILTIN_NS = 'echoes-builtin';
+const builtinRequirePlugin = {
+  name: 'echoes-builtin-require',
+  setup(b) {
+    b.onResolve({ filter: /^node:/ }, (args) =>
+      args.namespace === BUILTIN_NS ||
+      args.kind === 'require-call' ||
+      args.path === 'node:module' ||
+      !builtins.has(args.path)
+        ? { path: args.path, external: true }
+        : { path: args.path, namespace: BUILTIN_NS },
+    );
+    b.onLoad({ filter: /.*/, namespace: BUILTIN_NS }, (args) => {
+      const names = Object.keys(createRequire(import.meta.url)(args.path)).filter(
+        (n) => /^[A-Za-z_$][\w$]*$/.test(n) && n !== 'default',
+      );
+      // One statement per name, each a pure call: esbuild drops the names nobody imports.
+      const contents = [
+        `const m = require(${JSON.stringify(args.path)});`,
+        'export default m;',
+        ...names.map((n) => `export const ${n} = /* @__PURE__ */ (() => m.${n})();`),
+      ].join('\n');
+      return { contents, loader: 'js', resolveDir: root };
+    });
   },
 };
 
@@ -205,7 +240,7 @@ const compileCache = await build({
   ...common,
   entryPoints: [join(src, 'compile-cache.js')],
   outfile: join(out, 'compile-cache.js'),
-  banner: undefined,
+  plugins: [...common.plugins, builtinRequirePlugin],
 });
 // core.js: the ES module register.js imports and index.js re-exports; it compiles core.cjs with
 // the code cache, keyed by this content hash (computed here, not at every start).
@@ -255,6 +290,7 @@ const register = await build({
   entryPoints: [join(src, 'register.js')],
   outfile: join(out, 'register.js'),
   external: [...EXTERNAL, './core.js', './compile-cache.js'],
+  plugins: [...common.plugins, builtinRequirePlugin],
 });
 // index.js: the package's public API, the very module instance the preload runs.
 const internal = new Set(['runRegister', 'warnDisabled']);

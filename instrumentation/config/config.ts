@@ -73,6 +73,14 @@ export function inheritedPreloadParent(env: NodeJS.ProcessEnv = process.env): nu
 }
 
 /**
+ * Whether this process is a `cluster` worker: Node's cluster module decides it by `NODE_UNIQUE_ID`
+ * in the environment (its primary sets it for the workers it forks). For export/listen.ts.
+ */
+export function isClusterWorker(env: NodeJS.ProcessEnv = process.env): boolean {
+  return 'NODE_UNIQUE_ID' in env;
+}
+
+/**
  * What entry-format.ts needs to tell a CommonJS entry from an ESM one: the entry, and the flags
  * (`--eval`, `--input-type`) from the command line and from `NODE_OPTIONS`.
  */

@@ -20,6 +20,7 @@ import {
 import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { sendExemplars } from './exemplar-serializer.js';
 import type { ExportControl } from './export-transport.js';
+import { listenOutsideCluster } from './listen.js';
 import { chooseExporter } from './otlp-exporters.js';
 import type { EchoesConfig } from '../types.js';
 
@@ -200,7 +201,7 @@ export function createPrometheusEndpoint(
       );
       resolve(undefined);
     });
-    server.listen({ host, port }, () => {
+    listenOutsideCluster(server, host, port, () => {
       const addr = server.address();
       resolve(typeof addr === 'object' && addr !== null ? addr.port : port);
     });

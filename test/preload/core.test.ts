@@ -454,6 +454,33 @@ describe.each(NODE_BINARIES)('register preload under $label', ({ path: node }) =
     expect((await s.app.exited).signal).toBe('SIGTERM');
   });
 
+  it("serves the Prometheus endpoint of an app that listens nowhere without loading Node's cluster module", async () => {
+    // net's listen() requires `cluster` (and with it child_process and dgram) on every call;
+    // export/listen.ts takes the step listen() takes outside a cluster worker.
+    const port = await freePort();
+    const probe = `
+      const poll = () => fetch('http://127.0.0.1:${port}/metrics').then((r) => r.text()).then(
+        (t) => console.log('METRICS ' + t.includes('# TYPE') + ' CLUSTER ' + process.moduleLoadList.includes('NativeModule cluster')),
+        () => setTimeout(poll, 50));
+      poll();`;
+    const app = spawnNode(node, ['--import', REGISTER, '-e', probe], {
+      cwd: tmp,
+      env: {
+        PATH: process.env.PATH,
+        ECHOES_LOG_DIR: join(tmp, 'logs-cluster'),
+        ECHOES_LOG_CONSOLE: 'off',
+        ECHOES_PROMETHEUS: 'on',
+        OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+        OTEL_TRACES_EXPORTER: 'none',
+        OTEL_METRICS_EXPORTER: 'none',
+        OTEL_LOGS_EXPORTER: 'none',
+      },
+    });
+    expect((await app.exited).code).toBe(0);
+    expect(app.stdout().trim()).toBe('METRICS true CLUSTER false');
+    expect(app.stderr()).toBe('');
+  });
+
   it('only warns when the Prometheus port is taken', async () => {
     const blocker = createServer().listen(0, '127.0.0.1');
     await new Promise((r) => blocker.once('listening', r));
