@@ -14,7 +14,10 @@
 //      BENCH_VARIANTS (name filter; plain always runs),
 //      BENCH_BEFORE (another build's register.js, run as the variant `echoes-otel before`),
 //      BENCH_CPU_PROF (a folder: each app run writes a V8 CPU profile there, `--cpu-prof`; read
-//      them with `node bench/cpuprofile-summary.mjs <file>`).
+//      them with `node bench/cpuprofile-summary.mjs <file>`),
+//      BENCH_THREADS=1 (CPU per thread over the measured requests: main, V8 workers, libuv),
+//      BENCH_PERF (a folder: `perf record -e cpu-clock -g` of each app over the measured requests,
+//      native frames included; read with `perf report -i <file> --no-children --sort sym`).
 import { execFileSync, fork, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -147,7 +150,13 @@ process.on('SIGINT', () => process.exit(130));
 const PROF_DIR = process.env.BENCH_CPU_PROF;
 let profRun = 0;
 
+// BENCH_PERF=<dir>: `perf record -e cpu-clock -g` of the app over the measured requests (all
+// threads, native frames: GC, builtins, the kernel), JS frames named through --perf-basic-prof.
+const PERF_DIR = process.env.BENCH_PERF;
+let perfRun = 0;
+
 function profArgs(node, variant) {
+  if (PERF_DIR) return ['--perf-basic-prof'];
   if (PROF_DIR === undefined || PROF_DIR === '') return [];
   mkdirSync(PROF_DIR, { recursive: true });
   const name = `${node.label}-${variant.name}-${++profRun}`.replace(/[^\w.-]+/g, '_');
@@ -237,10 +246,36 @@ async function runOnce(node, variant, env) {
     await load(port, WARMUP);
     const c0 = procCpu(child.pid);
     const th0 = process.env.BENCH_THREADS ? threadCpu(child.pid) : undefined;
+    let perf;
+    if (PERF_DIR) {
+      mkdirSync(PERF_DIR, { recursive: true });
+      const name = `${node.label}-${variant.name}-${++perfRun}`.replace(/[^\w.-]+/g, '_');
+      perf = spawn(
+        'perf',
+        [
+          'record',
+          '-e',
+          'cpu-clock',
+          '-F',
+          '2000',
+          '-g',
+          '-p',
+          String(child.pid),
+          '-o',
+          join(PERF_DIR, `${name}.data`),
+        ],
+        { stdio: 'ignore' },
+      );
+      await new Promise((r) => setTimeout(r, 300));
+    }
     const t0 = process.hrtime.bigint();
     const { done, failed, lastError } = await load(port, REQUESTS);
     const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
     const c1 = procCpu(child.pid);
+    if (perf !== undefined) {
+      perf.kill('SIGINT');
+      await new Promise((r) => perf.once('exit', r));
+    }
     if (th0 !== undefined) {
       const th1 = threadCpu(child.pid);
       const parts = Object.keys(th1)
