@@ -125,3 +125,25 @@ export function spawnNode(
     },
   };
 }
+
+/**
+ * The environment of a preload test that needs nothing exported: PATH only from this process, no
+ * exporter, no Prometheus endpoint, no directory scan, log files in `logDir` and none on the
+ * console, so a run's stderr is empty unless something warned. `extra` is spread last.
+ */
+export function quietPreloadEnv(
+  logDir: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    ECHOES_LOG_DIR: logDir,
+    ECHOES_LOG_CONSOLE: 'off',
+    ECHOES_PROMETHEUS: 'off',
+    ECHOES_DIRS: 'none',
+    OTEL_TRACES_EXPORTER: 'none',
+    OTEL_METRICS_EXPORTER: 'none',
+    OTEL_LOGS_EXPORTER: 'none',
+    ...extra,
+  };
+}

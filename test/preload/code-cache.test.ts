@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
 import { REGISTER, REPO_ROOT } from '../helpers/paths.js';
-import { killAll, requireBuilt, spawnNode } from '../helpers/spawn.js';
+import { killAll, quietPreloadEnv, requireBuilt, spawnNode } from '../helpers/spawn.js';
 
 // The preload compiles dist/bundle/core.cjs through compile-cache.ts with a V8 code cache in a
 // per-user directory (ECHOES_CODE_CACHE_DIR, default $XDG_CACHE_HOME/echoes-otel). Each run is a
@@ -47,17 +47,7 @@ async function run(node: string, env: Record<string, string>, app = APP): Promis
   mkdirSync(cwd);
   const child = spawnNode(node, ['--import', REGISTER, '--input-type=module', '-e', app], {
     cwd,
-    env: {
-      PATH: process.env.PATH,
-      OTEL_TRACES_EXPORTER: 'none',
-      OTEL_METRICS_EXPORTER: 'none',
-      OTEL_LOGS_EXPORTER: 'none',
-      ECHOES_PROMETHEUS: 'off',
-      ECHOES_DIRS: 'none',
-      ECHOES_LOG_CONSOLE: 'off',
-      ECHOES_LOG_DIR: join(cwd, 'logs'),
-      ...env,
-    },
+    env: quietPreloadEnv(join(cwd, 'logs'), env),
   });
   const exit = await child.exited;
   expect(exit.code, child.stderr()).toBe(0);

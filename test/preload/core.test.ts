@@ -11,7 +11,7 @@ import {
   type FlatLogRecord,
   type OtlpReceiver,
 } from '../helpers/otlp-receiver.js';
-import { killAll, requireBuilt, spawnNode, type Spawned } from '../helpers/spawn.js';
+import { killAll, quietPreloadEnv, requireBuilt, spawnNode, type Spawned } from '../helpers/spawn.js';
 import { REGISTER, REPO_ROOT } from '../helpers/paths.js';
 
 // Black box: the built register preloaded into fixture apps (ESM and CJS) under Node 20 and 24,
@@ -465,16 +465,10 @@ describe.each(NODE_BINARIES)('register preload under $label', ({ path: node }) =
       poll();`;
     const app = spawnNode(node, ['--import', REGISTER, '-e', probe], {
       cwd: tmp,
-      env: {
-        PATH: process.env.PATH,
-        ECHOES_LOG_DIR: join(tmp, 'logs-cluster'),
-        ECHOES_LOG_CONSOLE: 'off',
+      env: quietPreloadEnv(join(tmp, 'logs-cluster'), {
         ECHOES_PROMETHEUS: 'on',
         OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
-        OTEL_TRACES_EXPORTER: 'none',
-        OTEL_METRICS_EXPORTER: 'none',
-        OTEL_LOGS_EXPORTER: 'none',
-      },
+      }),
     });
     expect((await app.exited).code).toBe(0);
     expect(app.stdout().trim()).toBe('METRICS true CLUSTER false');

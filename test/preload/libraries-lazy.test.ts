@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
 import { REGISTER, REPO_ROOT } from '../helpers/paths.js';
-import { killAll, requireBuilt, spawnNode } from '../helpers/spawn.js';
+import { killAll, quietPreloadEnv, requireBuilt, spawnNode } from '../helpers/spawn.js';
 
 // Pay only for what the app loads (issue 11.6), counted from the inside: V8's coverage of the
 // bundle (NODE_V8_COVERAGE) names every bundled module whose code ran, because esbuild wraps each
@@ -49,19 +49,8 @@ async function evaluated(
   const dir = join(tmp, `run-${++seq}`);
   const app = spawnNode(node, ['--import', REGISTER, ...args], {
     cwd: tmp,
-    env: {
-      PATH: process.env.PATH,
-      NODE_V8_COVERAGE: join(dir, 'cov'),
-      ECHOES_LOG_DIR: join(dir, 'logs'),
-      ECHOES_LOG_CONSOLE: 'off',
-      ECHOES_PROMETHEUS: 'off',
-      ECHOES_DIRS: 'none',
-      // No exporter: nothing to warn about; the instrumentations are the same either way.
-      OTEL_TRACES_EXPORTER: 'none',
-      OTEL_METRICS_EXPORTER: 'none',
-      OTEL_LOGS_EXPORTER: 'none',
-      ...env,
-    },
+    // No exporter: nothing to warn about; the instrumentations are the same either way.
+    env: quietPreloadEnv(join(dir, 'logs'), { NODE_V8_COVERAGE: join(dir, 'cov'), ...env }),
   });
   const exit = await app.exited;
   expect(exit.code, app.stderr()).toBe(0);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NODE_BINARIES } from '../helpers/node-versions.js';
 import { REGISTER } from '../helpers/paths.js';
-import { killAll, requireBuilt, spawnNode } from '../helpers/spawn.js';
+import { killAll, quietPreloadEnv, requireBuilt, spawnNode } from '../helpers/spawn.js';
 
 // require-once.ts under the real require hook (require-in-the-middle, installed by the preload's
 // instrumentations) and Node's real loader, on each Node: the first load of each module reaches
@@ -51,16 +51,7 @@ describe.each(NODE_BINARIES)('one resolution per first load ($label)', ({ path: 
   it('reaches Node’s resolver once per module under the preload’s require hook', async () => {
     const app = spawnNode(node, ['--require', './counter.cjs', '--import', REGISTER, 'app.cjs'], {
       cwd: tmp,
-      env: {
-        PATH: process.env.PATH,
-        ECHOES_LOG_DIR: join(tmp, `logs-${node.length}`),
-        ECHOES_LOG_CONSOLE: 'off',
-        ECHOES_PROMETHEUS: 'off',
-        ECHOES_DIRS: 'none',
-        OTEL_TRACES_EXPORTER: 'none',
-        OTEL_METRICS_EXPORTER: 'none',
-        OTEL_LOGS_EXPORTER: 'none',
-      },
+      env: quietPreloadEnv(join(tmp, `logs-${node.length}`)),
     });
     const exit = await app.exited;
     expect(exit.code, app.stderr()).toBe(0);
