@@ -11,7 +11,13 @@ import {
   type FlatLogRecord,
   type OtlpReceiver,
 } from '../helpers/otlp-receiver.js';
-import { killAll, quietPreloadEnv, requireBuilt, spawnNode, type Spawned } from '../helpers/spawn.js';
+import {
+  killAll,
+  quietPreloadEnv,
+  requireBuilt,
+  spawnNode,
+  type Spawned,
+} from '../helpers/spawn.js';
 import { REGISTER, REPO_ROOT } from '../helpers/paths.js';
 
 // Black box: the built register preloaded into fixture apps (ESM and CJS) under Node 20 and 24,
