@@ -239,8 +239,20 @@ function load(port, count) {
   });
 }
 
+/** Bytes the sink has received on /v1/traces so far (set in main once the sink runs). */
+let sinkTraceBytes = async () => 0;
+
 async function runOnce(node, variant, env) {
+  const sent0 = await sinkTraceBytes();
   const child = startApp(node, variant, env);
+  const result = await measure(node, variant, child);
+  // Everything this app sent, its exit flush included: a variant that drops spans under load
+  // (a full queue) shows fewer bytes per request than the others, whatever its CPU says.
+  result.traceKiBPerReq = ((await sinkTraceBytes()) - sent0) / 1024 / (WARMUP + REQUESTS);
+  return result;
+}
+
+async function measure(node, variant, child) {
   try {
     const port = await child.ready;
     await load(port, WARMUP);
@@ -311,6 +323,16 @@ async function main() {
     await pg.sql('create table users (id int primary key, name text not null)');
     await pg.sql("insert into users values (7, 'Ada')");
     const sinkPort = await new Promise((r) => sink.once('message', (m) => r(m.port)));
+    sinkTraceBytes = () =>
+      new Promise((resolve) => {
+        const on = (m) => {
+          if (m.type !== 'stats') return;
+          sink.off('message', on);
+          resolve(m.byPath?.['/v1/traces']?.bytes ?? 0);
+        };
+        sink.on('message', on);
+        sink.send('stats');
+      });
     const env = {
       DATABASE_URL: pg.url,
       REDIS_URL: redis.url,
@@ -350,7 +372,8 @@ async function main() {
         rows.push(
           `| ${node.label} | ${variant.name} | ${fmt(median(rs.map((r) => r.cpuPerReqUs)), 0)} | ` +
             `**${fmt(median(cpuRatios))}×** (${fmt(Math.min(...cpuRatios))}–${fmt(Math.max(...cpuRatios))}) | ` +
-            `${fmt(median(rs.map((r) => r.rps)), 0)} | ${fmt(median(rs.map((r) => r.rssMiB)), 0)} |`,
+            `${fmt(median(rs.map((r) => r.rps)), 0)} | ${fmt(median(rs.map((r) => r.rssMiB)), 0)} | ` +
+            `${fmt(median(rs.map((r) => r.traceKiBPerReq)), 1)} |`,
         );
       }
       const ours = get('echoes-otel');
@@ -387,6 +410,8 @@ async function main() {
       "redis-server (the tests' helpers), the tests' OpenAI-compatible server and downstream (in the driver process).",
       `A keep-alive load generator sends ${WARMUP} warm-up then ${REQUESTS} measured requests, ${CONCURRENCY} in flight.`,
       'Server CPU = utime + stime of the app process (every thread) from `/proc/<pid>/stat` over the measured requests.',
+      'traces KiB/req = what the sink received on /v1/traces from the run (its exit flush included) per request sent: a variant',
+      'that drops spans under load sends less than its peers, whatever its CPU says.',
       'Variants: plain; echoes-otel (`--import dist/bundle/register.js`, defaults: traces, metrics, logs over OTLP,',
       'log files, Prometheus endpoint, runtime/fs metrics); upstream (`--import',
       `@opentelemetry/auto-instrumentations-node/register\` 0.81 with \`OTEL_NODE_ENABLED_INSTRUMENTATIONS=${SAME_LIBRARIES}\`,`,
@@ -396,8 +421,8 @@ async function main() {
       `(received: ${perSignal || 'nothing'}). ${ROUNDS} rounds, every (node, variant) once per round in a rotated order;`,
       "ratios are taken against the same round's plain run, then the median (min–max) over rounds.",
       '',
-      '| Node | variant | CPU µs/req (median) | CPU/req vs plain | req/s (median) | RSS MiB |',
-      '|---|---|---|---|---|---|',
+      '| Node | variant | CPU µs/req (median) | CPU/req vs plain | req/s (median) | RSS MiB | traces KiB/req |',
+      '|---|---|---|---|---|---|---|',
       ...rows,
       '',
       ...verdicts,
