@@ -108,28 +108,28 @@ const yamlFilePlugin = {
   },
 };
 
-// The ES module files (register.js, compile-cache.js, grpc.js) get Node's builtins through
+// The ES module files register.js and compile-cache.js get Node's builtins through
 // `require`, not `import`: an ESM import of a builtin builds its module facade, which reads every
 // export, lazy getters included (node:fs' `promises` loads fs/promises), 0.4 MiB (Node 20) and
 // 1.9-2.4 MiB (Node 24) of `node --import echoes-otel/register -e 0` (docs/performance.md,
 // "Startup"). Each builtin becomes a module of ours that requires it and exports the names read,
 // each read once, when it is evaluated, as the facade's names are (so our fs patches, applied
 // later, never see the loader's own file reads). node:module stays an import: the banner needs
-// it for `require` itself, and its facade costs nothing measurable.
+// it for `require` itself, and its facade costs nothing measurable. (grpc.js imports no builtin:
+// its CommonJS code requires them already.)
 const BUILTIN_NS = 'echoes-builtin';
+const requireHere = createRequire(import.meta.url);
 const builtinRequirePlugin = {
   name: 'echoes-builtin-require',
   setup(b) {
+    // A require() (the generated module's own among them) stays a require of the builtin.
     b.onResolve({ filter: /^node:/ }, (args) =>
-      args.namespace === BUILTIN_NS ||
-      args.kind === 'require-call' ||
-      args.path === 'node:module' ||
-      !builtins.has(args.path)
+      args.kind === 'require-call' || args.path === 'node:module' || !builtins.has(args.path)
         ? { path: args.path, external: true }
         : { path: args.path, namespace: BUILTIN_NS },
     );
     b.onLoad({ filter: /.*/, namespace: BUILTIN_NS }, (args) => {
-      const names = Object.keys(createRequire(import.meta.url)(args.path)).filter(
+      const names = Object.keys(requireHere(args.path)).filter(
         (n) => /^[A-Za-z_$][\w$]*$/.test(n) && n !== 'default',
       );
       // One statement per name, each a pure call: esbuild drops the names nobody imports.
