@@ -27,6 +27,7 @@ import { dirname, join, relative } from 'node:path';
 import { builtinModules, createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { dropNamespaceCopies } from './namespace-copies.mjs';
 import { dropRedundantNames } from './redundant-names.mjs';
 import { createSemconvSubset } from './semconv-subset.mjs';
 
@@ -218,12 +219,17 @@ const core = await build({
 // And without keepNames' calls that set a name the function or class already has
 // (redundant-names.mjs): -1.2 to -1.5 MiB peak RSS (docs/performance.md, "keepNames: only the
 // names that need it").
+// And each ES module's getter-copy of a CommonJS module's exports that only named reads use is
+// the exports object itself (namespace-copies.mjs): ~2 000 getters fewer at startup, and no
+// getter call per read of an API export at run time (docs/performance.md, "Namespace copies").
 const coreUtf8 = readFileSync(join(out, 'core.cjs'), 'utf8');
-const coreAscii = dropRedundantNames(
-  coreUtf8.replace(
-    /[\u0080-\uffff]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  ),
+const coreAscii = dropNamespaceCopies(
+  dropRedundantNames(
+    coreUtf8.replace(
+      /[\u0080-\uffff]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    ),
+  ).text,
 ).text;
 if (coreAscii !== coreUtf8) writeFileSync(join(out, 'core.cjs'), coreAscii);
 const leftImports = [...coreAscii.matchAll(/[^\w.$]import\(\s*["'`]/g)];

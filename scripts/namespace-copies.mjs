@@ -1,0 +1,60 @@
+// esbuild bundles an ES module's import of a CommonJS module (our TypeScript importing
+// `@opentelemetry/api`, `@opentelemetry/core`, the SDK packages, `import * as fs from 'node:fs'`)
+// as `import_x = __toESM(require_x(), 1)`: a new object per importing module, with a getter
+// (`() => from[key]`, one closure, accessor pair and dictionary entry each) for every export of
+// the CommonJS module. core.cjs had 62 such copies, about 2 000 getters at startup, and every read
+// of `import_api.context` at run time was a call to one of them (a megamorphic keyed load inside).
+// The copy differs from the module's own exports object only in its `default` (the exports object
+// itself) and in which keys it has (those present when it was made); a reading `import_x.name` of
+// any other name gets the same value from either. So where every use of the variable is such a
+// read (or its `var` declaration), this makes it the exports object itself.
+//
+// The replacement is padded with spaces to the call's length, so the source map's lines and
+// columns stay right.
+
+/** `import_x = __toESM(require_x(), 1)` / `__toESM(require("node:fs"), 1)`, with or without `, 1`. */
+const COPY = /(?<![\w$.])(import_[\w$]+|[\w$]+) = (__toESM\(((?:require_[\w$]+\(\))|(?:require\("[^"\n]+"\)))(?:, 1)?\))/g;
+
+function escape(name) {
+  return name.replace(/\$/g, '\\$');
+}
+
+/**
+ * The uses of `name` that are neither a read of a named property other than `default`, nor the
+ * name in a `var` declaration list, nor the assignment `name = ` itself.
+ */
+function otherUses(text, name) {
+  const use = new RegExp(`(?<![\\w$.])${escape(name)}(?![\\w$])`, 'g');
+  const other = [];
+  for (const m of text.matchAll(use)) {
+    const after = text.slice(m.index + name.length, m.index + name.length + 64);
+    const prop = /^\.([\w$]+)/.exec(after);
+    if (prop !== null && prop[1] !== 'default') continue;
+    if (after.startsWith(' = ')) continue;
+    const lineStart = text.lastIndexOf('\n', m.index) + 1;
+    if (/^[,;]/.test(after) && /^\s*var [\w$, ]*$/.test(text.slice(lineStart, m.index))) continue;
+    other.push(text.slice(Math.max(0, m.index - 20), m.index + name.length + 20));
+  }
+  return other;
+}
+
+/** The text with each namespace copy that only named reads use replaced by the module itself. */
+export function dropNamespaceCopies(text) {
+  let replaced = 0;
+  const kept = [];
+  const uses = new Map();
+  const out = text.replace(COPY, (all, name, call, module) => {
+    let other = uses.get(name);
+    if (other === undefined) {
+      other = otherUses(text, name);
+      uses.set(name, other);
+    }
+    if (other.length > 0) {
+      kept.push({ name, use: other[0] });
+      return all;
+    }
+    replaced++;
+    return `${name} = ${module.padEnd(call.length, ' ')}`;
+  });
+  return { text: out, replaced, kept };
+}
