@@ -19,6 +19,7 @@ import { createRedactor } from './redact.js';
 import { createResource } from './export/resource.js';
 import { once, runPhases, type Phase, type StepResult } from './export/shutdown.js';
 import { LIBRARIES } from './signals/library-table.js';
+import { narrowRequireHook } from './signals/require-hook.js';
 import { createTracerProvider } from './export/traces.js';
 import type { EchoesConfig, EchoesOptions } from './types.js';
 
@@ -287,6 +288,11 @@ export async function startFromConfig(
   ]);
 
   const started: string[] = [];
+  // Before the first InstrumentationBase (the runtime feature's, the instrumentations) creates
+  // upstream's require hook: ours hooks only the packages registered with it (require-hook.ts).
+  if (wantedInstrumentations.length > 0 || wantedFeatures.some((f) => f.name === 'runtime')) {
+    narrowRequireHook();
+  }
   const features = startEach('feature', wantedFeatures, featureModules, ctx, started);
   const instrumentations = startEach(
     'instrumentation',

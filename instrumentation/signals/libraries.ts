@@ -10,6 +10,7 @@ import type {
 import { describeSql, redisQueryText } from './db-query.js';
 import { withDbClientMetrics } from './db-metrics.js';
 import { LIBRARIES, type LibraryName } from './library-table.js';
+import { narrowRequireHook } from './require-hook.js';
 import type { FastMetrics } from '../feature.js';
 import type { EchoesConfig } from '../types.js';
 import type * as DbPgModule from './db-pg.js';
@@ -190,6 +191,7 @@ interface RitmSingleton {
 
 /** The require hook every InstrumentationBase registers with: one Module.prototype.require wrapper. */
 function requireHook(): RitmSingleton {
+  narrowRequireHook();
   const { RequireInTheMiddleSingleton } =
     require('@opentelemetry/instrumentation/build/src/platform/node/RequireInTheMiddleSingleton.js') as {
       RequireInTheMiddleSingleton: { getInstance(): RitmSingleton };

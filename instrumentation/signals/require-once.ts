@@ -1,7 +1,7 @@
 import Module from 'node:module';
 
 /**
- * Two costs every InstrumentationBase adds to each `require` of the app, made once instead:
+ * Three costs every InstrumentationBase adds to the `require`s of the app, paid once instead:
  *
  * - **One resolution, not two.** require-in-the-middle (the hook all instrumentations share)
  *   resolves every required id itself, `Module._resolveFilename(id, parent)`, to find the file
@@ -14,6 +14,12 @@ import Module from 'node:module';
  *   Any other resolution, and the end of that `require`, drop the answer, used or not. (On Node
  *   20 a `require.resolve(id)` in that window passes the arguments `Module._load` passes, and so
  *   gets the same answer Node would give it then.)
+ * - **One main check per package directory.** For each file of a hooked package that loads, the
+ *   hook checks whether it is its package's main with `require.resolve(name, { paths: [basedir]
+ *   })` (new lookup-path arrays and a package scope walk each time): openai 5's ~100 files, ~100
+ *   resolutions of `openai` from the same directory. A resolution with exactly that shape of
+ *   options is answered once per parent module, id and directory, as long as it succeeds (Node's
+ *   own path cache keeps a found file the same way; a failure is asked again).
  * - **One package.json read per package.** InstrumentationBase's `_onRequire` reads and parses
  *   the package's package.json for its version on every file of a hooked package that loads:
  *   openai 5 loads ~100 files, so ~100 reads of a 20 KB file. The version of a directory is
@@ -37,6 +43,19 @@ interface ModuleInternals {
 
 let shared = false;
 
+/** Answers kept per parent module for one `{ paths: [dir] }` resolution shape, at most this many. */
+export const MAX_PATH_ANSWERS = 1000;
+
+/** The key of a resolution with options `{ paths: [dir] }` and nothing else; undefined otherwise. */
+function pathsKey(request: string, options: unknown): string | undefined {
+  if (typeof options !== 'object' || options === null) return undefined;
+  const keys = Object.keys(options);
+  const paths = (options as { paths?: unknown }).paths;
+  if (keys.length !== 1 || !Array.isArray(paths) || paths.length !== 1) return undefined;
+  const dir: unknown = paths[0];
+  return typeof dir === 'string' ? `${request}\0${dir}` : undefined;
+}
+
 /**
  * Installs the shared resolution: after require-in-the-middle's hook (its `require` wrapper must be
  * the one this wraps), once. False when Node's internals are not as expected (nothing changed).
@@ -58,6 +77,7 @@ export function setupResolveOnce(): boolean {
     parent = undefined;
     filename = '';
   };
+  const pathAnswers = new WeakMap<object, Map<string, string>>();
   M._resolveFilename = function resolveFilename(this: unknown, ...args) {
     const [req, par, isMain, options] = args;
     if (request !== undefined) {
@@ -66,6 +86,16 @@ export function setupResolveOnce(): boolean {
       const known = filename;
       forget();
       if (same) return known;
+    }
+    const key = options === undefined ? undefined : pathsKey(req, options);
+    if (key !== undefined && typeof par === 'object' && par !== null && isMain !== true) {
+      let answers = pathAnswers.get(par);
+      const known = answers?.get(key);
+      if (known !== undefined) return known;
+      const found = resolve.apply(this, args);
+      if (answers === undefined) pathAnswers.set(par, (answers = new Map()));
+      if (answers.size < MAX_PATH_ANSWERS) answers.set(key, found);
+      return found;
     }
     const found = resolve.apply(this, args);
     if (armed) {

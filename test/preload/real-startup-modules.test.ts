@@ -32,7 +32,9 @@ import { killAll, requireBuilt, spawnNode } from '../helpers/spawn.js';
 // on 2026-12-03 for require-once.ts (instrumentations.ts imports it: each require of the app
 // resolves once); the same run dropped modules that no longer ran (genai.js,
 // winston-daily-rotate-file and its moment, file-stream-rotator, object-hash, readable-stream:
-// the log writer left them earlier). `ECHOES_RECORD_STARTUP_MODULES=<register.js of another build>` re-records it
+// the log writer left them earlier). Re-recorded on 2026-12-04 for require-hook.ts (sdk.ts
+// narrows upstream's shared require hook to the registered packages before it is created).
+// `ECHOES_RECORD_STARTUP_MODULES=<register.js of another build>` re-records it
 // from that build (e.g. main's before a merge), `=1` from this build: only when the set is meant
 // to change, saying why in the commit. libraries-lazy.test.ts checks the other half:
 // a library's instrumentation code runs only once the app loads that library.

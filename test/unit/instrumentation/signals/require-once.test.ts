@@ -90,6 +90,35 @@ describe('setupResolveOnce', () => {
     }
   });
 
+  it('answers a `{ paths: [dir] }` resolution once per parent, id and directory, and asks again after a failure', () => {
+    const requireFrom = createRequire(join(tmp, 'main-check.js'));
+    const other = createRequire(join(tmp, 'other-parent.js'));
+    const main = join(tmp, 'node_modules/lib/main.js');
+    resolved.length = 0;
+    for (let i = 0; i < 3; i++) expect(requireFrom.resolve('lib', { paths: [tmp] })).toBe(main);
+    expect(resolved).toEqual(['lib']);
+    // another parent, another directory, other options: each reaches Node
+    expect(other.resolve('lib', { paths: [tmp] })).toBe(main);
+    expect(requireFrom.resolve('lib', { paths: [join(tmp, 'node_modules')] })).toBe(main);
+    expect(requireFrom.resolve('lib', { paths: [tmp, tmp] })).toBe(main);
+    expect(requireFrom.resolve('lib')).toBe(main);
+    expect(resolved).toEqual(['lib', 'lib', 'lib', 'lib', 'lib']);
+    // a failure is not kept: the package, once there, is found
+    resolved.length = 0;
+    const later = join(tmp, 'later');
+    mkdirSync(later);
+    expect(() => requireFrom.resolve('late-lib', { paths: [later] })).toThrow(/Cannot find module/);
+    mkdirSync(join(later, 'node_modules/late-lib'), { recursive: true });
+    writeFileSync(join(later, 'node_modules/late-lib/index.js'), 'module.exports = 1;');
+    expect(requireFrom.resolve('late-lib', { paths: [later] })).toBe(
+      join(later, 'node_modules/late-lib/index.js'),
+    );
+    expect(requireFrom.resolve('late-lib', { paths: [later] })).toBe(
+      join(later, 'node_modules/late-lib/index.js'),
+    );
+    expect(resolved).toEqual(['late-lib', 'late-lib']);
+  });
+
   it('is installed once', () => {
     const wrapper = M._resolveFilename;
     expect(setupResolveOnce()).toBe(true);
