@@ -28,7 +28,7 @@ import { builtinModules, createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { dropNamespaceCopies } from './namespace-copies.mjs';
-import { dropRedundantNames } from './redundant-names.mjs';
+import { dropNamedEvaluationNames, dropRedundantNames } from './redundant-names.mjs';
 import { createSemconvSubset } from './semconv-subset.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -218,17 +218,20 @@ const core = await build({
 // `\uXXXX` (which would also be the same value anywhere else).
 // And without keepNames' calls that set a name the function or class already has
 // (redundant-names.mjs): -1.2 to -1.5 MiB peak RSS (docs/performance.md, "keepNames: only the
-// names that need it").
+// names that need it"); then (the text parsed) those that name an anonymous function its property,
+// variable or assignment already names: 626 more calls.
 // And each ES module's getter-copy of a CommonJS module's exports that only named reads use is
 // the exports object itself (namespace-copies.mjs): ~2 000 getters fewer at startup, and no
 // getter call per read of an API export at run time (docs/performance.md, "Namespace copies").
 const coreUtf8 = readFileSync(join(out, 'core.cjs'), 'utf8');
 const coreAscii = dropNamespaceCopies(
-  dropRedundantNames(
-    coreUtf8.replace(
-      /[\u0080-\uffff]/g,
-      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-    ),
+  dropNamedEvaluationNames(
+    dropRedundantNames(
+      coreUtf8.replace(
+        /[\u0080-\uffff]/g,
+        (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+      ),
+    ).text,
   ).text,
 ).text;
 if (coreAscii !== coreUtf8) writeFileSync(join(out, 'core.cjs'), coreAscii);

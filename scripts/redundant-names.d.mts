@@ -4,3 +4,4 @@ export declare function dropRedundantNames(text: string): {
   statements: number;
   classes: number;
 };
+export declare function dropNamedEvaluationNames(text: string): { text: string; calls: number };

@@ -1,3 +1,5 @@
+import { parse } from 'acorn';
+
 // keepNames (scripts/bundle.mjs) makes esbuild name every function and class at run time with
 // `__name(fn, "name")`, so that the ~80 symbols it renames for collisions keep their own names. For
 // all the others the call sets the name they already have: a function declaration's own name, and
@@ -32,4 +34,90 @@ export function dropRedundantNames(text) {
     return `${indent}${header}\n\n\n\n`;
   });
   return { text: out, statements, classes };
+}
+
+/** `__name(<anonymous function or arrow>, "<string>")`. */
+function isNameCall(node) {
+  if (node?.type !== 'CallExpression' || node.callee.type !== 'Identifier') return false;
+  if (node.callee.name !== '__name' || node.arguments.length !== 2) return false;
+  const [fn, name] = node.arguments;
+  const anonymous =
+    fn.type === 'ArrowFunctionExpression' || (fn.type === 'FunctionExpression' && fn.id === null);
+  return anonymous && name.type === 'Literal' && typeof name.value === 'string';
+}
+
+/** The `__name` call a node gives its name to by NamedEvaluation, if that name is the call's. */
+function namedEvaluationCall(node) {
+  let target;
+  let call;
+  if (node.type === 'Property' && node.kind === 'init' && !node.computed && !node.method) {
+    if (!node.shorthand && node.key.type === 'Identifier') [target, call] = [node.key, node.value];
+  } else if (node.type === 'VariableDeclarator' && node.id.type === 'Identifier') {
+    [target, call] = [node.id, node.init];
+  } else if (node.type === 'AssignmentExpression' && node.operator === '=') {
+    if (node.left.type === 'Identifier') [target, call] = [node.left, node.right];
+  }
+  if (target === undefined || !isNameCall(call)) return undefined;
+  return call.arguments[1].value === target.name ? call : undefined;
+}
+
+/**
+ * The rest of keepNames' redundant calls, found in the parsed text: an anonymous function or arrow
+ * that a property (`get: __name(function() {...}, "get")`, as in every re-export getter of the
+ * TypeScript-built packages), a variable declaration or an assignment already names by the
+ * language's NamedEvaluation, with the same name. `__name(` and `, "name")` become spaces, so every
+ * line and column stays where it was (the source map stays right). The text is parsed again after
+ * the change, and the number of functions must be the same.
+ */
+export function dropNamedEvaluationNames(text) {
+  const options = { ecmaVersion: 'latest', allowReturnOutsideFunction: true };
+  const ast = parse(text, options);
+  const ranges = [];
+  visit(ast, (node) => {
+    const call = namedEvaluationCall(node);
+    if (call === undefined) return;
+    const fn = call.arguments[0];
+    ranges.push([call.start, fn.start], [fn.end, call.end]);
+  });
+  ranges.sort((a, b) => a[0] - b[0]);
+  let out = '';
+  let at = 0;
+  for (const [from, to] of ranges) {
+    out += text.slice(at, from) + text.slice(from, to).replace(/[^\n]/g, ' ');
+    at = to;
+  }
+  out += text.slice(at);
+  // The same tree as before but for the dropped calls: node types in order, the calls' own nodes
+  // (the call, its callee, the name) left out of the first.
+  const dropped = new Set();
+  visit(ast, (node) => {
+    const call = namedEvaluationCall(node);
+    if (call !== undefined) dropped.add(call).add(call.callee).add(call.arguments[1]);
+  });
+  const before = shape(ast, dropped);
+  const after = shape(parse(out, options), new Set());
+  if (before !== after) throw new Error('dropNamedEvaluationNames: the tree changed');
+  return { text: out, calls: ranges.length / 2 };
+}
+
+/** Calls `fn` on each node of an ESTree tree. */
+function visit(node, fn) {
+  if (Array.isArray(node)) {
+    for (const child of node) visit(child, fn);
+    return;
+  }
+  if (node === null || typeof node !== 'object' || typeof node.type !== 'string') return;
+  fn(node);
+  for (const key of Object.keys(node)) {
+    if (key !== 'type' && key !== 'start' && key !== 'end') visit(node[key], fn);
+  }
+}
+
+/** The node types of a tree in visit order, without the `skip` nodes. */
+function shape(ast, skip) {
+  const types = [];
+  visit(ast, (node) => {
+    if (!skip.has(node)) types.push(node.type);
+  });
+  return types.join(',');
 }

@@ -1,6 +1,6 @@
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { dropRedundantNames } from '../../../scripts/redundant-names.mjs';
+import { dropNamedEvaluationNames, dropRedundantNames } from '../../../scripts/redundant-names.mjs';
 
 // esbuild's helper as keepNames emits it.
 const HELPER =
@@ -76,5 +76,64 @@ describe('dropRedundantNames', () => {
 
   it('keeps the line count, so the source map still points at the right lines', () => {
     expect(dropRedundantNames(SAMPLE).text.split('\n')).toHaveLength(SAMPLE.split('\n').length);
+  });
+});
+
+const EVALUATED = `var getters = {};
+Object.defineProperty(getters, "x", { enumerable: true, get: /* @__PURE__ */ __name(function() {
+  return 1;
+}, "get") });
+var arrow = /* @__PURE__ */ __name((a) => a, "arrow");
+var assigned;
+assigned = /* @__PURE__ */ __name(async function() {}, "assigned");
+var renamed2 = /* @__PURE__ */ __name(() => 1, "renamed");
+var inner = /* @__PURE__ */ __name(function own() {}, "inner");
+var computed = { ["key"]: /* @__PURE__ */ __name(() => 1, "key") };
+var plainKey = { key: /* @__PURE__ */ __name(() => 1, "key") };
+var cond, then;
+cond = true ? then = /* @__PURE__ */ __name(() => 2, "then") : 0;
+out.get = Object.getOwnPropertyDescriptor(getters, "x").get; out.arrow = arrow; out.assigned = assigned;
+out.renamed2 = renamed2; out.inner = inner; out.computed = computed.key; out.plainKey = plainKey.key;
+out.then = then; out.cond = cond;
+`;
+
+describe('dropNamedEvaluationNames', () => {
+  const { text, calls } = dropNamedEvaluationNames(EVALUATED);
+
+  it('drops the calls that name an anonymous function as its property, variable or assignment does', () => {
+    expect(calls).toBe(5);
+    expect(text).not.toMatch(/__name\([^]*"(get|arrow|assigned|then)"\)/);
+    expect(text).toContain('__name(() => 1, "renamed")');
+    expect(text).toContain('__name(function own() {}, "inner")');
+    expect(text).toContain('["key"]: /* @__PURE__ */ __name(() => 1, "key")');
+    expect(text).toMatch(/\{ key: \/\* @__PURE__ \*\/ {8}\(\) => 1 {9}\}/);
+  });
+
+  it('leaves every name, its descriptor and what the code computes as they were', () => {
+    const before = namesOf(EVALUATED);
+    expect(namesOf(text)).toEqual(before);
+    expect(before).toMatchObject({
+      get: { name: 'get' },
+      arrow: { name: 'arrow' },
+      assigned: { name: 'assigned' },
+      renamed2: { name: 'renamed' },
+      inner: { name: 'inner' },
+      computed: { name: 'key' },
+      plainKey: { name: 'key' },
+      then: { name: 'then' },
+    });
+    const results = (code: string): unknown[] => {
+      const out: Record<string, () => unknown> = {};
+      runInNewContext(`${HELPER}${code}`, { out });
+      return [out.get!(), out.then!(), out.cond === out.then];
+    };
+    expect(results(text)).toEqual(results(EVALUATED));
+  });
+
+  it('keeps every line and column', () => {
+    expect(text.length).toBe(EVALUATED.length);
+    expect(text.split('\n').map((l) => l.length)).toEqual(
+      EVALUATED.split('\n').map((l) => l.length),
+    );
   });
 });
