@@ -13,7 +13,8 @@
 // columns stay right.
 
 /** `import_x = __toESM(require_x(), 1)` / `__toESM(require("node:fs"), 1)`, with or without `, 1`. */
-const COPY = /(?<![\w$.])(import_[\w$]+|[\w$]+) = (__toESM\(((?:require_[\w$]+\(\))|(?:require\("[^"\n]+"\)))(?:, 1)?\))/g;
+const COPY =
+  /(?<![\w$.])(import_[\w$]+|[\w$]+) = (__toESM\(((?:require_[\w$]+\(\))|(?:require\("[^"\n]+"\)))(?:, 1)?\))/g;
 
 function escape(name) {
   return name.replace(/\$/g, '\\$');

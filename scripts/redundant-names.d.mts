@@ -4,4 +4,7 @@ export declare function dropRedundantNames(text: string): {
   statements: number;
   classes: number;
 };
-export declare function dropNamedEvaluationNames(text: string): { text: string; calls: number };
+export declare function dropNamedEvaluationNames(
+  text: string,
+  sourceType?: 'script' | 'module',
+): { text: string; calls: number };

@@ -46,6 +46,22 @@ function isNameCall(node) {
   return anonymous && name.type === 'Literal' && typeof name.value === 'string';
 }
 
+/** `__name(function X(...) {...}, "X")`: a function expression named as the call names it. */
+function isOwnNameCall(node) {
+  if (node?.type !== 'CallExpression' || node.callee.type !== 'Identifier') return false;
+  if (node.callee.name !== '__name' || node.arguments.length !== 2) return false;
+  const [fn, name] = node.arguments;
+  return fn.type === 'FunctionExpression' && fn.id !== null && fn.id.name === name.value;
+}
+
+/**
+ * The `__name` call that sets the name its function already has: a named function expression's
+ * own, or the one a node gives an anonymous function by NamedEvaluation.
+ */
+function redundantNameCall(node) {
+  return isOwnNameCall(node) ? node : namedEvaluationCall(node);
+}
+
 /** The `__name` call a node gives its name to by NamedEvaluation, if that name is the call's. */
 function namedEvaluationCall(node) {
   let target;
@@ -65,16 +81,17 @@ function namedEvaluationCall(node) {
  * The rest of keepNames' redundant calls, found in the parsed text: an anonymous function or arrow
  * that a property (`get: __name(function() {...}, "get")`, as in every re-export getter of the
  * TypeScript-built packages), a variable declaration or an assignment already names by the
- * language's NamedEvaluation, with the same name. `__name(` and `, "name")` become spaces, so every
+ * language's NamedEvaluation, with the same name; and a function expression with that very name
+ * of its own (`__name(function once() {...}, "once")`). `__name(` and `, "name")` become spaces, so every
  * line and column stays where it was (the source map stays right). The text is parsed again after
  * the change, and the number of functions must be the same.
  */
-export function dropNamedEvaluationNames(text) {
-  const options = { ecmaVersion: 'latest', allowReturnOutsideFunction: true };
+export function dropNamedEvaluationNames(text, sourceType = 'script') {
+  const options = { ecmaVersion: 'latest', sourceType, allowReturnOutsideFunction: true };
   const ast = parse(text, options);
   const ranges = [];
   visit(ast, (node) => {
-    const call = namedEvaluationCall(node);
+    const call = redundantNameCall(node);
     if (call === undefined) return;
     const fn = call.arguments[0];
     ranges.push([call.start, fn.start], [fn.end, call.end]);
@@ -91,7 +108,7 @@ export function dropNamedEvaluationNames(text) {
   // (the call, its callee, the name) left out of the first.
   const dropped = new Set();
   visit(ast, (node) => {
-    const call = namedEvaluationCall(node);
+    const call = redundantNameCall(node);
     if (call !== undefined) dropped.add(call).add(call.callee).add(call.arguments[1]);
   });
   const before = shape(ast, dropped);

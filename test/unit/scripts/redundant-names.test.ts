@@ -90,21 +90,25 @@ var renamed2 = /* @__PURE__ */ __name(() => 1, "renamed");
 var inner = /* @__PURE__ */ __name(function own() {}, "inner");
 var computed = { ["key"]: /* @__PURE__ */ __name(() => 1, "key") };
 var plainKey = { key: /* @__PURE__ */ __name(() => 1, "key") };
+var once2 = /* @__PURE__ */ __name(function once() {}, "once");
+var compat = /* @__PURE__ */ __name(function isCompatible2() {}, "isCompatible");
 var cond, then;
 cond = true ? then = /* @__PURE__ */ __name(() => 2, "then") : 0;
 out.get = Object.getOwnPropertyDescriptor(getters, "x").get; out.arrow = arrow; out.assigned = assigned;
 out.renamed2 = renamed2; out.inner = inner; out.computed = computed.key; out.plainKey = plainKey.key;
-out.then = then; out.cond = cond;
+out.then = then; out.cond = cond; out.once2 = once2; out.compat = compat;
 `;
 
 describe('dropNamedEvaluationNames', () => {
   const { text, calls } = dropNamedEvaluationNames(EVALUATED);
 
-  it('drops the calls that name an anonymous function as its property, variable or assignment does', () => {
-    expect(calls).toBe(5);
+  it('drops the calls that name an anonymous function as its property, variable or assignment does, or a function as its own name does', () => {
+    expect(calls).toBe(6);
     expect(text).not.toMatch(/__name\([^]*"(get|arrow|assigned|then)"\)/);
     expect(text).toContain('__name(() => 1, "renamed")');
     expect(text).toContain('__name(function own() {}, "inner")');
+    expect(text).toContain('__name(function isCompatible2() {}, "isCompatible")');
+    expect(text).not.toContain('"once")');
     expect(text).toContain('["key"]: /* @__PURE__ */ __name(() => 1, "key")');
     expect(text).toMatch(/\{ key: \/\* @__PURE__ \*\/ {8}\(\) => 1 {9}\}/);
   });
@@ -121,6 +125,8 @@ describe('dropNamedEvaluationNames', () => {
       computed: { name: 'key' },
       plainKey: { name: 'key' },
       then: { name: 'then' },
+      once2: { name: 'once' },
+      compat: { name: 'isCompatible' },
     });
     const results = (code: string): unknown[] => {
       const out: Record<string, () => unknown> = {};
