@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import * as nodeFs from 'node:fs';
 import { createRequire } from 'node:module';
 import type DailyRotateFileType from 'winston-daily-rotate-file';
 import { join } from 'node:path';
@@ -50,7 +50,7 @@ export interface LogFileSinkOptions {
   readonly onDropped?: (reason: DropReason, lines: number) => void;
   readonly warn?: (message: string) => void;
   /** Test seam: the fs functions the write streams use (to inject faults). */
-  readonly fsImpl?: Partial<Pick<typeof fs, 'open' | 'write' | 'writev' | 'close'>>;
+  readonly fsImpl?: Partial<Pick<typeof nodeFs, 'open' | 'write' | 'writev' | 'close'>>;
   /** Delay before reopening after a write error (doubles up to 60 s). Default 5000. */
   readonly retryMs?: number;
   /** Batch size in bytes (bench seam: 1 writes every line on its own). */
@@ -137,8 +137,8 @@ export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
   };
 
   const countingFs = {
-    open: opts.fsImpl?.open ?? fs.open,
-    close: opts.fsImpl?.close ?? fs.close,
+    open: opts.fsImpl?.open ?? nodeFs.open,
+    close: opts.fsImpl?.close ?? nodeFs.close,
     write(
       fd: number,
       buf: Buffer,
@@ -147,7 +147,7 @@ export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
       pos: number | null,
       cb: (e: NodeJS.ErrnoException | null, n: number, b: Buffer) => void,
     ) {
-      const write = (opts.fsImpl?.write ?? fs.write) as typeof fs.write;
+      const write = (opts.fsImpl?.write ?? nodeFs.write) as typeof nodeFs.write;
       write(fd, buf, off, len, pos, (err, n, b) => {
         if (!err) bytesDone(n);
         cb(err, n, b);
@@ -159,7 +159,7 @@ export function createLogFileSink(opts: LogFileSinkOptions): LogFileSink {
       pos: number | null,
       cb: (e: NodeJS.ErrnoException | null, n: number, b: NodeJS.ArrayBufferView[]) => void,
     ) {
-      const writev = (opts.fsImpl?.writev ?? fs.writev) as typeof fs.writev;
+      const writev = (opts.fsImpl?.writev ?? nodeFs.writev) as typeof nodeFs.writev;
       writev(fd, bufs, pos, (err, n, b) => {
         if (!err) bytesDone(n);
         cb(err, n, b);

@@ -34,13 +34,17 @@ var import_api2 = __toESM(require_api(), 1);
 var import_api3 = __toESM(require_api());
 var fsMod = __toESM(require("node:fs"), 1);
 var import_withDefault = __toESM(require_api(), 1);
+var import_defaultOnly = __toESM(require_api());
 var import_passed = __toESM(require_api(), 1);
+var names = ["fsMod"];
 init_a();
 out.active = (0, import_api.context.active)();
 out.trace = import_api2.trace.name;
 out.third = import_api3.context.active();
 out.read = fsMod.readFileSync();
-out.def = import_withDefault.default;
+out.def = import_withDefault.default.trace.name;
+out.defCall = (0, import_withDefault.default.context.active)();
+out.defNoNodeMode = import_defaultOnly.default;
 out.passed = Object.keys(import_passed).sort().join(",");
 apiExports.addedLater = true;
 out.later = [import_api.addedLater, import_api2.addedLater, import_api3.addedLater];
@@ -60,11 +64,15 @@ describe('dropNamespaceCopies', () => {
   const result = dropNamespaceCopies(SAMPLE);
 
   it('makes a copy read only by name the module itself, and keeps a copy used any other way', () => {
-    expect(result.replaced).toBe(4);
-    expect(result.kept.map((k) => k.name).sort()).toEqual(['import_passed', 'import_withDefault']);
+    expect(result.replaced).toBe(5);
+    expect(result.kept.map((k) => k.name).sort()).toEqual(['import_defaultOnly', 'import_passed']);
     expect(result.text).toContain('import_api = require_api()');
     expect(result.text).toContain('var fsMod = require("node:fs")');
-    expect(result.text).toContain('import_withDefault = __toESM(require_api(), 1)');
+    // node mode: the copy's default is the module itself, so `.default` goes too
+    expect(result.text).toContain('import_withDefault = require_api()');
+    expect(result.text).toContain('import_withDefault        .trace.name');
+    // without node mode the copy's default may be the module's own `default`: kept
+    expect(result.text).toContain('import_defaultOnly = __toESM(require_api())');
     expect(result.text).toContain('import_passed = __toESM(require_api(), 1)');
   });
 
@@ -75,7 +83,9 @@ describe('dropNamespaceCopies', () => {
     expect(before.later).toEqual([null, null, null]);
     expect(after).toEqual({ ...before, later: [true, true, true] });
     // the default and the key list of the kept copies are the copies' own
-    expect(after.def).toEqual(apiExportsObject);
+    expect(after.def).toBe('trace');
+    expect(after.defCall).toBe('ctx');
+    expect(after.defNoNodeMode).toEqual(apiExportsObject);
     expect(after.passed).toBe('context,default,trace');
   });
 
