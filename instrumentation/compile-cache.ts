@@ -16,9 +16,12 @@
  */
 import { createHash } from 'node:crypto';
 import {
+  closeSync,
+  fstatSync,
   mkdirSync,
+  openSync,
   readdirSync,
-  readFileSync,
+  readSync,
   renameSync,
   statSync,
   unlinkSync,
@@ -93,10 +96,47 @@ function privateDir(dir: string): boolean {
   return st.isDirectory() && mine && (st.mode & 0o022) === 0;
 }
 
-function readCache(file: string): Buffer | undefined {
+/**
+ * The size of the one buffer the source and the cache are read into: above glibc's largest
+ * dynamic mmap threshold (`DEFAULT_MMAP_THRESHOLD_MAX`, 32 MiB on 64-bit Linux).
+ *
+ * glibc serves an allocation of 128 KiB or more with its own mmap, and when such a chunk is freed
+ * it raises that threshold to the chunk's size, unless the chunk is larger than 32 MiB. The
+ * buffers `readFileSync` made for core.cjs (1.6 MB) and its cache (1.1 MB), freed at the first
+ * scavenge after the core loads, raised it to 1.6 MB: from then on every allocation below that
+ * (V8's compiler zones, Node's file reads of the app's larger modules, V8's string table) came
+ * from the brk heap, where freed memory stays resident. An express + pg + openai app peaked
+ * 1.6-1.8 MiB higher on Node 20 for it (docs/performance.md, "glibc's mmap threshold").
+ * A buffer this large is mmapped and unmapped without raising it; only the pages the files are read
+ * into are ever touched (the rest is address space).
+ */
+export const SCRATCH_BYTES = 32 * 1024 * 1024 + 64 * 1024;
+
+/** Reads `file` from the start into `scratch` (grown when the file is larger); its bytes. */
+function readInto(file: string, scratch: { buf: Buffer | undefined }): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (scratch.buf === undefined || scratch.buf.length < size) {
+      scratch.buf = Buffer.allocUnsafeSlow(Math.max(SCRATCH_BYTES, size));
+    }
+    const buf = scratch.buf;
+    let read = 0;
+    while (read < size) {
+      const n = readSync(fd, buf, read, size - read, read);
+      if (n === 0) break;
+      read += n;
+    }
+    return buf.subarray(0, read);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readCache(file: string, scratch: { buf: Buffer | undefined }): Buffer | undefined {
   try {
     if (!privateDir(dirname(file))) return undefined;
-    return readFileSync(file);
+    return readInto(file, scratch);
   } catch {
     return undefined;
   }
@@ -120,10 +160,13 @@ export function loadCommonJs(
   // source was a large object of the heap for the life of the process, and the heap's growth
   // with it): -5.7 MiB peak RSS for an app that loads express, pg and openai (docs/performance.md,
   // "The core's source outside V8's heap").
-  const source = readFileSync(file, 'latin1');
+  // Both files through one scratch buffer (SCRATCH_BYTES): the source is copied out of it into
+  // its string, then the cache is read over it and only used while V8 deserializes it.
+  const scratch: { buf: Buffer | undefined } = { buf: undefined };
+  const source = readInto(file, scratch).toString('latin1');
   const cacheFile =
     cacheDir === undefined ? undefined : join(cacheDir, cacheFileName(sourceHash, file));
-  const cachedData = cacheFile === undefined ? undefined : readCache(cacheFile);
+  const cachedData = cacheFile === undefined ? undefined : readCache(cacheFile, scratch);
   const script = new Script(source, { filename: file, cachedData });
   pending = undefined;
   written = undefined;

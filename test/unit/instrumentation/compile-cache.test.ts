@@ -11,7 +11,10 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { setTimeout as delay } from 'node:timers/promises';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   codeCacheStatus,
   configureCodeCache,
@@ -19,6 +22,7 @@ import {
   MAX_CACHE_FILES,
   saveCodeCache,
   saveCodeCacheAtExit,
+  SCRATCH_BYTES,
   STALE_CACHE_MS,
   WRAPPER_PARAMS,
 } from '../../../instrumentation/compile-cache.js';
@@ -36,6 +40,9 @@ exports.url = __echoesImportMetaUrl;
 exports.sum = () => parts.reduce((s, f) => s + f(), 0);
 exports.load = (spec) => __echoesImport(spec);
 `;
+
+// A gc() for the external-string test (runInNewContext('gc') below).
+setFlagsFromString('--expose-gc');
 
 let tmp: string;
 let seq = 0;
@@ -73,16 +80,47 @@ describe('loadCommonJs', () => {
     expect(os.platform()).toBe(process.platform);
   });
 
-  it("keeps a large source outside V8's heap: an external string", () => {
+  it("keeps a large source outside V8's heap: an external string", async () => {
     const { file } = fresh();
     // 2 MB of comment: over the ~1 MB from which Node makes a latin1 string external. Read as
-    // utf8, the same source is a string of V8's heap and external memory does not grow.
+    // utf8, the same source is a string of V8's heap.
     const size = 2 * 1024 * 1024;
     writeFileSync(file, `(function (${WRAPPER_PARAMS}) {// ${'x'.repeat(size)}\n${BUNDLE}})`);
-    const before = process.memoryUsage().external;
+    // External memory other than array buffers (the buffer the file is read into is one): the
+    // external strings, measured once that buffer is gone (a GC, and V8's sweeper of array
+    // buffers, which runs on another thread).
+    const gc = runInNewContext('gc') as () => void;
+    const strings = async (): Promise<number> => {
+      for (let i = 0; i < 50; i++) {
+        gc();
+        await delay(10);
+        if (process.memoryUsage().arrayBuffers < SCRATCH_BYTES) break;
+      }
+      const { external, arrayBuffers } = process.memoryUsage();
+      return external - arrayBuffers;
+    };
+    const before = await strings();
     const m = loadCommonJs(file, 'h1', importer) as Loaded;
-    expect(process.memoryUsage().external - before).toBeGreaterThanOrEqual(size);
+    expect((await strings()) - before).toBeGreaterThanOrEqual(size);
     expect(m.sum()).toBe(199 * 200);
+  });
+
+  it("reads the source and the cache through one buffer above glibc's largest mmap threshold", () => {
+    const { file, dir } = fresh();
+    configureCodeCache(dir);
+    (loadCommonJs(file, 'h1', importer) as Loaded).sum();
+    saveCodeCache();
+    const alloc = vi.spyOn(Buffer, 'allocUnsafeSlow');
+    try {
+      const m = loadCommonJs(file, 'h1', importer) as Loaded;
+      expect(codeCacheStatus()).toBe('hit');
+      expect(m.sum()).toBe(199 * 200);
+      // One allocation for both files, larger than 32 MiB (DEFAULT_MMAP_THRESHOLD_MAX).
+      expect(alloc.mock.calls).toEqual([[SCRATCH_BYTES]]);
+      expect(SCRATCH_BYTES).toBeGreaterThan(32 * 1024 * 1024);
+    } finally {
+      alloc.mockRestore();
+    }
   });
 
   it('writes the cache only when asked after startup, then loads from it', () => {
