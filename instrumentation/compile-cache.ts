@@ -106,7 +106,7 @@ function privateDir(dir: string): boolean {
  * scavenge after the core loads, raised it to 1.6 MB: from then on every allocation below that
  * (V8's compiler zones, Node's file reads of the app's larger modules, V8's string table) came
  * from the brk heap, where freed memory stays resident. An express + pg + openai app peaked
- * 1.6-1.8 MiB higher on Node 20 for it (docs/performance.md, "glibc's mmap threshold").
+ * 1.6-1.8 MiB higher on Node 20 for it (docs/performance.md, "Startup memory on Node 20").
  * A buffer this large is mmapped and unmapped without raising it; only the pages the files are read
  * into are ever touched (the rest is address space).
  */

@@ -2,7 +2,7 @@
 // `@opentelemetry/api`, `@opentelemetry/core`, the SDK packages, `import * as fs from 'node:fs'`)
 // as `import_x = __toESM(require_x(), 1)`: a new object per importing module, with a getter
 // (`() => from[key]`, one closure, accessor pair and dictionary entry each) for every export of
-// the CommonJS module. core.cjs had 62 such copies, about 2 000 getters at startup, and every read
+// the CommonJS module. core.cjs had 69 such copies, about 2 000 getters at startup, and every read
 // of `import_api.context` at run time was a call to one of them (a megamorphic keyed load inside).
 // The copy differs from the module's own exports object only in its `default` (the exports object
 // itself) and in which keys it has (those present when it was made); a reading `import_x.name` of
@@ -50,7 +50,7 @@ function usesOf(text, name) {
 /**
  * The text with each namespace copy that only named reads use replaced by the module itself. In
  * node mode (`__toESM(..., 1)`, what esbuild emits for our ES modules) the copy's `default` is the
- * module itself, so a `name.default` read becomes `name` too (`.default` blanked).
+ * module itself, so a `import_x.default` read becomes `import_x` too (`.default` blanked).
  */
 export function dropNamespaceCopies(text) {
   let replaced = 0;
@@ -63,7 +63,10 @@ export function dropNamespaceCopies(text) {
       uses = usesOf(text, name);
       seen.set(name, uses);
     }
-    const why = uses.other[0] ?? (nodeMode === undefined ? uses.defaults[0] : undefined);
+    // `.default` is blanked by position, so only for esbuild's own `import_*` names (unique in the
+    // bundle); another name could be a variable of some other scope with a `default` of its own.
+    const defaultsOk = nodeMode !== undefined && name.startsWith('import_');
+    const why = uses.other[0] ?? (defaultsOk ? undefined : uses.defaults[0]);
     if (why !== undefined) {
       kept.push({ name, use: typeof why === 'string' ? why : `${name}.default` });
       return all;

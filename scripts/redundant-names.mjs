@@ -82,9 +82,9 @@ function namedEvaluationCall(node) {
  * that a property (`get: __name(function() {...}, "get")`, as in every re-export getter of the
  * TypeScript-built packages), a variable declaration or an assignment already names by the
  * language's NamedEvaluation, with the same name; and a function expression with that very name
- * of its own (`__name(function once() {...}, "once")`). `__name(` and `, "name")` become spaces, so every
- * line and column stays where it was (the source map stays right). The text is parsed again after
- * the change, and the number of functions must be the same.
+ * of its own (`__name(function once() {...}, "once")`). `__name(` and `, "name")` become
+ * spaces, so every line and column stays where it was (the source map stays right). The text is
+ * parsed again after the change: its tree must be the one before without the dropped calls.
  */
 export function dropNamedEvaluationNames(text, sourceType = 'script') {
   const options = { ecmaVersion: 'latest', sourceType, allowReturnOutsideFunction: true };

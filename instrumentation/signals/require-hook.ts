@@ -12,7 +12,7 @@ import { sep } from 'node:path';
  * { paths: [basedir] })` (new lookup-path arrays, package.json reads), only for a name table to
  * find nothing. In an app that loads express, pg and openai that was 265 extra resolutions at
  * startup, and about 0.9 MB of their path strings promoted to the old generation before they died
- * (docs/performance.md, "The require hook, narrowed").
+ * (docs/performance.md, "Startup memory on Node 20", the shared require hook).
  *
  * Here the singleton's hook is a require-in-the-middle hook with a whitelist: the package names of
  * what is registered, kept in the very array the hook reads at each require (require-in-the-middle

@@ -37,12 +37,14 @@ var import_withDefault = __toESM(require_api(), 1);
 var import_defaultOnly = __toESM(require_api());
 var import_passed = __toESM(require_api(), 1);
 var names = ["fsMod"];
+var otherMod = __toESM(require("node:fs"), 1);
 init_a();
 out.active = (0, import_api.context.active)();
 out.trace = import_api2.trace.name;
 out.third = import_api3.context.active();
 out.read = fsMod.readFileSync();
 out.def = import_withDefault.default.trace.name;
+out.otherDefault = otherMod.default.readFileSync();
 out.defCall = (0, import_withDefault.default.context.active)();
 out.defNoNodeMode = import_defaultOnly.default;
 out.passed = Object.keys(import_passed).sort().join(",");
@@ -65,7 +67,12 @@ describe('dropNamespaceCopies', () => {
 
   it('makes a copy read only by name the module itself, and keeps a copy used any other way', () => {
     expect(result.replaced).toBe(5);
-    expect(result.kept.map((k) => k.name).sort()).toEqual(['import_defaultOnly', 'import_passed']);
+    // otherMod: a `.default` of a name not esbuild's own is left as it is
+    expect(result.kept.map((k) => k.name).sort()).toEqual([
+      'import_defaultOnly',
+      'import_passed',
+      'otherMod',
+    ]);
     expect(result.text).toContain('import_api = require_api()');
     expect(result.text).toContain('var fsMod = require("node:fs")');
     // node mode: the copy's default is the module itself, so `.default` goes too
