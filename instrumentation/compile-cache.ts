@@ -118,7 +118,12 @@ function readInto(file: string, scratch: { buf: Buffer | undefined }): Buffer {
   try {
     const size = fstatSync(fd).size;
     if (scratch.buf === undefined || scratch.buf.length < size) {
-      scratch.buf = Buffer.allocUnsafeSlow(Math.max(SCRATCH_BYTES, size));
+      try {
+        scratch.buf = Buffer.allocUnsafeSlow(Math.max(SCRATCH_BYTES, size));
+      } catch {
+        // Address space refused (strict overcommit, a low `ulimit -v`): the file's size only.
+        scratch.buf = Buffer.allocUnsafeSlow(size);
+      }
     }
     const buf = scratch.buf;
     let read = 0;

@@ -105,6 +105,33 @@ describe('loadCommonJs', () => {
     expect(m.sum()).toBe(199 * 200);
   });
 
+  it('reads the files into buffers of their own size where the large one is refused', () => {
+    const { file, dir } = fresh();
+    configureCodeCache(dir);
+    (loadCommonJs(file, 'h1', importer) as Loaded).sum();
+    saveCodeCache();
+    const real = Buffer.allocUnsafeSlow.bind(Buffer);
+    const alloc = vi.spyOn(Buffer, 'allocUnsafeSlow').mockImplementation((size: number) => {
+      if (size >= SCRATCH_BYTES) throw new RangeError('Array buffer allocation failed');
+      return real(size);
+    });
+    try {
+      const m = loadCommonJs(file, 'h1', importer) as Loaded;
+      expect(codeCacheStatus()).toBe('hit');
+      expect(m.sum()).toBe(199 * 200);
+      // For each file the large one refused, then one of its size (this small file's cache is
+      // larger than its source, so it needs its own; core.cjs' cache fits in its source's).
+      expect(alloc.mock.calls.map(([size]) => size >= SCRATCH_BYTES)).toEqual([
+        true,
+        false,
+        true,
+        false,
+      ]);
+    } finally {
+      alloc.mockRestore();
+    }
+  });
+
   it("reads the source and the cache through one buffer above glibc's largest mmap threshold", () => {
     const { file, dir } = fresh();
     configureCodeCache(dir);
