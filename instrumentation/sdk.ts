@@ -288,12 +288,10 @@ export async function startFromConfig(
   ]);
 
   const started: string[] = [];
-  // Before the first InstrumentationBase (the runtime feature's, the instrumentations) creates
-  // upstream's require hook: ours hooks only the packages registered with it (require-hook.ts).
-  if (wantedInstrumentations.length > 0 || wantedFeatures.some((f) => f.name === 'runtime')) {
-    narrowRequireHook();
-  }
   const features = startEach('feature', wantedFeatures, featureModules, ctx, started);
+  // Before the instrumentations (each an InstrumentationBase) create upstream's require hook: ours
+  // hooks only the packages registered with it (require-hook.ts; runtime.ts narrows it too).
+  if (wantedInstrumentations.length > 0) narrowRequireHook();
   const instrumentations = startEach(
     'instrumentation',
     wantedInstrumentations,

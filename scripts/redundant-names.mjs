@@ -89,12 +89,17 @@ function namedEvaluationCall(node) {
 export function dropNamedEvaluationNames(text, sourceType = 'script') {
   const options = { ecmaVersion: 'latest', sourceType, allowReturnOutsideFunction: true };
   const ast = parse(text, options);
-  const ranges = [];
+  const calls = [];
   visit(ast, (node) => {
     const call = redundantNameCall(node);
-    if (call === undefined) return;
+    if (call !== undefined) calls.push(call);
+  });
+  const ranges = calls.flatMap((call) => {
     const fn = call.arguments[0];
-    ranges.push([call.start, fn.start], [fn.end, call.end]);
+    return [
+      [call.start, fn.start],
+      [fn.end, call.end],
+    ];
   });
   ranges.sort((a, b) => a[0] - b[0]);
   let out = '';
@@ -106,15 +111,11 @@ export function dropNamedEvaluationNames(text, sourceType = 'script') {
   out += text.slice(at);
   // The same tree as before but for the dropped calls: node types in order, the calls' own nodes
   // (the call, its callee, the name) left out of the first.
-  const dropped = new Set();
-  visit(ast, (node) => {
-    const call = redundantNameCall(node);
-    if (call !== undefined) dropped.add(call).add(call.callee).add(call.arguments[1]);
-  });
+  const dropped = new Set(calls.flatMap((call) => [call, call.callee, call.arguments[1]]));
   const before = shape(ast, dropped);
   const after = shape(parse(out, options), new Set());
   if (before !== after) throw new Error('dropNamedEvaluationNames: the tree changed');
-  return { text: out, calls: ranges.length / 2 };
+  return { text: out, calls: calls.length };
 }
 
 /** Calls `fn` on each node of an ESTree tree. */

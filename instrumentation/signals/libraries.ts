@@ -10,7 +10,7 @@ import type {
 import { describeSql, redisQueryText } from './db-query.js';
 import { withDbClientMetrics } from './db-metrics.js';
 import { LIBRARIES, type LibraryName } from './library-table.js';
-import { narrowRequireHook } from './require-hook.js';
+import { sharedRequireHook } from './require-hook.js';
 import type { FastMetrics } from '../feature.js';
 import type { EchoesConfig } from '../types.js';
 import type * as DbPgModule from './db-pg.js';
@@ -185,20 +185,6 @@ export function deliverLoad(
   return out;
 }
 
-interface RitmSingleton {
-  register(moduleName: string, onRequire: OnRequire): unknown;
-}
-
-/** The require hook every InstrumentationBase registers with: one Module.prototype.require wrapper. */
-function requireHook(): RitmSingleton {
-  narrowRequireHook();
-  const { RequireInTheMiddleSingleton } =
-    require('@opentelemetry/instrumentation/build/src/platform/node/RequireInTheMiddleSingleton.js') as {
-      RequireInTheMiddleSingleton: { getInstance(): RitmSingleton };
-    };
-  return RequireInTheMiddleSingleton.getInstance();
-}
-
 function importHook(modules: readonly string[], fn: OnRequire): void {
   const { Hook } = require('import-in-the-middle') as {
     Hook: new (m: string[], o: { internals: boolean }, f: OnRequire) => unknown;
@@ -255,7 +241,7 @@ class LazyLibraryInstrumentation implements Instrumentation {
     }
     if (this.hooked) return;
     this.hooked = true;
-    const ritm = requireHook();
+    const ritm = sharedRequireHook();
     for (const m of this.modules)
       ritm.register(m, (exports, name, baseDir) => this.onLoad(exports, name, baseDir));
     importHook(this.modules, (exports, name, baseDir) => {

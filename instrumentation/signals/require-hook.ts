@@ -41,6 +41,26 @@ interface SingletonProto {
 interface SingletonClass {
   prototype: SingletonProto;
   _instance?: unknown;
+  getInstance(): SharedRequireHook;
+}
+
+/** What an instrumentation of ours registers with: one module name and its hook. */
+export interface SharedRequireHook {
+  register(moduleName: string, onRequire: OnRequire): unknown;
+}
+
+function singletonClass(): SingletonClass {
+  return (
+    require('@opentelemetry/instrumentation/build/src/platform/node/RequireInTheMiddleSingleton.js') as {
+      RequireInTheMiddleSingleton: SingletonClass;
+    }
+  ).RequireInTheMiddleSingleton;
+}
+
+/** The shared require hook every InstrumentationBase registers with, narrowed first. */
+export function sharedRequireHook(): SharedRequireHook {
+  narrowRequireHook();
+  return singletonClass().getInstance();
 }
 
 /** The whitelist entry for a registered name: a builtin as it is, a package's name otherwise. */
@@ -62,10 +82,7 @@ export function narrowRequireHook(): boolean {
   if (narrowed !== undefined) return narrowed;
   narrowed = false;
   try {
-    const { RequireInTheMiddleSingleton: Singleton } =
-      require('@opentelemetry/instrumentation/build/src/platform/node/RequireInTheMiddleSingleton.js') as {
-        RequireInTheMiddleSingleton: SingletonClass;
-      };
+    const Singleton = singletonClass();
     const { Hook } = require('require-in-the-middle') as {
       Hook: new (modules: string[], options: { internals: boolean }, fn: OnRequire) => unknown;
     };

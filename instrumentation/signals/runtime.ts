@@ -2,6 +2,7 @@ import { diag, type Attributes } from '@opentelemetry/api';
 import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
 import { instrumentOptions, METRIC } from '../catalog.js';
 import type { Feature, SetupContext } from '../feature.js';
+import { narrowRequireHook } from './require-hook.js';
 
 /**
  * Runtime metrics: instrumentation-runtime-node (event-loop delay, time and utilization, V8 heap
@@ -12,6 +13,8 @@ import type { Feature, SetupContext } from '../feature.js';
 export function setupRuntimeMetrics(ctx: SetupContext): Feature {
   let runtime: RuntimeNodeInstrumentation | undefined;
   try {
+    // An InstrumentationBase: upstream's require hook narrowed before it creates it.
+    narrowRequireHook();
     // enabled: false so the collectors only start once they have our meter, not the global no-op.
     runtime = new RuntimeNodeInstrumentation({ enabled: false, monitoringPrecision: 10 });
     runtime.setMeterProvider(ctx.meterProvider);
