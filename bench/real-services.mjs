@@ -14,7 +14,8 @@
 //      BENCH_VARIANTS (name filter; plain always runs),
 //      BENCH_BEFORE (another build's register.js, run as the variant `echoes-otel before`),
 //      BENCH_CPU_PROF (a folder: each app run writes a V8 CPU profile there, `--cpu-prof`; read
-//      them with `node bench/cpuprofile-summary.mjs <file>`),
+//      them with `node bench/cpuprofile-summary.mjs <file>`; BENCH_CPU_PROF_INTERVAL sets the
+//      sampling interval in µs, 1000 by default),
 //      BENCH_THREADS=1 (CPU per thread over the measured requests: main, V8 workers, libuv),
 //      BENCH_PERF (a folder: `perf record -e cpu-clock -g` of each app over the measured requests,
 //      native frames included; read with `perf report -i <file> --no-children --sort sym`).
@@ -160,7 +161,15 @@ function profArgs(node, variant) {
   if (PROF_DIR === undefined || PROF_DIR === '') return [];
   mkdirSync(PROF_DIR, { recursive: true });
   const name = `${node.label}-${variant.name}-${++profRun}`.replace(/[^\w.-]+/g, '_');
-  return ['--cpu-prof', '--cpu-prof-dir', PROF_DIR, '--cpu-prof-name', `${name}.cpuprofile`];
+  const interval = process.env.BENCH_CPU_PROF_INTERVAL;
+  return [
+    '--cpu-prof',
+    '--cpu-prof-dir',
+    PROF_DIR,
+    '--cpu-prof-name',
+    `${name}.cpuprofile`,
+    ...(interval ? ['--cpu-prof-interval', interval] : []),
+  ];
 }
 
 function startApp(node, variant, env) {

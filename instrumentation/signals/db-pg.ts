@@ -238,14 +238,19 @@ class PgCall {
     }
   }
 
-  /** The app's callback, ending the span first and run in the caller's context. */
+  /**
+   * The app's callback, ending the span first and run in the caller's context: one wrapper, not a
+   * `context.bind` wrapper inside ours (bind defines `length` on each wrapper it makes, per query).
+   */
   wrap(cb: AnyFn): AnyFn {
-    const inner = this.parent !== undefined ? context.bind(this.parent, cb) : cb;
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the callback's own `this` is pg's
     const call = this;
     return function (this: unknown, err: unknown, res: unknown) {
       call.finish(err);
-      return inner.call(this, err, res);
+      const parent = call.parent;
+      return parent === undefined
+        ? cb.call(this, err, res)
+        : context.with(parent, cb, this, err, res);
     };
   }
 }
