@@ -149,6 +149,8 @@ process.on('exit', killAll);
 process.on('SIGINT', () => process.exit(130));
 
 const PROF_DIR = process.env.BENCH_CPU_PROF;
+/** V8's sampling interval for BENCH_CPU_PROF, µs (V8's own default). */
+const PROF_INTERVAL_US = envInt('BENCH_CPU_PROF_INTERVAL', 1000);
 let profRun = 0;
 
 // BENCH_PERF=<dir>: `perf record -e cpu-clock -g` of the app over the measured requests (all
@@ -161,14 +163,14 @@ function profArgs(node, variant) {
   if (PROF_DIR === undefined || PROF_DIR === '') return [];
   mkdirSync(PROF_DIR, { recursive: true });
   const name = `${node.label}-${variant.name}-${++profRun}`.replace(/[^\w.-]+/g, '_');
-  const interval = process.env.BENCH_CPU_PROF_INTERVAL;
   return [
     '--cpu-prof',
     '--cpu-prof-dir',
     PROF_DIR,
     '--cpu-prof-name',
     `${name}.cpuprofile`,
-    ...(interval ? ['--cpu-prof-interval', interval] : []),
+    '--cpu-prof-interval',
+    String(PROF_INTERVAL_US),
   ];
 }
 
